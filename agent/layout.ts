@@ -1,0 +1,29 @@
+// Where things live under the agent's base dir. The datastore's OS user can
+// reach data/, run/, etc/ and log/; agent/ (secrets, state) is root-only.
+import path from 'node:path';
+
+export interface Layout {
+  readonly baseDir: string;
+  readonly dataDir: string;
+  readonly etcDir: string;
+  readonly runDir: string;
+  readonly logDir: string;
+  /** The agent's own state and secrets, mode 0700. */
+  readonly agentDir: string;
+  readonly stateFile: string;
+  readonly pidFile: string;
+}
+
+export function layoutFor(baseDir: string): Layout {
+  const agentDir = path.join(baseDir, 'agent');
+  return Object.freeze({
+    baseDir,
+    dataDir: path.join(baseDir, 'data'),
+    etcDir: path.join(baseDir, 'etc'),
+    runDir: path.join(baseDir, 'run'),
+    logDir: path.join(baseDir, 'log'),
+    agentDir,
+    stateFile: path.join(agentDir, 'state.json'),
+    pidFile: path.join(agentDir, 'datastore.pid'),
+  });
+}

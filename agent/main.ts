@@ -1,0 +1,105 @@
+// coffer-agent: the guest agent. Compiles its configuration once, starts the
+// gRPC server, brings the datastore back if it was running, and on SIGTERM
+// cancels operations, stops the datastore cleanly and exits 0.
+import { Command, Option } from 'commander';
+import { createLogger } from '../lib/logger.js';
+import { ProcessRunner } from '../lib/process-runner.js';
+import { compileAgentConfig, ConfigError, DEFAULT_CONFIG_PATH, readConfigFile, type AgentOptions } from './config.js';
+import { layoutFor } from './layout.js';
+import { MANAGERS } from './managers/registry.js';
+import { Agent, AGENT_VERSION } from './agent.js';
+import { startAgentServer } from './server.js';
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new ConfigError(`--datastore-port must be an integer, got "${v}"`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('coffer-agent')
+    .description('Coffer guest agent: prepares and supervises one datastore and serves coffer.agent.v1 over gRPC')
+    .version(AGENT_VERSION)
+    .option('--config <file>', `JSON configuration file (default ${DEFAULT_CONFIG_PATH}; flags win over it)`)
+    .option('--listen <host:port>', 'gRPC listen address (default 127.0.0.1:8790)')
+    .addOption(new Option('--datastore <name>', 'datastore to manage').choices([...MANAGERS.keys()]))
+    .option('--datastore-version <version>', 'datastore version (default: the datastore\'s newest)')
+    .option('--base-dir <dir>', 'directory for data, config, run files and agent state (default /var/lib/coffer)')
+    .option('--datastore-port <port>', 'TCP port of the datastore', parsePort)
+    .option('--datastore-bind <address>', 'address the datastore listens on (default 127.0.0.1)')
+    .option('--instance-id <id>', 'this instance\'s id (default "standalone")')
+    .option('--insecure', 'plaintext gRPC, allowed only on a loopback listen address')
+    .option('--tls-cert <file>', 'server certificate (PEM) for mutual TLS')
+    .option('--tls-key <file>', 'server private key (PEM)')
+    .option('--tls-ca <file>', 'CA (PEM) whose certificates clients must present')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .addHelpText('after', `
+Examples:
+  coffer-agent --insecure --listen 127.0.0.1:8790 --datastore mariadb --base-dir /tmp/coffer --datastore-port 3307
+  buf curl --protocol grpc --http2-prior-knowledge --list-methods http://127.0.0.1:8790`);
+  program.parse(argv);
+  const o = program.opts();
+
+  let config;
+  try {
+    const fileOpts = readConfigFile(o.config ?? DEFAULT_CONFIG_PATH, o.config !== undefined);
+    const flags: AgentOptions = {
+      listen: o.listen,
+      datastore: o.datastore,
+      datastoreVersion: o.datastoreVersion,
+      baseDir: o.baseDir,
+      datastorePort: o.datastorePort,
+      datastoreBind: o.datastoreBind,
+      instanceId: o.instanceId,
+      insecure: o.insecure,
+      tlsCert: o.tlsCert,
+      tlsKey: o.tlsKey,
+      tlsCa: o.tlsCa,
+      logLevel: o.logLevel,
+    };
+    config = compileAgentConfig(fileOpts, flags, MANAGERS);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`coffer-agent: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  const log = createLogger({ name: 'coffer-agent', level: config.logLevel });
+  const runner = new ProcessRunner(log);
+  const layout = layoutFor(config.baseDir);
+  const factory = MANAGERS.get(config.datastore)!;
+  const manager = factory.create({ config, layout, runner, log });
+  const agent = new Agent({ config, layout, manager, runner, log });
+
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
+
+  const server = await startAgentServer(agent, log);
+  log.info({ listen: `${config.listenHost}:${server.port}`, datastore: config.datastore, tls: config.tls !== null }, 'coffer-agent listening');
+  // The bound port on one line of its own, for scripts that pass port 0.
+  process.stdout.write(`${JSON.stringify({ msg: 'listening', port: server.port })}\n`);
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    try {
+      await agent.shutdown();
+      await server.close();
+      log.info('stopped');
+      log.flush();
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      log.flush();
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  void agent.boot().catch((err) => log.error({ err }, 'boot failed'));
+}

@@ -1,0 +1,87 @@
+// What a datastore manager offers the agent. Lifecycle is required; every
+// other capability is optional, and a missing one answers UNIMPLEMENTED
+// naming it (see capabilities.ts).
+import type { Logger } from '../../lib/logger.js';
+import type { ProcessRunner } from '../../lib/process-runner.js';
+import type { CompiledAgentConfig, DatastoreDefaults } from '../config.js';
+import type { Layout } from '../layout.js';
+import type { ChildSpec } from '../supervisor.js';
+import type { Database, User, Page } from '../../proto/gen/coffer/agent/v1/common.js';
+import type { Parameter, ParameterChange } from '../../proto/gen/coffer/agent/v1/configuration.js';
+
+export interface ManagerContext {
+  readonly config: CompiledAgentConfig;
+  readonly layout: Layout;
+  readonly runner: ProcessRunner;
+  readonly log: Logger;
+}
+
+/** What Prepare asks for, already decoded from the request. */
+export interface PrepareInput {
+  readonly rootPassword: string;
+  readonly databases: readonly Database[];
+  readonly users: readonly User[];
+  readonly overrides: Readonly<Record<string, string>>;
+}
+
+export interface DatastoreManager {
+  readonly name: string;
+  readonly version: string;
+  readonly accounts?: AccountsCapability;
+  readonly configuration?: ConfigurationCapability;
+
+  /** Throws INVALID_ARGUMENT for anything in the request that would fail later. */
+  validatePrepare(input: PrepareInput): void;
+  /** Renders the datastore's config file with the given overrides. */
+  writeConfig(overrides: Readonly<Record<string, string>>): Promise<void>;
+  /** Creates the data directory from nothing (wiping a failed earlier attempt). */
+  initDataDir(signal: AbortSignal): Promise<void>;
+  /** How the supervisor starts the datastore. */
+  childSpec(): ChildSpec;
+  /** True once the datastore answers. Never throws. */
+  probe(): Promise<boolean>;
+  /** First start only: the agent's own admin account, removal of insecure defaults. */
+  secure(signal: AbortSignal): Promise<void>;
+  /** Opens the agent's admin connection to a running, prepared datastore. */
+  connect(): Promise<void>;
+  /** Closes admin connections (before a stop). */
+  disconnect(): Promise<void>;
+  /** The version the running server reports. */
+  serverVersion(): Promise<string>;
+}
+
+export interface AccountsCapability {
+  listDatabases(page: Page): Promise<{ databases: Database[]; nextMarker: string }>;
+  createDatabases(databases: readonly Database[]): Promise<void>;
+  deleteDatabase(name: string): Promise<void>;
+  listUsers(page: Page): Promise<{ users: User[]; nextMarker: string }>;
+  getUser(name: string, host: string): Promise<User>;
+  createUsers(users: readonly User[]): Promise<void>;
+  deleteUser(name: string, host: string): Promise<void>;
+  updateUserAttributes(name: string, host: string, change: { newName: string; newHost: string; newPassword: string }): Promise<void>;
+  changePasswords(users: readonly User[]): Promise<void>;
+  grantAccess(name: string, host: string, databases: readonly string[]): Promise<void>;
+  revokeAccess(name: string, host: string, database: string): Promise<void>;
+  listAccess(name: string, host: string): Promise<Database[]>;
+  enableRoot(password: string): Promise<{ user: User; password: string }>;
+  disableRoot(): Promise<void>;
+  isRootEnabled(): Promise<boolean>;
+  /** Validation only, for Prepare: throws INVALID_ARGUMENT. */
+  validateDatabase(db: Database): void;
+  validateUser(user: User): void;
+}
+
+export interface ConfigurationCapability {
+  /** Validates overrides against the version's rules; throws INVALID_ARGUMENT naming the first bad one. */
+  validate(overrides: Readonly<Record<string, string>>): void;
+  current(): Promise<Record<string, string>>;
+  overrides(): Record<string, string>;
+  update(overrides: Readonly<Record<string, string>>, replace: boolean): Promise<{ changes: ParameterChange[]; restartRequired: boolean }>;
+  reset(): Promise<{ changes: ParameterChange[]; restartRequired: boolean }>;
+  parameters(): Parameter[];
+}
+
+/** A datastore the registry knows: its defaults and how to build its manager. */
+export interface ManagerFactory extends DatastoreDefaults {
+  create(ctx: ManagerContext): DatastoreManager;
+}

@@ -1,0 +1,167 @@
+// The MySQL-family manager: lifecycle of mariadbd (or mysqld) plus the
+// accounts and configuration capabilities. mariadb/ and mysql/ only wire a
+// flavor into this.
+import { mkdirSync, chownSync, chmodSync, writeFileSync, readFileSync, existsSync, rmSync, readdirSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../../../lib/repo-root.js';
+import type { DatastoreManager, ManagerContext, PrepareInput } from '../manager.js';
+import { invalid } from '../../errors.js';
+import { OverridesStore } from '../../overrides-store.js';
+import { lookupOsUser, type OsUser } from '../../../lib/os-user.js';
+import { requireProgram } from '../../../lib/which.js';
+import type { ChildSpec } from '../../supervisor.js';
+import { ADMIN_USER, type MysqlFlavor } from './flavor.js';
+import { MysqlAccounts, generatePassword } from './accounts.js';
+import { MysqlConfiguration } from './configuration.js';
+import { renderMyCnf, socketPath } from './my-cnf.js';
+import { loadRules } from './rules.js';
+import { SqlClient, account, escape } from './sql-client.js';
+import { checkPassword, normalizeHost } from './names.js';
+
+// Rules files are data in the source tree (rules/), also when running from
+// dist/: resolve them from the installation root.
+const RULES_DIR = path.join(repoRoot(), 'agent/managers/mysql-family/rules');
+
+export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContext): DatastoreManager {
+  const { layout, runner, config, log } = ctx;
+  const cnfFile = path.join(layout.etcDir, 'my.cnf');
+  const socket = socketPath(layout.runDir);
+  const secretFile = path.join(layout.agentDir, 'admin.secret');
+  const rules = loadRules(rulesPath(flavor, config.datastoreVersion));
+  const store = new OverridesStore(path.join(layout.agentDir, 'overrides.json'));
+  const sql = new SqlClient(socket, ADMIN_USER, () => readFileSync(secretFile, 'utf8').trim());
+  let osUser: OsUser | null = null;
+  const mysqlUser = (): OsUser => (osUser ??= lookupOsUser('mysql'));
+  let cachedVersion = '';
+
+  const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
+    ensureDirs();
+    const text = renderMyCnf({ dataDir: layout.dataDir, runDir: layout.runDir, port: config.datastorePort, bindAddress: config.datastoreBind, overrides });
+    const tmp = `${cnfFile}.tmp`;
+    writeFileSync(tmp, text, { mode: 0o644 });
+    renameSync(tmp, cnfFile);
+  };
+
+  const accounts = new MysqlAccounts(sql, flavor);
+  const configuration = new MysqlConfiguration(sql, rules, store, writeConfig);
+
+  function ensureDirs(): void {
+    const u = mysqlUser();
+    // The base dir must be traversable by the datastore's user.
+    mkdirSync(layout.baseDir, { recursive: true });
+    chmodSync(layout.baseDir, 0o755);
+    mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
+    chmodSync(layout.agentDir, 0o700);
+    mkdirSync(layout.etcDir, { recursive: true, mode: 0o755 });
+    for (const [dir, mode] of [[layout.dataDir, 0o750], [layout.runDir, 0o755], [layout.logDir, 0o750]] as const) {
+      mkdirSync(dir, { recursive: true, mode });
+      chownSync(dir, u.uid, u.gid);
+      chmodSync(dir, mode);
+    }
+  }
+
+  const manager: DatastoreManager = {
+    name: flavor.name,
+    version: config.datastoreVersion,
+    accounts,
+    configuration,
+
+    validatePrepare(input: PrepareInput): void {
+      if (input.rootPassword) checkPassword(input.rootPassword, 'root password');
+      const dbs = new Set<string>();
+      for (const db of input.databases) {
+        accounts.validateDatabase(db);
+        if (dbs.has(db.name)) throw invalid(`database ${db.name} is named twice`);
+        dbs.add(db.name);
+      }
+      for (const u of input.users) {
+        accounts.validateUser(u);
+        normalizeHost(u.host);
+        for (const db of u.databases) {
+          if (!dbs.has(db)) throw invalid(`user ${u.name} is granted database ${db}, which is not among the databases to create`);
+        }
+      }
+      configuration.validate(input.overrides);
+    },
+
+    async writeConfig(overrides) {
+      const normalized = configuration.normalize(overrides);
+      await writeConfig(normalized);
+      store.set(normalized);
+    },
+
+    async initDataDir(signal: AbortSignal): Promise<void> {
+      ensureDirs();
+      // A failed earlier Prepare may have left files: start from nothing.
+      for (const entry of readdirSync(layout.dataDir)) rmSync(path.join(layout.dataDir, entry), { recursive: true, force: true });
+      const installDb = requireProgram('mariadb-install-db', 'mariadb-install-db', 'mysql_install_db');
+      await runner.run(
+        [installDb, `--defaults-file=${cnfFile}`, '--user=mysql', '--skip-test-db', '--auth-root-authentication-method=socket'],
+        { signal, timeoutMs: 300_000 },
+      );
+    },
+
+    childSpec(): ChildSpec {
+      const server = requireProgram('the MariaDB server', 'mariadbd', 'mysqld');
+      const u = mysqlUser();
+      return { argv: [server, `--defaults-file=${cnfFile}`], uid: u.uid, gid: u.gid, marker: cnfFile };
+    },
+
+    async probe(): Promise<boolean> {
+      if (!existsSync(socket)) return false;
+      const admin = requireProgram('mariadb-admin', 'mariadb-admin', 'mysqladmin');
+      try {
+        // As the OS root over the socket (unix_socket auth): works before the
+        // agent's own account exists. "ping" succeeds once the server answers.
+        await runner.run([admin, '--no-defaults', `--socket=${socket}`, '--connect-timeout=2', 'ping'], { timeoutMs: 5000 });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
+    async secure(signal: AbortSignal): Promise<void> {
+      const secret = generatePassword();
+      writeFileSync(secretFile, secret + '\n', { mode: 0o600 });
+      const client = requireProgram('the mariadb client', 'mariadb', 'mysql');
+      // The secret travels on stdin, never argv.
+      const bootstrap = [
+        `CREATE OR REPLACE USER ${account(ADMIN_USER, 'localhost')} IDENTIFIED BY ${escape(secret)};`,
+        `GRANT ALL PRIVILEGES ON *.* TO ${account(ADMIN_USER, 'localhost')} WITH GRANT OPTION;`,
+      ].join('\n');
+      await runner.run([client, '--no-defaults', `--socket=${socket}`, '--user=root', '--batch'], { input: bootstrap, signal, timeoutMs: 60_000 });
+      await sql.close();
+      sql.open();
+      // Anonymous accounts, remote root and the test database: what
+      // mysql_secure_installation removes.
+      const insecure = await sql.query(`SELECT User AS u, Host AS h FROM mysql.user WHERE User = '' OR (User = 'root' AND Host <> 'localhost')`);
+      for (const r of insecure) await sql.query(`DROP USER ${account(String(r.u), String(r.h))}`);
+      await sql.query('DROP DATABASE IF EXISTS test');
+      log.info({ user: ADMIN_USER }, 'datastore secured');
+    },
+
+    async connect(): Promise<void> {
+      sql.open();
+      cachedVersion = await manager.serverVersion();
+    },
+
+    async disconnect(): Promise<void> {
+      await sql.close();
+    },
+
+    async serverVersion(): Promise<string> {
+      try {
+        const rows = await sql.query('SELECT VERSION() AS v');
+        cachedVersion = String(rows[0]?.v ?? '');
+      } catch {
+        // Not running: the last version seen.
+      }
+      return cachedVersion;
+    },
+  };
+  return manager;
+}
+
+function rulesPath(flavor: MysqlFlavor, version: string): string {
+  return path.join(RULES_DIR, flavor.rulesFile(version));
+}

@@ -1,0 +1,50 @@
+// Renders the server's option file from the agent's template plus the
+// overrides. The server reads only this file (--defaults-file), never
+// /etc/mysql, so what the agent renders is all that applies.
+import path from 'node:path';
+
+export interface MyCnfInput {
+  readonly dataDir: string;
+  readonly runDir: string;
+  readonly port: number;
+  readonly bindAddress: string;
+  /** Validated and normalised (rules.ts): plain names, values without newlines. */
+  readonly overrides: Readonly<Record<string, string>>;
+}
+
+export const socketPath = (runDir: string): string => path.join(runDir, 'mysqld.sock');
+
+export function renderMyCnf(input: MyCnfInput): string {
+  const lines = [
+    '# Rendered by coffer-agent from its template and the overrides below.',
+    '# Change configuration through the agent (UpdateOverrides), not here.',
+    '[client-server]',
+    `socket = ${socketPath(input.runDir)}`,
+    `port = ${input.port}`,
+    '',
+    '[mysqld]',
+    `datadir = ${input.dataDir}`,
+    `pid-file = ${path.join(input.runDir, 'mysqld.pid')}`,
+    `bind-address = ${input.bindAddress}`,
+    // Accounts match by address, so 'root'@'%' is what a TCP client gets.
+    'skip-name-resolve',
+    'character-set-server = utf8mb4',
+    'collation-server = utf8mb4_general_ci',
+    // Small defaults: an instance's flavor sets these through overrides.
+    'innodb_buffer_pool_size = 128M',
+    'max_connections = 151',
+    // The binary log with row events and a server id: what GTID replication
+    // and point-in-time recovery build on.
+    'server_id = 1',
+    'log_bin = mysql-bin',
+    'binlog_format = ROW',
+    'expire_logs_days = 7',
+    '',
+    '# Overrides',
+  ];
+  for (const [name, value] of Object.entries(input.overrides).sort(([a], [b]) => a.localeCompare(b))) {
+    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new Error(`refusing to render a newline in ${name}`);
+    lines.push(`${name} = ${value}`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,34 @@
+// Registers every agent service on one gRPC server. Groups not built yet
+// answer UNIMPLEMENTED naming their capability.
+import type { Logger } from '../lib/logger.js';
+import { startGrpcServer, type CofferServer } from '../lib/grpc-server.js';
+import { BackupServiceService } from '../proto/gen/coffer/agent/v1/backup.js';
+import { ReplicationServiceService } from '../proto/gen/coffer/agent/v1/replication.js';
+import { ClusterServiceService } from '../proto/gen/coffer/agent/v1/cluster.js';
+import { LogServiceService } from '../proto/gen/coffer/agent/v1/logs.js';
+import { ConsoleServiceService } from '../proto/gen/coffer/agent/v1/console.js';
+import type { Agent } from './agent.js';
+import { addLifecycleService } from './services/lifecycle-service.js';
+import { addAccountService } from './services/accounts-service.js';
+import { addConfigurationService } from './services/configuration-service.js';
+import { unimplementedService } from './services/handlers.js';
+
+export async function startAgentServer(agent: Agent, log: Logger): Promise<CofferServer> {
+  const { config } = agent;
+  const ds = agent.manager.name;
+  return startGrpcServer({
+    host: config.listenHost,
+    port: config.listenPort,
+    tls: config.tls,
+    register: (server) => {
+      addLifecycleService(server, agent, log);
+      addAccountService(server, agent, log);
+      addConfigurationService(server, agent, log);
+      server.addService(BackupServiceService, unimplementedService(BackupServiceService, 'backup', ds));
+      server.addService(ReplicationServiceService, unimplementedService(ReplicationServiceService, 'replication', ds));
+      server.addService(ClusterServiceService, unimplementedService(ClusterServiceService, 'cluster', ds));
+      server.addService(LogServiceService, unimplementedService(LogServiceService, 'logs', ds));
+      server.addService(ConsoleServiceService, unimplementedService(ConsoleServiceService, 'console', ds));
+    },
+  });
+}

@@ -1,0 +1,72 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../../lib/logger.js';
+import {
+  LifecycleServiceService,
+  type LifecycleServiceServer,
+  type PrepareRequest,
+  type PrepareResponse,
+} from '../../proto/gen/coffer/agent/v1/lifecycle.js';
+import { AGENT_VERSION, type Agent } from '../agent.js';
+import { STATE_TO_PROTO } from '../state.js';
+import { AgentError } from '../errors.js';
+import { serverStream, unary } from './handlers.js';
+
+export function addLifecycleService(server: grpc.Server, agent: Agent, log: Logger): void {
+  const impl: LifecycleServiceServer = {
+    ping: unary(log, 'Ping', async () => ({
+      agentVersion: AGENT_VERSION,
+      instanceId: agent.config.instanceId,
+      datastore: agent.manager.name,
+    })),
+
+    getStatus: unary(log, 'GetStatus', async () => {
+      const s = await agent.status();
+      return { ...s, state: STATE_TO_PROTO[s.state] };
+    }),
+
+    prepare: serverStream<PrepareRequest, PrepareResponse>(log, 'Prepare', async (req, write, signal) => {
+      if (req.restore) {
+        throw new AgentError('AGENT_ERR_UNIMPLEMENTED', 'Prepare from a backup (restore) is not implemented yet by this agent');
+      }
+      const op = agent.operations.begin('prepare');
+      const onAbort = (): void => op.controller.abort(signal.reason);
+      signal.addEventListener('abort', onAbort);
+      try {
+        await agent.prepare(
+          {
+            datastoreVersion: req.datastoreVersion,
+            rootPassword: req.rootPassword,
+            databases: req.databases,
+            users: req.users,
+            overrides: req.overrides,
+          },
+          (p) => write({ progress: { ...p, bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, operationId: op.id } }),
+          op,
+        );
+        const s = await agent.status();
+        write({ result: { state: STATE_TO_PROTO[s.state], serverVersion: s.serverVersion, datastorePort: s.datastorePort, pendingRestart: s.pendingRestart } });
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        agent.operations.end(op);
+      }
+    }),
+
+    start: unary(log, 'Start', async () => ({ state: STATE_TO_PROTO[await agent.start()] })),
+    stop: unary(log, 'Stop', async () => ({ state: STATE_TO_PROTO[await agent.stop()] })),
+    restart: unary(log, 'Restart', async () => ({ state: STATE_TO_PROTO[await agent.restart()] })),
+
+    resizeFilesystem: unary(log, 'ResizeFilesystem', async () => {
+      // The local base dir has no block device of its own to grow; report
+      // the volume as it is. VM images grow the filesystem here (resize2fs).
+      return { volume: (await agent.status()).volume };
+    }),
+
+    cancelOperation: unary(log, 'CancelOperation', async (req) => {
+      if (!req.operationId) throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', 'operation_id is required');
+      const cancelled = agent.operations.cancel(req.operationId, 'cancelled by CancelOperation');
+      if (!cancelled) throw new AgentError('AGENT_ERR_NOT_FOUND', `no running operation ${req.operationId}`);
+      return { cancelled };
+    }),
+  };
+  server.addService(LifecycleServiceService, impl);
+}

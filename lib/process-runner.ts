@@ -1,0 +1,236 @@
+// The one module that starts processes. Every command is an argument array
+// (never a shell string); secrets go through stdin or the environment, never
+// argv. Output lines of long-running children go to the structured log.
+import { execa, type ResultPromise } from 'execa';
+import type { Readable, Writable } from 'node:stream';
+import type { Logger } from './logger.js';
+
+export class CommandError extends Error {
+  constructor(
+    message: string,
+    readonly argv: readonly string[],
+    readonly exitCode: number | undefined,
+    readonly signal: string | undefined,
+    readonly stderrTail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CommandError';
+  }
+}
+
+export interface RunOptions {
+  cwd?: string;
+  /** Extra environment (merged over a minimal one). Never logged. */
+  env?: Record<string, string>;
+  /** Written to stdin, then closed: the way to hand a command a secret. */
+  input?: string | Buffer;
+  uid?: number;
+  gid?: number;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** After a cancel or timeout, SIGKILL if still alive after this long. */
+  killAfterMs?: number;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+const MAX_TAIL = 4000;
+
+function tail(s: string): string {
+  const t = s.trim();
+  return t.length > MAX_TAIL ? '…' + t.slice(-MAX_TAIL) : t;
+}
+
+function describe(argv: readonly string[]): string {
+  // Only the program name and its flags' names: values may be paths with
+  // user-chosen names; secrets are never in argv in the first place.
+  return argv[0] ?? '';
+}
+
+export class ProcessRunner {
+  constructor(private readonly log: Logger) {}
+
+  /** Runs a command to completion; rejects with CommandError naming the tool's stderr. */
+  async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    const [file, ...args] = argv;
+    if (!file) throw new TypeError('run: empty argv');
+    this.log.debug({ cmd: argv }, 'run');
+    const child = execa(file, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      extendEnv: true,
+      input: opts.input,
+      stdin: opts.input === undefined ? 'ignore' : undefined,
+      uid: opts.uid,
+      gid: opts.gid,
+      cancelSignal: opts.signal,
+      timeout: opts.timeoutMs,
+      forceKillAfterDelay: opts.killAfterMs ?? 5000,
+      reject: false,
+      encoding: 'utf8',
+      stripFinalNewline: true,
+    });
+    const r = await child;
+    if (r.failed) {
+      const why = r.isCanceled
+        ? 'was cancelled'
+        : r.timedOut
+          ? `timed out after ${opts.timeoutMs} ms`
+          : r.signal
+            ? `was killed by ${r.signal}`
+            : r.exitCode === undefined
+              ? `could not start (${r.originalMessage ?? r.shortMessage})`
+              : `exited with code ${r.exitCode}`;
+      const stderrTail = tail(String(r.stderr ?? '') || String(r.stdout ?? ''));
+      throw new CommandError(
+        `${describe(argv)} ${why}${stderrTail ? ': ' + stderrTail : ''}`,
+        argv,
+        r.exitCode,
+        r.signal,
+        stderrTail,
+        { cause: r.cause },
+      );
+    }
+    return { stdout: String(r.stdout), stderr: String(r.stderr) };
+  }
+
+  /**
+   * Starts a long-running child in its own process group, so that stopping
+   * it reaches everything it started. Its output lines go to the log; the
+   * last lines are kept for error messages.
+   */
+  spawn(argv: readonly string[], opts: SpawnOptions = {}): ChildHandle {
+    const [file, ...args] = argv;
+    if (!file) throw new TypeError('spawn: empty argv');
+    const child = execa(file, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      extendEnv: true,
+      uid: opts.uid,
+      gid: opts.gid,
+      detached: true,
+      stdin: opts.stdin ?? 'ignore',
+      stdout: opts.stdout ?? 'pipe',
+      stderr: 'pipe',
+      reject: false,
+      buffer: false,
+      encoding: 'buffer',
+    });
+    return new ChildHandle(argv, child, opts.logger ?? this.log, opts.logOutput !== false);
+  }
+}
+
+export interface SpawnOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  uid?: number;
+  gid?: number;
+  logger?: Logger;
+  /** 'pipe' to read stdout as a stream (backups); default: lines to the log. */
+  stdout?: 'pipe' | 'ignore';
+  stdin?: 'pipe' | 'ignore';
+  /** Log stdout/stderr lines (default true). Off for binary stdout. */
+  logOutput?: boolean;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: string | null;
+}
+
+const TAIL_LINES = 30;
+
+/** A running child started by ProcessRunner.spawn. */
+export class ChildHandle {
+  readonly pid: number;
+  readonly exited: Promise<Exit>;
+  private readonly lines: string[] = [];
+  private done = false;
+
+  constructor(
+    readonly argv: readonly string[],
+    private readonly child: ResultPromise,
+    log: Logger,
+    logOutput: boolean,
+  ) {
+    if (child.pid === undefined) {
+      // execa reports spawn failures through the promise; keep pid 0.
+      this.pid = 0;
+    } else {
+      this.pid = child.pid;
+    }
+    const program = argv[0];
+    const onLine = (stream: 'stdout' | 'stderr') => {
+      let partial = '';
+      return (chunk: Buffer) => {
+        const text = partial + chunk.toString('utf8');
+        const parts = text.split('\n');
+        partial = parts.pop() ?? '';
+        for (const line of parts) {
+          if (!line) continue;
+          this.lines.push(line);
+          if (this.lines.length > TAIL_LINES) this.lines.shift();
+          if (logOutput) log.info({ program, pid: this.pid, stream }, line);
+        }
+      };
+    };
+    child.stderr?.on('data', onLine('stderr'));
+    if (logOutput && child.stdout) child.stdout.on('data', onLine('stdout'));
+    this.exited = child.then(
+      (r) => {
+        this.done = true;
+        if (r.exitCode === undefined && r.signal === undefined && r.failed) {
+          this.lines.push(String(r.originalMessage ?? r.shortMessage));
+        }
+        return { code: r.exitCode ?? null, signal: r.signal ?? null };
+      },
+      (err: unknown) => {
+        this.done = true;
+        this.lines.push(String((err as Error)?.message ?? err));
+        return { code: null, signal: null };
+      },
+    );
+  }
+
+  get stdout(): Readable | null {
+    return this.child.stdout;
+  }
+
+  get stdin(): Writable | null {
+    return this.child.stdin;
+  }
+
+  get running(): boolean {
+    return !this.done;
+  }
+
+  /** The last lines the child wrote, for error messages. */
+  outputTail(): string {
+    return this.lines.join('\n');
+  }
+
+  /** Signals the child's whole process group. */
+  signalGroup(signal: NodeJS.Signals): void {
+    if (this.done || this.pid <= 0) return;
+    try {
+      process.kill(-this.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** SIGTERM to the group, then SIGKILL after graceMs; resolves on exit. */
+  async stop(graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<Exit> {
+    this.signalGroup(signal);
+    const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
