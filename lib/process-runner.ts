@@ -174,7 +174,7 @@ export class ChildHandle {
           if (!line) continue;
           this.lines.push(line);
           if (this.lines.length > TAIL_LINES) this.lines.shift();
-          if (logOutput) log.info({ program, pid: this.pid, stream }, line);
+          if (logOutput) log.info({ program, childPid: this.pid, stream }, line);
         }
       };
     };

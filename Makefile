@@ -1,0 +1,49 @@
+# Coffer. `make up` and `make test` are the two commands a new user runs (as
+# root, on Debian 12); both install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+BIN := node_modules/.bin
+
+.PHONY: help deps test-deps build generate check-generated lint test up down bench clean
+
+help:
+	@echo "make up      install what is missing, start an agent and prepare a MariaDB"
+	@echo "make test    install what the tests need and run them all"
+	@echo "make down    stop what make up started"
+	@echo "make bench   run the benchmarks (test/bench)"
+
+deps:
+	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh --test
+
+build: deps
+	@$(BIN)/tsc -p tsconfig.json
+
+# TypeScript from the .proto files (ts-proto) and the descriptor set that
+# reflection serves, both from buf, both committed.
+generate:
+	@$(BIN)/buf generate
+	@$(BIN)/buf build -o proto/gen/descriptors.binpb
+
+check-generated: generate
+	@git diff --quiet --exit-code -- proto/gen || { echo "generated code in proto/gen is out of date: run make generate and commit" >&2; git diff --stat -- proto/gen >&2; exit 1; }
+
+lint:
+	@$(BIN)/buf lint
+
+test: test-deps build lint check-generated
+	@set -o pipefail; $(BIN)/tap --reporter=tap $(TAP_ARGS) 2>&1 | node scripts/test-summary.mjs
+
+up: build
+	@scripts/up.sh
+
+down:
+	@scripts/down.sh
+
+bench: build
+	@node --import ./test/bench/register.mjs test/bench/run.ts
+
+clean:
+	rm -rf dist .tap
