@@ -8,6 +8,8 @@ import type { Layout } from '../layout.js';
 import type { ChildSpec } from '../supervisor.js';
 import type { Database, User, Page } from '../../proto/gen/coffer/agent/v1/common.js';
 import type { Parameter, ParameterChange } from '../../proto/gen/coffer/agent/v1/configuration.js';
+import type { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
+import type { Readable } from 'node:stream';
 
 export interface ManagerContext {
   readonly config: CompiledAgentConfig;
@@ -29,6 +31,7 @@ export interface DatastoreManager {
   readonly version: string;
   readonly accounts?: AccountsCapability;
   readonly configuration?: ConfigurationCapability;
+  readonly backup?: BackupCapability;
 
   /** Throws INVALID_ARGUMENT for anything in the request that would fail later. */
   validatePrepare(input: PrepareInput): void;
@@ -84,4 +87,44 @@ export interface ConfigurationCapability {
 /** A datastore the registry knows: its defaults and how to build its manager. */
 export interface ManagerFactory extends DatastoreDefaults {
   create(ctx: ManagerContext): DatastoreManager;
+}
+
+/** What a backup source (the datastore's own tool) produced. */
+export interface BackupSource {
+  /** The raw backup bytes (xbstream, tar, custom dump, RDB), before compression and encryption. */
+  readonly stream: Readable;
+  /**
+   * Settles when the tool has exited: resolves with what the strategy records
+   * in the metadata (LSNs, GTID position, WAL positions, extra), rejects with
+   * the tool's own reason. The backup succeeds only if this resolves.
+   */
+  readonly done: Promise<Partial<BackupMetadata>>;
+}
+
+export interface BackupRequest {
+  readonly strategy: string;
+  /** 'full' or 'incremental'. */
+  readonly type: 'full' | 'incremental';
+  /** For an incremental: the parent's metadata. */
+  readonly parent?: BackupMetadata;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Backups of one datastore. The agent wraps the source in the pipeline
+ * (compression, encryption, checksum, storage); the capability only knows
+ * its tool's raw format.
+ */
+export interface BackupCapability {
+  readonly defaultStrategy: string;
+  readonly strategies: readonly string[];
+  /** Starts the tool against the running datastore. Throws INVALID_ARGUMENT for an unknown strategy or an impossible request. */
+  source(req: BackupRequest): Promise<BackupSource>;
+  /**
+   * Restores a chain, parent first, into a stopped datastore whose data
+   * directory the agent has emptied. `open(i)` yields the raw (decrypted,
+   * decompressed, verified) bytes of chain element i. After this resolves,
+   * the agent starts the datastore.
+   */
+  restore(chain: readonly BackupMetadata[], open: (index: number) => Promise<Readable>, signal: AbortSignal): Promise<void>;
 }
