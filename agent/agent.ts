@@ -84,8 +84,11 @@ export class Agent {
   /** At agent start: clear what an earlier run left, and bring the datastore back if it should run. */
   async boot(): Promise<void> {
     const { log } = this.deps;
-    await Supervisor.reapOrphan(this.deps.layout.pidFile, log);
     const s = this.state.get();
+    // Until the datastore answers again, nobody may read the state the
+    // previous agent left (ACTIVE) as the truth.
+    if (s.prepared && s.wantRunning) this.state.update({ state: 'STARTING', reason: 'the agent is starting the datastore' });
+    await Supervisor.reapOrphan(this.deps.layout.pidFile, log);
     if (s.state === 'BUILDING') {
       this.state.update({ state: 'FAILED', reason: 'the agent stopped while Prepare was running; run Prepare again' });
       return;

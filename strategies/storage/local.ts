@@ -1,0 +1,208 @@
+// Local directory storage, the default: one file per object under a root
+// directory, written to a hidden temporary name and renamed into place only
+// when the stream ends cleanly, with its metadata in a hidden JSON sidecar
+// beside it (".<name>.meta.json", mode 0600). The location recorded with a
+// backup is the path relative to the root.
+import { randomBytes } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import { mkdir, open, readFile, realpath, rename, rm, stat as fsStat, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { ObjectSink, ObjectStorage, SaveOptions, SavedObject, StoredObject } from './storage.js';
+import { checkKey } from './keys.js';
+import { checkMetadata, type Metadata } from './metadata.js';
+import { createObjectSink, type Upload, type Written } from './object-sink.js';
+import { badLocation, isAgentError, objectMissing, reason, storageFailed } from './errors.js';
+
+export interface LocalStorageOptions {
+  /** Directory that holds every object; created (mode 0700) on first save. */
+  readonly root: string;
+}
+
+interface Sidecar {
+  readonly version: 1;
+  readonly size: number;
+  readonly sha256: string;
+  readonly metadata: Metadata;
+}
+
+const sidecarPath = (file: string): string => path.join(path.dirname(file), `.${path.basename(file)}.meta.json`);
+
+const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
+
+export class LocalStorage implements ObjectStorage {
+  readonly name = 'local';
+  private readonly root: string;
+
+  constructor(opts: LocalStorageOptions) {
+    if (!opts.root) throw new TypeError('local storage needs a root directory');
+    this.root = path.resolve(opts.root);
+  }
+
+  save(key: string, opts: SaveOptions): ObjectSink {
+    const file = this.pathOf(key);
+    const metadata = checkMetadata(opts.metadata);
+    return createObjectSink(new LocalUpload(this.root, key, file, metadata), {
+      describe: `local object ${key}`,
+      signal: opts.signal,
+    });
+  }
+
+  async open(location: string, opts: { signal?: AbortSignal } = {}): Promise<StoredObject> {
+    const file = await this.existingPathOf(location);
+    let fh: FileHandle;
+    try {
+      // O_NOFOLLOW: a symlink planted at the object's name must not lead out of the root.
+      fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      throw this.readError('open', location, err);
+    }
+    try {
+      const [info, sidecar] = await Promise.all([fh.stat(), this.readSidecar(file, location)]);
+      const stream = createReadStream('', { fd: fh, signal: opts.signal });
+      return { stream, size: info.size, metadata: sidecar.metadata };
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  async stat(location: string): Promise<{ size: number; metadata: Metadata }> {
+    const file = await this.existingPathOf(location);
+    let size: number;
+    try {
+      size = (await fsStat(file)).size;
+    } catch (err) {
+      throw this.readError('stat', location, err);
+    }
+    return { size, metadata: (await this.readSidecar(file, location)).metadata };
+  }
+
+  async delete(location: string): Promise<void> {
+    const file = this.pathOf(location);
+    try {
+      await rm(file, { force: true });
+      await rm(sidecarPath(file), { force: true });
+    } catch (err) {
+      throw storageFailed(`local: delete of ${location} failed: ${reason(err)}`, err);
+    }
+  }
+
+  /** The absolute path of a key; refuses keys that would leave the root. */
+  private pathOf(key: string): string {
+    checkKey(key, 'local object key');
+    const file = path.resolve(this.root, key);
+    if (!file.startsWith(this.root + path.sep)) throw badLocation(`local object key ${JSON.stringify(key)} escapes the storage root`);
+    return file;
+  }
+
+  /** Like pathOf, and also refuses a directory symlinked out of the root. */
+  private async existingPathOf(location: string): Promise<string> {
+    const file = this.pathOf(location);
+    await insideRoot(this.root, path.dirname(file), location).catch((err: unknown) => {
+      throw isMissing(err) ? objectMissing(`local object ${location} does not exist`) : err;
+    });
+    return file;
+  }
+
+  private async readSidecar(file: string, location: string): Promise<Sidecar> {
+    try {
+      return JSON.parse(await readFile(sidecarPath(file), 'utf8')) as Sidecar;
+    } catch (err) {
+      throw this.readError('read metadata of', location, err);
+    }
+  }
+
+  private readError(op: string, location: string, err: unknown): Error {
+    if (isMissing(err)) return objectMissing(`local object ${location} does not exist`);
+    return storageFailed(`local: ${op} ${location} failed: ${reason(err)}`, err);
+  }
+}
+
+/** Throws unless `dir`, with symlinks resolved, lies inside `root`. */
+async function insideRoot(root: string, dir: string, key: string): Promise<void> {
+  const [realRoot, realDir] = await Promise.all([realpath(root), realpath(dir)]);
+  if (realDir !== realRoot && !realDir.startsWith(realRoot + path.sep)) {
+    throw badLocation(`local object key ${JSON.stringify(key)} leads through a symlink out of the storage root`);
+  }
+}
+
+/** One object being written: a hidden temp file renamed into place on commit. */
+class LocalUpload implements Upload {
+  private fh: FileHandle | null = null;
+  private readonly temp: string;
+  private readonly sidecarTemp: string;
+
+  constructor(
+    private readonly root: string,
+    private readonly key: string,
+    private readonly file: string,
+    private readonly metadata: Metadata,
+  ) {
+    const tag = randomBytes(6).toString('hex');
+    const dir = path.dirname(file);
+    this.temp = path.join(dir, `.${path.basename(file)}.partial-${tag}`);
+    this.sidecarTemp = path.join(dir, `.${path.basename(file)}.meta.json.partial-${tag}`);
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    const fh = await this.opened();
+    let offset = 0;
+    while (offset < chunk.length) offset += (await fh.write(chunk, offset)).bytesWritten;
+  }
+
+  async commit(written: Written): Promise<SavedObject> {
+    const fh = await this.opened();
+    try {
+      await fh.sync();
+      await fh.close();
+      this.fh = null;
+      const sidecar: Sidecar = { version: 1, size: written.size, sha256: written.sha256, metadata: this.metadata };
+      await writeFile(this.sidecarTemp, JSON.stringify(sidecar) + '\n', { mode: 0o600, flag: 'wx' });
+      await rename(this.sidecarTemp, sidecarPath(this.file));
+      // The data rename is the commit point: before it, the key does not exist.
+      await rename(this.temp, this.file);
+      await syncDir(path.dirname(this.file));
+    } catch (err) {
+      throw storageFailed(`local: committing ${this.key} failed: ${reason(err)}`, err);
+    }
+    return { storage: 'local', location: this.key, size: written.size, sha256: written.sha256 };
+  }
+
+  async abort(): Promise<void> {
+    const fh = this.fh;
+    this.fh = null;
+    await fh?.close().catch(() => {});
+    try {
+      await rm(this.temp, { force: true });
+      await rm(this.sidecarTemp, { force: true });
+    } catch (err) {
+      throw storageFailed(`local: could not remove partial file ${this.temp}: ${reason(err)}`, err);
+    }
+  }
+
+  private async opened(): Promise<FileHandle> {
+    if (this.fh) return this.fh;
+    const dir = path.dirname(this.file);
+    try {
+      await mkdir(this.root, { recursive: true, mode: 0o700 });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await insideRoot(this.root, dir, this.key);
+      // wx: never reuse a file someone else created under our temp name.
+      this.fh = await open(this.temp, 'wx', 0o600);
+    } catch (err) {
+      if (isAgentError(err)) throw err;
+      throw storageFailed(`local: creating ${this.key} under ${this.root} failed: ${reason(err)}`, err);
+    }
+    return this.fh;
+  }
+}
+
+/** fsync a directory so a rename in it survives a crash. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,34 @@
+// Builds the S3 client the S3 store uses. Kept apart from the store so that
+// tests and deployments can hand the store a client of their own.
+import { S3Client } from '@aws-sdk/client-s3';
+
+export interface S3ConnectionOptions {
+  /** Omit for AWS; e.g. http://127.0.0.1:27180 for Swift's s3api, Ceph RGW or MinIO. */
+  readonly endpoint?: string;
+  readonly region: string;
+  /** bucket in the path (http://host/bucket/key): needed by most non-AWS servers. */
+  readonly forcePathStyle?: boolean;
+  /** Omit to use the SDK's default chain (environment, instance profile). */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  /** Attempts per request, first included; the SDK retries 5xx, throttling and network errors with backoff. Default 4. */
+  readonly maxAttempts?: number;
+}
+
+export function createS3Client(opts: S3ConnectionOptions): S3Client {
+  if (!opts.region) throw new TypeError('s3 needs a region');
+  if (opts.endpoint !== undefined && !/^https?:\/\//.test(opts.endpoint)) throw new TypeError('s3 endpoint must start with http:// or https://');
+  const maxAttempts = opts.maxAttempts ?? 4;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) throw new TypeError(`s3 maxAttempts must be 1 to 20, got ${maxAttempts}`);
+  return new S3Client({
+    region: opts.region,
+    endpoint: opts.endpoint,
+    forcePathStyle: opts.forcePathStyle ?? false,
+    credentials: opts.credentials ? { ...opts.credentials } : undefined,
+    maxAttempts,
+    // SDK v3 otherwise adds CRC checksums to every upload and sends streamed
+    // bodies as aws-chunked, which Swift's s3api (and other S3 servers)
+    // answer with 501. We send Content-MD5 on parts ourselves instead.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}

@@ -1,0 +1,212 @@
+// One object uploaded to S3: a multipart upload whose parts go up in
+// parallel, each with its Content-MD5 and its returned ETag checked; an
+// object smaller than one part is a single PutObject.
+//
+// Memory bound: concurrency x partSize. A part is only filled while fewer
+// than `concurrency` are in flight: after starting one, write() waits for a
+// free slot before it takes more bytes, so the stream's backpressure holds
+// the producer back (concurrency 1 means strictly one part at a time).
+import { createHash } from 'node:crypto';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { SavedObject } from './storage.js';
+import type { Metadata } from './metadata.js';
+import type { Upload, Written } from './object-sink.js';
+import { PartBuffer } from './part-buffer.js';
+import { integrityFailed, isAgentError, reason, storageFailed } from './errors.js';
+
+export interface S3Target {
+  readonly bucket: string;
+  readonly key: string;
+  readonly partSize: number;
+  readonly concurrency: number;
+  readonly metadata: Metadata;
+  /** Compare returned ETags with the MD5 sent (off for SSE-KMS/SSE-C buckets, whose ETags are not MD5s). */
+  readonly checkEtags: boolean;
+}
+
+/** S3 allows at most 10,000 parts per upload. */
+const MAX_PARTS = 10_000;
+
+const md5 = (data: Uint8Array): Buffer => createHash('md5').update(data).digest();
+const unquote = (etag: string | undefined): string => (etag ?? '').replace(/^"|"$/g, '');
+
+export class S3MultipartUpload implements Upload {
+  private readonly parts: PartBuffer;
+  private readonly label: string;
+  private created: Promise<string> | null = null;
+  private partCount = 0;
+  private readonly done: CompletedPart[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: Error | null = null;
+  /** Stops the other parts as soon as one fails. */
+  private readonly failFast = new AbortController();
+  private putStarted = false;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly target: S3Target,
+  ) {
+    this.parts = new PartBuffer(target.partSize);
+    this.label = `${target.bucket}/${target.key}`;
+  }
+
+  async write(chunk: Buffer, signal: AbortSignal): Promise<void> {
+    for (const part of this.parts.push(chunk)) await this.schedule(part, signal);
+  }
+
+  async commit(written: Written, signal: AbortSignal): Promise<SavedObject> {
+    const rest = this.parts.takeRest();
+    if (this.created === null) await this.putWhole(rest, signal);
+    else {
+      if (rest.length > 0) await this.schedule(rest, signal);
+      await this.drain();
+      await this.complete(signal);
+    }
+    return { storage: 's3', location: this.label, size: written.size, sha256: written.sha256 };
+  }
+
+  async abort(): Promise<void> {
+    this.failFast.abort();
+    await this.drain().catch(() => {});
+    const { bucket: Bucket, key: Key } = this.target;
+    if (this.putStarted) {
+      await this.call(`DeleteObject ${this.label}`, () => this.client.send(new DeleteObjectCommand({ Bucket, Key })));
+    }
+    if (this.created === null) return;
+    const uploadId = await this.created.catch(() => null);
+    if (uploadId === null) return;
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId }));
+    } catch (err) {
+      throw storageFailed(`s3: multipart upload ${uploadId} of ${this.label} was left behind: AbortMultipartUpload failed: ${reason(err)}`, err);
+    }
+  }
+
+  /** Starts uploading a part, then waits until another one may be filled. */
+  private async schedule(part: Buffer, signal: AbortSignal): Promise<void> {
+    if (this.failure) throw this.failure;
+    const n = ++this.partCount;
+    if (n > MAX_PARTS) throw storageFailed(`s3: ${this.label} needs more than ${MAX_PARTS} parts of ${this.target.partSize} bytes; raise the part size`);
+    const task: Promise<void> = this.uploadPart(n, part, AbortSignal.any([signal, this.failFast.signal]))
+      .catch((err: Error) => {
+        this.failure ??= err;
+        this.failFast.abort();
+      })
+      .finally(() => this.inFlight.delete(task));
+    this.inFlight.add(task);
+    while (this.inFlight.size >= this.target.concurrency && !this.failure) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits for every part in flight; throws the first failure. */
+  private async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  private uploadId(signal: AbortSignal): Promise<string> {
+    this.created ??= this.call(`CreateMultipartUpload ${this.label}`, async () => {
+      const r = await this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.target.bucket,
+          Key: this.target.key,
+          Metadata: { ...this.target.metadata },
+          ContentType: 'application/octet-stream',
+        }),
+        { abortSignal: signal },
+      );
+      if (!r.UploadId) throw storageFailed(`s3: CreateMultipartUpload ${this.label} returned no upload id`);
+      return r.UploadId;
+    });
+    return this.created;
+  }
+
+  private async uploadPart(n: number, body: Buffer, signal: AbortSignal): Promise<void> {
+    const uploadId = await this.uploadId(signal);
+    const what = `UploadPart ${n} of ${this.label}`;
+    const digest = md5(body);
+    const r = await this.call(what, () =>
+      this.client.send(
+        new UploadPartCommand({
+          Bucket: this.target.bucket,
+          Key: this.target.key,
+          UploadId: uploadId,
+          PartNumber: n,
+          Body: body,
+          ContentLength: body.length,
+          ContentMD5: digest.toString('base64'),
+        }),
+        { abortSignal: signal },
+      ),
+    );
+    if (this.target.checkEtags && unquote(r.ETag) !== digest.toString('hex')) {
+      throw integrityFailed(`s3: ${what} failed: server ETag "${unquote(r.ETag)}" does not match the part's MD5 ${digest.toString('hex')}`);
+    }
+    this.done.push({ PartNumber: n, ETag: r.ETag });
+  }
+
+  private async complete(signal: AbortSignal): Promise<void> {
+    const uploadId = await this.uploadId(signal);
+    const parts = [...this.done].sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+    await this.call(`CompleteMultipartUpload ${this.label} (${parts.length} parts)`, () =>
+      this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.target.bucket,
+          Key: this.target.key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+        { abortSignal: signal },
+      ),
+    );
+  }
+
+  private async putWhole(body: Buffer, signal: AbortSignal): Promise<void> {
+    const what = `PutObject ${this.label}`;
+    const digest = md5(body);
+    this.putStarted = true;
+    const r = await this.call(what, () =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.target.bucket,
+          Key: this.target.key,
+          Body: body,
+          ContentLength: body.length,
+          ContentMD5: digest.toString('base64'),
+          ContentType: 'application/octet-stream',
+          Metadata: { ...this.target.metadata },
+        }),
+        { abortSignal: signal },
+      ),
+    );
+    if (this.target.checkEtags && unquote(r.ETag) !== digest.toString('hex')) {
+      throw integrityFailed(`s3: ${what} failed: server ETag "${unquote(r.ETag)}" does not match the object's MD5 ${digest.toString('hex')}`);
+    }
+  }
+
+  /** Runs one SDK call; failures become storage errors naming the call. */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isAgentError(err)) throw err;
+      throw storageFailed(`s3: ${what} failed: ${describeSdkError(err)}`, err);
+    }
+  }
+}
+
+/** "503 ServiceUnavailable: <message>", from what the SDK attaches to its errors. */
+export function describeSdkError(err: unknown): string {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e?.$metadata?.httpStatusCode;
+  return [status, e?.name].filter(Boolean).join(' ') + (e?.message ? `: ${reason(err)}` : '');
+}

@@ -1,0 +1,166 @@
+// The S3 store against a real S3 API: Swift's s3api on the loopback SAIO.
+// Multipart uploads with parallel parts, x-amz-meta-* metadata, abort of the
+// multipart upload when the sink is destroyed or the endpoint goes away.
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import {
+  CreateBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { S3Storage, type S3StorageOptions } from '../../../strategies/storage/s3.js';
+import { createS3Client } from '../../../strategies/storage/s3-client.js';
+import { startExtraProxy, startSwift, SwiftProbe } from '../../support/swift.js';
+import { bytes, MiB, readAll, rejection, sha256, thrown, upload, write } from './fixtures/bytes.js';
+
+const saio = await startSwift(t);
+const probe = new SwiftProbe(saio);
+const PART = 5 * MiB; // the S3 minimum, which s3api enforces too
+
+const clientFor = (endpoint: string, maxAttempts = 2): S3Client =>
+  createS3Client({
+    endpoint,
+    region: saio.s3Region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: saio.s3AccessKey, secretAccessKey: saio.s3SecretKey },
+    maxAttempts,
+  });
+const client = clientFor(saio.s3Endpoint);
+
+/** A store on a fresh bucket. */
+async function store(extra: Partial<S3StorageOptions> = {}): Promise<{ s: S3Storage; bucket: string }> {
+  const bucket = `coffer-${randomBytes(4).toString('hex')}`;
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  return { s: new S3Storage({ client, bucket, partSize: PART, ...extra }), bucket };
+}
+
+const uploadsOf = async (bucket: string): Promise<{ Key?: string; UploadId?: string }[]> =>
+  (await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [];
+
+async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+t.test('a 4-part object uploaded 3 parts at a time round-trips with its metadata', async (t) => {
+  const { s, bucket } = await store({ concurrency: 3 });
+  const data = bytes(3 * PART + 123_457);
+  const metadata = { 'backup-id': 'b-7', datastore: 'postgresql' };
+  const saved = await upload(s.save('inst-b/b-7.tar.zst.enc', { metadata }), data, 256 * 1024);
+
+  t.same(saved, { storage: 's3', location: `${bucket}/inst-b/b-7.tar.zst.enc`, size: data.length, sha256: sha256(data) });
+  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'inst-b/b-7.tar.zst.enc' }));
+  t.match(head.ETag, /-4"$/, 'stored as a 4-part multipart upload');
+  t.same(head.Metadata, metadata, 'x-amz-meta-* headers are on the object');
+  t.same(await uploadsOf(bucket), [], 'no multipart upload left open');
+
+  const opened = await s.open(saved.location);
+  t.equal(opened.size, data.length);
+  t.same(opened.metadata, metadata);
+  t.equal(sha256(await readAll(opened.stream)), sha256(data), 'downloaded bytes have the same sha256');
+  t.same(await s.stat(saved.location), { size: data.length, metadata });
+});
+
+t.test('an object smaller than a part is a single PutObject with its metadata', async (t) => {
+  const { s, bucket } = await store();
+  const data = bytes(100_000);
+  const saved = await upload(s.save('i/small', { metadata: { kind: 'small' } }), data);
+  t.same(await s.stat(saved.location), { size: data.length, metadata: { kind: 'small' } });
+  t.equal(sha256(await readAll((await s.open(saved.location)).stream)), sha256(data));
+});
+
+t.test('delete removes the object and its parts', async (t) => {
+  const { s, bucket } = await store();
+  const saved = await upload(s.save('inst/del', { metadata: {} }), bytes(PART + 10));
+  // s3api keeps the parts of a completed upload in "<bucket>+segments".
+  t.ok((await probe.list(`${bucket}+segments`)).length > 0, 'parts exist before delete');
+  await s.delete(saved.location);
+  t.equal((await rejection(s.stat(saved.location))).code, 'AGENT_ERR_NOT_FOUND');
+  t.same(await probe.list(`${bucket}+segments`), [], 'parts removed');
+  await s.delete(saved.location);
+});
+
+t.test('a sink destroyed mid-upload aborts the multipart upload and leaves no object', async (t) => {
+  const { s, bucket } = await store({ concurrency: 1 });
+  const sink = s.save('inst/cancelled', { metadata: {} });
+  await write(sink.stream, bytes(PART));
+  await write(sink.stream, bytes(PART));
+  t.equal((await uploadsOf(bucket)).length, 1, 'a multipart upload is open');
+  sink.stream.destroy(new Error('pg_basebackup exited with code 1'));
+  t.match((await rejection(sink.done)).message, /pg_basebackup exited with code 1/);
+  t.same(await uploadsOf(bucket), [], 'ListMultipartUploads is empty');
+  t.equal((await rejection(s.stat(`${bucket}/inst/cancelled`))).code, 'AGENT_ERR_NOT_FOUND');
+  t.same(await probe.list(`${bucket}+segments`), [], 'no parts left');
+});
+
+t.test('an endpoint that goes away mid-upload (real proxy stopped): clear error naming the open upload', async (t) => {
+  const { s, bucket } = await store({ concurrency: 1 });
+  const extra = await startExtraProxy(t, saio);
+  const viaExtra = new S3Storage({ client: clientFor(extra.url), bucket: bucket, partSize: PART, concurrency: 1 });
+  const sink = viaExtra.save('inst/outage', { metadata: {} });
+  await write(sink.stream, bytes(PART + 1));
+  // write() returns once part 1 is handed to the upload (it goes up in the
+  // background); wait until the real store has it, then take the endpoint away.
+  await until(async () => {
+    const [u] = await uploadsOf(bucket);
+    if (!u) return false;
+    const parts = await client.send(new ListPartsCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
+    return (parts.Parts ?? []).length === 1;
+  });
+  await extra.stop();
+  sink.stream.end(bytes(PART));
+  const err = await rejection(sink.done);
+  t.equal(err.code, 'AGENT_ERR_STORAGE');
+  t.match(err.message, `s3: UploadPart 2 of ${bucket}/inst/outage failed`);
+  t.match(err.message, /ECONNREFUSED/);
+  const open = await uploadsOf(bucket);
+  t.equal(open.length, 1, 'the upload could not be aborted');
+  t.match(err.message, `multipart upload ${open[0]?.UploadId} of ${bucket}/inst/outage was left behind`, 'and the error says which');
+  t.notMatch(err.message, saio.s3SecretKey);
+
+  await s.delete(`${bucket}/inst/outage`);
+  t.same(await uploadsOf(bucket), [], 'delete() clears the abandoned upload');
+});
+
+t.test('a flipped part ETag is an integrity error and the upload is aborted (fault-injecting SDK middleware)', async (t) => {
+  const faulty = clientFor(saio.s3Endpoint);
+  // Real s3api computes ETags correctly; only a middleware can alter one.
+  faulty.middlewareStack.add(
+    (next, context) => async (args) => {
+      const out = await next(args);
+      const output = out.output as { ETag?: string };
+      if (context.commandName === 'UploadPartCommand' && (args.input as { PartNumber?: number }).PartNumber === 2 && output.ETag) {
+        output.ETag = output.ETag.replace(/[0-9a-f]/, (c) => (c === 'a' ? 'b' : 'a'));
+      }
+      return out;
+    },
+    { step: 'initialize', name: 'flipPartEtag' },
+  );
+  const { s, bucket } = await store();
+  const viaFaulty = new S3Storage({ client: faulty, bucket: bucket, partSize: PART, concurrency: 2 });
+  const err = await rejection(upload(viaFaulty.save('inst/etag', { metadata: {} }), bytes(3 * PART)));
+  t.equal(err.code, 'AGENT_ERR_INTEGRITY');
+  t.match(err.message, `s3: UploadPart 2 of ${bucket}/inst/etag failed: server ETag`);
+  t.same(await uploadsOf(bucket), [], 'multipart upload aborted');
+  t.equal((await rejection(s.stat(`${bucket}/inst/etag`))).code, 'AGENT_ERR_NOT_FOUND');
+});
+
+t.test('hostile keys and metadata are refused before anything is sent', async (t) => {
+  const { s, bucket } = await store();
+  for (const key of ['../x', '/abs', 'a/./b', 'x\ny']) {
+    t.equal(thrown(() => s.save(key, { metadata: {} })).code, 'AGENT_ERR_INVALID_ARGUMENT', `key ${JSON.stringify(key)}`);
+  }
+  t.equal(thrown(() => s.save('i/x', { metadata: { note: 'a\nb' } })).code, 'AGENT_ERR_INVALID_ARGUMENT');
+  t.equal((await rejection(s.open(`${bucket}/../etc`))).code, 'AGENT_ERR_INVALID_ARGUMENT');
+  t.same(await uploadsOf(bucket), []);
+});
+
+t.test('part size and concurrency are validated', async (t) => {
+  t.throws(() => new S3Storage({ client, bucket: 'b', partSize: MiB }), /part size/);
+  t.throws(() => new S3Storage({ client, bucket: 'b', concurrency: 0 }), /concurrency/);
+});
