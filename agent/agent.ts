@@ -1,7 +1,7 @@
 // The agent's core: the datastore's lifecycle state, its supervisor, and the
 // lifecycle operations (Prepare, Start, Stop, Restart). The gRPC services
 // call into this; nothing here knows about gRPC.
-import { statfs } from 'node:fs/promises';
+import { statfs, rename, mkdir, rm, stat, chown } from 'node:fs/promises';
 import type { Logger } from '../lib/logger.js';
 import type { ProcessRunner } from '../lib/process-runner.js';
 import type { CompiledAgentConfig } from './config.js';
@@ -77,6 +77,10 @@ export class Agent {
     return this.deps.manager;
   }
 
+  get layout(): Layout {
+    return this.deps.layout;
+  }
+
   get config(): CompiledAgentConfig {
     return this.deps.config;
   }
@@ -126,7 +130,13 @@ export class Agent {
    * A failure leaves FAILED with the reason; a cancel (client gone) stops
    * the datastore so nothing half-started keeps running.
    */
-  async prepare(input: PrepareInput & { datastoreVersion: string }, emit: (p: ProgressEvent) => void, op: RunningOperation): Promise<void> {
+  async prepare(
+    input: PrepareInput & { datastoreVersion: string },
+    emit: (p: ProgressEvent) => void,
+    op: RunningOperation,
+    /** Accounts created later (after a restore): validated now, with the rest. */
+    deferred?: Pick<PrepareInput, 'databases' | 'users' | 'rootPassword'>,
+  ): Promise<void> {
     const { manager, log } = this.deps;
     const s = this.state.get();
     if (s.prepared) throw new AgentError('AGENT_ERR_ALREADY_PREPARED', 'this instance is prepared already; Prepare runs once per instance');
@@ -134,6 +144,7 @@ export class Agent {
       throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', `datastore_version ${input.datastoreVersion} does not match this agent's ${manager.name} ${manager.version}`);
     }
     manager.validatePrepare(input);
+    if (deferred) manager.validatePrepare({ ...input, ...deferred });
     if (input.users.length && !manager.accounts) throw new AgentError('AGENT_ERR_UNIMPLEMENTED', `users are not supported by ${manager.name}`);
 
     await this.withLock('Prepare', async () => {
@@ -184,6 +195,29 @@ export class Agent {
     });
   }
 
+  /** Databases, users and root after a restore (the restored data came first). */
+  async createAccounts(want: Pick<PrepareInput, 'databases' | 'users' | 'rootPassword'>, emit: (p: ProgressEvent) => void): Promise<void> {
+    const accounts = this.deps.manager.accounts;
+    if (!accounts) return;
+    if (want.databases.length) {
+      emit({ phase: 'databases', message: 'creating databases', percent: 90 });
+      await accounts.createDatabases(want.databases);
+    }
+    if (want.users.length) {
+      emit({ phase: 'users', message: 'creating users', percent: 95 });
+      await accounts.createUsers(want.users);
+    }
+    if (want.rootPassword) await accounts.enableRoot(want.rootPassword);
+  }
+
+  /** A Prepare that failed after the datastore was built (a restore into it). */
+  async failPrepare(reason: string): Promise<void> {
+    // Stopped, so that a second Prepare starts from an empty data directory.
+    await this.deps.manager.disconnect().catch(() => undefined);
+    await this.supervisor.stop().catch(() => undefined);
+    this.state.update({ prepared: false, wantRunning: false, state: 'FAILED', reason });
+  }
+
   private async startDatastore(): Promise<void> {
     this.state.update({ state: 'STARTING', reason: '', wantRunning: true });
     try {
@@ -228,6 +262,58 @@ export class Agent {
       await this.startDatastore();
     });
     return this.state.get().state;
+  }
+
+  /** Runs fn alone: no Prepare, Start, Stop, Restart or restore at the same time. */
+  exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.withLock(what, fn);
+  }
+
+  /**
+   * Restores data with the datastore stopped: the current data directory is
+   * moved aside (not deleted) and put back if the restore fails, so a bad
+   * backup never costs the data that was there. After a restore the agent's
+   * own account is re-keyed: the restored grant tables are another
+   * instance's.
+   */
+  async restoreData(fill: (signal: AbortSignal) => Promise<void>, signal: AbortSignal): Promise<void> {
+    const { manager, layout, log } = this.deps;
+    this.requirePrepared('restore');
+    await this.withLock('restore', async () => {
+      const before = this.state.get();
+      const aside = `${layout.dataDir}.pre-restore`;
+      this.state.update({ state: 'BUILDING', reason: 'restoring a backup' });
+      await manager.disconnect();
+      await this.supervisor.stop();
+      const owner = await stat(layout.dataDir);
+      await rm(aside, { recursive: true, force: true });
+      await rename(layout.dataDir, aside);
+      await mkdir(layout.dataDir, { mode: owner.mode & 0o777 });
+      await chown(layout.dataDir, owner.uid, owner.gid);
+      try {
+        await fill(signal);
+        await this.supervisor.start(signal);
+        await manager.secure(signal, false);
+        await manager.connect();
+      } catch (err) {
+        log.error({ err }, 'restore failed; putting the previous data back');
+        await manager.disconnect().catch(() => undefined);
+        await this.supervisor.stop().catch(() => undefined);
+        await rm(layout.dataDir, { recursive: true, force: true });
+        await rename(aside, layout.dataDir);
+        const reason = `restore failed, previous data kept: ${(err as Error).message}`;
+        if (before.wantRunning) {
+          await this.supervisor.start().then(
+            () => manager.connect(),
+            (e: Error) => this.state.update({ state: 'FAILED', reason: `${reason}; and it did not start again: ${e.message}` }),
+          );
+        }
+        if (this.state.get().state === 'BUILDING') this.state.update({ state: before.wantRunning ? 'ACTIVE' : 'SHUTDOWN', reason });
+        throw err;
+      }
+      await rm(aside, { recursive: true, force: true });
+      this.state.update({ state: 'ACTIVE', reason: '', wantRunning: true, pendingRestart: [] });
+    });
   }
 
   /** Configuration changed that needs a restart. */

@@ -3,6 +3,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { isIP } from 'node:net';
+import { compileBackupSettings, type BackupOptions, type CompiledBackupSettings } from './backup/backup-settings.js';
 
 /** What the JSON file (and the flags) may say. Every field is optional. */
 export interface AgentOptions {
@@ -25,6 +26,21 @@ export interface AgentOptions {
   tlsKey?: string;
   tlsCa?: string;
   logLevel?: string;
+  /** Backup storage and key (see backup/backup-settings.ts). */
+  backup?: BackupOptions;
+  /** Flag shortcut: local backup directory. */
+  backupDir?: string;
+  /** Flag shortcut: the wrapping key file. */
+  backupKeyFile?: string;
+  // Added for coffer-control (issue 5): where the conductor listens
+  // (HOST:PORT), how often to report, and a log file for agents that outlive
+  // the process that started them (the local compute driver).
+  /** The control's conductor, HOST:PORT. Heartbeats are sent only when set; needs mutual TLS. */
+  controlEndpoint?: string;
+  /** Seconds between heartbeats. Default 10. */
+  heartbeatSeconds?: number;
+  /** Write logs to this file instead of stdout. */
+  logFile?: string;
 }
 
 export interface CompiledAgentConfig {
@@ -38,6 +54,10 @@ export interface CompiledAgentConfig {
   readonly datastoreBind: string;
   readonly tls: Readonly<{ cert: string; key: string; ca: string }> | null;
   readonly logLevel: string;
+  readonly backup: CompiledBackupSettings;
+  /** Added for coffer-control: null when no conductor is configured. */
+  readonly control: Readonly<{ host: string; port: number; heartbeatMs: number }> | null;
+  readonly logFile: string | null;
 }
 
 /** What a datastore contributes to configuration: its name, versions, port. */
@@ -77,7 +97,9 @@ export function readConfigFile(file: string, explicit: boolean): AgentOptions {
 
 const KNOWN_KEYS = new Set<keyof AgentOptions>([
   'instanceId', 'listen', 'datastore', 'datastoreVersion', 'baseDir', 'datastorePort',
-  'datastoreBind', 'insecure', 'tlsCert', 'tlsKey', 'tlsCa', 'logLevel',
+  'datastoreBind', 'insecure', 'tlsCert', 'tlsKey', 'tlsCa', 'logLevel', 'backup', 'backupDir', 'backupKeyFile',
+  // coffer-control additions:
+  'controlEndpoint', 'heartbeatSeconds', 'logFile',
 ]);
 
 export function isLoopback(host: string): boolean {
@@ -180,6 +202,28 @@ export function compileAgentConfig(
     throw new ConfigError(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
   const instanceId = str(opts, 'instanceId') ?? 'standalone';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(instanceId)) {
+    throw new ConfigError(`instanceId may hold only letters, digits, ".", "_" and "-", got "${instanceId.slice(0, 80)}"`);
+  }
+  let backup: CompiledBackupSettings;
+  try {
+    backup = compileBackupSettings(opts.backup, baseDir, str(opts, 'backupDir'), str(opts, 'backupKeyFile'));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+
+  // coffer-control addition: the conductor. Reports are authenticated by the
+  // instance's certificate, so a conductor needs mutual TLS.
+  let control: CompiledAgentConfig['control'] = null;
+  const controlEndpoint = str(opts, 'controlEndpoint');
+  if (controlEndpoint !== undefined) {
+    if (!tls) throw new ConfigError('controlEndpoint needs mutual TLS (--tls-cert, --tls-key, --tls-ca): the conductor identifies agents by certificate');
+    const hb = opts.heartbeatSeconds ?? 10;
+    if (typeof hb !== 'number' || !(hb > 0) || hb > 3600) throw new ConfigError(`heartbeatSeconds must be a number of seconds in (0, 3600], got "${hb}"`);
+    const ep = parseHostPort(controlEndpoint, 'controlEndpoint');
+    control = Object.freeze({ host: ep.host, port: ep.port, heartbeatMs: Math.round(hb * 1000) });
+  }
+  const logFileRaw = str(opts, 'logFile');
 
   return Object.freeze({
     instanceId,
@@ -192,5 +236,8 @@ export function compileAgentConfig(
     datastoreBind,
     tls,
     logLevel,
+    backup,
+    control,
+    logFile: logFileRaw === undefined ? null : path.resolve(logFileRaw),
   });
 }

@@ -2,6 +2,7 @@
 // gRPC server, brings the datastore back if it was running, and on SIGTERM
 // cancels operations, stops the datastore cleanly and exits 0.
 import { Command, Option } from 'commander';
+import { pino } from 'pino';
 import { createLogger } from '../lib/logger.js';
 import { ProcessRunner } from '../lib/process-runner.js';
 import { compileAgentConfig, ConfigError, DEFAULT_CONFIG_PATH, readConfigFile, type AgentOptions } from './config.js';
@@ -9,6 +10,11 @@ import { layoutFor } from './layout.js';
 import { MANAGERS } from './managers/registry.js';
 import { Agent, AGENT_VERSION } from './agent.js';
 import { startAgentServer } from './server.js';
+import { Backups } from './backup/backups.js';
+import { loadWrappingKey } from './backup/backup-settings.js';
+// coffer-control addition (issue 5): heartbeats to the conductor.
+import { ConductorClient } from './conductor-client.js';
+import { STATE_TO_PROTO } from './state.js';
 
 function parsePort(v: string): number {
   const n = Number(v);
@@ -33,6 +39,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--tls-key <file>', 'server private key (PEM)')
     .option('--tls-ca <file>', 'CA (PEM) whose certificates clients must present')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--backup-dir <dir>', 'local backup storage directory (default <base-dir>/backups)')
+    .option('--backup-key-file <file>', 'wrapping key for backups, 32 bytes or 64 hex (default <base-dir>/agent/backup.key, created 0600)')
     .addHelpText('after', `
 Examples:
   coffer-agent --insecure --listen 127.0.0.1:8790 --datastore mariadb --base-dir /tmp/coffer --datastore-port 3307
@@ -56,6 +64,8 @@ Examples:
       tlsKey: o.tlsKey,
       tlsCa: o.tlsCa,
       logLevel: o.logLevel,
+      backupDir: o.backupDir,
+      backupKeyFile: o.backupKeyFile,
     };
     config = compileAgentConfig(fileOpts, flags, MANAGERS);
   } catch (err) {
@@ -66,7 +76,15 @@ Examples:
     throw err;
   }
 
-  const log = createLogger({ name: 'coffer-agent', level: config.logLevel });
+  // coffer-control addition: an agent started by the local compute driver
+  // logs to a file, because it outlives the control whose pipes it was given
+  // (a write to a dead pipe would fail with EPIPE).
+  if (config.logFile) process.stderr.on('error', () => undefined);
+  const log = createLogger({
+    name: 'coffer-agent',
+    level: config.logLevel,
+    destination: config.logFile ? pino.destination({ dest: config.logFile, sync: false, mkdir: true }) : undefined,
+  });
   const runner = new ProcessRunner(log);
   const layout = layoutFor(config.baseDir);
   const factory = MANAGERS.get(config.datastore)!;
@@ -76,10 +94,29 @@ Examples:
   const { mkdirSync } = await import('node:fs');
   mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
 
-  const server = await startAgentServer(agent, log);
+  const backups = new Backups(agent, config.backup, () => loadWrappingKey(config.backup.keyFile), runner, log.child({ component: 'backup' }));
+  const server = await startAgentServer(agent, backups, log);
   log.info({ listen: `${config.listenHost}:${server.port}`, datastore: config.datastore, tls: config.tls !== null }, 'coffer-agent listening');
   // The bound port on one line of its own, for scripts that pass port 0.
   process.stdout.write(`${JSON.stringify({ msg: 'listening', port: server.port })}\n`);
+
+  // coffer-control addition: report to the conductor when one is configured.
+  let conductor: ConductorClient | null = null;
+  if (config.control && config.tls) {
+    conductor = new ConductorClient({
+      instanceId: config.instanceId,
+      host: config.control.host,
+      port: config.control.port,
+      heartbeatMs: config.control.heartbeatMs,
+      tls: config.tls,
+      log: log.child({ component: 'conductor-client' }),
+      status: async () => {
+        const s = agent.state.get();
+        return { state: STATE_TO_PROTO[s.state], reason: s.reason, agentVersion: AGENT_VERSION, datastorePort: config.datastorePort };
+      },
+    });
+    conductor.start();
+  }
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -87,6 +124,7 @@ Examples:
     stopping = true;
     log.info({ signal }, 'shutting down');
     try {
+      conductor?.stop();
       await agent.shutdown();
       await server.close();
       log.info('stopped');

@@ -2,7 +2,9 @@
 // answer UNIMPLEMENTED naming their capability.
 import type { Logger } from '../lib/logger.js';
 import { startGrpcServer, type CofferServer } from '../lib/grpc-server.js';
-import { BackupServiceService } from '../proto/gen/coffer/agent/v1/backup.js';
+import path from 'node:path';
+import type { Backups } from './backup/backups.js';
+import { addBackupService } from './services/backup-service.js';
 import { ReplicationServiceService } from '../proto/gen/coffer/agent/v1/replication.js';
 import { ClusterServiceService } from '../proto/gen/coffer/agent/v1/cluster.js';
 import { LogServiceService } from '../proto/gen/coffer/agent/v1/logs.js';
@@ -13,7 +15,7 @@ import { addAccountService } from './services/accounts-service.js';
 import { addConfigurationService } from './services/configuration-service.js';
 import { unimplementedService } from './services/handlers.js';
 
-export async function startAgentServer(agent: Agent, log: Logger): Promise<CofferServer> {
+export async function startAgentServer(agent: Agent, backups: Backups, log: Logger): Promise<CofferServer> {
   const { config } = agent;
   const ds = agent.manager.name;
   return startGrpcServer({
@@ -21,10 +23,10 @@ export async function startAgentServer(agent: Agent, log: Logger): Promise<Coffe
     port: config.listenPort,
     tls: config.tls,
     register: (server) => {
-      addLifecycleService(server, agent, log);
+      addLifecycleService(server, agent, backups, log);
       addAccountService(server, agent, log);
       addConfigurationService(server, agent, log);
-      server.addService(BackupServiceService, unimplementedService(BackupServiceService, 'backup', ds));
+      addBackupService(server, agent, backups, log, path.join(agent.layout.agentDir, 'uploads'));
       server.addService(ReplicationServiceService, unimplementedService(ReplicationServiceService, 'replication', ds));
       server.addService(ClusterServiceService, unimplementedService(ClusterServiceService, 'cluster', ds));
       server.addService(LogServiceService, unimplementedService(LogServiceService, 'logs', ds));

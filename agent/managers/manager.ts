@@ -43,8 +43,12 @@ export interface DatastoreManager {
   childSpec(): ChildSpec;
   /** True once the datastore answers. Never throws. */
   probe(): Promise<boolean>;
-  /** First start only: the agent's own admin account, removal of insecure defaults. */
-  secure(signal: AbortSignal): Promise<void>;
+  /**
+   * First start (fresh = true): the agent's own admin account and removal of
+   * insecure defaults. After a restore (fresh = false): only (re)create the
+   * agent's account, since the restored accounts are the backup's.
+   */
+  secure(signal: AbortSignal, fresh?: boolean): Promise<void>;
   /** Opens the agent's admin connection to a running, prepared datastore. */
   connect(): Promise<void>;
   /** Closes admin connections (before a stop). */

@@ -10,8 +10,20 @@ import { AGENT_VERSION, type Agent } from '../agent.js';
 import { STATE_TO_PROTO } from '../state.js';
 import { AgentError } from '../errors.js';
 import { serverStream, unary } from './handlers.js';
+import type { Backups } from '../backup/backups.js';
+import type { BackupArtifact } from '../../proto/gen/coffer/agent/v1/backup.js';
+import type { RestoreSource } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 
-export function addLifecycleService(server: grpc.Server, agent: Agent, log: Logger): void {
+export function addLifecycleService(server: grpc.Server, agent: Agent, backups: Backups, log: Logger): void {
+  const restoreChain = async (r: RestoreSource): Promise<BackupArtifact[]> => {
+    if (!r.location?.location) throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', 'restore.location is required to prepare from a backup');
+    try {
+      return await backups.chainFromNewest(r.location);
+    } catch (err) {
+      if (err instanceof AgentError && err.code !== 'AGENT_ERR_NOT_FOUND') throw err;
+      throw new AgentError('AGENT_ERR_NOT_FOUND', `backup at ${r.location.location} (or one of its parents) cannot be read: ${(err as Error).message}`);
+    }
+  };
   const impl: LifecycleServiceServer = {
     ping: unary(log, 'Ping', async () => ({
       agentVersion: AGENT_VERSION,
@@ -25,24 +37,35 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, log: Logg
     }),
 
     prepare: serverStream<PrepareRequest, PrepareResponse>(log, 'Prepare', async (req, write, signal) => {
-      if (req.restore) {
-        throw new AgentError('AGENT_ERR_UNIMPLEMENTED', 'Prepare from a backup (restore) is not implemented yet by this agent');
-      }
       const op = agent.operations.begin('prepare');
       const onAbort = (): void => op.controller.abort(signal.reason);
       signal.addEventListener('abort', onAbort);
+      const emit = (p: { phase: string; message: string; percent: number; bytesDone?: number; bytesTotal?: number; bytesPerSecond?: number }) =>
+        write({ progress: { bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, ...p, operationId: op.id } });
       try {
+        // From a backup: find and check the chain before anything is built.
+        const chain = req.restore ? await restoreChain(req.restore) : null;
+        const wanted = { databases: req.databases, users: req.users, rootPassword: req.rootPassword };
         await agent.prepare(
           {
             datastoreVersion: req.datastoreVersion,
-            rootPassword: req.rootPassword,
-            databases: req.databases,
-            users: req.users,
             overrides: req.overrides,
+            // With a restore, accounts are created after the data is in place.
+            ...(chain ? { rootPassword: '', databases: [], users: [] } : wanted),
           },
-          (p) => write({ progress: { ...p, bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, operationId: op.id } }),
+          emit,
           op,
+          chain ? wanted : undefined,
         );
+        if (chain) {
+          try {
+            await backups.restore(chain, (p) => emit({ ...p, percent: 80 }), op.controller.signal);
+            await agent.createAccounts(wanted, emit);
+          } catch (err) {
+            await agent.failPrepare(`restore from backup failed: ${(err as Error).message}`);
+            throw err;
+          }
+        }
         const s = await agent.status();
         write({ result: { state: STATE_TO_PROTO[s.state], serverVersion: s.serverVersion, datastorePort: s.datastorePort, pendingRestart: s.pendingRestart } });
       } finally {

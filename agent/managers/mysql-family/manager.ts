@@ -13,6 +13,7 @@ import type { ChildSpec } from '../../supervisor.js';
 import { ADMIN_USER, type MysqlFlavor } from './flavor.js';
 import { MysqlAccounts, generatePassword } from './accounts.js';
 import { MysqlConfiguration } from './configuration.js';
+import { createMysqlBackup } from './backup.js';
 import { renderMyCnf, socketPath } from './my-cnf.js';
 import { loadRules } from './rules.js';
 import { SqlClient, account, escape } from './sql-client.js';
@@ -65,6 +66,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     version: config.datastoreVersion,
     accounts,
     configuration,
+    backup: createMysqlBackup({ flavor, layout, runner, log, sql, socket, cnfFile, secretFile, mysqlUser }),
 
     validatePrepare(input: PrepareInput): void {
       if (input.rootPassword) checkPassword(input.rootPassword, 'root password');
@@ -120,7 +122,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       }
     },
 
-    async secure(signal: AbortSignal): Promise<void> {
+    async secure(signal: AbortSignal, fresh = true): Promise<void> {
       const secret = generatePassword();
       writeFileSync(secretFile, secret + '\n', { mode: 0o600 });
       const client = requireProgram('the mariadb client', 'mariadb', 'mysql');
@@ -132,6 +134,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       await runner.run([client, '--no-defaults', `--socket=${socket}`, '--user=root', '--batch'], { input: bootstrap, signal, timeoutMs: 60_000 });
       await sql.close();
       sql.open();
+      if (!fresh) return;
       // Anonymous accounts, remote root and the test database: what
       // mysql_secure_installation removes.
       const insecure = await sql.query(`SELECT User AS u, Host AS h FROM mysql.user WHERE User = '' OR (User = 'root' AND Host <> 'localhost')`);

@@ -1,0 +1,18 @@
+// Passes the source's bytes through, but ends only after the tool itself
+// exited successfully: a backup whose tool failed at the very end must not
+// be committed. The subprocess's exit status is part of the stream's success.
+import { Transform } from 'node:stream';
+
+export function gateOnExit(done: Promise<unknown>): Transform {
+  return new Transform({
+    transform(chunk, _enc, cb) {
+      cb(null, chunk);
+    },
+    flush(cb) {
+      done.then(
+        () => cb(),
+        (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
+      );
+    },
+  });
+}

@@ -1,0 +1,101 @@
+// The agent's side of the conductor (issue 5): heartbeats with the
+// datastore's state every heartbeatMs, and backup state reports, sent to
+// coffer-control over mutual TLS with the instance's own certificate (the
+// conductor accepts a report only from the certificate of the instance it
+// concerns). Each message carries its send time, so the conductor can drop
+// one that arrives after a newer one.
+import { readFileSync } from 'node:fs';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import type { Logger } from '../lib/logger.js';
+import { ConductorServiceClient, type ReportBackupStateRequest } from '../proto/gen/coffer/control/v1/conductor.js';
+import type { DatastoreState } from '../proto/gen/coffer/agent/v1/lifecycle.js';
+
+/** The control's certificate names it so, whatever address it is reached at. */
+const CONTROL_NAME = 'coffer-control';
+
+export interface HeartbeatSource {
+  (): Promise<{ state: DatastoreState; reason: string; agentVersion: string; datastorePort: number }>;
+}
+
+export interface ConductorClientOptions {
+  readonly instanceId: string;
+  readonly host: string;
+  readonly port: number;
+  readonly heartbeatMs: number;
+  readonly tls: Readonly<{ cert: string; key: string; ca: string }>;
+  readonly status: HeartbeatSource;
+  readonly log: Logger;
+}
+
+/**
+ * - IDLE: constructed, not started.
+ * - RUNNING: sending heartbeats.
+ * - STOPPED: stop() was called.
+ */
+export type ConductorClientState = 'IDLE' | 'RUNNING' | 'STOPPED';
+
+export class ConductorClient {
+  private readonly client: ConductorServiceClient;
+  private timer: NodeJS.Timeout | null = null;
+  private state: ConductorClientState = 'IDLE';
+  private reachable: boolean | null = null;
+
+  constructor(private readonly opts: ConductorClientOptions) {
+    const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+    this.client = new ConductorServiceClient(
+      `${host}:${opts.port}`,
+      credentials.createSsl(readFileSync(opts.tls.ca), readFileSync(opts.tls.key), readFileSync(opts.tls.cert)),
+      { 'grpc.ssl_target_name_override': CONTROL_NAME, 'grpc.default_authority': CONTROL_NAME },
+    );
+  }
+
+  start(): void {
+    if (this.state !== 'IDLE') return;
+    this.state = 'RUNNING';
+    const tick = (): void => {
+      void this.heartbeat().finally(() => {
+        if (this.state === 'RUNNING') this.timer = setTimeout(tick, this.opts.heartbeatMs);
+      });
+    };
+    tick();
+  }
+
+  stop(): void {
+    this.state = 'STOPPED';
+    if (this.timer) clearTimeout(this.timer);
+    this.client.close();
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      const s = await this.opts.status();
+      await this.unary('heartbeat', {
+        instanceId: this.opts.instanceId,
+        sentAtMs: Date.now(),
+        state: s.state,
+        reason: s.reason,
+        agentVersion: s.agentVersion,
+        datastorePort: s.datastorePort,
+      });
+      if (this.reachable !== true) this.opts.log.info('conductor reachable; heartbeats flowing');
+      this.reachable = true;
+    } catch (err) {
+      // Logged once per change: an unreachable control must not flood the log.
+      if (this.reachable !== false) this.opts.log.warn({ err: (err as Error).message }, 'heartbeat to the conductor failed');
+      this.reachable = false;
+    }
+  }
+
+  /** Reports a backup's state; the send time is stamped here. */
+  async reportBackupState(report: Omit<ReportBackupStateRequest, 'instanceId' | 'sentAtMs'>): Promise<boolean> {
+    const res = await this.unary<{ accepted: boolean }>('reportBackupState', { ...report, instanceId: this.opts.instanceId, sentAtMs: Date.now() });
+    return res.accepted;
+  }
+
+  private unary<Res>(method: 'heartbeat' | 'reportBackupState', req: object): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      const fn = (this.client as unknown as Record<string, Function>)[method]!.bind(this.client);
+      fn(req, new Metadata(), { deadline: Date.now() + 5000 }, (err: ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
+    });
+  }
+}

@@ -1,0 +1,97 @@
+// Renders the server's three configuration files from the agent's template
+// plus the overrides. postgres is started with --config-file pointing here,
+// and hba_file/ident_file point here too: the copies initdb (or a restored
+// backup) leaves in the data directory are never read.
+import path from 'node:path';
+import { ADMIN_IDENT_MAP, ADMIN_ROLE, AGENT_OS_USER } from './constants.js';
+
+export interface ConfInput {
+  readonly dataDir: string;
+  readonly etcDir: string;
+  readonly runDir: string;
+  readonly port: number;
+  readonly bindAddress: string;
+  /** Validated and normalised (rules.ts): known names, values without control characters. */
+  readonly overrides: Readonly<Record<string, string>>;
+}
+
+export const confFile = (etcDir: string): string => path.join(etcDir, 'postgresql.conf');
+export const hbaFile = (etcDir: string): string => path.join(etcDir, 'pg_hba.conf');
+export const identFile = (etcDir: string): string => path.join(etcDir, 'pg_ident.conf');
+
+/** A value as a postgresql.conf string literal. */
+export function confLiteral(value: string): string {
+  // A newline would end the setting and start a new one: the one way to
+  // inject a directive. Validation refuses these earlier; this is the last
+  // line of defence, at the place where it would matter.
+  if (/[\x00-\x1f\x7f]/.test(value)) throw new Error('refusing to render a control character into postgresql.conf');
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+export function renderPostgresqlConf(input: ConfInput): string {
+  const lines = [
+    '# Rendered by coffer-agent from its template and the overrides below.',
+    '# Change configuration through the agent (UpdateOverrides), not here.',
+    `data_directory = ${confLiteral(input.dataDir)}`,
+    `hba_file = ${confLiteral(hbaFile(input.etcDir))}`,
+    `ident_file = ${confLiteral(identFile(input.etcDir))}`,
+    `listen_addresses = ${confLiteral(input.bindAddress)}`,
+    `port = ${input.port}`,
+    `unix_socket_directories = ${confLiteral(input.runDir)}`,
+    // Who may connect is pg_hba.conf's decision; the socket itself is open.
+    "unix_socket_permissions = 0777",
+    "password_encryption = 'scram-sha-256'",
+    // What pg_basebackup and streaming replication need.
+    "wal_level = 'replica'",
+    'max_wal_senders = 10',
+    'max_replication_slots = 10',
+    // Small defaults: an instance's flavor sets these through overrides.
+    'max_connections = 100',
+    "shared_buffers = '128MB'",
+    "dynamic_shared_memory_type = 'posix'",
+    // The server logs to stderr, which the agent reads into its own log.
+    "log_destination = 'stderr'",
+    'logging_collector = off',
+    "log_line_prefix = '%m [%p] %q%u@%d '",
+    "lc_messages = 'C'",
+    "timezone = 'UTC'",
+    "log_timezone = 'UTC'",
+    '',
+    '# Overrides',
+  ];
+  for (const [name, value] of Object.entries(input.overrides).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`refusing to render parameter name ${JSON.stringify(name)}`);
+    lines.push(`${name} = ${confLiteral(value)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Who may connect, and how. The first matching line decides.
+ *
+ * The agent's admin role uses peer authentication over the socket, mapped
+ * from the OS user root only, rather than a password kept in a 0600 file:
+ * the agent runs as root, and a file readable by root protects nothing from
+ * root, while it is one more secret to leak (in copies of the base dir, in a
+ * backup of /var/lib). Peer identity comes from the kernel (SO_PEERCRED),
+ * cannot be replayed, and does not exist over TCP, where the role is
+ * rejected outright. Everyone else uses scram-sha-256; nothing is trust.
+ */
+export function renderPgHba(): string {
+  return [
+    '# Rendered by coffer-agent. TYPE DATABASE USER ADDRESS METHOD',
+    `local all ${ADMIN_ROLE} peer map=${ADMIN_IDENT_MAP}`,
+    `local replication ${ADMIN_ROLE} peer map=${ADMIN_IDENT_MAP}`,
+    'local all all scram-sha-256',
+    `host all ${ADMIN_ROLE} all reject`,
+    // Replication over the network arrives with the replication strategy.
+    'host replication all all reject',
+    'host all all 0.0.0.0/0 scram-sha-256',
+    'host all all ::/0 scram-sha-256',
+    '',
+  ].join('\n');
+}
+
+export function renderPgIdent(): string {
+  return ['# Rendered by coffer-agent. MAPNAME SYSTEM-USERNAME PG-USERNAME', `${ADMIN_IDENT_MAP} ${AGENT_OS_USER} ${ADMIN_ROLE}`, ''].join('\n');
+}

@@ -1,0 +1,161 @@
+// The PostgreSQL manager: lifecycle of postgres (initdb, supervised child,
+// probe, securing) plus the accounts, configuration and backup capabilities.
+import { existsSync, renameSync, writeFileSync, chownSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../../../lib/repo-root.js';
+import { lookupOsUser, type OsUser } from '../../../lib/os-user.js';
+import type { DatastoreManager, ManagerContext, PrepareInput } from '../manager.js';
+import { invalid } from '../../errors.js';
+import { OverridesStore } from '../../overrides-store.js';
+import type { ChildSpec } from '../../supervisor.js';
+import { PgAccounts } from './accounts.js';
+import { PgBackup } from './backup/capability.js';
+import { confFile, hbaFile, identFile, renderPgHba, renderPgIdent, renderPostgresqlConf } from './conf.js';
+import { PgConfiguration } from './configuration.js';
+import { ADMIN_ROLE } from './constants.js';
+import { emptyDir, ensureDirs, initdb } from './datadir.js';
+import { checkPassword } from './names.js';
+import { pgTool } from './pg-bin.js';
+import { PgClient } from './pg-client.js';
+import { loadRules } from './rules.js';
+import { secureCluster } from './secure.js';
+
+// Rules files are data in the source tree (rules/), also when running from
+// dist/: resolve them from the installation root.
+const RULES_DIR = path.join(repoRoot(), 'agent/managers/postgresql/rules');
+
+function writeAtomic(file: string, text: string, mode: number, owner?: OsUser): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, text, { mode });
+  if (owner) chownSync(tmp, 0, owner.gid);
+  renameSync(tmp, file);
+}
+
+export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
+  const { layout, runner, config, log } = ctx;
+  const version = config.datastoreVersion;
+  const conf = confFile(layout.etcDir);
+  const rules = loadRules(path.join(RULES_DIR, `postgresql-${version}.json`));
+  const store = new OverridesStore(path.join(layout.agentDir, 'overrides.json'));
+  const sql = new PgClient({ socketDir: layout.runDir, port: config.datastorePort, user: ADMIN_ROLE, log });
+  let osUser: OsUser | null = null;
+  const pgUser = (): OsUser => (osUser ??= lookupOsUser('postgres'));
+  let cachedVersion = '';
+
+  const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
+    ensureDirs(layout, pgUser());
+    const text = renderPostgresqlConf({
+      dataDir: layout.dataDir,
+      etcDir: layout.etcDir,
+      runDir: layout.runDir,
+      port: config.datastorePort,
+      bindAddress: config.datastoreBind,
+      overrides,
+    });
+    writeAtomic(conf, text, 0o644);
+    // Readable by the server (group postgres), writable by root only.
+    writeAtomic(hbaFile(layout.etcDir), renderPgHba(), 0o640, pgUser());
+    writeAtomic(identFile(layout.etcDir), renderPgIdent(), 0o640, pgUser());
+  };
+
+  const accounts = new PgAccounts(sql);
+  const configuration = new PgConfiguration(sql, rules, store, writeConfig);
+  const backup = new PgBackup({
+    datastore: 'postgresql',
+    version,
+    layout,
+    port: config.datastorePort,
+    confFile: conf,
+    runner,
+    log,
+    sql,
+    pgUser,
+  });
+
+  const manager: DatastoreManager = {
+    name: 'postgresql',
+    version,
+    accounts,
+    configuration,
+    backup,
+
+    validatePrepare(input: PrepareInput): void {
+      if (input.rootPassword) checkPassword(input.rootPassword, 'root password');
+      const dbs = new Set<string>();
+      for (const db of input.databases) {
+        accounts.validateDatabase(db);
+        if (dbs.has(db.name)) throw invalid(`database ${db.name} is named twice`);
+        dbs.add(db.name);
+      }
+      const users = new Set<string>();
+      for (const u of input.users) {
+        accounts.validateUser(u);
+        if (users.has(u.name)) throw invalid(`user ${u.name} is named twice`);
+        users.add(u.name);
+        for (const db of u.databases) {
+          if (!dbs.has(db)) throw invalid(`user ${u.name} is granted database ${db}, which is not among the databases to create`);
+        }
+      }
+      configuration.validate(input.overrides);
+    },
+
+    async writeConfig(overrides) {
+      const normalized = configuration.normalize(overrides);
+      await writeConfig(normalized);
+      store.set(normalized);
+    },
+
+    async initDataDir(signal: AbortSignal): Promise<void> {
+      ensureDirs(layout, pgUser());
+      // A failed earlier Prepare may have left files: start from nothing.
+      emptyDir(layout.dataDir);
+      await initdb(runner, version, layout.dataDir, pgUser(), signal);
+    },
+
+    childSpec(): ChildSpec {
+      const u = pgUser();
+      return { argv: [pgTool(version, 'postgres'), `--config-file=${conf}`], uid: u.uid, gid: u.gid, cwd: layout.baseDir, marker: conf };
+    },
+
+    async probe(): Promise<boolean> {
+      if (!existsSync(path.join(layout.runDir, `.s.PGSQL.${config.datastorePort}`))) return false;
+      try {
+        // pg_isready authenticates nobody: it answers once the server
+        // accepts connections (not while it starts or recovers).
+        await runner.run([pgTool(version, 'pg_isready'), '--host', layout.runDir, '--port', String(config.datastorePort), '--timeout=2', '--quiet'], {
+          timeoutMs: 5000,
+        });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
+    async secure(): Promise<void> {
+      await sql.close();
+      sql.open();
+      await secureCluster((text, values) => sql.query(text, values));
+      log.info({ role: ADMIN_ROLE }, 'datastore secured');
+    },
+
+    async connect(): Promise<void> {
+      sql.open();
+      cachedVersion = await manager.serverVersion();
+    },
+
+    async disconnect(): Promise<void> {
+      await sql.close();
+    },
+
+    async serverVersion(): Promise<string> {
+      try {
+        const rows = await sql.query('SELECT version() AS v');
+        cachedVersion = String(rows[0]?.v ?? '');
+      } catch {
+        // Not running: the last version seen.
+      }
+      return cachedVersion;
+    },
+  };
+  return manager;
+}

@@ -1,0 +1,163 @@
+// The Redis manager: lifecycle of redis-server (config, data dir, ACL file,
+// supervision as the redis OS user, probe, secure) wired to the accounts,
+// configuration and backup capabilities. index.ts registers it.
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../../../lib/repo-root.js';
+import { lookupOsUser, type OsUser } from '../../../lib/os-user.js';
+import { requireProgram } from '../../../lib/which.js';
+import type { DatastoreManager, ManagerContext, PrepareInput } from '../manager.js';
+import type { ChildSpec } from '../../supervisor.js';
+import { invalid } from '../../errors.js';
+import { OverridesStore } from '../../overrides-store.js';
+import { AdminClient, pingOnce, type AdminClientOptions } from './admin-client.js';
+import { initialAclFile } from './acl-file.js';
+import { ROOT_OFF } from './acl-rules.js';
+import { noDatabases, RedisAccounts } from './accounts.js';
+import { RedisBackup } from './backup.js';
+import { RedisConfiguration } from './configuration.js';
+import { ADMIN_USER, checkPassword } from './names.js';
+import { redisPaths } from './paths.js';
+import { renderRedisConf } from './redis-conf.js';
+import { loadRules } from './rules.js';
+import { generatePassword } from './secret.js';
+
+// Rules files are data in the source tree, also when running from dist/.
+const RULES_DIR = path.join(repoRoot(), 'agent/managers/redis/rules');
+
+export function createRedisManager(ctx: ManagerContext): DatastoreManager {
+  const { layout, runner, config, log } = ctx;
+  const paths = redisPaths(layout);
+  const rules = loadRules(path.join(RULES_DIR, `redis-${config.datastoreVersion}.json`));
+  const store = new OverridesStore(paths.overridesFile);
+  let osUser: OsUser | null = null;
+  const redisUser = (): OsUser => (osUser ??= lookupOsUser('redis'));
+  const admin = (socket = paths.socket): AdminClientOptions => ({
+    socket,
+    user: ADMIN_USER,
+    password: () => readFileSync(paths.secretFile, 'utf8').trim(),
+    log,
+  });
+  const client = new AdminClient(admin());
+  let cachedVersion = '';
+
+  const writeConfigFile = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
+    ensureDirs();
+    const text = renderRedisConf({ paths, dataDir: layout.dataDir, port: config.datastorePort, bindAddress: config.datastoreBind, overrides });
+    const tmp = `${paths.conf}.tmp`;
+    // No secrets in it (accounts are in the ACL file): redis reads it, root writes it.
+    writeFileSync(tmp, text, { mode: 0o644 });
+    renameSync(tmp, paths.conf);
+  };
+
+  function ensureDirs(): void {
+    const u = redisUser();
+    // The base dir must be traversable by the datastore's user.
+    mkdirSync(layout.baseDir, { recursive: true });
+    chmodSync(layout.baseDir, 0o755);
+    mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
+    chmodSync(layout.agentDir, 0o700);
+    mkdirSync(layout.etcDir, { recursive: true, mode: 0o755 });
+    for (const [dir, mode] of [[layout.dataDir, 0o750], [layout.runDir, 0o755], [layout.logDir, 0o750], [paths.aclDir, 0o700]] as const) {
+      mkdirSync(dir, { recursive: true, mode });
+      chownSync(dir, u.uid, u.gid);
+      chmodSync(dir, mode);
+    }
+  }
+
+  const accounts = new RedisAccounts(client, rules.aclCategories);
+  const configuration = new RedisConfiguration(client, rules, store, writeConfigFile);
+
+  const serverArgv = (): string[] => [requireProgram('redis-server', 'redis-server'), paths.conf];
+
+  const manager: DatastoreManager = {
+    name: 'redis',
+    version: config.datastoreVersion,
+    accounts,
+    configuration,
+    backup: new RedisBackup({
+      client,
+      runner,
+      log,
+      dataDir: layout.dataDir,
+      dumpFile: paths.dumpFile,
+      redisUser,
+      serverArgv,
+      admin,
+      restoreSocket: path.join(layout.runDir, 'redis-restore.sock'),
+      appendOnly: () => configuration.effective().appendonly === 'yes',
+      serverVersion: () => manager.serverVersion(),
+    }),
+
+    validatePrepare(input: PrepareInput): void {
+      if (input.rootPassword) checkPassword(input.rootPassword, 'root password');
+      if (input.databases.length) throw noDatabases();
+      const names = new Set<string>();
+      for (const u of input.users) {
+        accounts.validateUser(u);
+        if (names.has(u.name)) throw invalid(`user ${u.name} is named twice`);
+        names.add(u.name);
+      }
+      configuration.validate(input.overrides);
+    },
+
+    async writeConfig(overrides) {
+      const normalized = configuration.normalize(overrides);
+      await writeConfigFile(normalized);
+      store.set(normalized);
+    },
+
+    async initDataDir(): Promise<void> {
+      ensureDirs();
+      // A failed earlier Prepare may have left files: start from nothing.
+      for (const entry of readdirSync(layout.dataDir)) rmSync(path.join(layout.dataDir, entry), { recursive: true, force: true });
+      const secret = generatePassword();
+      writeFileSync(paths.secretFile, secret + '\n', { mode: 0o600 });
+      chmodSync(paths.secretFile, 0o600);
+      // The server starts with exactly two users: the agent's, and default off.
+      const u = redisUser();
+      writeFileSync(paths.aclFile, initialAclFile(secret), { mode: 0o600 });
+      chownSync(paths.aclFile, u.uid, u.gid);
+      chmodSync(paths.aclFile, 0o600);
+    },
+
+    childSpec(): ChildSpec {
+      const u = redisUser();
+      return { argv: serverArgv(), uid: u.uid, gid: u.gid, cwd: layout.dataDir, marker: paths.conf };
+    },
+
+    probe(): Promise<boolean> {
+      return pingOnce(admin());
+    },
+
+    async secure(): Promise<void> {
+      await client.open();
+      const who = String(await client.call('ACL', 'WHOAMI'));
+      if (who !== ADMIN_USER) throw new Error(`the agent's connection is authenticated as ${who}, not ${ADMIN_USER}`);
+      // Already so in the initial ACL file; stated again so that secure()
+      // holds whatever file the server started with.
+      await client.call('ACL', 'SETUSER', 'default', ...ROOT_OFF);
+      await client.call('ACL', 'SAVE');
+      log.info({ user: ADMIN_USER }, 'datastore secured');
+    },
+
+    async connect(): Promise<void> {
+      await client.open();
+      cachedVersion = await manager.serverVersion();
+    },
+
+    async disconnect(): Promise<void> {
+      await client.close();
+    },
+
+    async serverVersion(): Promise<string> {
+      try {
+        cachedVersion = (await client.info('server')).redis_version ?? cachedVersion;
+      } catch {
+        // Not running: the last version seen.
+      }
+      return cachedVersion;
+    },
+  };
+  return manager;
+}

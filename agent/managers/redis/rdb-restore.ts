@@ -1,0 +1,55 @@
+// The restore half of the redis-rdb backup: the RDB goes into the emptied
+// data directory as dump.rdb, owned by redis, only after redis-check-rdb has
+// accepted it; then, if appendonly is on, the AOF is rebuilt from it
+// (aof-rebuild.ts). The ACL file lives outside data/, so the instance keeps
+// its own accounts (an RDB holds none).
+import { chmodSync, chownSync, createWriteStream, readdirSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BackupMetadata } from '../../../proto/gen/coffer/agent/v1/backup.js';
+import type { ProcessRunner } from '../../../lib/process-runner.js';
+import type { OsUser } from '../../../lib/os-user.js';
+import { AgentError, invalid } from '../../errors.js';
+import { checkRdb } from './rdb-check.js';
+
+export const STRATEGY = 'redis-rdb';
+
+export function checkChain(chain: readonly BackupMetadata[]): void {
+  if (chain.length !== 1) throw invalid(`${STRATEGY} backups are full snapshots: restore a chain of exactly one, not ${chain.length}`);
+  const s = chain[0]!.strategy;
+  if (s && s !== STRATEGY) throw invalid(`backup strategy ${JSON.stringify(s)} cannot be restored by redis (only ${STRATEGY})`);
+}
+
+export interface PlaceRdbInput {
+  readonly runner: ProcessRunner;
+  readonly dataDir: string;
+  readonly dumpFile: string;
+  readonly owner: OsUser;
+  readonly source: Readable;
+  readonly signal: AbortSignal;
+}
+
+/** Writes, verifies and places the RDB. On any failure the data directory is left empty. */
+export async function placeRdb(input: PlaceRdbInput): Promise<number> {
+  const { dataDir, signal } = input;
+  const leftovers = readdirSync(dataDir);
+  if (leftovers.length) {
+    throw new AgentError('AGENT_ERR_NOT_READY', `cannot restore: the data directory is not empty (${leftovers.slice(0, 3).join(', ')}); the agent empties it first`);
+  }
+  const partial = path.join(dataDir, 'restore.rdb.partial');
+  let bytes = 0;
+  try {
+    input.source.on('data', (c: Buffer) => (bytes += c.length));
+    await pipeline(input.source, createWriteStream(partial, { flags: 'wx', mode: 0o600 }), { signal });
+    await checkRdb(input.runner, partial, signal);
+    chownSync(partial, input.owner.uid, input.owner.gid);
+    chmodSync(partial, 0o640);
+    renameSync(partial, input.dumpFile);
+    return bytes;
+  } catch (err) {
+    rmSync(partial, { force: true });
+    input.source.destroy();
+    throw err;
+  }
+}

@@ -1,0 +1,89 @@
+// The source half of the redis-rdb backup: a fresh BGSAVE, then the dump
+// file read through a descriptor opened after the save finished.
+//
+// Why BGSAVE and not the replication-protocol dump (redis-cli --rdb): it is
+// the server's own persistence path and reports its outcome explicitly
+// (rdb_last_bgsave_status); it takes no replica slot, is not delayed by
+// repl-diskless-sync-delay, and is not subject to the replica output-buffer
+// limits that cut a slow dump short under write load; and no extra process
+// or credential is involved. The descriptor is opened once the save is
+// done, so a later automatic save renaming a new dump.rdb into place cannot
+// tear the stream: we keep reading the inode we opened. The cost is disk
+// space for one RDB, which the save points need anyway.
+import { open } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
+import type { BackupMetadata } from '../../../proto/gen/coffer/agent/v1/backup.js';
+import { AgentError } from '../../errors.js';
+import type { AdminClient } from './admin-client.js';
+
+// Another child (a save the server started itself, an AOF rewrite) is busy:
+// ours must start after it, so retry.
+const BUSY = /already in progress|Another child process is active|AOF log rewriting in progress/i;
+
+export interface Snapshot {
+  readonly stream: Readable;
+  readonly done: Promise<Partial<BackupMetadata>>;
+}
+
+function checkAborted(signal: AbortSignal, what: string): void {
+  if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', `the backup was cancelled while ${what}`);
+}
+
+/** Runs a BGSAVE of our own and waits until it has finished; throws if the save failed. */
+export async function freshSave(client: AdminClient, signal: AbortSignal, pollMs = 100): Promise<Record<string, string>> {
+  for (;;) {
+    checkAborted(signal, 'waiting for another save to finish');
+    try {
+      await client.call('BGSAVE');
+      break;
+    } catch (err) {
+      if (!BUSY.test((err as Error).message)) throw err;
+      await sleep(pollMs);
+    }
+  }
+  // The reply came after the fork: the save is in progress now, and no other
+  // save can start until it ends.
+  for (;;) {
+    checkAborted(signal, 'the snapshot was being written');
+    const info = await client.info('persistence');
+    if (info.rdb_bgsave_in_progress === '0') {
+      if (info.rdb_last_bgsave_status !== 'ok') {
+        throw new AgentError('AGENT_ERR_DATASTORE', `redis could not write its snapshot (rdb_last_bgsave_status ${info.rdb_last_bgsave_status}); see the server log`);
+      }
+      return info;
+    }
+    await sleep(pollMs);
+  }
+}
+
+export async function snapshot(client: AdminClient, dumpFile: string, signal: AbortSignal, serverVersion: string): Promise<Snapshot> {
+  const info = await freshSave(client, signal);
+  const fh = await open(dumpFile, 'r');
+  const size = (await fh.stat()).size;
+  const stream = fh.createReadStream({ autoClose: true });
+  let read = 0;
+  stream.on('data', (chunk: Buffer | string) => (read += chunk.length));
+  const onAbort = (): void => void stream.destroy(new AgentError('AGENT_ERR_CANCELLED', 'the backup was cancelled'));
+  signal.addEventListener('abort', onAbort, { once: true });
+  const done = new Promise<Partial<BackupMetadata>>((resolve, reject) => {
+    stream.once('end', () => {
+      signal.removeEventListener('abort', onAbort);
+      if (read !== size) return reject(new AgentError('AGENT_ERR_DATASTORE', `the snapshot changed while it was read (${read} of ${size} bytes)`));
+      resolve({
+        rawBytes: size,
+        extra: { redis_version: serverVersion, rdb_bytes: String(size), rdb_saved_at: info.rdb_last_save_time ?? '' },
+      });
+    });
+    stream.once('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+    stream.once('close', () => {
+      if (!stream.readableEnded) reject(new AgentError('AGENT_ERR_CANCELLED', 'the snapshot stream was closed before its end'));
+    });
+  });
+  // The caller may never wait for `done` if the stream fails first.
+  done.catch(() => undefined);
+  return { stream, done };
+}

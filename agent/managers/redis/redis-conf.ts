@@ -1,0 +1,78 @@
+// Renders redis.conf from the agent's template plus the overrides. The
+// server reads only this file (its path is redis-server's one argument),
+// never /etc/redis, so what the agent renders is all that applies; the agent
+// re-renders it on every configuration change instead of letting Redis
+// rewrite it (CONFIG REWRITE), so it stays the source of truth.
+import type { RedisPaths } from './paths.js';
+import { DUMP_NAME } from './paths.js';
+
+export interface RedisConfInput {
+  readonly paths: RedisPaths;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly bindAddress: string;
+  /** Validated and normalised (rules.ts): plain names, values without line breaks. */
+  readonly overrides: Readonly<Record<string, string>>;
+}
+
+/**
+ * Tunables the template sets where Redis's own default is not what a DBaaS
+ * wants. Overrides may change each; a reset goes back to these.
+ */
+export const TEMPLATE_SETTINGS: Readonly<Record<string, string>> = Object.freeze({
+  // Durability: an append-only log fsynced every second, plus snapshots
+  // (the RDB is also what backups stream).
+  appendonly: 'yes',
+  appendfsync: 'everysec',
+  save: '3600 1 300 100 60 10000',
+  // A data store, not a cache, until the user says otherwise: refuse writes
+  // at maxmemory rather than silently evict.
+  'maxmemory-policy': 'noeviction',
+  'tcp-keepalive': '300',
+  timeout: '0',
+});
+
+export function renderRedisConf(input: RedisConfInput): string {
+  const { paths } = input;
+  const lines = [
+    '# Rendered by coffer-agent from its template and the overrides below.',
+    '# Change configuration through the agent (UpdateOverrides), not here.',
+    `bind ${input.bindAddress}`,
+    `port ${input.port}`,
+    // With the default user disabled or password-protected this never bites;
+    // it stays on as a second line of defence.
+    'protected-mode yes',
+    // The agent's way in. 700: only redis itself and root (the agent).
+    `unixsocket ${paths.socket}`,
+    'unixsocketperm 700',
+    `dir ${input.dataDir}`,
+    `dbfilename ${DUMP_NAME}`,
+    'appenddirname appendonlydir',
+    'aof-use-rdb-preamble yes',
+    'rdbcompression yes',
+    // Backups and restores rely on the RDB checksum (redis-check-rdb).
+    'rdbchecksum yes',
+    'stop-writes-on-bgsave-error yes',
+    // Accounts live in the ACL file, changed with ACL SETUSER + ACL SAVE.
+    `aclfile ${paths.aclFile}`,
+    // The supervisor owns the process: foreground, log to stdout (its log).
+    'daemonize no',
+    'supervised no',
+    'logfile ""',
+    'always-show-logo no',
+    // dir/dbfilename and the DEBUG and MODULE commands cannot be reached
+    // from a client, whatever its ACL (Redis 7's defaults, stated here).
+    'enable-protected-configs no',
+    'enable-debug-command no',
+    'enable-module-command no',
+    '',
+    '# Settings (template, then overrides)',
+  ];
+  const settings: Record<string, string> = { ...TEMPLATE_SETTINGS, ...input.overrides };
+  for (const [name, value] of Object.entries(settings).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!/^[a-z][a-z0-9-]*$/.test(name) || /[\r\n"\\]/.test(value)) throw new Error(`refusing to render ${JSON.stringify(name)}: not a plain setting`);
+    // Quoted: an empty value ("save" off) and multi-word values stay one argument.
+    lines.push(`${name} "${value}"`);
+  }
+  return lines.join('\n') + '\n';
+}

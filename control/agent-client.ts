@@ -1,0 +1,86 @@
+// Calls to an instance's agent over mutual TLS: the control presents its own
+// certificate, and checks that the agent's certificate names the instance
+// (the instance id is the TLS server name, whatever the address).
+import { readFileSync } from 'node:fs';
+import { credentials, Metadata, status as Status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { LifecycleServiceClient } from '../proto/gen/coffer/agent/v1/lifecycle.js';
+import { AccountServiceClient } from '../proto/gen/coffer/agent/v1/accounts.js';
+import { BackupServiceClient } from '../proto/gen/coffer/agent/v1/backup.js';
+import { ControlError } from './errors.js';
+
+export interface AgentClients {
+  readonly lifecycle: LifecycleServiceClient;
+  readonly accounts: AccountServiceClient;
+  readonly backup: BackupServiceClient;
+  close(): void;
+}
+
+export interface AgentTls {
+  /** The instances CA: agents' server certificates are signed by it. */
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export class AgentConnector {
+  private readonly creds: ChannelCredentials;
+
+  constructor(tls: AgentTls) {
+    this.creds = credentials.createSsl(readFileSync(tls.ca), readFileSync(tls.key), readFileSync(tls.cert));
+  }
+
+  connect(instanceId: string, address: string): AgentClients {
+    const opts = { 'grpc.ssl_target_name_override': instanceId, 'grpc.default_authority': instanceId };
+    const lifecycle = new LifecycleServiceClient(address, this.creds, opts);
+    const accounts = new AccountServiceClient(address, this.creds, opts);
+    const backup = new BackupServiceClient(address, this.creds, opts);
+    return {
+      lifecycle,
+      accounts,
+      backup,
+      close() {
+        for (const c of [lifecycle, accounts, backup]) c.close();
+      },
+    };
+  }
+}
+
+/** A unary agent call as a promise, with a deadline. */
+export function agentCall<Res>(client: object, method: string, req: object, timeoutMs = 30_000): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const fn = (client as Record<string, Function>)[method]!.bind(client);
+    fn(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err: ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/** Reads a server stream, handing each message to `onData`; aborting cancels the call. */
+export function agentStream<T>(stream: ClientReadableStream<T>, onData: (m: T) => void, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => stream.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    stream.on('data', onData);
+    stream.on('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(signal.aborted ? signal.reason : err);
+    });
+    stream.on('end', () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
+
+/**
+ * An agent's error relayed to an API caller: a refusal keeps its status and
+ * message (it says what to fix); an unreachable agent is named as such.
+ */
+export function relayAgentError(err: unknown): ControlError {
+  const e = err as Partial<ServiceError>;
+  if (e.code === Status.UNAVAILABLE || e.code === Status.DEADLINE_EXCEEDED) {
+    return new ControlError('CONTROL_ERR_AGENT_UNREACHABLE', `the instance's agent did not answer: ${e.details ?? e.message}`, { cause: err });
+  }
+  if (e.code === Status.INVALID_ARGUMENT) return new ControlError('CONTROL_ERR_INVALID_ARGUMENT', e.details ?? 'invalid request', { cause: err });
+  if (e.code === Status.NOT_FOUND) return new ControlError('CONTROL_ERR_NOT_FOUND', e.details ?? 'not found', { cause: err });
+  if (e.code === Status.INTERNAL || e.code === undefined) return new ControlError('CONTROL_ERR_INTERNAL', 'the agent failed; see its log', { cause: err });
+  return new ControlError('CONTROL_ERR_AGENT', e.details ?? String(err), { cause: err });
+}

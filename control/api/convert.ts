@@ -1,0 +1,96 @@
+// Records to API messages.
+import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
+import { InstanceStatus, type Instance } from '../../proto/gen/coffer/control/v1/instances.js';
+import { BackupKind, BackupStatus, type Backup } from '../../proto/gen/coffer/control/v1/backups.js';
+import { TaskState, type Task } from '../../proto/gen/coffer/control/v1/tasks.js';
+import type { TaskEvent } from '../../proto/gen/coffer/control/v1/common.js';
+import type { InstanceRow, InstanceStatus as Status, InstanceStore } from '../store/instances.js';
+import type { BackupRow } from '../store/backups.js';
+import type { StepRow, TaskRow } from '../store/tasks.js';
+import type { ProgressRecord } from '../events.js';
+
+const INSTANCE_STATUS: Readonly<Record<Status, InstanceStatus>> = {
+  BUILD: InstanceStatus.INSTANCE_STATUS_BUILD,
+  ACTIVE: InstanceStatus.INSTANCE_STATUS_ACTIVE,
+  ERROR: InstanceStatus.INSTANCE_STATUS_ERROR,
+  REBOOT: InstanceStatus.INSTANCE_STATUS_REBOOT,
+  RESIZE: InstanceStatus.INSTANCE_STATUS_RESIZE,
+  BACKUP: InstanceStatus.INSTANCE_STATUS_BACKUP,
+  DELETING: InstanceStatus.INSTANCE_STATUS_DELETING,
+  SHUTDOWN: InstanceStatus.INSTANCE_STATUS_SHUTDOWN,
+};
+
+export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiryMs: number, now = Date.now()): Instance {
+  const fault = r.status === 'ERROR' ? store.latestFault(r.id) : undefined;
+  const hb = store.heartbeat(r.id);
+  return {
+    id: r.id,
+    name: r.name,
+    project: r.project,
+    status: INSTANCE_STATUS[r.status],
+    datastore: r.datastore,
+    datastoreVersion: r.datastore_version,
+    flavorId: r.flavor_id,
+    volumeSizeGb: r.volume_size_gb,
+    host: r.host,
+    port: r.port,
+    fault: fault ? { step: fault.step, message: fault.message, createdAtMs: fault.created_at } : undefined,
+    taskId: r.task_id ?? '',
+    datastoreState: hb ? (hb.datastore_state as DatastoreState) : DatastoreState.DATASTORE_STATE_UNSPECIFIED,
+    agentReachable: hb !== undefined && now - hb.received_at <= heartbeatExpiryMs,
+    agentLastSeenMs: hb?.received_at ?? 0,
+    restoredFromBackupId: r.restored_from_backup_id ?? '',
+    createdAtMs: r.created_at,
+    updatedAtMs: r.updated_at,
+  };
+}
+
+export function toBackup(r: BackupRow): Backup {
+  return {
+    id: r.id,
+    name: r.name,
+    instanceId: r.instance_id,
+    project: r.project,
+    status: BackupStatus[`BACKUP_STATUS_${r.status}`],
+    kind: r.kind === 'FULL' ? BackupKind.BACKUP_KIND_FULL : BackupKind.BACKUP_KIND_INCREMENTAL,
+    parentId: r.parent_id ?? '',
+    sizeBytes: r.size_bytes,
+    storage: r.storage,
+    location: r.location,
+    checksum: r.checksum,
+    fault: r.fault_step ? { step: r.fault_step, message: r.fault_message ?? '', createdAtMs: r.updated_at } : undefined,
+    taskId: r.task_id ?? '',
+    datastore: r.datastore,
+    datastoreVersion: r.datastore_version,
+    createdAtMs: r.created_at,
+    updatedAtMs: r.updated_at,
+  };
+}
+
+export function toTask(t: TaskRow, steps: StepRow[]): Task {
+  return {
+    id: t.id,
+    kind: t.kind,
+    state: TaskState[`TASK_STATE_${t.state}`],
+    resourceId: t.resource_id,
+    currentStep: t.current_step,
+    steps: steps.map((s) => ({ name: s.name, state: s.state, attempts: s.attempts, error: s.error })),
+    error: t.error,
+    createdAtMs: t.created_at,
+    updatedAtMs: t.updated_at,
+    deadlineMs: t.deadline,
+  };
+}
+
+export function toTaskEvent(e: ProgressRecord): TaskEvent {
+  return {
+    taskId: e.task_id,
+    step: e.step,
+    phase: e.phase,
+    message: e.message,
+    percent: e.percent,
+    bytesDone: e.bytes_done,
+    bytesTotal: e.bytes_total,
+    atMs: e.at,
+  };
+}

@@ -1,0 +1,93 @@
+// The control's certificate authorities, created at first start under
+// <data-dir>/ca (0700, keys 0600) and recorded in SQLite.
+//
+// Two CAs, so that trust can differ by direction without any check in code:
+// - the control CA issues only the control's own certificate. Agents trust
+//   only it (their --tls-ca), so an agent accepts calls from the control and
+//   from nobody else, not even another instance.
+// - the instances CA issues one certificate per instance (CN and SAN = the
+//   instance id). The control trusts it for the conductor's clients and for
+//   agents' server certificates, and checks the id on each call.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../../lib/logger.js';
+import type { Db } from '../db/database.js';
+import type { OpenSsl } from './openssl.js';
+
+export const CONTROL_CERT_NAME = 'coffer-control';
+
+export interface KeyPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface InstanceCertFiles extends KeyPair {
+  /** The CA the agent trusts: the control CA. */
+  readonly ca: string;
+}
+
+export class CertificateAuthority {
+  private constructor(
+    private readonly dir: string,
+    private readonly openssl: OpenSsl,
+  ) {}
+
+  get controlCa(): KeyPair {
+    return { cert: path.join(this.dir, 'control-ca.crt'), key: path.join(this.dir, 'control-ca.key') };
+  }
+
+  get instancesCa(): KeyPair {
+    return { cert: path.join(this.dir, 'instances-ca.crt'), key: path.join(this.dir, 'instances-ca.key') };
+  }
+
+  /** The control's certificate: its client identity towards agents and the conductor's server certificate. */
+  get control(): KeyPair {
+    return { cert: path.join(this.dir, 'control.crt'), key: path.join(this.dir, 'control.key') };
+  }
+
+  static async open(dataDir: string, openssl: OpenSsl, db: Db, log: Logger): Promise<CertificateAuthority> {
+    const dir = path.join(dataDir, 'ca');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const ca = new CertificateAuthority(dir, openssl);
+    const record = db.prepare('INSERT OR REPLACE INTO ca (name, cert_pem, key_path, created_at) VALUES (?, ?, ?, ?)');
+    for (const [name, pair, cn] of [
+      ['control', ca.controlCa, 'Coffer control CA'],
+      ['instances', ca.instancesCa, 'Coffer instances CA'],
+    ] as const) {
+      if (existsSync(pair.cert) && existsSync(pair.key)) continue;
+      await ca.withWorkDir(async (work) => {
+        await openssl.generateKey(pair.key);
+        await openssl.selfSignedCa(pair.key, pair.cert, cn, work);
+      });
+      record.run(name, readFileSync(pair.cert, 'utf8'), pair.key, Date.now());
+      log.info({ ca: name }, 'created certificate authority');
+    }
+    if (!existsSync(ca.control.cert) || !existsSync(ca.control.key)) {
+      await ca.withWorkDir((work) =>
+        openssl.issue(ca.controlCa, { name: CONTROL_CERT_NAME, extraDns: ['localhost'], ips: ['127.0.0.1', '::1'], days: 825 }, ca.control.key, ca.control.cert, work),
+      );
+    }
+    return ca;
+  }
+
+  /** Issues the instance's certificate into `dir` (idempotent: kept if present). */
+  async issueInstance(instanceId: string, dir: string): Promise<InstanceCertFiles> {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const files = { cert: path.join(dir, 'instance.crt'), key: path.join(dir, 'instance.key'), ca: path.join(dir, 'ca.crt') };
+    // A copy of the control CA, so the instance's directory is complete on
+    // its own (the same files go onto a config drive for a VM driver).
+    copyFileSync(this.controlCa.cert, files.ca);
+    if (existsSync(files.cert) && existsSync(files.key)) return files;
+    await this.withWorkDir((work) => this.openssl.issue(this.instancesCa, { name: instanceId, days: 825 }, files.key, files.cert, work));
+    return files;
+  }
+
+  private async withWorkDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+    const work = mkdtempSync(path.join(this.dir, 'work-'));
+    try {
+      return await fn(work);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+}

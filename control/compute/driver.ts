@@ -1,0 +1,62 @@
+// The compute driver interface: what the control needs from whatever runs
+// instances (the local driver here; libvirt/QEMU, Nova and Kubernetes are
+// planned in docs/compute-drivers.md). Every method is idempotent by
+// instance id, because the task engine re-runs a step after a restart.
+
+/** What the agent is told at boot (Trove's guest_info): written to its config. */
+export interface AgentBootConfig {
+  readonly instanceId: string;
+  /** The agent's manager and its version (mysql 8.0 runs the "mysql" manager). */
+  readonly datastore: string;
+  readonly datastoreVersion: string;
+  /** The conductor's HOST:PORT, for heartbeats and backup state. */
+  readonly controlEndpoint: string;
+  readonly heartbeatSeconds: number;
+  readonly logLevel: string;
+}
+
+/** The instance's certificate files as the CA wrote them (copied in by injectConfig). */
+export interface CertSource {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+/** Where things are, once allocated. Kept with the instance record (JSON). */
+export interface Allocation {
+  /** HOST:PORT of the agent's gRPC server. */
+  readonly agentAddress: string;
+  /** Where clients reach the datastore. */
+  readonly datastoreHost: string;
+  readonly datastorePort: number;
+  /** Driver-specific details (a directory, a domain name, a pod). */
+  readonly details: Readonly<Record<string, string | number>>;
+}
+
+export interface ResourceRequest {
+  readonly vcpus: number;
+  readonly ramMb: number;
+  readonly volumeGb: number;
+}
+
+/**
+ * - running: the agent process (VM, pod) runs.
+ * - stopped: allocated but not running.
+ * - missing: nothing allocated for this id.
+ */
+export type ComputeStatus = 'running' | 'stopped' | 'missing';
+
+export interface ComputeDriver {
+  readonly name: string;
+  /** Reserves what the instance needs (ports, directory, volume). Same id, same answer. */
+  allocate(instanceId: string, resources: ResourceRequest, existing: Allocation | null): Promise<Allocation>;
+  /** Places the agent's configuration and certificates where the agent reads them. */
+  injectConfig(instanceId: string, allocation: Allocation, config: AgentBootConfig, certs: CertSource): Promise<void>;
+  /** Starts the instance (boots the agent). Running already: nothing to do. */
+  create(instanceId: string, allocation: Allocation): Promise<void>;
+  status(instanceId: string, allocation: Allocation | null): Promise<ComputeStatus>;
+  /** Stops the agent (which stops its datastore) and removes everything allocated. */
+  delete(instanceId: string, allocation: Allocation | null): Promise<void>;
+  /** At control start: take over instances that kept running, restart those that should run. */
+  adopt(instances: ReadonlyArray<{ id: string; allocation: Allocation; shouldRun: boolean }>): Promise<void>;
+}

@@ -1,0 +1,68 @@
+// coffer.control.v1.ConductorService: agents report in over mutual TLS.
+// Served on its own listener (the conductor address) whose clients must
+// present an instance certificate; the API listener takes tokens instead.
+import type * as grpc from '@grpc/grpc-js';
+import { ConductorServiceService, type ConductorServiceServer } from '../../proto/gen/coffer/control/v1/conductor.js';
+import { startGrpcServer, type CofferServer } from '../../lib/grpc-server.js';
+import type { ControlContext } from '../context.js';
+import { invalid, toServiceError } from '../errors.js';
+import type { BackupStatus } from '../store/backups.js';
+import { LastSeen } from './last-seen.js';
+import { peerInstanceId, requireSameInstance } from './peer.js';
+
+const BACKUP_STATES: Readonly<Record<string, BackupStatus>> = { building: 'BUILDING', completed: 'COMPLETED', failed: 'FAILED' };
+
+export function conductorImplementation(c: ControlContext): ConductorServiceServer {
+  const lastSeen = new LastSeen(c.db);
+  const handle = <Req extends { instanceId: string; sentAtMs: number }, Res>(method: string, fn: (req: Req) => Res): grpc.handleUnaryCall<Req, Res> =>
+    (call, callback) => {
+      try {
+        requireSameInstance(peerInstanceId(call), call.request.instanceId);
+        if (!(call.request.sentAtMs > 0)) throw invalid('sent_at_ms is required');
+        callback(null, fn(call.request));
+      } catch (err) {
+        callback(toServiceError(err, c.log, method) as grpc.ServiceError);
+      }
+    };
+  return {
+    heartbeat: handle('Heartbeat', (req) => {
+      const accepted = lastSeen.acceptIfNewer(req.instanceId, 'heartbeat', req.sentAtMs, () => {
+        c.db
+          .prepare(
+            `INSERT INTO instance_heartbeats (instance_id, datastore_state, reason, agent_version, received_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (instance_id) DO UPDATE SET datastore_state = excluded.datastore_state, reason = excluded.reason,
+               agent_version = excluded.agent_version, received_at = excluded.received_at`,
+          )
+          .run(req.instanceId, req.state, req.reason, req.agentVersion, Date.now());
+      });
+      return { accepted };
+    }),
+    reportBackupState: handle('ReportBackupState', (req) => {
+      const status = BACKUP_STATES[req.state];
+      if (!status) throw invalid(`state must be one of ${Object.keys(BACKUP_STATES).join(', ')}, got "${req.state}"`);
+      const backup = c.backups.get(req.backupId);
+      // A backup of another instance is refused like any other foreign report.
+      if (backup) requireSameInstance(req.instanceId, backup.instance_id);
+      else throw invalid(`backup ${req.backupId} is not known`);
+      const accepted = lastSeen.acceptIfNewer(req.instanceId, 'backup_state', req.sentAtMs, () => {
+        c.backups.update(req.backupId, {
+          status,
+          size_bytes: req.sizeBytes,
+          checksum: req.checksum,
+          location: req.location,
+          ...(status === 'FAILED' ? { fault_step: 'agent', fault_message: req.message } : {}),
+        });
+      });
+      return { accepted };
+    }),
+  };
+}
+
+export function startConductorServer(c: ControlContext): Promise<CofferServer> {
+  return startGrpcServer({
+    host: c.config.conductor.host,
+    port: c.config.conductor.port,
+    tls: { cert: c.ca.control.cert, key: c.ca.control.key, ca: c.ca.instancesCa.cert },
+    register: (server) => server.addService(ConductorServiceService, conductorImplementation(c) as unknown as grpc.UntypedServiceImplementation),
+  });
+}

@@ -1,0 +1,90 @@
+// coffer-control's configuration, compiled once from the command line into
+// a frozen object. Nothing reads configuration after start-up.
+import path from 'node:path';
+import { isIP } from 'node:net';
+
+export interface ControlOptions {
+  dataDir?: string;
+  /** The public gRPC API, HOST:PORT. Default 127.0.0.1:8780. */
+  grpc?: string;
+  /** The REST bridge, HOST:PORT (served by a later issue). Default 127.0.0.1:8779. */
+  rest?: string;
+  /** The conductor (agents report here over mutual TLS), HOST:PORT. Default 127.0.0.1:8781. */
+  conductor?: string;
+  logLevel?: string;
+  heartbeatSeconds?: number;
+  /** Heartbeats older than this mark the agent unreachable. Default 3 heartbeats. */
+  heartbeatExpirySeconds?: number;
+  /** Deadline of a task. Default 900. */
+  taskDeadlineSeconds?: number;
+  /** Test seam: pause before every step, so a test can kill the control at a chosen step. */
+  stepDelayMs?: number;
+  agentBin?: string;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface CompiledControlConfig {
+  readonly dataDir: string;
+  readonly grpc: HostPort;
+  readonly rest: HostPort;
+  readonly conductor: HostPort;
+  readonly logLevel: string;
+  readonly heartbeatMs: number;
+  readonly heartbeatExpiryMs: number;
+  readonly taskDeadlineMs: number;
+  readonly stepDelayMs: number;
+  readonly agentBin: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+export function parseHostPort(value: string, what: string): HostPort {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]+):(\d+)$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isInteger(port) || port > 65535) throw new ConfigError(`${what} must be HOST:PORT (IPv6 as [::1]:PORT), got "${value}"`);
+  return { host: m[1]!, port };
+}
+
+function seconds(v: number | undefined, def: number, what: string): number {
+  const n = v ?? def;
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${what} must be a positive number of seconds, got "${v}"`);
+  return Math.round(n * 1000);
+}
+
+export function compileControlConfig(o: ControlOptions, defaultAgentBin: string): CompiledControlConfig {
+  if (!o.dataDir) throw new ConfigError('--data-dir is required: the directory for the database, the CA and local instances');
+  const grpc = parseHostPort(o.grpc ?? '127.0.0.1:8780', '--grpc');
+  // The public API authenticates by bearer token, which must not cross a
+  // network in clear: until API TLS lands, it serves loopback only.
+  if (!isLoopback(grpc.host)) throw new ConfigError(`--grpc ${grpc.host} is refused: the API serves plaintext, allowed only on a loopback address for now`);
+  const logLevel = o.logLevel ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const heartbeatMs = seconds(o.heartbeatSeconds, 10, '--heartbeat-seconds');
+  return Object.freeze({
+    dataDir: path.resolve(o.dataDir),
+    grpc,
+    rest: parseHostPort(o.rest ?? '127.0.0.1:8779', '--rest'),
+    conductor: parseHostPort(o.conductor ?? '127.0.0.1:8781', '--conductor'),
+    logLevel,
+    heartbeatMs,
+    heartbeatExpiryMs: o.heartbeatExpirySeconds !== undefined ? seconds(o.heartbeatExpirySeconds, 0, '--heartbeat-expiry-seconds') : heartbeatMs * 3,
+    taskDeadlineMs: seconds(o.taskDeadlineSeconds, 900, '--task-deadline-seconds'),
+    stepDelayMs: o.stepDelayMs ?? 0,
+    agentBin: o.agentBin ?? defaultAgentBin,
+  });
+}

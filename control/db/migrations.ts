@@ -1,0 +1,149 @@
+// Versioned schema migrations, applied in order at start. A migration is
+// never edited once released: add a new one. `PRAGMA user_version` records
+// how far a database has come.
+export const MIGRATIONS: readonly string[] = [
+  // 1: the first schema.
+  `
+  CREATE TABLE projects (
+    name TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE tokens (
+    -- sha256 of the token, hex: the token itself is shown once and never stored.
+    hash TEXT PRIMARY KEY,
+    project TEXT NOT NULL REFERENCES projects(name),
+    admin INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE datastores (
+    name TEXT PRIMARY KEY,
+    default_version TEXT NOT NULL
+  );
+  CREATE TABLE datastore_versions (
+    datastore TEXT NOT NULL REFERENCES datastores(name),
+    name TEXT NOT NULL,
+    -- The agent manager and its version that run this version.
+    manager TEXT NOT NULL,
+    manager_version TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    PRIMARY KEY (datastore, name)
+  );
+  CREATE TABLE flavors (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    vcpus INTEGER NOT NULL,
+    ram_mb INTEGER NOT NULL
+  );
+  CREATE TABLE instances (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL REFERENCES projects(name),
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    datastore TEXT NOT NULL,
+    datastore_version TEXT NOT NULL,
+    flavor_id TEXT NOT NULL,
+    volume_size_gb INTEGER NOT NULL,
+    restored_from_backup_id TEXT,
+    task_id TEXT,
+    -- What the compute driver allocated and reports (JSON).
+    compute TEXT,
+    host TEXT NOT NULL DEFAULT '',
+    port INTEGER NOT NULL DEFAULT 0,
+    agent_port INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deleted_at INTEGER
+  );
+  CREATE INDEX instances_project ON instances(project, id);
+  CREATE TABLE instance_faults (
+    instance_id TEXT NOT NULL REFERENCES instances(id),
+    step TEXT NOT NULL,
+    message TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX instance_faults_instance ON instance_faults(instance_id, created_at);
+  CREATE TABLE backups (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL REFERENCES projects(name),
+    instance_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    parent_id TEXT,
+    size_bytes INTEGER NOT NULL DEFAULT 0,
+    storage TEXT NOT NULL DEFAULT '',
+    location TEXT NOT NULL DEFAULT '',
+    checksum TEXT NOT NULL DEFAULT '',
+    -- The agent's BackupArtifact (JSON): what a restore needs.
+    artifact TEXT,
+    fault_step TEXT,
+    fault_message TEXT,
+    task_id TEXT,
+    datastore TEXT NOT NULL,
+    datastore_version TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deleted_at INTEGER
+  );
+  CREATE INDEX backups_project ON backups(project, id);
+  CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    current_step TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    -- The request and what steps recorded for later steps (JSON).
+    data TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deadline INTEGER NOT NULL
+  );
+  CREATE INDEX tasks_state ON tasks(state);
+  CREATE TABLE task_steps (
+    task_id TEXT NOT NULL REFERENCES tasks(id),
+    idx INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    started_at INTEGER,
+    finished_at INTEGER,
+    PRIMARY KEY (task_id, idx)
+  );
+  CREATE TABLE task_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    message TEXT NOT NULL,
+    percent REAL NOT NULL,
+    bytes_done INTEGER NOT NULL DEFAULT 0,
+    bytes_total INTEGER NOT NULL DEFAULT 0,
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX task_events_task ON task_events(task_id, seq);
+  CREATE TABLE conductor_last_seen (
+    instance_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    -- The agent's send time of the last accepted report (Trove's rule).
+    sent_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (instance_id, kind)
+  );
+  CREATE TABLE instance_heartbeats (
+    instance_id TEXT PRIMARY KEY,
+    datastore_state INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    agent_version TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+  );
+  CREATE TABLE ca (
+    name TEXT PRIMARY KEY,
+    cert_pem TEXT NOT NULL,
+    key_path TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
+];

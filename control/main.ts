@@ -1,0 +1,93 @@
+// coffer-control: `serve` runs the control plane; `token create` prints a
+// new API token for a project. Agents keep running when the control stops
+// (as VMs outlive their control plane); a restarted control re-adopts them
+// and resumes its tasks.
+import { Command, Option } from 'commander';
+import { createLogger } from '../lib/logger.js';
+import { repoRoot } from '../lib/repo-root.js';
+import { compileControlConfig, ConfigError, type ControlOptions } from './config.js';
+import { openDatabase } from './db/database.js';
+import { createToken, validProjectName } from './store/tokens.js';
+import { defaultAgentBin, startControl } from './server.js';
+
+const VERSION = '0.1.0';
+
+function num(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new ConfigError(`${what} must be a number, got "${v}"`);
+    return n;
+  };
+}
+
+function fail(err: unknown): never {
+  if (err instanceof ConfigError || err instanceof TypeError) {
+    process.stderr.write(`coffer-control: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+async function serve(o: ControlOptions): Promise<void> {
+  let config;
+  try {
+    config = compileControlConfig(o, defaultAgentBin(repoRoot()));
+  } catch (err) {
+    fail(err);
+  }
+  const log = createLogger({ name: 'coffer-control', level: config.logLevel });
+  const control = await startControl(config, log);
+  // The bound ports on one line of their own, for scripts that pass port 0.
+  process.stdout.write(`${JSON.stringify({ msg: 'listening', grpc: control.api.port, conductor: control.conductor.port })}\n`);
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down; tasks resume at the next start');
+    try {
+      await control.stop();
+      log.flush();
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      log.flush();
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('coffer-control').description('Coffer control plane').version(VERSION);
+  program
+    .command('serve')
+    .description('run the control plane: the gRPC API, the conductor, the task engine and the local compute driver')
+    .requiredOption('--data-dir <dir>', 'directory for the SQLite database, the CA and local instances')
+    .option('--grpc <host:port>', 'gRPC API address (loopback only for now)', '127.0.0.1:8780')
+    .option('--rest <host:port>', 'REST (Trove v1.0) address; the REST bridge is a later issue', '127.0.0.1:8779')
+    .option('--conductor <host:port>', 'address agents report to over mutual TLS', '127.0.0.1:8781')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--heartbeat-seconds <n>', 'how often agents send heartbeats', num('--heartbeat-seconds'))
+    .option('--heartbeat-expiry-seconds <n>', 'after this long without a heartbeat an agent shows as unreachable (default 3 heartbeats)', num('--heartbeat-expiry-seconds'))
+    .option('--task-deadline-seconds <n>', 'how long a task may run before its instance goes to ERROR', num('--task-deadline-seconds'))
+    .addOption(new Option('--step-delay-ms <n>', 'test seam: pause before each task step').argParser(num('--step-delay-ms')).hideHelp())
+    .action((o: ControlOptions) => serve(o).catch(fail));
+  const token = program.command('token').description('API tokens');
+  token
+    .command('create')
+    .description('create a token for a project (created if new) and print it; it is shown only once')
+    .requiredOption('--data-dir <dir>', 'the control\'s data directory')
+    .requiredOption('--project <name>', 'the project the token acts for')
+    .option('--admin', 'the token sees every project')
+    .action((o: { dataDir: string; project: string; admin?: boolean }) => {
+      if (!validProjectName(o.project)) fail(new ConfigError(`--project "${o.project}" is not allowed: use letters, digits, "_", "." or "-" (1-64)`));
+      const db = openDatabase(o.dataDir);
+      try {
+        process.stdout.write(`${createToken(db, o.project, o.admin === true)}\n`);
+      } finally {
+        db.close();
+      }
+    });
+  await program.parseAsync(argv);
+}

@@ -1,0 +1,110 @@
+// Builds the control from its configuration and runs it: database, CA,
+// compute driver, task engine, the API and the conductor listeners.
+// Start order matters: the driver re-adopts agents before tasks resume (a
+// resumed step may talk to an agent), and the conductor listens before
+// agents are started.
+import path from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../lib/logger.js';
+import { ProcessRunner } from '../lib/process-runner.js';
+import { startGrpcServer, type CofferServer } from '../lib/grpc-server.js';
+import type { CompiledControlConfig } from './config.js';
+import { openDatabase } from './db/database.js';
+import { ControlEvents } from './events.js';
+import { CatalogStore } from './store/catalog.js';
+import { InstanceStore } from './store/instances.js';
+import { BackupStore } from './store/backups.js';
+import { TaskStore } from './store/tasks.js';
+import { OpenSsl } from './ca/openssl.js';
+import { CertificateAuthority } from './ca/authority.js';
+import { LocalDriver } from './compute/local.js';
+import { AgentConnector } from './agent-client.js';
+import { TaskEngine } from './tasks/engine.js';
+import { allocationOf, type ControlContext } from './context.js';
+import { createWorkflow } from './workflows/create.js';
+import { deleteWorkflow } from './workflows/delete.js';
+import { restartWorkflow } from './workflows/restart.js';
+import { resizeWorkflow } from './workflows/resize.js';
+import { backupWorkflow } from './workflows/backup.js';
+import { addInstanceService } from './api/instance-service.js';
+import { addAccountService } from './api/account-service.js';
+import { addBackupService } from './api/backup-service.js';
+import { addCatalogService } from './api/catalog-service.js';
+import { addTaskService } from './api/task-service.js';
+import { startConductorServer } from './conductor/service.js';
+
+export interface RunningControl {
+  readonly context: ControlContext;
+  readonly api: CofferServer;
+  readonly conductor: CofferServer;
+  stop(): Promise<void>;
+}
+
+export async function startControl(config: CompiledControlConfig, log: Logger): Promise<RunningControl> {
+  const db = openDatabase(config.dataDir);
+  const runner = new ProcessRunner(log);
+  const ca = await CertificateAuthority.open(config.dataDir, new OpenSsl(runner), db, log);
+  const events = new ControlEvents();
+  const instances = new InstanceStore(db);
+  const tasks = new TaskStore(db);
+  const engine = new TaskEngine({ db, tasks, events, log: log.child({ component: 'tasks' }), stepDelayMs: config.stepDelayMs });
+  const driver = new LocalDriver({
+    dataDir: config.dataDir,
+    runner,
+    log: log.child({ component: 'compute-local' }),
+    agentBin: config.agentBin,
+    usedPorts: () => instances.usedPorts(),
+  });
+  const context: ControlContext = {
+    config,
+    db,
+    log,
+    events,
+    catalog: new CatalogStore(db),
+    instances,
+    backups: new BackupStore(db),
+    tasks,
+    driver,
+    ca,
+    connector: new AgentConnector({ ca: ca.instancesCa.cert, cert: ca.control.cert, key: ca.control.key }),
+    engine,
+  };
+  for (const w of [createWorkflow, deleteWorkflow, restartWorkflow, resizeWorkflow, backupWorkflow]) engine.register(w(context));
+
+  const conductor = await startConductorServer(context);
+  await driver.adopt(
+    instances.all().flatMap((r) => {
+      const allocation = allocationOf(r);
+      // A BUILD instance's agent is started by its resumed create task.
+      return allocation ? [{ id: r.id, allocation, shouldRun: r.status !== 'BUILD' && r.status !== 'DELETING' }] : [];
+    }),
+  );
+  const resumed = engine.resumeAll();
+  const api = await startGrpcServer({
+    host: config.grpc.host,
+    port: config.grpc.port,
+    tls: null,
+    register: (server: grpc.Server) => {
+      addInstanceService(server, context);
+      addAccountService(server, context);
+      addBackupService(server, context);
+      addCatalogService(server, context);
+      addTaskService(server, context);
+    },
+  });
+  log.info({ grpc: `${config.grpc.host}:${api.port}`, conductor: `${config.conductor.host}:${conductor.port}`, resumedTasks: resumed, dataDir: config.dataDir }, 'coffer-control listening');
+
+  return {
+    context,
+    api,
+    conductor,
+    async stop() {
+      await api.close(2000);
+      await engine.stop();
+      await conductor.close(2000);
+      db.close();
+    },
+  };
+}
+
+export const defaultAgentBin = (repo: string): string => path.join(repo, 'bin', 'coffer-agent');

@@ -1,0 +1,114 @@
+// Instance records, their faults and what the conductor heard from them.
+import type { Db } from '../db/database.js';
+import { scopeWhere, type Scope } from './scope.js';
+
+/**
+ * - BUILD: the create task runs.
+ * - ACTIVE: created; the datastore answers.
+ * - ERROR: a task failed or passed its deadline; the latest fault says why.
+ * - REBOOT / RESIZE / BACKUP: a restart, resize or backup task runs.
+ * - DELETING: the delete task runs; the record goes away at its end.
+ * - SHUTDOWN: the datastore is stopped.
+ */
+export type InstanceStatus = 'BUILD' | 'ACTIVE' | 'ERROR' | 'REBOOT' | 'RESIZE' | 'BACKUP' | 'DELETING' | 'SHUTDOWN';
+
+export interface InstanceRow {
+  id: string;
+  project: string;
+  name: string;
+  status: InstanceStatus;
+  datastore: string;
+  datastore_version: string;
+  flavor_id: string;
+  volume_size_gb: number;
+  restored_from_backup_id: string | null;
+  task_id: string | null;
+  compute: string | null;
+  host: string;
+  port: number;
+  agent_port: number;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+export interface FaultRow {
+  step: string;
+  message: string;
+  created_at: number;
+}
+
+export interface HeartbeatRow {
+  instance_id: string;
+  datastore_state: number;
+  reason: string;
+  agent_version: string;
+  received_at: number;
+}
+
+export type NewInstance = Pick<InstanceRow, 'id' | 'project' | 'name' | 'datastore' | 'datastore_version' | 'flavor_id' | 'volume_size_gb' | 'restored_from_backup_id'>;
+
+export class InstanceStore {
+  constructor(private readonly db: Db) {}
+
+  insert(i: NewInstance, now = Date.now()): void {
+    this.db
+      .prepare(
+        `INSERT INTO instances (id, project, name, status, datastore, datastore_version, flavor_id, volume_size_gb,
+           restored_from_backup_id, created_at, updated_at)
+         VALUES (@id, @project, @name, 'BUILD', @datastore, @datastore_version, @flavor_id, @volume_size_gb,
+           @restored_from_backup_id, @now, @now)`,
+      )
+      .run({ ...i, now });
+  }
+
+  /** An instance visible to the scope (undefined for another project's). */
+  get(id: string, scope?: Scope): InstanceRow | undefined {
+    const w = scope ? scopeWhere(scope) : { sql: '1 = 1', params: [] };
+    return this.db.prepare(`SELECT * FROM instances WHERE id = ? AND deleted_at IS NULL AND ${w.sql}`).get(id, ...w.params) as InstanceRow | undefined;
+  }
+
+  /** A page in id order, after `afterId`. */
+  list(scope: Scope, limit: number, afterId: string): InstanceRow[] {
+    const w = scopeWhere(scope);
+    return this.db
+      .prepare(`SELECT * FROM instances WHERE deleted_at IS NULL AND ${w.sql} AND id > ? ORDER BY id LIMIT ?`)
+      .all(...w.params, afterId, limit) as InstanceRow[];
+  }
+
+  /** Every live instance (the driver re-adopts them at start). */
+  all(): InstanceRow[] {
+    return this.db.prepare('SELECT * FROM instances WHERE deleted_at IS NULL').all() as InstanceRow[];
+  }
+
+  update(id: string, patch: Partial<Pick<InstanceRow, 'status' | 'task_id' | 'compute' | 'host' | 'port' | 'agent_port' | 'volume_size_gb'>>, now = Date.now()): void {
+    const keys = Object.keys(patch);
+    if (!keys.length) return;
+    const set = keys.map((k) => `${k} = @${k}`).join(', ');
+    this.db.prepare(`UPDATE instances SET ${set}, updated_at = @now WHERE id = @id`).run({ ...patch, id, now });
+  }
+
+  markDeleted(id: string, now = Date.now()): void {
+    this.db.prepare('UPDATE instances SET deleted_at = ?, updated_at = ?, task_id = NULL WHERE id = ?').run(now, now, id);
+  }
+
+  addFault(id: string, step: string, message: string, now = Date.now()): void {
+    this.db.prepare('INSERT INTO instance_faults (instance_id, step, message, created_at) VALUES (?, ?, ?, ?)').run(id, step, message, now);
+  }
+
+  latestFault(id: string): FaultRow | undefined {
+    return this.db
+      .prepare('SELECT step, message, created_at FROM instance_faults WHERE instance_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1')
+      .get(id) as FaultRow | undefined;
+  }
+
+  heartbeat(id: string): HeartbeatRow | undefined {
+    return this.db.prepare('SELECT * FROM instance_heartbeats WHERE instance_id = ?').get(id) as HeartbeatRow | undefined;
+  }
+
+  /** Ports already given to live instances, so the driver does not hand them out twice. */
+  usedPorts(): Set<number> {
+    const rows = this.db.prepare('SELECT port, agent_port FROM instances WHERE deleted_at IS NULL').all() as Array<{ port: number; agent_port: number }>;
+    return new Set(rows.flatMap((r) => [r.port, r.agent_port]).filter((p) => p > 0));
+  }
+}

@@ -1,0 +1,34 @@
+import t from 'tap';
+import { compileAgentConfig, ConfigError, parseHostPort, isLoopback } from '../../agent/config.js';
+import { MANAGERS } from '../../agent/managers/registry.js';
+
+t.test('compiled configuration: defaults, flags over file, frozen', async (t) => {
+  const c = compileAgentConfig({ listen: '127.0.0.1:9000', datastorePort: 3310 }, { insecure: true, listen: '127.0.0.1:9001', baseDir: '/tmp/x' }, MANAGERS);
+  t.equal(c.listenPort, 9001, 'a flag wins over the file');
+  t.equal(c.datastorePort, 3310);
+  t.equal(c.datastore, 'mariadb');
+  t.equal(c.datastoreVersion, '10.11');
+  t.equal(c.backup.storages.local?.root, '/tmp/x/backups');
+  t.ok(Object.isFrozen(c));
+});
+
+t.test('every bad value is refused naming the field', async (t) => {
+  const bad: Array<[object, RegExp]> = [
+    [{ insecure: true, datastore: 'oracle' }, /datastore "oracle" is not known/],
+    [{ insecure: true, nonsense: 1 }, /unknown config key "nonsense"/],
+    [{ insecure: true, datastorePort: 0 }, /datastorePort/],
+    [{ insecure: true, datastoreBind: 'localhost' }, /datastoreBind must be an IP/],
+    [{ insecure: true, logLevel: 'loud' }, /logLevel/],
+    [{ insecure: true, instanceId: '../x' }, /instanceId/],
+    [{ insecure: true, listen: '[::1]:99999' }, /port must be/],
+    [{ insecure: true, listen: '10.0.0.1:8790' }, /loopback/],
+    [{ insecure: true, backup: { defaultStorage: 'swift' } }, /backup.storages.swift is not configured/],
+    [{ insecure: true, backup: { storages: { ftp: {} } } }, /not a storage strategy/],
+  ];
+  for (const [opts, re] of bad) {
+    t.throws(() => compileAgentConfig(opts, {}, MANAGERS), { name: 'ConfigError', message: re }, JSON.stringify(opts));
+  }
+  t.ok(new ConfigError('x') instanceof Error);
+  t.same(parseHostPort('[::1]:80', 'x'), { host: '::1', port: 80 });
+  t.ok(isLoopback('127.0.0.2') && isLoopback('::1') && !isLoopback('0.0.0.0'));
+});

@@ -1,0 +1,43 @@
+// The agent owns postgres: a postmaster killed with SIGKILL is restarted by
+// the supervisor, and Stop/Start work.
+import t from 'tap';
+import { startAgent, call, collect, waitFor, datastorePid, alive, type AgentProcess } from '../../support/agent.js';
+import { psql } from '../../support/psql.js';
+import { DatastoreState, type GetStatusResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
+
+const status = (a: AgentProcess) => call<object, GetStatusResponse>(a.clients.lifecycle, 'getStatus', {});
+
+t.test('kill -9 of postgres: the agent restarts it', async (t) => {
+  const agent = await startAgent(t, { datastore: 'postgresql' });
+  await collect(agent.clients.lifecycle.prepare({
+    datastoreVersion: '15',
+    rootPassword: '',
+    databases: [{ name: 'shop', characterSet: '', collation: '' }],
+    users: [{ name: 'alice', host: '', password: 'Al1ce-pass', databases: ['shop'], rules: [] }],
+    overrides: {},
+    restore: undefined,
+  }));
+  await psql(agent.datastorePort, 'alice', 'Al1ce-pass', 'CREATE TABLE t AS SELECT generate_series(1, 100) AS id', 'shop');
+  const pid = datastorePid(agent.baseDir);
+  t.ok(pid > 0 && alive(pid), 'postgres runs');
+  process.kill(pid, 'SIGKILL');
+  await waitFor('postgres to die', async () => !alive(pid));
+  const s = await waitFor('the agent to restart postgres', async () => {
+    const s = await status(agent);
+    return s.restartCount >= 1 && s.state === DatastoreState.DATASTORE_STATE_ACTIVE ? s : undefined;
+  }, 90_000);
+  t.ok(s.restartCount >= 1, `restartCount ${s.restartCount}`);
+  const newPid = datastorePid(agent.baseDir);
+  t.not(newPid, pid, 'a new postmaster');
+  const rows = await psql(agent.datastorePort, 'alice', 'Al1ce-pass', 'SELECT count(*) FROM t', 'shop');
+  t.equal(rows.stdout, '100', 'data survived the crash (crash recovery)');
+  const accounts = await call<object, { databases: Array<{ name: string }> }>(agent.clients.accounts, 'listDatabases', { page: { marker: '', limit: 0, includeMarker: false } });
+  t.same(accounts.databases.map((d) => d.name), ['shop'], 'the agent talks to the restarted server');
+
+  // Stop and Start on request.
+  t.equal((await call<object, { state: number }>(agent.clients.lifecycle, 'stop', {})).state, DatastoreState.DATASTORE_STATE_SHUTDOWN);
+  t.notOk(alive(newPid), 'stopped');
+  t.not((await psql(agent.datastorePort, 'alice', 'Al1ce-pass', 'SELECT 1', 'shop')).code, 0, 'no server while stopped');
+  t.equal((await call<object, { state: number }>(agent.clients.lifecycle, 'start', {})).state, DatastoreState.DATASTORE_STATE_ACTIVE);
+  t.equal((await psql(agent.datastorePort, 'alice', 'Al1ce-pass', 'SELECT count(*) FROM t', 'shop')).stdout, '100');
+});

@@ -1,0 +1,186 @@
+// Test harness for coffer-control: runs the real control (the built
+// launcher) as a child process on a temporary data dir, with API clients
+// that send a token, and in teardown stops it and every agent it started
+// (agents outlive the control by design, so they are found through /proc).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { InstanceServiceClient } from '../../proto/gen/coffer/control/v1/instances.js';
+import { AccountServiceClient } from '../../proto/gen/coffer/control/v1/accounts.js';
+import { BackupServiceClient } from '../../proto/gen/coffer/control/v1/backups.js';
+import { CatalogServiceClient } from '../../proto/gen/coffer/control/v1/catalog.js';
+import { TaskServiceClient } from '../../proto/gen/coffer/control/v1/tasks.js';
+import { agentEnv, alive, REPO, tempBase } from './agent.js';
+import { freePort } from './ports.js';
+
+export const CONTROL_BIN = path.join(REPO, 'bin', 'coffer-control');
+
+export interface ControlClients {
+  instances: InstanceServiceClient;
+  accounts: AccountServiceClient;
+  backups: BackupServiceClient;
+  catalog: CatalogServiceClient;
+  tasks: TaskServiceClient;
+  close(): void;
+}
+
+export function controlClients(address: string): ControlClients {
+  const creds = credentials.createInsecure();
+  const c = {
+    instances: new InstanceServiceClient(address, creds),
+    accounts: new AccountServiceClient(address, creds),
+    backups: new BackupServiceClient(address, creds),
+    catalog: new CatalogServiceClient(address, creds),
+    tasks: new TaskServiceClient(address, creds),
+  };
+  return { ...c, close: () => Object.values(c).forEach((x) => x.close()) };
+}
+
+export function auth(token: string): Metadata {
+  const md = new Metadata();
+  if (token) md.set('authorization', `Bearer ${token}`);
+  return md;
+}
+
+/** A unary call with a token, as a promise. */
+export function ccall<Res>(client: object, method: string, req: object, token: string): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const fn = (client as Record<string, Function>)[method]!.bind(client);
+    fn(req, auth(token), (err: ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+export function cstream<T>(client: object, method: string, req: object, token: string): ClientReadableStream<T> {
+  return (client as Record<string, Function>)[method]!.call(client, req, auth(token)) as ClientReadableStream<T>;
+}
+
+export interface ControlProcess {
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  logs: string[];
+}
+
+export interface ControlHarness {
+  readonly dataDir: string;
+  readonly grpcPort: number;
+  readonly conductorPort: number;
+  readonly address: string;
+  current: ControlProcess | null;
+  clients: ControlClients;
+  /** Starts (or restarts) the control on the same data dir and ports. */
+  start(): Promise<void>;
+  /** kill -9 (or another signal) and wait for exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  token(project: string, admin?: boolean): string;
+}
+
+export interface HarnessOptions {
+  stepDelayMs?: number;
+  heartbeatSeconds?: number;
+  heartbeatExpirySeconds?: number;
+  taskDeadlineSeconds?: number;
+}
+
+export async function startControl(t: { teardown(fn: () => unknown): void }, opts: HarnessOptions = {}): Promise<ControlHarness> {
+  const root = tempBase('coffer-control-test-');
+  const dataDir = path.join(root, 'data');
+  const grpcPort = await freePort();
+  const conductorPort = await freePort();
+  const address = `127.0.0.1:${grpcPort}`;
+  const args = [
+    CONTROL_BIN, 'serve', '--data-dir', dataDir, '--grpc', address, '--conductor', `127.0.0.1:${conductorPort}`,
+    '--heartbeat-seconds', String(opts.heartbeatSeconds ?? 1),
+    ...(opts.heartbeatExpirySeconds ? ['--heartbeat-expiry-seconds', String(opts.heartbeatExpirySeconds)] : []),
+    ...(opts.taskDeadlineSeconds ? ['--task-deadline-seconds', String(opts.taskDeadlineSeconds)] : []),
+    ...(opts.stepDelayMs ? ['--step-delay-ms', String(opts.stepDelayMs)] : []),
+  ];
+  const h: ControlHarness = {
+    dataDir,
+    grpcPort,
+    conductorPort,
+    address,
+    current: null,
+    clients: controlClients(address),
+    async start() {
+      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: agentEnv() });
+      const logs: string[] = [];
+      const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+      proc.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
+      this.current = { proc, exited, logs };
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: proc.stdout! }).on('line', (line) => {
+          logs.push(line);
+          if (line.includes('"msg":"listening"')) resolve();
+        });
+        void exited.then((code) => reject(new Error(`coffer-control exited with ${code} before listening:\n${logs.join('\n')}`)));
+      });
+    },
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      const cur = this.current;
+      if (!cur) return;
+      if (cur.proc.exitCode === null && cur.proc.signalCode === null) cur.proc.kill(signal);
+      await cur.exited;
+      this.current = null;
+    },
+    token(project: string, admin = false) {
+      const r = spawnSync(process.execPath, [CONTROL_BIN, 'token', 'create', '--data-dir', dataDir, '--project', project, ...(admin ? ['--admin'] : [])], {
+        env: agentEnv(),
+        encoding: 'utf8',
+      });
+      if (r.status !== 0) throw new Error(`token create failed: ${r.stderr}`);
+      return r.stdout.trim();
+    },
+  };
+  t.teardown(async () => {
+    h.clients.close();
+    await h.kill('SIGKILL');
+    stopAgentsUnder(dataDir);
+    rmSync(root, { recursive: true, force: true });
+  });
+  await h.start();
+  return h;
+}
+
+/** SIGKILLs every agent (and its datastore) whose config lives under dataDir. */
+export function stopAgentsUnder(dataDir: string): void {
+  const instancesDir = path.join(dataDir, 'instances');
+  for (const pid of agentPids(dataDir)) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+  if (!existsSync(instancesDir)) return;
+  for (const id of readdirSync(instancesDir)) {
+    const f = path.join(instancesDir, id, 'base', 'agent', 'datastore.pid');
+    try {
+      const { pid } = JSON.parse(readFileSync(f, 'utf8')) as { pid: number };
+      if (alive(pid)) process.kill(-pid, 'SIGKILL');
+    } catch {
+      // none
+    }
+  }
+}
+
+/** Pids of live processes whose argv names a config file under dataDir. */
+export function agentPids(dataDir: string): number[] {
+  const prefix = path.join(dataDir, 'instances') + path.sep;
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.startsWith(prefix) && a.endsWith('agent.json')) && alive(Number(e))) out.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
