@@ -144,7 +144,9 @@ export class Agent {
       throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', `datastore_version ${input.datastoreVersion} does not match this agent's ${manager.name} ${manager.version}`);
     }
     manager.validatePrepare(input);
-    if (deferred) manager.validatePrepare({ ...input, ...deferred });
+    // Deferred users may be granted databases that come from the backup.
+    if (deferred) manager.validatePrepare({ ...input, ...deferred, databases: [], users: deferred.users.map((u) => ({ ...u, databases: [] })) });
+    if (deferred) for (const db of deferred.databases) manager.accounts?.validateDatabase(db);
     if (input.users.length && !manager.accounts) throw new AgentError('AGENT_ERR_UNIMPLEMENTED', `users are not supported by ${manager.name}`);
 
     await this.withLock('Prepare', async () => {

@@ -38,7 +38,7 @@ async function serve(o: ControlOptions): Promise<void> {
   const log = createLogger({ name: 'coffer-control', level: config.logLevel });
   const control = await startControl(config, log);
   // The bound ports on one line of their own, for scripts that pass port 0.
-  process.stdout.write(`${JSON.stringify({ msg: 'listening', grpc: control.api.port, conductor: control.conductor.port })}\n`);
+  process.stdout.write(`${JSON.stringify({ msg: 'listening', grpc: control.api.port, rest: control.rest.port, conductor: control.conductor.port })}\n`);
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
@@ -62,10 +62,10 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command('coffer-control').description('Coffer control plane').version(VERSION);
   program
     .command('serve')
-    .description('run the control plane: the gRPC API, the conductor, the task engine and the local compute driver')
+    .description('run the control plane: the gRPC API, the REST bridge, the conductor, the task engine and the local compute driver')
     .requiredOption('--data-dir <dir>', 'directory for the SQLite database, the CA and local instances')
     .option('--grpc <host:port>', 'gRPC API address (loopback only for now)', '127.0.0.1:8780')
-    .option('--rest <host:port>', 'REST (Trove v1.0) address; the REST bridge is a later issue', '127.0.0.1:8779')
+    .option('--rest <host:port>', 'REST bridge address: Trove\'s v1.0 API for the OpenStack CLI (loopback only for now)', '127.0.0.1:8779')
     .option('--conductor <host:port>', 'address agents report to over mutual TLS', '127.0.0.1:8781')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .option('--heartbeat-seconds <n>', 'how often agents send heartbeats', num('--heartbeat-seconds'))

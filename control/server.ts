@@ -32,15 +32,23 @@ import { addBackupService } from './api/backup-service.js';
 import { addCatalogService } from './api/catalog-service.js';
 import { addTaskService } from './api/task-service.js';
 import { startConductorServer } from './conductor/service.js';
+import { ConfigError } from './config.js';
+import { startRestServer, type RestServer } from './rest/server.js';
 
 export interface RunningControl {
   readonly context: ControlContext;
   readonly api: CofferServer;
   readonly conductor: CofferServer;
+  /** The REST bridge (Trove v1.0), over the same service layer as `api`. */
+  readonly rest: RestServer;
   stop(): Promise<void>;
 }
 
 export async function startControl(config: CompiledControlConfig, log: Logger): Promise<RunningControl> {
+  // Tokens travel in clear until API TLS lands: loopback only, as --grpc.
+  if (!/^(127\.\d+\.\d+\.\d+|localhost|::1)$/.test(config.rest.host)) {
+    throw new ConfigError(`--rest ${config.rest.host} is refused: the REST bridge serves plaintext, allowed only on a loopback address for now`);
+  }
   const db = openDatabase(config.dataDir);
   const runner = new ProcessRunner(log);
   const ca = await CertificateAuthority.open(config.dataDir, new OpenSsl(runner), db, log);
@@ -92,13 +100,16 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
       addTaskService(server, context);
     },
   });
-  log.info({ grpc: `${config.grpc.host}:${api.port}`, conductor: `${config.conductor.host}:${conductor.port}`, resumedTasks: resumed, dataDir: config.dataDir }, 'coffer-control listening');
+  const rest = await startRestServer(context, config.rest.host, config.rest.port);
+  log.info({ grpc: `${config.grpc.host}:${api.port}`, rest: `${config.rest.host}:${rest.port}`, conductor: `${config.conductor.host}:${conductor.port}`, resumedTasks: resumed, dataDir: config.dataDir }, 'coffer-control listening');
 
   return {
     context,
     api,
     conductor,
+    rest,
     async stop() {
+      await rest.close();
       await api.close(2000);
       await engine.stop();
       await conductor.close(2000);

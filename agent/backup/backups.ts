@@ -286,7 +286,13 @@ export class Backups {
       return Promise.resolve(out);
     };
     onProgress({ phase: 'restore', message: 'restoring into the datastore', bytesDone: 0, bytesTotal: metas.reduce((s, m) => s + m.rawBytes, 0), bytesPerSecond: 0 });
-    await this.agent.restoreData((signal2) => cap.restore(metas, rawOf, signal2), signal);
+    if (cap.requiresRunning?.[metas[0]!.strategy]) {
+      // A logical dump is replayed through the client into the running datastore.
+      this.agent.requireRunning('restore a logical backup');
+      await this.agent.exclusive('restore', () => cap.restore(metas, rawOf, signal));
+    } else {
+      await this.agent.restoreData((signal2) => cap.restore(metas, rawOf, signal2), signal);
+    }
     return restored;
   }
 

@@ -122,6 +122,12 @@ export interface BackupRequest {
 export interface BackupCapability {
   readonly defaultStrategy: string;
   readonly strategies: readonly string[];
+  /**
+   * Strategies whose restore replays into the RUNNING datastore (logical
+   * dumps through the client). The others restore into a stopped datastore
+   * whose data directory the agent has set aside.
+   */
+  readonly requiresRunning?: Readonly<Record<string, boolean>>;
   /** Starts the tool against the running datastore. Throws INVALID_ARGUMENT for an unknown strategy or an impossible request. */
   source(req: BackupRequest): Promise<BackupSource>;
   /**

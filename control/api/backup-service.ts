@@ -1,10 +1,8 @@
-// coffer.control.v1.BackupService.
-import { randomUUID } from 'node:crypto';
+// coffer.control.v1.BackupService over the service layer (control/service/backups.ts).
 import type * as grpc from '@grpc/grpc-js';
 import { BackupKind, BackupServiceService, type BackupServiceServer } from '../../proto/gen/coffer/control/v1/backups.js';
 import type { ControlContext } from '../context.js';
-import { conflict, invalid, notFound } from '../errors.js';
-import type { BackupData } from '../workflows/backup.js';
+import * as svc from '../service/backups.js';
 import { toBackup } from './convert.js';
 import { decodePageToken, encodePageToken, pageSize, unary } from './handlers.js';
 
@@ -12,46 +10,17 @@ export function addBackupService(server: grpc.Server, c: ControlContext): void {
   const deps = { db: c.db, log: c.log };
   const impl: BackupServiceServer = {
     createBackup: unary(deps, 'CreateBackup', async (req, scope) => {
-      const inst = req.instanceId ? c.instances.get(req.instanceId, scope) : undefined;
-      if (!inst) throw notFound('instance', req.instanceId);
-      if (inst.status !== 'ACTIVE' || inst.task_id) throw conflict(`instance ${inst.id} is ${inst.status}; a backup needs it ACTIVE with no task running`);
-      const kind = req.kind === BackupKind.BACKUP_KIND_INCREMENTAL ? 'INCREMENTAL' : 'FULL';
-      let parent = null;
-      if (kind === 'INCREMENTAL') {
-        parent = req.parentId ? c.backups.get(req.parentId, scope) : c.backups.latestCompleted(inst.id);
-        if (!parent) throw invalid(req.parentId ? `parent backup ${req.parentId} does not exist` : `instance ${inst.id} has no completed backup to be incremental to`);
-        if (parent.instance_id !== inst.id || parent.status !== 'COMPLETED') throw invalid(`parent backup ${parent.id} must be a COMPLETED backup of instance ${inst.id}`);
-      }
-      const id = randomUUID();
-      const data: BackupData = { backupId: id, instanceId: inst.id, kind, parentArtifact: parent?.artifact ?? null };
-      const taskId = c.engine.submit('backup', inst.project, id, data, (tid) => {
-        c.backups.insert({ id, project: inst.project, instance_id: inst.id, name: req.name || `backup-${id.slice(0, 8)}`, kind, parent_id: parent?.id ?? null, datastore: inst.datastore, datastore_version: inst.datastore_version });
-        c.backups.update(id, { task_id: tid });
-        c.instances.update(inst.id, { status: 'BACKUP', task_id: tid });
-      });
-      c.events.emit('instance', inst.id);
-      return { backup: toBackup(c.backups.get(id)!), taskId };
+      // The kind decides; a parent_id on a FULL request is ignored, as before.
+      const incremental = req.kind === BackupKind.BACKUP_KIND_INCREMENTAL;
+      const r = svc.createBackup(c, scope, { instanceId: req.instanceId, name: req.name, incremental, parentId: incremental ? req.parentId : '' });
+      return { backup: toBackup(r.backup), taskId: r.taskId };
     }),
     listBackups: unary(deps, 'ListBackups', async (req, scope) => {
-      const limit = pageSize(req.pageSize);
-      const rows = c.backups.list(scope, limit + 1, decodePageToken(req.pageToken), req.instanceId || undefined);
-      const page = rows.slice(0, limit);
-      return { backups: page.map(toBackup), nextPageToken: rows.length > limit ? encodePageToken(page.at(-1)!.id) : '' };
+      const page = svc.listBackups(c, scope, { limit: pageSize(req.pageSize), marker: decodePageToken(req.pageToken) }, req.instanceId);
+      return { backups: page.items.map(toBackup), nextPageToken: page.nextMarker ? encodePageToken(page.nextMarker) : '' };
     }),
-    getBackup: unary(deps, 'GetBackup', async (req, scope) => {
-      const b = req.id ? c.backups.get(req.id, scope) : undefined;
-      if (!b) throw notFound('backup', req.id);
-      return { backup: toBackup(b) };
-    }),
-    deleteBackup: unary(deps, 'DeleteBackup', async (req, scope) => {
-      const b = req.id ? c.backups.get(req.id, scope) : undefined;
-      if (!b) throw notFound('backup', req.id);
-      if (b.task_id) throw conflict(`backup ${b.id} is ${b.status}; wait for its task to finish`);
-      // Deleting the stored object goes through the agent's storage
-      // strategy (backup issue); until then only the record is removed.
-      c.backups.update(b.id, { deleted_at: Date.now() });
-      return { taskId: '' };
-    }),
+    getBackup: unary(deps, 'GetBackup', async (req, scope) => ({ backup: toBackup(svc.findBackup(c, scope, req.id)) })),
+    deleteBackup: unary(deps, 'DeleteBackup', async (req, scope) => (svc.deleteBackup(c, scope, req.id), { taskId: '' })),
   };
   server.addService(BackupServiceService, impl as unknown as grpc.UntypedServiceImplementation);
 }

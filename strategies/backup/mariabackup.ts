@@ -62,24 +62,10 @@ export interface ToolSourceOptions {
 export function toolSource(o: ToolSourceOptions): BackupSource {
   const { child, signal, killAfterMs } = o;
   const program = path.basename(child.argv[0] ?? 'tool');
+  const stdout = child.stdout;
+  if (!stdout) throw new TypeError(`${program}: stdout must be a pipe`);
   let stoppedBecause: string | null = null;
-  const stop = (why: string): void => {
-    if (!child.running) return;
-    stoppedBecause ??= why;
-    void child.stop(killAfterMs);
-  };
-  const onAbort = (): void => stop(reasonOf(signal));
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
-
-  const exitOk = child.exited.then((exit) => {
-    signal.removeEventListener('abort', onAbort);
-    if (stoppedBecause !== null) throw new AgentError('AGENT_ERR_CANCELLED', `${program} was stopped: ${stoppedBecause}`);
-    if (exit.code !== 0) throw toolFailure(child, exit);
-  });
-  const done = exitOk.then(o.finish).finally(o.cleanup);
-  // The caller may fail before it awaits `done`: never an unhandled rejection.
-  done.catch(() => undefined);
+  let done: Promise<Partial<BackupMetadata>> | undefined;
 
   const gate = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -87,7 +73,7 @@ export function toolSource(o: ToolSourceOptions): BackupSource {
       cb(null, chunk);
     },
     flush(cb) {
-      done.then(
+      done!.then(
         () => {
           if (o.trailer?.length) this.push(o.trailer);
           cb();
@@ -96,12 +82,32 @@ export function toolSource(o: ToolSourceOptions): BackupSource {
       );
     },
   });
-  const stdout = child.stdout;
-  if (!stdout) throw new TypeError(`${program}: stdout must be a pipe`);
+
+  const stop = (why: string): void => {
+    if (!child.running) return;
+    stoppedBecause ??= why;
+    void child.stop(killAfterMs);
+    // Unread output would keep the child's stdout (and so its exit) pending:
+    // destroying the stream releases it, and tells the consumer why.
+    if (!gate.destroyed) gate.destroy(new AgentError('AGENT_ERR_CANCELLED', `${program} was stopped: ${why}`));
+  };
+  const onAbort = (): void => stop(reasonOf(signal));
+
+  const exitOk = child.exited.then((exit) => {
+    signal.removeEventListener('abort', onAbort);
+    if (stoppedBecause !== null) throw new AgentError('AGENT_ERR_CANCELLED', `${program} was stopped: ${stoppedBecause}`);
+    if (exit.code !== 0) throw toolFailure(child, exit);
+  });
+  done = exitOk.then(o.finish).finally(o.cleanup);
+  // The caller may fail before it awaits `done`: never an unhandled rejection.
+  done.catch(() => undefined);
+
   // Destroying the gate destroys stdout too; the tool then dies of EPIPE,
   // and the close handler makes sure of it.
   pipelineCb(stdout, gate, () => undefined);
   gate.once('close', () => stop('the backup stream was closed before the tool finished'));
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   return { stream: gate, done };
 }
 

@@ -66,6 +66,8 @@ export interface ControlHarness {
   readonly dataDir: string;
   readonly grpcPort: number;
   readonly conductorPort: number;
+  /** The REST bridge (Trove v1.0) port. */
+  readonly restPort: number;
   readonly address: string;
   current: ControlProcess | null;
   clients: ControlClients;
@@ -88,9 +90,10 @@ export async function startControl(t: { teardown(fn: () => unknown): void }, opt
   const dataDir = path.join(root, 'data');
   const grpcPort = await freePort();
   const conductorPort = await freePort();
+  const restPort = await freePort();
   const address = `127.0.0.1:${grpcPort}`;
   const args = [
-    CONTROL_BIN, 'serve', '--data-dir', dataDir, '--grpc', address, '--conductor', `127.0.0.1:${conductorPort}`,
+    CONTROL_BIN, 'serve', '--data-dir', dataDir, '--grpc', address, '--conductor', `127.0.0.1:${conductorPort}`, '--rest', `127.0.0.1:${restPort}`,
     '--heartbeat-seconds', String(opts.heartbeatSeconds ?? 1),
     ...(opts.heartbeatExpirySeconds ? ['--heartbeat-expiry-seconds', String(opts.heartbeatExpirySeconds)] : []),
     ...(opts.taskDeadlineSeconds ? ['--task-deadline-seconds', String(opts.taskDeadlineSeconds)] : []),
@@ -100,6 +103,7 @@ export async function startControl(t: { teardown(fn: () => unknown): void }, opt
     dataDir,
     grpcPort,
     conductorPort,
+    restPort,
     address,
     current: null,
     clients: controlClients(address),

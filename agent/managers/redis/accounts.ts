@@ -20,8 +20,6 @@ const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 export const DATASTORE = 'redis';
 
-export { noDatabases };
-
 function pageLimit(page: Page | undefined): number {
   const limit = page?.limit ?? 0;
   if (limit < 0) throw invalid(`limit must be positive, got ${limit}`);
@@ -30,7 +28,7 @@ function pageLimit(page: Page | undefined): number {
 }
 
 // The capability named first (as unimplemented() does), then what to do instead.
-const noDatabases = (): AgentError =>
+export const noDatabases = (): AgentError =>
   new AgentError('AGENT_ERR_UNIMPLEMENTED', `${unimplemented('databases', DATASTORE).message}: Redis has no databases in Trove's sense; give users ACL key patterns (rules) instead`);
 const noAccess = (): AgentError =>
   new AgentError('AGENT_ERR_UNIMPLEMENTED', `${unimplemented('database access', DATASTORE).message}: a Redis user's access is its ACL rules`);

@@ -55,7 +55,9 @@ export async function rebuildAof(input: AofRebuildInput): Promise<void> {
     }
     // SHUTDOWN fsyncs the AOF; the server answers by closing the connection.
     await client.call('SHUTDOWN').catch(() => undefined);
-    const exit = await Promise.race([child.exited, sleep(60_000).then(() => null)]);
+    const timer = new AbortController();
+    const exit = await Promise.race([child.exited, sleep(60_000, null, { signal: timer.signal }).catch(() => null)]);
+    timer.abort(); // no timer left behind to hold the process
     if (!exit || exit.code !== 0) throw new AgentError('AGENT_ERR_DATASTORE', `the restore's private redis-server did not shut down cleanly: ${child.outputTail().split('\n').slice(-3).join(' | ')}`);
     log.info('append-only file rebuilt from the restored RDB');
   } finally {

@@ -130,10 +130,14 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       return pingOnce(admin());
     },
 
-    async secure(): Promise<void> {
+    async secure(_signal: AbortSignal, fresh = true): Promise<void> {
       await client.open();
       const who = String(await client.call('ACL', 'WHOAMI'));
       if (who !== ADMIN_USER) throw new Error(`the agent's connection is authenticated as ${who}, not ${ADMIN_USER}`);
+      // After a restore (fresh = false) there is nothing to re-key: an RDB
+      // holds no accounts, the ACL file (etc/) was not touched, and root
+      // must stay as the instance had it.
+      if (!fresh) return;
       // Already so in the initial ACL file; stated again so that secure()
       // holds whatever file the server started with.
       await client.call('ACL', 'SETUSER', 'default', ...ROOT_OFF);

@@ -9,7 +9,7 @@ import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '..
 
 const status = (a: AgentProcess) => call<object, GetStatusResponse>(a.clients.lifecycle, 'getStatus', {});
 
-export const PREPARE = {
+const PREPARE = {
   datastoreVersion: '15',
   rootPassword: '',
   databases: [{ name: 'shop', characterSet: 'UTF8', collation: 'C' }],

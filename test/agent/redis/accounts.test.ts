@@ -5,7 +5,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { call } from '../../support/agent.js';
 import { connectAs, refusal } from '../../support/redis-cli.js';
 import type { GetUserResponse, ListUsersResponse, EnableRootResponse, IsRootEnabledResponse } from '../../../proto/gen/coffer/agent/v1/accounts.js';
-import { accounts, preparedRedis, user } from './fixtures.js';
+import { accounts, preparedRedis, user } from './fixtures/instance.js';
 
 t.test('databases and access grants are UNIMPLEMENTED, naming the capability', async (t) => {
   const agent = await preparedRedis(t);

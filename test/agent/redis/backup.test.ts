@@ -1,14 +1,14 @@
-// The redis-rdb BackupCapability, called directly (the BackupService RPCs
-// and the encrypted pipeline are built elsewhere): a snapshot streamed from
+// The redis-rdb BackupCapability, called directly: a snapshot streamed from
 // one agent-prepared instance is restored into a second one, stopped and
-// started through the agent's own RPCs. Also: a damaged RDB never reaches
-// the data directory.
+// started through the agent's own RPCs. A damaged RDB never reaches the data
+// directory. And once through the agent's BackupService (CreateBackup, then
+// Restore), which wraps the capability in the encrypted pipeline.
 import t from 'tap';
 import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { call, tempBase, type AgentProcess } from '../../support/agent.js';
+import { call, collect, tempBase, type AgentProcess } from '../../support/agent.js';
 import { connectAs, refusal } from '../../support/redis-cli.js';
 import { compileAgentConfig } from '../../../agent/config.js';
 import { layoutFor } from '../../../agent/layout.js';
@@ -16,9 +16,9 @@ import { MANAGERS } from '../../../agent/managers/registry.js';
 import type { DatastoreManager } from '../../../agent/managers/manager.js';
 import { ProcessRunner } from '../../../lib/process-runner.js';
 import { createLogger } from '../../../lib/logger.js';
-import { BackupType, type BackupMetadata } from '../../../proto/gen/coffer/agent/v1/backup.js';
+import { BackupType, type BackupMetadata, type CreateBackupResponse, type RestoreResponse } from '../../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
-import { accounts, preparedRedis, status, user } from './fixtures.js';
+import { accounts, preparedRedis, status, user } from './fixtures/instance.js';
 
 /** A second manager over the same instance, as the agent builds its own. */
 function managerFor(t: { teardown(fn: () => unknown): void }, agent: AgentProcess): DatastoreManager {
@@ -44,7 +44,7 @@ const LISTS = 1000;
 t.test('an RDB snapshot of one instance restores into another', async (t) => {
   const [a, b] = await Promise.all([
     preparedRedis(t, { rootPassword: 'Root-A-pass' }),
-    preparedRedis(t, { rootPassword: 'Root-B-pass', users: [user('keeper', 'Keeper-pass', ['~*', '+@read'])] as never[] }),
+    preparedRedis(t, { rootPassword: 'Root-B-pass', users: [user('keeper', 'Keeper-pass', ['~*', '+@read'])] }),
   ]);
   // Source data: strings (a third with TTLs), hashes, lists.
   const ra = await connectAs(t, a.datastorePort, '', 'Root-A-pass');
@@ -161,4 +161,35 @@ t.test('a damaged RDB is refused before it reaches the data directory', async (t
   t.equal(await rb.dbsize(), 2000);
   t.notOk(existsSync(path.join(b.baseDir, 'data', 'restore.rdb.partial')));
   t.equal(await refusal(rb.ping()), '');
+});
+
+t.test('through the agent: CreateBackup, then Restore of it (encrypted pipeline, local storage)', async (t) => {
+  const a = await preparedRedis(t, { rootPassword: 'Root-A-pass', users: [user('app', 'App-pass-1', ['~*', '+@all'])] });
+  const ra = await connectAs(t, a.datastorePort, '', 'Root-A-pass');
+  const p = ra.pipeline();
+  for (let i = 0; i < 2000; i++) p.set(`k:${i}`, `v-${i}`, ...(i % 2 ? (['EX', 3600] as const) : ([] as const)));
+  await p.exec();
+
+  const events = await collect<CreateBackupResponse>(a.clients.backup.createBackup({ backupId: '', type: BackupType.BACKUP_TYPE_FULL, strategy: '', parent: undefined, storage: undefined, compression: '' }));
+  const artifact = events.at(-1)!.artifact!;
+  t.equal(artifact.metadata!.strategy, 'redis-rdb', 'the default strategy');
+  t.equal(artifact.metadata!.datastore, 'redis');
+
+  // Changes after the backup are undone by the restore.
+  await ra.set('k:0', 'changed');
+  await ra.del('k:1');
+  await ra.set('new-key', '1');
+  const done = await collect<RestoreResponse>(a.clients.backup.restore({ chain: [artifact] }));
+  t.equal(done.at(-1)!.result?.state, DatastoreState.DATASTORE_STATE_ACTIVE);
+
+  const rb = await connectAs(t, a.datastorePort, '', 'Root-A-pass');
+  t.equal(await rb.dbsize(), 2000, 'root still enabled, every key back');
+  t.equal(await rb.get('k:0'), 'v-0');
+  t.equal(await rb.get('k:1'), 'v-1');
+  t.equal(await rb.get('new-key'), null);
+  t.ok((await rb.ttl('k:1')) > 0, 'TTLs kept');
+  const app = await connectAs(t, a.datastorePort, 'app', 'App-pass-1');
+  t.equal(await app.get('k:2'), 'v-2', 'the instance kept its users');
+  await accounts(a, 'createUsers', { users: [user('later', 'Later-pass', ['+ping'])] });
+  t.equal((await status(a)).state, DatastoreState.DATASTORE_STATE_ACTIVE);
 });

@@ -8,7 +8,7 @@ import { call } from '../../support/agent.js';
 import { connectAs } from '../../support/redis-cli.js';
 import { DatastoreState } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { GetConfigurationResponse, ListParametersResponse, UpdateOverridesResponse } from '../../../proto/gen/coffer/agent/v1/configuration.js';
-import { configuration, preparedRedis, status } from './fixtures.js';
+import { configuration, preparedRedis, status } from './fixtures/instance.js';
 
 t.test('parameters, live changes, restart-required changes, replace and reset', async (t) => {
   const agent = await preparedRedis(t, { rootPassword: 'R00t-pass', overrides: { 'maxmemory-policy': 'allkeys-lru' } });

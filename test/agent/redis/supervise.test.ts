@@ -4,10 +4,10 @@ import t from 'tap';
 import { alive, datastorePid, waitFor } from '../../support/agent.js';
 import { connectAs } from '../../support/redis-cli.js';
 import { DatastoreState } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
-import { accounts, preparedRedis, status, user } from './fixtures.js';
+import { accounts, preparedRedis, status, user } from './fixtures/instance.js';
 
 t.test('kill -9 of redis-server: restarted by the agent, data and users intact', async (t) => {
-  const agent = await preparedRedis(t, { users: [user('app', 'App-pass-1', ['~*', '+@all'])] as never[] });
+  const agent = await preparedRedis(t, { users: [user('app', 'App-pass-1', ['~*', '+@all'])] });
   const app = await connectAs(t, agent.datastorePort, 'app', 'App-pass-1');
   await app.set('survives', 'yes');
   // appendfsync everysec: give the write its second.

@@ -27,7 +27,7 @@ export const socketOf = (a: AgentProcess): string => path.join(a.baseDir, 'run',
 /** A started, prepared MariaDB instance with database shop and user alice. */
 export async function preparedInstance(t: Parameters<typeof startAgent>[0]): Promise<AgentProcess> {
   const agent = await startAgent(t);
-  await collect(
+  const events = collect(
     agent.clients.lifecycle.prepare({
       datastoreVersion: '10.11',
       rootPassword: '',
@@ -37,6 +37,10 @@ export async function preparedInstance(t: Parameters<typeof startAgent>[0]): Pro
       restore: undefined,
     }),
   );
+  // A failed Prepare says "see the agent log": show it.
+  await events.catch((err: Error) => {
+    throw new Error(`Prepare failed: ${err.message}\n${agent.logs.filter((l) => /"level":(40|50|60)/.test(l)).join('\n')}`, { cause: err });
+  });
   return agent;
 }
 

@@ -14,7 +14,7 @@ import type { BackupMetadata } from '../../../../proto/gen/coffer/agent/v1/backu
 import { AgentError } from '../../../errors.js';
 import type { BackupSource } from '../../manager.js';
 import type { ChildHandle } from '../../../../lib/process-runner.js';
-import { RESERVED_DATABASES } from '../constants.js';
+import { ADMIN_ROLE, RESERVED_DATABASES } from '../constants.js';
 import { initdb } from '../datadir.js';
 import { pgTool } from '../pg-bin.js';
 import { secureCluster } from '../secure.js';
@@ -88,6 +88,30 @@ export async function dumpSource(ctx: PgBackupContext, signal: AbortSignal): Pro
   return { stream: Readable.from(produce(), { objectMode: false }), done };
 }
 
+// A roles-only dump is a few hundred bytes per role; anything near this is
+// not one.
+const MAX_ROLES_SCRIPT = 64 * 1024 * 1024;
+
+/**
+ * pg_dumpall's roles script, without the one statement that cannot succeed:
+ * CREATE ROLE for the agent's role, which the new cluster has from initdb
+ * (pg_dumpall omits it only in binary-upgrade mode and expects psql to carry
+ * on past the error). Everything else runs under ON_ERROR_STOP, so any other
+ * failure stops the restore. pg_ roles are never dumped.
+ */
+async function rolesScript(body: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body) {
+    size += c.length;
+    if (size > MAX_ROLES_SCRIPT) throw new AgentError('AGENT_ERR_INTEGRITY', 'the roles part of the pg_dump backup is implausibly large');
+    chunks.push(c);
+  }
+  const own = new Set([`CREATE ROLE ${ADMIN_ROLE};`, `CREATE ROLE "${ADMIN_ROLE}";`]);
+  const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+  return Buffer.from(lines.filter((l) => !own.has(l.trim())).join('\n'), 'utf8');
+}
+
 export async function dumpRestore(ctx: PgBackupContext, open: () => Promise<Readable>, signal: AbortSignal): Promise<void> {
   const { layout, runner, version } = ctx;
   requireStopped(layout.dataDir);
@@ -100,14 +124,13 @@ export async function dumpRestore(ctx: PgBackupContext, open: () => Promise<Read
     const client = clientArgs(server.socketDir, ctx.port);
     let sawRoles = false;
     for await (const part of readArchive(await open())) {
-      const input = Readable.from(part.body, { objectMode: false });
       if (part.name === ROLES_PART && !sawRoles) {
         sawRoles = true;
-        // pg_dumpall leaves out CREATE ROLE for the role that dumped (ours,
-        // which the new cluster has already) and never dumps pg_ roles.
+        const input = Readable.from([await rolesScript(part.body)], { objectMode: false });
         const psql = [pgTool(version, 'psql'), ...client, '--dbname=postgres', '--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', '--file=-'];
         await feedTool(runner, psql, input, signal, { env: { ...TOOL_ENV } });
       } else if (part.name.startsWith(DB_PREFIX) && sawRoles) {
+        const input = Readable.from(part.body, { objectMode: false });
         // --create: the dump's own CREATE DATABASE (encoding, locale, owner,
         // grants); -d postgres is only where that statement is issued.
         const restore = [pgTool(version, 'pg_restore'), ...client, '--dbname=postgres', '--create', '--exit-on-error'];

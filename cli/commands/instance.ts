@@ -1,0 +1,186 @@
+// coffer instance create|list|show|watch|delete|restart
+import { Command } from 'commander';
+import {
+  CreateInstanceRequest,
+  InstanceStatus,
+  type CreateInstanceResponse,
+  type DeleteInstanceResponse,
+  type Instance,
+  type RestartInstanceResponse,
+} from '../../proto/gen/coffer/control/v1/instances.js';
+import { TaskState } from '../../proto/gen/coffer/control/v1/tasks.js';
+import { act, collect, type CommandContext } from '../context.js';
+import { failed, usage } from '../errors.js';
+import { allInstances, findInstance } from '../resolve.js';
+import { readPassword, readSecretFile } from '../secret-files.js';
+import { followInstance, followTask } from '../watch.js';
+import { INSTANCE_HEADERS, instanceFields, instanceJson, instanceRow, instanceStatus } from '../views.js';
+
+interface CreateOptions {
+  datastore?: string;
+  datastoreVersion?: string;
+  flavor?: string;
+  size?: string;
+  database?: string[];
+  user?: string;
+  userHost: string;
+  passwordFile?: string;
+  rootPasswordFile?: string;
+  backup?: string;
+  config?: string[];
+  wait: boolean;
+}
+
+function overrides(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw usage(`--config must be KEY=VALUE, got "${p}"`);
+    out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out;
+}
+
+/** Prints where a followed instance ended up; a failure is a non-zero exit. */
+function settle(ctx: CommandContext, i: Instance | null, doing: string): void {
+  if (!i) throw failed(`the instance was deleted while ${doing}`);
+  ctx.out.fields(instanceFields(i), instanceJson(i));
+  if (i.status === InstanceStatus.INSTANCE_STATUS_ERROR) {
+    throw failed(`instance ${i.name} (${i.id}) went to ERROR while ${doing}: ${i.fault ? `step ${i.fault.step}: ${i.fault.message}` : 'no fault was recorded'}`);
+  }
+  if (i.status !== InstanceStatus.INSTANCE_STATUS_ACTIVE) throw failed(`instance ${i.name} is ${instanceStatus(i)}, not ACTIVE`);
+}
+
+async function create(ctx: CommandContext, name: string, o: CreateOptions): Promise<void> {
+  const { conn } = ctx;
+  const databases = o.database ?? [];
+  const warn = (l: string) => ctx.out.note(l);
+  let size = 0;
+  if (o.size !== undefined) {
+    size = Number(o.size);
+    if (!Number.isInteger(size) || size < 1) throw usage(`--size must be a whole number of GB (1 or more), got "${o.size}"`);
+  }
+  if (o.passwordFile && !o.user) throw usage('--password-file is for the --user being created: add --user NAME');
+  const users = o.user
+    ? [{ name: o.user, host: o.userHost, password: await readPassword({ file: o.passwordFile, what: `user ${o.user}`, warn }), databases, rules: [] }]
+    : [];
+  const req = CreateInstanceRequest.fromPartial({
+    name,
+    datastore: o.datastore ?? '',
+    datastoreVersion: o.datastoreVersion ?? '',
+    flavorId: o.flavor ?? '',
+    volumeSizeGb: size,
+    databases: databases.map((d) => ({ name: d })),
+    users,
+    rootPassword: o.rootPasswordFile ? readSecretFile(o.rootPasswordFile, '--root-password-file', warn) : '',
+    overrides: overrides(o.config ?? []),
+    backupId: o.backup ?? '',
+  });
+  const r = await conn.unary<CreateInstanceResponse>((md, opts, cb) => conn.instances.createInstance(req, md, opts, cb));
+  const inst = r.instance!;
+  if (!o.wait) {
+    ctx.out.fields(instanceFields(inst), instanceJson(inst));
+    if (!ctx.settings.json) ctx.out.note(`follow it with: coffer instance watch ${inst.id}`);
+    return;
+  }
+  const doing = o.backup ? `restoring backup ${o.backup}` : 'being created';
+  const title = o.backup ? `restoring ${name} from ${o.backup}` : `creating ${name}`;
+  settle(ctx, await followInstance(conn, ctx.display(), inst.id, r.taskId, title), doing);
+}
+
+export function instanceCommand(): Command {
+  const cmd = new Command('instance').description('database instances: create, list, show, watch, delete, restart');
+
+  cmd
+    .command('create')
+    .description('create an instance (or restore one from a backup) and follow its progress until it is ACTIVE')
+    .argument('<name>', 'a name for the instance, unique in your project')
+    .option('--datastore <name>', 'mariadb, mysql, ... (see `coffer datastore list`; default mariadb)')
+    .option('--datastore-version <version>', 'default: the datastore\'s default version')
+    .option('--flavor <id>', 'see `coffer flavor list` (default: the smallest)')
+    .option('--size <gb>', 'volume size in GB (default 1)')
+    .option('--database <name>', 'a database to create (repeatable)', collect)
+    .option('--user <name>', 'a user to create, with access to every --database')
+    .option('--user-host <host>', 'the host the --user may connect from', '%')
+    .option('--password-file <file>', 'the --user\'s password, on the first line of FILE ("-" for stdin; default: prompt)')
+    .option('--root-password-file <file>', 'enable root with the password in FILE')
+    .option('--backup <id>', 'restore this backup into the new instance')
+    .option('--config <key=value>', 'a configuration override (repeatable)', collect)
+    .option('--no-wait', 'return once the instance is recorded, without following its progress')
+    .action(act<CreateOptions>((ctx, args, o) => create(ctx, args[0] as string, o)));
+
+  cmd
+    .command('list')
+    .description('list the instances of your project')
+    .action(
+      act(async (ctx) => {
+        const all = await allInstances(ctx.conn);
+        ctx.out.table(INSTANCE_HEADERS, all.map(instanceRow), all.map(instanceJson), 'no instances yet: create one with `coffer instance create NAME`');
+      }),
+    );
+
+  cmd
+    .command('show')
+    .description('show one instance')
+    .argument('<instance>', 'id or name')
+    .action(
+      act(async (ctx, args) => {
+        const i = await findInstance(ctx.conn, args[0] as string);
+        ctx.out.fields(instanceFields(i), instanceJson(i));
+      }),
+    );
+
+  cmd
+    .command('watch')
+    .description('follow an instance\'s running task until the instance is ACTIVE or ERROR')
+    .argument('<instance>', 'id or name')
+    .action(
+      act(async (ctx, args) => {
+        const i = await findInstance(ctx.conn, args[0] as string);
+        settle(ctx, await followInstance(ctx.conn, ctx.display(), i.id, i.taskId, `watching ${i.name}`), 'being watched');
+      }),
+    );
+
+  cmd
+    .command('delete')
+    .description('delete an instance: its agent and datastore are stopped and its data removed')
+    .argument('<instance>', 'id or name')
+    .option('--no-wait', 'return once the delete task has started')
+    .action(
+      act<{ wait: boolean }>(async (ctx, args, o) => {
+        const { conn } = ctx;
+        const i = await findInstance(conn, args[0] as string);
+        const r = await conn.unary<DeleteInstanceResponse>((md, opts, cb) => conn.instances.deleteInstance({ id: i.id }, md, opts, cb));
+        if (o.wait) {
+          const task = await followTask(conn, ctx.display(), r.taskId, `deleting ${i.name}`);
+          if (task && task.state === TaskState.TASK_STATE_FAILED) throw failed(`deleting instance ${i.name} failed: ${task.error}`);
+        }
+        ctx.out.done(o.wait ? `instance ${i.name} (${i.id}) deleted` : `instance ${i.name} (${i.id}) is being deleted (task ${r.taskId})`, {
+          id: i.id,
+          name: i.name,
+          taskId: r.taskId,
+          deleted: o.wait,
+        });
+      }),
+    );
+
+  cmd
+    .command('restart')
+    .description('restart an instance\'s datastore and wait until it is ACTIVE again')
+    .argument('<instance>', 'id or name')
+    .option('--no-wait', 'return once the restart task has started')
+    .action(
+      act<{ wait: boolean }>(async (ctx, args, o) => {
+        const { conn } = ctx;
+        const i = await findInstance(conn, args[0] as string);
+        const r = await conn.unary<RestartInstanceResponse>((md, opts, cb) => conn.instances.restartInstance({ id: i.id }, md, opts, cb));
+        if (!o.wait) {
+          ctx.out.done(`instance ${i.name} is restarting (task ${r.taskId})`, { id: i.id, taskId: r.taskId });
+          return;
+        }
+        settle(ctx, await followInstance(conn, ctx.display(), i.id, r.taskId, `restarting ${i.name}`), 'restarting');
+      }),
+    );
+
+  return cmd;
+}

@@ -1,0 +1,108 @@
+// API messages as a person reads them (table rows, fields) and as a script
+// reads them (JSON: the proto3 JSON field names, every field present, enums
+// by their short name: "ACTIVE" rather than "INSTANCE_STATUS_ACTIVE").
+import { instanceStatusToJSON, type Instance } from '../proto/gen/coffer/control/v1/instances.js';
+import { backupKindToJSON, backupStatusToJSON, type Backup } from '../proto/gen/coffer/control/v1/backups.js';
+import { taskStateToJSON, type Task } from '../proto/gen/coffer/control/v1/tasks.js';
+import { datastoreStateToJSON } from '../proto/gen/coffer/agent/v1/lifecycle.js';
+import type { Fault } from '../proto/gen/coffer/control/v1/common.js';
+
+const short = (name: string, prefix: string): string => (name.startsWith(prefix) ? name.slice(prefix.length) : name);
+
+export const instanceStatus = (i: Instance): string => short(instanceStatusToJSON(i.status), 'INSTANCE_STATUS_');
+export const backupStatus = (b: Backup): string => short(backupStatusToJSON(b.status), 'BACKUP_STATUS_');
+export const taskState = (t: Task): string => short(taskStateToJSON(t.state), 'TASK_STATE_');
+
+export function time(ms: number): string {
+  return ms > 0 ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z') : '';
+}
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
+
+const faultText = (f: Fault | undefined): string => (f ? `${f.step}: ${f.message}` : '');
+
+export function instanceJson(i: Instance): Record<string, unknown> {
+  return {
+    ...i,
+    status: instanceStatus(i),
+    datastoreState: short(datastoreStateToJSON(i.datastoreState), 'DATASTORE_STATE_'),
+    fault: i.fault ?? null,
+  };
+}
+
+export const address = (i: Instance): string => (i.port ? `${i.host}:${i.port}` : '');
+
+function agentText(i: Instance): string {
+  if (!i.agentLastSeenMs) return 'not heard yet';
+  return i.agentReachable ? 'reachable' : `unreachable since ${time(i.agentLastSeenMs)}`;
+}
+
+export const INSTANCE_HEADERS = ['ID', 'NAME', 'STATUS', 'DATASTORE', 'ADDRESS', 'AGENT'] as const;
+
+export function instanceRow(i: Instance): string[] {
+  return [i.id, i.name, instanceStatus(i), `${i.datastore} ${i.datastoreVersion}`, address(i), agentText(i)];
+}
+
+export function instanceFields(i: Instance): Array<[string, string]> {
+  return [
+    ['id', i.id],
+    ['name', i.name],
+    ['project', i.project],
+    ['status', instanceStatus(i)],
+    ['fault', faultText(i.fault)],
+    ['datastore', `${i.datastore} ${i.datastoreVersion}`],
+    ['datastore state', i.agentLastSeenMs ? short(datastoreStateToJSON(i.datastoreState), 'DATASTORE_STATE_') : ''],
+    ['address', address(i)],
+    ['flavor', i.flavorId],
+    ['volume', i.volumeSizeGb ? `${i.volumeSizeGb} GB` : ''],
+    ['agent', agentText(i)],
+    ['task', i.taskId],
+    ['restored from', i.restoredFromBackupId],
+    ['created', time(i.createdAtMs)],
+    ['updated', time(i.updatedAtMs)],
+  ];
+}
+
+export function backupJson(b: Backup): Record<string, unknown> {
+  return { ...b, status: backupStatus(b), kind: short(backupKindToJSON(b.kind), 'BACKUP_KIND_'), fault: b.fault ?? null };
+}
+
+export const BACKUP_HEADERS = ['ID', 'NAME', 'INSTANCE', 'STATUS', 'KIND', 'SIZE', 'CREATED'] as const;
+
+export function backupRow(b: Backup): string[] {
+  return [b.id, b.name, b.instanceId, backupStatus(b), short(backupKindToJSON(b.kind), 'BACKUP_KIND_'), b.sizeBytes ? bytes(b.sizeBytes) : '', time(b.createdAtMs)];
+}
+
+export function backupFields(b: Backup): Array<[string, string]> {
+  return [
+    ['id', b.id],
+    ['name', b.name],
+    ['instance', b.instanceId],
+    ['status', backupStatus(b)],
+    ['fault', faultText(b.fault)],
+    ['kind', short(backupKindToJSON(b.kind), 'BACKUP_KIND_')],
+    ['parent', b.parentId],
+    ['datastore', `${b.datastore} ${b.datastoreVersion}`],
+    ['size', b.sizeBytes ? bytes(b.sizeBytes) : ''],
+    ['storage', b.storage],
+    ['location', b.location],
+    ['checksum', b.checksum],
+    ['task', b.taskId],
+    ['created', time(b.createdAtMs)],
+    ['updated', time(b.updatedAtMs)],
+  ];
+}
+
+export function taskJson(t: Task): Record<string, unknown> {
+  return { ...t, state: taskState(t) };
+}

@@ -1,0 +1,144 @@
+// Records to Trove's v1.0 JSON shapes (what python-troveclient reads).
+// Coffer's ids for datastores and their versions are the names; Trove's are
+// UUIDs, so a stable UUID-shaped id is derived from each name too, and both
+// are accepted wherever an id is.
+import { createHash } from 'node:crypto';
+import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
+import type { Database, User } from '../../proto/gen/coffer/agent/v1/common.js';
+import type { ControlContext } from '../context.js';
+import type { BackupRow } from '../store/backups.js';
+import type { FlavorRow, VersionRow } from '../store/catalog.js';
+import type { InstanceRow, InstanceStatus } from '../store/instances.js';
+import type { DatastoreView } from '../service/catalog.js';
+
+/** Trove shows a deleting instance as SHUTDOWN; the rest are the same names. */
+const INSTANCE_STATUS: Readonly<Record<InstanceStatus, string>> = {
+  BUILD: 'BUILD',
+  ACTIVE: 'ACTIVE',
+  ERROR: 'ERROR',
+  REBOOT: 'REBOOT',
+  RESIZE: 'RESIZE',
+  BACKUP: 'BACKUP',
+  DELETING: 'SHUTDOWN',
+  SHUTDOWN: 'SHUTDOWN',
+};
+
+/** Trove's operating_status, from the agent's last heartbeat. */
+const OPERATING_STATUS: Partial<Record<DatastoreState, string>> = {
+  [DatastoreState.DATASTORE_STATE_NEW]: 'NEW',
+  [DatastoreState.DATASTORE_STATE_BUILDING]: 'BUILDING',
+  [DatastoreState.DATASTORE_STATE_ACTIVE]: 'HEALTHY',
+  [DatastoreState.DATASTORE_STATE_SHUTDOWN]: 'SHUTDOWN',
+  [DatastoreState.DATASTORE_STATE_CRASHED]: 'CRASHED',
+  [DatastoreState.DATASTORE_STATE_RESTART_REQUIRED]: 'RESTART_REQUIRED',
+  [DatastoreState.DATASTORE_STATE_FAILED]: 'FAILED',
+  [DatastoreState.DATASTORE_STATE_STARTING]: 'STARTING',
+  [DatastoreState.DATASTORE_STATE_STOPPING]: 'STOPPING',
+};
+
+/** Trove's timestamp format: ISO 8601 to the second, no zone (UTC). */
+export const time = (ms: number): string => new Date(ms).toISOString().slice(0, 19);
+
+/** A UUID-shaped id derived from a name (stable across restarts). */
+export function nameId(kind: string, name: string): string {
+  const h = createHash('sha1').update(`coffer:${kind}:${name}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export const versionId = (datastore: string, version: string): string => nameId('datastore-version', `${datastore}:${version}`);
+
+export interface Links {
+  /** http://host:port/v1.0/<project> */
+  readonly base: string;
+}
+
+const link = (href: string) => [{ href, rel: 'self' }, { href, rel: 'bookmark' }];
+
+export function instanceView(c: ControlContext, r: InstanceRow, l: Links, detail = true): Record<string, unknown> {
+  const hb = c.instances.heartbeat(r.id);
+  const reachable = hb !== undefined && Date.now() - hb.received_at <= c.config.heartbeatExpiryMs;
+  const v: Record<string, unknown> = {
+    id: r.id,
+    name: r.name,
+    status: INSTANCE_STATUS[r.status],
+    operating_status: hb ? (reachable ? (OPERATING_STATUS[hb.datastore_state as DatastoreState] ?? 'UNKNOWN') : 'UNKNOWN') : '',
+    links: link(`${l.base}/instances/${r.id}`),
+    flavor: { id: r.flavor_id, links: link(`${l.base}/flavors/${r.flavor_id}`) },
+    datastore: { type: r.datastore, version: r.datastore_version, version_number: r.datastore_version },
+    volume: { size: r.volume_size_gb },
+    region: 'local',
+    tenant_id: r.project,
+  };
+  if (r.host) {
+    v.ip = [r.host];
+    v.addresses = [{ address: r.host, type: 'private' }];
+  }
+  if (!detail) return v;
+  // Not in Trove (its datastores always listen on the default port); the
+  // local driver gives each instance its own.
+  v.port = r.port || null;
+  v.created = time(r.created_at);
+  v.updated = time(r.updated_at);
+  v.service_status_updated = hb ? time(hb.received_at) : time(r.updated_at);
+  if (r.restored_from_backup_id) v.restored_from_backup_id = r.restored_from_backup_id;
+  if (r.status === 'ERROR') {
+    const f = c.instances.latestFault(r.id);
+    if (f) v.fault = { message: f.message, created: time(f.created_at), details: `step ${f.step}` };
+  }
+  return v;
+}
+
+/** Trove's backup statuses: NEW, BUILDING, SAVING, COMPLETED, FAILED (DELETING is Coffer's, shown as is). */
+export function backupView(b: BackupRow, l: Links): Record<string, unknown> {
+  return {
+    id: b.id,
+    name: b.name,
+    description: null,
+    status: b.status,
+    instance_id: b.instance_id,
+    parent_id: b.parent_id,
+    project_id: b.project,
+    locationRef: b.location || null,
+    size: b.size_bytes ? b.size_bytes / 1024 ** 3 : null,
+    created: time(b.created_at),
+    updated: time(b.updated_at),
+    datastore: { type: b.datastore, version: b.datastore_version, version_id: versionId(b.datastore, b.datastore_version) },
+    storage_driver: b.storage || null,
+    ...(b.status === 'FAILED' && b.fault_message ? { fault: { message: b.fault_message, details: `step ${b.fault_step ?? ''}` } } : {}),
+    links: link(`${l.base}/backups/${b.id}`),
+  };
+}
+
+export function versionView(v: VersionRow, l: Links): Record<string, unknown> {
+  const id = versionId(v.datastore, v.name);
+  return {
+    id,
+    name: v.name,
+    datastore: nameId('datastore', v.datastore),
+    datastore_name: v.datastore,
+    version: v.name,
+    active: v.active === 1,
+    packages: '',
+    image: '',
+    links: link(`${l.base}/datastores/versions/${id}`),
+  };
+}
+
+export function datastoreView(d: DatastoreView, l: Links): Record<string, unknown> {
+  const id = nameId('datastore', d.name);
+  return {
+    id,
+    name: d.name,
+    default_version: versionId(d.name, d.defaultVersion),
+    versions: d.versions.map((v) => ({ id: versionId(v.datastore, v.name), name: v.name, version: v.name, active: v.active === 1, links: link(`${l.base}/datastores/versions/${versionId(v.datastore, v.name)}`) })),
+    links: link(`${l.base}/datastores/${id}`),
+  };
+}
+
+export function flavorView(f: FlavorRow, l: Links): Record<string, unknown> {
+  return { id: f.id, str_id: f.id, name: f.name, ram: f.ram_mb, vcpus: f.vcpus, disk: null, ephemeral: 0, links: link(`${l.base}/flavors/${f.id}`) };
+}
+
+export const databaseView = (d: Database): Record<string, unknown> => ({ name: d.name, ...(d.characterSet ? { character_set: d.characterSet } : {}), ...(d.collation ? { collate: d.collation } : {}) });
+
+export const userView = (u: User): Record<string, unknown> => ({ name: u.name, host: u.host || '%', databases: (u.databases ?? []).map((name) => ({ name })) });

@@ -1,0 +1,100 @@
+// Databases, users and root of an instance, relayed to its agent once the
+// caller's project owns the instance and it is ACTIVE.
+import type { Database, User } from '../../proto/gen/coffer/agent/v1/common.js';
+import { agentCall, relayAgentError, type AgentClients } from '../agent-client.js';
+import { withAgent, type ControlContext } from '../context.js';
+import { conflict } from '../errors.js';
+import type { Caller } from './caller.js';
+import { findInstance } from './instances.js';
+
+export interface UserRef {
+  name: string;
+  /** Empty: '%' (any host), as Trove. */
+  host: string;
+}
+
+/** Calls the agent of an ACTIVE instance in the caller's project. */
+async function onAgent<T>(c: ControlContext, caller: Caller, instanceId: string, fn: (a: AgentClients) => Promise<T>): Promise<T> {
+  const r = findInstance(c, caller, instanceId);
+  if (r.status !== 'ACTIVE') throw conflict(`instance ${r.id} is ${r.status}; accounts can be changed only when it is ACTIVE`);
+  try {
+    return await withAgent(c, r, fn);
+  } catch (err) {
+    throw relayAgentError(err);
+  }
+}
+
+const call = <Res = unknown>(a: AgentClients, method: string, req: object): Promise<Res> => agentCall<Res>(a.accounts, method, req);
+
+/** Follows the agent's marker pagination to the end. */
+async function listAll<T>(a: AgentClients, method: string, field: string): Promise<T[]> {
+  const out: T[] = [];
+  let marker = '';
+  for (let i = 0; i < 1000; i++) {
+    const r = await call<Record<string, unknown>>(a, method, { page: { marker, limit: 1000, includeMarker: false } });
+    out.push(...((r[field] as T[]) ?? []));
+    marker = (r.nextMarker as string) ?? '';
+    if (!marker) break;
+  }
+  return out;
+}
+
+const noPassword = (u: User): User => ({ ...u, password: '' });
+
+export const listDatabases = (c: ControlContext, caller: Caller, instanceId: string): Promise<Database[]> =>
+  onAgent(c, caller, instanceId, (a) => listAll<Database>(a, 'listDatabases', 'databases'));
+
+export const createDatabases = (c: ControlContext, caller: Caller, instanceId: string, databases: Database[]): Promise<void> =>
+  onAgent(c, caller, instanceId, async (a) => void (await call(a, 'createDatabases', { databases })));
+
+export const deleteDatabase = (c: ControlContext, caller: Caller, instanceId: string, name: string): Promise<void> =>
+  onAgent(c, caller, instanceId, async (a) => void (await call(a, 'deleteDatabase', { name })));
+
+export const listUsers = (c: ControlContext, caller: Caller, instanceId: string): Promise<User[]> =>
+  onAgent(c, caller, instanceId, async (a) => (await listAll<User>(a, 'listUsers', 'users')).map(noPassword));
+
+export const getUser = (c: ControlContext, caller: Caller, instanceId: string, u: UserRef): Promise<User> =>
+  onAgent(c, caller, instanceId, async (a) => noPassword((await call<{ user: User }>(a, 'getUser', u)).user));
+
+export const createUsers = (c: ControlContext, caller: Caller, instanceId: string, users: User[]): Promise<void> =>
+  onAgent(c, caller, instanceId, async (a) => void (await call(a, 'createUsers', { users })));
+
+export const deleteUser = (c: ControlContext, caller: Caller, instanceId: string, u: UserRef): Promise<void> =>
+  onAgent(c, caller, instanceId, async (a) => void (await call(a, 'deleteUser', u)));
+
+export interface UserChanges {
+  newName?: string;
+  newHost?: string;
+  newPassword?: string;
+}
+
+export const updateUser = (c: ControlContext, caller: Caller, instanceId: string, u: UserRef, changes: UserChanges): Promise<void> =>
+  onAgent(c, caller, instanceId, async (a) =>
+    void (await call(a, 'updateUserAttributes', { ...u, newName: changes.newName ?? '', newHost: changes.newHost ?? '', newPassword: changes.newPassword ?? '' })),
+  );
+
+/** Each user's name, host and new password. */
+export const changePasswords = (c: ControlContext, caller: Caller, instanceId: string, users: User[]): Promise<void> =>
+  onAgent(c, caller, instanceId, async (a) => void (await call(a, 'changePasswords', { users })));
+
+export const listAccess = (c: ControlContext, caller: Caller, instanceId: string, u: UserRef): Promise<Database[]> =>
+  onAgent(c, caller, instanceId, async (a) => (await call<{ databases: Database[] }>(a, 'listAccess', u)).databases ?? []);
+
+export const grantAccess = (c: ControlContext, caller: Caller, instanceId: string, u: UserRef, databases: string[]): Promise<void> =>
+  onAgent(c, caller, instanceId, async (a) => void (await call(a, 'grantAccess', { ...u, databases })));
+
+export const revokeAccess = (c: ControlContext, caller: Caller, instanceId: string, u: UserRef, database: string): Promise<void> =>
+  onAgent(c, caller, instanceId, async (a) => void (await call(a, 'revokeAccess', { ...u, database })));
+
+/** Enables root (with `password`, or a generated one) and returns its name and password. */
+export const enableRoot = (c: ControlContext, caller: Caller, instanceId: string, password: string): Promise<{ name: string; password: string }> =>
+  onAgent(c, caller, instanceId, async (a) => {
+    const r = await call<{ user?: User; password: string }>(a, 'enableRoot', { password });
+    return { name: r.user?.name || 'root', password: r.password };
+  });
+
+export const disableRoot = (c: ControlContext, caller: Caller, instanceId: string): Promise<void> =>
+  onAgent(c, caller, instanceId, async (a) => void (await call(a, 'disableRoot', {})));
+
+export const isRootEnabled = (c: ControlContext, caller: Caller, instanceId: string): Promise<boolean> =>
+  onAgent(c, caller, instanceId, async (a) => (await call<{ enabled: boolean }>(a, 'isRootEnabled', {})).enabled);

@@ -1,0 +1,58 @@
+// Backups: create (full or incremental), list, get, delete.
+import { randomUUID } from 'node:crypto';
+import type { ControlContext } from '../context.js';
+import { conflict, invalid, notFound } from '../errors.js';
+import type { BackupRow } from '../store/backups.js';
+import type { BackupData } from '../workflows/backup.js';
+import { pageOf, type Caller, type Page, type PageRequest } from './caller.js';
+import { findInstance } from './instances.js';
+
+export interface CreateBackupInput {
+  instanceId: string;
+  /** Empty: backup-<first 8 of the id>. */
+  name?: string;
+  incremental?: boolean;
+  /** For an incremental backup; empty: the instance's latest COMPLETED backup. */
+  parentId?: string;
+}
+
+export function findBackup(c: ControlContext, caller: Caller, id: string): BackupRow {
+  const b = id ? c.backups.get(id, caller) : undefined;
+  if (!b) throw notFound('backup', id);
+  return b;
+}
+
+export function createBackup(c: ControlContext, caller: Caller, req: CreateBackupInput): { backup: BackupRow; taskId: string } {
+  const inst = findInstance(c, caller, req.instanceId);
+  if (inst.status !== 'ACTIVE' || inst.task_id) throw conflict(`instance ${inst.id} is ${inst.status}; a backup needs it ACTIVE with no task running`);
+  const name = (req.name ?? '').trim();
+  if (name.length > 255) throw invalid('name must be at most 255 characters');
+  const kind = req.incremental || req.parentId ? 'INCREMENTAL' : 'FULL';
+  let parent: BackupRow | undefined;
+  if (kind === 'INCREMENTAL') {
+    parent = req.parentId ? c.backups.get(req.parentId, caller) : c.backups.latestCompleted(inst.id);
+    if (!parent) throw invalid(req.parentId ? `parent backup ${req.parentId} does not exist` : `instance ${inst.id} has no completed backup to be incremental to`);
+    if (parent.instance_id !== inst.id || parent.status !== 'COMPLETED') throw invalid(`parent backup ${parent.id} must be a COMPLETED backup of instance ${inst.id}`);
+  }
+  const id = randomUUID();
+  const data: BackupData = { backupId: id, instanceId: inst.id, kind, parentArtifact: parent?.artifact ?? null };
+  const taskId = c.engine.submit('backup', inst.project, id, data, (tid) => {
+    c.backups.insert({ id, project: inst.project, instance_id: inst.id, name: name || `backup-${id.slice(0, 8)}`, kind, parent_id: parent?.id ?? null, datastore: inst.datastore, datastore_version: inst.datastore_version });
+    c.backups.update(id, { task_id: tid });
+    c.instances.update(inst.id, { status: 'BACKUP', task_id: tid });
+  });
+  c.events.emit('instance', inst.id);
+  return { backup: c.backups.get(id)!, taskId };
+}
+
+export function listBackups(c: ControlContext, caller: Caller, page: PageRequest, instanceId?: string): Page<BackupRow> {
+  return pageOf(c.backups.list(caller, page.limit + 1, page.marker, instanceId || undefined), page.limit);
+}
+
+export function deleteBackup(c: ControlContext, caller: Caller, id: string): void {
+  const b = findBackup(c, caller, id);
+  if (b.task_id) throw conflict(`backup ${b.id} is ${b.status}; wait for its task to finish`);
+  // Deleting the stored object goes through the agent's storage strategy
+  // (backup issue); until then only the record is removed.
+  c.backups.update(b.id, { deleted_at: Date.now() });
+}

@@ -1,0 +1,138 @@
+// Instances: create, list, get, rename, delete, restart, resize volume,
+// reset status. Transport-agnostic: both the gRPC InstanceService and the
+// REST bridge call these, so the two APIs cannot drift apart.
+import { randomUUID } from 'node:crypto';
+import type { Database, User } from '../../proto/gen/coffer/agent/v1/common.js';
+import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
+import type { ControlContext } from '../context.js';
+import { conflict, ControlError, invalid, notFound } from '../errors.js';
+import type { InstanceRow } from '../store/instances.js';
+import type { CreateData } from '../workflows/create.js';
+import { pageOf, type Caller, type Page, type PageRequest } from './caller.js';
+
+export const MAX_VOLUME_GB = 16_384;
+
+export interface CreateInstanceInput {
+  name: string;
+  /** Empty: mariadb. */
+  datastore?: string;
+  /** Empty: the datastore's default version. */
+  datastoreVersion?: string;
+  /** Empty: the smallest flavor. */
+  flavorId?: string;
+  /** 0: 1 GB. */
+  volumeSizeGb?: number;
+  databases?: Database[];
+  users?: User[];
+  rootPassword?: string;
+  overrides?: Record<string, string>;
+  /** Restore this COMPLETED backup into the new instance. */
+  backupId?: string;
+}
+
+export function findInstance(c: ControlContext, caller: Caller, id: string): InstanceRow {
+  const r = id ? c.instances.get(id, caller) : undefined;
+  if (!r) throw notFound('instance', id);
+  return r;
+}
+
+export function createInstance(c: ControlContext, caller: Caller, req: CreateInstanceInput): { instance: InstanceRow; taskId: string } {
+  const name = (req.name ?? '').trim();
+  if (!name || name.length > 255) throw invalid('name is required (1-255 characters)');
+  const datastore = req.datastore || 'mariadb';
+  const version = req.datastoreVersion || c.catalog.defaultVersion(datastore);
+  if (!version) throw invalid(`datastore "${datastore}" is not known; see ListDatastores`);
+  const v = c.catalog.version(datastore, version);
+  if (!v) throw invalid(`datastore version ${datastore} ${version} is not known; see ListDatastoreVersions`);
+  if (!v.active) throw new ControlError('CONTROL_ERR_UNAVAILABLE', `${datastore} ${version} is registered but not available yet (no agent manager for it)`);
+  const flavor = req.flavorId ? c.catalog.flavor(req.flavorId) : c.catalog.flavors()[0];
+  if (!flavor) throw invalid(`flavor "${req.flavorId}" is not known; see ListFlavors`);
+  const size = req.volumeSizeGb ?? 0;
+  if (!Number.isInteger(size) || size < 0 || size > MAX_VOLUME_GB) throw invalid(`volume_size_gb must be 1-${MAX_VOLUME_GB}`);
+  const volumeGb = size || 1;
+  let restore: CreateData['restore'] = null;
+  if (req.backupId) {
+    const b = c.backups.get(req.backupId, caller);
+    if (!b) throw notFound('backup', req.backupId);
+    if (b.status !== 'COMPLETED' || !b.artifact) throw conflict(`backup ${b.id} is ${b.status}; only a COMPLETED backup can be restored`);
+    if (b.datastore !== datastore) throw invalid(`backup ${b.id} is of ${b.datastore}, not ${datastore}`);
+    restore = { backupId: b.id, artifact: b.artifact };
+  }
+  const id = randomUUID();
+  const data: CreateData = {
+    instanceId: id,
+    manager: v.manager,
+    managerVersion: v.manager_version,
+    resources: { vcpus: flavor.vcpus, ramMb: flavor.ram_mb, volumeGb },
+    prepare: { rootPassword: req.rootPassword ?? '', databases: req.databases ?? [], users: req.users ?? [], overrides: req.overrides ?? {} },
+    restore,
+  };
+  const taskId = c.engine.submit('create', caller.project, id, data, (tid) => {
+    c.instances.insert({ id, project: caller.project, name, datastore, datastore_version: version, flavor_id: flavor.id, volume_size_gb: volumeGb, restored_from_backup_id: restore?.backupId ?? null });
+    c.instances.update(id, { task_id: tid });
+  });
+  return { instance: c.instances.get(id)!, taskId };
+}
+
+export function listInstances(c: ControlContext, caller: Caller, page: PageRequest): Page<InstanceRow> {
+  return pageOf(c.instances.list(caller, page.limit + 1, page.marker), page.limit);
+}
+
+export function renameInstance(c: ControlContext, caller: Caller, id: string, name: string): InstanceRow {
+  const r = findInstance(c, caller, id);
+  const n = name.trim();
+  if (!n || n.length > 255) throw invalid('name is required (1-255 characters)');
+  // InstanceStore.update does not take `name` (its patch type is the task
+  // engine's fields); renaming is the one API-side write, kept here.
+  c.db.prepare('UPDATE instances SET name = ?, updated_at = ? WHERE id = ?').run(n, Date.now(), r.id);
+  c.events.emit('instance', r.id);
+  return c.instances.get(r.id)!;
+}
+
+/** Starts a task on an instance that has none running, setting its status. */
+function startTask(c: ControlContext, r: InstanceRow, kind: string, status: InstanceRow['status'], data: object): string {
+  const allowed = kind === 'delete' ? ['ACTIVE', 'ERROR', 'SHUTDOWN'] : ['ACTIVE'];
+  if (r.task_id || !allowed.includes(r.status)) {
+    throw conflict(`instance ${r.id} is ${r.status}${r.task_id ? ` (task ${r.task_id} running)` : ''}; ${kind} needs it ${allowed.join(' or ')}`);
+  }
+  const id = c.engine.submit(kind, r.project, r.id, data, (taskId) => c.instances.update(r.id, { status, task_id: taskId }));
+  c.events.emit('instance', r.id);
+  return id;
+}
+
+export function deleteInstance(c: ControlContext, caller: Caller, id: string): string {
+  const r = findInstance(c, caller, id);
+  return startTask(c, r, 'delete', 'DELETING', { instanceId: r.id });
+}
+
+export function restartInstance(c: ControlContext, caller: Caller, id: string): string {
+  const r = findInstance(c, caller, id);
+  return startTask(c, r, 'restart', 'REBOOT', { instanceId: r.id });
+}
+
+export function resizeVolume(c: ControlContext, caller: Caller, id: string, volumeSizeGb: number): string {
+  const r = findInstance(c, caller, id);
+  if (!Number.isInteger(volumeSizeGb) || volumeSizeGb > MAX_VOLUME_GB) throw invalid(`volume size must be an integer up to ${MAX_VOLUME_GB} GB`);
+  if (volumeSizeGb <= r.volume_size_gb) throw invalid(`volume_size_gb must be larger than the current ${r.volume_size_gb} GB`);
+  return startTask(c, r, 'resize', 'RESIZE', { instanceId: r.id, volumeGb: volumeSizeGb });
+}
+
+/**
+ * Trove's reset_status: an instance left in a transitional status with no
+ * task running any more (a task that will never finish it) gets its status
+ * back from what the agent last reported: ACTIVE if the datastore runs and
+ * the agent is heard, else ERROR. A running task is never cut short: the
+ * engine owns it (409 until it ends or passes its deadline).
+ */
+export function resetStatus(c: ControlContext, caller: Caller, id: string): InstanceRow {
+  const r = findInstance(c, caller, id);
+  const task = r.task_id ? c.tasks.get(r.task_id) : undefined;
+  if (task?.state === 'RUNNING') throw conflict(`instance ${r.id} has task ${task.id} (${task.kind}) running; it ends by itself or at its deadline`);
+  const hb = c.instances.heartbeat(r.id);
+  const healthy = hb !== undefined && Date.now() - hb.received_at <= c.config.heartbeatExpiryMs && hb.datastore_state === DatastoreState.DATASTORE_STATE_ACTIVE;
+  const status = healthy ? 'ACTIVE' : 'ERROR';
+  if (status === 'ERROR' && r.status !== 'ERROR') c.instances.addFault(r.id, 'reset_status', `status reset from ${r.status}: the agent does not report a running datastore`);
+  c.instances.update(r.id, { status, task_id: null });
+  c.events.emit('instance', r.id);
+  return c.instances.get(r.id)!;
+}
