@@ -181,7 +181,7 @@ export class Agent {
           phase('root');
           await manager.accounts!.enableRoot(input.rootPassword);
         }
-        if (signal.aborted) phase('done');
+        if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', `Prepare was cancelled at its end: ${String((signal.reason as Error)?.message ?? signal.reason)}`);
         await manager.connect();
         this.state.update({ prepared: true, wantRunning: true, state: 'ACTIVE', reason: '', pendingRestart: [] });
         log.info({ datastore: manager.name }, 'prepare finished');

@@ -39,6 +39,7 @@ const DEFAULT_BACKOFF = [1000, 2000, 4000, 8000, 16000, 30000];
 // A child that stayed up this long is healthy again: its next crash starts
 // the backoff from the beginning.
 const HEALTHY_AFTER_MS = 60_000;
+const HALF_STARTED_GRACE_MS = 5_000;
 
 function describeExit(program: string, exit: Exit): string {
   if (exit.signal) return `${program} was killed by ${exit.signal}`;
@@ -91,13 +92,13 @@ export class Supervisor {
     await this.killChild();
   }
 
-  private async killChild(): Promise<void> {
+  private async killChild(graceMs = this.opts.stopGraceMs ?? 60_000): Promise<void> {
     const child = this.child;
     this.child = null;
     this.readyChild = null;
     if (child?.running) {
       this.opts.log.info({ pid: child.pid }, 'stopping datastore');
-      await child.stop(this.opts.stopGraceMs ?? 60_000);
+      await child.stop(graceMs);
     }
     rmSync(this.opts.pidFile, { force: true });
   }
@@ -128,7 +129,9 @@ export class Supervisor {
         );
       }
       if (signal?.aborted) {
-        await this.killChild();
+        // A server still starting up may not act on SIGTERM until it is
+        // ready; it holds nothing worth a long wait yet.
+        await this.killChild(HALF_STARTED_GRACE_MS);
         throw new AgentError('AGENT_ERR_CANCELLED', `start of ${program} was cancelled`);
       }
       if (await this.opts.probe()) {
@@ -137,7 +140,7 @@ export class Supervisor {
       }
       if (Date.now() > deadline) {
         const tailText = child.outputTail();
-        await this.killChild();
+        await this.killChild(HALF_STARTED_GRACE_MS);
         throw new AgentError('AGENT_ERR_TIMEOUT', `${program} did not answer within ${this.opts.readyTimeoutMs ?? 120_000} ms: ${tailText}`);
       }
       await sleep(200);

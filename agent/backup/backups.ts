@@ -251,6 +251,7 @@ export class Backups {
     const chain = openOverride ? [...chainIn] : await this.resolveChain(chainIn);
     const metas = checkChain(chain, this.agent.manager.name);
     if (!cap.strategies.includes(metas[0]!.strategy)) throw invalid(`this agent cannot restore ${metas[0]!.strategy} backups`);
+    cap.validateRestore?.(metas);
     const key = this.wrappingKey();
     const open = openOverride ?? (async (i: number) => (await this.store(chain[i]!.location!.storage).open(chain[i]!.location!.location, { signal })).stream);
     const headers: Buffer[] = [];

@@ -128,6 +128,8 @@ export interface BackupCapability {
    * whose data directory the agent has set aside.
    */
   readonly requiresRunning?: Readonly<Record<string, boolean>>;
+  /** The checks restore() makes first, run by the agent before it stops anything. */
+  validateRestore?(chain: readonly BackupMetadata[]): void;
   /** Starts the tool against the running datastore. Throws INVALID_ARGUMENT for an unknown strategy or an impossible request. */
   source(req: BackupRequest): Promise<BackupSource>;
   /**

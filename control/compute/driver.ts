@@ -13,6 +13,13 @@ export interface AgentBootConfig {
   readonly controlEndpoint: string;
   readonly heartbeatSeconds: number;
   readonly logLevel: string;
+  /**
+   * The deployment's backup wrapping key (0600 file in the control's data
+   * dir) and its local backup storage: every agent gets the same, so one
+   * instance's backup restores into another.
+   */
+  readonly backupKeyFile: string;
+  readonly backupDir: string;
 }
 
 /** The instance's certificate files as the CA wrote them (copied in by injectConfig). */

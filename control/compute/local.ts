@@ -69,6 +69,9 @@ export class LocalDriver implements ComputeDriver {
     copyFileSync(certs.key, files.key);
     chmodSync(files.key, 0o600);
     copyFileSync(certs.ca, files.ca);
+    const backupKey = path.join(tls, 'backup.key');
+    copyFileSync(config.backupKeyFile, backupKey);
+    chmodSync(backupKey, 0o600);
     const agentConfig = {
       instanceId: config.instanceId,
       listen: a.agentAddress,
@@ -84,6 +87,8 @@ export class LocalDriver implements ComputeDriver {
       logFile: path.join(dir, 'agent.log'),
       controlEndpoint: config.controlEndpoint,
       heartbeatSeconds: config.heartbeatSeconds,
+      backupKeyFile: backupKey,
+      backupDir: config.backupDir,
     };
     const file = this.configPath(id);
     writeFileSync(`${file}.tmp`, `${JSON.stringify(agentConfig, null, 2)}\n`, { mode: 0o600 });

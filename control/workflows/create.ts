@@ -3,6 +3,7 @@
 // progress), mark ACTIVE. Each step checks what is done already, so it can
 // run again after a control restart.
 import path from 'node:path';
+import { deploymentBackup } from '../backup-settings.js';
 import type { Database, User } from '../../proto/gen/coffer/agent/v1/common.js';
 import { DatastoreState, type PrepareResponse, type GetStatusResponse } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { agentCall, agentStream } from '../agent-client.js';
@@ -68,6 +69,7 @@ export function createWorkflow(c: ControlContext): Workflow<CreateData> {
             controlEndpoint: `${c.config.conductor.host}:${c.config.conductor.port}`,
             heartbeatSeconds: c.config.heartbeatMs / 1000,
             logLevel: c.config.logLevel,
+            ...deploymentBackup(c.config.dataDir),
           },
           ctx.data.certs!,
         );

@@ -37,7 +37,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
 
   const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs();
-    const text = renderMyCnf({ dataDir: layout.dataDir, runDir: layout.runDir, port: config.datastorePort, bindAddress: config.datastoreBind, overrides });
+    const text = renderMyCnf({ dataDir: layout.dataDir, runDir: layout.runDir, tmpDir: path.join(layout.baseDir, 'tmp'), port: config.datastorePort, bindAddress: config.datastoreBind, overrides });
     const tmp = `${cnfFile}.tmp`;
     writeFileSync(tmp, text, { mode: 0o644 });
     renameSync(tmp, cnfFile);
@@ -54,7 +54,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
     chmodSync(layout.agentDir, 0o700);
     mkdirSync(layout.etcDir, { recursive: true, mode: 0o755 });
-    for (const [dir, mode] of [[layout.dataDir, 0o750], [layout.runDir, 0o755], [layout.logDir, 0o750]] as const) {
+    for (const [dir, mode] of [[layout.dataDir, 0o750], [layout.runDir, 0o755], [layout.logDir, 0o750], [path.join(layout.baseDir, 'tmp'), 0o750]] as const) {
       mkdirSync(dir, { recursive: true, mode });
       chownSync(dir, u.uid, u.gid);
       chmodSync(dir, mode);

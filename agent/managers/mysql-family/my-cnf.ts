@@ -6,6 +6,7 @@ import path from 'node:path';
 export interface MyCnfInput {
   readonly dataDir: string;
   readonly runDir: string;
+  readonly tmpDir: string;
   readonly port: number;
   readonly bindAddress: string;
   /** Validated and normalised (rules.ts): plain names, values without newlines. */
@@ -25,6 +26,10 @@ export function renderMyCnf(input: MyCnfInput): string {
     '[mysqld]',
     `datadir = ${input.dataDir}`,
     `pid-file = ${path.join(input.runDir, 'mysqld.pid')}`,
+    // Each instance its own temporary directory: a starting server removes
+    // the #sql* files it finds in its tmpdir, and with a shared /tmp those
+    // can be another instance's live temporary tables.
+    `tmpdir = ${input.tmpDir}`,
     `bind-address = ${input.bindAddress}`,
     // Accounts match by address, so 'root'@'%' is what a TCP client gets.
     'skip-name-resolve',
