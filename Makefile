@@ -43,7 +43,7 @@ down:
 	@scripts/down.sh
 
 bench: build
-	@node --import ./test/bench/register.mjs test/bench/run.ts
+	@TS_NODE_TRANSPILE_ONLY=1 node --import @tapjs/typescript/import test/bench/run.ts
 
 clean:
 	rm -rf dist .tap

@@ -20,7 +20,7 @@ export function addBackupService(server: grpc.Server, c: ControlContext): void {
       return { backups: page.items.map(toBackup), nextPageToken: page.nextMarker ? encodePageToken(page.nextMarker) : '' };
     }),
     getBackup: unary(deps, 'GetBackup', async (req, scope) => ({ backup: toBackup(svc.findBackup(c, scope, req.id)) })),
-    deleteBackup: unary(deps, 'DeleteBackup', async (req, scope) => (svc.deleteBackup(c, scope, req.id), { taskId: '' })),
+    deleteBackup: unary(deps, 'DeleteBackup', async (req, scope) => (await svc.deleteBackup(c, scope, req.id), { taskId: '' })),
   };
   server.addService(BackupServiceService, impl as unknown as grpc.UntypedServiceImplementation);
 }

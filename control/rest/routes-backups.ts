@@ -38,7 +38,7 @@ export function backupRoutes(app: FastifyInstance, c: ControlContext): void {
   }));
 
   app.delete(`${base}/:id`, { schema: { summary: 'Delete a backup (202)', params: S.idParams } }, async (req: FastifyRequest<{ Params: { project_id: string; id: string } }>, reply) => {
-    svc.deleteBackup(c, callerOf(req), req.params.id);
+    await svc.deleteBackup(c, callerOf(req), req.params.id);
     return reply.code(202).send();
   });
 }

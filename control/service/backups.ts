@@ -6,6 +6,8 @@ import type { BackupRow } from '../store/backups.js';
 import type { BackupData } from '../workflows/backup.js';
 import { pageOf, type Caller, type Page, type PageRequest } from './caller.js';
 import { findInstance } from './instances.js';
+import { createStorage } from '../../strategies/storage/registry.js';
+import { deploymentBackup } from '../backup-settings.js';
 
 export interface CreateBackupInput {
   instanceId: string;
@@ -49,10 +51,38 @@ export function listBackups(c: ControlContext, caller: Caller, page: PageRequest
   return pageOf(c.backups.list(caller, page.limit + 1, page.marker, instanceId || undefined), page.limit);
 }
 
-export function deleteBackup(c: ControlContext, caller: Caller, id: string): void {
+export async function deleteBackup(c: ControlContext, caller: Caller, id: string): Promise<void> {
   const b = findBackup(c, caller, id);
   if (b.task_id) throw conflict(`backup ${b.id} is ${b.status}; wait for its task to finish`);
-  // Deleting the stored object goes through the agent's storage strategy
-  // (backup issue); until then only the record is removed.
-  c.backups.update(b.id, { deleted_at: Date.now() });
+  // Incremental children cannot be restored without this backup: they go
+  // too, newest first (as Trove does).
+  const doomed: BackupRow[] = [];
+  const collect = (row: BackupRow): void => {
+    for (const child of c.backups.children(row.id)) collect(child);
+    doomed.push(row);
+  };
+  collect(b);
+  for (const row of doomed) {
+    if (row.task_id) throw conflict(`backup ${row.id}, an incremental of ${b.id}, is ${row.status}; wait for its task to finish`);
+  }
+  for (const row of doomed) {
+    await removeStoredBackup(c, row);
+    c.backups.update(row.id, { deleted_at: Date.now() });
+  }
+}
+
+/** The object and its metadata, from the deployment's local backup storage. */
+async function removeStoredBackup(c: ControlContext, row: BackupRow): Promise<void> {
+  if (!row.artifact) return;
+  const artifact = JSON.parse(row.artifact) as { location?: { storage: string; location: string } };
+  const loc = artifact.location;
+  if (!loc?.location) return;
+  if (loc.storage !== 'local') {
+    // Swift and S3 credentials live in the agents' configs, not here.
+    c.log.warn({ backup: row.id, storage: loc.storage }, 'stored object not removed: only local storage is reachable from the control');
+    return;
+  }
+  const store = createStorage({ storage: 'local', root: deploymentBackup(c.config.dataDir).backupDir });
+  await store.delete(loc.location);
+  await store.delete(`${loc.location}.metadata.json`);
 }

@@ -118,9 +118,9 @@ export function resizeVolume(c: ControlContext, caller: Caller, id: string, volu
 }
 
 /**
- * Trove's reset_status: an instance left in a transitional status with no
- * task running any more (a task that will never finish it) gets its status
- * back from what the agent last reported: ACTIVE if the datastore runs and
+ * Trove's reset_status: an instance left in a transitional status (or
+ * ERROR) with no task running any more gets its status back from what the
+ * agent last reported: ACTIVE if the datastore runs and
  * the agent is heard, else ERROR. A running task is never cut short: the
  * engine owns it (409 until it ends or passes its deadline).
  */
@@ -128,6 +128,12 @@ export function resetStatus(c: ControlContext, caller: Caller, id: string): Inst
   const r = findInstance(c, caller, id);
   const task = r.task_id ? c.tasks.get(r.task_id) : undefined;
   if (task?.state === 'RUNNING') throw conflict(`instance ${r.id} has task ${task.id} (${task.kind}) running; it ends by itself or at its deadline`);
+  // An ACTIVE instance with no task is not stuck: nothing to reset (and a
+  // heartbeat sent while it was still building must not demote it).
+  if (r.status === 'ACTIVE' && !task) {
+    if (r.task_id) c.instances.update(r.id, { task_id: null });
+    return c.instances.get(r.id)!;
+  }
   const hb = c.instances.heartbeat(r.id);
   const healthy = hb !== undefined && Date.now() - hb.received_at <= c.config.heartbeatExpiryMs && hb.datastore_state === DatastoreState.DATASTORE_STATE_ACTIVE;
   const status = healthy ? 'ACTIVE' : 'ERROR';

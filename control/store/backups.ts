@@ -67,6 +67,11 @@ export class BackupStore {
       .get(instanceId) as BackupRow | undefined;
   }
 
+  /** Live incremental backups whose parent is this one. */
+  children(id: string): BackupRow[] {
+    return this.db.prepare('SELECT * FROM backups WHERE parent_id = ? AND deleted_at IS NULL ORDER BY created_at').all(id) as BackupRow[];
+  }
+
   update(id: string, patch: Partial<Omit<BackupRow, 'id' | 'project' | 'created_at'>>, now = Date.now()): void {
     const keys = Object.keys(patch);
     if (!keys.length) return;

@@ -1,7 +1,7 @@
 // The backup workflow: the agent streams the backup into storage and ends
 // with its artifact; the record becomes COMPLETED (or FAILED with a fault).
 // A failed backup does not break the instance: it goes back to ACTIVE.
-import { BackupType, type CreateBackupResponse } from '../../proto/gen/coffer/agent/v1/backup.js';
+import { BackupArtifact, BackupType, type CreateBackupResponse } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { agentStream } from '../agent-client.js';
 import { withAgent, type ControlContext } from '../context.js';
 import { PermanentStepError, type Workflow } from '../tasks/workflow.js';
@@ -36,7 +36,7 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
               backupId: ctx.data.backupId,
               type: ctx.data.kind === 'FULL' ? BackupType.BACKUP_TYPE_FULL : BackupType.BACKUP_TYPE_INCREMENTAL,
               strategy: '',
-              parent: ctx.data.parentArtifact ? JSON.parse(ctx.data.parentArtifact) : undefined,
+              parent: ctx.data.parentArtifact ? BackupArtifact.fromJSON(JSON.parse(ctx.data.parentArtifact)) : undefined,
               storage: undefined,
               compression: '',
             });
@@ -60,7 +60,8 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
           const md = artifact.metadata;
           c.backups.update(ctx.data.backupId, {
             status: 'COMPLETED',
-            artifact: JSON.stringify(artifact),
+            // Protobuf JSON: bytes (the wrapped key) survive as base64.
+            artifact: JSON.stringify(BackupArtifact.toJSON(artifact)),
             size_bytes: md?.storedBytes ?? 0,
             checksum: md?.checksum ?? '',
             storage: artifact.location?.storage ?? '',

@@ -25,6 +25,7 @@
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AgentError } from '../../agent/errors.js';
+import { CommandError } from '../../lib/process-runner.js';
 import { createCompressor, createDecompressor, type CompressionDeps, type CompressionName, type CompressionStage } from './compression.js';
 import { DEFAULT_FRAME_SIZE, ENCRYPTION_ALGORITHM, FrameDecryptor, FrameEncryptor, assertFrameSize } from './crypto-frames.js';
 import { HashMeter, ProgressMeter, type Progress } from './hash-meter.js';
@@ -85,7 +86,10 @@ export async function runBackup(opts: BackupPipelineOptions, deps: PipelineDeps)
       opts.signal ? { signal: opts.signal } : {},
     );
   } catch (err) {
-    throw cancelledOr(err, opts.signal, 'backup');
+    // Another stage may report the breakage first (a premature close); the
+    // compressor's own exit status and stderr are the reason a person needs.
+    await reaped(compressor);
+    throw cancelledOr(programFailure(compressor) ?? err, opts.signal, 'backup');
   } finally {
     dataKey.key.fill(0);
     await reaped(compressor);
@@ -263,6 +267,11 @@ function assertSha256(hex: string): void {
   if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
     throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', 'the expected checksum must be a sha256 in hex (64 characters)');
   }
+}
+
+function programFailure(stage: CompressionStage): Error | undefined {
+  const errored = (stage.stream as { errored?: unknown }).errored;
+  return errored instanceof CommandError ? errored : undefined;
 }
 
 function cancelledOr(err: unknown, signal: AbortSignal | undefined, what: string): unknown {

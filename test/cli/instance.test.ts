@@ -95,7 +95,7 @@ t.test('instances and backups through the coffer CLI', async (t) => {
   const btable = await cli(['backup', 'list']);
   t.match(btable.stdout, new RegExp(`^${bk.id}\\s+nightly\\s+${a.id}\\s+COMPLETED\\s+FULL`, 'm'), 'backup list prints a table');
 
-  await t.test('restore: create an instance from the backup', { todo: 'coffer-control keeps local backups in the source agent\'s own base dir, which another instance cannot read (see report)' }, async (t) => {
+  await t.test('restore: create an instance from the backup', async (t) => {
     const r = await cli(['instance', 'create', 'restored', '--backup', bk.id]);
     t.match(r.stderr, /restoring restored from/, 'the restore shows progress');
     t.equal(r.code, 0, r.stderr);

@@ -90,8 +90,10 @@ t.test('tokens, projects and Trove shapes', async (t) => {
 
   const active = await waitInstance(request, 'alpha', alpha, id, (i) => i?.status === 'ACTIVE' || i?.status === 'ERROR');
   t.equal(active!.status, 'ACTIVE');
+  const healthy = await waitInstance(request, 'alpha', alpha, id, (i) => i?.operating_status === 'HEALTHY', 30_000);
+  t.equal(healthy!.operating_status, 'HEALTHY', 'operating_status from the agent\'s heartbeat');
   const detail = await request('GET', '/v1.0/alpha/instances/detail', { token: alpha });
-  t.equal(detail.body.instances[0].operating_status, 'HEALTHY', 'detail: operating_status from the agent\'s heartbeat');
+  t.equal(detail.body.instances[0].id, id, 'instances/detail lists it');
   const reset = await request('POST', `/v1.0/alpha/instances/${id}/action`, { token: alpha, body: { reset_status: {} } });
   t.equal(reset.status, 202, 'reset_status on a settled instance: 202');
   t.equal((await request('GET', `/v1.0/alpha/instances/${id}`, { token: alpha })).body.instance.status, 'ACTIVE', 'a healthy instance stays ACTIVE');

@@ -85,7 +85,26 @@ export interface HarnessOptions {
   taskDeadlineSeconds?: number;
 }
 
+/**
+ * Starts a control on free ports. A port picked free can be taken by another
+ * test's process before the control binds it: then, and only then, start
+ * again on new ports.
+ */
 export async function startControl(t: { teardown(fn: () => unknown): void }, opts: HarnessOptions = {}): Promise<ControlHarness> {
+  for (let attempt = 1; ; attempt++) {
+    const deferred: Array<() => unknown> = [];
+    try {
+      const h = await startControlOnce({ teardown: (fn) => deferred.push(fn) }, opts);
+      for (const fn of deferred) t.teardown(fn);
+      return h;
+    } catch (err) {
+      for (const fn of deferred.reverse()) await fn();
+      if (attempt >= 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: HarnessOptions): Promise<ControlHarness> {
   const root = tempBase('coffer-control-test-');
   const dataDir = path.join(root, 'data');
   const grpcPort = await freePort();

@@ -1,0 +1,38 @@
+// Real agents for the benchmarks, started through the test harness
+// (test/support/agent.ts: the built bin/coffer-agent as a child process),
+// prepared, and given a deployment's backup directory and wrapping key.
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startAgent, collect, type AgentProcess } from '../support/agent.js';
+import { BackupType, type BackupArtifact, type CreateBackupResponse } from '../../proto/gen/coffer/agent/v1/backup.js';
+import { DatastoreState, type PrepareResponse } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
+import type { Teardown } from './harness.js';
+
+const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined };
+
+/** A backup directory and a 0600 wrapping key under `root`; the agent flags that use them. */
+export function deployment(root: string): { backupDir: string; agentArgs: string[] } {
+  const keyFile = path.join(root, 'backup.key');
+  writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const backupDir = path.join(root, 'backups');
+  return { backupDir, agentArgs: ['--backup-dir', backupDir, '--backup-key-file', keyFile, '--log-level', 'warn'] };
+}
+
+export async function preparedAgent(td: Teardown, baseDir: string, datastore: string, extraArgs: string[]): Promise<AgentProcess> {
+  const agent = await startAgent(td, { baseDir, datastore, extraArgs });
+  const events = await collect<PrepareResponse>(agent.clients.lifecycle.prepare(EMPTY_PREPARE));
+  const state = events.at(-1)?.result?.state;
+  if (state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error(`Prepare of ${datastore} ended in state ${state}`);
+  return agent;
+}
+
+/** CreateBackup (full, default compression, default storage) to its artifact. */
+export async function createBackup(agent: AgentProcess, backupId: string, strategy = ''): Promise<BackupArtifact> {
+  const events = await collect<CreateBackupResponse>(
+    agent.clients.backup.createBackup({ backupId, type: BackupType.BACKUP_TYPE_FULL, strategy, parent: undefined, storage: undefined, compression: '' }),
+  );
+  const artifact = events.at(-1)?.artifact;
+  if (!artifact?.metadata || !artifact.location) throw new Error('CreateBackup ended without an artifact');
+  return artifact;
+}

@@ -1,0 +1,252 @@
+// Issue 3: MariaDB backup and restore throughput of Coffer's pipeline
+// (mariadb-backup -> zstd -> AES-256-GCM frames -> sha256 -> local storage,
+// through the real agent's gRPC API) against
+//   (a) bare `mariadb-backup --backup --stream=xbstream | zstd -1 -T2 > file`,
+//   (b) Trove's `mariadb-backup ... | gzip | openssl enc -aes-256-cbc -salt -pass file:KEY > file`,
+// plus Restore into a second instance against a bare restore, StreamBackup
+// over loopback against reading the stored object, and the agent's memory.
+import { randomBytes } from 'node:crypto';
+import { createReadStream, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AgentProcess } from '../support/agent.js';
+import { mariadbSocket } from '../support/mariadb-client.js';
+import { socketOf } from '../support/dataset.js';
+import { BackupType, type BackupArtifact, type RestoreResponse, type StreamBackupResponse, type BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
+import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
+import { createBackup, deployment, preparedAgent } from './agents.js';
+import type { BenchOptions } from './options.js';
+import { benchRoot } from './workdir.js';
+import { fileSize, mbps, row, run, runPipeline, sampleRss, timed, type Row, type Stage, type Teardown } from './harness.js';
+
+const DB = 'bench';
+const TABLES = 4;
+const GIB = 1024 ** 3;
+
+async function sql(baseDir: string, statement: string): Promise<string> {
+  const r = await mariadbSocket(socketOf(baseDir), statement);
+  if (r.code !== 0) throw new Error(`SQL failed (${r.code}): ${r.stderr.trim()}\n${statement.slice(0, 300)}`);
+  return r.stdout;
+}
+
+/** Sum of the bench tables' .ibd files: what "the dataset is N GB" means here. */
+function datasetBytes(baseDir: string): number {
+  const dir = path.join(baseDir, 'data', DB);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.ibd'))
+    .reduce((s, f) => s + statSync(path.join(dir, f)).size, 0);
+}
+
+/**
+ * InnoDB tables of wide, partly compressible rows (hex digests, a run of one
+ * letter, random md5s): about 0.5 KB a row. Filled with INSERT ... SELECT
+ * from the Sequence engine in chunks, two connections at a time (2 cores),
+ * until the .ibd files reach the target.
+ */
+async function generate(baseDir: string, targetBytes: number): Promise<{ bytes: number; rows: number; seconds: number }> {
+  const ddl = [`CREATE DATABASE ${DB}`];
+  for (let t = 0; t < TABLES; t++) {
+    ddl.push(
+      `CREATE TABLE ${DB}.t${t} (id INT UNSIGNED PRIMARY KEY, customer VARCHAR(64) NOT NULL, amount DECIMAL(12,2) NOT NULL, created DATETIME NOT NULL, token CHAR(64) NOT NULL, payload VARCHAR(1024) NOT NULL) ENGINE=InnoDB`,
+    );
+  }
+  await sql(baseDir, ddl.join(';\n'));
+  // About 550 bytes a row on disk; at most 250,000 rows a statement, and
+  // about eight rounds for a small (quick) run.
+  const CHUNK_ROWS = Math.max(5_000, Math.min(250_000, Math.ceil(targetBytes / (550 * TABLES * 8))));
+  const insert = (t: number, from: number) =>
+    sql(
+      baseDir,
+      `INSERT INTO ${DB}.t${t} SELECT seq, CONCAT('customer-', seq MOD 100003), (seq MOD 100000) / 100, '2024-01-01' + INTERVAL (seq MOD 31536000) SECOND, ` +
+        `SHA2(CONCAT(${t}, '-', seq), 256), CONCAT(SHA2(seq * 7 + ${t}, 512), ' ', REPEAT(CHAR(97 + seq MOD 26), 100), ' ', MD5(RAND()), ` +
+        `' order notes for customer ', seq MOD 977, ' ', SHA2(RAND(), 256)) FROM ${DB}.seq_${from}_to_${from + CHUNK_ROWS - 1}`,
+    );
+  let next = 1;
+  let rows = 0;
+  const started = Date.now();
+  while (datasetBytes(baseDir) < targetBytes) {
+    const from = next;
+    // Two connections: tables 0 and 2 on one, 1 and 3 on the other.
+    await Promise.all(
+      [0, 1].map(async (w) => {
+        for (let t = w; t < TABLES; t += 2) await insert(t, from);
+      }),
+    );
+    next += CHUNK_ROWS;
+    rows += CHUNK_ROWS * TABLES;
+    console.log(`bench mariadb: ${rows} rows, ${(datasetBytes(baseDir) / 1e6).toFixed(0)} MB of .ibd`);
+  }
+  return { bytes: datasetBytes(baseDir), rows, seconds: (Date.now() - started) / 1000 };
+}
+
+async function tableCounts(baseDir: string): Promise<string> {
+  const parts = Array.from({ length: TABLES }, (_, t) => `(SELECT COUNT(*) FROM ${DB}.t${t})`);
+  return (await sql(baseDir, `SELECT CONCAT_WS(',', ${parts.join(', ')})`)).trim();
+}
+
+async function tableChecksums(baseDir: string): Promise<string> {
+  return (await sql(baseDir, `CHECKSUM TABLE ${Array.from({ length: TABLES }, (_, t) => `${DB}.t${t}`).join(', ')}`)).trim();
+}
+
+/** StreamBackup, read to the end; the client keeps only a byte count. */
+function streamBackup(agent: AgentProcess, backupId: string): Promise<{ bytes: number; metadata: BackupMetadata }> {
+  return new Promise((resolve, reject) => {
+    const call = agent.clients.backup.streamBackup({ backupId, type: BackupType.BACKUP_TYPE_FULL, strategy: '', parent: undefined, compression: '' });
+    let bytes = 0;
+    let metadata: BackupMetadata | undefined;
+    call.on('data', (m: StreamBackupResponse) => {
+      if (m.chunk) bytes += m.chunk.length;
+      if (m.metadata) metadata = m.metadata;
+    });
+    call.on('error', reject);
+    call.on('end', () => (metadata ? resolve({ bytes, metadata }) : reject(new Error('StreamBackup ended without metadata'))));
+  });
+}
+
+async function readAll(file: string): Promise<number> {
+  let n = 0;
+  for await (const c of createReadStream(file, { highWaterMark: 1024 * 1024 })) n += (c as Buffer).length;
+  return n;
+}
+
+export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]> {
+  const rows: Row[] = [];
+  const S = 'mariadb';
+  const root = benchRoot(td, o, 'coffer-bench-mariadb-');
+  const { backupDir, agentArgs } = deployment(root);
+
+  const a = await preparedAgent(td, path.join(root, 'a'), 'mariadb', agentArgs);
+  const gen = await generate(a.baseDir, o.sizeGb * GIB);
+  rows.push(row({ suite: S, name: 'dataset: INSERT ... SELECT from seq_1_to_N, 4 InnoDB tables', bytes: gen.bytes, seconds: gen.seconds, mbps: mbps(gen.bytes, gen.seconds), note: `${gen.rows} rows; bytes = .ibd files` }));
+
+  // The bare tools log in as their own user, its password in a 0600 option file.
+  const password = randomBytes(18).toString('base64url');
+  await sql(a.baseDir, `CREATE USER bench@localhost IDENTIFIED BY '${password}'; GRANT ALL PRIVILEGES ON *.* TO bench@localhost`);
+  const creds = path.join(root, 'bench.cnf');
+  writeFileSync(creds, `[client]\nuser=bench\npassword=${password}\n`, { mode: 0o600 });
+  const troveKey = path.join(root, 'trove.key');
+  writeFileSync(troveKey, randomBytes(32).toString('hex'), { mode: 0o600 });
+  let work = 0;
+  // The same options the agent gives mariadb-backup (strategies/backup/mariabackup.ts), fresh dirs each run.
+  const mariabackup = (): Stage => {
+    const w = path.join(root, `mb-work-${work++}`);
+    for (const d of ['target', 'lsn', 'tmp']) mkdirSync(path.join(w, d), { recursive: true, mode: 0o700 });
+    return {
+      argv: ['mariadb-backup', `--defaults-extra-file=${creds}`, '--backup', '--stream=xbstream', `--target-dir=${w}/target`, `--extra-lsndir=${w}/lsn`, `--tmpdir=${w}/tmp`, `--socket=${socketOf(a.baseDir)}`, '--user=bench'],
+    };
+  };
+  const bareFile = path.join(root, 'bare.xbstream.zst');
+
+  let artifact: BackupArtifact | undefined;
+  const pairs: Array<{ bare: number; coffer: number }> = [];
+  for (let r = 1; r <= o.rounds; r++) {
+    rmSync(bareFile, { force: true });
+    const bare = await runPipeline([mariabackup(), { argv: ['zstd', '-1', '-T2', '-c', '-q'] }], bareFile);
+    rows.push(row({ suite: S, name: `(a) bare mariadb-backup | zstd -1 -T2 > file, round ${r}`, bytes: bare.bytes, seconds: bare.seconds, mbps: mbps(gen.bytes, bare.seconds), note: 'MB/s of dataset bytes' }));
+
+    if (artifact) rmSync(path.join(backupDir, artifact.location!.location), { force: true });
+    const rss = sampleRss(a.proc.pid!);
+    const c = await timed(() => createBackup(a, `bench-full-${r}`));
+    const mem = rss.stop();
+    artifact = c.value;
+    const m = artifact.metadata!;
+    pairs.push({ bare: bare.seconds, coffer: c.seconds });
+    rows.push(
+      row({
+        suite: S,
+        name: `(c) Coffer CreateBackup (mariabackup, zstd, AES-256-GCM, sha256, local), round ${r}`,
+        bytes: m.storedBytes,
+        seconds: c.seconds,
+        mbps: mbps(gen.bytes, c.seconds),
+        peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
+        note: `raw xbstream ${m.rawBytes} B; speed vs (a) ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent VmRSS sampled max ${mem.sampledPeakMb.toFixed(1)} MB over ${mem.samples} samples, VmHWM ${mem.hwmMb.toFixed(1)} MB (target < 150 MB); agent CPU ${mem.cpuSeconds.toFixed(1)} s`,
+      }),
+    );
+  }
+  const m = artifact!.metadata!;
+  const stored = path.join(backupDir, artifact!.location!.location);
+
+  const troveFile = path.join(root, 'trove.xbstream.gz.enc');
+  const trove = await runPipeline([mariabackup(), { argv: ['gzip'] }, { argv: ['openssl', 'enc', '-aes-256-cbc', '-salt', '-pass', `file:${troveKey}`] }], troveFile);
+  const lastCoffer = pairs.at(-1)!.coffer;
+  rows.push(row({ suite: S, name: "(b) Trove's mariadb-backup | gzip | openssl enc -aes-256-cbc > file", bytes: trove.bytes, seconds: trove.seconds, mbps: mbps(gen.bytes, trove.seconds), note: `Coffer (c) is ${(trove.seconds / lastCoffer).toFixed(2)}x faster (target >= 3x)` }));
+  rmSync(troveFile, { force: true });
+
+  // (e) StreamBackup on loopback: a whole backup whose bytes go to the client.
+  {
+    const rss = sampleRss(a.proc.pid!);
+    const s = await timed(() => streamBackup(a, 'bench-stream'));
+    const mem = rss.stop();
+    rows.push(
+      row({
+        suite: S,
+        name: '(e) Coffer StreamBackup over gRPC on loopback, client reads every byte',
+        bytes: s.value.bytes,
+        seconds: s.seconds,
+        mbps: mbps(s.value.bytes, s.seconds),
+        peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
+        note: `MB/s of streamed bytes (dataset basis ${mbps(gen.bytes, s.seconds).toFixed(1)} MB/s); time vs CreateBackup to local disk ${(lastCoffer / s.seconds).toFixed(2)}x; agent CPU ${mem.cpuSeconds.toFixed(1)} s`,
+      }),
+    );
+    const read = await timed(() => readAll(stored));
+    rows.push(row({ suite: S, name: '(e) reading the stored object from local disk (page cache likely warm)', bytes: read.value, seconds: read.seconds, mbps: mbps(read.value, read.seconds) }));
+  }
+
+  // (d) Restore into a second prepared instance, then the same by hand.
+  {
+    const b = await preparedAgent(td, path.join(root, 'b'), 'mariadb', agentArgs);
+    const rss = sampleRss(b.proc.pid!);
+    const start = Date.now();
+    let restorePhaseAt = 0;
+    const r = await timed(
+      () =>
+        new Promise<RestoreResponse[]>((resolve, reject) => {
+          const call = b.clients.backup.restore({ chain: [artifact!] });
+          const out: RestoreResponse[] = [];
+          call.on('data', (e: RestoreResponse) => {
+            if (e.progress?.phase === 'restore' && !restorePhaseAt) restorePhaseAt = Date.now();
+            out.push(e);
+          });
+          call.on('error', reject);
+          call.on('end', () => resolve(out));
+        }),
+    );
+    const mem = rss.stop();
+    const result = r.value.at(-1)?.result;
+    if (result?.state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error(`Restore ended in state ${result?.state}`);
+    const verifySeconds = restorePhaseAt ? (restorePhaseAt - start) / 1000 : 0;
+    const check = o.verify === 'checksum' ? tableChecksums : tableCounts;
+    const [want, got] = [await check(a.baseDir), await check(b.baseDir)];
+    if (want !== got) throw new Error(`restored data differs (${o.verify}): source ${want}, restored ${got}`);
+    rows.push(
+      row({
+        suite: S,
+        name: '(d) Coffer Restore into a second prepared instance (verify pass, decrypt, zstd -d, mbstream -x, prepare, move-back, chown, restart)',
+        bytes: m.storedBytes,
+        seconds: r.seconds,
+        mbps: mbps(gen.bytes, r.seconds),
+        peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
+        note: `of which the verify pass ${verifySeconds.toFixed(2)} s; agent CPU ${mem.cpuSeconds.toFixed(1)} s; restored data equal by ${o.verify === 'checksum' ? 'CHECKSUM TABLE' : 'row counts'} (${got})`,
+      }),
+    );
+
+    const x = path.join(root, 'bare-restore', 'backup');
+    const data = path.join(root, 'bare-restore', 'data');
+    mkdirSync(x, { recursive: true, mode: 0o700 });
+    const extract = await runPipeline([{ argv: ['zstd', '-d', '-c', '-q', bareFile] }, { argv: ['mbstream', '-x', '-C', x] }], null);
+    const prepare = await run(['mariadb-backup', '--no-defaults', '--prepare', `--target-dir=${x}`]);
+    const moveBack = await run(['mariadb-backup', '--no-defaults', '--move-back', `--target-dir=${x}`, `--datadir=${data}`]);
+    const bareSeconds = extract.seconds + prepare.seconds + moveBack.seconds;
+    rows.push(
+      row({
+        suite: S,
+        name: '(d) bare restore: zstd -d | mbstream -x, mariadb-backup --prepare, --move-back (no server start)',
+        bytes: fileSize(bareFile),
+        seconds: bareSeconds,
+        mbps: mbps(gen.bytes, bareSeconds),
+        note: `extract ${extract.seconds.toFixed(2)} s, prepare ${prepare.seconds.toFixed(2)} s, move-back ${moveBack.seconds.toFixed(2)} s; Coffer restore speed vs bare ${(bareSeconds / r.seconds).toFixed(2)}x`,
+      }),
+    );
+    rmSync(path.join(root, 'bare-restore'), { recursive: true, force: true });
+  }
+  return rows;
+}

@@ -1,0 +1,52 @@
+// `make bench` options, from the environment, compiled once: nothing reads
+// process.env after this.
+//
+//   BENCH_ONLY       comma list of mariadb, postgres, redis, control (default: all)
+//   BENCH_SIZE_GB    MariaDB and PostgreSQL dataset size (default 2, as issues 3 and 4 ask)
+//   BENCH_REDIS_GB   Redis dataset size (default 1, as issue 4 asks)
+//   BENCH_AGENTS     simulated agents / instances for the control bench (default 10000)
+//   BENCH_ROUNDS     times the MariaDB backup pair (bare, Coffer) is repeated (default 1)
+//   BENCH_VERIFY     "count" (default) or "checksum": how a restore is checked
+//   BENCH_TMP        where datasets and backups go (default the OS temp dir)
+//   BENCH_JSON       also write the results as JSON to this file
+export const SUITES = ['mariadb', 'control', 'postgres', 'redis'] as const;
+export type Suite = (typeof SUITES)[number];
+
+export interface BenchOptions {
+  readonly only: readonly Suite[];
+  readonly sizeGb: number;
+  readonly redisGb: number;
+  readonly agents: number;
+  readonly rounds: number;
+  readonly verify: 'count' | 'checksum';
+  readonly tmp: string | undefined;
+  readonly json: string | undefined;
+}
+
+function num(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min) throw new TypeError(`${name} must be a number >= ${min}, got "${raw}"`);
+  return n;
+}
+
+export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
+  const only = (env.BENCH_ONLY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of only) if (!(SUITES as readonly string[]).includes(s)) throw new TypeError(`BENCH_ONLY: unknown suite "${s}"; use ${SUITES.join(', ')}`);
+  const verify = env.BENCH_VERIFY || 'count';
+  if (verify !== 'count' && verify !== 'checksum') throw new TypeError(`BENCH_VERIFY must be count or checksum, got "${verify}"`);
+  return Object.freeze({
+    only: only.length ? (only as Suite[]) : [...SUITES],
+    sizeGb: num(env, 'BENCH_SIZE_GB', 2, 0.01),
+    redisGb: num(env, 'BENCH_REDIS_GB', 1, 0.01),
+    agents: Math.floor(num(env, 'BENCH_AGENTS', 10_000, 1)),
+    rounds: Math.floor(num(env, 'BENCH_ROUNDS', 1, 1)),
+    verify,
+    tmp: env.BENCH_TMP || undefined,
+    json: env.BENCH_JSON || undefined,
+  });
+}

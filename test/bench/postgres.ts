@@ -1,0 +1,69 @@
+// Issue 4, PostgreSQL: Coffer's pg_basebackup backup (CreateBackup, strategy
+// pg_basebackup: tar to stdout -> zstd -> AES-256-GCM frames -> sha256 ->
+// local storage) against bare `pg_basebackup -Ft -D - | zstd -1 -T2 > file`,
+// on a pgbench dataset generated server-side.
+import path from 'node:path';
+import { rmSync } from 'node:fs';
+import { psqlAdmin } from '../support/psql.js';
+import type { BenchOptions } from './options.js';
+import { createBackup, deployment, preparedAgent } from './agents.js';
+import { benchRoot } from './workdir.js';
+import { mbps, row, run, runPipeline, sampleRss, timed, type Row, type Teardown } from './harness.js';
+
+const GIB = 1024 ** 3;
+// pgbench: one scale unit is 100,000 pgbench_accounts rows, about 15.6 MB with its index.
+const BYTES_PER_SCALE = 15.6e6;
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+export async function benchPostgres(o: BenchOptions, td: Teardown): Promise<Row[]> {
+  const S = 'postgres';
+  const rows: Row[] = [];
+  const root = benchRoot(td, o, 'coffer-bench-postgres-');
+  const { agentArgs } = deployment(root);
+  const a = await preparedAgent(td, path.join(root, 'a'), 'postgresql', agentArgs);
+  const runDir = path.join(a.baseDir, 'run');
+  // The agent's role over the socket, by peer authentication (we run as root),
+  // the way the agent's own tools connect: no password exists.
+  const conn = ['--host', runDir, '--port', String(a.datastorePort), '--username', 'coffer_admin'];
+  const client = [...conn, '--no-password'];
+  const env = { ...process.env, LC_ALL: 'C.UTF-8' };
+
+  const created = await psqlAdmin(a.baseDir, a.datastorePort, 'CREATE DATABASE bench');
+  if (created.code !== 0) throw new Error(`CREATE DATABASE failed: ${created.stderr}`);
+  const scale = Math.max(1, Math.ceil((o.sizeGb * GIB) / BYTES_PER_SCALE));
+  // -I dtGvp: drop, create tables, generate rows server-side, vacuum, primary keys.
+  const gen = await timed(() => run([`${PG_BIN}/pgbench`, ...conn, '--initialize', `--scale=${scale}`, '--init-steps=dtGvp', '--quiet', 'bench'], env));
+  const size = await psqlAdmin(a.baseDir, a.datastorePort, 'SELECT sum(pg_database_size(datname))::bigint FROM pg_database');
+  if (size.code !== 0) throw new Error(`pg_database_size failed: ${size.stderr}`);
+  const dataset = Number(size.stdout);
+  rows.push(row({ suite: S, name: `dataset: pgbench --initialize --scale=${scale} --init-steps=dtGvp`, bytes: dataset, seconds: gen.seconds, mbps: mbps(dataset, gen.seconds), note: 'bytes = sum of pg_database_size' }));
+
+  // Bare: the same options the agent gives pg_basebackup (agent/managers/postgresql/backup/basebackup.ts).
+  const bareFile = path.join(root, 'bare.tar.zst');
+  const bare = await runPipeline(
+    [
+      { argv: [`${PG_BIN}/pg_basebackup`, ...client, '--pgdata=-', '--format=tar', '--wal-method=fetch', '--checkpoint=fast', '--label=bench'], env },
+      { argv: ['zstd', '-1', '-T2', '-c', '-q'] },
+    ],
+    bareFile,
+  );
+  rows.push(row({ suite: S, name: 'bare pg_basebackup -Ft -D - --wal-method=fetch --checkpoint=fast | zstd -1 -T2 > file', bytes: bare.bytes, seconds: bare.seconds, mbps: mbps(dataset, bare.seconds), note: 'MB/s of dataset bytes' }));
+  rmSync(bareFile, { force: true });
+
+  const rss = sampleRss(a.proc.pid!);
+  const c = await timed(() => createBackup(a, 'bench-pg', 'pg_basebackup'));
+  const mem = rss.stop();
+  const m = c.value.metadata!;
+  rows.push(
+    row({
+      suite: S,
+      name: 'Coffer CreateBackup (pg_basebackup, zstd, AES-256-GCM, sha256, local)',
+      bytes: m.storedBytes,
+      seconds: c.seconds,
+      mbps: mbps(dataset, c.seconds),
+      peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
+      note: `raw tar ${m.rawBytes} B; speed vs bare ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent CPU ${mem.cpuSeconds.toFixed(1)} s`,
+    }),
+  );
+  return rows;
+}

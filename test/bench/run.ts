@@ -1,0 +1,49 @@
+// `make bench`: runs the selected suites in order (MariaDB, control,
+// PostgreSQL, Redis), printing each figure as it is taken and a summary at
+// the end. Options come from the environment (options.ts). Figures are not
+// assertions: targets are stated beside them, and docs/performance.md
+// records runs.
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { compileOptions, type Suite } from './options.js';
+import { Teardown, fmt, loadavg, type Row } from './harness.js';
+
+const o = compileOptions(process.env);
+const td = new Teardown();
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`bench: ${sig}, cleaning up`);
+    void td.run().finally(() => process.exit(130));
+  });
+}
+
+const suites: Record<Suite, () => Promise<Row[]>> = {
+  mariadb: async () => (await import('./mariadb.js')).benchMariadb(o, td),
+  control: async () => (await import('./control.js')).benchControl(o),
+  postgres: async () => (await import('./postgres.js')).benchPostgres(o, td),
+  redis: async () => (await import('./redis.js')).benchRedis(o, td),
+};
+
+console.log(`bench: ${new Date().toISOString()} ${os.cpus().length} cores, load ${loadavg()}, options ${JSON.stringify(o)}`);
+const rows: Row[] = [];
+const failures: string[] = [];
+for (const s of o.only) {
+  try {
+    rows.push(...(await suites[s]()));
+  } catch (err) {
+    failures.push(`${s}: ${(err as Error).stack ?? String(err)}`);
+    console.error(`bench ${s} failed: ${(err as Error).stack ?? String(err)}`);
+  } finally {
+    await td.run();
+  }
+}
+console.log('\n# summary');
+for (const r of rows) console.log(`${r.suite} | ${r.name} | ${fmt(r)} | load ${r.load} | ${r.at}`);
+if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, rows, failures }, null, 2));
+if (failures.length) {
+  console.error(`\n${failures.length} suite(s) failed:\n${failures.join('\n')}`);
+  process.exitCode = 1;
+}
