@@ -7,7 +7,7 @@ BIN := node_modules/.bin
 .PHONY: help deps test-deps build generate check-generated lint test up down bench clean
 
 help:
-	@echo "make up      install what is missing, start an agent and prepare a MariaDB"
+	@echo "make up      install what is missing, start coffer-control and create a MariaDB instance"
 	@echo "make test    install what the tests need and run them all"
 	@echo "make down    stop what make up started"
 	@echo "make bench   run the benchmarks (test/bench)"

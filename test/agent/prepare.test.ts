@@ -70,6 +70,12 @@ t.test('Prepare turns a fresh instance into a secured, running MariaDB', async (
   const after = await mariadb(agent.datastorePort, 'alice', 'Al1ce-pass', 'SHOW DATABASES');
   t.notOk(after.stdout.split('\n').includes('other'), 'the second Prepare created nothing');
   t.equal((await status(agent)).state, DatastoreState.DATASTORE_STATE_ACTIVE, 'still ACTIVE');
+
+  // Secrets never reach the log.
+  const log = agent.logs.join('\n');
+  t.ok(log.length > 0, 'the agent logged');
+  t.notOk(log.includes('Al1ce-pass'), 'the user password is not in the log');
+  t.notOk(log.includes(secret), 'the admin secret is not in the log');
 });
 
 t.test('Prepare with a root password enables root@%', async (t) => {
