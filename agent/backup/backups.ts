@@ -17,7 +17,7 @@ import type { BackupCapability } from '../managers/manager.js';
 import type { Agent } from '../agent.js';
 import type { CompiledBackupSettings } from './backup-settings.js';
 import { decodeMetadata, encodeMetadata, metadataKey, startHeaders } from './metadata-codec.js';
-import { gateOnExit } from './source-gate.js';
+import { gated } from './source-gate.js';
 import { checkChain } from './chain.js';
 
 export interface BackupProgress {
@@ -140,7 +140,7 @@ export class Backups {
       let result;
       try {
         result = await runBackup(
-          { source: source.stream.pipe(gateOnExit(source.done)), sink: sink.stream, wrappingKey: this.wrappingKey(), compression: p.compression, signal, onProgress: report },
+          { source: gated(source.stream, source.done), sink: sink.stream, wrappingKey: this.wrappingKey(), compression: p.compression, signal, onProgress: report },
           { runner: this.runner, log: this.log },
         );
       } catch (err) {

@@ -1,7 +1,7 @@
 // Passes the source's bytes through, but ends only after the tool itself
 // exited successfully: a backup whose tool failed at the very end must not
 // be committed. The subprocess's exit status is part of the stream's success.
-import { Transform } from 'node:stream';
+import { Transform, pipeline, type Readable } from 'node:stream';
 
 export function gateOnExit(done: Promise<unknown>): Transform {
   return new Transform({
@@ -15,4 +15,15 @@ export function gateOnExit(done: Promise<unknown>): Transform {
       );
     },
   });
+}
+
+/**
+ * The source's stream behind the gate, joined with stream.pipeline (not
+ * .pipe(), which would not pass the source's error on): a tool that dies
+ * midway fails the backup at once instead of leaving it waiting.
+ */
+export function gated(source: Readable, done: Promise<unknown>): Transform {
+  const gate = gateOnExit(done);
+  pipeline(source, gate, () => undefined);
+  return gate;
 }

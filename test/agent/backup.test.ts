@@ -222,3 +222,37 @@ t.test('a client that cancels mid-backup: the tool is stopped and no object is l
   t.same(tools.map((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ')), [], 'no backup tool process is left');
   t.equal((await statusOf(a)).state, DatastoreState.DATASTORE_STATE_ACTIVE);
 });
+
+t.test('the backup tool dies midway: the backup fails with its reason and no object is left', async (t) => {
+  const d = deployment();
+  const a = await preparedAgent(t, d.args);
+  await seed(a.baseDir, 'victim', 150000);
+  const stream = a.clients.backup.createBackup({ backupId: 'killed', type: BackupType.BACKUP_TYPE_FULL, strategy: '', parent: undefined, storage: undefined, compression: 'none' });
+  const outcome = collect<CreateBackupResponse>(stream).then(
+    () => null,
+    (e: Error) => e,
+  );
+  // Fault injection on the real tool: SIGKILL mariadb-backup once it streams.
+  const toolPid = async (): Promise<string | undefined> =>
+    readdirSync('/proc').filter((p) => /^\d+$/.test(p)).find((p) => {
+      try {
+        const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+        return path.basename(argv[0] ?? '') === 'mariadb-backup' && argv.join(' ').includes(a.baseDir);
+      } catch {
+        return false;
+      }
+    });
+  let pid: string | undefined;
+  for (let i = 0; i < 200 && !pid; i++) {
+    pid = await toolPid();
+    if (!pid) await new Promise((r) => setTimeout(r, 50));
+  }
+  t.ok(pid, 'mariadb-backup ran');
+  process.kill(Number(pid), 'SIGKILL');
+  const err = await outcome;
+  t.ok(err, 'CreateBackup failed');
+  t.match(String(err?.message), /mariadb-backup|killed|SIGKILL/, `with the tool's reason: ${err?.message}`);
+  const left = existsSync(d.backupDir) ? readdirSync(d.backupDir, { recursive: true }).map(String).filter((f) => f.includes('killed')) : [];
+  t.same(left, [], 'no object or partial file left');
+  t.equal((await statusOf(a)).state, DatastoreState.DATASTORE_STATE_ACTIVE, 'the datastore is unharmed');
+});
