@@ -28,6 +28,10 @@ if ((${#missing[@]})); then
 fi
 
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  echo "installing node modules (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm install with the committed lock installs the locked versions. Not
+  # npm ci: the registry reachable here has no builds of @bufbuild/buf for
+  # other platforms, so the lock cannot list them, and npm ci refuses a lock
+  # without them. better-sqlite3 builds from source here (about 2 minutes).
+  echo "installing node modules (npm install from package-lock.json)"
+  npm install --no-audit --no-fund --loglevel=error
 fi

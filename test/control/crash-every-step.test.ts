@@ -14,7 +14,7 @@
 // backup crash on one instance, to keep the runtime reasonable.
 import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { waitFor } from '../support/agent.js';
@@ -153,6 +153,38 @@ function retries(control: ControlHarness, taskId: string): string[] {
     });
 }
 
+/** Live backup tool processes (mariadb-backup, mysqldump) working for an instance. */
+function backupTools(control: ControlHarness, instanceId: string): number[] {
+  const dir = path.join(control.dataDir, 'instances', instanceId);
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (/(mariabackup|mariadb-backup|mysqldump|mariadb-dump)$/.test(argv[0] ?? '') && argv.some((a) => a.includes(dir))) out.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** The agent's warnings and errors since `since` (its log is JSON lines in <instance dir>/agent.log). */
+function agentWarnings(control: ControlHarness, instanceId: string, since: number): string[] {
+  const file = path.join(control.dataDir, 'instances', instanceId, 'agent.log');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((l) => {
+      try {
+        const j = JSON.parse(l) as { level?: number; time?: number; msg?: string; err?: { message?: string } };
+        return (j.level ?? 0) >= 40 && (j.time ?? 0) >= since ? [`${j.msg}${j.err?.message ? `: ${j.err.message}` : ''}`] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
 const stepPattern = (steps: string[]) => new RegExp(`^(${steps.map((s) => s.replace(/[-]/g, '\\-')).join('|')})( \\(deadline\\))?$`);
 
 async function settledInstance(control: ControlHarness, token: string, id: string): Promise<Instance> {
@@ -269,7 +301,13 @@ t.test('kill -9 of the control at every step of create and of backup', async (t)
           return r.attempts > atKill.attempts;
         }, 60_000);
         await new Promise((r) => setTimeout(r, 1500));
+        const tools = backupTools(control, inst.id);
+        t.comment(`when the agent is let go, its first backup's tool is ${tools.length ? `still running (pids ${tools.join(', ')})` : 'gone already'}`);
+        const thawedAt = Date.now();
         thaw();
+        const b = await settledBackup(control, token, id);
+        for (const l of agentWarnings(control, inst.id, thawedAt)) t.comment(`agent: ${l}`);
+        t.not(b.status, BackupStatus.BACKUP_STATUS_BUILDING, 'the backup did not stay BUILDING');
       }
 
       const b = await settledBackup(control, token, id);
