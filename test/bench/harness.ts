@@ -83,10 +83,11 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 export interface RssSampler {
   /**
-   * Stops sampling: the highest VmRSS seen and the kernel's VmHWM, in MB
-   * (10^6 bytes), and the CPU seconds (user + system) the process used.
+   * Stops sampling: VmRSS at the start, the highest VmRSS seen and the
+   * kernel's VmHWM, in MB (10^6 bytes), and the CPU seconds (user + system)
+   * the process used.
    */
-  stop(): { sampledPeakMb: number; hwmMb: number; samples: number; cpuSeconds: number };
+  stop(): { startMb: number; sampledPeakMb: number; hwmMb: number; samples: number; cpuSeconds: number };
 }
 
 /** utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat). */
@@ -112,7 +113,8 @@ export function sampleRss(pid: number, everyMs = 100): RssSampler {
   } catch {
     hwmReset = false;
   }
-  let peakKb = statusKb(pid, 'VmRSS');
+  const startKb = statusKb(pid, 'VmRSS');
+  let peakKb = startKb;
   const cpu0 = cpuSeconds(pid);
   let samples = 1;
   const timer = setInterval(() => {
@@ -135,7 +137,7 @@ export function sampleRss(pid: number, everyMs = 100): RssSampler {
       } catch {
         // gone
       }
-      return { sampledPeakMb: (peakKb * 1024) / 1e6, hwmMb: (hwm * 1024) / 1e6, samples, cpuSeconds: cpu };
+      return { startMb: (startKb * 1024) / 1e6, sampledPeakMb: (peakKb * 1024) / 1e6, hwmMb: (hwm * 1024) / 1e6, samples, cpuSeconds: cpu };
     },
   };
 }

@@ -158,7 +158,7 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
         seconds: c.seconds,
         mbps: mbps(gen.bytes, c.seconds),
         peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
-        note: `raw xbstream ${m.rawBytes} B; speed vs (a) ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent VmRSS sampled max ${mem.sampledPeakMb.toFixed(1)} MB over ${mem.samples} samples, VmHWM ${mem.hwmMb.toFixed(1)} MB (target < 150 MB); agent CPU ${mem.cpuSeconds.toFixed(1)} s`,
+        note: `raw xbstream ${m.rawBytes} B; speed vs (a) ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent VmRSS sampled max ${mem.sampledPeakMb.toFixed(1)} MB over ${mem.samples} samples, VmHWM ${mem.hwmMb.toFixed(1)} MB (target < 150 MB); agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB`,
       }),
     );
   }
@@ -184,7 +184,7 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
         seconds: s.seconds,
         mbps: mbps(s.value.bytes, s.seconds),
         peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
-        note: `MB/s of streamed bytes (dataset basis ${mbps(gen.bytes, s.seconds).toFixed(1)} MB/s); time vs CreateBackup to local disk ${(lastCoffer / s.seconds).toFixed(2)}x; agent CPU ${mem.cpuSeconds.toFixed(1)} s`,
+        note: `MB/s of streamed bytes (dataset basis ${mbps(gen.bytes, s.seconds).toFixed(1)} MB/s); time vs CreateBackup to local disk ${(lastCoffer / s.seconds).toFixed(2)}x; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB`,
       }),
     );
     const read = await timed(() => readAll(stored));
@@ -225,7 +225,7 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
         seconds: r.seconds,
         mbps: mbps(gen.bytes, r.seconds),
         peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
-        note: `of which the verify pass ${verifySeconds.toFixed(2)} s; agent CPU ${mem.cpuSeconds.toFixed(1)} s; restored data equal by ${o.verify === 'checksum' ? 'CHECKSUM TABLE' : 'row counts'} (${got})`,
+        note: `of which the verify pass ${verifySeconds.toFixed(2)} s; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; restored data equal by ${o.verify === 'checksum' ? 'CHECKSUM TABLE' : 'row counts'} (${got})`,
       }),
     );
 

@@ -62,7 +62,7 @@ export async function benchPostgres(o: BenchOptions, td: Teardown): Promise<Row[
       seconds: c.seconds,
       mbps: mbps(dataset, c.seconds),
       peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
-      note: `raw tar ${m.rawBytes} B; speed vs bare ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent CPU ${mem.cpuSeconds.toFixed(1)} s`,
+      note: `raw tar ${m.rawBytes} B; speed vs bare ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB`,
     }),
   );
   return rows;

@@ -80,7 +80,7 @@ export async function benchRedis(o: BenchOptions, td: Teardown): Promise<Row[]> 
       seconds: c.seconds,
       mbps: mbps(m.rawBytes, c.seconds),
       peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
-      note: `raw RDB ${m.rawBytes} B (MB/s of RDB bytes); speed vs redis-cli --rdb ${(bare.seconds / c.seconds).toFixed(2)}x; agent CPU ${mem.cpuSeconds.toFixed(1)} s`,
+      note: `raw RDB ${m.rawBytes} B (MB/s of RDB bytes); speed vs redis-cli --rdb ${(bare.seconds / c.seconds).toFixed(2)}x; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB`,
     }),
   );
   return rows;
