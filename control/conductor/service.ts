@@ -24,16 +24,15 @@ export function conductorImplementation(c: ControlContext): ConductorServiceServ
         callback(toServiceError(err, c.log, method) as grpc.ServiceError);
       }
     };
+  const recordHeartbeat = c.db.prepare(
+    `INSERT INTO instance_heartbeats (instance_id, datastore_state, reason, agent_version, received_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (instance_id) DO UPDATE SET datastore_state = excluded.datastore_state, reason = excluded.reason,
+       agent_version = excluded.agent_version, received_at = excluded.received_at`,
+  );
   return {
     heartbeat: handle('Heartbeat', (req) => {
       const accepted = lastSeen.acceptIfNewer(req.instanceId, 'heartbeat', req.sentAtMs, () => {
-        c.db
-          .prepare(
-            `INSERT INTO instance_heartbeats (instance_id, datastore_state, reason, agent_version, received_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (instance_id) DO UPDATE SET datastore_state = excluded.datastore_state, reason = excluded.reason,
-               agent_version = excluded.agent_version, received_at = excluded.received_at`,
-          )
-          .run(req.instanceId, req.state, req.reason, req.agentVersion, Date.now());
+        recordHeartbeat.run(req.instanceId, req.state, req.reason, req.agentVersion, Date.now());
       });
       return { accepted };
     }),
