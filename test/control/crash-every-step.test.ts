@@ -10,6 +10,10 @@
 //   size and sha256 the control recorded (or FAILED with a reason),
 // - exactly one agent process runs per instance (a resumed step never starts
 //   a second agent), and no task is left RUNNING.
+// A step that relays the agent's progress (Prepare, the backup) is killed a
+// second time once the agent is at work; and the backup is killed once more
+// with the agent frozen, so that the resumed step calls an agent still busy
+// with the first backup.
 // One control runs everything: the creates one after another, then every
 // backup crash on one instance, to keep the runtime reasonable.
 import t, { type Test } from 'tap';
@@ -82,8 +86,7 @@ function stepRow(db: Database.Database, taskId: string, step: string): StepAtKil
  * - 'start': as soon as the task's current step is the step (for a quick
  *   step that can be just after it finished, before the next one starts);
  * - 'agent-working': once the agent has relayed progress for the step
- *   (a second event: the agent's operation is under way), or else as soon
- *   as the step is over.
+ *   (its operation is under way), or else as soon as the step is over.
  */
 type KillPoint = 'start' | 'agent-working';
 
@@ -93,22 +96,22 @@ type KillPoint = 'start' | 'agent-working';
  * Returns the step's record as the dead control left it: 'running' means it
  * died inside the step, 'done' between that step and the next.
  */
-async function killAtStep(control: ControlHarness, taskId: string, step: string, point: KillPoint = 'start', beforeRestart?: () => unknown): Promise<StepAtKill> {
+async function killAtStep(control: ControlHarness, taskId: string, step: string, point: KillPoint = 'start', beforeKill?: () => unknown): Promise<StepAtKill> {
   const db = new Database(path.join(control.dataDir, 'coffer.db'), { readonly: true, fileMustExist: true });
   try {
     const deadline = Date.now() + 180_000;
     for (;;) {
       const r = stepRow(db, taskId, step);
-      if (r && (point === 'start' || r.agentEvents >= 2 || r.stepState !== 'running' || r.taskState !== 'RUNNING')) break;
+      if (r && (point === 'start' || r.agentEvents >= 1 || r.stepState !== 'running' || r.taskState !== 'RUNNING')) break;
       if (Date.now() > deadline) throw new Error(`task ${taskId} never reached step ${step} (${point})`);
       await new Promise((res) => setTimeout(res, 5));
     }
   } finally {
     db.close();
   }
+  await beforeKill?.();
   await control.kill('SIGKILL');
   const atKill = readDb(control, (d) => stepRow(d, taskId, step))!;
-  await beforeRestart?.();
   await control.start();
   return atKill;
 }
@@ -278,8 +281,8 @@ t.test('kill -9 of the control at every step of create and of backup', async (t)
       const created = await ccall<CreateBackupResponse>(control.clients.backups, 'createBackup', CreateBackupRequest.fromPartial({ instanceId: inst.id, name: `crash-${label}-${step}`, kind }), token);
       const id = created.backup!.id;
 
-      // The busy case: the agent is frozen (SIGSTOP) as the control dies, so
-      // it cannot notice its caller went away; it is let go only once the
+      // The busy case: the agent is frozen (SIGSTOP) just before the control
+      // dies, so it cannot notice its caller went away; it is let go only once the
       // resumed step has called it again. It then meets the new call while
       // its first backup is still running (or being torn down).
       let frozen: number[] = [];
@@ -352,6 +355,10 @@ t.test('kill -9 of the control at every step of create and of backup', async (t)
     }
   }
   t.ok(agentSteps.length > 0, `some backup step runs the agent's backup (${agentSteps.join(', ')})`);
+  // Enough data that the agent's backup tool is still streaming when the
+  // agent is let go (a few MB finish before the control is back).
+  const bulk = await mariadb(inst.port, 'app', PASSWORD, 'CREATE TABLE big (id INT PRIMARY KEY, v TEXT); INSERT INTO big SELECT seq, REPEAT(MD5(seq), 8) FROM seq_1_to_300000', 'app');
+  t.equal(bulk.code, 0, `more data for the busy-agent case: ${bulk.stderr}`);
   for (const step of agentSteps) await backupAndCrash(BackupKind.BACKUP_KIND_FULL, step, 'agent-working', true);
 
   const running = readDb(control, (d) => (d.prepare("SELECT COUNT(*) AS n FROM tasks WHERE state = 'RUNNING'").get() as { n: number }).n);
