@@ -29,6 +29,17 @@ export class LastSeen {
     });
   }
 
+  /**
+   * Checks and records one report inside a transaction the caller already
+   * holds (group commit): true if it was newer than the last accepted.
+   */
+  acceptInTransaction(instanceId: string, kind: ReportKind, sentAt: number, now = Date.now()): boolean {
+    const row = this.select.get(instanceId, kind) as { sent_at: number } | undefined;
+    if (row && sentAt <= row.sent_at) return false;
+    this.upsert.run(instanceId, kind, sentAt, now);
+    return true;
+  }
+
   /** Runs `apply` and records sentAt if sentAt is newer than the last accepted; returns whether it was. */
   acceptIfNewer(instanceId: string, kind: ReportKind, sentAt: number, apply: () => void, now = Date.now()): boolean {
     return this.guarded(instanceId, kind, sentAt, apply, now);

@@ -2,12 +2,13 @@
 // Served on its own listener (the conductor address) whose clients must
 // present an instance certificate; the API listener takes tokens instead.
 import type * as grpc from '@grpc/grpc-js';
-import { ConductorServiceService, type ConductorServiceServer } from '../../proto/gen/coffer/control/v1/conductor.js';
+import { ConductorServiceService, type ConductorServiceServer, type HeartbeatRequest } from '../../proto/gen/coffer/control/v1/conductor.js';
 import { startGrpcServer, type CofferServer } from '../../lib/grpc-server.js';
 import type { ControlContext } from '../context.js';
 import { invalid, toServiceError } from '../errors.js';
 import type { BackupStatus } from '../store/backups.js';
 import { LastSeen } from './last-seen.js';
+import { GroupCommit } from './group-commit.js';
 import { peerInstanceId, requireSameInstance } from './peer.js';
 
 const BACKUP_STATES: Readonly<Record<string, BackupStatus>> = { building: 'BUILDING', completed: 'COMPLETED', failed: 'FAILED' };
@@ -29,13 +30,32 @@ export function conductorImplementation(c: ControlContext): ConductorServiceServ
      ON CONFLICT (instance_id) DO UPDATE SET datastore_state = excluded.datastore_state, reason = excluded.reason,
        agent_version = excluded.agent_version, received_at = excluded.received_at`,
   );
+  // Heartbeats arriving together are written together; the ordering rule
+  // still holds per report, in arrival order, inside the one transaction.
+  const heartbeats = new GroupCommit<HeartbeatRequest, boolean>(
+    c.db.transaction((reqs: readonly HeartbeatRequest[]) =>
+      reqs.map((req) => {
+        const now = Date.now();
+        if (!lastSeen.acceptInTransaction(req.instanceId, 'heartbeat', req.sentAtMs, now)) return false;
+        recordHeartbeat.run(req.instanceId, req.state, req.reason, req.agentVersion, now);
+        return true;
+      }),
+    ),
+  );
   return {
-    heartbeat: handle('Heartbeat', (req) => {
-      const accepted = lastSeen.acceptIfNewer(req.instanceId, 'heartbeat', req.sentAtMs, () => {
-        recordHeartbeat.run(req.instanceId, req.state, req.reason, req.agentVersion, Date.now());
-      });
-      return { accepted };
-    }),
+    heartbeat: (call, callback) => {
+      try {
+        requireSameInstance(peerInstanceId(call), call.request.instanceId);
+        if (!(call.request.sentAtMs > 0)) throw invalid('sent_at_ms is required');
+      } catch (err) {
+        callback(toServiceError(err, c.log, 'Heartbeat') as grpc.ServiceError);
+        return;
+      }
+      heartbeats.submit(call.request).then(
+        (accepted) => callback(null, { accepted }),
+        (err: unknown) => callback(toServiceError(err, c.log, 'Heartbeat') as grpc.ServiceError),
+      );
+    },
     reportBackupState: handle('ReportBackupState', (req) => {
       const status = BACKUP_STATES[req.state];
       if (!status) throw invalid(`state must be one of ${Object.keys(BACKUP_STATES).join(', ')}, got "${req.state}"`);
