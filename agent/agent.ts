@@ -65,10 +65,19 @@ export class Agent {
       },
       onRecovered: () => {
         this.deps.log.info('datastore recovered after a crash');
-        void this.deps.manager.connect().catch(() => undefined);
-        const pending = this.state.get().pendingRestart;
-        // The restart applied any pending configuration.
-        this.state.update({ state: 'ACTIVE', reason: `recovered after a crash (restart ${this.supervisor.restartCount})`, pendingRestart: pending.length ? [] : pending });
+        // ACTIVE only once the agent's own connection is new: a call that
+        // trusts ACTIVE must not meet the dead connection of the old process.
+        void this.deps.manager
+          .disconnect()
+          .catch(() => undefined)
+          .then(() => this.deps.manager.connect())
+          .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'reconnecting after a crash failed'))
+          .then(() => {
+            if (this.state.get().state !== 'CRASHED') return;
+            const pending = this.state.get().pendingRestart;
+            // The restart applied any pending configuration.
+            this.state.update({ state: 'ACTIVE', reason: `recovered after a crash (restart ${this.supervisor.restartCount})`, pendingRestart: pending.length ? [] : pending });
+          });
       },
     });
   }
