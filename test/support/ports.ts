@@ -1,13 +1,5 @@
-import { createServer } from 'node:net';
+// Test ports come from the same picker as the local driver's: below the
+// kernel's ephemeral range (lib/free-port.ts says why).
+import { freePort } from '../../lib/free-port.js';
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };

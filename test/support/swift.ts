@@ -5,7 +5,7 @@
 // last lease is returned, so test files running in parallel share one SAIO
 // and a SAIO started by hand (./start.sh) is never stopped by a test.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../lib/free-port.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,17 +114,7 @@ export async function startExtraProxy(t: Teardown, saio: SwiftSaio): Promise<Ext
   return { url, authUrl: `${url}/auth/v1.0`, stop };
 }
 
-/** A port nothing listens on right now (the kernel picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort };
 
 /** A plain Swift API client for assertions: what is really in the store. */
 export class SwiftProbe {
