@@ -133,8 +133,10 @@ class ProgramStream extends Duplex {
     child.stdout?.destroy();
     settle.then(
       (exit) => {
-        // A broken pipe means the program died first: its exit and stderr are the real reason.
-        if (isPipeError(err) && exit.code !== 0 && exit.code !== null) cb(this.exitError(exit));
+        // A program that exited non-zero on its own is the real reason,
+        // whatever another stage noticed first (a broken pipe, a premature
+        // close): its exit status and stderr are what a person needs.
+        if ((isPipeError(err) || !(err instanceof AgentError)) && exit.code !== 0 && exit.code !== null) cb(this.exitError(exit));
         else cb(err);
       },
       () => cb(err),
