@@ -2,6 +2,7 @@
 // (never a shell string); secrets go through stdin or the environment, never
 // argv. Output lines of long-running children go to the structured log.
 import { execa, type ResultPromise } from 'execa';
+import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from './logger.js';
 
@@ -106,6 +107,10 @@ export class ProcessRunner {
   spawn(argv: readonly string[], opts: SpawnOptions = {}): ChildHandle {
     const [file, ...args] = argv;
     if (!file) throw new TypeError('spawn: empty argv');
+    // Another child's stdout as this one's stdin: the new child is given the
+    // pipe itself, and this process closes its own copy right after, so no
+    // byte passes through here and the writer's exit is the reader's EOF.
+    const upstream = opts.stdin instanceof ChildHandle ? opts.stdin.releaseStdout() : undefined;
     const child = execa(file, args, {
       cwd: opts.cwd,
       env: opts.env,
@@ -113,13 +118,14 @@ export class ProcessRunner {
       uid: opts.uid,
       gid: opts.gid,
       detached: true,
-      stdin: opts.stdin ?? 'ignore',
+      stdin: upstream ?? (opts.stdin as 'pipe' | 'ignore' | undefined) ?? 'ignore',
       stdout: opts.stdout ?? 'pipe',
       stderr: 'pipe',
       reject: false,
       buffer: false,
       encoding: 'buffer',
     });
+    upstream?.destroy();
     return new ChildHandle(argv, child, opts.logger ?? this.log, opts.logOutput !== false);
   }
 }
@@ -132,7 +138,11 @@ export interface SpawnOptions {
   logger?: Logger;
   /** 'pipe' to read stdout as a stream (backups); default: lines to the log. */
   stdout?: 'pipe' | 'ignore';
-  stdin?: 'pipe' | 'ignore';
+  /**
+   * 'pipe' to write to it; or a child whose stdout (not yet read from, see
+   * ChildHandle.releaseStdout) becomes this child's stdin.
+   */
+  stdin?: 'pipe' | 'ignore' | ChildHandle;
   /** Log stdout/stderr lines (default true). Off for binary stdout. */
   logOutput?: boolean;
 }
@@ -150,6 +160,7 @@ export class ChildHandle {
   readonly exited: Promise<Exit>;
   private readonly lines: string[] = [];
   private done = false;
+  private stdoutReleased = false;
 
   constructor(
     readonly argv: readonly string[],
@@ -196,8 +207,29 @@ export class ChildHandle {
     );
   }
 
+  /** null once released to another child. */
   get stdout(): Readable | null {
-    return this.child.stdout;
+    return this.stdoutReleased ? null : this.child.stdout;
+  }
+
+  /**
+   * True while stdout is a pipe nothing has read from: only then can it be
+   * handed to another child without losing bytes. Node starts reading a
+   * child's stdout as soon as the event loop runs, so a hand-off has to
+   * happen before that; paused, what was read waits in the stream's buffer,
+   * which this checks.
+   */
+  get stdoutReleasable(): boolean {
+    const s = this.child.stdout;
+    return !this.stdoutReleased && s !== null && !s.destroyed && s.readableFlowing !== true && s.readableLength === 0 && !s.readableEnded;
+  }
+
+  /** Gives up this process's reading end of stdout, for ProcessRunner.spawn's stdin. */
+  releaseStdout(): Readable {
+    const s = this.child.stdout;
+    if (!s || !this.stdoutReleasable) throw new Error(`${this.argv[0]}: stdout cannot be handed on (not a pipe, or already read from)`);
+    this.stdoutReleased = true;
+    return s;
   }
 
   get stdin(): Writable | null {
@@ -206,6 +238,24 @@ export class ChildHandle {
 
   get running(): boolean {
     return !this.done;
+  }
+
+  /**
+   * Bytes the child has read and written so far (Linux /proc/<pid>/io
+   * rchar/wchar: every read and write call, pipes included), or undefined
+   * once it has exited or where /proc cannot tell. For progress of bytes
+   * that flow between children and never pass through this process.
+   */
+  ioCounters(): { readBytes: number; writtenBytes: number } | undefined {
+    if (this.done || this.pid <= 0) return undefined;
+    try {
+      const text = readFileSync(`/proc/${this.pid}/io`, 'utf8');
+      const r = /^rchar:\s*(\d+)$/m.exec(text);
+      const w = /^wchar:\s*(\d+)$/m.exec(text);
+      return r && w ? { readBytes: Number(r[1]), writtenBytes: Number(w[1]) } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The last lines the child wrote, for error messages. */

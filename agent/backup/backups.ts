@@ -2,10 +2,10 @@
 // (the manager's BackupCapability) feeds the encrypted, compressed pipeline
 // (strategies/backup/pipeline.ts), which feeds a store (strategies/storage).
 import { randomUUID } from 'node:crypto';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../../lib/logger.js';
 import type { ProcessRunner } from '../../lib/process-runner.js';
-import { runBackup, verifyObject, restoreStream } from '../../strategies/backup/pipeline.js';
+import { openRestore, runBackup, verifyObject, type RestoreResult } from '../../strategies/backup/pipeline.js';
 import { parseCompression, type CompressionName } from '../../strategies/backup/compression.js';
 import type { Progress as PipelineProgress } from '../../strategies/backup/hash-meter.js';
 import { createStorage, type StorageName } from '../../strategies/storage/registry.js';
@@ -17,7 +17,7 @@ import type { BackupCapability } from '../managers/manager.js';
 import type { Agent } from '../agent.js';
 import type { CompiledBackupSettings } from './backup-settings.js';
 import { decodeMetadata, encodeMetadata, metadataKey, startHeaders } from './metadata-codec.js';
-import { gated } from './source-gate.js';
+import { gatedSource } from './source-gate.js';
 import { checkChain } from './chain.js';
 
 export interface BackupProgress {
@@ -121,7 +121,7 @@ export class Backups {
   /** Runs source -> pipeline -> sink; the sink's owner commits or discards. */
   private async runInto(
     input: CreateBackupInput,
-    sinkFor: (meta: BackupMetadata) => { stream: Writable; done?: Promise<unknown> },
+    sinkFor: (meta: BackupMetadata) => { stream: Writable; done?: Promise<{ sha256: string }> },
     onProgress: (p: BackupProgress) => void,
     signal: AbortSignal,
   ): Promise<BackupMetadata> {
@@ -137,10 +137,13 @@ export class Backups {
       const sink = sinkFor(meta);
       const report = (x: PipelineProgress) =>
         onProgress({ phase: 'backup', message: `${p.strategy} backup`, bytesDone: x.rawBytes, bytesTotal: 0, bytesPerSecond: x.rawRate });
+      // A store's sink hashes what it saves; the pipeline then need not.
+      const sinkSha256 = sink.done?.then((s) => s.sha256);
+      sinkSha256?.catch(() => undefined); // awaited by runBackup on success only
       let result;
       try {
         result = await runBackup(
-          { source: gated(source.stream, source.done), sink: sink.stream, wrappingKey: this.wrappingKey(), compression: p.compression, signal, onProgress: report },
+          { source: gatedSource(source), sink: sink.stream, sinkSha256, wrappingKey: this.wrappingKey(), compression: p.compression, signal, onProgress: report },
           { runner: this.runner, log: this.log },
         );
       } catch (err) {
@@ -264,36 +267,44 @@ export class Backups {
       });
       headers.push(v.header);
     }
-    let restored = 0;
-    const rawOf = (i: number): Promise<Readable> => {
+    const results: Promise<RestoreResult>[] = [];
+    const outputs: Readable[] = [];
+    // Each element's raw bytes: with zstd, zstd's stdout, which the
+    // capability's tool reads directly (tool-io.ts feedTool).
+    const rawOf = async (i: number): Promise<Readable> => {
       const m = metas[i]!;
-      const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-      void (async () => {
-        try {
-          const r = await restoreStream(await open(i), {
-            destination: out,
-            wrappingKey: key,
-            expectedSha256: m.checksum,
-            compression: parseCompression(m.compression || undefined),
-            expectHeader: headers[i],
-            signal,
-            onProgress: (x) => onProgress({ phase: 'restore', message: `restoring backup ${m.backupId}`, bytesDone: x.rawBytes, bytesTotal: m.rawBytes, bytesPerSecond: x.rawRate }),
-          }, { runner: this.runner, log: this.log });
-          restored += r.rawBytes;
-        } catch (err) {
-          out.destroy(err as Error);
-        }
-      })();
-      return Promise.resolve(out);
+      const opened = openRestore(
+        await open(i),
+        {
+          wrappingKey: key,
+          expectedSha256: m.checksum,
+          compression: parseCompression(m.compression || undefined),
+          expectHeader: headers[i],
+          signal,
+          onProgress: (x) => onProgress({ phase: 'restore', message: `restoring backup ${m.backupId}`, bytesDone: x.rawBytes, bytesTotal: m.rawBytes, bytesPerSecond: x.rawRate }),
+        },
+        { runner: this.runner, log: this.log },
+      );
+      results.push(opened.result);
+      outputs.push(opened.output);
+      return opened.output;
     };
     onProgress({ phase: 'restore', message: 'restoring into the datastore', bytesDone: 0, bytesTotal: metas.reduce((s, m) => s + m.rawBytes, 0), bytesPerSecond: 0 });
-    if (cap.requiresRunning?.[metas[0]!.strategy]) {
-      // A logical dump is replayed through the client into the running datastore.
-      this.agent.requireRunning('restore a logical backup');
-      await this.agent.exclusive('restore', () => cap.restore(metas, rawOf, signal));
-    } else {
-      await this.agent.restoreData((signal2) => cap.restore(metas, rawOf, signal2), signal);
+    try {
+      if (cap.requiresRunning?.[metas[0]!.strategy]) {
+        // A logical dump is replayed through the client into the running datastore.
+        this.agent.requireRunning('restore a logical backup');
+        await this.agent.exclusive('restore', () => cap.restore(metas, rawOf, signal));
+      } else {
+        await this.agent.restoreData((signal2) => cap.restore(metas, rawOf, signal2), signal);
+      }
+    } finally {
+      // An element the capability never read to its end (it failed first)
+      // must not leave zstd and the object's download waiting on a reader.
+      for (const o of outputs) if (!o.readableEnded) o.destroy();
     }
+    let restored = 0;
+    for (const r of await Promise.allSettled(results)) if (r.status === 'fulfilled') restored += r.value.rawBytes;
     return restored;
   }
 

@@ -2,6 +2,8 @@
 // exited successfully: a backup whose tool failed at the very end must not
 // be committed. The subprocess's exit status is part of the stream's success.
 import { Transform, pipeline, type Readable } from 'node:stream';
+import { ProgramOutput } from '../../lib/program-output.js';
+import type { BackupSource } from '../managers/manager.js';
 
 export function gateOnExit(done: Promise<unknown>): Transform {
   return new Transform({
@@ -26,4 +28,13 @@ export function gated(source: Readable, done: Promise<unknown>): Transform {
   const gate = gateOnExit(done);
   pipeline(source, gate, () => undefined);
   return gate;
+}
+
+/**
+ * A source's stream, gated on its `done`. A ProgramOutput already ends only
+ * on its completion (the tool's `done`), and stays a ProgramOutput so the
+ * pipeline can hand the tool's stdout straight to zstd.
+ */
+export function gatedSource(source: BackupSource): Readable {
+  return source.stream instanceof ProgramOutput ? source.stream : gated(source.stream, source.done);
 }

@@ -23,6 +23,7 @@ import type { Backups, BackupProgress } from '../backup/backups.js';
 import { AgentError, invalid, toServiceError } from '../errors.js';
 import { STATE_TO_PROTO } from '../state.js';
 import { serverStream, unary } from './handlers.js';
+import { serializeStreamBackupResponse } from './stream-chunk-codec.js';
 
 export function addBackupService(server: grpc.Server, agent: Agent, backups: Backups, log: Logger, uploadDir: string): void {
   /** Runs a long operation listed in GetStatus and cancellable by id. */
@@ -138,5 +139,8 @@ export function addBackupService(server: grpc.Server, agent: Agent, backups: Bac
       return {};
     }),
   };
-  server.addService(BackupServiceService, impl);
+  server.addService(
+    { ...BackupServiceService, streamBackup: { ...BackupServiceService.streamBackup, responseSerialize: serializeStreamBackupResponse } },
+    impl,
+  );
 }

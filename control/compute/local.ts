@@ -16,6 +16,7 @@ import type { ProcessRunner } from '../../lib/process-runner.js';
 import { findByArg, runs, signal, waitGone, alive } from './proc.js';
 import { allocatePorts } from './ports.js';
 import type { AgentBootConfig, Allocation, CertSource, ComputeDriver, ComputeStatus, ResourceRequest } from './driver.js';
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 
 export interface LocalDriverDeps {
   readonly dataDir: string;
@@ -113,7 +114,7 @@ export class LocalDriver implements ComputeDriver {
     const dir = this.dir(id);
     // The agent logs to its own file (logFile in its config): it outlives
     // this process, so it must not depend on our pipes.
-    const child = this.deps.runner.spawn([process.execPath, this.deps.agentBin, '--config', this.configPath(id)], {
+    const child = this.deps.runner.spawn([process.execPath, ...AGENT_NODE_FLAGS, this.deps.agentBin, '--config', this.configPath(id)], {
       stdout: 'ignore',
       cwd: dir,
       env: { NODE_OPTIONS: '' },

@@ -9,6 +9,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import { AgentError } from '../../agent/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { CommandError, type ChildHandle, type Exit, type ProcessRunner } from '../../lib/process-runner.js';
+import { ProgramOutput } from '../../lib/program-output.js';
 
 export const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
 export type CompressionName = (typeof COMPRESSIONS)[number];
@@ -66,6 +67,122 @@ export function createDecompressor(name: CompressionName, deps: CompressionDeps)
     case 'none':
       return inProcess(new PassThrough());
   }
+}
+
+/**
+ * zstd reading a program's stdout directly (ProgramOutput.handOff): the raw
+ * bytes go from the tool to zstd through an OS pipe and never enter the
+ * agent, which reads only the compressed side. The output ends only once
+ * zstd exited 0 AND the source's own completion resolved (the tool exited
+ * 0): zstd ends cleanly on any EOF, including a tool that died midway.
+ */
+export interface DirectCompression {
+  readonly output: ProgramOutput;
+  readonly child: ChildHandle;
+  /** Raw bytes zstd has read so far, while it runs (for progress). */
+  rawSoFar(): number | undefined;
+  /** Once zstd has exited: the raw byte count it reported. */
+  rawTotal(): number | undefined;
+}
+
+export function compressProgramOutput(input: ProgramOutput, deps: CompressionDeps): DirectCompression {
+  // -vv: the closing summary gives exact byte counts ("N B => M B"); --no-progress keeps stderr to that.
+  const argv = [deps.zstdPath ?? 'zstd', '-1', `-T${deps.zstdThreads ?? 2}`, '-c', '-vv', '--no-progress'];
+  const child = deps.runner.spawn(argv, { stdin: input.handOff(), stdout: 'pipe', logOutput: false });
+  deps.log.debug({ cmd: argv, pid: child.pid, from: input.child.pid }, 'compression program started on the source program\'s output');
+  const killAfterMs = deps.killAfterMs ?? 2000;
+  const zstdOk = child.exited.then((exit) => {
+    if (exit.code !== 0) throw programExitError(child, exit);
+  });
+  const completion = bothOk(zstdOk, input.completion);
+  const output = new ProgramOutput(child, {
+    completion,
+    highWaterMark: PIPE_HIGH_WATER_MARK,
+    onAbandon: () => void child.stop(killAfterMs),
+  });
+  let lastRead: number | undefined;
+  return {
+    output,
+    child,
+    rawSoFar: () => (lastRead = child.ioCounters()?.readBytes ?? lastRead),
+    rawTotal: () => zstdSummary(child.outputTail())?.in ?? lastRead,
+  };
+}
+
+/**
+ * zstd -d fed from the agent (the decrypted stream), its stdout a
+ * ProgramOutput the restoring tool can take directly. `upstream` is the
+ * feeding pipeline: the output is whole only if it, and zstd, succeeded.
+ */
+export interface DirectDecompression {
+  readonly child: ChildHandle;
+  /** Bind the feeding pipeline's promise; returns the output to hand on. */
+  output(upstream: Promise<unknown>): ProgramOutput;
+  /** Raw bytes zstd has written so far, while it runs (for progress). */
+  rawSoFar(): number | undefined;
+  /** Once zstd has exited: the raw byte count it reported. */
+  rawTotal(): number | undefined;
+}
+
+export function decompressToProgram(deps: CompressionDeps): DirectDecompression {
+  const argv = [deps.zstdPath ?? 'zstd', '-d', '-c', '-vv', '--no-progress'];
+  const child = deps.runner.spawn(argv, { stdin: 'pipe', stdout: 'pipe', logOutput: false });
+  deps.log.debug({ cmd: argv, pid: child.pid }, 'decompression program started');
+  const killAfterMs = deps.killAfterMs ?? 2000;
+  let lastWritten: number | undefined;
+  return {
+    child,
+    output: (upstream) => {
+      const zstdOk = child.exited.then((exit) => {
+        if (exit.code !== 0) throw programExitError(child, exit);
+      });
+      // The feeding side first: a frame that failed to decrypt is the reason,
+      // not zstd's complaint about the input that then stopped short.
+      const completion = bothOk(upstream, zstdOk);
+      completion.catch(() => void child.stop(killAfterMs));
+      return new ProgramOutput(child, { completion, highWaterMark: PIPE_HIGH_WATER_MARK, onAbandon: () => void child.stop(killAfterMs) });
+    },
+    rawSoFar: () => (lastWritten = child.ioCounters()?.writtenBytes ?? lastWritten),
+    rawTotal: () => zstdSummary(child.outputTail())?.out ?? lastWritten,
+  };
+}
+
+/** Waits for both; if either failed, rejects with the first one's reason in argument order. */
+async function bothOk(first: Promise<unknown>, second: Promise<unknown>): Promise<void> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+}
+
+/**
+ * The byte counts in zstd -vv's closing line: "(N B => M B, ...)" when
+ * compressing (numbers padded to six places), ": N bytes" when
+ * decompressing.
+ */
+export function zstdSummary(stderr: string): { in: number; out: number } | undefined {
+  const c = /\(\s*(\d+) B =>\s*(\d+) B,/.exec(stderr);
+  if (c) return { in: Number(c[1]), out: Number(c[2]) };
+  const d = /^\S.*:\s*(\d+) bytes\s*$/m.exec(stderr);
+  if (d) return { in: Number.NaN, out: Number(d[1]) };
+  return undefined;
+}
+
+// What zstd -vv says when all is well; kept out of error messages.
+const ZSTD_CHATTER = [/^\*\*\* Zstandard CLI/, /^--zstd=/, /^--format=/, /^Using std(in|out) for/, /^Decompression will require/, /^Sparse File Support/, /: Completed in /, /\(\s*\d+ B =>\s*\d+ B,/, /:\s*\d+ bytes\s*$/];
+
+function programExitError(child: ChildHandle, exit: Exit): CommandError {
+  const program = child.argv[0] ?? '';
+  const why = exit.signal !== null ? `was killed by ${exit.signal}` : exit.code === null ? 'could not start' : `exited with code ${exit.code}`;
+  const stderr = child
+    .outputTail()
+    .split('\n')
+    .filter((l) => l.trim() && !ZSTD_CHATTER.some((re) => re.test(l.trim())))
+    .join('\n');
+  const err = new CommandError(`${program} ${why}${stderr ? ': ' + stderr : ''}`, child.argv, exit.code ?? undefined, exit.signal ?? undefined, stderr);
+  // Killed by SIGPIPE: whatever read its output went away first, and that
+  // reader's own failure is the reason (tool-io.ts treats EPIPE so).
+  if (exit.signal === 'SIGPIPE') Object.assign(err, { code: 'EPIPE' });
+  return err;
 }
 
 function inProcess(stream: Duplex): CompressionStage {
@@ -151,14 +268,6 @@ class ProgramStream extends Duplex {
   }
 
   private exitError(exit: Exit): CommandError {
-    const program = this.child.argv[0] ?? '';
-    const why =
-      exit.signal !== null
-        ? `was killed by ${exit.signal}`
-        : exit.code === null
-          ? 'could not start'
-          : `exited with code ${exit.code}`;
-    const stderr = this.child.outputTail();
-    return new CommandError(`${program} ${why}${stderr ? ': ' + stderr : ''}`, this.child.argv, exit.code ?? undefined, exit.signal ?? undefined, stderr);
+    return programExitError(this.child, exit);
   }
 }

@@ -100,6 +100,7 @@ export class ProgressMeter {
   private storedRate = 0;
   private sampled = false;
   private finished = false;
+  private rawProbe: (() => number | undefined) | undefined;
 
   constructor(private readonly opts: ProgressMeterOptions) {
     this.intervalMs = opts.intervalMs ?? 1000;
@@ -118,9 +119,19 @@ export class ProgressMeter {
     this.maybeReport();
   };
 
-  /** Sends the final report (once). */
-  finish(): void {
+  /**
+   * Raw bytes that do not pass through the agent (they flow between two
+   * programs) are read from this probe at each report instead of counted.
+   */
+  probeRaw(probe: () => number | undefined): void {
+    this.rawProbe = probe;
+  }
+
+  /** Sends the final report (once); `rawTotal` replaces the probed raw count. */
+  finish(rawTotal?: number): void {
     if (this.finished) return;
+    if (rawTotal !== undefined) this.rawBytes = rawTotal;
+    this.rawProbe = undefined;
     this.finished = true;
     this.sample(this.now());
     this.report(true);
@@ -135,6 +146,8 @@ export class ProgressMeter {
   }
 
   private sample(t: number): void {
+    const probed = this.rawProbe?.();
+    if (probed !== undefined) this.rawBytes = probed;
     const dt = t - this.lastAt;
     if (dt <= 0) return;
     const raw = ((this.rawBytes - this.lastRaw) * 1000) / dt;

@@ -16,166 +16,19 @@
 // mariadb-backup reads under BACKUP STAGE BLOCK_COMMIT: the position of the
 // backup's consistency point, where @@gtid_current_pos read afterwards would
 // already include later commits.
-//
-// This file also holds the helpers both MySQL-family strategies use to run
-// a tool as a backup source or feed one a restore (mysqldump.ts).
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline as pipelineCb } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { AgentError, invalid, notFound } from '../../agent/errors.js';
 import type { BackupSource } from '../../agent/managers/manager.js';
 import type { Logger } from '../../lib/logger.js';
-import { CommandError, type ChildHandle, type Exit, type ProcessRunner } from '../../lib/process-runner.js';
+import type { ProcessRunner } from '../../lib/process-runner.js';
 import { BackupType, type BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
+import { DEFAULT_KILL_AFTER_MS, feedTool, reasonOf, runFailure, toolSource } from './tool-io.js';
+
+export { reasonOf } from './tool-io.js';
 
 export const MARIABACKUP = 'mariabackup';
-
-/** SIGTERM first; SIGKILL to the group if still alive after this long. */
-export const DEFAULT_KILL_AFTER_MS = 3000;
-
-// ---------------------------------------------------------------------------
-// Running a tool as a backup source (shared with mysqldump.ts)
-
-export interface ToolSourceOptions {
-  readonly child: ChildHandle;
-  readonly signal: AbortSignal;
-  readonly killAfterMs: number;
-  /** Sees every chunk of stdout as it passes (must not keep it). */
-  readonly onChunk?: (chunk: Buffer) => void;
-  /** After a clean exit: what the strategy records in the metadata. */
-  readonly finish: () => Promise<Partial<BackupMetadata>>;
-  /** Bytes appended after the tool's own output, once it exited cleanly. */
-  readonly trailer?: Buffer;
-  /** Runs once the tool has exited, whatever happened (temporary files). */
-  readonly cleanup: () => Promise<void>;
-}
-
-/**
- * The tool's stdout as a BackupSource. The stream ends only after the tool
- * exited 0 (and `finish` succeeded), so even a consumer that forgets `done`
- * cannot commit a truncated backup; any other exit fails both the stream and
- * `done` with the tool's stderr tail. An abort of the signal, or a consumer
- * that destroys the stream, stops the tool's whole process group.
- */
-export function toolSource(o: ToolSourceOptions): BackupSource {
-  const { child, signal, killAfterMs } = o;
-  const program = path.basename(child.argv[0] ?? 'tool');
-  const stdout = child.stdout;
-  if (!stdout) throw new TypeError(`${program}: stdout must be a pipe`);
-  let stoppedBecause: string | null = null;
-  let done: Promise<Partial<BackupMetadata>> | undefined;
-
-  const gate = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      o.onChunk?.(chunk);
-      cb(null, chunk);
-    },
-    flush(cb) {
-      done!.then(
-        () => {
-          if (o.trailer?.length) this.push(o.trailer);
-          cb();
-        },
-        (err: Error) => cb(err),
-      );
-    },
-  });
-
-  const stop = (why: string): void => {
-    if (!child.running) return;
-    stoppedBecause ??= why;
-    void child.stop(killAfterMs);
-    // Unread output would keep the child's stdout (and so its exit) pending:
-    // destroying the stream releases it, and tells the consumer why.
-    if (!gate.destroyed) gate.destroy(new AgentError('AGENT_ERR_CANCELLED', `${program} was stopped: ${why}`));
-  };
-  const onAbort = (): void => stop(reasonOf(signal));
-
-  const exitOk = child.exited.then((exit) => {
-    signal.removeEventListener('abort', onAbort);
-    if (stoppedBecause !== null) throw new AgentError('AGENT_ERR_CANCELLED', `${program} was stopped: ${stoppedBecause}`);
-    if (exit.code !== 0) throw toolFailure(child, exit);
-  });
-  done = exitOk.then(o.finish).finally(o.cleanup);
-  // The caller may fail before it awaits `done`: never an unhandled rejection.
-  done.catch(() => undefined);
-
-  // Destroying the gate destroys stdout too; the tool then dies of EPIPE,
-  // and the close handler makes sure of it.
-  pipelineCb(stdout, gate, () => undefined);
-  gate.once('close', () => stop('the backup stream was closed before the tool finished'));
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
-  return { stream: gate, done };
-}
-
-/** Feeds `input` to a tool's stdin (mbstream -x, the mariadb client) and waits for a clean exit. */
-export async function feedTool(child: ChildHandle, input: Readable, signal: AbortSignal, killAfterMs: number, what: string): Promise<void> {
-  const program = path.basename(child.argv[0] ?? 'tool');
-  const onAbort = (): void => {
-    input.destroy();
-    void child.stop(killAfterMs);
-  };
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    const stdin = child.stdin;
-    if (!stdin) throw new TypeError(`${program}: stdin must be a pipe`);
-    let inputError: Error | null = null;
-    try {
-      await pipeline(input, stdin);
-    } catch (err) {
-      inputError = err as Error;
-      input.destroy();
-      if (child.running) void child.stop(killAfterMs);
-    }
-    const exit = await child.exited;
-    if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`);
-    // A broken pipe means the tool died first: its exit and stderr are the reason.
-    if (inputError && !isPipeError(inputError)) {
-      if (inputError instanceof AgentError) throw inputError;
-      throw new AgentError('AGENT_ERR_DATASTORE', `${what}: reading the backup failed: ${inputError.message}`, { cause: inputError });
-    }
-    if (exit.code !== 0) throw toolFailure(child, exit, what);
-    if (inputError) throw new AgentError('AGENT_ERR_DATASTORE', `${what}: ${inputError.message}`, { cause: inputError });
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-}
-
-/** A failed tool as the agent reports it: DATASTORE, with the last lines of its stderr. */
-export function toolFailure(child: ChildHandle, exit: Exit, what?: string): AgentError {
-  const program = path.basename(child.argv[0] ?? 'tool');
-  const why = exit.signal !== null ? `was killed by ${exit.signal}` : exit.code === null ? 'could not start' : `exited with code ${exit.code}`;
-  const tail = lastLines(child.outputTail(), 8);
-  const cause = new CommandError(`${program} ${why}`, child.argv, exit.code ?? undefined, exit.signal ?? undefined, tail);
-  return new AgentError('AGENT_ERR_DATASTORE', `${what ? what + ': ' : ''}${program} ${why}${tail ? ': ' + tail : ''}`, { cause });
-}
-
-/** Wraps a failed runner.run (CommandError) the same way, keeping cancellations apart. */
-export function runFailure(err: unknown, what: string, signal: AbortSignal): AgentError {
-  if (err instanceof AgentError) return err;
-  if (signal.aborted) return new AgentError('AGENT_ERR_CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`, { cause: err });
-  const tail = err instanceof CommandError ? lastLines(err.stderrTail, 8) : '';
-  const head = err instanceof CommandError ? `${path.basename(err.argv[0] ?? '')} failed` : String((err as Error)?.message ?? err);
-  return new AgentError('AGENT_ERR_DATASTORE', `${what}: ${head}${tail ? ': ' + tail : ''}`, { cause: err });
-}
-
-function lastLines(text: string, n: number): string {
-  return text.split('\n').filter(Boolean).slice(-n).join('\n');
-}
-
-function isPipeError(err: Error): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_PREMATURE_CLOSE';
-}
-
-export function reasonOf(signal: AbortSignal): string {
-  const r: unknown = signal.reason;
-  return r instanceof Error ? r.message : String(r ?? 'aborted');
-}
 
 // ---------------------------------------------------------------------------
 // mariadb-backup: backup
@@ -342,9 +195,8 @@ export async function restoreMariabackup(o: MariabackupRestoreOptions): Promise<
     // dir never holds more than the full backup plus one increment.
     const dir = i === 0 ? base : path.join(o.workDir, `inc-${i}`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const input = await o.open(i);
-    const child = runner.spawn([o.mbstream, '-x', '-C', dir], { stdin: 'pipe', stdout: 'ignore' });
-    await feedTool(child, input, signal, killAfterMs, `extracting backup ${id}`);
+    // From zstd -d straight into mbstream where the backup is zstd-compressed (ProgramOutput).
+    await feedTool(runner, [o.mbstream, '-x', '-C', dir], await o.open(i), signal, { killAfterMs, what: `extracting backup ${id}` });
 
     // The object itself must be what the metadata says, and continue the chain.
     const cp = parseKeyValues(await readFile(path.join(dir, 'xtrabackup_checkpoints'), 'utf8').catch(() => ''));

@@ -24,7 +24,7 @@ import type { BackupSource } from '../../agent/managers/manager.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ProcessRunner } from '../../lib/process-runner.js';
 import type { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
-import { DEFAULT_KILL_AFTER_MS, feedTool, toolSource } from './mariabackup.js';
+import { DEFAULT_KILL_AFTER_MS, feedTool, toolSource } from './tool-io.js';
 
 export const MYSQLDUMP = 'mysqldump';
 
@@ -127,9 +127,8 @@ export async function restoreMysqldump(o: MysqldumpRestoreOptions): Promise<void
     '--binary-mode',
     '--default-character-set=utf8mb4',
   ];
-  const child = o.runner.spawn(argv, { stdin: 'pipe', stdout: 'ignore' });
-  o.log.info({ pid: child.pid, program: path.basename(o.program) }, 'replaying a logical backup');
-  await feedTool(child, o.input, o.signal, o.killAfterMs ?? DEFAULT_KILL_AFTER_MS, 'replaying the logical backup');
+  o.log.info({ program: path.basename(o.program) }, 'replaying a logical backup');
+  await feedTool(o.runner, argv, o.input, o.signal, { killAfterMs: o.killAfterMs ?? DEFAULT_KILL_AFTER_MS, what: 'replaying the logical backup' });
 }
 
 /** Keeps the first or the last `max` bytes that pass (bounded memory). */

@@ -22,11 +22,20 @@
 // memory.test.ts pushes 1 GiB through and bounds peak growth (garbage not yet
 // collected included) at 128 MiB arrayBuffers / 160 MiB RSS. zstd's own
 // memory is in its process.
-import { Writable, type Readable } from 'node:stream';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AgentError } from '../../agent/errors.js';
 import { CommandError } from '../../lib/process-runner.js';
-import { createCompressor, createDecompressor, type CompressionDeps, type CompressionName, type CompressionStage } from './compression.js';
+import { ProgramOutput } from '../../lib/program-output.js';
+import {
+  compressProgramOutput,
+  createCompressor,
+  createDecompressor,
+  decompressToProgram,
+  type CompressionDeps,
+  type CompressionName,
+  type CompressionStage,
+} from './compression.js';
 import { DEFAULT_FRAME_SIZE, ENCRYPTION_ALGORITHM, FrameDecryptor, FrameEncryptor, assertFrameSize } from './crypto-frames.js';
 import { HashMeter, ProgressMeter, type Progress } from './hash-meter.js';
 import { assertKeyMatches, assertWrappingKey, createDataKey } from './key-wrap.js';
@@ -37,6 +46,12 @@ export interface BackupPipelineOptions {
   readonly source: Readable;
   /** An ObjectSink's stream: commits on finish, removes the partial object on destroy. */
   readonly sink: Writable;
+  /**
+   * The sha256 the sink computes of what it stores (an ObjectSink's
+   * SavedObject.sha256). Given, the pipeline does not hash the same bytes a
+   * second time: sha256 is the costliest step the agent itself runs.
+   */
+  readonly sinkSha256?: Promise<string>;
   /** 32 bytes, given by the control plane. */
   readonly wrappingKey: Buffer;
   readonly compression: CompressionName;
@@ -72,33 +87,39 @@ export async function runBackup(opts: BackupPipelineOptions, deps: PipelineDeps)
   assertFrameSize(frameSize);
   const dataKey = createDataKey(opts.wrappingKey);
   const meter = progressMeter(opts.onProgress, opts.progressIntervalMs);
-  const raw = new HashMeter({ hash: false, onBytes: meter?.addRaw });
-  const stored = new HashMeter({ onBytes: meter?.addStored });
-  const compressor = createCompressor(opts.compression, deps);
+  const stored = new HashMeter({ hash: opts.sinkSha256 === undefined, onBytes: meter?.addStored });
+  const { source } = opts;
+  // A program's output goes to zstd directly: only compressed bytes enter the agent.
+  const direct = opts.compression === 'zstd' && source instanceof ProgramOutput && source.canHandOff ? compressProgramOutput(source, deps) : undefined;
+  const raw = direct ? undefined : new HashMeter({ hash: false, onBytes: meter?.addRaw });
+  const compressor = direct ? undefined : createCompressor(opts.compression, deps);
+  if (direct) meter?.probeRaw(direct.rawSoFar);
+  const head: Readable[] = direct ? [direct.output] : [source, raw!, compressor!.stream];
+  const reap = async (): Promise<void> => {
+    if (compressor) await reaped(compressor);
+    if (direct) {
+      if (!direct.output.destroyed && !direct.output.readableEnded) direct.output.destroy();
+      await direct.child.exited;
+    }
+  };
   try {
-    await pipeline(
-      opts.source,
-      raw,
-      compressor.stream,
-      new FrameEncryptor({ dataKey, frameSize }),
-      stored,
-      opts.sink,
-      opts.signal ? { signal: opts.signal } : {},
-    );
+    await pipeline([...head, new FrameEncryptor({ dataKey, frameSize }), stored, opts.sink], opts.signal ? { signal: opts.signal } : {});
   } catch (err) {
     // Another stage may report the breakage first (a premature close); the
     // compressor's own exit status and stderr are the reason a person needs.
-    await reaped(compressor);
-    throw cancelledOr(programFailure(compressor) ?? err, opts.signal, 'backup');
+    await reap();
+    throw cancelledOr((compressor && programFailure(compressor)) ?? err, opts.signal, 'backup');
   } finally {
     dataKey.key.fill(0);
-    await reaped(compressor);
+    await reap();
   }
-  meter?.finish();
+  const rawBytes = direct ? (direct.rawTotal() ?? 0) : raw!.bytes;
+  const sha256 = opts.sinkSha256 ? await opts.sinkSha256 : stored.sha256;
+  meter?.finish(rawBytes);
   return {
-    rawBytes: raw.bytes,
+    rawBytes,
     storedBytes: stored.bytes,
-    sha256: stored.sha256,
+    sha256,
     compression: opts.compression,
     encryption: { algorithm: ENCRYPTION_ALGORITHM, wrappedKey: dataKey.wrappedKey, keyId: dataKey.keyId, frameSize },
   };
@@ -147,13 +168,96 @@ export async function verifyObject(
   return { storedBytes: stored.bytes, sha256: stored.sha256, frames: decryptor.frames, frameSize: header.frameSize, keyId: header.keyId, header: header.bytes };
 }
 
-export interface RestoreStreamOptions extends VerifyOptions {
-  readonly destination: Writable;
+export interface OpenRestoreOptions extends VerifyOptions {
   readonly wrappingKey: Buffer;
   readonly expectedSha256: string;
   readonly compression: CompressionName;
-  /** From verifyObject: refuse an object that is not the one verified. */
+  /**
+   * From verifyObject: refuse an object that is not the one verified. With
+   * it, this pass does not hash the object again: the header names the
+   * verified object's data key, and every frame's tag, position and the
+   * final marker are checked under it, which the sha256 adds nothing to.
+   */
   readonly expectHeader?: Buffer;
+}
+
+export interface OpenedRestore {
+  /**
+   * The raw bytes. With zstd, a ProgramOutput: a tool can take zstd's
+   * stdout directly (tool-io.ts feedTool). Ends only once every check
+   * passed; errors with the reason otherwise.
+   */
+  readonly output: Readable;
+  /** Settles with the outcome once the output is complete, or failed. */
+  readonly result: Promise<RestoreResult>;
+}
+
+/**
+ * One pass: decrypts (and decompresses) into `output`. Each frame is
+ * authenticated before its plaintext moves on, but truncation shows only at
+ * the end, so on its own this may have produced a prefix before failing: the
+ * consumer must wait for `result` (or the output's end) before it trusts
+ * what it read. Use restoreBackup, which verifies first, unless the object
+ * was verified already.
+ */
+export function openRestore(readable: Readable, opts: OpenRestoreOptions, deps: PipelineDeps): OpenedRestore {
+  assertWrappingKey(opts.wrappingKey);
+  assertSha256(opts.expectedSha256);
+  const meter = progressMeter(opts.onProgress, opts.progressIntervalMs);
+  const rehash = opts.expectHeader === undefined;
+  const stored = new HashMeter({ expectedSha256: rehash ? opts.expectedSha256 : undefined, hash: rehash, onBytes: meter?.addStored });
+  const decryptor = new FrameDecryptor({ wrappingKey: opts.wrappingKey, expectHeader: opts.expectHeader });
+  const signalOpt = opts.signal ? { signal: opts.signal } : {};
+
+  if (opts.compression === 'zstd') {
+    const zstd = decompressToProgram(deps);
+    meter?.probeRaw(zstd.rawSoFar);
+    const fed = pipeline(readable, stored, decryptor, zstd.child.stdin!, signalOpt).catch((err: unknown) => {
+      throw cancelledOr(err, opts.signal, 'restore');
+    });
+    const output = zstd.output(fed);
+    const result = output.completion.then(() => {
+      const rawBytes = zstd.rawTotal() ?? 0;
+      meter?.finish(rawBytes);
+      return { rawBytes, storedBytes: stored.bytes };
+    });
+    result.catch(() => undefined);
+    return { output, result };
+  }
+
+  const raw = new HashMeter({ hash: false, onBytes: meter?.addRaw });
+  const decompressor = createDecompressor(opts.compression, deps);
+  const output = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const result = pipeline(readable, stored, decryptor, decompressor.stream, raw, output, signalOpt).then(
+    () => {
+      meter?.finish();
+      return { rawBytes: raw.bytes, storedBytes: stored.bytes };
+    },
+    (err: unknown) => {
+      throw cancelledOr(err, opts.signal, 'restore');
+    },
+  );
+  result.catch(() => undefined);
+  return { output, result };
+}
+
+export interface RestoreStreamOptions extends OpenRestoreOptions {
+  readonly destination: Writable;
+}
+
+/** openRestore into a Writable (a file, a test's collector). */
+export async function restoreStream(readable: Readable, opts: RestoreStreamOptions, deps: PipelineDeps): Promise<RestoreResult> {
+  const { output, result } = openRestore(readable, opts, deps);
+  try {
+    await pipeline(output, opts.destination, opts.signal ? { signal: opts.signal } : {});
+  } catch (err) {
+    // The first failure is the reason; the rest of the chain is wound down
+    // (zstd stopped, the object closed) before the caller hears it.
+    readable.destroy();
+    await result.catch(() => undefined);
+    throw cancelledOr(err, opts.signal, 'restore');
+  }
+  return await result;
 }
 
 export interface RestoreResult {
@@ -161,38 +265,6 @@ export interface RestoreResult {
   readonly rawBytes: number;
   /** Bytes read from the object. */
   readonly storedBytes: number;
-}
-
-/**
- * One pass: decrypts into the destination. Each frame is authenticated
- * before its plaintext moves on, but truncation shows only at the end, so on
- * its own this may have written a prefix before failing. Use restoreBackup,
- * which verifies first, unless the object was verified already.
- */
-export async function restoreStream(readable: Readable, opts: RestoreStreamOptions, deps: PipelineDeps): Promise<RestoreResult> {
-  assertWrappingKey(opts.wrappingKey);
-  assertSha256(opts.expectedSha256);
-  const meter = progressMeter(opts.onProgress, opts.progressIntervalMs);
-  const stored = new HashMeter({ expectedSha256: opts.expectedSha256, onBytes: meter?.addStored });
-  const raw = new HashMeter({ hash: false, onBytes: meter?.addRaw });
-  const decompressor = createDecompressor(opts.compression, deps);
-  try {
-    await pipeline(
-      readable,
-      stored,
-      new FrameDecryptor({ wrappingKey: opts.wrappingKey, expectHeader: opts.expectHeader }),
-      decompressor.stream,
-      raw,
-      opts.destination,
-      opts.signal ? { signal: opts.signal } : {},
-    );
-  } catch (err) {
-    throw cancelledOr(err, opts.signal, 'restore');
-  } finally {
-    await reaped(decompressor);
-  }
-  meter?.finish();
-  return { rawBytes: raw.bytes, storedBytes: stored.bytes };
 }
 
 /** What BackupMetadata recorded about the object. */

@@ -69,6 +69,19 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; second
   return { value, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
 }
 
+/**
+ * CPU-seconds the whole machine spent busy so far, all cores together
+ * (/proc/stat: user, nice, system, irq, softirq, steal; USER_HZ = 100 on
+ * Linux). The difference across a run says how much of the cores' time the
+ * run and everything beside it took: on a 2-core machine a pipeline that
+ * keeps both busy for T seconds shows about 2T.
+ */
+export function machineBusySeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
+
 export function fileSize(p: string): number {
   return statSync(p).size;
 }

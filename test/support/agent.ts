@@ -12,6 +12,7 @@ import { AccountServiceClient } from '../../proto/gen/coffer/agent/v1/accounts.j
 import { ConfigurationServiceClient } from '../../proto/gen/coffer/agent/v1/configuration.js';
 import { BackupServiceClient } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { freePort } from './ports.js';
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 
 export const REPO = path.resolve(import.meta.dirname, '..', '..');
 export const AGENT_BIN = path.join(REPO, 'bin', 'coffer-agent');
@@ -107,6 +108,7 @@ export async function startAgent(
   const baseDir = opts.baseDir ?? path.join(root!, 'base');
   const datastorePort = opts.datastorePort ?? (await freePort());
   const args = [
+    ...AGENT_NODE_FLAGS,
     AGENT_BIN,
     '--listen', '127.0.0.1:0',
     '--datastore', opts.datastore ?? 'mariadb',

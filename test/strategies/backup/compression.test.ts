@@ -1,7 +1,7 @@
 import t from 'tap';
 import { pipeline } from 'node:stream/promises';
 import { CommandError } from '../../../lib/process-runner.js';
-import { createCompressor, createDecompressor, parseCompression, COMPRESSIONS } from '../../../strategies/backup/compression.js';
+import { createCompressor, createDecompressor, parseCompression, zstdSummary, COMPRESSIONS } from '../../../strategies/backup/compression.js';
 import { MemorySink, chunked, makeDeps, mixedData, processGone, sha256 } from './fixtures/streams.js';
 
 t.test('compression names: empty means zstd, unknown is refused with the choices', async (t) => {
@@ -37,4 +37,11 @@ t.test('zstd refusing its input fails the stream with zstd\'s stderr', async (t)
   );
   t.type(err, CommandError);
   t.match((err as Error).message, /^zstd exited with code 1: zstd: .*unsupported format/);
+});
+
+t.test("zstd -vv's closing line gives exact byte counts, padded or not", async (t) => {
+  t.same(zstdSummary('/*stdin*\\            :  0.08%   (20975841 B =>  16489 B, /*stdout*\\) \n'), { in: 20975841, out: 16489 });
+  t.same(zstdSummary('/*stdin*\\            :100.00%   (   123 B =>    140 B, /*stdout*\\) '), { in: 123, out: 140 });
+  t.same(zstdSummary('x\n/*stdin*\\           : 100000000 bytes \n')?.out, 100000000);
+  t.equal(zstdSummary('/*stdin*\\  :100.00%   (   286 MiB =>    286 MiB, /*stdout*\\)'), undefined, 'human units (-v) are not exact: no count');
 });

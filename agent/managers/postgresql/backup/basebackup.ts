@@ -10,12 +10,14 @@
 // for exactly the backup's duration, keeps the server from recycling it (and
 // vanishes with the session if the agent dies, so it cannot pin WAL forever).
 // pg_basebackup adds its backup_manifest to the tar; restore checks every
-// file against it with pg_verifybackup before the data is swapped in.
+// file against it with pg_verifybackup before the data is swapped in. The
+// tar goes from pg_basebackup to zstd without passing through the agent
+// (lib/program-output.ts); the WAL positions come from --verbose.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, rmSync, chownSync } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
+import { ProgramOutput } from '../../../../lib/program-output.js';
 import type { BackupMetadata } from '../../../../proto/gen/coffer/agent/v1/backup.js';
 import { AgentError } from '../../../errors.js';
 import type { BackupSource } from '../../manager.js';
@@ -23,7 +25,6 @@ import { pgTool } from '../pg-bin.js';
 import { feedTool, toolFailure } from './child-io.js';
 import { clientArgs, TOOL_ENV, type PgBackupContext } from './context.js';
 import { dropStaging, freshStaging, requireStopped, swapIn } from './staging.js';
-import { parseLabel, parseManifestTail, TarInspector } from './tar-inspector.js';
 
 export async function basebackupSource(ctx: PgBackupContext, signal: AbortSignal): Promise<BackupSource> {
   const slot = `coffer_backup_${randomBytes(6).toString('hex')}`;
@@ -51,40 +52,27 @@ export async function basebackupSource(ctx: PgBackupContext, signal: AbortSignal
     // of up to checkpoint_timeout * checkpoint_completion_target.
     '--checkpoint=fast',
     '--label=coffer',
+    // Reports the WAL start and end points on stderr (see parseVerboseReport).
+    '--verbose',
   ];
+  // Binary stdout; stderr (the --verbose report) is kept as the tail.
   const child = ctx.runner.spawn(argv, { stdout: 'pipe', logOutput: false, env: { ...TOOL_ENV } });
-  const inspector = new TarInspector();
   const onAbort = (): void => child.signalGroup('SIGTERM');
   signal.addEventListener('abort', onAbort, { once: true });
-  // The consumer going away (the pipeline destroys the stream) stops the tool.
-  pipeline(child.stdout!, inspector, (err) => {
-    if (err) child.signalGroup('SIGTERM');
-  });
-  inspector.on('close', () => {
-    if (child.running) child.signalGroup('SIGTERM');
-  });
-  const finished = new Promise<void>((resolve, reject) => {
-    inspector.once('finish', resolve);
-    inspector.once('error', reject);
-    inspector.once('close', () => reject(new Error('the backup stream was closed before its end')));
-  });
-  finished.catch(() => undefined); // awaited in done; no unhandled rejection if the stream dies first
 
   const done = (async (): Promise<Partial<BackupMetadata>> => {
     try {
       const exit = await child.exited;
       if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', 'pg_basebackup was cancelled');
       if (exit.code !== 0) throw toolFailure('pg_basebackup', exit, child);
-      await finished;
-      const start = inspector.found.label ? parseLabel(inspector.found.label) : null;
-      const stop = inspector.found.manifestTail ? parseManifestTail(inspector.found.manifestTail) : null;
-      if (!start || !stop) throw new AgentError('AGENT_ERR_DATASTORE', 'pg_basebackup wrote no backup_label or backup_manifest into its tar');
+      const report = parseVerboseReport(child.outputTail());
+      if (!report) throw new AgentError('AGENT_ERR_DATASTORE', `pg_basebackup did not report its write-ahead log start and end points: ${child.outputTail()}`);
       return {
-        startLsn: start.startLsn,
-        startWal: start.startWal,
-        stopLsn: stop.stopLsn,
-        stopWal: await walFile(stop.stopLsn),
-        extra: { timeline: start.timeline, wal_method: 'fetch', format: 'tar', manifest: 'backup_manifest' },
+        startLsn: report.startLsn,
+        startWal: await walFile(report.startLsn),
+        stopLsn: report.stopLsn,
+        stopWal: await walFile(report.stopLsn),
+        extra: { timeline: report.timeline, wal_method: 'fetch', format: 'tar', manifest: 'backup_manifest' },
       };
     } finally {
       signal.removeEventListener('abort', onAbort);
@@ -93,7 +81,23 @@ export async function basebackupSource(ctx: PgBackupContext, signal: AbortSignal
     }
   })();
   done.catch(() => undefined); // the caller awaits it; no unhandled rejection meanwhile
-  return { stream: inspector, done };
+  // A ProgramOutput: the pipeline hands pg_basebackup's stdout to zstd
+  // directly. A reader that goes away stops the tool.
+  const stream = new ProgramOutput(child, { completion: done, onAbandon: () => child.signalGroup('SIGTERM') });
+  return { stream, done };
+}
+
+/**
+ * The positions pg_basebackup --verbose reports (messages in the C locale,
+ * TOOL_ENV): "write-ahead log start point: 0/2000028 on timeline 1" and
+ * "write-ahead log end point: 0/2000100". They are what backup_label and
+ * the manifest's WAL range hold, read without the agent having to parse
+ * the tar on its way to the compressor.
+ */
+export function parseVerboseReport(stderr: string): { startLsn: string; timeline: string; stopLsn: string } | null {
+  const start = /write-ahead log start point: ([0-9A-F]+\/[0-9A-F]+) on timeline (\d+)/.exec(stderr);
+  const stop = /write-ahead log end point: ([0-9A-F]+\/[0-9A-F]+)/.exec(stderr);
+  return start && stop ? { startLsn: start[1]!, timeline: start[2]!, stopLsn: stop[1]! } : null;
 }
 
 export async function basebackupRestore(ctx: PgBackupContext, open: () => Promise<Readable>, signal: AbortSignal): Promise<void> {

@@ -5,6 +5,8 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ChildHandle, Exit, ProcessRunner } from '../../../../lib/process-runner.js';
+import type { ProgramOutput } from '../../../../lib/program-output.js';
+import { spawnFed } from '../../../../strategies/backup/tool-io.js';
 import { AgentError } from '../../../errors.js';
 
 export interface ToolOptions {
@@ -35,13 +37,14 @@ export async function feedTool(
 ): Promise<void> {
   const tool = argv[0]!.split('/').pop()!;
   if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', `${tool} was cancelled before it started`);
-  const child = runner.spawn(argv, { ...opts, stdin: 'pipe', stdout: 'pipe' });
+  // From zstd -d straight into the tool where the input is a program's output.
+  const { child, direct } = spawnFed(runner, argv, input, { ...opts, stdout: 'pipe' });
   const onAbort = (): void => child.signalGroup('SIGKILL');
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     let inputError: unknown = null;
     await Promise.all([
-      pipeline(input, child.stdin!).catch((err: unknown) => {
+      (direct ? (input as ProgramOutput).completion : pipeline(input, child.stdin!)).catch((err: unknown) => {
         // The input failed: the tool must not finish on a prefix as if it
         // were the whole. If the tool died first (EPIPE), its exit says why.
         inputError = err;
