@@ -82,6 +82,26 @@ export function machineBusySeconds(): number {
   return (user + nice + system + irq + softirq + steal) / 100;
 }
 
+/** One round of a backup pair: the bare pipeline, then Coffer, back to back. */
+export interface Pair {
+  readonly bare: number;
+  readonly coffer: number;
+}
+
+/** "median 0.85x (0.80x to 0.91x) over 3 rounds": Coffer's speed as a fraction of bare's. */
+export function pairSummary(pairs: readonly Pair[]): { median: number; medianCofferSeconds: number; text: string } {
+  const ratios = pairs.map((p) => p.bare / p.coffer).sort((a, b) => a - b);
+  const median = medianOf(ratios);
+  const medianCofferSeconds = medianOf(pairs.map((p) => p.coffer).sort((a, b) => a - b));
+  const text = `median ${median.toFixed(2)}x (${ratios[0]!.toFixed(2)}x to ${ratios.at(-1)!.toFixed(2)}x) over ${ratios.length} round${ratios.length === 1 ? '' : 's'}`;
+  return { median, medianCofferSeconds, text };
+}
+
+function medianOf(sorted: readonly number[]): number {
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export function fileSize(p: string): number {
   return statSync(p).size;
 }

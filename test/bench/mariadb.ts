@@ -16,7 +16,7 @@ import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { createBackup, deployment, preparedAgent } from './agents.js';
 import type { BenchOptions } from './options.js';
 import { benchRoot } from './workdir.js';
-import { fileSize, machineBusySeconds, mbps, row, run, runPipeline, sampleRss, timed, type Row, type Stage, type Teardown } from './harness.js';
+import { fileSize, machineBusySeconds, mbps, pairSummary, row, run, runPipeline, sampleRss, timed, type Pair, type Row, type Stage, type Teardown } from './harness.js';
 
 const DB = 'bench';
 const TABLES = 4;
@@ -78,6 +78,18 @@ async function generate(baseDir: string, targetBytes: number): Promise<{ bytes: 
   return { bytes: datasetBytes(baseDir), rows, seconds: (Date.now() - started) / 1000 };
 }
 
+/** Waits until InnoDB has no dirty pages, then has the kernel write everything back. */
+async function quiesce(baseDir: string): Promise<void> {
+  await sql(baseDir, 'SET GLOBAL innodb_max_dirty_pages_pct = 0');
+  for (let i = 0; i < 600; i++) {
+    const dirty = Number((await sql(baseDir, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_DIRTY'")).trim());
+    if (dirty === 0) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await sql(baseDir, 'SET GLOBAL innodb_max_dirty_pages_pct = DEFAULT');
+  await run(['sync']);
+}
+
 async function tableCounts(baseDir: string): Promise<string> {
   const parts = Array.from({ length: TABLES }, (_, t) => `(SELECT COUNT(*) FROM ${DB}.t${t})`);
   return (await sql(baseDir, `SELECT CONCAT_WS(',', ${parts.join(', ')})`)).trim();
@@ -137,7 +149,11 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
   const bareFile = path.join(root, 'bare.xbstream.zst');
 
   let artifact: BackupArtifact | undefined;
-  const pairs: Array<{ bare: number; coffer: number }> = [];
+  const pairs: Pair[] = [];
+  // The generator leaves InnoDB flushing dirty pages and the kernel writing
+  // back files for a while; measuring during that would charge whichever
+  // pipeline runs first.
+  await quiesce(a.baseDir);
   for (let r = 1; r <= o.rounds; r++) {
     rmSync(bareFile, { force: true });
     const busyBare = machineBusySeconds();
@@ -166,13 +182,15 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
       }),
     );
   }
+  const summary = pairSummary(pairs);
+  rows.push(row({ suite: S, name: '(c) vs (a): Coffer CreateBackup speed as a fraction of bare', note: `${summary.text} (target >= 0.9x)` }));
   const m = artifact!.metadata!;
   const stored = path.join(backupDir, artifact!.location!.location);
 
   const troveFile = path.join(root, 'trove.xbstream.gz.enc');
   const trove = await runPipeline([mariabackup(), { argv: ['gzip'] }, { argv: ['openssl', 'enc', '-aes-256-cbc', '-salt', '-pass', `file:${troveKey}`] }], troveFile);
-  const lastCoffer = pairs.at(-1)!.coffer;
-  rows.push(row({ suite: S, name: "(b) Trove's mariadb-backup | gzip | openssl enc -aes-256-cbc > file", bytes: trove.bytes, seconds: trove.seconds, mbps: mbps(gen.bytes, trove.seconds), note: `Coffer (c) is ${(trove.seconds / lastCoffer).toFixed(2)}x faster (target >= 3x)` }));
+  const cofferSeconds = summary.medianCofferSeconds;
+  rows.push(row({ suite: S, name: "(b) Trove's mariadb-backup | gzip | openssl enc -aes-256-cbc > file", bytes: trove.bytes, seconds: trove.seconds, mbps: mbps(gen.bytes, trove.seconds), note: `Coffer (c), median time, is ${(trove.seconds / cofferSeconds).toFixed(2)}x faster (target >= 3x)` }));
   rmSync(troveFile, { force: true });
 
   // (e) StreamBackup on loopback: a whole backup whose bytes go to the client.
@@ -188,7 +206,7 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
         seconds: s.seconds,
         mbps: mbps(s.value.bytes, s.seconds),
         peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
-        note: `MB/s of streamed bytes (dataset basis ${mbps(gen.bytes, s.seconds).toFixed(1)} MB/s); time vs CreateBackup to local disk ${(lastCoffer / s.seconds).toFixed(2)}x; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB`,
+        note: `MB/s of streamed bytes (dataset basis ${mbps(gen.bytes, s.seconds).toFixed(1)} MB/s); time vs CreateBackup to local disk (median) ${(cofferSeconds / s.seconds).toFixed(2)}x; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB`,
       }),
     );
     const read = await timed(() => readAll(stored));

@@ -5,7 +5,7 @@
 //   BENCH_SIZE_GB    MariaDB and PostgreSQL dataset size (default 2, as issues 3 and 4 ask)
 //   BENCH_REDIS_GB   Redis dataset size (default 1, as issue 4 asks)
 //   BENCH_AGENTS     simulated agents / instances for the control bench (default 10000)
-//   BENCH_ROUNDS     times the MariaDB backup pair (bare, Coffer) is repeated (default 1)
+//   BENCH_ROUNDS     times each backup pair (bare, then Coffer) is repeated, MariaDB and PostgreSQL (default 3)
 //   BENCH_VERIFY     "count" (default) or "checksum": how a restore is checked
 //   BENCH_TMP        where datasets and backups go (default the OS temp dir)
 //   BENCH_JSON       also write the results as JSON to this file
@@ -44,7 +44,7 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
     sizeGb: num(env, 'BENCH_SIZE_GB', 2, 0.01),
     redisGb: num(env, 'BENCH_REDIS_GB', 1, 0.01),
     agents: Math.floor(num(env, 'BENCH_AGENTS', 10_000, 1)),
-    rounds: Math.floor(num(env, 'BENCH_ROUNDS', 1, 1)),
+    rounds: Math.floor(num(env, 'BENCH_ROUNDS', 3, 1)),
     verify,
     tmp: env.BENCH_TMP || undefined,
     json: env.BENCH_JSON || undefined,
