@@ -16,6 +16,14 @@ export interface ChildSpec {
   readonly cwd?: string;
   /** A string in the command line that identifies our child (e.g. its config path). */
   readonly marker: string;
+  /**
+   * How a stop starts (default SIGTERM to the whole process group).
+   * PostgreSQL wants SIGINT, "fast shutdown", to the postmaster alone: its
+   * SIGTERM is "smart shutdown", which waits for every client to leave, and
+   * the postmaster stops its own children in order.
+   */
+  readonly stopSignal?: NodeJS.Signals;
+  readonly stopScope?: 'group' | 'process';
 }
 
 export interface SupervisorOptions {
@@ -49,6 +57,7 @@ function describeExit(program: string, exit: Exit): string {
 
 export class Supervisor {
   private child: ChildHandle | null = null;
+  private childSpec: ChildSpec | null = null;
   // The child that answered its probe: only its death is a crash. A child
   // that dies before answering is reported by the start that spawned it.
   private readyChild: ChildHandle | null = null;
@@ -98,7 +107,7 @@ export class Supervisor {
     this.readyChild = null;
     if (child?.running) {
       this.opts.log.info({ pid: child.pid }, 'stopping datastore');
-      await child.stop(graceMs);
+      await child.stop(graceMs, this.childSpec?.stopSignal ?? 'SIGTERM', this.childSpec?.stopScope ?? 'group');
     }
     rmSync(this.opts.pidFile, { force: true });
   }
@@ -108,6 +117,7 @@ export class Supervisor {
     const program = spec.argv[0] ?? 'datastore';
     const child = this.opts.runner.spawn(spec.argv, { uid: spec.uid, gid: spec.gid, env: spec.env, cwd: spec.cwd });
     this.child = child;
+    this.childSpec = spec;
     this.startedAtMs = Date.now();
     if (child.pid > 0) {
       writeFileSync(this.opts.pidFile, JSON.stringify({ pid: child.pid, marker: spec.marker }), { mode: 0o600 });

@@ -273,9 +273,24 @@ export class ChildHandle {
     }
   }
 
-  /** SIGTERM to the group, then SIGKILL after graceMs; resolves on exit. */
-  async stop(graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<Exit> {
-    this.signalGroup(signal);
+  /** Signals the child process alone (not the rest of its group). */
+  signalProcess(signal: NodeJS.Signals): void {
+    if (this.done || this.pid <= 0) return;
+    try {
+      process.kill(this.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /**
+   * `signal` (SIGTERM) to the group, or to the child alone with scope
+   * 'process' (a server that stops its own children, like PostgreSQL's
+   * postmaster); SIGKILL to the whole group after graceMs. Resolves on exit.
+   */
+  async stop(graceMs: number, signal: NodeJS.Signals = 'SIGTERM', scope: 'group' | 'process' = 'group'): Promise<Exit> {
+    if (scope === 'process') this.signalProcess(signal);
+    else this.signalGroup(signal);
     const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
     try {
       return await this.exited;

@@ -10,7 +10,7 @@
 // just pushed; the decryptor holds one frame of ciphertext plus one input
 // chunk. Both set their readable highWaterMark to one frame, so with the
 // default 1 MiB frames each holds at most ~3 MiB however large the backup.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, type DecipherGCM } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { AgentError } from '../../agent/errors.js';
 import { KEY_ID_BYTES, unwrapDataKey, type DataKey } from './key-wrap.js';
@@ -31,6 +31,8 @@ const LENGTH_MASK = 0x7fff_ffff;
 const MAX_FRAMES = 2 ** 32;
 
 export const DEFAULT_FRAME_SIZE = 1024 * 1024;
+/** The largest buffer either side allocates per step, whatever the frame size. */
+const PIECE_BYTES = 64 * 1024;
 export const MIN_FRAME_SIZE = 1024;
 export const MAX_FRAME_SIZE = 64 * 1024 * 1024;
 
@@ -179,15 +181,18 @@ export class FrameEncryptor extends Transform {
     const word = (final ? FINAL_BIT : 0) | this.fill;
     const c = createCipheriv('aes-256-gcm', this.key, nonceFor(this.noncePrefix, this.seq));
     c.setAAD(aadFor(this.header, this.seq, word));
-    // One buffer per frame (word, ciphertext, tag): one write for a file
-    // sink, one message for StreamBackup, at the cost of one memcpy.
-    const out = Buffer.allocUnsafe(FRAME_WORD_BYTES + this.fill + TAG_BYTES);
-    out.writeUInt32BE(word >>> 0, 0);
-    const ct = c.update(this.pending.subarray(0, this.fill));
-    ct.copy(out, FRAME_WORD_BYTES);
+    const w = Buffer.allocUnsafe(FRAME_WORD_BYTES);
+    w.writeUInt32BE(word >>> 0, 0);
+    this.push(w);
+    // Ciphertext in pieces no larger than the pipes' own chunks: a fresh
+    // 1 MiB buffer per frame is what glibc's malloc keeps for good once its
+    // mmap threshold has grown past it (the agent's RSS crept up by tens of
+    // MB a backup); 64 KiB pieces are reused from its free lists.
+    for (let off = 0; off < this.fill; off += PIECE_BYTES) {
+      this.push(c.update(this.pending.subarray(off, Math.min(this.fill, off + PIECE_BYTES))));
+    }
     c.final(); // GCM emits nothing at final (no padding); it computes the tag.
-    c.getAuthTag().copy(out, FRAME_WORD_BYTES + this.fill);
-    this.push(out);
+    this.push(c.getAuthTag());
     this.seq += 1;
     this.fill = 0;
   }
@@ -202,15 +207,26 @@ export interface DecryptorOptions {
   readonly expectHeader?: Buffer;
 }
 
-/** Header + frames in, plaintext out; a frame's plaintext is released only after its tag verifies. */
+/**
+ * Header + frames in, plaintext out; a frame's plaintext is released only
+ * after its tag verifies. The ciphertext is decrypted piece by piece as it
+ * arrives (GCM needs the tag only at the end), so no frame is ever copied
+ * into one buffer: the plaintext waits as the pieces it came in.
+ */
 export class FrameDecryptor extends Transform {
   header: FrameHeader | undefined;
   /** Frames authenticated so far. */
   frames = 0;
   private key: Buffer | undefined;
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private sawFinal = false;
+  /** Bytes of a header, frame word or tag gathered so far (small). */
+  private small: Buffer[] = [];
+  private smallBytes = 0;
+  private state: 'header' | 'word' | 'body' | 'tag' | 'done' = 'header';
+  private word = 0;
+  private length = 0;
+  private left = 0;
+  private decipher: DecipherGCM | undefined;
+  private held: Buffer[] = [];
 
   constructor(private readonly opts: DecryptorOptions) {
     super({ readableHighWaterMark: DEFAULT_FRAME_SIZE });
@@ -218,10 +234,8 @@ export class FrameDecryptor extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     try {
-      if (this.sawFinal && chunk.length > 0) throw integrity('data after the final frame');
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-      this.drainFrames();
+      let off = 0;
+      while (off < chunk.length) off += this.step(chunk, off);
       cb();
     } catch (err) {
       cb(err as Error);
@@ -230,82 +244,115 @@ export class FrameDecryptor extends Transform {
 
   override _flush(cb: TransformCallback): void {
     if (!this.header) return cb(integrity('object ends inside its header'));
-    if (!this.sawFinal) {
+    if (this.state !== 'done') {
       return cb(integrity(`truncated: object ends after ${this.frames} frames without its final frame`));
     }
-    if (this.buffered > 0) return cb(integrity('data after the final frame'));
     cb();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // The data key in clear lives no longer than the stream.
+    // The data key in clear lives no longer than the stream; unauthenticated
+    // plaintext is dropped.
     this.key?.fill(0);
+    this.held = [];
     cb(err);
   }
 
-  private drainFrames(): void {
-    if (!this.header) {
-      const header = decodeHeader(this.peek(Math.min(this.buffered, HEADER_FIXED_BYTES + 255)));
-      if (!header) return;
-      if (this.opts.expectHeader && !header.bytes.equals(this.opts.expectHeader)) {
-        throw integrity('object changed since it was verified (different header)');
+  /** Consumes what it can of chunk[off..]; returns how many bytes it took. */
+  private step(chunk: Buffer, off: number): number {
+    switch (this.state) {
+      case 'done':
+        throw integrity('data after the final frame');
+      case 'header': {
+        const n = Math.min(chunk.length - off, HEADER_FIXED_BYTES + 255 - this.smallBytes);
+        this.gather(chunk.subarray(off, off + n));
+        const seen = this.gathered();
+        const header = decodeHeader(seen);
+        if (!header) {
+          if (this.smallBytes >= HEADER_FIXED_BYTES + 255) throw integrity('header too long');
+          return n;
+        }
+        if (this.opts.expectHeader && !header.bytes.equals(this.opts.expectHeader)) {
+          throw integrity('object changed since it was verified (different header)');
+        }
+        this.key = unwrapDataKey(header.wrappedKey, this.opts.wrappingKey, header.keyId);
+        this.header = header;
+        // What followed the header in this chunk is the first frame's: hand it back.
+        const extra = seen.length - header.bytes.length;
+        this.reset('word');
+        return n - extra;
       }
-      this.key = unwrapDataKey(header.wrappedKey, this.opts.wrappingKey, header.keyId);
-      this.header = header;
-      this.consume(header.bytes.length);
-    }
-    const { frameSize } = this.header;
-    while (this.buffered > 0) {
-      if (this.sawFinal) throw integrity('data after the final frame');
-      if (this.buffered < FRAME_WORD_BYTES) return;
-      const word = this.peek(FRAME_WORD_BYTES).readUInt32BE(0);
-      const final = (word & FINAL_BIT) !== 0;
-      const length = word & LENGTH_MASK;
-      // Checked before buffering the frame, so a forged length cannot make us hold more than a frame.
-      const lengthOk = final ? length <= frameSize && (length > 0 || this.frames === 0) : length === frameSize;
-      if (!lengthOk) throw integrity(`frame ${this.frames} has an invalid length ${length}`);
-      const total = FRAME_WORD_BYTES + length + TAG_BYTES;
-      if (this.buffered < total) return;
-      const frame = this.consume(total);
-      const plain = this.open(frame, word, length);
-      if (plain.length > 0) this.push(plain);
-      this.frames += 1;
-      if (final) this.sawFinal = true;
+      case 'word': {
+        const n = Math.min(chunk.length - off, FRAME_WORD_BYTES - this.smallBytes);
+        this.gather(chunk.subarray(off, off + n));
+        if (this.smallBytes < FRAME_WORD_BYTES) return n;
+        this.startFrame(this.gathered().readUInt32BE(0));
+        return n;
+      }
+      case 'body': {
+        const n = Math.min(chunk.length - off, this.left);
+        const plain = this.decipher!.update(chunk.subarray(off, off + n));
+        if (plain.length > 0) this.held.push(plain);
+        this.left -= n;
+        if (this.left === 0) this.reset('tag');
+        return n;
+      }
+      case 'tag': {
+        const n = Math.min(chunk.length - off, TAG_BYTES - this.smallBytes);
+        this.gather(chunk.subarray(off, off + n));
+        if (this.smallBytes < TAG_BYTES) return n;
+        this.finishFrame(this.gathered());
+        return n;
+      }
     }
   }
 
-  private open(frame: Buffer, word: number, length: number): Buffer {
-    const seq = this.frames;
-    if (seq >= MAX_FRAMES) throw integrity('too many frames');
-    const header = this.header as FrameHeader;
-    const d = createDecipheriv('aes-256-gcm', this.key as Buffer, nonceFor(header.noncePrefix, seq));
-    d.setAAD(aadFor(header.bytes, seq, word));
-    d.setAuthTag(frame.subarray(FRAME_WORD_BYTES + length));
-    const body = d.update(frame.subarray(FRAME_WORD_BYTES, FRAME_WORD_BYTES + length));
+  private startFrame(word: number): void {
+    const { frameSize, noncePrefix, bytes } = this.header as FrameHeader;
+    const final = (word & FINAL_BIT) !== 0;
+    const length = word & LENGTH_MASK;
+    // Checked before any of the frame is taken, so a forged length cannot make us hold more than a frame.
+    const lengthOk = final ? length <= frameSize && (length > 0 || this.frames === 0) : length === frameSize;
+    if (!lengthOk) throw integrity(`frame ${this.frames} has an invalid length ${length}`);
+    if (this.frames >= MAX_FRAMES) throw integrity('too many frames');
+    this.word = word;
+    this.length = length;
+    this.left = length;
+    this.decipher = createDecipheriv('aes-256-gcm', this.key as Buffer, nonceFor(noncePrefix, this.frames));
+    this.decipher.setAAD(aadFor(bytes, this.frames, word));
+    this.reset(length > 0 ? 'body' : 'tag');
+  }
+
+  private finishFrame(tag: Buffer): void {
+    const d = this.decipher as DecipherGCM;
+    d.setAuthTag(Buffer.from(tag));
     try {
       d.final();
     } catch (err) {
-      // The plaintext in `body` is dropped: nothing unauthenticated leaves.
-      throw integrity(`frame ${seq} failed authentication (altered, reordered or from another backup)`, err);
+      // The plaintext held for this frame is dropped: nothing unauthenticated leaves.
+      this.held = [];
+      throw integrity(`frame ${this.frames} failed authentication (altered, reordered or from another backup)`, err);
     }
-    return body;
+    for (const p of this.held) this.push(p);
+    this.held = [];
+    this.decipher = undefined;
+    this.frames += 1;
+    this.reset((this.word & FINAL_BIT) !== 0 ? 'done' : 'word');
   }
 
-  /** The first n buffered bytes, contiguous (n <= buffered). */
-  private peek(n: number): Buffer {
-    if (this.chunks[0] && this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
-    const all = Buffer.concat(this.chunks, this.buffered);
-    this.chunks = [all];
-    return all.subarray(0, n);
+  private gather(part: Buffer): void {
+    if (part.length === 0) return;
+    this.small.push(part);
+    this.smallBytes += part.length;
   }
 
-  /** Removes and returns the first n buffered bytes. */
-  private consume(n: number): Buffer {
-    const head = this.peek(n);
-    const first = this.chunks[0] as Buffer;
-    if (first.length === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
-    this.buffered -= n;
-    return head;
+  private gathered(): Buffer {
+    return this.small.length === 1 ? this.small[0]! : Buffer.concat(this.small, this.smallBytes);
+  }
+
+  private reset(state: FrameDecryptor['state']): void {
+    this.state = state;
+    this.small = [];
+    this.smallBytes = 0;
   }
 }

@@ -70,16 +70,25 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; second
 }
 
 /**
- * CPU-seconds the whole machine spent busy so far, all cores together
- * (/proc/stat: user, nice, system, irq, softirq, steal; USER_HZ = 100 on
- * Linux). The difference across a run says how much of the cores' time the
- * run and everything beside it took: on a 2-core machine a pipeline that
- * keeps both busy for T seconds shows about 2T.
+ * CPU-seconds so far, all cores together (/proc/stat; USER_HZ = 100 on
+ * Linux): `busy` is user, nice, system, irq and softirq; `steal` is time the
+ * hypervisor gave this VM's cores to someone else. The difference across a
+ * run says how much of the cores the run and everything beside it took (a
+ * pipeline keeping 2 cores busy for T seconds shows about 2T), and how much
+ * of the machine was not there to be had.
  */
-export function machineBusySeconds(): number {
+export function machineCpu(): { busy: number; steal: number } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
-  return (user + nice + system + irq + softirq + steal) / 100;
+  return { busy: (user + nice + system + irq + softirq) / 100, steal: steal / 100 };
+}
+
+/** Measures machineCpu across `fn`: "machine CPU busy 20.1 s, stolen 0.3 s". */
+export async function withMachineCpu<T>(fn: () => Promise<T>): Promise<{ value: T; cpuNote: string }> {
+  const before = machineCpu();
+  const value = await fn();
+  const after = machineCpu();
+  return { value, cpuNote: `machine CPU busy ${(after.busy - before.busy).toFixed(1)} s, stolen by the hypervisor ${(after.steal - before.steal).toFixed(1)} s` };
 }
 
 /** One round of a backup pair: the bare pipeline, then Coffer, back to back. */

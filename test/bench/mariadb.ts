@@ -16,7 +16,7 @@ import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { createBackup, deployment, preparedAgent } from './agents.js';
 import type { BenchOptions } from './options.js';
 import { benchRoot } from './workdir.js';
-import { fileSize, machineBusySeconds, mbps, pairSummary, row, run, runPipeline, sampleRss, timed, type Pair, type Row, type Stage, type Teardown } from './harness.js';
+import { fileSize, withMachineCpu, mbps, pairSummary, row, run, runPipeline, sampleRss, timed, type Pair, type Row, type Stage, type Teardown } from './harness.js';
 
 const DB = 'bench';
 const TABLES = 4;
@@ -156,16 +156,12 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
   await quiesce(a.baseDir);
   for (let r = 1; r <= o.rounds; r++) {
     rmSync(bareFile, { force: true });
-    const busyBare = machineBusySeconds();
-    const bare = await runPipeline([mariabackup(), { argv: ['zstd', '-1', '-T2', '-c', '-q'] }], bareFile);
-    const bareCpu = machineBusySeconds() - busyBare;
-    rows.push(row({ suite: S, name: `(a) bare mariadb-backup | zstd -1 -T2 > file, round ${r}`, bytes: bare.bytes, seconds: bare.seconds, mbps: mbps(gen.bytes, bare.seconds), note: `MB/s of dataset bytes; machine CPU busy ${bareCpu.toFixed(1)} s` }));
+    const { value: bare, cpuNote: bareCpu } = await withMachineCpu(() => runPipeline([mariabackup(), { argv: ['zstd', '-1', '-T2', '-c', '-q'] }], bareFile));
+    rows.push(row({ suite: S, name: `(a) bare mariadb-backup | zstd -1 -T2 > file, round ${r}`, bytes: bare.bytes, seconds: bare.seconds, mbps: mbps(gen.bytes, bare.seconds), note: `MB/s of dataset bytes; ${bareCpu}` }));
 
     if (artifact) rmSync(path.join(backupDir, artifact.location!.location), { force: true });
     const rss = sampleRss(a.proc.pid!);
-    const busyCoffer = machineBusySeconds();
-    const c = await timed(() => createBackup(a, `bench-full-${r}`));
-    const cofferCpu = machineBusySeconds() - busyCoffer;
+    const { value: c, cpuNote: cofferCpu } = await withMachineCpu(() => timed(() => createBackup(a, `bench-full-${r}`)));
     const mem = rss.stop();
     artifact = c.value;
     const m = artifact.metadata!;
@@ -178,7 +174,7 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
         seconds: c.seconds,
         mbps: mbps(gen.bytes, c.seconds),
         peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
-        note: `raw xbstream ${m.rawBytes} B; speed vs (a) ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent VmRSS sampled max ${mem.sampledPeakMb.toFixed(1)} MB over ${mem.samples} samples, VmHWM ${mem.hwmMb.toFixed(1)} MB (target < 150 MB); agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; machine CPU busy ${cofferCpu.toFixed(1)} s`,
+        note: `raw xbstream ${m.rawBytes} B; speed vs (a) ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent VmRSS sampled max ${mem.sampledPeakMb.toFixed(1)} MB over ${mem.samples} samples, VmHWM ${mem.hwmMb.toFixed(1)} MB (target < 150 MB); agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; ${cofferCpu}`,
       }),
     );
   }

@@ -8,7 +8,7 @@ import { psqlAdmin } from '../support/psql.js';
 import type { BenchOptions } from './options.js';
 import { createBackup, deployment, preparedAgent } from './agents.js';
 import { benchRoot } from './workdir.js';
-import { machineBusySeconds, mbps, pairSummary, row, run, runPipeline, sampleRss, timed, type Pair, type Row, type Teardown } from './harness.js';
+import { withMachineCpu, mbps, pairSummary, row, run, runPipeline, sampleRss, timed, type Pair, type Row, type Teardown } from './harness.js';
 
 const GIB = 1024 ** 3;
 // pgbench: one scale unit is 100,000 pgbench_accounts rows, about 15.6 MB with its index.
@@ -48,22 +48,18 @@ export async function benchPostgres(o: BenchOptions, td: Teardown): Promise<Row[
   const bareFile = path.join(root, 'bare.tar.zst');
   const pairs: Pair[] = [];
   for (let r = 1; r <= o.rounds; r++) {
-    const busyBare = machineBusySeconds();
-    const bare = await runPipeline(
+    const { value: bare, cpuNote: bareCpu } = await withMachineCpu(() => runPipeline(
       [
         { argv: [`${PG_BIN}/pg_basebackup`, ...client, '--pgdata=-', '--format=tar', '--wal-method=fetch', '--checkpoint=fast', '--label=bench'], env },
         { argv: ['zstd', '-1', '-T2', '-c', '-q'] },
       ],
       bareFile,
-    );
-    const bareCpu = machineBusySeconds() - busyBare;
-    rows.push(row({ suite: S, name: `bare pg_basebackup -Ft -D - --wal-method=fetch --checkpoint=fast | zstd -1 -T2 > file, round ${r}`, bytes: bare.bytes, seconds: bare.seconds, mbps: mbps(dataset, bare.seconds), note: `MB/s of dataset bytes; machine CPU busy ${bareCpu.toFixed(1)} s` }));
+    ));
+    rows.push(row({ suite: S, name: `bare pg_basebackup -Ft -D - --wal-method=fetch --checkpoint=fast | zstd -1 -T2 > file, round ${r}`, bytes: bare.bytes, seconds: bare.seconds, mbps: mbps(dataset, bare.seconds), note: `MB/s of dataset bytes; ${bareCpu}` }));
     rmSync(bareFile, { force: true });
 
     const rss = sampleRss(a.proc.pid!);
-    const busyCoffer = machineBusySeconds();
-    const c = await timed(() => createBackup(a, `bench-pg-${r}`, 'pg_basebackup'));
-    const cofferCpu = machineBusySeconds() - busyCoffer;
+    const { value: c, cpuNote: cofferCpu } = await withMachineCpu(() => timed(() => createBackup(a, `bench-pg-${r}`, 'pg_basebackup')));
     const mem = rss.stop();
     const m = c.value.metadata!;
     pairs.push({ bare: bare.seconds, coffer: c.seconds });
@@ -75,7 +71,7 @@ export async function benchPostgres(o: BenchOptions, td: Teardown): Promise<Row[
         seconds: c.seconds,
         mbps: mbps(dataset, c.seconds),
         peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
-        note: `raw tar ${m.rawBytes} B; speed vs bare ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; machine CPU busy ${cofferCpu.toFixed(1)} s`,
+        note: `raw tar ${m.rawBytes} B; speed vs bare ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; ${cofferCpu}`,
       }),
     );
     rmSync(path.join(backupDir, c.value.location!.location), { force: true });

@@ -41,3 +41,30 @@ t.test('kill -9 of postgres: the agent restarts it', async (t) => {
   t.equal((await call<object, { state: number }>(agent.clients.lifecycle, 'start', {})).state, DatastoreState.DATASTORE_STATE_ACTIVE);
   t.equal((await psql(agent.datastorePort, 'alice', 'Al1ce-pass', 'SELECT count(*) FROM t', 'shop')).stdout, '100');
 });
+
+t.test('Stop with a client connected: a fast shutdown, not a wait for the client to leave', async (t) => {
+  const agent = await startAgent(t, { datastore: 'postgresql' });
+  await collect(agent.clients.lifecycle.prepare({
+    datastoreVersion: '15',
+    rootPassword: '',
+    databases: [{ name: 'shop', characterSet: '', collation: '' }],
+    users: [{ name: 'alice', host: '', password: 'Al1ce-pass', databases: ['shop'], rules: [] }],
+    overrides: {},
+    restore: undefined,
+  }));
+  // A client that stays connected, idle in a transaction, until the server goes.
+  const client = psql(agent.datastorePort, 'alice', 'Al1ce-pass', 'BEGIN; SELECT pg_sleep(600);', 'shop');
+  await waitFor('the client to be connected', async () => {
+    const r = await psql(agent.datastorePort, 'alice', 'Al1ce-pass', "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()", 'shop');
+    return r.stdout === '1';
+  });
+  const pid = datastorePid(agent.baseDir);
+  t.equal((await call<object, { state: number }>(agent.clients.lifecycle, 'stop', {})).state, DatastoreState.DATASTORE_STATE_SHUTDOWN);
+  t.notOk(alive(pid), 'the postmaster is gone');
+  const logs = agent.logs.join('\n');
+  t.match(logs, /received fast shutdown request/, 'the postmaster was asked for a fast shutdown (SIGINT)');
+  t.match(logs, /database system is shut down/, 'and completed it cleanly');
+  t.not((await client).code, 0, "the client's session was ended by the shutdown");
+  t.equal((await call<object, { state: number }>(agent.clients.lifecycle, 'start', {})).state, DatastoreState.DATASTORE_STATE_ACTIVE);
+  t.notMatch(agent.logs.join('\n'), /was not properly shut down/, 'the next start needed no crash recovery');
+});
