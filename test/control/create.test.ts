@@ -2,12 +2,13 @@
 // coffer-control process, the local driver starting a real agent over mutual
 // TLS, and a real mariadbd reached with the mariadb client.
 import t from 'tap';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import { collect, waitFor } from '../support/agent.js';
 import { mariadb } from '../support/mariadb-client.js';
 import { agentPids, ccall, cstream, startControl } from '../support/control.js';
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 import { CreateInstanceRequest, InstanceStatus, type CreateInstanceResponse, type GetInstanceResponse, type WatchInstanceResponse } from '../../proto/gen/coffer/control/v1/instances.js';
 import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { ListDatastoresResponse } from '../../proto/gen/coffer/control/v1/catalog.js';
@@ -53,6 +54,8 @@ t.test('an instance is created ACTIVE, reachable, watched, and deleted', async (
   const instanceDir = path.join(control.dataDir, 'instances', id);
   t.equal(statSync(path.join(instanceDir, 'tls', 'instance.key')).mode & 0o777, 0o600, 'the injected instance key is 0600');
   t.equal(agentPids(control.dataDir).length, 1, 'one agent runs');
+  const argv = readFileSync(`/proc/${agentPids(control.dataDir)[0]}/cmdline`, 'utf8').split('\0');
+  for (const f of AGENT_NODE_FLAGS) t.ok(argv.includes(f), `the local driver started the agent with ${f}`);
   await ccall(instances, 'deleteInstance', { id }, token);
   await waitFor('the instance to go', async () => {
     try {
