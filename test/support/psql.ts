@@ -27,3 +27,13 @@ export function psql(port: number, user: string, password: string, sql: string, 
 export function psqlAdmin(baseDir: string, port: number, sql: string, database = 'postgres'): Promise<PsqlResult> {
   return run(['-h', path.join(baseDir, 'run'), '-p', String(port), '-U', 'coffer_admin', '-d', database, '-c', sql], { PGPASSWORD: '' });
 }
+
+/** The Prepare most PostgreSQL tests start from: database shop, user alice who can use it. */
+export const SHOP_PREPARE = Object.freeze({
+  datastoreVersion: '15',
+  rootPassword: '',
+  databases: [{ name: 'shop', characterSet: '', collation: '' }],
+  users: [{ name: 'alice', host: '', password: 'Al1ce-pass', databases: ['shop'], rules: [] }],
+  overrides: {},
+  restore: undefined,
+});

@@ -3,17 +3,10 @@
 import t from 'tap';
 import { status as Status } from '@grpc/grpc-js';
 import { startAgent, call, collect, type AgentProcess } from '../../support/agent.js';
-import { psql, psqlAdmin } from '../../support/psql.js';
+import { psql, psqlAdmin, SHOP_PREPARE } from '../../support/psql.js';
 import type { PrepareResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 
-const PREPARE = {
-  datastoreVersion: '15',
-  rootPassword: '',
-  databases: [{ name: 'shop', characterSet: '', collation: '' }],
-  users: [{ name: 'alice', host: '', password: 'Al1ce-pass', databases: ['shop'], rules: [] }],
-  overrides: {},
-  restore: undefined,
-};
+const PREPARE = SHOP_PREPARE;
 
 const acc = <Res = Record<string, unknown>>(a: AgentProcess, method: string, req: object) => call<object, Res>(a.clients.accounts, method, req);
 const page = (marker = '', limit = 0, includeMarker = false) => ({ page: { marker, limit, includeMarker } });

@@ -6,18 +6,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import { startAgent, call, collect, waitFor, REPO, type AgentProcess } from '../../support/agent.js';
-import { psql, psqlAdmin } from '../../support/psql.js';
+import { psql, psqlAdmin, SHOP_PREPARE } from '../../support/psql.js';
 import { DatastoreState, type GetStatusResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { GetConfigurationResponse, ListParametersResponse, UpdateOverridesResponse } from '../../../proto/gen/coffer/agent/v1/configuration.js';
 
-const PREPARE = {
-  datastoreVersion: '15',
-  rootPassword: '',
-  databases: [{ name: 'shop', characterSet: '', collation: '' }],
-  users: [{ name: 'alice', host: '', password: 'Al1ce-pass', databases: ['shop'], rules: [] }],
-  overrides: {},
-  restore: undefined,
-};
+const PREPARE = SHOP_PREPARE;
 
 interface Rule { type: string; min?: number; max?: number; unit?: string; allowed?: string[]; restart: boolean }
 const RULES = JSON.parse(readFileSync(path.join(REPO, 'agent/managers/postgresql/rules/postgresql-15.json'), 'utf8')) as { parameters: Record<string, Rule> };

@@ -2,21 +2,14 @@
 // the supervisor, and Stop/Start work.
 import t from 'tap';
 import { startAgent, call, collect, waitFor, datastorePid, alive, type AgentProcess } from '../../support/agent.js';
-import { psql } from '../../support/psql.js';
+import { psql, SHOP_PREPARE } from '../../support/psql.js';
 import { DatastoreState, type GetStatusResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 
 const status = (a: AgentProcess) => call<object, GetStatusResponse>(a.clients.lifecycle, 'getStatus', {});
 
 t.test('kill -9 of postgres: the agent restarts it', async (t) => {
   const agent = await startAgent(t, { datastore: 'postgresql' });
-  await collect(agent.clients.lifecycle.prepare({
-    datastoreVersion: '15',
-    rootPassword: '',
-    databases: [{ name: 'shop', characterSet: '', collation: '' }],
-    users: [{ name: 'alice', host: '', password: 'Al1ce-pass', databases: ['shop'], rules: [] }],
-    overrides: {},
-    restore: undefined,
-  }));
+  await collect(agent.clients.lifecycle.prepare(SHOP_PREPARE));
   await psql(agent.datastorePort, 'alice', 'Al1ce-pass', 'CREATE TABLE t AS SELECT generate_series(1, 100) AS id', 'shop');
   const pid = datastorePid(agent.baseDir);
   t.ok(pid > 0 && alive(pid), 'postgres runs');
@@ -44,14 +37,7 @@ t.test('kill -9 of postgres: the agent restarts it', async (t) => {
 
 t.test('Stop with a client connected: a fast shutdown, not a wait for the client to leave', async (t) => {
   const agent = await startAgent(t, { datastore: 'postgresql' });
-  await collect(agent.clients.lifecycle.prepare({
-    datastoreVersion: '15',
-    rootPassword: '',
-    databases: [{ name: 'shop', characterSet: '', collation: '' }],
-    users: [{ name: 'alice', host: '', password: 'Al1ce-pass', databases: ['shop'], rules: [] }],
-    overrides: {},
-    restore: undefined,
-  }));
+  await collect(agent.clients.lifecycle.prepare(SHOP_PREPARE));
   // A client that stays connected, idle in a transaction, until the server goes.
   const client = psql(agent.datastorePort, 'alice', 'Al1ce-pass', 'BEGIN; SELECT pg_sleep(600);', 'shop');
   await waitFor('the client to be connected', async () => {
