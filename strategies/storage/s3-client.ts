@@ -1,6 +1,7 @@
 // Builds the S3 client the S3 store uses. Kept apart from the store so that
 // tests and deployments can hand the store a client of their own.
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { s3Sdk } from './s3-sdk.js';
 
 export interface S3ConnectionOptions {
   /** Omit for AWS; e.g. http://127.0.0.1:27180 for Swift's s3api, Ceph RGW or MinIO. */
@@ -19,7 +20,8 @@ export function createS3Client(opts: S3ConnectionOptions): S3Client {
   if (opts.endpoint !== undefined && !/^https?:\/\//.test(opts.endpoint)) throw new TypeError('s3 endpoint must start with http:// or https://');
   const maxAttempts = opts.maxAttempts ?? 4;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) throw new TypeError(`s3 maxAttempts must be 1 to 20, got ${maxAttempts}`);
-  return new S3Client({
+  const { S3Client: Client } = s3Sdk();
+  return new Client({
     region: opts.region,
     endpoint: opts.endpoint,
     forcePathStyle: opts.forcePathStyle ?? false,

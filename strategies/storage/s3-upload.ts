@@ -7,16 +7,8 @@
 // free slot before it takes more bytes, so the stream's backpressure holds
 // the producer back (concurrency 1 means strictly one part at a time).
 import { createHash } from 'node:crypto';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  PutObjectCommand,
-  UploadPartCommand,
-  type CompletedPart,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import type { CompletedPart, S3Client } from '@aws-sdk/client-s3';
+import { s3Sdk } from './s3-sdk.js';
 import type { SavedObject } from './storage.js';
 import type { Metadata } from './metadata.js';
 import type { Upload, Written } from './object-sink.js';
@@ -79,13 +71,13 @@ export class S3MultipartUpload implements Upload {
     await this.drain().catch(() => {});
     const { bucket: Bucket, key: Key } = this.target;
     if (this.putStarted) {
-      await this.call(`DeleteObject ${this.label}`, () => this.client.send(new DeleteObjectCommand({ Bucket, Key })));
+      await this.call(`DeleteObject ${this.label}`, () => this.client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket, Key })));
     }
     if (this.created === null) return;
     const uploadId = await this.created.catch(() => null);
     if (uploadId === null) return;
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId }));
+      await this.client.send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket, Key, UploadId: uploadId }));
     } catch (err) {
       throw storageFailed(`s3: multipart upload ${uploadId} of ${this.label} was left behind: AbortMultipartUpload failed: ${reason(err)}`, err);
     }
@@ -116,7 +108,7 @@ export class S3MultipartUpload implements Upload {
   private uploadId(signal: AbortSignal): Promise<string> {
     this.created ??= this.call(`CreateMultipartUpload ${this.label}`, async () => {
       const r = await this.client.send(
-        new CreateMultipartUploadCommand({
+        new (s3Sdk().CreateMultipartUploadCommand)({
           Bucket: this.target.bucket,
           Key: this.target.key,
           Metadata: { ...this.target.metadata },
@@ -136,7 +128,7 @@ export class S3MultipartUpload implements Upload {
     const digest = md5(body);
     const r = await this.call(what, () =>
       this.client.send(
-        new UploadPartCommand({
+        new (s3Sdk().UploadPartCommand)({
           Bucket: this.target.bucket,
           Key: this.target.key,
           UploadId: uploadId,
@@ -159,7 +151,7 @@ export class S3MultipartUpload implements Upload {
     const parts = [...this.done].sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
     await this.call(`CompleteMultipartUpload ${this.label} (${parts.length} parts)`, () =>
       this.client.send(
-        new CompleteMultipartUploadCommand({
+        new (s3Sdk().CompleteMultipartUploadCommand)({
           Bucket: this.target.bucket,
           Key: this.target.key,
           UploadId: uploadId,
@@ -176,7 +168,7 @@ export class S3MultipartUpload implements Upload {
     this.putStarted = true;
     const r = await this.call(what, () =>
       this.client.send(
-        new PutObjectCommand({
+        new (s3Sdk().PutObjectCommand)({
           Bucket: this.target.bucket,
           Key: this.target.key,
           Body: body,

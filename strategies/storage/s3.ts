@@ -3,14 +3,8 @@
 // multipart uploads with parallel parts. The location recorded with a backup
 // is "<bucket>/<key>".
 import { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { s3Sdk } from './s3-sdk.js';
 import type { ObjectSink, ObjectStorage, SaveOptions, StoredObject } from './storage.js';
 import { checkKey, splitLocation } from './keys.js';
 import { checkMetadata, type Metadata } from './metadata.js';
@@ -84,7 +78,7 @@ export class S3Storage implements ObjectStorage {
   async open(location: string, opts: { signal?: AbortSignal } = {}): Promise<StoredObject> {
     const { container: Bucket, key: Key } = splitLocation(location, 's3');
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket, Key }), { abortSignal: opts.signal });
+      const r = await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket, Key }), { abortSignal: opts.signal });
       // In Node the SDK's body is the HTTP response itself: a Readable.
       if (!(r.Body instanceof Readable)) throw storageFailed(`s3: GetObject ${location} returned no readable body`);
       return { stream: r.Body, size: r.ContentLength ?? 0, metadata: Object.freeze({ ...r.Metadata }) };
@@ -96,7 +90,7 @@ export class S3Storage implements ObjectStorage {
   async stat(location: string): Promise<{ size: number; metadata: Metadata }> {
     const { container: Bucket, key: Key } = splitLocation(location, 's3');
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket, Key }));
+      const r = await this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket, Key }));
       return { size: r.ContentLength ?? 0, metadata: Object.freeze({ ...r.Metadata }) };
     } catch (err) {
       throw this.failure('HeadObject', location, err);
@@ -106,12 +100,12 @@ export class S3Storage implements ObjectStorage {
   async delete(location: string): Promise<void> {
     const { container: Bucket, key: Key } = splitLocation(location, 's3');
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket, Key }));
+      await this.client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket, Key }));
       // Parts of an upload whose abort failed (reported when it happened)
       // are billed storage too; deleting the object clears them.
-      const listed = await this.client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: Key }));
+      const listed = await this.client.send(new (s3Sdk().ListMultipartUploadsCommand)({ Bucket, Prefix: Key }));
       for (const u of listed.Uploads ?? []) {
-        if (u.Key === Key && u.UploadId) await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: u.UploadId }));
+        if (u.Key === Key && u.UploadId) await this.client.send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket, Key, UploadId: u.UploadId }));
       }
     } catch (err) {
       if (isNotFound(err)) return;
