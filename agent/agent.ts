@@ -12,6 +12,7 @@ import { Operations, type RunningOperation } from './operations.js';
 import { StateStore, type LifecycleState } from './state.js';
 import { Supervisor } from './supervisor.js';
 import { directorySize } from './disk-usage.js';
+import { clearScratch } from './scratch.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -97,6 +98,8 @@ export class Agent {
   /** At agent start: clear what an earlier run left, and bring the datastore back if it should run. */
   async boot(): Promise<void> {
     const { log } = this.deps;
+    // Synchronously, before any call is served: nothing is running yet.
+    clearScratch(this.deps.layout, log);
     const s = this.state.get();
     // Until the datastore answers again, nobody may read the state the
     // previous agent left (ACTIVE) as the truth.

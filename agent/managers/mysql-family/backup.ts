@@ -20,6 +20,7 @@ import type { Layout } from '../../layout.js';
 import type { BackupCapability, BackupRequest, BackupSource } from '../manager.js';
 import { ADMIN_USER, type MysqlFlavor } from './flavor.js';
 import { account, escapeId, type SqlClient } from './sql-client.js';
+import { workRoot } from '../../scratch.js';
 
 export interface MysqlBackupDeps {
   readonly flavor: MysqlFlavor;
@@ -58,13 +59,12 @@ export function createMysqlBackup(deps: MysqlBackupDeps): MysqlBackupCapability 
   // be xtrabackup, which is not packaged: it offers logical backups only.
   const physical = flavor.backupTool === 'mariadb-backup' ? [MARIABACKUP] : [];
   const strategies = Object.freeze([...physical, MYSQLDUMP]);
-  const workRoot = path.join(layout.baseDir, 'work');
   const killAfterMs = deps.killAfterMs;
 
   /** A fresh agent-only directory under <base>/work; the caller removes it. */
   const workDir = async (kind: string): Promise<string> => {
-    await mkdir(workRoot, { recursive: true, mode: 0o700 });
-    const dir = path.join(workRoot, `${kind}-${randomUUID()}`);
+    await mkdir(workRoot(layout), { recursive: true, mode: 0o700 });
+    const dir = path.join(workRoot(layout), `${kind}-${randomUUID()}`);
     await mkdir(dir, { mode: 0o700 });
     return dir;
   };

@@ -163,7 +163,8 @@ launch() {  # <name> <port> <argv...>
         setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null 9>&- &
     echo $! >"$PID_DIR/$name.pid"
     for _ in $(seq 50); do ours "$name" && break; sleep 0.05; done
-    ours "$name" || { echo "saio: $name did not start:" >&2; tail -20 "$LOG_DIR/$name.log" >&2; exit 1; }
+    # The reason goes last: callers keep only the tail of stderr.
+    ours "$name" || { tail -20 "$LOG_DIR/$name.log" >&2; echo "saio: $name did not start (its log's last lines above)" >&2; exit 1; }
     echo "saio: started $name (pid $(<"$PID_DIR/$name.pid"))" >&2
 }
 
@@ -179,7 +180,7 @@ wait_for() {  # <what> <curl args...>
     local what="$1"; shift
     until curl -fsS -o /dev/null --max-time 2 "$@" 2>/dev/null; do
         for s in "${SERVERS[@]}"; do
-            ours "$s" || { echo "saio: $s exited; last log lines:" >&2; tail -25 "$LOG_DIR/$s.log" >&2; exit 1; }
+            ours "$s" || { tail -25 "$LOG_DIR/$s.log" >&2; echo "saio: $s exited while waiting for $what (its log's last lines above)" >&2; exit 1; }
         done
         (( SECONDS < deadline )) || { echo "saio: timed out waiting for $what (logs: $LOG_DIR)" >&2; exit 1; }
         sleep 0.1
