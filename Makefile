@@ -32,6 +32,7 @@ check-generated: generate
 
 lint:
 	@$(BIN)/buf lint
+	@$(BIN)/tsc -p tsconfig.test.json
 
 test: test-deps build lint check-generated
 	@set -o pipefail; $(BIN)/tap --reporter=tap $(TAP_ARGS) 2>&1 | node scripts/test-summary.mjs

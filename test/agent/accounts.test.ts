@@ -3,18 +3,17 @@
 import t from 'tap';
 import path from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
-import { startAgent, call, collect, type AgentProcess } from '../support/agent.js';
+import { startAgent, call, collect, type AgentProcess, type TestLike } from '../support/agent.js';
 import { mariadb, mariadbSocket } from '../support/mariadb-client.js';
 
 const db = (name: string, characterSet = '', collation = '') => ({ name, characterSet, collation });
 const user = (name: string, password: string, databases: string[] = [], host = '%') => ({ name, host, password, databases, rules: [] });
 
-async function prepared(t: Parameters<Parameters<typeof tap.test>[1]>[0]): Promise<AgentProcess> {
+async function prepared(t: TestLike): Promise<AgentProcess> {
   const agent = await startAgent(t);
   await collect(agent.clients.lifecycle.prepare({ datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined }));
   return agent;
 }
-const tap = t;
 
 t.test('databases: create, list with pagination, delete', async (t) => {
   const agent = await prepared(t);

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync, existsSync, readdirSync, truncateSync, sta
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
-import { startAgent, call, collect, tempBase, type AgentProcess } from '../support/agent.js';
+import { startAgent, call, collect, tempBase, type AgentProcess, type TestLike } from '../support/agent.js';
 import { seed, addRows, checksums, count } from '../support/dataset.js';
 import { startSwift } from '../support/swift.js';
 import { BackupType, type BackupArtifact, type CreateBackupResponse, type StreamBackupResponse, type RestoreResponse, type RestoreUploadRequest } from '../../proto/gen/coffer/agent/v1/backup.js';
@@ -24,7 +24,7 @@ function deployment() {
   return { dir, keyFile, backupDir, args: ['--backup-dir', backupDir, '--backup-key-file', keyFile] };
 }
 
-async function preparedAgent(t: Parameters<Parameters<typeof t.test>[1]>[0], extraArgs: string[]): Promise<AgentProcess> {
+async function preparedAgent(t: TestLike, extraArgs: string[]): Promise<AgentProcess> {
   const agent = await startAgent(t, { extraArgs });
   await collect(agent.clients.lifecycle.prepare(EMPTY_PREPARE));
   return agent;

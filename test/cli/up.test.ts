@@ -42,7 +42,7 @@ t.test('make up through the control plane, then make down', async (t) => {
   const base = path.join(root, 'state');
   const dataDir = path.join(base, 'data');
   const grpc = `127.0.0.1:${await freePort()}`;
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...agentEnv(),
     COFFER_UP_DIR: base,
     COFFER_UP_GRPC: grpc,

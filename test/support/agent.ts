@@ -100,8 +100,13 @@ export function tempBase(prefix = 'coffer-test-'): string {
   return dir;
 }
 
+/** What the helpers need of a tap test: somewhere to register clean-up. */
+export interface TestLike {
+  teardown(fn: () => unknown): void;
+}
+
 export async function startAgent(
-  t: { teardown(fn: () => unknown): void },
+  t: TestLike,
   opts: StartOptions = {},
 ): Promise<AgentProcess> {
   const root = opts.baseDir ? null : tempBase();

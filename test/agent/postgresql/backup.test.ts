@@ -8,7 +8,7 @@ import t from 'tap';
 import { createReadStream, createWriteStream, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { startAgent, call, collect, tempBase, type AgentProcess } from '../../support/agent.js';
+import { startAgent, call, collect, tempBase, type AgentProcess, type TestLike } from '../../support/agent.js';
 import { psql, psqlAdmin } from '../../support/psql.js';
 import { compileAgentConfig } from '../../../agent/config.js';
 import { layoutFor } from '../../../agent/layout.js';
@@ -45,7 +45,7 @@ const fingerprint = async (a: AgentProcess) => {
   return `${shop.stdout} ${inv.stdout}`;
 };
 
-async function prepared(t: Parameters<Parameters<typeof t.test>[1]>[0], extra: object = {}): Promise<AgentProcess> {
+async function prepared(t: TestLike, extra: object = {}): Promise<AgentProcess> {
   const agent = await startAgent(t, { datastore: 'postgresql' });
   await collect(agent.clients.lifecycle.prepare({ ...PREPARE, ...extra }));
   return agent;

@@ -167,7 +167,10 @@ t.test('through the agent: CreateBackup, then Restore of it (encrypted pipeline,
   const a = await preparedRedis(t, { rootPassword: 'Root-A-pass', users: [user('app', 'App-pass-1', ['~*', '+@all'])] });
   const ra = await connectAs(t, a.datastorePort, '', 'Root-A-pass');
   const p = ra.pipeline();
-  for (let i = 0; i < 2000; i++) p.set(`k:${i}`, `v-${i}`, ...(i % 2 ? (['EX', 3600] as const) : ([] as const)));
+  for (let i = 0; i < 2000; i++) {
+    if (i % 2) p.set(`k:${i}`, `v-${i}`, 'EX', 3600);
+    else p.set(`k:${i}`, `v-${i}`);
+  }
   await p.exec();
 
   const events = await collect<CreateBackupResponse>(a.clients.backup.createBackup({ backupId: '', type: BackupType.BACKUP_TYPE_FULL, strategy: '', parent: undefined, storage: undefined, compression: '' }));

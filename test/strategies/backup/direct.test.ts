@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { ChildHandle } from '../../../lib/process-runner.js';
+import type { TestLike } from '../../support/agent.js';
 import { ProgramOutput } from '../../../lib/program-output.js';
 import { openRestore, restoreBackup, runBackup } from '../../../strategies/backup/pipeline.js';
 import type { Progress } from '../../../strategies/backup/hash-meter.js';
@@ -20,7 +21,7 @@ const wrappingKey = randomBytes(32);
 const EMIT = path.join(import.meta.dirname, '..', '..', 'lib', 'fixtures', 'emit.mjs');
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-function tmp(t: Tap.Test): string {
+function tmp(t: TestLike): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-direct-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
