@@ -111,6 +111,10 @@ export class ProcessRunner {
     // pipe itself, and this process closes its own copy right after, so no
     // byte passes through here and the writer's exit is the reader's EOF.
     const upstream = opts.stdin instanceof ChildHandle ? opts.stdin.releaseStdout() : undefined;
+    // An open file's descriptor as stdin: the child reads the file itself
+    // (from the descriptor's current offset), never this process.
+    // (execa's types name only descriptors 3 to 9; it passes any to spawn.)
+    const fileStdin = isOpenFile(opts.stdin) ? (opts.stdin.fd as 3) : undefined;
     const child = execa(file, args, {
       cwd: opts.cwd,
       env: opts.env,
@@ -118,7 +122,7 @@ export class ProcessRunner {
       uid: opts.uid,
       gid: opts.gid,
       detached: true,
-      stdin: upstream ?? (opts.stdin as 'pipe' | 'ignore' | undefined) ?? 'ignore',
+      stdin: upstream ?? fileStdin ?? (opts.stdin as 'pipe' | 'ignore' | undefined) ?? 'ignore',
       stdout: opts.stdout ?? 'pipe',
       stderr: 'pipe',
       reject: false,
@@ -139,12 +143,22 @@ export interface SpawnOptions {
   /** 'pipe' to read stdout as a stream (backups); default: lines to the log. */
   stdout?: 'pipe' | 'ignore';
   /**
-   * 'pipe' to write to it; or a child whose stdout (not yet read from, see
-   * ChildHandle.releaseStdout) becomes this child's stdin.
+   * 'pipe' to write to it; a child whose stdout (not yet read from, see
+   * ChildHandle.releaseStdout) becomes this child's stdin; or an open file
+   * (a fs/promises FileHandle), which the child reads directly.
    */
-  stdin?: 'pipe' | 'ignore' | ChildHandle;
+  stdin?: 'pipe' | 'ignore' | ChildHandle | OpenFile;
   /** Log stdout/stderr lines (default true). Off for binary stdout. */
   logOutput?: boolean;
+}
+
+/** An open file descriptor, such as a fs/promises FileHandle. */
+export interface OpenFile {
+  readonly fd: number;
+}
+
+function isOpenFile(x: unknown): x is OpenFile {
+  return typeof x === 'object' && x !== null && !(x instanceof ChildHandle) && Number.isInteger((x as OpenFile).fd) && (x as OpenFile).fd >= 0;
 }
 
 export interface Exit {

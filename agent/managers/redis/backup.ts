@@ -41,7 +41,7 @@ export class RedisBackup implements BackupCapability {
   async source(req: BackupRequest): Promise<BackupSource> {
     if (req.strategy && req.strategy !== STRATEGY) throw invalid(`unknown backup strategy ${JSON.stringify(req.strategy)} for redis; use ${STRATEGY}`);
     if (req.type !== 'full') throw invalid(`${STRATEGY} backups are full snapshots; incremental backups are not possible`);
-    return snapshot(this.deps.client, this.deps.dumpFile, req.signal, await this.deps.serverVersion());
+    return snapshot(this.deps.client, this.deps.runner, this.deps.dumpFile, req.signal, await this.deps.serverVersion());
   }
 
   async restore(chain: readonly BackupMetadata[], open: (index: number) => Promise<Readable>, signal: AbortSignal): Promise<void> {

@@ -9,10 +9,13 @@
 // or credential is involved. The descriptor is opened once the save is
 // done, so a later automatic save renaming a new dump.rdb into place cannot
 // tear the stream: we keep reading the inode we opened. The cost is disk
-// space for one RDB, which the save points need anyway.
+// space for one RDB, which the save points need anyway. The file is read by
+// `cat` from that descriptor, so the pipeline hands its output to zstd.
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
+import { ProgramOutput } from '../../../lib/program-output.js';
+import type { ChildHandle, ProcessRunner } from '../../../lib/process-runner.js';
 import type { BackupMetadata } from '../../../proto/gen/coffer/agent/v1/backup.js';
 import { AgentError } from '../../errors.js';
 import type { AdminClient } from './admin-client.js';
@@ -57,33 +60,43 @@ export async function freshSave(client: AdminClient, signal: AbortSignal, pollMs
   }
 }
 
-export async function snapshot(client: AdminClient, dumpFile: string, signal: AbortSignal, serverVersion: string): Promise<Snapshot> {
+export async function snapshot(client: AdminClient, runner: ProcessRunner, dumpFile: string, signal: AbortSignal, serverVersion: string): Promise<Snapshot> {
   const info = await freshSave(client, signal);
   const fh = await open(dumpFile, 'r');
-  const size = (await fh.stat()).size;
-  const stream = fh.createReadStream({ autoClose: true });
-  let read = 0;
-  stream.on('data', (chunk: Buffer | string) => (read += chunk.length));
-  const onAbort = (): void => void stream.destroy(new AgentError('AGENT_ERR_CANCELLED', 'the backup was cancelled'));
+  let size: number;
+  let reader: ChildHandle;
+  try {
+    size = (await fh.stat()).size;
+    // `cat` reads the descriptor we opened, so its stdout can be handed to
+    // zstd and the dump never passes through the agent (lib/program-output.ts).
+    reader = runner.spawn(['cat'], { stdin: fh, stdout: 'pipe', logOutput: false });
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  const onAbort = (): void => reader.signalGroup('SIGTERM');
   signal.addEventListener('abort', onAbort, { once: true });
-  const done = new Promise<Partial<BackupMetadata>>((resolve, reject) => {
-    stream.once('end', () => {
-      signal.removeEventListener('abort', onAbort);
-      if (read !== size) return reject(new AgentError('AGENT_ERR_DATASTORE', `the snapshot changed while it was read (${read} of ${size} bytes)`));
-      resolve({
+  const done = (async (): Promise<Partial<BackupMetadata>> => {
+    try {
+      const exit = await reader.exited;
+      if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', 'the backup was cancelled');
+      if (exit.code !== 0) throw new AgentError('AGENT_ERR_DATASTORE', `reading the snapshot failed: cat exited with ${exit.code ?? exit.signal}: ${reader.outputTail()}`);
+      // cat shared our descriptor's offset: nothing left to read there, and
+      // the same size, means it read the whole file we opened.
+      const { bytesRead } = await fh.read(Buffer.alloc(1), 0, 1, null);
+      const now = (await fh.stat()).size;
+      if (bytesRead !== 0 || now !== size) throw new AgentError('AGENT_ERR_DATASTORE', `the snapshot changed while it was read (${size} bytes when opened, ${now} after)`);
+      return {
         rawBytes: size,
         extra: { redis_version: serverVersion, rdb_bytes: String(size), rdb_saved_at: info.rdb_last_save_time ?? '' },
-      });
-    });
-    stream.once('error', (err) => {
+      };
+    } finally {
       signal.removeEventListener('abort', onAbort);
-      reject(err);
-    });
-    stream.once('close', () => {
-      if (!stream.readableEnded) reject(new AgentError('AGENT_ERR_CANCELLED', 'the snapshot stream was closed before its end'));
-    });
-  });
+      await fh.close();
+    }
+  })();
   // The caller may never wait for `done` if the stream fails first.
   done.catch(() => undefined);
+  const stream = new ProgramOutput(reader, { completion: done, onAbandon: () => reader.signalGroup('SIGTERM') });
   return { stream, done };
 }

@@ -6,6 +6,7 @@
 import t from 'tap';
 import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { call, collect, tempBase, type AgentProcess } from '../../support/agent.js';
@@ -195,4 +196,37 @@ t.test('through the agent: CreateBackup, then Restore of it (encrypted pipeline,
   t.equal(await app.get('k:2'), 'v-2', 'the instance kept its users');
   await accounts(a, 'createUsers', { users: [user('later', 'Later-pass', ['+ping'])] });
   t.equal((await status(a)).state, DatastoreState.DATASTORE_STATE_ACTIVE);
+});
+
+/**
+ * Bytes a process's own threads have read so far, every read call included
+ * (rchar of /proc/<pid>/task/<tid>/io). Not /proc/<pid>/io: that adds in
+ * what its reaped children read.
+ */
+const bytesRead = (pid: number): number =>
+  readdirSync(`/proc/${pid}/task`).reduce((sum, tid) => {
+    try {
+      return sum + Number(/^rchar:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/io`, 'utf8'))![1]);
+    } catch {
+      return sum; // a thread that ended meanwhile
+    }
+  }, 0);
+
+t.test('the dump goes from the file to zstd without passing through the agent', async (t) => {
+  const a = await preparedRedis(t, { rootPassword: 'Root-A-pass' });
+  const ra = await connectAs(t, a.datastorePort, '', 'Root-A-pass');
+  // Incompressible values (neither the RDB's LZF nor zstd shrink them), so
+  // that the agent reading the dump as well as zstd's output would show as
+  // about twice the RDB's size.
+  const p = ra.pipeline();
+  for (let i = 0; i < 4000; i++) p.set(`r:${i}`, randomBytes(4096));
+  await p.exec();
+
+  const before = bytesRead(a.proc.pid!);
+  const events = await collect<CreateBackupResponse>(a.clients.backup.createBackup({ backupId: 'direct', type: BackupType.BACKUP_TYPE_FULL, strategy: '', parent: undefined, storage: undefined, compression: '' }));
+  const read = bytesRead(a.proc.pid!) - before;
+  const meta = events.at(-1)!.artifact!.metadata!;
+  t.ok(meta.rawBytes > 16_000_000, `a dump of ${meta.rawBytes} bytes`);
+  t.equal(meta.rawBytes, Number(meta.extra.rdb_bytes), 'zstd read exactly the file\'s size');
+  t.ok(read < meta.rawBytes * 1.5, `the agent read ${read} bytes: zstd's output, not the ${meta.rawBytes}-byte dump as well`);
 });
