@@ -1,16 +1,17 @@
 // Issue 4, Redis: Coffer's redis-rdb backup (CreateBackup: BGSAVE, the dump
-// read -> zstd -> AES-256-GCM frames -> sha256 -> local storage) against
+// read by cat straight into zstd -> AES-256-GCM frames -> sha256 -> local
+// storage), in BENCH_ROUNDS pairs, against
 // `redis-cli --rdb file` (the replication-protocol dump, unencrypted and
 // uncompressed beyond the RDB's own LZF), on keys loaded over the unix socket
 // with a pipelined ioredis client as the agent's admin user.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { BenchOptions } from './options.js';
 import { createBackup, deployment, preparedAgent } from './agents.js';
 import { benchRoot } from './workdir.js';
-import { mbps, row, runPipeline, sampleRss, timed, type Row, type Teardown } from './harness.js';
+import { mbps, pairSummary, row, runPipeline, sampleRss, timed, withMachineCpu, type Pair, type Row, type Teardown } from './harness.js';
 
 const GIB = 1024 ** 3;
 const ADMIN_USER = 'coffer_admin';
@@ -34,7 +35,7 @@ export async function benchRedis(o: BenchOptions, td: Teardown): Promise<Row[]> 
   const S = 'redis';
   const rows: Row[] = [];
   const root = benchRoot(td, o, 'coffer-bench-redis-');
-  const { agentArgs } = deployment(root);
+  const { backupDir, agentArgs } = deployment(root);
   const a = await preparedAgent(td, path.join(root, 'a'), 'redis', agentArgs);
   const socket = path.join(a.baseDir, 'run', 'redis.sock');
   const secret = readFileSync(path.join(a.baseDir, 'agent', 'admin.secret'), 'utf8').trim();
@@ -63,25 +64,33 @@ export async function benchRedis(o: BenchOptions, td: Teardown): Promise<Row[]> 
   rows.push(row({ suite: S, name: 'dataset: pipelined SET over the unix socket (ioredis)', bytes: used, seconds: genSeconds, note: `${dbsize} keys of ${VALUE_BYTES}-byte values; bytes = INFO used_memory` }));
 
   const bareFile = path.join(root, 'bare.rdb');
-  const bare = await runPipeline([{ argv: ['redis-cli', '-s', socket, '--user', ADMIN_USER, '--rdb', bareFile], env: { ...process.env, REDISCLI_AUTH: secret } }], null);
-  const bareBytes = readFileSync(bareFile).length;
-  rows.push(row({ suite: S, name: 'bare redis-cli --rdb file (REDISCLI_AUTH)', bytes: bareBytes, seconds: bare.seconds, mbps: mbps(bareBytes, bare.seconds), note: 'MB/s of RDB bytes' }));
-  rmSync(bareFile, { force: true });
+  const pairs: Pair[] = [];
+  for (let r = 1; r <= o.rounds; r++) {
+    const { value: bare, cpuNote: bareCpu } = await withMachineCpu(() =>
+      runPipeline([{ argv: ['redis-cli', '-s', socket, '--user', ADMIN_USER, '--rdb', bareFile], env: { ...process.env, REDISCLI_AUTH: secret } }], null),
+    );
+    const bareBytes = statSync(bareFile).size;
+    rows.push(row({ suite: S, name: `bare redis-cli --rdb file (REDISCLI_AUTH), round ${r}`, bytes: bareBytes, seconds: bare.seconds, mbps: mbps(bareBytes, bare.seconds), note: `MB/s of RDB bytes; ${bareCpu}` }));
+    rmSync(bareFile, { force: true });
 
-  const rss = sampleRss(a.proc.pid!);
-  const c = await timed(() => createBackup(a, 'bench-redis', 'redis-rdb'));
-  const mem = rss.stop();
-  const m = c.value.metadata!;
-  rows.push(
-    row({
-      suite: S,
-      name: 'Coffer CreateBackup (redis-rdb: BGSAVE, zstd, AES-256-GCM, sha256, local)',
-      bytes: m.storedBytes,
-      seconds: c.seconds,
-      mbps: mbps(m.rawBytes, c.seconds),
-      peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
-      note: `raw RDB ${m.rawBytes} B (MB/s of RDB bytes); speed vs redis-cli --rdb ${(bare.seconds / c.seconds).toFixed(2)}x; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB`,
-    }),
-  );
+    const rss = sampleRss(a.proc.pid!);
+    const { value: c, cpuNote: cofferCpu } = await withMachineCpu(() => timed(() => createBackup(a, `bench-redis-${r}`, 'redis-rdb')));
+    const mem = rss.stop();
+    const m = c.value.metadata!;
+    pairs.push({ bare: bare.seconds, coffer: c.seconds });
+    rows.push(
+      row({
+        suite: S,
+        name: `Coffer CreateBackup (redis-rdb: BGSAVE, zstd, AES-256-GCM, sha256, local), round ${r}`,
+        bytes: m.storedBytes,
+        seconds: c.seconds,
+        mbps: mbps(m.rawBytes, c.seconds),
+        peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
+        note: `raw RDB ${m.rawBytes} B (MB/s of RDB bytes); speed vs redis-cli --rdb ${(bare.seconds / c.seconds).toFixed(2)}x; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; ${cofferCpu}`,
+      }),
+    );
+    rmSync(path.join(backupDir, c.value.location!.location), { force: true });
+  }
+  rows.push(row({ suite: S, name: 'Coffer vs redis-cli --rdb: CreateBackup speed as a fraction of bare', note: `${pairSummary(pairs).text} (no target set)` }));
   return rows;
 }
