@@ -7,7 +7,7 @@ import path from 'node:path';
 import { startAgent, collect, type AgentProcess } from '../support/agent.js';
 import { BackupType, type BackupArtifact, type CreateBackupResponse } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState, type PrepareResponse } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
-import type { Teardown } from './harness.js';
+import { sampleRss, timed, withMachineCpu, type Teardown } from './harness.js';
 
 const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined };
 
@@ -35,4 +35,16 @@ export async function createBackup(agent: AgentProcess, backupId: string, strate
   const artifact = events.at(-1)?.artifact;
   if (!artifact?.metadata || !artifact.location) throw new Error('CreateBackup ended without an artifact');
   return artifact;
+}
+
+/**
+ * One CreateBackup as the backup benches measure it: its seconds, the
+ * agent's memory and CPU across it (sampleRss) and the whole machine's CPU
+ * (withMachineCpu's note).
+ */
+export async function measuredBackup(agent: AgentProcess, backupId: string, strategy = '') {
+  const rss = sampleRss(agent.proc.pid!);
+  const { value, cpuNote } = await withMachineCpu(() => timed(() => createBackup(agent, backupId, strategy)));
+  const mem = rss.stop();
+  return { artifact: value.value, metadata: value.value.metadata!, seconds: value.seconds, mem, peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb), cpuNote };
 }

@@ -13,7 +13,7 @@ import { mariadbSocket } from '../support/mariadb-client.js';
 import { socketOf } from '../support/dataset.js';
 import { BackupType, type BackupArtifact, type RestoreResponse, type StreamBackupResponse, type BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
-import { createBackup, deployment, preparedAgent } from './agents.js';
+import { deployment, measuredBackup, preparedAgent } from './agents.js';
 import type { BenchOptions } from './options.js';
 import { benchRoot } from './workdir.js';
 import { fileSize, withMachineCpu, mbps, pairSummary, row, run, runPipeline, sampleRss, timed, type Pair, type Row, type Stage, type Teardown } from './harness.js';
@@ -160,10 +160,9 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
     rows.push(row({ suite: S, name: `(a) bare mariadb-backup | zstd -1 -T2 > file, round ${r}`, bytes: bare.bytes, seconds: bare.seconds, mbps: mbps(gen.bytes, bare.seconds), note: `MB/s of dataset bytes; ${bareCpu}` }));
 
     if (artifact) rmSync(path.join(backupDir, artifact.location!.location), { force: true });
-    const rss = sampleRss(a.proc.pid!);
-    const { value: c, cpuNote: cofferCpu } = await withMachineCpu(() => timed(() => createBackup(a, `bench-full-${r}`)));
-    const mem = rss.stop();
-    artifact = c.value;
+    const c = await measuredBackup(a, `bench-full-${r}`);
+    const { mem, cpuNote: cofferCpu } = c;
+    artifact = c.artifact;
     const m = artifact.metadata!;
     pairs.push({ bare: bare.seconds, coffer: c.seconds });
     rows.push(
@@ -173,7 +172,7 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
         bytes: m.storedBytes,
         seconds: c.seconds,
         mbps: mbps(gen.bytes, c.seconds),
-        peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
+        peakRssMb: c.peakRssMb,
         note: `raw xbstream ${m.rawBytes} B; speed vs (a) ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent VmRSS sampled max ${mem.sampledPeakMb.toFixed(1)} MB over ${mem.samples} samples, VmHWM ${mem.hwmMb.toFixed(1)} MB (target < 150 MB); agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; ${cofferCpu}`,
       }),
     );

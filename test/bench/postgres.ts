@@ -6,9 +6,9 @@ import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { psqlAdmin } from '../support/psql.js';
 import type { BenchOptions } from './options.js';
-import { createBackup, deployment, preparedAgent } from './agents.js';
+import { deployment, measuredBackup, preparedAgent } from './agents.js';
 import { benchRoot } from './workdir.js';
-import { withMachineCpu, mbps, pairSummary, row, run, runPipeline, sampleRss, timed, type Pair, type Row, type Teardown } from './harness.js';
+import { withMachineCpu, mbps, pairSummary, row, run, runPipeline, timed, type Pair, type Row, type Teardown } from './harness.js';
 
 const GIB = 1024 ** 3;
 // pgbench: one scale unit is 100,000 pgbench_accounts rows, about 15.6 MB with its index.
@@ -58,10 +58,9 @@ export async function benchPostgres(o: BenchOptions, td: Teardown): Promise<Row[
     rows.push(row({ suite: S, name: `bare pg_basebackup -Ft -D - --wal-method=fetch --checkpoint=fast | zstd -1 -T2 > file, round ${r}`, bytes: bare.bytes, seconds: bare.seconds, mbps: mbps(dataset, bare.seconds), note: `MB/s of dataset bytes; ${bareCpu}` }));
     rmSync(bareFile, { force: true });
 
-    const rss = sampleRss(a.proc.pid!);
-    const { value: c, cpuNote: cofferCpu } = await withMachineCpu(() => timed(() => createBackup(a, `bench-pg-${r}`, 'pg_basebackup')));
-    const mem = rss.stop();
-    const m = c.value.metadata!;
+    const c = await measuredBackup(a, `bench-pg-${r}`, 'pg_basebackup');
+    const { mem, cpuNote: cofferCpu } = c;
+    const m = c.metadata;
     pairs.push({ bare: bare.seconds, coffer: c.seconds });
     rows.push(
       row({
@@ -70,11 +69,11 @@ export async function benchPostgres(o: BenchOptions, td: Teardown): Promise<Row[
         bytes: m.storedBytes,
         seconds: c.seconds,
         mbps: mbps(dataset, c.seconds),
-        peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
+        peakRssMb: c.peakRssMb,
         note: `raw tar ${m.rawBytes} B; speed vs bare ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; ${cofferCpu}`,
       }),
     );
-    rmSync(path.join(backupDir, c.value.location!.location), { force: true });
+    rmSync(path.join(backupDir, c.artifact.location!.location), { force: true });
   }
   rows.push(row({ suite: S, name: 'Coffer vs bare: CreateBackup speed as a fraction of bare', note: `${pairSummary(pairs).text} (target >= 0.9x)` }));
   return rows;

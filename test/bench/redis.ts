@@ -9,9 +9,9 @@ import { readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { BenchOptions } from './options.js';
-import { createBackup, deployment, preparedAgent } from './agents.js';
+import { deployment, measuredBackup, preparedAgent } from './agents.js';
 import { benchRoot } from './workdir.js';
-import { mbps, pairSummary, row, runPipeline, sampleRss, timed, withMachineCpu, type Pair, type Row, type Teardown } from './harness.js';
+import { mbps, pairSummary, row, runPipeline, withMachineCpu, type Pair, type Row, type Teardown } from './harness.js';
 
 const GIB = 1024 ** 3;
 const ADMIN_USER = 'coffer_admin';
@@ -73,10 +73,9 @@ export async function benchRedis(o: BenchOptions, td: Teardown): Promise<Row[]> 
     rows.push(row({ suite: S, name: `bare redis-cli --rdb file (REDISCLI_AUTH), round ${r}`, bytes: bareBytes, seconds: bare.seconds, mbps: mbps(bareBytes, bare.seconds), note: `MB/s of RDB bytes; ${bareCpu}` }));
     rmSync(bareFile, { force: true });
 
-    const rss = sampleRss(a.proc.pid!);
-    const { value: c, cpuNote: cofferCpu } = await withMachineCpu(() => timed(() => createBackup(a, `bench-redis-${r}`, 'redis-rdb')));
-    const mem = rss.stop();
-    const m = c.value.metadata!;
+    const c = await measuredBackup(a, `bench-redis-${r}`, 'redis-rdb');
+    const { mem, cpuNote: cofferCpu } = c;
+    const m = c.metadata;
     pairs.push({ bare: bare.seconds, coffer: c.seconds });
     rows.push(
       row({
@@ -85,11 +84,11 @@ export async function benchRedis(o: BenchOptions, td: Teardown): Promise<Row[]> 
         bytes: m.storedBytes,
         seconds: c.seconds,
         mbps: mbps(m.rawBytes, c.seconds),
-        peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
+        peakRssMb: c.peakRssMb,
         note: `raw RDB ${m.rawBytes} B (MB/s of RDB bytes); speed vs redis-cli --rdb ${(bare.seconds / c.seconds).toFixed(2)}x; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; ${cofferCpu}`,
       }),
     );
-    rmSync(path.join(backupDir, c.value.location!.location), { force: true });
+    rmSync(path.join(backupDir, c.artifact.location!.location), { force: true });
   }
   rows.push(row({ suite: S, name: 'Coffer vs redis-cli --rdb: CreateBackup speed as a fraction of bare', note: `${pairSummary(pairs).text} (no target set)` }));
   return rows;
