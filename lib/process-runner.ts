@@ -298,6 +298,24 @@ export class ChildHandle {
   }
 
   /**
+   * Gives a child that is already on its way out (it closed its stdin, so
+   * writes to it fail with EPIPE) waitMs to exit by itself, so that its own
+   * exit status and stderr, not our SIGTERM, are what is reported; then
+   * stops it as stop(graceMs) does.
+   */
+  async exitOrStop(waitMs: number, graceMs: number): Promise<Exit> {
+    if (this.done) return await this.exited;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), waitMs)));
+    try {
+      const first = await Promise.race([this.exited, late]);
+      return first === 'late' ? await this.stop(graceMs) : first;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
    * `signal` (SIGTERM) to the group, or to the child alone with scope
    * 'process' (a server that stops its own children, like PostgreSQL's
    * postmaster); SIGKILL to the whole group after graceMs. Resolves on exit.

@@ -94,7 +94,7 @@ export function compressProgramOutput(input: ProgramOutput, deps: CompressionDep
   const zstdOk = child.exited.then((exit) => {
     if (exit.code !== 0) throw programExitError(child, exit);
   });
-  const completion = bothOk(zstdOk, input.completion);
+  const completion = bothOk(zstdOk, input.completion, isInputClosed);
   const output = new ProgramOutput(child, {
     completion,
     highWaterMark: PIPE_HIGH_WATER_MARK,
@@ -137,8 +137,9 @@ export function decompressToProgram(deps: CompressionDeps): DirectDecompression 
         if (exit.code !== 0) throw programExitError(child, exit);
       });
       // The feeding side first: a frame that failed to decrypt is the reason,
-      // not zstd's complaint about the input that then stopped short.
-      const completion = bothOk(upstream, zstdOk);
+      // not zstd's complaint about the input that then stopped short. But a
+      // broken pipe on the feeding side only says zstd went first.
+      const completion = bothOk(upstream, zstdOk, isInputClosed);
       completion.catch(() => void child.stop(killAfterMs));
       return new ProgramOutput(child, { completion, highWaterMark: PIPE_HIGH_WATER_MARK, onAbandon: () => void child.stop(killAfterMs) });
     },
@@ -147,10 +148,13 @@ export function decompressToProgram(deps: CompressionDeps): DirectDecompression 
   };
 }
 
-/** Waits for both; if either failed, rejects with the first one's reason in argument order. */
-async function bothOk(first: Promise<unknown>, second: Promise<unknown>): Promise<void> {
+/**
+ * Waits for both; if either failed, rejects with the first one's reason in
+ * argument order, unless `yields` says the first's reason defers to the second's.
+ */
+async function bothOk(first: Promise<unknown>, second: Promise<unknown>, yields: (err: Error | null) => boolean): Promise<void> {
   const [a, b] = await Promise.allSettled([first, second]);
-  if (a.status === 'rejected') throw a.reason;
+  if (a.status === 'rejected' && !(b.status === 'rejected' && yields(a.reason as Error))) throw a.reason;
   if (b.status === 'rejected') throw b.reason;
 }
 
@@ -195,6 +199,12 @@ function runProgram(argv: readonly string[], deps: CompressionDeps): Compression
   deps.log.debug({ cmd: argv, pid: child.pid }, 'compression program started');
   const stream = new ProgramStream(child, deps.killAfterMs ?? 2000);
   return { stream, pid: child.pid, exited: child.exited.then(() => undefined) };
+}
+
+/** A broken pipe: the program at the other end went away first (or, for a program killed by SIGPIPE, its reader did). */
+function isInputClosed(err: Error | null): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EPIPE' || code === 'ECONNRESET';
 }
 
 /** Errors that only mean "the other end of the pipe went away". */
@@ -245,7 +255,10 @@ class ProgramStream extends Duplex {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     const { child } = this;
-    const settle = child.running ? child.stop(this.killAfterMs) : child.exited;
+    // EPIPE on stdin: the program closed its input, so it is exiting on its
+    // own; killing it now would replace its exit status and stderr with our
+    // SIGTERM.
+    const settle = isInputClosed(err) ? child.exitOrStop(this.killAfterMs, this.killAfterMs) : child.stop(this.killAfterMs);
     child.stdin?.destroy();
     child.stdout?.destroy();
     settle.then(

@@ -128,7 +128,12 @@ export async function feedTool(runner: ProcessRunner, argv: readonly string[], i
       // were the whole.
       inputError = err instanceof Error ? err : new Error(String(err));
       input.destroy();
-      if (child.running) void child.stop(killAfterMs);
+      // A broken pipe: the tool closed its input and is on its way out with
+      // its own reason, which a SIGTERM from here would overwrite.
+      // (Only EPIPE: a premature close of the input instead must not let the
+      // tool go on to finish on a prefix.)
+      if ((inputError as NodeJS.ErrnoException).code === 'EPIPE') void child.exitOrStop(killAfterMs, killAfterMs);
+      else void child.stop(killAfterMs);
     });
     const exit = await child.exited;
     if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`);
