@@ -75,6 +75,8 @@ export function fromGrpc(err: ServiceError, ctx: ErrorContext): CliError {
       if (controlCode(err) === 'CONTROL_ERR_AGENT_UNREACHABLE') {
         return make(`${details}; check the instance with \`coffer instance show\` (is its agent reachable?)`, EXIT.UNAVAILABLE);
       }
+      // The control answered but the backup store did not: retrying is the fix.
+      if (controlCode(err) === 'CONTROL_ERR_STORAGE') return make(details, EXIT.UNAVAILABLE);
       return make(
         `cannot reach coffer-control at ${ctx.endpoint}: is it running? Start it with \`coffer-control serve --data-dir DIR\` (or \`make up\`), or point --endpoint / COFFER_ENDPOINT at it`,
         EXIT.UNAVAILABLE,

@@ -2,6 +2,7 @@
 // a frozen object. Nothing reads configuration after start-up.
 import path from 'node:path';
 import { isIP } from 'node:net';
+import { BackupStorageError, loadBackupStorage, type DeploymentStorage } from './backup-storage.js';
 
 export interface ControlOptions {
   dataDir?: string;
@@ -20,6 +21,8 @@ export interface ControlOptions {
   /** Test seam: pause before every step, so a test can kill the control at a chosen step. */
   stepDelayMs?: number;
   agentBin?: string;
+  /** A 0600 JSON file naming Swift or S3 for backups (see backup-storage.ts). Default: local, under the data dir. */
+  backupStorage?: string;
 }
 
 export interface HostPort {
@@ -38,6 +41,7 @@ export interface CompiledControlConfig {
   readonly taskDeadlineMs: number;
   readonly stepDelayMs: number;
   readonly agentBin: string;
+  readonly backupStorage: DeploymentStorage;
 }
 
 export class ConfigError extends Error {
@@ -86,5 +90,15 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
     taskDeadlineMs: seconds(o.taskDeadlineSeconds, 900, '--task-deadline-seconds'),
     stepDelayMs: o.stepDelayMs ?? 0,
     agentBin: o.agentBin ?? defaultAgentBin,
+    backupStorage: storageOf(o.backupStorage),
   });
+}
+
+function storageOf(file: string | undefined): DeploymentStorage {
+  try {
+    return loadBackupStorage(file);
+  } catch (err) {
+    if (err instanceof BackupStorageError) throw new ConfigError(err.message);
+    throw err;
+  }
 }

@@ -18,6 +18,7 @@ export const CONTROL_ERRORS = {
   CONTROL_ERR_CONFLICT: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, description: 'the resource is not in a state that allows this' },
   CONTROL_ERR_UNAVAILABLE: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, description: 'the datastore version or capability is not available' },
   CONTROL_ERR_AGENT_UNREACHABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, description: 'the instance\'s agent did not answer' },
+  CONTROL_ERR_STORAGE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, description: 'the backup store (Swift, S3) failed or did not answer; retry' },
   CONTROL_ERR_AGENT: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, description: 'the agent refused the request; the message says why' },
   CONTROL_ERR_INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, description: 'an unexpected failure' },
 } as const satisfies Record<string, ErrorKind>;
@@ -45,6 +46,7 @@ export class ControlError extends Error {
 export const invalid = (message: string): ControlError => new ControlError('CONTROL_ERR_INVALID_ARGUMENT', message);
 export const notFound = (kind: string, id: string): ControlError => new ControlError('CONTROL_ERR_NOT_FOUND', `${kind} ${id} does not exist`);
 export const conflict = (message: string): ControlError => new ControlError('CONTROL_ERR_CONFLICT', message);
+export const storageFailed = (message: string, cause: unknown): ControlError => new ControlError('CONTROL_ERR_STORAGE', message, { cause });
 
 /**
  * Turns any thrown value into a gRPC error. ControlErrors keep their message;

@@ -71,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--heartbeat-seconds <n>', 'how often agents send heartbeats', num('--heartbeat-seconds'))
     .option('--heartbeat-expiry-seconds <n>', 'after this long without a heartbeat an agent shows as unreachable (default 3 heartbeats)', num('--heartbeat-expiry-seconds'))
     .option('--task-deadline-seconds <n>', 'how long a task may run before its instance goes to ERROR', num('--task-deadline-seconds'))
+    .option('--backup-storage <file>', 'JSON file (mode 600: it holds credentials) choosing Swift or S3 for backups; default: local, under --data-dir (see docs/backup-storage.md)')
     .addOption(new Option('--step-delay-ms <n>', 'test seam: pause before each task step').argParser(num('--step-delay-ms')).hideHelp())
     .action((o: ControlOptions) => serve(o).catch(fail));
   const token = program.command('token').description('API tokens');

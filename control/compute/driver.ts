@@ -2,6 +2,7 @@
 // instances (the local driver here; libvirt/QEMU, Nova and Kubernetes are
 // planned in docs/compute-drivers.md). Every method is idempotent by
 // instance id, because the task engine re-runs a step after a restart.
+import type { DeploymentStorage } from '../backup-storage.js';
 
 /** What the agent is told at boot (Trove's guest_info): written to its config. */
 export interface AgentBootConfig {
@@ -20,6 +21,8 @@ export interface AgentBootConfig {
    */
   readonly backupKeyFile: string;
   readonly backupDir: string;
+  /** Where new backups go, and the settings (with credentials) of the remote stores. */
+  readonly backupStorage: DeploymentStorage;
 }
 
 /** The instance's certificate files as the CA wrote them (copied in by injectConfig). */

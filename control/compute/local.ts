@@ -90,6 +90,8 @@ export class LocalDriver implements ComputeDriver {
       heartbeatSeconds: config.heartbeatSeconds,
       backupKeyFile: backupKey,
       backupDir: config.backupDir,
+      // Swift or S3 credentials, if any: this file is 0600, like the key.
+      backup: { defaultStorage: config.backupStorage.defaultStorage, storages: config.backupStorage.storages },
     };
     const file = this.configPath(id);
     writeFileSync(`${file}.tmp`, `${JSON.stringify(agentConfig, null, 2)}\n`, { mode: 0o600 });

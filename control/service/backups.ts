@@ -1,13 +1,14 @@
 // Backups: create (full or incremental), list, get, delete.
 import { randomUUID } from 'node:crypto';
 import type { ControlContext } from '../context.js';
-import { conflict, invalid, notFound } from '../errors.js';
+import { conflict, invalid, notFound, storageFailed } from '../errors.js';
 import type { BackupRow } from '../store/backups.js';
 import type { BackupData } from '../workflows/backup.js';
 import { pageOf, type Caller, type Page, type PageRequest } from './caller.js';
 import { findInstance } from './instances.js';
-import { createStorage } from '../../strategies/storage/registry.js';
 import { deploymentBackup } from '../backup-settings.js';
+import { storeFor } from '../backup-storage.js';
+import { metadataKey } from '../../agent/backup/metadata-codec.js';
 
 export interface CreateBackupInput {
   instanceId: string;
@@ -71,18 +72,25 @@ export async function deleteBackup(c: ControlContext, caller: Caller, id: string
   }
 }
 
-/** The object and its metadata, from the deployment's local backup storage. */
+/**
+ * The object and its metadata, from the store the backup was written to. A
+ * store that fails (Swift down, S3 refusing) fails the delete, and the
+ * backup stays listed so that the delete can be retried.
+ */
 async function removeStoredBackup(c: ControlContext, row: BackupRow): Promise<void> {
   if (!row.artifact) return;
   const artifact = JSON.parse(row.artifact) as { location?: { storage: string; location: string } };
   const loc = artifact.location;
   if (!loc?.location) return;
-  if (loc.storage !== 'local') {
-    // Swift and S3 credentials live in the agents' configs, not here.
-    c.log.warn({ backup: row.id, storage: loc.storage }, 'stored object not removed: only local storage is reachable from the control');
-    return;
+  const store = storeFor(loc.storage, c.config.backupStorage, deploymentBackup(c.config.dataDir).backupDir);
+  if (!store) {
+    throw conflict(`backup ${row.id} is stored in ${loc.storage}, which this deployment no longer configures (--backup-storage); its object ${loc.location} was not removed`);
   }
-  const store = createStorage({ storage: 'local', root: deploymentBackup(c.config.dataDir).backupDir });
-  await store.delete(loc.location);
-  await store.delete(`${loc.location}.metadata.json`);
+  try {
+    await store.delete(loc.location);
+    await store.delete(metadataKey(loc.location));
+  } catch (err) {
+    c.log.warn({ backup: row.id, storage: loc.storage, location: loc.location, err }, 'removing the stored backup failed');
+    throw storageFailed(`backup ${row.id}: removing its object from ${loc.storage} failed (${(err as Error).message}); the backup is kept, try the delete again`, err);
+  }
 }

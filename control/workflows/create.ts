@@ -70,6 +70,7 @@ export function createWorkflow(c: ControlContext): Workflow<CreateData> {
             heartbeatSeconds: c.config.heartbeatMs / 1000,
             logLevel: c.config.logLevel,
             ...deploymentBackup(c.config.dataDir),
+            backupStorage: c.config.backupStorage,
           },
           ctx.data.certs!,
         );

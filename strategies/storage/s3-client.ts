@@ -16,6 +16,7 @@ export interface S3ConnectionOptions {
 }
 
 export function createS3Client(opts: S3ConnectionOptions): S3Client {
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('s3 needs "connection": {"region": ..., "endpoint": ..., "credentials": ...}');
   if (!opts.region) throw new TypeError('s3 needs a region');
   if (opts.endpoint !== undefined && !/^https?:\/\//.test(opts.endpoint)) throw new TypeError('s3 endpoint must start with http:// or https://');
   const maxAttempts = opts.maxAttempts ?? 4;

@@ -16,6 +16,7 @@ export interface SwiftSession {
 }
 
 export function checkSwiftAuth(config: SwiftAuthConfig): SwiftAuthConfig {
+  if (typeof config !== 'object' || config === null) throw new TypeError('swift needs "auth": {"kind": "tempauth", ...} or {"kind": "token", ...}');
   const url = config.kind === 'tempauth' ? config.authUrl : config.kind === 'token' ? config.storageUrl : undefined;
   if (url === undefined) throw new TypeError('swift auth kind must be "tempauth" or "token"');
   if (!/^https?:\/\//.test(url)) throw new TypeError(`swift ${config.kind} URL must start with http:// or https://`);

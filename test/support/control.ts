@@ -83,6 +83,8 @@ export interface HarnessOptions {
   heartbeatSeconds?: number;
   heartbeatExpirySeconds?: number;
   taskDeadlineSeconds?: number;
+  /** --backup-storage: a 0600 JSON file naming Swift or S3. */
+  backupStorage?: string;
 }
 
 /**
@@ -117,6 +119,7 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
     ...(opts.heartbeatExpirySeconds ? ['--heartbeat-expiry-seconds', String(opts.heartbeatExpirySeconds)] : []),
     ...(opts.taskDeadlineSeconds ? ['--task-deadline-seconds', String(opts.taskDeadlineSeconds)] : []),
     ...(opts.stepDelayMs ? ['--step-delay-ms', String(opts.stepDelayMs)] : []),
+    ...(opts.backupStorage ? ['--backup-storage', opts.backupStorage] : []),
   ];
   const h: ControlHarness = {
     dataDir,
