@@ -3,6 +3,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { isIP } from 'node:net';
+import { socketRoomProblem } from './layout.js';
 import { compileBackupSettings, type BackupOptions, type CompiledBackupSettings } from './backup/backup-settings.js';
 
 /** What the JSON file (and the flags) may say. Every field is optional. */
@@ -161,6 +162,8 @@ export function compileAgentConfig(
 
   const baseDirRaw = str(opts, 'baseDir') ?? '/var/lib/coffer';
   const baseDir = path.resolve(baseDirRaw);
+  const tooLong = socketRoomProblem(baseDir);
+  if (tooLong) throw new ConfigError(tooLong);
 
   let datastorePort = defaults.defaultPort;
   if (opts.datastorePort !== undefined) {

@@ -2,6 +2,8 @@
 // a frozen object. Nothing reads configuration after start-up.
 import path from 'node:path';
 import { isIP } from 'node:net';
+import { socketRoomProblem } from '../agent/layout.js';
+import { LocalDriver } from './compute/local.js';
 import { BackupStorageError, loadBackupStorage, type DeploymentStorage } from './backup-storage.js';
 
 export interface ControlOptions {
@@ -72,6 +74,12 @@ function seconds(v: number | undefined, def: number, what: string): number {
 
 export function compileControlConfig(o: ControlOptions, defaultAgentBin: string): CompiledControlConfig {
   if (!o.dataDir) throw new ConfigError('--data-dir is required: the directory for the database, the CA and local instances');
+  // The local driver's instances live under the data dir, and their
+  // datastores' unix sockets under those: a long data dir makes every
+  // instance fail at start, so it is refused here, by name.
+  const dataDir = path.resolve(o.dataDir);
+  const tooLong = socketRoomProblem(LocalDriver.baseDir(dataDir, '00000000-0000-0000-0000-000000000000'));
+  if (tooLong) throw new ConfigError(`--data-dir ${dataDir} is too long for the instances under it: ${tooLong}`);
   const grpc = parseHostPort(o.grpc ?? '127.0.0.1:8780', '--grpc');
   // The public API authenticates by bearer token, which must not cross a
   // network in clear: until API TLS lands, it serves loopback only.
@@ -80,7 +88,7 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const heartbeatMs = seconds(o.heartbeatSeconds, 10, '--heartbeat-seconds');
   return Object.freeze({
-    dataDir: path.resolve(o.dataDir),
+    dataDir,
     grpc,
     rest: parseHostPort(o.rest ?? '127.0.0.1:8779', '--rest'),
     conductor: parseHostPort(o.conductor ?? '127.0.0.1:8781', '--conductor'),

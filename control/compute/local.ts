@@ -38,6 +38,11 @@ export class LocalDriver implements ComputeDriver {
     this.root = path.join(deps.dataDir, 'instances');
   }
 
+  /** An instance's agent base dir (its datastore's sockets live under it). */
+  static baseDir(dataDir: string, id: string): string {
+    return path.join(dataDir, 'instances', id, 'base');
+  }
+
   private dir(id: string): string {
     if (!/^[a-z0-9-]+$/.test(id)) throw new TypeError(`instance id "${id}" is not allowed in a path`);
     return path.join(this.root, id);
@@ -78,7 +83,7 @@ export class LocalDriver implements ComputeDriver {
       listen: a.agentAddress,
       datastore: config.datastore,
       datastoreVersion: config.datastoreVersion,
-      baseDir: path.join(dir, 'base'),
+      baseDir: LocalDriver.baseDir(this.deps.dataDir, id),
       datastorePort: a.datastorePort,
       datastoreBind: a.datastoreHost,
       tlsCert: files.cert,

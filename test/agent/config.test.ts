@@ -24,11 +24,14 @@ t.test('every bad value is refused naming the field', async (t) => {
     [{ insecure: true, listen: '10.0.0.1:8790' }, /loopback/],
     [{ insecure: true, backup: { defaultStorage: 'swift' } }, /backup.storages.swift is not configured/],
     [{ insecure: true, backup: { storages: { ftp: {} } } }, /not a storage strategy/],
+    // 87 bytes + /prun/.s.PGSQL.65535 = 107 fits; one more does not.
+    [{ insecure: true, baseDir: `/${'b'.repeat(87)}` }, /^the base dir \/b{87} is 88 bytes long; the datastore's unix sockets under it would be 108 bytes, over the 107 a socket path may have: use a base dir of at most 87 bytes$/],
   ];
   for (const [opts, re] of bad) {
     t.throws(() => compileAgentConfig(opts, {}, MANAGERS), { name: 'ConfigError', message: re }, JSON.stringify(opts));
   }
   t.ok(new ConfigError('x') instanceof Error);
+  t.equal(compileAgentConfig({ insecure: true, baseDir: `/${'b'.repeat(86)}` }, {}, MANAGERS).baseDir.length, 87, 'a base dir of 87 bytes fits');
   t.same(parseHostPort('[::1]:80', 'x'), { host: '::1', port: 80 });
   t.ok(isLoopback('127.0.0.2') && isLoopback('::1') && !isLoopback('0.0.0.0'));
 });

@@ -107,7 +107,8 @@ export async function startControl(t: { teardown(fn: () => unknown): void }, opt
 }
 
 async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: HarnessOptions): Promise<ControlHarness> {
-  const root = tempBase('coffer-control-test-');
+  // Short: the instances' unix sockets live under it (see agent/layout.ts).
+  const root = tempBase('coffer-ctl-');
   const dataDir = path.join(root, 'data');
   const grpcPort = await freePort();
   const conductorPort = await freePort();

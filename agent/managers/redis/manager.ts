@@ -84,7 +84,8 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       redisUser,
       serverArgv,
       admin,
-      restoreSocket: path.join(layout.runDir, 'redis-restore.sock'),
+      // At most LONGEST_SOCKET_NAME's 14 bytes: the room layout.ts checks for.
+      restoreSocket: path.join(layout.runDir, 'restore.sock'),
       appendOnly: () => configuration.effective().appendonly === 'yes',
       serverVersion: () => manager.serverVersion(),
     }),

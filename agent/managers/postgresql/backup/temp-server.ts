@@ -23,7 +23,7 @@ export interface TempServer {
 
 export async function startTempServer(ctx: PgBackupContext, dataDir: string, signal: AbortSignal): Promise<TempServer> {
   const pgUser = ctx.pgUser();
-  const socketDir = path.join(ctx.layout.baseDir, 'restore.run');
+  const socketDir = ctx.layout.privateRunDir;
   rmSync(socketDir, { recursive: true, force: true });
   makeOwnedDir(socketDir, 0o700, pgUser);
   const child: ChildHandle = ctx.runner.spawn(
