@@ -146,4 +146,16 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 2: the agent's PostgreSQL 15 and Redis 7.0 managers landed. Databases
+  // seeded before then hold them inactive, and Redis as "7", a version the
+  // agent does not know (no instance can use an inactive version, so the
+  // rename cannot strand one).
+  `
+  UPDATE datastore_versions SET active = 1 WHERE datastore = 'postgresql' AND name = '15' AND manager = 'postgresql' AND manager_version = '15';
+  UPDATE datastore_versions SET name = '7.0', manager_version = '7.0', active = 1
+    WHERE datastore = 'redis' AND name = '7' AND manager = 'redis' AND manager_version = '7' AND active = 0
+      AND NOT EXISTS (SELECT 1 FROM datastore_versions WHERE datastore = 'redis' AND name = '7.0');
+  UPDATE datastores SET default_version = '7.0' WHERE name = 'redis' AND default_version = '7'
+    AND EXISTS (SELECT 1 FROM datastore_versions WHERE datastore = 'redis' AND name = '7.0');
+  `,
 ];

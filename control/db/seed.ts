@@ -7,7 +7,7 @@ interface VersionSeed {
   name: string;
   manager: string;
   managerVersion: string;
-  /** False until the agent has a manager for it. */
+  /** An inactive version is listed but refused at create. */
   active: boolean;
 }
 
@@ -15,8 +15,8 @@ export const DEFAULT_VERSIONS: readonly VersionSeed[] = [
   { datastore: 'mariadb', name: '10.11', manager: 'mariadb', managerVersion: '10.11', active: true },
   // MySQL 8.0 runs on MariaDB on this platform (the agent's mysql manager).
   { datastore: 'mysql', name: '8.0', manager: 'mysql', managerVersion: '8.0', active: true },
-  { datastore: 'postgresql', name: '15', manager: 'postgresql', managerVersion: '15', active: false },
-  { datastore: 'redis', name: '7', manager: 'redis', managerVersion: '7', active: false },
+  { datastore: 'postgresql', name: '15', manager: 'postgresql', managerVersion: '15', active: true },
+  { datastore: 'redis', name: '7.0', manager: 'redis', managerVersion: '7.0', active: true },
 ];
 
 export const DEFAULT_FLAVORS = [

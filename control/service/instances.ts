@@ -44,9 +44,13 @@ export function createInstance(c: ControlContext, caller: Caller, req: CreateIns
   if (!version) throw invalid(`datastore "${datastore}" is not known; see ListDatastores`);
   const v = c.catalog.version(datastore, version);
   if (!v) throw invalid(`datastore version ${datastore} ${version} is not known; see ListDatastoreVersions`);
-  if (!v.active) throw new ControlError('CONTROL_ERR_UNAVAILABLE', `${datastore} ${version} is registered but not available yet (no agent manager for it)`);
+  if (!v.active) throw new ControlError('CONTROL_ERR_UNAVAILABLE', `${datastore} ${version} is registered but not available (inactive in the catalog)`);
   const flavor = req.flavorId ? c.catalog.flavor(req.flavorId) : c.catalog.flavors()[0];
   if (!flavor) throw invalid(`flavor "${req.flavorId}" is not known; see ListFlavors`);
+  // Refused here, not after the instance is built: the agent would only fail its Prepare.
+  if (v.manager === 'redis' && (req.databases?.length ?? 0) > 0) {
+    throw invalid('redis has no databases: create the instance without databases (keys are shared; give ACL users key patterns instead)');
+  }
   const size = req.volumeSizeGb ?? 0;
   if (!Number.isInteger(size) || size < 0 || size > MAX_VOLUME_GB) throw invalid(`volume_size_gb must be 1-${MAX_VOLUME_GB}`);
   const volumeGb = size || 1;

@@ -2,6 +2,8 @@
 // instance does not exist for the caller (NOT_FOUND), and lists are
 // per project, paged.
 import t from 'tap';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { status as Status } from '@grpc/grpc-js';
 import { collect } from '../support/agent.js';
 import { ccall, cstream, startControl } from '../support/control.js';
@@ -39,5 +41,13 @@ t.test('tokens and project isolation', async (t) => {
 
   const seen = await ccall<{ instance: { project: string } }>(instances, 'getInstance', { id }, admin);
   t.equal(seen.instance.project, 'alpha', 'an admin token sees every project');
-  await t.rejects(ccall(instances, 'createInstance', CreateInstanceRequest.fromPartial({ name: 'pg', datastore: 'postgresql' }), alpha), { code: Status.FAILED_PRECONDITION }, 'a registered datastore without a manager is refused');
+  // An operator marks a version inactive (in the catalog table: there is no API for it yet).
+  const db = new Database(path.join(control.dataDir, 'coffer.db'));
+  db.prepare("INSERT INTO datastore_versions (datastore, name, manager, manager_version, active) VALUES ('mariadb', '10.6', 'mariadb', '10.6', 0)").run();
+  db.close();
+  await t.rejects(
+    ccall(instances, 'createInstance', CreateInstanceRequest.fromPartial({ name: 'old', datastore: 'mariadb', datastoreVersion: '10.6' }), alpha),
+    { code: Status.FAILED_PRECONDITION, details: 'mariadb 10.6 is registered but not available (inactive in the catalog)' },
+    'an inactive version is refused',
+  );
 });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { startControl } from '../support/control.js';
 import { tempBase } from '../support/agent.js';
 import { mariadb } from '../support/mariadb-client.js';
-import { restClient, waitBackup, waitInstance } from '../support/openstack/rest.js';
+import { restClient, troveSteps } from '../support/openstack/rest.js';
 import { startExtraProxy, startSwift, SwiftProbe } from '../support/swift.js';
 
 type Row = Record<string, unknown>;
@@ -36,25 +36,9 @@ t.test('backups in Swift: create, restore, delete, and a delete while Swift is a
   const control = await startControl(t, { backupStorage: storageFile });
   const token = control.token('shop');
   const request = restClient(control.restPort);
-  const settled = (i: Row | null) => i?.status === 'ACTIVE' || i?.status === 'ERROR';
-  const createInstance = async (name: string, extra: Row = {}): Promise<Row> => {
-    const r = await request('POST', '/v1.0/shop/instances', {
-      token,
-      body: { instance: { name, flavorRef: 'small', volume: { size: 1 }, datastore: { type: 'mariadb', version: '10.11' }, ...extra } },
-    });
-    t.equal(r.status, 200, `create ${name}: ${r.text}`);
-    const inst = await waitInstance(request, 'shop', token, String(r.body.instance.id), settled, 180_000);
-    t.equal(inst!.status, 'ACTIVE', `${name} is ACTIVE${inst!.fault ? ` (${JSON.stringify(inst!.fault)})` : ''}`);
-    return inst!;
-  };
-  const backup = async (name: string, instanceId: string): Promise<Row> => {
-    const r = await request('POST', '/v1.0/shop/backups', { token, body: { backup: { name, instance: instanceId } } });
-    t.equal(r.status, 202, `backup create: ${r.text}`);
-    const done = await waitBackup(request, 'shop', token, String(r.body.backup.id));
-    t.equal(done.status, 'COMPLETED', `${name} completes${done.fault ? `: ${JSON.stringify(done.fault)}` : ''}`);
-    await waitInstance(request, 'shop', token, instanceId, settled);
-    return done;
-  };
+  const steps = troveSteps(t, request, 'shop', token);
+  const createInstance = (name: string, extra: Row = {}): Promise<Row> => steps.create(name, { datastore: { type: 'mariadb', version: '10.11' }, ...extra });
+  const { backup } = steps;
 
   const source = await createInstance('ledger', { databases: [{ name: 'ledger' }], users: [{ name: 'app', password: 'App-pass-1', databases: [{ name: 'ledger' }] }] });
   const sql = (q: string, port = Number(source.port)) => mariadb(port, 'app', 'App-pass-1', q, 'ledger');

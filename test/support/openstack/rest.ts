@@ -1,5 +1,7 @@
 // A small HTTP client for the REST bridge (tests that check shapes, status
 // codes and faults directly, without the CLI).
+import type { Test } from 'tap';
+
 export interface RestResponse {
   status: number;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON as the server sent it
@@ -63,4 +65,33 @@ export async function waitBackup(request: RestRequest, project: string, token: s
     if (Date.now() > deadline) throw new Error(`timed out waiting for backup ${id}: ${r.text}`);
     await new Promise((res) => setTimeout(res, 500));
   }
+}
+
+type Row = Record<string, unknown>;
+
+const settled = (i: Row | null): boolean => i?.status === 'ACTIVE' || i?.status === 'ERROR';
+
+/**
+ * The two steps most REST tests repeat, each asserting what a user would
+ * check: an instance created and ACTIVE; a backup created, COMPLETED, and
+ * its instance ACTIVE again.
+ */
+export function troveSteps(t: Test, request: RestRequest, project: string, token: string) {
+  return {
+    async create(name: string, instance: Row): Promise<Row> {
+      const r = await request('POST', `/v1.0/${project}/instances`, { token, body: { instance: { name, flavorRef: 'small', volume: { size: 1 }, ...instance } } });
+      t.equal(r.status, 200, `create ${name}: ${r.text}`);
+      const inst = await waitInstance(request, project, token, String(r.body?.instance?.id), settled, 180_000);
+      t.equal(inst!.status, 'ACTIVE', `${name} is ACTIVE${inst!.fault ? ` (${JSON.stringify(inst!.fault)})` : ''}`);
+      return inst!;
+    },
+    async backup(name: string, instanceId: string): Promise<Row> {
+      const r = await request('POST', `/v1.0/${project}/backups`, { token, body: { backup: { name, instance: instanceId } } });
+      t.equal(r.status, 202, `backup create: ${r.text}`);
+      const done = await waitBackup(request, project, token, String(r.body?.backup?.id));
+      t.equal(done.status, 'COMPLETED', `${name} completes${done.fault ? `: ${JSON.stringify(done.fault)}` : ''}`);
+      await waitInstance(request, project, token, instanceId, settled);
+      return done;
+    },
+  };
 }

@@ -1,0 +1,78 @@
+// PostgreSQL 15 and Redis 7.0 through the control, as a Trove user drives
+// them: instance create, connect with what the API gave, back up, and a new
+// instance from the backup holding the data. Real postgres and redis-server,
+// started by the agents the control starts.
+import t from 'tap';
+import { startControl } from '../support/control.js';
+import { psql } from '../support/psql.js';
+import { redisCli } from '../support/redis-cli.js';
+import { restClient, troveSteps } from '../support/openstack/rest.js';
+
+type Row = Record<string, unknown>;
+
+t.setTimeout(600_000);
+
+t.test('the catalog lists PostgreSQL 15 and Redis 7.0 as available', async (t) => {
+  const control = await startControl(t);
+  const token = control.token('shop');
+  const request = restClient(control.restPort);
+  for (const [ds, version] of [['postgresql', '15'], ['redis', '7.0']]) {
+    const r = await request('GET', `/v1.0/shop/datastores/${ds}/versions`, { token });
+    t.equal(r.status, 200, r.text);
+    t.same(
+      (r.body.versions as Row[]).map((v) => [v.name, v.active]),
+      [[version, true]],
+      `${ds} ${version} is active`,
+    );
+  }
+});
+
+t.test('PostgreSQL 15: create with a database and a user, back up, restore', async (t) => {
+  const control = await startControl(t);
+  const token = control.token('shop');
+  const { create, backup } = troveSteps(t, restClient(control.restPort), 'shop', token);
+  const source = await create('pg', {
+    datastore: { type: 'postgresql', version: '15' },
+    databases: [{ name: 'shop' }],
+    users: [{ name: 'app', password: 'App-pass-1', databases: [{ name: 'shop' }] }],
+  });
+  const sql = (q: string, port = Number(source.port)) => psql(port, 'app', 'App-pass-1', q, 'shop');
+  const made = await sql('CREATE TABLE orders (v int); INSERT INTO orders SELECT generate_series(1, 1000)');
+  t.equal(made.code, 0, `the user reaches its database: ${made.stderr}`);
+  const full = await backup('pg-full', String(source.id));
+  t.equal(full.datastore && (full.datastore as Row).type, 'postgresql');
+
+  const copy = await create('pg-copy', { datastore: { type: 'postgresql', version: '15' }, restorePoint: { backupRef: String(full.id) } });
+  const rows = await sql('SELECT count(*), sum(v) FROM orders', Number(copy.port));
+  t.equal(rows.code, 0, rows.stderr);
+  t.match(rows.stdout, /1000\|500500/, 'the restored instance holds the rows, and the user can read them');
+});
+
+t.test('Redis 7.0: create, enable root, back up, restore', async (t) => {
+  const control = await startControl(t);
+  const token = control.token('shop');
+  const request = restClient(control.restPort);
+  const { create, backup } = troveSteps(t, request, 'shop', token);
+  const withDb = await request('POST', '/v1.0/shop/instances', {
+    token,
+    body: { instance: { name: 'cache-db', flavorRef: 'small', volume: { size: 1 }, datastore: { type: 'redis', version: '7.0' }, databases: [{ name: 'shop' }] } },
+  });
+  t.equal(withDb.status, 400, 'databases for Redis: 400 before anything is built');
+  t.match(withDb.body?.badRequest?.message, /^redis has no databases/);
+  const source = await create('cache', { datastore: { type: 'redis', version: '7.0' } });
+  const root = async (inst: Row): Promise<string> => {
+    const r = await request('POST', `/v1.0/shop/instances/${String(inst.id)}/root`, { token });
+    t.equal(r.status, 200, `root enable: ${r.text}`);
+    return String(r.body.user.password);
+  };
+  const password = await root(source);
+  const set = await redisCli(Number(source.port), '', password, ['SET', 'greeting', 'hello from before the backup']);
+  t.equal(set.stdout.trim(), 'OK', `root writes a key: ${set.stderr}`);
+  const denied = await redisCli(Number(source.port), '', '', ['GET', 'greeting']);
+  t.match(denied.stdout + denied.stderr, /NOAUTH|WRONGPASS/, 'without the password: refused');
+
+  const full = await backup('cache-full', String(source.id));
+  const copy = await create('cache-copy', { datastore: { type: 'redis', version: '7.0' }, restorePoint: { backupRef: String(full.id) } });
+  const got = await redisCli(Number(copy.port), '', await root(copy), ['GET', 'greeting']);
+  t.equal(got.stdout.trim(), 'hello from before the backup', 'the restored instance holds the key');
+});
