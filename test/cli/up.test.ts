@@ -38,7 +38,8 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 24
 const shell = (line: string, env: NodeJS.ProcessEnv) => run('bash', ['-c', line], env, 60_000);
 
 t.test('make up through the control plane, then make down', async (t) => {
-  const root = tempBase('coffer-up-test-');
+  // Short: the instances' unix sockets live under it (the control refuses a longer data dir).
+  const root = tempBase('coffer-up-');
   const base = path.join(root, 'state');
   const dataDir = path.join(base, 'data');
   const grpc = `127.0.0.1:${await freePort()}`;
