@@ -3,7 +3,8 @@
 // segmented object with its metadata beside it, an instance restored from it
 // holds the rows, and deleting the backup removes every object of it. When
 // Swift goes away, a delete fails with 503 and keeps the backup, so nothing
-// is forgotten that still costs storage.
+// is forgotten that still costs storage; and a control restarted without
+// the storage file refuses the delete (409) and names the object.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -87,5 +88,18 @@ t.test('backups in Swift: create, restore, delete, and a delete while Swift is a
     t.equal(still.status, 200, 'still listed');
     t.equal(still.body.backup.status, 'COMPLETED', 'and still usable');
     t.ok(await probe.head(loc), 'its object is still in Swift (through the main proxy)');
+
+    await t.test('restarted without --backup-storage: the delete is refused with 409, naming the object', async (t) => {
+      await control.kill('SIGTERM');
+      const at = control.args.indexOf('--backup-storage');
+      t.ok(at > 0, 'it was started with --backup-storage');
+      control.args.splice(at, 2);
+      await control.start();
+      const refused = await request('DELETE', `/v1.0/shop/backups/${String(second.id)}`, { token });
+      t.equal(refused.status, 409, refused.text);
+      t.match(refused.body?.conflictingRequest?.message, `is stored in swift, which this deployment no longer configures (--backup-storage); its object ${loc} was not removed`);
+      t.equal((await request('GET', `/v1.0/shop/backups/${String(second.id)}`, { token })).status, 200, 'still listed');
+      t.ok(await probe.head(loc), 'its object is untouched');
+    });
   });
 });

@@ -71,6 +71,8 @@ export interface ControlHarness {
   readonly address: string;
   current: ControlProcess | null;
   clients: ControlClients;
+  /** The command line start() runs; a test may change it between a kill and a start. */
+  args: string[];
   /** Starts (or restarts) the control on the same data dir and ports. */
   start(): Promise<void>;
   /** kill -9 (or another signal) and wait for exit. */
@@ -130,8 +132,9 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
     address,
     current: null,
     clients: controlClients(address),
+    args,
     async start() {
-      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: agentEnv() });
+      const proc = spawn(process.execPath, this.args, { stdio: ['ignore', 'pipe', 'pipe'], env: agentEnv() });
       const logs: string[] = [];
       const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
       proc.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
