@@ -2,7 +2,8 @@
 // one agent-prepared instance is restored into a second one, stopped and
 // started through the agent's own RPCs. A damaged RDB never reaches the data
 // directory. And once through the agent's BackupService (CreateBackup, then
-// Restore), which wraps the capability in the encrypted pipeline.
+// Restore), which wraps the capability in the encrypted pipeline; and a
+// client that cancels while the dump is on its way to zstd.
 import t from 'tap';
 import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -229,4 +230,60 @@ t.test('the dump goes from the file to zstd without passing through the agent', 
   t.ok(meta.rawBytes > 16_000_000, `a dump of ${meta.rawBytes} bytes`);
   t.equal(meta.rawBytes, Number(meta.extra.rdb_bytes), 'zstd read exactly the file\'s size');
   t.ok(read < meta.rawBytes * 1.5, `the agent read ${read} bytes: zstd's output, not the ${meta.rawBytes}-byte dump as well`);
+});
+
+/** The agent's living children by program name (cat and zstd carry no path to tell them by). */
+function childrenOf(pid: number): string[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((p) => {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        const [, comm, rest] = /^\d+ \((.*)\) (.*)$/s.exec(stat)!;
+        const [state, ppid] = rest!.split(' ');
+        return Number(ppid) === pid && state !== 'Z' ? [comm!] : [];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+}
+
+t.test('a client that cancels mid-backup: cat and zstd are stopped, no object is left, the next backup works', async (t) => {
+  const a = await preparedRedis(t, { rootPassword: 'Root-A-pass' });
+  const ra = await connectAs(t, a.datastorePort, '', 'Root-A-pass');
+  // About 64 MB of incompressible values: a backup that is still running when the cancel comes.
+  for (let batch = 0; batch < 4; batch++) {
+    const p = ra.pipeline();
+    for (let i = 0; i < 4000; i++) p.set(`r:${batch}:${i}`, randomBytes(4096));
+    await p.exec();
+  }
+  const backupDir = path.join(a.baseDir, 'backups');
+  const stream = a.clients.backup.createBackup({ backupId: 'cancelled', type: BackupType.BACKUP_TYPE_FULL, strategy: '', parent: undefined, storage: undefined, compression: '' });
+  const outcome = collect<CreateBackupResponse>(stream).then(
+    () => null,
+    (e: Error & { code?: number }) => e,
+  );
+  // Cancelled while the dump is on its way: once the agent's zstd runs (the
+  // first progress report can come only at the end of so short a backup).
+  const waitUntil = Date.now() + 60_000;
+  while (!childrenOf(a.proc.pid!).includes('zstd') && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 10));
+  t.ok(childrenOf(a.proc.pid!).includes('zstd'), 'zstd was running when the client cancelled');
+  stream.cancel();
+  const err = await outcome;
+  t.match(err, { code: 1 }, 'the call ends CANCELLED, not with a backup');
+
+  const deadline = Date.now() + 30_000;
+  let s = await status(a);
+  while ((s.operations.length || childrenOf(a.proc.pid!).some((c) => c === 'cat' || c === 'zstd')) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    s = await status(a);
+  }
+  t.same(s.operations, [], 'the operation ended');
+  t.same(childrenOf(a.proc.pid!).filter((c) => c !== 'redis-server'), [], 'no cat or zstd is left');
+  const left = existsSync(backupDir) ? readdirSync(backupDir, { recursive: true }).map(String).filter((f) => f.includes('cancelled')) : [];
+  t.same(left, [], 'no object or partial file left');
+  t.equal(s.state, DatastoreState.DATASTORE_STATE_ACTIVE);
+
+  const events = await collect<CreateBackupResponse>(a.clients.backup.createBackup({ backupId: 'after', type: BackupType.BACKUP_TYPE_FULL, strategy: '', parent: undefined, storage: undefined, compression: '' }));
+  t.ok(events.at(-1)!.artifact!.metadata!.rawBytes > 64_000_000, 'the next backup completes, whole');
 });
