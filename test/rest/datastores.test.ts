@@ -39,6 +39,22 @@ t.test('PostgreSQL 15: create with a database and a user, back up, restore', asy
   const sql = (q: string, port = Number(source.port)) => psql(port, 'app', 'App-pass-1', q, 'shop');
   const made = await sql('CREATE TABLE orders (v int); INSERT INTO orders SELECT generate_series(1, 1000)');
   t.equal(made.code, 0, `the user reaches its database: ${made.stderr}`);
+  const request = restClient(control.restPort);
+  const users = `/v1.0/shop/instances/${String(source.id)}/users`;
+  const added = await request('POST', users, { token, body: { users: [{ name: 'bob', password: 'Bob-pass-1', databases: [{ name: 'shop' }] }] } });
+  t.equal(added.status, 202, `user create: ${added.text}`);
+  const listed = await request('GET', users, { token });
+  t.same((listed.body?.users as Row[] | undefined)?.map((u) => u.name).sort(), ['app', 'bob'], `user list: ${listed.text}`);
+  // Access to a database is PostgreSQL's CONNECT on it; tables stay their owner's.
+  const bob = await psql(Number(source.port), 'bob', 'Bob-pass-1', 'SELECT current_database()', 'shop');
+  t.equal(bob.stdout.trim(), 'shop', `the new user connects to the database it was given: ${bob.stderr}`);
+  const elsewhere = await psql(Number(source.port), 'bob', 'Bob-pass-1', 'SELECT 1', 'postgres');
+  t.not(elsewhere.code, 0, 'and not to another');
+  const rootOn = await request('POST', `/v1.0/shop/instances/${String(source.id)}/root`, { token });
+  t.equal(rootOn.status, 200, `root enable: ${rootOn.text}`);
+  const asRoot = await psql(Number(source.port), String(rootOn.body?.user?.name), String(rootOn.body?.user?.password), 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
+  t.equal(asRoot.stdout.trim(), 't', `root is a superuser: ${asRoot.stderr}`);
+
   const full = await backup('pg-full', String(source.id));
   t.equal(full.datastore && (full.datastore as Row).type, 'postgresql');
 
