@@ -3,6 +3,7 @@
 // instance from the backup holding the data. Real postgres and redis-server,
 // started by the agents the control starts.
 import t from 'tap';
+import path from 'node:path';
 import { startControl } from '../support/control.js';
 import { psql } from '../support/psql.js';
 import { redisCli } from '../support/redis-cli.js';
@@ -50,6 +51,16 @@ t.test('PostgreSQL 15: create with a database and a user, back up, restore', asy
   t.equal(bob.stdout.trim(), 'shop', `the new user connects to the database it was given: ${bob.stderr}`);
   const elsewhere = await psql(Number(source.port), 'bob', 'Bob-pass-1', 'SELECT 1', 'postgres');
   t.not(elsewhere.code, 0, 'and not to another');
+
+  // TLS with the certificate the deployment's CA issued for the instance,
+  // checked against that CA and the instance's id, the name in the
+  // certificate (verify-full; the address goes in hostaddr).
+  const tls = { PGSSLMODE: 'verify-full', PGSSLROOTCERT: path.join(control.dataDir, 'ca', 'instances-ca.crt'), PGHOST: String(source.id), PGHOSTADDR: '127.0.0.1' };
+  const overTls = await psql(Number(source.port), 'app', 'App-pass-1', 'SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()', 'shop', tls);
+  t.equal(overTls.code, 0, overTls.stderr);
+  t.match(overTls.stdout, /^t\|TLSv1\.[23]$/, `the session is encrypted: ${overTls.stdout}`);
+  const plain = await psql(Number(source.port), 'app', 'App-pass-1', 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()', 'shop', { PGSSLMODE: 'disable' });
+  t.equal(plain.stdout, 'f', 'a client that does not ask for TLS still connects (TLS is offered, not forced)');
   const rootOn = await request('POST', `/v1.0/shop/instances/${String(source.id)}/root`, { token });
   t.equal(rootOn.status, 200, `root enable: ${rootOn.text}`);
   const asRoot = await psql(Number(source.port), String(rootOn.body?.user?.name), String(rootOn.body?.user?.password), 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user');

@@ -19,8 +19,13 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<PsqlResult> {
   });
 }
 
-export function psql(port: number, user: string, password: string, sql: string, database = 'postgres'): Promise<PsqlResult> {
-  return run(['-h', '127.0.0.1', '-p', String(port), '-U', user, '-d', database, '-c', sql], { PGPASSWORD: password });
+/**
+ * `env` adds libpq settings, e.g. PGSSLMODE and PGSSLROOTCERT; its PGHOST
+ * (the name a certificate is checked against, with PGHOSTADDR the address)
+ * replaces 127.0.0.1.
+ */
+export function psql(port: number, user: string, password: string, sql: string, database = 'postgres', env: NodeJS.ProcessEnv = {}): Promise<PsqlResult> {
+  return run(['-h', env.PGHOST ?? '127.0.0.1', '-p', String(port), '-U', user, '-d', database, '-c', sql], { ...env, PGPASSWORD: password });
 }
 
 /** As the agent's role over the socket (peer: the test runs as root). */

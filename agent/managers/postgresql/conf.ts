@@ -13,6 +13,8 @@ export interface ConfInput {
   readonly bindAddress: string;
   /** Validated and normalised (rules.ts): known names, values without control characters. */
   readonly overrides: Readonly<Record<string, string>>;
+  /** The server's certificate and key: TLS offered to clients (server-tls.ts). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
 }
 
 export const confFile = (etcDir: string): string => path.join(etcDir, 'postgresql.conf');
@@ -56,6 +58,9 @@ export function renderPostgresqlConf(input: ConfInput): string {
     "lc_messages = 'C'",
     "timezone = 'UTC'",
     "log_timezone = 'UTC'",
+    ...(input.tls
+      ? ['ssl = on', `ssl_cert_file = ${confLiteral(input.tls.certFile)}`, `ssl_key_file = ${confLiteral(input.tls.keyFile)}`, "ssl_min_protocol_version = 'TLSv1.2'"]
+      : []),
     '',
     '# Overrides',
   ];

@@ -19,6 +19,7 @@ import { pgTool } from './pg-bin.js';
 import { PgClient } from './pg-client.js';
 import { loadRules } from './rules.js';
 import { secureCluster } from './secure.js';
+import { installServerTls } from './server-tls.js';
 
 // Rules files are data in the source tree (rules/), also when running from
 // dist/: resolve them from the installation root.
@@ -44,7 +45,9 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
 
   const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs(layout, pgUser());
+    const tls = config.tls ? installServerTls(layout.etcDir, config.tls, pgUser()) : undefined;
     const text = renderPostgresqlConf({
+      tls,
       dataDir: layout.dataDir,
       etcDir: layout.etcDir,
       runDir: layout.runDir,

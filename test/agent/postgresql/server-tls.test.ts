@@ -1,0 +1,43 @@
+// The files postgres serves TLS from: a copy of the agent's certificate and
+// key that postgres may read (root-owned, group postgres, key 0640, nothing
+// for others), and the postgresql.conf lines that point at them. End to end
+// (a TLS session checked with verify-full) in test/rest/datastores.test.ts.
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { lookupOsUser } from '../../../lib/os-user.js';
+import { installServerTls } from '../../../agent/managers/postgresql/server-tls.js';
+import { renderPostgresqlConf } from '../../../agent/managers/postgresql/conf.js';
+
+t.test('the certificate and key are placed where only root and postgres read the key', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-pgtls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const pg = lookupOsUser('postgres');
+  const src = { cert: path.join(dir, 'in.crt'), key: path.join(dir, 'in.key') };
+  writeFileSync(src.cert, 'CERT 1');
+  writeFileSync(src.key, 'KEY 1', { mode: 0o600 });
+  const etc = path.join(dir, 'etc');
+  const files = installServerTls(etc, src, pg);
+  const mode = (f: string) => statSync(f).mode & 0o777;
+  t.equal(mode(path.join(etc, 'tls')), 0o750);
+  t.equal(mode(files.keyFile), 0o640, 'key: 0640');
+  t.equal(mode(files.certFile), 0o644);
+  for (const f of [files.keyFile, files.certFile, path.join(etc, 'tls')]) {
+    t.same([statSync(f).uid, statSync(f).gid], [0, pg.gid], `${path.basename(f)}: root, group postgres`);
+  }
+  writeFileSync(src.key, 'KEY 2');
+  installServerTls(etc, src, pg);
+  t.equal(readFileSync(files.keyFile, 'utf8'), 'KEY 2', 'a renewed key replaces the copy');
+  t.equal(mode(files.keyFile), 0o640);
+});
+
+t.test('postgresql.conf offers TLS only when the agent has a certificate', async (t) => {
+  const base = { dataDir: '/d', etcDir: '/e', runDir: '/r', port: 5432, bindAddress: '127.0.0.1', overrides: {} };
+  t.notMatch(renderPostgresqlConf(base), /^ssl/m, 'no certificate: no ssl lines');
+  const conf = renderPostgresqlConf({ ...base, tls: { certFile: '/e/tls/server.crt', keyFile: "/e/tls/it's.key" } });
+  t.match(conf, /^ssl = on$/m);
+  t.match(conf, /^ssl_cert_file = '\/e\/tls\/server\.crt'$/m);
+  t.match(conf, /^ssl_key_file = '\/e\/tls\/it''s\.key'$/m, 'quoted as a conf literal');
+  t.match(conf, /^ssl_min_protocol_version = 'TLSv1\.2'$/m);
+});
