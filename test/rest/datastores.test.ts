@@ -1,10 +1,12 @@
 // PostgreSQL 15 and Redis 7.0 through the control, as a Trove user drives
 // them: instance create, connect with what the API gave, back up, and a new
-// instance from the backup holding the data. Real postgres and redis-server,
+// instance from the backup holding the data. And TLS for MariaDB's and
+// PostgreSQL's clients, with the certificate the deployment's CA issued. Real postgres and redis-server,
 // started by the agents the control starts.
 import t from 'tap';
 import path from 'node:path';
 import { startControl } from '../support/control.js';
+import { mariadb } from '../support/mariadb-client.js';
 import { psql } from '../support/psql.js';
 import { redisCli } from '../support/redis-cli.js';
 import { restClient, troveSteps } from '../support/openstack/rest.js';
@@ -102,4 +104,22 @@ t.test('Redis 7.0: create, enable root, back up, restore', async (t) => {
   const copy = await create('cache-copy', { datastore: { type: 'redis', version: '7.0' }, restorePoint: { backupRef: String(full.id) } });
   const got = await redisCli(Number(copy.port), '', await root(copy), ['GET', 'greeting']);
   t.equal(got.stdout.trim(), 'hello from before the backup', 'the restored instance holds the key');
+});
+
+t.test('MariaDB offers TLS with the instance\'s certificate; plain connections still work', async (t) => {
+  const control = await startControl(t);
+  const token = control.token('shop');
+  const { create } = troveSteps(t, restClient(control.restPort), 'shop', token);
+  const inst = await create('orders', {
+    datastore: { type: 'mariadb', version: '10.11' },
+    databases: [{ name: 'orders' }],
+    users: [{ name: 'app', password: 'App-pass-1', databases: [{ name: 'orders' }] }],
+  });
+  const ca = `--ssl-ca=${path.join(control.dataDir, 'ca', 'instances-ca.crt')}`;
+  const overTls = await mariadb(Number(inst.port), 'app', 'App-pass-1', "SHOW SESSION STATUS LIKE 'Ssl_version'", 'orders', ['--ssl', ca]);
+  t.equal(overTls.code, 0, overTls.stderr);
+  t.match(overTls.stdout.trim(), /^Ssl_version\tTLSv1\.[23]$/, `the session is encrypted: ${overTls.stdout.trim()}`);
+  const plain = await mariadb(Number(inst.port), 'app', 'App-pass-1', "SHOW SESSION STATUS LIKE 'Ssl_version'", 'orders', ['--skip-ssl']);
+  t.equal(plain.code, 0, plain.stderr);
+  t.equal(plain.stdout.trim(), 'Ssl_version', 'a client that does not ask for TLS still connects, unencrypted (offered, not forced)');
 });

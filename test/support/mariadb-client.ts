@@ -14,8 +14,10 @@ export function mariadb(
   password: string,
   sql: string,
   database?: string,
+  /** More client options, e.g. --ssl-ca=FILE. */
+  extra: readonly string[] = [],
 ): Promise<ClientResult> {
-  const args = ['--no-defaults', '-h', '127.0.0.1', '-P', String(port), '-u', user, '--batch', '--skip-column-names', '-e', sql];
+  const args = ['--no-defaults', '-h', '127.0.0.1', '-P', String(port), '-u', user, '--batch', '--skip-column-names', ...extra, '-e', sql];
   if (database) args.push(database);
   return new Promise((resolve) => {
     execFile('mariadb', args, { env: { ...process.env, MYSQL_PWD: password } }, (err, stdout, stderr) => {

@@ -14,6 +14,7 @@ import { ADMIN_USER, type MysqlFlavor } from './flavor.js';
 import { MysqlAccounts, generatePassword } from './accounts.js';
 import { MysqlConfiguration } from './configuration.js';
 import { createMysqlBackup } from './backup.js';
+import { installServerTls } from '../server-tls.js';
 import { renderMyCnf, socketPath } from './my-cnf.js';
 import { loadRules } from './rules.js';
 import { SqlClient, account, escape } from './sql-client.js';
@@ -37,7 +38,8 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
 
   const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs();
-    const text = renderMyCnf({ dataDir: layout.dataDir, runDir: layout.runDir, tmpDir: path.join(layout.baseDir, 'tmp'), port: config.datastorePort, bindAddress: config.datastoreBind, overrides });
+    const tls = config.tls ? installServerTls(layout.etcDir, config.tls, mysqlUser()) : undefined;
+    const text = renderMyCnf({ dataDir: layout.dataDir, runDir: layout.runDir, tmpDir: path.join(layout.baseDir, 'tmp'), port: config.datastorePort, bindAddress: config.datastoreBind, overrides, tls });
     const tmp = `${cnfFile}.tmp`;
     writeFileSync(tmp, text, { mode: 0o644 });
     renameSync(tmp, cnfFile);

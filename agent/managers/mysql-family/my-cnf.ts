@@ -11,6 +11,8 @@ export interface MyCnfInput {
   readonly bindAddress: string;
   /** Validated and normalised (rules.ts): plain names, values without newlines. */
   readonly overrides: Readonly<Record<string, string>>;
+  /** The server's certificate and key: TLS offered to clients (../server-tls.ts). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
 }
 
 export const socketPath = (runDir: string): string => path.join(runDir, 'mysqld.sock');
@@ -44,6 +46,9 @@ export function renderMyCnf(input: MyCnfInput): string {
     'log_bin = mysql-bin',
     'binlog_format = ROW',
     'expire_logs_days = 7',
+    // TLS offered to clients that ask for it (REQUIRE SSL per account, or a
+    // client's --ssl-verify-server-cert, decides whether it is used).
+    ...(input.tls ? [`ssl-cert = ${input.tls.certFile}`, `ssl-key = ${input.tls.keyFile}`, 'tls_version = TLSv1.2,TLSv1.3'] : []),
     '',
     '# Overrides',
   ];

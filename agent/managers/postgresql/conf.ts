@@ -13,7 +13,7 @@ export interface ConfInput {
   readonly bindAddress: string;
   /** Validated and normalised (rules.ts): known names, values without control characters. */
   readonly overrides: Readonly<Record<string, string>>;
-  /** The server's certificate and key: TLS offered to clients (server-tls.ts). */
+  /** The server's certificate and key: TLS offered to clients (../server-tls.ts). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
 }
 

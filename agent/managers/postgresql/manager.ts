@@ -19,7 +19,7 @@ import { pgTool } from './pg-bin.js';
 import { PgClient } from './pg-client.js';
 import { loadRules } from './rules.js';
 import { secureCluster } from './secure.js';
-import { installServerTls } from './server-tls.js';
+import { installServerTls } from '../server-tls.js';
 
 // Rules files are data in the source tree (rules/), also when running from
 // dist/: resolve them from the installation root.

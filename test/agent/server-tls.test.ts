@@ -1,14 +1,16 @@
-// The files postgres serves TLS from: a copy of the agent's certificate and
-// key that postgres may read (root-owned, group postgres, key 0640, nothing
-// for others), and the postgresql.conf lines that point at them. End to end
-// (a TLS session checked with verify-full) in test/rest/datastores.test.ts.
+// The files postgres and mysqld serve TLS from: a copy of the agent's
+// certificate and key that the server may read (root-owned, group of its
+// user, key 0640, nothing for others), and the config lines that point at
+// them. End to end (TLS sessions, verify-full for PostgreSQL) in
+// test/rest/datastores.test.ts.
 import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { lookupOsUser } from '../../../lib/os-user.js';
-import { installServerTls } from '../../../agent/managers/postgresql/server-tls.js';
-import { renderPostgresqlConf } from '../../../agent/managers/postgresql/conf.js';
+import { lookupOsUser } from '../../lib/os-user.js';
+import { installServerTls } from '../../agent/managers/server-tls.js';
+import { renderPostgresqlConf } from '../../agent/managers/postgresql/conf.js';
+import { renderMyCnf } from '../../agent/managers/mysql-family/my-cnf.js';
 
 t.test('the certificate and key are placed where only root and postgres read the key', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-pgtls-'));
@@ -40,4 +42,14 @@ t.test('postgresql.conf offers TLS only when the agent has a certificate', async
   t.match(conf, /^ssl_cert_file = '\/e\/tls\/server\.crt'$/m);
   t.match(conf, /^ssl_key_file = '\/e\/tls\/it''s\.key'$/m, 'quoted as a conf literal');
   t.match(conf, /^ssl_min_protocol_version = 'TLSv1\.2'$/m);
+});
+
+t.test('my.cnf offers TLS only when the agent has a certificate', async (t) => {
+  const base = { dataDir: '/d', runDir: '/r', tmpDir: '/t', port: 3306, bindAddress: '127.0.0.1', overrides: {} };
+  t.notMatch(renderMyCnf(base), /^ssl|^tls/m, 'no certificate: no TLS lines');
+  const cnf = renderMyCnf({ ...base, tls: { certFile: '/e/tls/server.crt', keyFile: '/e/tls/server.key' } });
+  const mysqld = cnf.slice(cnf.indexOf('[mysqld]'));
+  t.match(mysqld, /^ssl-cert = \/e\/tls\/server\.crt$/m, 'in [mysqld]');
+  t.match(mysqld, /^ssl-key = \/e\/tls\/server\.key$/m);
+  t.match(mysqld, /^tls_version = TLSv1\.2,TLSv1\.3$/m);
 });

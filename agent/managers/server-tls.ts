@@ -1,0 +1,35 @@
+// TLS for a datastore's clients, from the certificate the agent itself
+// serves gRPC with (issued by the deployment's CA for this instance). The
+// server runs as its own OS user and must read the key, which nobody else
+// may: the agent keeps a copy under etc/tls, root-owned, group of the
+// datastore's user, 0640 (postgres accepts a key so owned, and mysqld only
+// needs to read it). Copied at every config write, so a renewed certificate
+// is taken at the next start.
+import { chmodSync, chownSync, copyFileSync, mkdirSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import type { OsUser } from '../../lib/os-user.js';
+
+export interface ServerTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+export function installServerTls(etcDir: string, source: { readonly cert: string; readonly key: string }, serverUser: OsUser): ServerTlsFiles {
+  const dir = path.join(etcDir, 'tls');
+  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  chownSync(dir, 0, serverUser.gid);
+  chmodSync(dir, 0o750);
+  const files = { certFile: path.join(dir, 'server.crt'), keyFile: path.join(dir, 'server.key') };
+  place(source.cert, files.certFile, 0o644, serverUser);
+  place(source.key, files.keyFile, 0o640, serverUser);
+  return files;
+}
+
+/** Copies into place atomically, with the mode set before the file is visible. */
+function place(from: string, to: string, mode: number, serverUser: OsUser): void {
+  const tmp = `${to}.tmp`;
+  copyFileSync(from, tmp);
+  chownSync(tmp, 0, serverUser.gid);
+  chmodSync(tmp, mode);
+  renameSync(tmp, to);
+}
