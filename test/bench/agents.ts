@@ -7,7 +7,7 @@ import path from 'node:path';
 import { startAgent, collect, type AgentProcess } from '../support/agent.js';
 import { BackupType, type BackupArtifact, type CreateBackupResponse } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState, type PrepareResponse } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
-import { sampleRss, timed, withMachineCpu, type Teardown } from './harness.js';
+import { mbps, row, sampleRss, timed, withMachineCpu, type Pair, type Row, type Teardown } from './harness.js';
 
 const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined };
 
@@ -47,4 +47,32 @@ export async function measuredBackup(agent: AgentProcess, backupId: string, stra
   const { value, cpuNote } = await withMachineCpu(() => timed(() => createBackup(agent, backupId, strategy)));
   const mem = rss.stop();
   return { artifact: value.value, metadata: value.value.metadata!, seconds: value.seconds, mem, peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb), cpuNote };
+}
+
+/**
+ * One round of a backup bench's Coffer side: a measuredBackup, its pair
+ * with the bare pipeline's seconds, and its row. `mbpsOf` picks the bytes
+ * the MB/s figure is of (the dataset, or the raw bytes the tool produced);
+ * `note` begins the row's note, and the speed ratio, agent CPU and memory
+ * and the machine's CPU follow it. The artifact is returned so the bench
+ * can remove the object.
+ */
+export async function cofferRound(
+  agent: AgentProcess,
+  o: { suite: string; backupId: string; strategy: string; name: string; bareSeconds: number; mbpsOf: (rawBytes: number) => number; note: (rawBytes: number, ratio: string) => string },
+  pairs: Pair[],
+): Promise<{ row: Row; artifact: BackupArtifact }> {
+  const c = await measuredBackup(agent, o.backupId, o.strategy);
+  const m = c.metadata;
+  pairs.push({ bare: o.bareSeconds, coffer: c.seconds });
+  const r = row({
+    suite: o.suite,
+    name: o.name,
+    bytes: m.storedBytes,
+    seconds: c.seconds,
+    mbps: mbps(o.mbpsOf(m.rawBytes), c.seconds),
+    peakRssMb: c.peakRssMb,
+    note: `${o.note(m.rawBytes, (o.bareSeconds / c.seconds).toFixed(2))}; agent CPU ${c.mem.cpuSeconds.toFixed(1)} s, RSS at start ${c.mem.startMb.toFixed(1)} MB; ${c.cpuNote}`,
+  });
+  return { row: r, artifact: c.artifact };
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { psqlAdmin } from '../support/psql.js';
 import type { BenchOptions } from './options.js';
-import { deployment, measuredBackup, preparedAgent } from './agents.js';
+import { cofferRound, deployment, preparedAgent } from './agents.js';
 import { benchRoot } from './workdir.js';
 import { withMachineCpu, mbps, pairSummary, row, run, runPipeline, timed, type Pair, type Row, type Teardown } from './harness.js';
 
@@ -58,21 +58,20 @@ export async function benchPostgres(o: BenchOptions, td: Teardown): Promise<Row[
     rows.push(row({ suite: S, name: `bare pg_basebackup -Ft -D - --wal-method=fetch --checkpoint=fast | zstd -1 -T2 > file, round ${r}`, bytes: bare.bytes, seconds: bare.seconds, mbps: mbps(dataset, bare.seconds), note: `MB/s of dataset bytes; ${bareCpu}` }));
     rmSync(bareFile, { force: true });
 
-    const c = await measuredBackup(a, `bench-pg-${r}`, 'pg_basebackup');
-    const { mem, cpuNote: cofferCpu } = c;
-    const m = c.metadata;
-    pairs.push({ bare: bare.seconds, coffer: c.seconds });
-    rows.push(
-      row({
+    const c = await cofferRound(
+      a,
+      {
         suite: S,
+        backupId: `bench-pg-${r}`,
+        strategy: 'pg_basebackup',
         name: `Coffer CreateBackup (pg_basebackup, zstd, AES-256-GCM, sha256, local), round ${r}`,
-        bytes: m.storedBytes,
-        seconds: c.seconds,
-        mbps: mbps(dataset, c.seconds),
-        peakRssMb: c.peakRssMb,
-        note: `raw tar ${m.rawBytes} B; speed vs bare ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; ${cofferCpu}`,
-      }),
+        bareSeconds: bare.seconds,
+        mbpsOf: () => dataset,
+        note: (raw, ratio) => `raw tar ${raw} B; speed vs bare ${ratio}x (target >= 0.9x)`,
+      },
+      pairs,
     );
+    rows.push(c.row);
     rmSync(path.join(backupDir, c.artifact.location!.location), { force: true });
   }
   rows.push(row({ suite: S, name: 'Coffer vs bare: CreateBackup speed as a fraction of bare', note: `${pairSummary(pairs).text} (target >= 0.9x)` }));

@@ -9,7 +9,7 @@ import { readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { BenchOptions } from './options.js';
-import { deployment, measuredBackup, preparedAgent } from './agents.js';
+import { cofferRound, deployment, preparedAgent } from './agents.js';
 import { benchRoot } from './workdir.js';
 import { mbps, pairSummary, row, runPipeline, withMachineCpu, type Pair, type Row, type Teardown } from './harness.js';
 
@@ -73,21 +73,20 @@ export async function benchRedis(o: BenchOptions, td: Teardown): Promise<Row[]> 
     rows.push(row({ suite: S, name: `bare redis-cli --rdb file (REDISCLI_AUTH), round ${r}`, bytes: bareBytes, seconds: bare.seconds, mbps: mbps(bareBytes, bare.seconds), note: `MB/s of RDB bytes; ${bareCpu}` }));
     rmSync(bareFile, { force: true });
 
-    const c = await measuredBackup(a, `bench-redis-${r}`, 'redis-rdb');
-    const { mem, cpuNote: cofferCpu } = c;
-    const m = c.metadata;
-    pairs.push({ bare: bare.seconds, coffer: c.seconds });
-    rows.push(
-      row({
+    const c = await cofferRound(
+      a,
+      {
         suite: S,
+        backupId: `bench-redis-${r}`,
+        strategy: 'redis-rdb',
         name: `Coffer CreateBackup (redis-rdb: BGSAVE, zstd, AES-256-GCM, sha256, local), round ${r}`,
-        bytes: m.storedBytes,
-        seconds: c.seconds,
-        mbps: mbps(m.rawBytes, c.seconds),
-        peakRssMb: c.peakRssMb,
-        note: `raw RDB ${m.rawBytes} B (MB/s of RDB bytes); speed vs redis-cli --rdb ${(bare.seconds / c.seconds).toFixed(2)}x; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; ${cofferCpu}`,
-      }),
+        bareSeconds: bare.seconds,
+        mbpsOf: (raw) => raw,
+        note: (raw, ratio) => `raw RDB ${raw} B (MB/s of RDB bytes); speed vs redis-cli --rdb ${ratio}x`,
+      },
+      pairs,
     );
+    rows.push(c.row);
     rmSync(path.join(backupDir, c.artifact.location!.location), { force: true });
   }
   rows.push(row({ suite: S, name: 'Coffer vs redis-cli --rdb: CreateBackup speed as a fraction of bare', note: `${pairSummary(pairs).text} (no target set)` }));
