@@ -101,7 +101,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
     },
   });
   const rest = await startRestServer(context, config.rest.host, config.rest.port);
-  log.info({ grpc: `${config.grpc.host}:${api.port}`, rest: `${config.rest.host}:${rest.port}`, conductor: `${config.conductor.host}:${conductor.port}`, resumedTasks: resumed, dataDir: config.dataDir }, 'coffer-control listening');
+  log.info({ grpc: `${config.grpc.host}:${api.port}`, rest: `${config.rest.host}:${rest.port}`, conductor: `${config.conductor.host}:${conductor.port}`, resumedTasks: resumed, dataDir: config.dataDir, backupStorage: config.backupStorage.defaultStorage }, 'coffer-control listening');
 
   return {
     context,
