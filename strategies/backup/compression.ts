@@ -6,7 +6,7 @@
 // event loop); 'none' is a pass-through.
 import { Duplex, PassThrough } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
-import { AgentError } from '../../agent/errors.js';
+import { CofferError } from '../../lib/coded-error.js';
 import type { Logger } from '../../lib/logger.js';
 import { CommandError, type ChildHandle, type Exit, type ProcessRunner } from '../../lib/process-runner.js';
 import { ProgramOutput } from '../../lib/program-output.js';
@@ -19,7 +19,7 @@ export const DEFAULT_COMPRESSION: CompressionName = 'zstd';
 export function parseCompression(name: string | undefined): CompressionName {
   if (name === undefined || name === '') return DEFAULT_COMPRESSION;
   if ((COMPRESSIONS as readonly string[]).includes(name)) return name as CompressionName;
-  throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', `unknown compression "${name}"; use one of ${COMPRESSIONS.join(', ')}`);
+  throw new CofferError('INVALID_ARGUMENT', `unknown compression "${name}"; use one of ${COMPRESSIONS.join(', ')}`);
 }
 
 export interface CompressionDeps {
@@ -266,7 +266,7 @@ class ProgramStream extends Duplex {
         // A program that exited non-zero on its own is the real reason,
         // whatever another stage noticed first (a broken pipe, a premature
         // close): its exit status and stderr are what a person needs.
-        if ((isPipeError(err) || !(err instanceof AgentError)) && exit.code !== 0 && exit.code !== null) cb(this.exitError(exit));
+        if ((isPipeError(err) || !(err instanceof CofferError)) && exit.code !== 0 && exit.code !== null) cb(this.exitError(exit));
         else cb(err);
       },
       () => cb(err),

@@ -24,7 +24,7 @@
 // memory is in its process.
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AgentError } from '../../agent/errors.js';
+import { CofferError } from '../../lib/coded-error.js';
 import { CommandError } from '../../lib/process-runner.js';
 import { ProgramOutput } from '../../lib/program-output.js';
 import {
@@ -337,7 +337,7 @@ async function reaped(stage: CompressionStage): Promise<void> {
 
 function assertSha256(hex: string): void {
   if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
-    throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', 'the expected checksum must be a sha256 in hex (64 characters)');
+    throw new CofferError('INVALID_ARGUMENT', 'the expected checksum must be a sha256 in hex (64 characters)');
   }
 }
 
@@ -347,8 +347,8 @@ function programFailure(stage: CompressionStage): Error | undefined {
 }
 
 function cancelledOr(err: unknown, signal: AbortSignal | undefined, what: string): unknown {
-  if (signal?.aborted && !(err instanceof AgentError)) {
-    return new AgentError('AGENT_ERR_CANCELLED', `${what} was cancelled`, { cause: err });
+  if (signal?.aborted && !(err instanceof CofferError)) {
+    return new CofferError('CANCELLED', `${what} was cancelled`, { cause: err });
   }
   return err;
 }

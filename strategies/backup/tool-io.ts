@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { Transform, pipeline as pipelineCb, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AgentError } from '../../agent/errors.js';
+import { CofferError } from '../../lib/coded-error.js';
 import type { BackupSource } from '../../agent/managers/manager.js';
 import { ProgramOutput } from '../../lib/program-output.js';
 import { CommandError, type ChildHandle, type Exit, type ProcessRunner, type SpawnOptions } from '../../lib/process-runner.js';
@@ -59,7 +59,7 @@ export function toolSource(o: ToolSourceOptions): BackupSource {
 
   const exitOk = child.exited.then((exit) => {
     signal.removeEventListener('abort', onAbort);
-    if (stoppedBecause !== null) throw new AgentError('AGENT_ERR_CANCELLED', `${program} was stopped: ${stoppedBecause}`);
+    if (stoppedBecause !== null) throw new CofferError('CANCELLED', `${program} was stopped: ${stoppedBecause}`);
     if (exit.code !== 0) throw toolFailure(child, exit);
   });
   const done = exitOk.then(o.finish).finally(o.cleanup);
@@ -112,7 +112,7 @@ export async function feedTool(runner: ProcessRunner, argv: readonly string[], i
   const program = path.basename(argv[0] ?? 'tool');
   const what = opts.what ?? program;
   const killAfterMs = opts.killAfterMs ?? DEFAULT_KILL_AFTER_MS;
-  if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`);
+  if (signal.aborted) throw new CofferError('CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`);
   const { killAfterMs: _k, what: _w, ...spawnOpts } = opts;
   const { child, direct } = spawnFed(runner, argv, input, { ...spawnOpts, stdout: 'ignore' });
   const onAbort = (): void => {
@@ -136,15 +136,15 @@ export async function feedTool(runner: ProcessRunner, argv: readonly string[], i
       else void child.stop(killAfterMs);
     });
     const exit = await child.exited;
-    if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`);
+    if (signal.aborted) throw new CofferError('CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`);
     // A broken pipe means the tool died first: its exit and stderr are the reason.
     const err = inputError as Error | null;
     if (err && !isPipeError(err)) {
-      if (err instanceof AgentError) throw err;
-      throw new AgentError('AGENT_ERR_DATASTORE', `${what}: reading the backup failed: ${err.message}`, { cause: err });
+      if (err instanceof CofferError) throw err;
+      throw new CofferError('DATASTORE', `${what}: reading the backup failed: ${err.message}`, { cause: err });
     }
     if (exit.code !== 0) throw toolFailure(child, exit, opts.what);
-    if (err) throw new AgentError('AGENT_ERR_DATASTORE', `${what}: ${program} exited before reading all of its input`, { cause: err });
+    if (err) throw new CofferError('DATASTORE', `${what}: ${program} exited before reading all of its input`, { cause: err });
   } finally {
     signal.removeEventListener('abort', onAbort);
     if (child.running) void child.stop(killAfterMs);
@@ -152,21 +152,21 @@ export async function feedTool(runner: ProcessRunner, argv: readonly string[], i
 }
 
 /** A failed tool as the agent reports it: DATASTORE, with the last lines of its stderr. */
-export function toolFailure(child: ChildHandle, exit: Exit, what?: string): AgentError {
+export function toolFailure(child: ChildHandle, exit: Exit, what?: string): CofferError {
   const program = path.basename(child.argv[0] ?? 'tool');
   const why = exit.signal !== null ? `was killed by ${exit.signal}` : exit.code === null ? 'could not start' : `exited with code ${exit.code}`;
   const tail = lastLines(child.outputTail(), 8);
   const cause = new CommandError(`${program} ${why}`, child.argv, exit.code ?? undefined, exit.signal ?? undefined, tail);
-  return new AgentError('AGENT_ERR_DATASTORE', `${what ? what + ': ' : ''}${program} ${why}${tail ? ': ' + tail : ''}`, { cause });
+  return new CofferError('DATASTORE', `${what ? what + ': ' : ''}${program} ${why}${tail ? ': ' + tail : ''}`, { cause });
 }
 
 /** Wraps a failed runner.run (CommandError) the same way, keeping cancellations apart. */
-export function runFailure(err: unknown, what: string, signal: AbortSignal): AgentError {
-  if (err instanceof AgentError) return err;
-  if (signal.aborted) return new AgentError('AGENT_ERR_CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`, { cause: err });
+export function runFailure(err: unknown, what: string, signal: AbortSignal): CofferError {
+  if (err instanceof CofferError) return err;
+  if (signal.aborted) return new CofferError('CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`, { cause: err });
   const tail = err instanceof CommandError ? lastLines(err.stderrTail, 8) : '';
   const head = err instanceof CommandError ? `${path.basename(err.argv[0] ?? '')} failed` : String((err as Error)?.message ?? err);
-  return new AgentError('AGENT_ERR_DATASTORE', `${what}: ${head}${tail ? ': ' + tail : ''}`, { cause: err });
+  return new CofferError('DATASTORE', `${what}: ${head}${tail ? ': ' + tail : ''}`, { cause: err });
 }
 
 function lastLines(text: string, n: number): string {

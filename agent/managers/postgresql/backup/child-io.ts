@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ChildHandle, Exit, ProcessRunner } from '../../../../lib/process-runner.js';
 import type { ProgramOutput } from '../../../../lib/program-output.js';
 import { spawnFed } from '../../../../strategies/backup/tool-io.js';
+import { CofferError } from '../../../../lib/coded-error.js';
 import { AgentError } from '../../../errors.js';
 
 export interface ToolOptions {
@@ -57,7 +58,7 @@ export async function feedTool(
     // EPIPE: the tool stopped reading (it failed, and its exit says why).
     const toolStoppedReading = (inputError as { code?: string } | null)?.code === 'EPIPE';
     if (inputError && !toolStoppedReading) {
-      if (inputError instanceof AgentError) throw inputError;
+      if (inputError instanceof CofferError) throw inputError;
       throw new AgentError('AGENT_ERR_DATASTORE', `the input of ${tool} failed: ${(inputError as Error)?.message ?? inputError}`, { cause: inputError });
     }
     if (exit.code !== 0) throw toolFailure(tool, exit, child);
