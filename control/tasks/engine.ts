@@ -2,14 +2,15 @@
 // engine runs the steps in order, recording each start and finish, so that
 // after a kill -9 of the control the task resumes at the step that was
 // running (steps are idempotent). A failing step is retried with backoff
-// until it fails permanently, runs out of attempts, or the task's deadline
-// passes; then the workflow's onFailed records the fault. Nothing stays in
-// progress forever.
+// while its error is retryable (lib/retryable.ts, the one list) and until
+// it runs out of attempts or the task's deadline passes; then the
+// workflow's onFailed records the fault. Nothing stays in progress forever.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/logger.js';
 import type { Db } from '../db/database.js';
 import type { ControlEvents } from '../events.js';
 import type { TaskRow, TaskStore } from '../store/tasks.js';
+import { isRetryable } from '../../lib/retryable.js';
 import { PermanentStepError, type StepContext, type StepProgress, type Workflow } from './workflow.js';
 
 export interface EngineDeps {
@@ -172,7 +173,7 @@ export class TaskEngine {
         return;
       } catch (err) {
         if (signal.aborted) throw signal.reason instanceof DeadlineError ? err : signal.reason;
-        const final = err instanceof PermanentStepError || attempt + 1 >= max;
+        const final = !isRetryable(err) || attempt + 1 >= max;
         const message = err instanceof Error ? err.message : String(err);
         tasks.stepError(id, idx, message, final);
         if (final) throw err;

@@ -39,8 +39,13 @@ export interface Workflow<D> {
   scrub?(data: D): D;
 }
 
-/** A step error that retrying cannot fix (a refused request, a missing record). */
+/**
+ * A step error that retrying cannot fix (a missing record). An agent's
+ * refusal needs no wrapping: its status says (lib/retryable.ts).
+ */
 export class PermanentStepError extends Error {
+  readonly retryable = false;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'PermanentStepError';

@@ -50,10 +50,8 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
                 ctx.signal,
               );
             } catch (err) {
-              const code = (err as { code?: number }).code;
-              const details = (err as { details?: string }).details ?? String(err);
-              if (code === 3 || code === 12) throw new PermanentStepError(`the agent refused the backup: ${details}`);
-              throw new Error(`the backup failed: ${details}`);
+              // The cause keeps the agent's status: whether to ask again is the engine's call.
+              throw new Error(`the backup failed: ${(err as { details?: string }).details ?? String(err)}`, { cause: err });
             }
           });
           if (!artifact) throw new Error('the agent ended the backup without an artifact');
