@@ -107,6 +107,11 @@ export class TaskEngine {
     const data = JSON.parse(task.data) as object;
     const save = (): void => tasks.saveData(id, JSON.stringify(data));
     let currentStep = task.current_step || w.steps[0]!.name;
+    let finished = false;
+    const finish = (): void => {
+      tasks.finish(id, 'SUCCEEDED', '', JSON.stringify(w.scrub ? w.scrub(data) : data));
+      finished = true;
+    };
 
     const msLeft = task.deadline - Date.now();
     const timer = setTimeout(() => controller.abort(new DeadlineError(w.deadlineMs)), Math.max(0, msLeft));
@@ -124,12 +129,22 @@ export class TaskEngine {
           save,
           progress: (p) => this.progress(id, step.name, p),
         };
-        await this.runStep(id, row.idx, step.name, row.attempts, () => step.run(ctx), controller.signal);
-        tasks.stepDone(id, row.idx, JSON.stringify(data));
+        const last = row.idx === w.steps.length - 1;
+        if ('commit' in step) {
+          await this.runStep(id, row.idx, step.name, row.attempts, async () => {
+            this.deps.db.transaction(() => {
+              step.commit(ctx);
+              tasks.stepDone(id, row.idx, JSON.stringify(data));
+              if (last) finish();
+            })();
+          }, controller.signal);
+        } else {
+          await this.runStep(id, row.idx, step.name, row.attempts, () => step.run(ctx), controller.signal);
+          tasks.stepDone(id, row.idx, JSON.stringify(data));
+        }
         events.emit('task', id);
       }
-      const kept = w.scrub ? w.scrub(data) : data;
-      tasks.finish(id, 'SUCCEEDED', '', JSON.stringify(kept));
+      if (!finished) finish();
       this.progress(id, currentStep, { phase: 'done', message: `${task.kind} finished`, percent: 100 });
       log.info({ taskId: id, kind: task.kind }, 'task succeeded');
     } catch (err) {

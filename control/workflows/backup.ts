@@ -29,6 +29,8 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
         async run(ctx) {
           const row = c.instances.get(ctx.data.instanceId);
           if (!row) throw new PermanentStepError('the instance was deleted');
+          // Resumed after the backup was recorded: it is not taken again.
+          if (c.backups.get(ctx.data.backupId)?.status === 'COMPLETED') return;
           c.backups.update(ctx.data.backupId, { status: 'BUILDING' });
           let artifact: CreateBackupResponse['artifact'];
           await withAgent(c, row, async (a) => {
@@ -70,7 +72,7 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
       },
       {
         name: 'activate',
-        async run(ctx) {
+        commit(ctx) {
           reactivate(ctx.data.instanceId);
         },
       },

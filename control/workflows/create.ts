@@ -133,7 +133,7 @@ export function createWorkflow(c: ControlContext): Workflow<CreateData> {
     },
     {
       name: 'activate',
-      async run(ctx) {
+      commit(ctx) {
         c.instances.update(ctx.data.instanceId, { status: 'ACTIVE', task_id: null });
         c.events.emit('instance', ctx.data.instanceId);
       },
