@@ -29,6 +29,8 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
         async run(ctx) {
           const row = c.instances.get(ctx.data.instanceId);
           if (!row) throw new PermanentStepError('the instance was deleted');
+          // Resumed after the backup was recorded: it is not taken again.
+          if (c.backups.get(ctx.data.backupId)?.status === 'COMPLETED') return;
           c.backups.update(ctx.data.backupId, { status: 'BUILDING' });
           let artifact: CreateBackupResponse['artifact'];
           await withAgent(c, row, async (a) => {
@@ -50,10 +52,8 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
                 ctx.signal,
               );
             } catch (err) {
-              const code = (err as { code?: number }).code;
-              const details = (err as { details?: string }).details ?? String(err);
-              if (code === 3 || code === 12) throw new PermanentStepError(`the agent refused the backup: ${details}`);
-              throw new Error(`the backup failed: ${details}`);
+              // The cause keeps the agent's status: whether to ask again is the engine's call.
+              throw new Error(`the backup failed: ${(err as { details?: string }).details ?? String(err)}`, { cause: err });
             }
           });
           if (!artifact) throw new Error('the agent ended the backup without an artifact');
@@ -72,7 +72,7 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
       },
       {
         name: 'activate',
-        async run(ctx) {
+        commit(ctx) {
           reactivate(ctx.data.instanceId);
         },
       },
