@@ -6,7 +6,8 @@ import {
   type PrepareRequest,
   type PrepareResponse,
 } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
-import { AGENT_VERSION, type Agent } from '../agent.js';
+import type { Agent } from '../agent.js';
+import { AGENT_VERSION } from '../status.js';
 import { STATE_TO_PROTO } from '../state.js';
 import { AgentError } from '../errors.js';
 import { serverStream, unary } from './handlers.js';
