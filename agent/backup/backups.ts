@@ -16,7 +16,8 @@ import { AgentError, invalid, unimplemented } from '../errors.js';
 import type { BackupCapability } from '../managers/manager.js';
 import type { Agent } from '../agent.js';
 import type { CompiledBackupSettings } from './backup-settings.js';
-import { decodeMetadata, encodeMetadata, metadataKey, startHeaders } from './metadata-codec.js';
+import { decodeMetadata, encodeMetadata, startHeaders } from './metadata-codec.js';
+import { backupObjectKey, deleteBackupObjects, metadataKey } from '../../strategies/storage/backup-objects.js';
 import { gatedSource } from './source-gate.js';
 import { checkChain } from './chain.js';
 
@@ -177,7 +178,7 @@ export class Backups {
     const meta = await this.runInto(
       input,
       (m) => {
-        key = `${prefix}/${m.backupId}.backup`;
+        key = backupObjectKey(prefix, m.backupId);
         const sink = store.save(key, { metadata: startHeaders(m), signal });
         saved = sink.done;
         return { stream: sink.stream, done: sink.done };
@@ -310,8 +311,6 @@ export class Backups {
 
   async delete(loc: StorageLocation): Promise<void> {
     if (!loc.location) throw invalid('location is required');
-    const store = this.store(loc.storage);
-    await store.delete(loc.location);
-    await store.delete(metadataKey(loc.location));
+    await deleteBackupObjects(this.store(loc.storage), loc.location);
   }
 }
