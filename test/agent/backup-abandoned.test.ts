@@ -65,7 +65,7 @@ t.test('an agent killed mid-upload removes what it left in local, Swift and S3 s
 
   const stores = [
     { storage: 'local', leftovers: async () => localPartials(backupDir) },
-    { storage: 'swift', leftovers: () => swiftSegments(probe, `${container}_segments`) },
+    { storage: 'swift', leftovers: () => swiftSegments(probe, `${container}_segments`, 'standalone/killed-') },
     { storage: 's3', leftovers: () => s3Uploads(s3, bucket) },
   ];
   const outer = t;

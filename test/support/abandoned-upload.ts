@@ -57,8 +57,8 @@ export function localPartials(dir: string): string[] {
   }
 }
 
-/** Segments in a Swift segment container. */
-export const swiftSegments = (probe: SwiftProbe, segmentContainer: string): Promise<string[]> => probe.list(segmentContainer);
+/** Segments in a Swift segment container (of objects whose names start with `prefix`). */
+export const swiftSegments = (probe: SwiftProbe, segmentContainer: string, prefix = ''): Promise<string[]> => probe.list(segmentContainer, prefix);
 
 /** Multipart uploads not completed or aborted in an S3 bucket. */
 export async function s3Uploads(s3: S3Client, bucket: string): Promise<string[]> {
