@@ -13,7 +13,9 @@ import type { Agent } from '../agent.js';
 import type { RestorePlan } from '../lifecycle/restore-swap.js';
 import type { CompiledBackupSettings } from './backup-settings.js';
 import { chainFromNewest, checkChain, resolveChain } from './chain.js';
-import { metadataKey, startHeaders } from './metadata-codec.js';
+import { startHeaders } from './metadata-codec.js';
+import type { ObjectStorage } from '../../strategies/storage/storage.js';
+import { backupObjectKey, deleteBackupObjects } from '../../strategies/storage/backup-objects.js';
 import { initialMetadata, planBackup, type CreateBackupInput } from './plan.js';
 import { verifyChain, type RestoreProgress } from './restore.js';
 import { writeSidecar } from './sidecar.js';
@@ -64,7 +66,7 @@ export class Backups {
     const meta = await this.take(
       input,
       (m) => {
-        key = `${prefix}/${m.backupId}.backup`;
+        key = backupObjectKey(prefix, m.backupId);
         const sink = store.save(key, { metadata: startHeaders(m), signal });
         saved = sink.done;
         return { stream: sink.stream, done: sink.done };
@@ -123,10 +125,13 @@ export class Backups {
     return this.agent.restore(plan, signal);
   }
 
+  /** The store by name ("" is the default), for the boot-time sweep of abandoned uploads. */
+  store(name: string): ObjectStorage {
+    return this.stores.get(name);
+  }
+
   async delete(loc: StorageLocation): Promise<void> {
     if (!loc.location) throw invalid('location is required');
-    const store = this.stores.get(loc.storage);
-    await store.delete(loc.location);
-    await store.delete(metadataKey(loc.location));
+    await deleteBackupObjects(this.stores.get(loc.storage), loc.location);
   }
 }

@@ -2,7 +2,8 @@
 // the caller's records (Prepare from a location, the chain walk).
 import type { ObjectStorage } from '../../strategies/storage/storage.js';
 import type { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
-import { decodeMetadata, encodeMetadata, metadataKey } from './metadata-codec.js';
+import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
+import { metadataKey } from '../../strategies/storage/backup-objects.js';
 
 export async function writeSidecar(store: ObjectStorage, key: string, meta: BackupMetadata): Promise<void> {
   const sink = store.save(metadataKey(key), { metadata: { 'backup-id': meta.backupId } });

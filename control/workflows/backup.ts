@@ -1,10 +1,12 @@
 // The backup workflow: the agent streams the backup into storage and ends
 // with its artifact; the record becomes COMPLETED (or FAILED with a fault).
-// A failed backup does not break the instance: it goes back to ACTIVE.
+// A failed backup does not break the instance: it goes back to ACTIVE, and
+// what the backup left in storage is removed.
 import { BackupArtifact, BackupType, type CreateBackupResponse } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { agentStream } from '../agent-client.js';
 import { withAgent, type ControlContext } from '../context.js';
 import { PermanentStepError, type Workflow } from '../tasks/workflow.js';
+import { removeFailedBackupObjects } from '../service/backups.js';
 
 export interface BackupData {
   backupId: string;
@@ -80,6 +82,8 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
     onFailed: (_task, data, step, message) => {
       c.backups.update(data.backupId, { status: 'FAILED', fault_step: step, fault_message: message, task_id: null });
       reactivate(data.instanceId);
+      // After the transaction onFailed runs in: the sweep talks to the stores.
+      setImmediate(() => void removeFailedBackupObjects(c, data.backupId, data.instanceId));
     },
   };
 }
