@@ -9,7 +9,7 @@ export interface MyCnfInput {
   readonly tmpDir: string;
   readonly port: number;
   readonly bindAddress: string;
-  /** Validated and normalised (rules.ts): plain names, values without newlines. */
+  /** Validated and normalised (../configuration/rules.ts): plain names, values without control characters. */
   readonly overrides: Readonly<Record<string, string>>;
   /** The server's certificate and key: TLS offered to clients (../server-tls.ts). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
