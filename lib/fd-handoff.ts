@@ -44,14 +44,19 @@ export function stdinForSpawn(stdin: StdinSource | undefined): { stdio: 'pipe' |
   return { stdio: stdin ?? 'ignore', afterSpawn: () => undefined };
 }
 
+/** A program's output taken over: give `donor` as the next child's stdin; `from.completion` tells whether what it read was whole. */
+export interface HandedOver {
+  readonly donor: StdoutDonor;
+  readonly from: ProgramOutput;
+}
+
 /**
  * The one decision every consumer of a byte stream makes (zstd compressing
  * a tool's output, a restoring tool reading zstd's): take the producing
  * program's stdout directly when the stream is a program's output nobody
- * has read yet, else be fed by this process. `completion` settles once the
- * handed-on output is known to be whole (see ProgramOutput).
+ * has read yet, else be fed by this process.
  */
-export function takeProgramOutput(input: Readable): { donor: StdoutDonor; from: ProgramOutput } | undefined {
+export function takeProgramOutput(input: Readable): HandedOver | undefined {
   if (input instanceof ProgramOutput && input.canHandOff) return { donor: input.handOff(), from: input };
   return undefined;
 }
