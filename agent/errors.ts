@@ -2,35 +2,37 @@
 // status and one HTTP status. The code travels in the trailing metadata
 // (`coffer-error-code`) so callers need not parse messages.
 import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { CofferError, type ErrorKind } from '../lib/coded-error.js';
 import type { Logger } from '../lib/logger.js';
 
-interface ErrorKind {
+interface ErrorEntry {
   readonly grpc: GrpcStatus;
   readonly http: number;
+  readonly kind: ErrorKind;
   readonly description: string;
 }
 
 export const AGENT_ERRORS = {
-  AGENT_ERR_INVALID_ARGUMENT: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, description: 'a request field is malformed or not allowed' },
-  AGENT_ERR_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404, description: 'the named database, user or object does not exist' },
-  AGENT_ERR_ALREADY_EXISTS: { grpc: GrpcStatus.ALREADY_EXISTS, http: 409, description: 'the named database or user exists already' },
-  AGENT_ERR_ALREADY_PREPARED: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, description: 'Prepare was already run on this instance' },
-  AGENT_ERR_NOT_READY: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, description: 'the datastore is not in a state that allows this' },
-  AGENT_ERR_BUSY: { grpc: GrpcStatus.ABORTED, http: 409, description: 'another operation is running' },
-  AGENT_ERR_UNIMPLEMENTED: { grpc: GrpcStatus.UNIMPLEMENTED, http: 501, description: 'the datastore or agent does not have this capability' },
-  AGENT_ERR_CANCELLED: { grpc: GrpcStatus.CANCELLED, http: 499, description: 'the operation was cancelled' },
-  AGENT_ERR_TIMEOUT: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504, description: 'the datastore did not answer in time' },
-  AGENT_ERR_DATASTORE: { grpc: GrpcStatus.INTERNAL, http: 500, description: 'the datastore or one of its tools failed' },
-  AGENT_ERR_STORAGE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, description: 'the object storage failed' },
-  AGENT_ERR_INTEGRITY: { grpc: GrpcStatus.DATA_LOSS, http: 422, description: 'stored data failed its integrity check' },
-  AGENT_ERR_INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, description: 'an unexpected failure' },
-} as const satisfies Record<string, ErrorKind>;
+  AGENT_ERR_INVALID_ARGUMENT: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, kind: 'INVALID_ARGUMENT', description: 'a request field is malformed or not allowed' },
+  AGENT_ERR_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404, kind: 'NOT_FOUND', description: 'the named database, user or object does not exist' },
+  AGENT_ERR_ALREADY_EXISTS: { grpc: GrpcStatus.ALREADY_EXISTS, http: 409, kind: 'ALREADY_EXISTS', description: 'the named database or user exists already' },
+  AGENT_ERR_ALREADY_PREPARED: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, kind: 'NOT_READY', description: 'Prepare was already run on this instance' },
+  AGENT_ERR_NOT_READY: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, kind: 'NOT_READY', description: 'the datastore is not in a state that allows this' },
+  AGENT_ERR_BUSY: { grpc: GrpcStatus.ABORTED, http: 409, kind: 'BUSY', description: 'another operation is running' },
+  AGENT_ERR_UNIMPLEMENTED: { grpc: GrpcStatus.UNIMPLEMENTED, http: 501, kind: 'UNIMPLEMENTED', description: 'the datastore or agent does not have this capability' },
+  AGENT_ERR_CANCELLED: { grpc: GrpcStatus.CANCELLED, http: 499, kind: 'CANCELLED', description: 'the operation was cancelled' },
+  AGENT_ERR_TIMEOUT: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504, kind: 'TIMEOUT', description: 'the datastore did not answer in time' },
+  AGENT_ERR_DATASTORE: { grpc: GrpcStatus.INTERNAL, http: 500, kind: 'DATASTORE', description: 'the datastore or one of its tools failed' },
+  AGENT_ERR_STORAGE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, kind: 'STORAGE', description: 'the object storage failed' },
+  AGENT_ERR_INTEGRITY: { grpc: GrpcStatus.DATA_LOSS, http: 422, kind: 'INTEGRITY', description: 'stored data failed its integrity check' },
+  AGENT_ERR_INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, kind: 'INTERNAL', description: 'an unexpected failure' },
+} as const satisfies Record<string, ErrorEntry>;
 
 export type AgentErrorCode = keyof typeof AGENT_ERRORS;
 
 export const ERROR_CODE_METADATA_KEY = 'coffer-error-code';
 
-export class AgentError extends Error {
+export class AgentError extends CofferError {
   readonly grpcStatus: GrpcStatus;
   readonly httpStatus: number;
 
@@ -39,7 +41,7 @@ export class AgentError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(AGENT_ERRORS[code].kind, message, options);
     this.name = 'AgentError';
     this.grpcStatus = AGENT_ERRORS[code].grpc;
     this.httpStatus = AGENT_ERRORS[code].http;
@@ -52,17 +54,48 @@ export const unimplemented = (capability: string, datastore: string): AgentError
   new AgentError('AGENT_ERR_UNIMPLEMENTED', `${capability} is not implemented for datastore ${datastore}`);
 
 /**
- * Turns any thrown value into a gRPC error. AgentErrors keep their message;
- * anything else is logged with its cause and reported as INTERNAL with a
- * generic message, so nothing internal (or secret) leaks to the caller.
+ * The agent's code for a failure of shared code (strategies/, lib/), which
+ * reports a kind rather than an agent code. Kinds the agent has no code for
+ * are reported as AGENT_ERR_INTERNAL.
+ */
+export const AGENT_CODE_OF_KIND: Readonly<Partial<Record<ErrorKind, AgentErrorCode>>> = {
+  INVALID_ARGUMENT: 'AGENT_ERR_INVALID_ARGUMENT',
+  NOT_FOUND: 'AGENT_ERR_NOT_FOUND',
+  ALREADY_EXISTS: 'AGENT_ERR_ALREADY_EXISTS',
+  NOT_READY: 'AGENT_ERR_NOT_READY',
+  BUSY: 'AGENT_ERR_BUSY',
+  UNIMPLEMENTED: 'AGENT_ERR_UNIMPLEMENTED',
+  CANCELLED: 'AGENT_ERR_CANCELLED',
+  TIMEOUT: 'AGENT_ERR_TIMEOUT',
+  DATASTORE: 'AGENT_ERR_DATASTORE',
+  STORAGE: 'AGENT_ERR_STORAGE',
+  INTEGRITY: 'AGENT_ERR_INTEGRITY',
+  INTERNAL: 'AGENT_ERR_INTERNAL',
+};
+
+/** The agent code of a thrown value, or undefined for an unexpected one. */
+function agentCodeOf(err: unknown): AgentErrorCode | undefined {
+  if (err instanceof AgentError) return err.code;
+  if (err instanceof CofferError) return AGENT_CODE_OF_KIND[err.kind];
+  return undefined;
+}
+
+/**
+ * Turns any thrown value into a gRPC error. AgentErrors and the shared
+ * CofferErrors keep their message; anything else is logged with its cause
+ * and reported as INTERNAL with a generic message, so nothing internal (or
+ * secret) leaks to the caller.
  */
 export function toServiceError(err: unknown, log: Logger, method: string): Partial<ServiceError> {
   const metadata = new Metadata();
-  if (err instanceof AgentError) {
-    metadata.set(ERROR_CODE_METADATA_KEY, err.code);
-    if (err.grpcStatus === GrpcStatus.INTERNAL) log.error({ err, method }, 'request failed');
-    else log.info({ code: err.code, method, msg: err.message }, 'request refused');
-    return { code: err.grpcStatus, details: err.message, metadata };
+  const code = agentCodeOf(err);
+  if (code !== undefined) {
+    const grpcStatus = AGENT_ERRORS[code].grpc;
+    const message = (err as Error).message;
+    metadata.set(ERROR_CODE_METADATA_KEY, code);
+    if (grpcStatus === GrpcStatus.INTERNAL) log.error({ err, method }, 'request failed');
+    else log.info({ code, method, msg: message }, 'request refused');
+    return { code: grpcStatus, details: message, metadata };
   }
   log.error({ err, method }, 'unexpected failure');
   metadata.set(ERROR_CODE_METADATA_KEY, 'AGENT_ERR_INTERNAL');

@@ -8,6 +8,7 @@ import {
 } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { AGENT_VERSION, type Agent } from '../agent.js';
 import { STATE_TO_PROTO } from '../state.js';
+import { CofferError } from '../../lib/coded-error.js';
 import { AgentError } from '../errors.js';
 import { serverStream, unary } from './handlers.js';
 import type { Backups } from '../backup/backups.js';
@@ -20,7 +21,7 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
     try {
       return await backups.chainFromNewest(r.location);
     } catch (err) {
-      if (err instanceof AgentError && err.code !== 'AGENT_ERR_NOT_FOUND') throw err;
+      if (err instanceof CofferError && err.kind !== 'NOT_FOUND') throw err;
       throw new AgentError('AGENT_ERR_NOT_FOUND', `backup at ${r.location.location} (or one of its parents) cannot be read: ${(err as Error).message}`);
     }
   };

@@ -10,7 +10,7 @@
 // restoring tool takes the same way. Callers never branch on which.
 import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
-import { AgentError } from '../../agent/errors.js';
+import { CofferError } from '../../lib/coded-error.js';
 import { takeProgramOutput } from '../../lib/fd-handoff.js';
 import { CommandError } from '../../lib/process-runner.js';
 import { HashMeter, type ProgressMeter } from './hash-meter.js';
@@ -26,7 +26,7 @@ export const DEFAULT_COMPRESSION: CompressionName = 'zstd';
 export function parseCompression(name: string | undefined): CompressionName {
   if (name === undefined || name === '') return DEFAULT_COMPRESSION;
   if ((COMPRESSIONS as readonly string[]).includes(name)) return name as CompressionName;
-  throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', `unknown compression "${name}"; use one of ${COMPRESSIONS.join(', ')}`);
+  throw new CofferError('INVALID_ARGUMENT', `unknown compression "${name}"; use one of ${COMPRESSIONS.join(', ')}`);
 }
 
 export type CompressionDeps = ZstdDeps;

@@ -12,7 +12,7 @@
 // default 1 MiB frames each holds at most ~3 MiB however large the backup.
 import { createCipheriv, createDecipheriv, randomBytes, type DecipherGCM } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { AgentError } from '../../agent/errors.js';
+import { CofferError } from '../../lib/coded-error.js';
 import { KEY_ID_BYTES, unwrapDataKey, type DataKey } from './key-wrap.js';
 
 export const ENCRYPTION_ALGORITHM = 'aes-256-gcm-framed-v1';
@@ -45,13 +45,13 @@ export interface FrameHeader {
   readonly bytes: Buffer;
 }
 
-const integrity = (message: string, cause?: unknown): AgentError =>
-  new AgentError('AGENT_ERR_INTEGRITY', `backup object: ${message}`, cause === undefined ? undefined : { cause });
+const integrity = (message: string, cause?: unknown): CofferError =>
+  new CofferError('INTEGRITY', `backup object: ${message}`, cause === undefined ? undefined : { cause });
 
 export function assertFrameSize(frameSize: number): void {
   if (!Number.isInteger(frameSize) || frameSize < MIN_FRAME_SIZE || frameSize > MAX_FRAME_SIZE) {
-    throw new AgentError(
-      'AGENT_ERR_INVALID_ARGUMENT',
+    throw new CofferError(
+      'INVALID_ARGUMENT',
       `frame size must be an integer from ${MIN_FRAME_SIZE} to ${MAX_FRAME_SIZE} bytes (got ${frameSize})`,
     );
   }
@@ -177,7 +177,7 @@ export class FrameEncryptor extends Transform {
   }
 
   private seal(final: boolean): void {
-    if (this.seq >= MAX_FRAMES) throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', 'backup too large for this frame size');
+    if (this.seq >= MAX_FRAMES) throw new CofferError('INVALID_ARGUMENT', 'backup too large for this frame size');
     const word = (final ? FINAL_BIT : 0) | this.fill;
     const c = createCipheriv('aes-256-gcm', this.key, nonceFor(this.noncePrefix, this.seq));
     c.setAAD(aadFor(this.header, this.seq, word));

@@ -3,7 +3,7 @@
 // went) so no stage ever needs to re-read what it wrote.
 import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { AgentError } from '../../agent/errors.js';
+import { CofferError } from '../../lib/coded-error.js';
 
 export interface HashMeterOptions {
   /** If set, the stream fails at its end unless the bytes' sha256 (hex) is this. */
@@ -48,8 +48,8 @@ export class HashMeter extends Transform {
     const expected = this.opts.expectedSha256?.toLowerCase();
     if (expected !== undefined && !sameHex(expected, this.digest)) {
       return cb(
-        new AgentError(
-          'AGENT_ERR_INTEGRITY',
+        new CofferError(
+          'INTEGRITY',
           `backup object: checksum mismatch over ${this.bytes} bytes (expected sha256 ${expected}, got ${this.digest})`,
         ),
       );

@@ -4,7 +4,7 @@
 // one data key exposes one backup; rotating the wrapping key means
 // re-wrapping 40-byte blobs, not re-encrypting backups.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { AgentError } from '../../agent/errors.js';
+import { CofferError } from '../../lib/coded-error.js';
 
 export const KEY_BYTES = 32;
 
@@ -35,8 +35,8 @@ export interface DataKey {
 
 export function assertWrappingKey(wrappingKey: Buffer): void {
   if (!Buffer.isBuffer(wrappingKey) || wrappingKey.length !== KEY_BYTES) {
-    throw new AgentError(
-      'AGENT_ERR_INVALID_ARGUMENT',
+    throw new CofferError(
+      'INVALID_ARGUMENT',
       `the backup wrapping key must be ${KEY_BYTES} bytes (got ${Buffer.isBuffer(wrappingKey) ? wrappingKey.length : typeof wrappingKey})`,
     );
   }
@@ -65,8 +65,8 @@ export function createDataKey(wrappingKey: Buffer): DataKey {
 export function assertKeyMatches(wrappingKey: Buffer, keyId: string): void {
   const actual = keyIdOf(wrappingKey);
   if (actual !== keyId) {
-    throw new AgentError(
-      'AGENT_ERR_INVALID_ARGUMENT',
+    throw new CofferError(
+      'INVALID_ARGUMENT',
       `the wrapping key (key id ${actual}) does not match key id ${keyId} that this backup was encrypted for`,
     );
   }
@@ -82,7 +82,7 @@ export function unwrapDataKey(wrappedKey: Buffer, wrappingKey: Buffer, keyId: st
     return key;
   } catch (err) {
     // The key id matched, so the wrapped key itself is damaged.
-    throw new AgentError('AGENT_ERR_INTEGRITY', `the wrapped data key (key id ${keyId}) failed its integrity check`, {
+    throw new CofferError('INTEGRITY', `the wrapped data key (key id ${keyId}) failed its integrity check`, {
       cause: err,
     });
   }

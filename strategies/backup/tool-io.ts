@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { Transform, pipeline as pipelineCb, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AgentError } from '../../agent/errors.js';
+import { CofferError } from '../../lib/coded-error.js';
 import type { BackupSource } from '../../agent/managers/manager.js';
 import { takeProgramOutput } from '../../lib/fd-handoff.js';
 import { ProgramOutput } from '../../lib/program-output.js';
@@ -59,7 +59,7 @@ export function spawnToolSource(runner: ProcessRunner, argv: readonly string[], 
   let abandoned = false;
   const exitOk = child.exited.then((exit) => {
     if (child.cancelled) throw cancelled(`${program} was stopped`, signal);
-    if (abandoned) throw new AgentError('AGENT_ERR_CANCELLED', `${program} was stopped: the backup stream was closed before the tool finished`);
+    if (abandoned) throw new CofferError('CANCELLED', `${program} was stopped: the backup stream was closed before the tool finished`);
     if (exit.code !== 0) throw toolFailure(child, exit);
   });
   const done = exitOk.then(() => finish?.(child) ?? {}).finally(cleanup);
@@ -140,11 +140,11 @@ export async function feedTool(runner: ProcessRunner, argv: readonly string[], i
     // A broken pipe means the tool died first: its exit and stderr are the reason.
     const err = inputError as Error | null;
     if (err && !isPipeError(err)) {
-      if (err instanceof AgentError) throw err;
-      throw new AgentError('AGENT_ERR_DATASTORE', `${what}: reading the backup failed: ${err.message}`, { cause: err });
+      if (err instanceof CofferError) throw err;
+      throw new CofferError('DATASTORE', `${what}: reading the backup failed: ${err.message}`, { cause: err });
     }
     if (exit.code !== 0) throw toolFailure(child, exit, opts.what);
-    if (err) throw new AgentError('AGENT_ERR_DATASTORE', `${what}: ${program} exited before reading all of its input`, { cause: err });
+    if (err) throw new CofferError('DATASTORE', `${what}: ${program} exited before reading all of its input`, { cause: err });
   } finally {
     signal.removeEventListener('abort', onAbort);
     if (child.running) void child.stop();
@@ -152,22 +152,22 @@ export async function feedTool(runner: ProcessRunner, argv: readonly string[], i
 }
 
 /** A failed tool as the agent reports it: DATASTORE, with the last lines of its stderr. */
-export function toolFailure(child: ChildHandle, exit: Exit, what?: string): AgentError {
+export function toolFailure(child: ChildHandle, exit: Exit, what?: string): CofferError {
   const cause = child.failure(exit, { lines: 8 });
-  return new AgentError('AGENT_ERR_DATASTORE', `${what ? what + ': ' : ''}${cause.message}`, { cause });
+  return new CofferError('DATASTORE', `${what ? what + ': ' : ''}${cause.message}`, { cause });
 }
 
-function cancelled(message: string, signal: AbortSignal): AgentError {
-  return new AgentError('AGENT_ERR_CANCELLED', `${message}: ${reasonOf(signal)}`);
+function cancelled(message: string, signal: AbortSignal): CofferError {
+  return new CofferError('CANCELLED', `${message}: ${reasonOf(signal)}`);
 }
 
 /** Wraps a failed runner.run (CommandError) the same way, keeping cancellations apart. */
-export function runFailure(err: unknown, what: string, signal: AbortSignal): AgentError {
-  if (err instanceof AgentError) return err;
-  if (signal.aborted) return new AgentError('AGENT_ERR_CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`, { cause: err });
+export function runFailure(err: unknown, what: string, signal: AbortSignal): CofferError {
+  if (err instanceof CofferError) return err;
+  if (signal.aborted) return new CofferError('CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`, { cause: err });
   const tail = err instanceof CommandError ? lastLines(err.stderrTail, 8) : '';
   const head = err instanceof CommandError ? `${path.basename(err.argv[0] ?? '')} failed` : String((err as Error)?.message ?? err);
-  return new AgentError('AGENT_ERR_DATASTORE', `${what}: ${head}${tail ? ': ' + tail : ''}`, { cause: err });
+  return new CofferError('DATASTORE', `${what}: ${head}${tail ? ': ' + tail : ''}`, { cause: err });
 }
 
 function lastLines(text: string, n: number): string {

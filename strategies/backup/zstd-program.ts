@@ -5,7 +5,7 @@
 // bytes never enter the agent. Either way its exit status is part of the
 // stream's success.
 import { Duplex } from 'node:stream';
-import { AgentError } from '../../agent/errors.js';
+import { CofferError } from '../../lib/coded-error.js';
 import type { Logger } from '../../lib/logger.js';
 import type { CommandError, ChildHandle, Exit, ProcessRunner } from '../../lib/process-runner.js';
 import type { HandedOver } from '../../lib/fd-handoff.js';
@@ -208,7 +208,7 @@ export class ProgramStream extends Duplex {
         // A program that exited non-zero on its own is the real reason,
         // whatever another stage noticed first (a broken pipe, a premature
         // close): its exit status and stderr are what a person needs.
-        if ((isPipeError(err) || !(err instanceof AgentError)) && exit.code !== 0 && exit.code !== null) cb(this.exitError(exit));
+        if ((isPipeError(err) || !(err instanceof CofferError)) && exit.code !== 0 && exit.code !== null) cb(this.exitError(exit));
         else cb(err);
       },
       () => cb(err),

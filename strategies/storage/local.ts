@@ -11,7 +11,7 @@ import type { ObjectSink, ObjectStorage, SaveOptions, SavedObject, StoredObject 
 import { checkKey } from './keys.js';
 import { checkMetadata, type Metadata } from './metadata.js';
 import { createObjectSink, type Upload, type Written } from './object-sink.js';
-import { badLocation, isAgentError, objectMissing, reason, storageFailed } from './errors.js';
+import { badLocation, isCofferError, objectMissing, reason, storageFailed } from './errors.js';
 
 export interface LocalStorageOptions {
   /** Directory that holds every object; created (mode 0700) on first save. */
@@ -220,7 +220,7 @@ class LocalUpload implements Upload {
       // wx: never reuse a file someone else created under our temp name.
       this.fh = await open(this.temp, 'wx', 0o600);
     } catch (err) {
-      if (isAgentError(err)) throw err;
+      if (isCofferError(err)) throw err;
       throw storageFailed(`local: creating ${this.key} under ${this.root} failed: ${reason(err)}`, err);
     }
     return this.fh;

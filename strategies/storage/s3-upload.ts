@@ -13,7 +13,7 @@ import type { SavedObject } from './storage.js';
 import type { Metadata } from './metadata.js';
 import type { Upload, Written } from './object-sink.js';
 import { PartBuffer } from './part-buffer.js';
-import { integrityFailed, isAgentError, reason, storageFailed } from './errors.js';
+import { integrityFailed, isCofferError, reason, storageFailed } from './errors.js';
 
 export interface S3Target {
   readonly bucket: string;
@@ -190,7 +190,7 @@ export class S3MultipartUpload implements Upload {
     try {
       return await fn();
     } catch (err) {
-      if (isAgentError(err)) throw err;
+      if (isCofferError(err)) throw err;
       throw storageFailed(`s3: ${what} failed: ${describeSdkError(err)}`, err);
     }
   }

@@ -10,7 +10,7 @@ import { checkKey, splitLocation } from './keys.js';
 import { checkMetadata, type Metadata } from './metadata.js';
 import { createObjectSink } from './object-sink.js';
 import { describeSdkError, S3MultipartUpload } from './s3-upload.js';
-import { isAgentError, objectMissing, storageFailed } from './errors.js';
+import { isCofferError, objectMissing, storageFailed } from './errors.js';
 
 export interface S3StorageOptions {
   /** Built with createS3Client (s3-client.ts), or any client set up the same way. */
@@ -114,7 +114,7 @@ export class S3Storage implements ObjectStorage {
   }
 
   private failure(op: string, location: string, err: unknown): Error {
-    if (isAgentError(err)) return err;
+    if (isCofferError(err)) return err;
     if (isNotFound(err)) return objectMissing(`s3 object ${location} does not exist`);
     return storageFailed(`s3: ${op} ${location} failed: ${describeSdkError(err)}`, err);
   }

@@ -21,6 +21,7 @@ import { createLogger } from '../../../lib/logger.js';
 import { BackupType, type BackupMetadata, type CreateBackupResponse, type RestoreResponse } from '../../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { accounts, preparedRedis, status, user } from './fixtures/instance.js';
+import { ofKind } from '../../support/error-kind.js';
 
 /** A second manager over the same instance, as the agent builds its own. */
 function managerFor(t: { teardown(fn: () => unknown): void }, agent: AgentProcess): DatastoreManager {
@@ -79,12 +80,12 @@ t.test('an RDB snapshot of one instance restores into another', async (t) => {
   await ra.set('after-backup', '1');
 
   // Refusals: an incremental, an unknown strategy, a restore into a running server, a chain of two.
-  await t.rejects(ma.backup!.source({ strategy: 'redis-rdb', type: 'incremental', signal: new AbortController().signal }), { code: 'AGENT_ERR_INVALID_ARGUMENT' });
-  await t.rejects(ma.backup!.source({ strategy: 'mysqldump', type: 'full', signal: new AbortController().signal }), { code: 'AGENT_ERR_INVALID_ARGUMENT' });
+  await t.rejects(ma.backup!.source({ strategy: 'redis-rdb', type: 'incremental', signal: new AbortController().signal }), ofKind('INVALID_ARGUMENT'));
+  await t.rejects(ma.backup!.source({ strategy: 'mysqldump', type: 'full', signal: new AbortController().signal }), ofKind('INVALID_ARGUMENT'));
   const mb = managerFor(t, b);
   const open = async () => createReadStream(file);
-  await t.rejects(mb.backup!.restore([meta()], open, new AbortController().signal), { code: 'AGENT_ERR_NOT_READY' }, 'B still runs');
-  await t.rejects(mb.backup!.restore([meta(), meta()], open, new AbortController().signal), { code: 'AGENT_ERR_INVALID_ARGUMENT' });
+  await t.rejects(mb.backup!.restore([meta()], open, new AbortController().signal), ofKind('NOT_READY'), 'B still runs');
+  await t.rejects(mb.backup!.restore([meta(), meta()], open, new AbortController().signal), ofKind('INVALID_ARGUMENT'));
 
   // Restore into B: Stop (agent RPC), empty data dir, restore, Start.
   await call(b.clients.lifecycle, 'stop', {});
@@ -150,7 +151,7 @@ t.test('a damaged RDB is refused before it reaches the data directory', async (t
   await call(b.clients.lifecycle, 'stop', {});
   emptyDataDir(b);
   for (const [name, bytes] of cases) {
-    await t.rejects(mb.backup!.restore([meta()], async () => Readable.from([bytes]), new AbortController().signal), { code: 'AGENT_ERR_INTEGRITY' }, name);
+    await t.rejects(mb.backup!.restore([meta()], async () => Readable.from([bytes]), new AbortController().signal), ofKind('INTEGRITY'), name);
     t.same(readdirSync(path.join(b.baseDir, 'data')), [], `${name}: the data directory is left empty`);
   }
   // The instance is still usable: restore the good one and start.

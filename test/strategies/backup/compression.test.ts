@@ -8,7 +8,7 @@ t.test('compression names: empty means zstd, unknown is refused with the choices
   t.equal(parseCompression(''), 'zstd');
   t.equal(parseCompression(undefined), 'zstd');
   t.equal(parseCompression('gzip'), 'gzip');
-  t.throws(() => parseCompression('lz4'), { code: 'AGENT_ERR_INVALID_ARGUMENT', message: /zstd, gzip, none/ });
+  t.throws(() => parseCompression('lz4'), { kind: 'INVALID_ARGUMENT', message: /zstd, gzip, none/ });
 });
 
 for (const name of COMPRESSIONS) {

@@ -19,7 +19,7 @@ t.test('HashMeter with an expected checksum fails the stream on a mismatch', asy
   const good = createHash('sha256').update(data).digest('hex');
   await pipeline(chunked(data), new HashMeter({ expectedSha256: good.toUpperCase() }), new CountingSink());
   await t.rejects(pipeline(chunked(data), new HashMeter({ expectedSha256: '0'.repeat(64) }), new CountingSink()), {
-    code: 'AGENT_ERR_INTEGRITY',
+    kind: 'INTEGRITY',
     message: /checksum mismatch/,
   });
 });

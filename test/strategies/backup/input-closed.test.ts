@@ -8,7 +8,7 @@ import t from 'tap';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CommandError } from '../../../lib/process-runner.js';
-import { AgentError } from '../../../agent/errors.js';
+import { CofferError } from '../../../lib/coded-error.js';
 import { runBackup } from '../../../strategies/backup/pipeline.js';
 import { feedTool } from '../../../strategies/backup/tool-io.js';
 import { MemorySink, RecordingRunner, chunked, makeDeps, mixedData, processGone } from './fixtures/streams.js';
@@ -33,8 +33,8 @@ t.test('tool fed a stream (fault injected: closes its input, exits 4 after 300 m
   const err = await feedTool(runner, quitsEarly(300, 4, 'mbstream: bad chunk magic'), chunked(mixedData(8 * 1024 * 1024)), new AbortController().signal, {
     what: 'extracting backup b1',
   }).catch((e: unknown) => e);
-  t.type(err, AgentError);
-  t.match(err, { code: 'AGENT_ERR_DATASTORE', message: /^extracting backup b1: .*exited with code 4: mbstream: bad chunk magic$/ });
+  t.type(err, CofferError);
+  t.match(err, { kind: 'DATASTORE', message: /^extracting backup b1: .*exited with code 4: mbstream: bad chunk magic$/ });
   for (const c of runner.spawned) t.ok(processGone(c.pid), 'the tool is gone');
 });
 
@@ -43,6 +43,6 @@ t.test('a tool that closes its input and then hangs is stopped after the wait, a
   const err = await feedTool(runner, quitsEarly(600_000, 0, ''), chunked(mixedData(8 * 1024 * 1024)), new AbortController().signal, {
     killAfterMs: 200,
   }).catch((e: unknown) => e);
-  t.match(err, { code: 'AGENT_ERR_DATASTORE', message: /was killed by SIGTERM/ });
+  t.match(err, { kind: 'DATASTORE', message: /was killed by SIGTERM/ });
   for (const c of runner.spawned) t.ok(processGone(c.pid), 'the tool is gone');
 });

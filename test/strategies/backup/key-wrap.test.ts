@@ -1,7 +1,8 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { AgentError } from '../../../agent/errors.js';
+import { CofferError } from '../../../lib/coded-error.js';
 import { createDataKey, keyIdOf, unwrapDataKey } from '../../../strategies/backup/key-wrap.js';
+import { ofKind } from '../../support/error-kind.js';
 
 t.test('a fresh data key per backup, wrapped, and unwrapped with the same wrapping key', async (t) => {
   const wrappingKey = randomBytes(32);
@@ -26,7 +27,7 @@ t.test('a wrong wrapping key is refused naming the key id', async (t) => {
   const { wrappedKey, keyId } = createDataKey(randomBytes(32));
   const wrong = randomBytes(32);
   t.throws(() => unwrapDataKey(wrappedKey, wrong, keyId), {
-    code: 'AGENT_ERR_INVALID_ARGUMENT',
+    kind: 'INVALID_ARGUMENT',
     message: new RegExp(`does not match key id ${keyId}`),
   });
 });
@@ -36,10 +37,10 @@ t.test('a damaged wrapped key fails its integrity check', async (t) => {
   const { wrappedKey, keyId } = createDataKey(wrappingKey);
   const bad = Buffer.from(wrappedKey);
   bad[5]! ^= 0x80;
-  t.throws(() => unwrapDataKey(bad, wrappingKey, keyId), { code: 'AGENT_ERR_INTEGRITY' });
+  t.throws(() => unwrapDataKey(bad, wrappingKey, keyId), ofKind('INTEGRITY'));
 });
 
 t.test('wrapping keys must be 32 bytes', async (t) => {
-  t.throws(() => createDataKey(randomBytes(16)), AgentError);
-  t.throws(() => keyIdOf(Buffer.alloc(0)), { code: 'AGENT_ERR_INVALID_ARGUMENT' });
+  t.throws(() => createDataKey(randomBytes(16)), CofferError);
+  t.throws(() => keyIdOf(Buffer.alloc(0)), ofKind('INVALID_ARGUMENT'));
 });

@@ -6,8 +6,9 @@ import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { waitFor } from '../../support/agent.js';
-import { AgentError } from '../../../agent/errors.js';
+import { CofferError } from '../../../lib/coded-error.js';
 import { POPULATE, backupFor, backupWithSocket, leftovers, metadata, preparedInstance, processesWith, rootSql, socketOf } from './mariadb-helpers.js';
+import { ofKind } from '../../support/error-kind.js';
 
 t.test('faults', async (t) => {
   const a = await preparedInstance(t);
@@ -26,7 +27,7 @@ t.test('faults', async (t) => {
       });
       t.ok(pids.length > 0, `${tool} is running`);
       ac.abort(new Error('the client went away'));
-      await t.rejects(source.done, { code: 'AGENT_ERR_CANCELLED', message: /client went away/ }, 'done rejects as cancelled');
+      await t.rejects(source.done, { kind: 'CANCELLED', message: /client went away/ }, 'done rejects as cancelled');
       t.same(processesWith(tool, `--socket=${socketOf(a)}`), [], `no ${tool} process is left (/proc)`);
       t.same(leftovers(a), [], 'no credentials file or work dir is left');
       // No backup lock outlives the tool: DDL goes through at once.
@@ -44,7 +45,7 @@ t.test('faults', async (t) => {
         },
       });
       await t.rejects(pipeline(source.stream, sink), /disk full/);
-      await t.rejects(source.done, { code: 'AGENT_ERR_CANCELLED' }, 'done rejects');
+      await t.rejects(source.done, ofKind('CANCELLED'), 'done rejects');
       const tool = strategy === 'mariabackup' ? 'mariadb-backup' : 'mariadb-dump';
       t.same(processesWith(tool, `--socket=${socketOf(a)}`), [], `no ${tool} process is left`);
       t.same(leftovers(a), []);
@@ -55,9 +56,9 @@ t.test('faults', async (t) => {
       const source = await broken.source({ strategy, type: 'full', signal: new AbortController().signal });
       const read = pipeline(source.stream, new Writable({ write: (_c, _e, cb) => cb() }));
       const err = (await source.done.catch((e: unknown) => e)) as Error;
-      t.match(err, { code: 'AGENT_ERR_DATASTORE', message: /exited with code \d+: .*(Can't connect|no-such\.sock)/s }, "done rejects with the tool's stderr");
+      t.match(err, { kind: 'DATASTORE', message: /exited with code \d+: .*(Can't connect|no-such\.sock)/s }, "done rejects with the tool's stderr");
       t.comment(err.message);
-      await t.rejects(read, { code: 'AGENT_ERR_DATASTORE' }, 'and the stream fails too: a truncated backup cannot be committed');
+      await t.rejects(read, ofKind('DATASTORE'), 'and the stream fails too: a truncated backup cannot be committed');
       t.same(leftovers(a), []);
     });
   }
@@ -65,7 +66,7 @@ t.test('faults', async (t) => {
   t.test('an already aborted signal starts nothing', async (t) => {
     const ac = new AbortController();
     ac.abort(new Error('no'));
-    await t.rejects(cap.source({ strategy: 'mariabackup', type: 'full', signal: ac.signal }), { code: 'AGENT_ERR_CANCELLED' });
+    await t.rejects(cap.source({ strategy: 'mariabackup', type: 'full', signal: ac.signal }), ofKind('CANCELLED'));
     t.same(leftovers(a), []);
   });
 
@@ -83,9 +84,9 @@ t.test('faults', async (t) => {
     await src.done.catch(() => undefined);
     const input = async function* () {
       yield* prefix;
-      throw new AgentError('AGENT_ERR_INTEGRITY', 'frame 3 failed authentication');
+      throw new CofferError('INTEGRITY', 'frame 3 failed authentication');
     };
-    await t.rejects(cap.restore([full], async () => Readable.from(input()), new AbortController().signal), { code: 'AGENT_ERR_INTEGRITY', message: /frame 3/ });
+    await t.rejects(cap.restore([full], async () => Readable.from(input()), new AbortController().signal), { kind: 'INTEGRITY', message: /frame 3/ });
     t.same(processesWith('mbstream', a.baseDir), [], 'no mbstream left');
     t.same(leftovers(a), []);
   });
@@ -98,7 +99,7 @@ t.test('faults', async (t) => {
     const restoring = cap.restore([full], async () => endless, ac.signal);
     await waitFor('mbstream to run', async () => processesWith('mbstream', a.baseDir).length > 0);
     ac.abort(new Error('operator cancelled'));
-    await t.rejects(restoring, { code: 'AGENT_ERR_CANCELLED', message: /operator cancelled/ });
+    await t.rejects(restoring, { kind: 'CANCELLED', message: /operator cancelled/ });
     t.same(processesWith('mbstream', a.baseDir), [], 'no mbstream left');
     t.same(leftovers(a), []);
   });
@@ -108,7 +109,7 @@ t.test('faults', async (t) => {
     // The agent would have stopped and emptied the data dir; here B is A
     // running, which the restore must not reach: extraction fails first.
     const err = await cap.restore([full], async () => Readable.from([Buffer.alloc(100_000, 7)]), new AbortController().signal).catch((e: unknown) => e);
-    t.match(err, { code: /AGENT_ERR_(DATASTORE|INTEGRITY)/ }, `refused: ${(err as Error).message}`);
+    t.match(err, { kind: /^(DATASTORE|INTEGRITY)$/ }, `refused: ${(err as Error).message}`);
     t.same(leftovers(a), [], 'the work dir is removed');
     t.equal((await rootSql(a, 'SELECT COUNT(*) FROM shop.items')).trim(), '6000', 'the datastore is untouched');
   });

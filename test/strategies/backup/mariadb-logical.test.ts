@@ -80,7 +80,7 @@ t.test('a logical restore that fails reports the client error', async (t) => {
   writeFileSync(file, 'CREATE DATABASE okdb;\nTHIS IS NOT SQL;\n');
   await t.rejects(
     cap.restore([metadata({}, { backupId: 'bad', strategy: 'mysqldump' })], opener([file]), new AbortController().signal),
-    { code: 'AGENT_ERR_DATASTORE', message: /ERROR 1064.*line 2/s },
+    { kind: 'DATASTORE', message: /ERROR 1064.*line 2/s },
   );
   t.same(leftovers(a), []);
 });

@@ -20,6 +20,7 @@ import {
   rootSql,
   saveSource,
 } from './mariadb-helpers.js';
+import { ofKind } from '../../support/error-kind.js';
 
 t.test('full + incremental mariabackup restores into another instance', async (t) => {
   const [a, b] = await Promise.all([preparedInstance(t), preparedInstance(t)]);
@@ -77,10 +78,10 @@ t.test('full + incremental mariabackup restores into another instance', async (t
   );
   const inc2 = metadata(inc2Rec, { backupId: 'inc-2', strategy: 'mariabackup', parentId: 'inc-1' });
   const before = await checksums(b);
-  await t.rejects(capB.restore([full, inc2], opener([fullFile, inc2File]), new AbortController().signal), { code: 'AGENT_ERR_NOT_FOUND', message: /inc-1.*missing/ }, 'a missing middle increment is refused');
-  t.throws(() => capB.validateRestore([inc, inc2]), { code: 'AGENT_ERR_NOT_FOUND' }, 'a chain without its full backup is refused');
+  await t.rejects(capB.restore([full, inc2], opener([fullFile, inc2File]), new AbortController().signal), { kind: 'NOT_FOUND', message: /inc-1.*missing/ }, 'a missing middle increment is refused');
+  t.throws(() => capB.validateRestore([inc, inc2]), ofKind('NOT_FOUND'), 'a chain without its full backup is refused');
   const gap = { ...inc2, parentId: 'full-1', fromLsn: String(BigInt(full.toLsn) + 1n) };
-  await t.rejects(capB.restore([full, gap], opener([fullFile, inc2File]), new AbortController().signal), { code: 'AGENT_ERR_INVALID_ARGUMENT', message: /gap/ }, 'an LSN gap is refused');
+  await t.rejects(capB.restore([full, gap], opener([fullFile, inc2File]), new AbortController().signal), { kind: 'INVALID_ARGUMENT', message: /gap/ }, 'an LSN gap is refused');
   t.same(await checksums(b), before, 'a refused chain touched nothing');
   t.same(leftovers(b), [], 'and left nothing behind');
 
@@ -93,15 +94,15 @@ t.test('bad requests are refused before any tool starts', async (t) => {
   const a = await preparedInstance(t);
   const cap = backupFor(t, a);
   const signal = new AbortController().signal;
-  await t.rejects(cap.source({ strategy: 'xtrabackup', type: 'full', signal }), { code: 'AGENT_ERR_INVALID_ARGUMENT' }, 'unknown strategy');
-  await t.rejects(cap.source({ strategy: 'mariabackup', type: 'incremental', signal }), { code: 'AGENT_ERR_INVALID_ARGUMENT' }, 'incremental without parent');
+  await t.rejects(cap.source({ strategy: 'xtrabackup', type: 'full', signal }), ofKind('INVALID_ARGUMENT'), 'unknown strategy');
+  await t.rejects(cap.source({ strategy: 'mariabackup', type: 'incremental', signal }), ofKind('INVALID_ARGUMENT'), 'incremental without parent');
   const dumpParent = metadata({}, { backupId: 'd', strategy: 'mysqldump' });
-  await t.rejects(cap.source({ strategy: 'mariabackup', type: 'incremental', parent: dumpParent, signal }), { code: 'AGENT_ERR_INVALID_ARGUMENT' }, 'parent of another strategy');
+  await t.rejects(cap.source({ strategy: 'mariabackup', type: 'incremental', parent: dumpParent, signal }), ofKind('INVALID_ARGUMENT'), 'parent of another strategy');
   const noLsn = metadata({}, { backupId: 'p', strategy: 'mariabackup' });
-  await t.rejects(cap.source({ strategy: 'mariabackup', type: 'incremental', parent: { ...noLsn, toLsn: '1; rm -rf /' }, signal }), { code: 'AGENT_ERR_INVALID_ARGUMENT' }, 'a parent LSN that is not a number');
-  await t.rejects(cap.source({ strategy: 'mysqldump', type: 'incremental', parent: noLsn, signal }), { code: 'AGENT_ERR_INVALID_ARGUMENT' }, 'incremental logical backup');
-  t.throws(() => cap.validateRestore([]), { code: 'AGENT_ERR_INVALID_ARGUMENT' }, 'empty chain');
+  await t.rejects(cap.source({ strategy: 'mariabackup', type: 'incremental', parent: { ...noLsn, toLsn: '1; rm -rf /' }, signal }), ofKind('INVALID_ARGUMENT'), 'a parent LSN that is not a number');
+  await t.rejects(cap.source({ strategy: 'mysqldump', type: 'incremental', parent: noLsn, signal }), ofKind('INVALID_ARGUMENT'), 'incremental logical backup');
+  t.throws(() => cap.validateRestore([]), ofKind('INVALID_ARGUMENT'), 'empty chain');
   const dump = metadata({}, { backupId: 'd', strategy: 'mysqldump' });
-  t.throws(() => cap.validateRestore([dump, { ...dump, backupId: 'e', parentId: 'd' }]), { code: 'AGENT_ERR_INVALID_ARGUMENT' }, 'a chain of logical backups');
+  t.throws(() => cap.validateRestore([dump, { ...dump, backupId: 'e', parentId: 'd' }]), ofKind('INVALID_ARGUMENT'), 'a chain of logical backups');
   t.same(leftovers(a), []);
 });

@@ -2,10 +2,11 @@
 // verification, and the restore must hand the destination zero bytes.
 import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
-import { AgentError } from '../../../agent/errors.js';
+import { CofferError, type ErrorKind } from '../../../lib/coded-error.js';
 import { keyIdOf } from '../../../strategies/backup/key-wrap.js';
 import { restoreBackup, runBackup, verifyObject, type BackupResult } from '../../../strategies/backup/pipeline.js';
 import { MemorySink, chunked, makeDeps, mixedData, parseFrames, sha256 } from './fixtures/streams.js';
+import { ofKind } from '../../support/error-kind.js';
 
 const wrappingKey = randomBytes(32);
 const frameSize = 64 * 1024;
@@ -26,7 +27,7 @@ const { headerLength, frames } = parseFrames(stored);
  * who could change the object and its metadata): frame authentication
  * alone must catch the latter.
  */
-async function assertRejected(t: Test, obj: Buffer, code = 'AGENT_ERR_INTEGRITY'): Promise<void> {
+async function assertRejected(t: Test, obj: Buffer, kind: ErrorKind = 'INTEGRITY'): Promise<void> {
   for (const [which, checksum] of [
     ['recorded checksum', result.sha256],
     ['checksum of the tampered object', sha256(obj)],
@@ -38,13 +39,13 @@ async function assertRejected(t: Test, obj: Buffer, code = 'AGENT_ERR_INTEGRITY'
         { open: () => (opened++, chunked(obj)), destination: out, wrappingKey, expected: { sha256: checksum, compression: 'zstd' } },
         deps,
       ),
-      { code },
+      ofKind(kind),
       `restore fails (${which})`,
     );
     t.equal(out.bytes, 0, `zero bytes reached the destination (${which})`);
     t.ok(out.destroyed && !out.finished, `destination destroyed, not finished (${which})`);
     t.equal(opened, 1, `the object was not opened for a restore pass (${which})`);
-    await t.rejects(verifyObject(chunked(obj), checksum, wrappingKey), { code }, `verifyObject fails (${which})`);
+    await t.rejects(verifyObject(chunked(obj), checksum, wrappingKey), ofKind(kind), `verifyObject fails (${which})`);
   }
 }
 
@@ -123,8 +124,8 @@ t.test('a wrong wrapping key fails clearly, before the object is read', async (t
     },
     deps,
   ).catch((e: unknown) => e);
-  t.type(err, AgentError);
-  t.equal((err as AgentError).code, 'AGENT_ERR_INVALID_ARGUMENT');
+  t.type(err, CofferError);
+  t.equal((err as CofferError).kind, 'INVALID_ARGUMENT');
   t.match((err as Error).message, result.encryption.keyId, 'the message names the backup key id');
   t.equal(opened, 0, 'the object was never opened');
   t.equal(out.bytes, 0);
@@ -132,7 +133,7 @@ t.test('a wrong wrapping key fails clearly, before the object is read', async (t
 
   // Without the metadata's key id, the object's header names it: still a clear error.
   const err2 = await verifyObject(chunked(stored), result.sha256, wrongKey).catch((e: unknown) => e);
-  t.equal((err2 as AgentError).code, 'AGENT_ERR_INVALID_ARGUMENT');
+  t.equal((err2 as CofferError).kind, 'INVALID_ARGUMENT');
   t.match((err2 as Error).message, `does not match key id ${result.encryption.keyId}`);
 });
 
@@ -150,7 +151,7 @@ t.test('an object that changes between the verify and restore passes releases no
       },
       deps,
     ),
-    { code: 'AGENT_ERR_INTEGRITY' },
+    ofKind('INTEGRITY'),
   );
   t.equal(out.bytes, 0);
 });

@@ -5,6 +5,7 @@
 // fails is reported by its own exit status and stderr.
 import path from 'node:path';
 import t from 'tap';
+import { ofKind } from '../../support/error-kind.js';
 import { spawnToolSource, feedTool } from '../../../strategies/backup/tool-io.js';
 import { RecordingRunner, chunked, mixedData, processGone } from './fixtures/streams.js';
 
@@ -26,7 +27,7 @@ t.test('cancel: a tool that ignores SIGTERM (injected: traps TERM) is killed wit
   const source = spawnToolSource(runner, IGNORES_TERM, { signal: ac.signal, killAfterMs: 300 });
   await until('the tool to start', () => source.child.outputTail().includes('started'));
   ac.abort(new Error('the client went away'));
-  await t.rejects(source.done, { code: 'AGENT_ERR_CANCELLED' }, 'the backup ends CANCELLED');
+  await t.rejects(source.done, ofKind('CANCELLED'), 'the backup ends CANCELLED');
   const exit = await source.child.exited;
   t.equal(exit.signal, 'SIGKILL', 'SIGTERM was not enough; SIGKILL ended it');
   t.match(source.child.outputTail(), /ignoring SIGTERM/, 'it was asked with SIGTERM first');
@@ -38,7 +39,7 @@ t.test('a reader that goes away stops the tool, escalating to SIGKILL (injected:
   const source = spawnToolSource(runner, IGNORES_TERM, { signal: new AbortController().signal, killAfterMs: 300 });
   await until('the tool to start', () => source.child.outputTail().includes('started'));
   source.stream.destroy();
-  await t.rejects(source.done, { code: 'AGENT_ERR_CANCELLED', message: /closed before the tool finished/ });
+  await t.rejects(source.done, { ...ofKind('CANCELLED'), message: /closed before the tool finished/ });
   t.equal((await source.child.exited).signal, 'SIGKILL');
   for (const c of runner.spawned) t.ok(processGone(c.pid), `pid ${c.pid} is gone`);
 });
@@ -49,8 +50,8 @@ t.test('a tool that exits non-zero after its output: its own exit status and std
   const read = (async () => {
     for await (const _ of source.stream) void _;
   })();
-  await t.rejects(read, { code: 'AGENT_ERR_DATASTORE', message: /exited with code 5: pg_dump: connection lost/ }, 'the stream fails, it does not end');
-  await t.rejects(source.done, { code: 'AGENT_ERR_DATASTORE', message: /exited with code 5: pg_dump: connection lost/ });
+  await t.rejects(read, { ...ofKind('DATASTORE'), message: /exited with code 5: pg_dump: connection lost/ }, 'the stream fails, it does not end');
+  await t.rejects(source.done, { ...ofKind('DATASTORE'), message: /exited with code 5: pg_dump: connection lost/ });
   for (const c of runner.spawned) t.ok(processGone(c.pid), `pid ${c.pid} is gone`);
 });
 
@@ -61,7 +62,7 @@ t.test('cancel while a tool is fed: CANCELLED, the input stops, no process left 
   const fed = feedTool(runner, IGNORES_TERM, input, ac.signal, { killAfterMs: 300 });
   await until('the tool to start', () => runner.spawned[0]?.outputTail().includes('started') ?? false);
   ac.abort(new Error('cancelled by the operator'));
-  await t.rejects(fed, { code: 'AGENT_ERR_CANCELLED' });
+  await t.rejects(fed, ofKind('CANCELLED'));
   t.ok(input.destroyed, 'the input was stopped');
   t.equal((await runner.spawned[0]!.exited).signal, 'SIGKILL');
   for (const c of runner.spawned) t.ok(processGone(c.pid), `pid ${c.pid} is gone`);

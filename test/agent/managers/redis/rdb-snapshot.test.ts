@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { ofKind } from '../../../support/error-kind.js';
 import { AdminClient } from '../../../../agent/managers/redis/admin-client.js';
 import { snapshot } from '../../../../agent/managers/redis/rdb-snapshot.js';
 import { ProcessRunner } from '../../../../lib/process-runner.js';
@@ -52,7 +53,7 @@ t.test('cancel: the dump reader ignores SIGTERM (injected), is killed after the 
   // A generous deadline, far above the kill timeout: without escalation the
   // reader would run forever and `done` never settle.
   const outcome = await Promise.race([source.done.then(() => 'completed', (e: unknown) => e), new Promise((r) => setTimeout(() => r('still running after 60 s'), 60_000).unref())]);
-  t.match(outcome, { code: 'AGENT_ERR_CANCELLED' }, 'the backup ends CANCELLED');
+  t.match(outcome, ofKind('CANCELLED'), 'the backup ends CANCELLED');
   await until('the reader to be gone', () => runner.spawned.every((c) => processGone(c.pid)));
   t.ok(runner.spawned.every((c) => processGone(c.pid)), 'no process left');
 });

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { ofKind } from '../../../../support/error-kind.js';
 import { layoutFor } from '../../../../../agent/layout.js';
 import { basebackupRestore } from '../../../../../agent/managers/postgresql/backup/basebackup.js';
 import type { PgBackupContext } from '../../../../../agent/managers/postgresql/backup/context.js';
@@ -31,7 +32,7 @@ t.test('restore (injected: tar closes its input, exits 2 after 300 ms): DATASTOR
     pgUser: () => ({ name: 'root', uid: process.getuid!(), gid: process.getgid!(), home: base }),
   } as unknown as PgBackupContext;
   const err = await basebackupRestore(ctx, async () => chunked(mixedData(16 * 1024 * 1024)), new AbortController().signal).catch((e: unknown) => e);
-  t.match(err, { code: 'AGENT_ERR_DATASTORE', message: /exited with code 2: tar: This does not look like a tar archive/ }, String((err as Error)?.message));
+  t.match(err, { ...ofKind('DATASTORE'), message: /exited with code 2: tar: This does not look like a tar archive/ }, String((err as Error)?.message));
   t.notMatch(String((err as Error)?.message), /SIGKILL|EPIPE/, 'not the agent\'s own kill or the broken pipe');
   for (const c of runner.spawned) t.ok(processGone(c.pid), `pid ${c.pid} is gone`);
 });
