@@ -1,13 +1,12 @@
-// The agent's side of the conductor (issue 5): heartbeats with the
-// datastore's state every heartbeatMs, and backup state reports, sent to
-// coffer-control over mutual TLS with the instance's own certificate (the
-// conductor accepts a report only from the certificate of the instance it
-// concerns). Each message carries its send time, so the conductor can drop
-// one that arrives after a newer one.
+// The agent's side of the conductor: heartbeats with the datastore's state
+// every heartbeatMs, sent to coffer-control over mutual TLS with the
+// instance's own certificate (the conductor accepts a report only from the
+// certificate of the instance it concerns). Each heartbeat carries its send
+// time, so the conductor can drop one that arrives after a newer one.
 import { readFileSync } from 'node:fs';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../lib/logger.js';
-import { ConductorServiceClient, type ReportBackupStateRequest } from '../proto/gen/coffer/control/v1/conductor.js';
+import { ConductorServiceClient } from '../proto/gen/coffer/control/v1/conductor.js';
 import type { DatastoreState } from '../proto/gen/coffer/agent/v1/lifecycle.js';
 
 /** The control's certificate names it so, whatever address it is reached at. */
@@ -86,13 +85,7 @@ export class ConductorClient {
     }
   }
 
-  /** Reports a backup's state; the send time is stamped here. */
-  async reportBackupState(report: Omit<ReportBackupStateRequest, 'instanceId' | 'sentAtMs'>): Promise<boolean> {
-    const res = await this.unary<{ accepted: boolean }>('reportBackupState', { ...report, instanceId: this.opts.instanceId, sentAtMs: Date.now() });
-    return res.accepted;
-  }
-
-  private unary<Res>(method: 'heartbeat' | 'reportBackupState', req: object): Promise<Res> {
+  private unary<Res>(method: 'heartbeat', req: object): Promise<Res> {
     return new Promise((resolve, reject) => {
       const fn = (this.client as unknown as Record<string, Function>)[method]!.bind(this.client);
       fn(req, new Metadata(), { deadline: Date.now() + 5000 }, (err: ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));

@@ -12,6 +12,7 @@ import { Agent, AGENT_VERSION } from './agent.js';
 import { startAgentServer } from './server.js';
 import { Backups } from './backup/backups.js';
 import { loadWrappingKey } from './backup/backup-settings.js';
+import { removeAbandonedUploads } from './backup/abandoned-uploads.js';
 // coffer-control addition (issue 5): heartbeats to the conductor.
 import { ConductorClient } from './conductor-client.js';
 import { STATE_TO_PROTO } from './state.js';
@@ -95,6 +96,7 @@ Examples:
   mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
 
   const backups = new Backups(agent, config.backup, () => loadWrappingKey(config.backup.keyFile), runner, log.child({ component: 'backup' }));
+  void removeAbandonedUploads({ store: (n) => backups.store(n), settings: config.backup, instanceId: config.instanceId, log: log.child({ component: 'backup' }) });
   const server = await startAgentServer(agent, backups, log);
   log.info({ listen: `${config.listenHost}:${server.port}`, datastore: config.datastore, tls: config.tls !== null }, 'coffer-agent listening');
   // The bound port on one line of its own, for scripts that pass port 0.

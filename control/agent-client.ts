@@ -6,6 +6,7 @@ import { credentials, Metadata, status as Status, type ChannelCredentials, type 
 import { LifecycleServiceClient } from '../proto/gen/coffer/agent/v1/lifecycle.js';
 import { AccountServiceClient } from '../proto/gen/coffer/agent/v1/accounts.js';
 import { BackupServiceClient } from '../proto/gen/coffer/agent/v1/backup.js';
+import { statusErrorOf } from '../lib/retryable.js';
 import { ControlError } from './errors.js';
 
 export interface AgentClients {
@@ -73,14 +74,16 @@ export function agentStream<T>(stream: ClientReadableStream<T>, onData: (m: T) =
 /**
  * An agent's error relayed to an API caller: a refusal keeps its status and
  * message (it says what to fix); an unreachable agent is named as such.
+ * The answer is found in `err` or its causes (lib/retryable.ts reads the
+ * same chain to decide whether a task step asks again).
  */
 export function relayAgentError(err: unknown): ControlError {
-  const e = err as Partial<ServiceError>;
+  const e = statusErrorOf(err);
+  if (!e || e.code === Status.INTERNAL) return new ControlError('CONTROL_ERR_INTERNAL', 'the agent failed; see its log', { cause: err });
   if (e.code === Status.UNAVAILABLE || e.code === Status.DEADLINE_EXCEEDED) {
-    return new ControlError('CONTROL_ERR_AGENT_UNREACHABLE', `the instance's agent did not answer: ${e.details ?? e.message}`, { cause: err });
+    return new ControlError('CONTROL_ERR_AGENT_UNREACHABLE', `the instance's agent did not answer: ${e.details ?? String(err)}`, { cause: err });
   }
   if (e.code === Status.INVALID_ARGUMENT) return new ControlError('CONTROL_ERR_INVALID_ARGUMENT', e.details ?? 'invalid request', { cause: err });
   if (e.code === Status.NOT_FOUND) return new ControlError('CONTROL_ERR_NOT_FOUND', e.details ?? 'not found', { cause: err });
-  if (e.code === Status.INTERNAL || e.code === undefined) return new ControlError('CONTROL_ERR_INTERNAL', 'the agent failed; see its log', { cause: err });
   return new ControlError('CONTROL_ERR_AGENT', e.details ?? String(err), { cause: err });
 }

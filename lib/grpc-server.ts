@@ -3,6 +3,7 @@
 // generated from, so grpcurl and `buf curl` can call any method with JSON)
 // and the standard grpc.health.v1 service.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -12,6 +13,7 @@ import type protobuf from 'protobufjs';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { repoRoot } from './repo-root.js';
 
+const require = createRequire(import.meta.url);
 const protoRoot = (): string => path.join(repoRoot(), 'proto');
 
 /**
@@ -27,13 +29,22 @@ function reflectionPackage(): protoLoader.PackageDefinition {
   };
   const files = set.file.map((f) => Buffer.from(descriptor.FileDescriptorProto.encode(f).finish()));
   const healthDir = path.dirname(path.dirname(path.dirname(healthProtoPath)));
-  const health = protoLoader.loadSync(path.relative(healthDir, healthProtoPath), { includeDirs: [healthDir] });
-  const healthFiles = (health['grpc.health.v1.Health'] as unknown as { Check: { requestType: { fileDescriptorProtos: Buffer[] } } }).Check
-    .requestType.fileDescriptorProtos;
+  const reflectionDir = path.join(path.dirname(require.resolve('@grpc/reflection')), '..', 'proto');
   return {
     'coffer.descriptors': { fileDescriptorProtos: files },
-    'grpc.health.descriptors': { fileDescriptorProtos: healthFiles.map(fixMapEntryNames) },
+    'grpc.health.descriptors': { fileDescriptorProtos: protoFiles(healthDir, path.relative(healthDir, healthProtoPath)) },
+    'grpc.reflection.descriptors': {
+      fileDescriptorProtos: [...protoFiles(reflectionDir, 'grpc/reflection/v1/reflection.proto'), ...protoFiles(reflectionDir, 'grpc/reflection/v1alpha/reflection.proto')],
+    },
   } as unknown as protoLoader.PackageDefinition;
+}
+
+/** The file descriptors of a .proto (and its imports) that protobufjs loads. */
+function protoFiles(includeDir: string, file: string): Buffer[] {
+  const pkg = protoLoader.loadSync(file, { includeDirs: [includeDir] });
+  const withFiles = Object.values(pkg).find((d) => 'fileDescriptorProtos' in d) as { fileDescriptorProtos: Buffer[] } | undefined;
+  if (!withFiles) throw new Error(`no descriptors in ${file}`);
+  return withFiles.fileDescriptorProtos.map(fixMapEntryNames);
 }
 
 interface MessageDescriptor {
@@ -58,6 +69,20 @@ function fixMapEntryNames(bin: Buffer): Buffer {
   };
   file.messageType.forEach(visit);
   return Buffer.from(descriptor.FileDescriptorProto.encode(file as unknown as protobuf.Message).finish());
+}
+
+/** The reflection service's own names (it serves v1 and v1alpha). */
+const REFLECTION_SERVICES = ['grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
+
+/** Records the full name of every service added to `server` from now on. */
+function recordServices(server: grpc.Server): Set<string> {
+  const served = new Set<string>();
+  const add = server.addService.bind(server);
+  server.addService = (service, implementation) => {
+    for (const m of Object.values(service)) served.add(m.path.split('/')[1]!);
+    add(service, implementation);
+  };
+  return served;
 }
 
 export interface TlsFiles {
@@ -85,8 +110,8 @@ export interface CofferServer {
 }
 
 /**
- * Builds a server with reflection over all of Coffer's protos and health,
- * lets `register` add the services, and binds.
+ * Builds a server with health, lets `register` add the services, adds
+ * reflection over what it serves, and binds.
  */
 export async function startGrpcServer(opts: {
   host: string;
@@ -95,10 +120,13 @@ export async function startGrpcServer(opts: {
   register: (server: grpc.Server) => void;
 }): Promise<CofferServer> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-  new ReflectionService(reflectionPackage()).addToServer(server);
+  const served = recordServices(server);
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);
   opts.register(server);
+  // Reflection lists what this server serves, not every service in the
+  // schema: a client must not be offered a service that answers UNIMPLEMENTED.
+  new ReflectionService(reflectionPackage(), { services: [...served, ...REFLECTION_SERVICES] }).addToServer(server);
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${opts.port}`, serverCredentials(opts.tls), (err, p) => (err ? reject(err) : resolve(p))),

@@ -1,9 +1,13 @@
-// Checks a restore chain before anything is touched: a full backup first,
-// then increments each naming the one before it as parent, one strategy,
-// this agent's datastore.
+// Restore chains: a full backup first, then increments each naming the one
+// before it as parent. Found from the newest backup's stored metadata, and
+// checked before anything is touched.
 import { BackupType, type BackupArtifact, type BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
+import type { StorageLocation } from '../../proto/gen/coffer/agent/v1/common.js';
 import { invalid } from '../errors.js';
+import { readSidecar } from './sidecar.js';
+import type { StoreCache } from './store-cache.js';
 
+/** One strategy, this agent's datastore, every element verifiable, parents in order. */
 export function checkChain(chain: readonly BackupArtifact[], datastore: string): BackupMetadata[] {
   if (chain.length === 0) throw invalid('the restore chain is empty: give at least a full backup');
   const metas: BackupMetadata[] = [];
@@ -28,4 +32,32 @@ export function checkChain(chain: readonly BackupArtifact[], datastore: string):
     metas.push(m);
   });
   return metas;
+}
+
+/** Fills in missing metadata from the sidecar stored beside each object. */
+export async function resolveChain(stores: StoreCache, chain: readonly BackupArtifact[]): Promise<BackupArtifact[]> {
+  const out: BackupArtifact[] = [];
+  for (const a of chain) {
+    if (a.metadata?.checksum || !a.location?.location) {
+      out.push(a);
+      continue;
+    }
+    out.push({ location: a.location, metadata: await readSidecar(stores.get(a.location.storage), a.location.location) });
+  }
+  return out;
+}
+
+/** Walks parent-location records back from the newest backup to its full base. */
+export async function chainFromNewest(stores: StoreCache, loc: StorageLocation): Promise<BackupArtifact[]> {
+  const chain: BackupArtifact[] = [];
+  let cur: StorageLocation | undefined = loc;
+  while (cur) {
+    const metadata = await readSidecar(stores.get(cur.storage), cur.location);
+    chain.unshift({ location: cur, metadata });
+    if (metadata.type !== BackupType.BACKUP_TYPE_INCREMENTAL) break;
+    const parent = metadata.extra['parent-location'];
+    if (!parent || chain.length > 1000) throw invalid(`backup ${metadata.backupId} does not record where its parent ${metadata.parentId} is`);
+    cur = { storage: metadata.extra['parent-storage'] || cur.storage, location: parent };
+  }
+  return chain;
 }

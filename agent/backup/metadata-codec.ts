@@ -2,7 +2,8 @@
 // known when the upload starts: the S3 API sends headers first) and, in
 // full, as a small JSON object stored beside the backup after it committed,
 // so that nothing about a backup is lost even when headers are (Trove lost
-// them on large Swift objects).
+// them on large Swift objects). Where the sidecar lies is named in
+// strategies/storage/backup-objects.ts, for the control too.
 import { BackupMetadata, BackupType } from '../../proto/gen/coffer/agent/v1/backup.js';
 
 /** Headers known at the start: identity and lineage. */
@@ -18,8 +19,6 @@ export function startHeaders(m: BackupMetadata): Record<string, string> {
   if (m.parentId) h['parent-id'] = m.parentId;
   return h;
 }
-
-export const metadataKey = (objectKey: string): string => `${objectKey}.metadata.json`;
 
 export function encodeMetadata(m: BackupMetadata): Buffer {
   return Buffer.from(JSON.stringify(BackupMetadata.toJSON(m), null, 2));

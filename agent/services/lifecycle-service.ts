@@ -6,7 +6,8 @@ import {
   type PrepareRequest,
   type PrepareResponse,
 } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
-import { AGENT_VERSION, type Agent } from '../agent.js';
+import type { Agent } from '../agent.js';
+import { AGENT_VERSION } from '../status.js';
 import { STATE_TO_PROTO } from '../state.js';
 import { CofferError } from '../../lib/coded-error.js';
 import { AgentError } from '../errors.js';
@@ -44,29 +45,21 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
       const emit = (p: { phase: string; message: string; percent: number; bytesDone?: number; bytesTotal?: number; bytesPerSecond?: number }) =>
         write({ progress: { bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, ...p, operationId: op.id } });
       try {
-        // From a backup: find and check the chain before anything is built.
-        const chain = req.restore ? await restoreChain(req.restore) : null;
-        const wanted = { databases: req.databases, users: req.users, rootPassword: req.rootPassword };
+        // From a backup: find and check the chain before anything is built;
+        // its objects are verified and restored inside Prepare.
+        const checked = req.restore ? await backups.checkRestore(await restoreChain(req.restore)) : undefined;
         await agent.prepare(
           {
             datastoreVersion: req.datastoreVersion,
             overrides: req.overrides,
-            // With a restore, accounts are created after the data is in place.
-            ...(chain ? { rootPassword: '', databases: [], users: [] } : wanted),
+            databases: req.databases,
+            users: req.users,
+            rootPassword: req.rootPassword,
           },
           emit,
           op,
-          chain ? wanted : undefined,
+          checked,
         );
-        if (chain) {
-          try {
-            await backups.restore(chain, (p) => emit({ ...p, percent: 80 }), op.controller.signal);
-            await agent.createAccounts(wanted, emit);
-          } catch (err) {
-            await agent.failPrepare(`restore from backup failed: ${(err as Error).message}`);
-            throw err;
-          }
-        }
         const s = await agent.status();
         write({ result: { state: STATE_TO_PROTO[s.state], serverVersion: s.serverVersion, datastorePort: s.datastorePort, pendingRestart: s.pendingRestart } });
       } finally {

@@ -8,6 +8,7 @@ import type { InstanceRow, InstanceStatus as Status, InstanceStore } from '../st
 import type { BackupRow } from '../store/backups.js';
 import type { StepRow, TaskRow } from '../store/tasks.js';
 import type { ProgressRecord } from '../events.js';
+import { agentLiveness } from '../service/agent-liveness.js';
 
 const INSTANCE_STATUS: Readonly<Record<Status, InstanceStatus>> = {
   BUILD: InstanceStatus.INSTANCE_STATUS_BUILD,
@@ -22,7 +23,7 @@ const INSTANCE_STATUS: Readonly<Record<Status, InstanceStatus>> = {
 
 export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiryMs: number, now = Date.now()): Instance {
   const fault = r.status === 'ERROR' ? store.latestFault(r.id) : undefined;
-  const hb = store.heartbeat(r.id);
+  const { heartbeat: hb, reachable } = agentLiveness(store, r.id, heartbeatExpiryMs, now);
   return {
     id: r.id,
     name: r.name,
@@ -37,7 +38,7 @@ export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiry
     fault: fault ? { step: fault.step, message: fault.message, createdAtMs: fault.created_at } : undefined,
     taskId: r.task_id ?? '',
     datastoreState: hb ? (hb.datastore_state as DatastoreState) : DatastoreState.DATASTORE_STATE_UNSPECIFIED,
-    agentReachable: hb !== undefined && now - hb.received_at <= heartbeatExpiryMs,
+    agentReachable: reachable,
     agentLastSeenMs: hb?.received_at ?? 0,
     restoredFromBackupId: r.restored_from_backup_id ?? '',
     createdAtMs: r.created_at,

@@ -5,14 +5,13 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.js';
 
-export type ReportKind = 'heartbeat' | 'backup_state';
+export type ReportKind = 'heartbeat';
 
 export class LastSeen {
   // Prepared once: heartbeats are the control's hottest path, and preparing
   // per call cost more than the write itself (docs/performance.md).
   private readonly select: Statement;
   private readonly upsert: Statement;
-  private readonly guarded: (instanceId: string, kind: ReportKind, sentAt: number, apply: () => void, now: number) => boolean;
 
   constructor(private readonly db: Db) {
     this.select = db.prepare('SELECT sent_at FROM conductor_last_seen WHERE instance_id = ? AND kind = ?');
@@ -20,13 +19,6 @@ export class LastSeen {
       `INSERT INTO conductor_last_seen (instance_id, kind, sent_at, received_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (instance_id, kind) DO UPDATE SET sent_at = excluded.sent_at, received_at = excluded.received_at`,
     );
-    this.guarded = db.transaction((instanceId: string, kind: ReportKind, sentAt: number, apply: () => void, now: number) => {
-      const row = this.select.get(instanceId, kind) as { sent_at: number } | undefined;
-      if (row && sentAt <= row.sent_at) return false;
-      this.upsert.run(instanceId, kind, sentAt, now);
-      apply();
-      return true;
-    });
   }
 
   /**
@@ -38,10 +30,5 @@ export class LastSeen {
     if (row && sentAt <= row.sent_at) return false;
     this.upsert.run(instanceId, kind, sentAt, now);
     return true;
-  }
-
-  /** Runs `apply` and records sentAt if sentAt is newer than the last accepted; returns whether it was. */
-  acceptIfNewer(instanceId: string, kind: ReportKind, sentAt: number, apply: () => void, now = Date.now()): boolean {
-    return this.guarded(instanceId, kind, sentAt, apply, now);
   }
 }

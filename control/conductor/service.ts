@@ -6,25 +6,12 @@ import { ConductorServiceService, type ConductorServiceServer, type HeartbeatReq
 import { startGrpcServer, type CofferServer } from '../../lib/grpc-server.js';
 import type { ControlContext } from '../context.js';
 import { invalid, toServiceError } from '../errors.js';
-import type { BackupStatus } from '../store/backups.js';
 import { LastSeen } from './last-seen.js';
 import { GroupCommit } from './group-commit.js';
 import { peerInstanceId, requireSameInstance } from './peer.js';
 
-const BACKUP_STATES: Readonly<Record<string, BackupStatus>> = { building: 'BUILDING', completed: 'COMPLETED', failed: 'FAILED' };
-
 export function conductorImplementation(c: ControlContext): ConductorServiceServer {
   const lastSeen = new LastSeen(c.db);
-  const handle = <Req extends { instanceId: string; sentAtMs: number }, Res>(method: string, fn: (req: Req) => Res): grpc.handleUnaryCall<Req, Res> =>
-    (call, callback) => {
-      try {
-        requireSameInstance(peerInstanceId(call), call.request.instanceId);
-        if (!(call.request.sentAtMs > 0)) throw invalid('sent_at_ms is required');
-        callback(null, fn(call.request));
-      } catch (err) {
-        callback(toServiceError(err, c.log, method) as grpc.ServiceError);
-      }
-    };
   const recordHeartbeat = c.db.prepare(
     `INSERT INTO instance_heartbeats (instance_id, datastore_state, reason, agent_version, received_at) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (instance_id) DO UPDATE SET datastore_state = excluded.datastore_state, reason = excluded.reason,
@@ -56,24 +43,6 @@ export function conductorImplementation(c: ControlContext): ConductorServiceServ
         (err: unknown) => callback(toServiceError(err, c.log, 'Heartbeat') as grpc.ServiceError),
       );
     },
-    reportBackupState: handle('ReportBackupState', (req) => {
-      const status = BACKUP_STATES[req.state];
-      if (!status) throw invalid(`state must be one of ${Object.keys(BACKUP_STATES).join(', ')}, got "${req.state}"`);
-      const backup = c.backups.get(req.backupId);
-      // A backup of another instance is refused like any other foreign report.
-      if (backup) requireSameInstance(req.instanceId, backup.instance_id);
-      else throw invalid(`backup ${req.backupId} is not known`);
-      const accepted = lastSeen.acceptIfNewer(req.instanceId, 'backup_state', req.sentAtMs, () => {
-        c.backups.update(req.backupId, {
-          status,
-          size_bytes: req.sizeBytes,
-          checksum: req.checksum,
-          location: req.location,
-          ...(status === 'FAILED' ? { fault_step: 'agent', fault_message: req.message } : {}),
-        });
-      });
-      return { accepted };
-    }),
   };
 }
 

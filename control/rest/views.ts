@@ -10,6 +10,7 @@ import type { BackupRow } from '../store/backups.js';
 import type { FlavorRow, VersionRow } from '../store/catalog.js';
 import type { InstanceRow, InstanceStatus } from '../store/instances.js';
 import type { DatastoreView } from '../service/catalog.js';
+import { agentLiveness } from '../service/agent-liveness.js';
 
 /** Trove shows a deleting instance as SHUTDOWN; the rest are the same names. */
 const INSTANCE_STATUS: Readonly<Record<InstanceStatus, string>> = {
@@ -55,8 +56,7 @@ export interface Links {
 const link = (href: string) => [{ href, rel: 'self' }, { href, rel: 'bookmark' }];
 
 export function instanceView(c: ControlContext, r: InstanceRow, l: Links, detail = true): Record<string, unknown> {
-  const hb = c.instances.heartbeat(r.id);
-  const reachable = hb !== undefined && Date.now() - hb.received_at <= c.config.heartbeatExpiryMs;
+  const { heartbeat: hb, reachable } = agentLiveness(c.instances, r.id, c.config.heartbeatExpiryMs);
   const v: Record<string, unknown> = {
     id: r.id,
     name: r.name,

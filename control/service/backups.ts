@@ -7,8 +7,9 @@ import type { BackupData } from '../workflows/backup.js';
 import { pageOf, type Caller, type Page, type PageRequest } from './caller.js';
 import { findInstance } from './instances.js';
 import { deploymentBackup } from '../backup-settings.js';
-import { storeFor } from '../backup-storage.js';
-import { metadataKey } from '../../agent/backup/metadata-codec.js';
+import { storeFor, type RemoteStorageName } from '../backup-storage.js';
+import { deleteBackupObjects, removeFailedBackup } from '../../strategies/storage/backup-objects.js';
+import type { ObjectStorage } from '../../strategies/storage/storage.js';
 
 export interface CreateBackupInput {
   instanceId: string;
@@ -87,10 +88,40 @@ async function removeStoredBackup(c: ControlContext, row: BackupRow): Promise<vo
     throw conflict(`backup ${row.id} is stored in ${loc.storage}, which this deployment no longer configures (--backup-storage); its object ${loc.location} was not removed`);
   }
   try {
-    await store.delete(loc.location);
-    await store.delete(metadataKey(loc.location));
+    await deleteBackupObjects(store, loc.location);
   } catch (err) {
     c.log.warn({ backup: row.id, storage: loc.storage, location: loc.location, err }, 'removing the stored backup failed');
     throw storageFailed(`backup ${row.id}: removing its object from ${loc.storage} failed (${(err as Error).message}); the backup is kept, try the delete again`, err);
   }
+}
+
+/**
+ * What a failed backup left in the stores: its unfinished upload (the agent
+ * may have been killed in the middle of it, and then cannot clean up) or
+ * an object committed before the failure. Every store the deployment
+ * configures is swept, as the agent's default may predate today's
+ * configuration. Runs in the background; failures are logged (a restarted
+ * agent sweeps its own leftovers too).
+ */
+export function removeFailedBackupObjects(c: ControlContext, backupId: string, instanceId: string): Promise<void> {
+  const sweep = async (): Promise<void> => {
+    for (const [name, store] of deploymentStores(c)) {
+      try {
+        const removed = await removeFailedBackup(store, instanceId, backupId);
+        if (removed.length > 0) c.log.info({ backup: backupId, storage: name, removed }, 'removed what the failed backup left in storage');
+      } catch (err) {
+        c.log.warn({ backup: backupId, storage: name, err: (err as Error).message }, 'could not remove what the failed backup left in storage');
+      }
+    }
+  };
+  return sweep();
+}
+
+function deploymentStores(c: ControlContext): Array<[string, ObjectStorage]> {
+  const names = ['local', ...Object.keys(c.config.backupStorage.storages)] as Array<'local' | RemoteStorageName>;
+  const localRoot = deploymentBackup(c.config.dataDir).backupDir;
+  return names.flatMap((n) => {
+    const store = storeFor(n, c.config.backupStorage, localRoot);
+    return store ? [[n, store] as [string, ObjectStorage]] : [];
+  });
 }

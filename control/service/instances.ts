@@ -8,6 +8,7 @@ import type { ControlContext } from '../context.js';
 import { conflict, ControlError, invalid, notFound } from '../errors.js';
 import type { InstanceRow } from '../store/instances.js';
 import type { CreateData } from '../workflows/create.js';
+import { agentLiveness } from './agent-liveness.js';
 import { pageOf, type Caller, type Page, type PageRequest } from './caller.js';
 
 export const MAX_VOLUME_GB = 16_384;
@@ -138,8 +139,8 @@ export function resetStatus(c: ControlContext, caller: Caller, id: string): Inst
     if (r.task_id) c.instances.update(r.id, { task_id: null });
     return c.instances.get(r.id)!;
   }
-  const hb = c.instances.heartbeat(r.id);
-  const healthy = hb !== undefined && Date.now() - hb.received_at <= c.config.heartbeatExpiryMs && hb.datastore_state === DatastoreState.DATASTORE_STATE_ACTIVE;
+  const { heartbeat: hb, reachable } = agentLiveness(c.instances, r.id, c.config.heartbeatExpiryMs);
+  const healthy = reachable && hb?.datastore_state === DatastoreState.DATASTORE_STATE_ACTIVE;
   const status = healthy ? 'ACTIVE' : 'ERROR';
   if (status === 'ERROR' && r.status !== 'ERROR') c.instances.addFault(r.id, 'reset_status', `status reset from ${r.status}: the agent does not report a running datastore`);
   c.instances.update(r.id, { status, task_id: null });

@@ -2,14 +2,15 @@
 // engine runs the steps in order, recording each start and finish, so that
 // after a kill -9 of the control the task resumes at the step that was
 // running (steps are idempotent). A failing step is retried with backoff
-// until it fails permanently, runs out of attempts, or the task's deadline
-// passes; then the workflow's onFailed records the fault. Nothing stays in
-// progress forever.
+// while its error is retryable (lib/retryable.ts, the one list) and until
+// it runs out of attempts or the task's deadline passes; then the
+// workflow's onFailed records the fault. Nothing stays in progress forever.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/logger.js';
 import type { Db } from '../db/database.js';
 import type { ControlEvents } from '../events.js';
 import type { TaskRow, TaskStore } from '../store/tasks.js';
+import { isRetryable } from '../../lib/retryable.js';
 import { PermanentStepError, type StepContext, type StepProgress, type Workflow } from './workflow.js';
 
 export interface EngineDeps {
@@ -106,6 +107,11 @@ export class TaskEngine {
     const data = JSON.parse(task.data) as object;
     const save = (): void => tasks.saveData(id, JSON.stringify(data));
     let currentStep = task.current_step || w.steps[0]!.name;
+    let finished = false;
+    const finish = (): void => {
+      tasks.finish(id, 'SUCCEEDED', '', JSON.stringify(w.scrub ? w.scrub(data) : data));
+      finished = true;
+    };
 
     const msLeft = task.deadline - Date.now();
     const timer = setTimeout(() => controller.abort(new DeadlineError(w.deadlineMs)), Math.max(0, msLeft));
@@ -123,12 +129,22 @@ export class TaskEngine {
           save,
           progress: (p) => this.progress(id, step.name, p),
         };
-        await this.runStep(id, row.idx, step.name, row.attempts, () => step.run(ctx), controller.signal);
-        tasks.stepDone(id, row.idx, JSON.stringify(data));
+        const last = row.idx === w.steps.length - 1;
+        if ('commit' in step) {
+          await this.runStep(id, row.idx, step.name, row.attempts, async () => {
+            this.deps.db.transaction(() => {
+              step.commit(ctx);
+              tasks.stepDone(id, row.idx, JSON.stringify(data));
+              if (last) finish();
+            })();
+          }, controller.signal);
+        } else {
+          await this.runStep(id, row.idx, step.name, row.attempts, () => step.run(ctx), controller.signal);
+          tasks.stepDone(id, row.idx, JSON.stringify(data));
+        }
         events.emit('task', id);
       }
-      const kept = w.scrub ? w.scrub(data) : data;
-      tasks.finish(id, 'SUCCEEDED', '', JSON.stringify(kept));
+      if (!finished) finish();
       this.progress(id, currentStep, { phase: 'done', message: `${task.kind} finished`, percent: 100 });
       log.info({ taskId: id, kind: task.kind }, 'task succeeded');
     } catch (err) {
@@ -172,7 +188,7 @@ export class TaskEngine {
         return;
       } catch (err) {
         if (signal.aborted) throw signal.reason instanceof DeadlineError ? err : signal.reason;
-        const final = err instanceof PermanentStepError || attempt + 1 >= max;
+        const final = !isRetryable(err) || attempt + 1 >= max;
         const message = err instanceof Error ? err.message : String(err);
         tasks.stepError(id, idx, message, final);
         if (final) throw err;

@@ -23,10 +23,25 @@ export interface StepContext<D> {
   save(): void;
 }
 
-export interface Step<D> {
+/** A step that does its work (agent calls, the driver) and may take long. */
+export interface RunStep<D> {
   readonly name: string;
   run(ctx: StepContext<D>): Promise<void>;
 }
+
+/**
+ * A step that is only bookkeeping in SQLite (the instance ACTIVE again):
+ * committed in one transaction with the step's end and, when it is the last
+ * step, with the task's SUCCEEDED. A kill -9 cannot fall between them, so a
+ * record never says the work is over while its task still runs (and would
+ * run the step again at the next start).
+ */
+export interface CommitStep<D> {
+  readonly name: string;
+  commit(ctx: StepContext<D>): void;
+}
+
+export type Step<D> = RunStep<D> | CommitStep<D>;
 
 export interface Workflow<D> {
   readonly kind: string;
@@ -39,8 +54,13 @@ export interface Workflow<D> {
   scrub?(data: D): D;
 }
 
-/** A step error that retrying cannot fix (a refused request, a missing record). */
+/**
+ * A step error that retrying cannot fix (a missing record). An agent's
+ * refusal needs no wrapping: its status says (lib/retryable.ts).
+ */
 export class PermanentStepError extends Error {
+  readonly retryable = false;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'PermanentStepError';

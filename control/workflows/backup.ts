@@ -1,10 +1,12 @@
 // The backup workflow: the agent streams the backup into storage and ends
 // with its artifact; the record becomes COMPLETED (or FAILED with a fault).
-// A failed backup does not break the instance: it goes back to ACTIVE.
+// A failed backup does not break the instance: it goes back to ACTIVE, and
+// what the backup left in storage is removed.
 import { BackupArtifact, BackupType, type CreateBackupResponse } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { agentStream } from '../agent-client.js';
 import { withAgent, type ControlContext } from '../context.js';
 import { PermanentStepError, type Workflow } from '../tasks/workflow.js';
+import { removeFailedBackupObjects } from '../service/backups.js';
 
 export interface BackupData {
   backupId: string;
@@ -29,6 +31,8 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
         async run(ctx) {
           const row = c.instances.get(ctx.data.instanceId);
           if (!row) throw new PermanentStepError('the instance was deleted');
+          // Resumed after the backup was recorded: it is not taken again.
+          if (c.backups.get(ctx.data.backupId)?.status === 'COMPLETED') return;
           c.backups.update(ctx.data.backupId, { status: 'BUILDING' });
           let artifact: CreateBackupResponse['artifact'];
           await withAgent(c, row, async (a) => {
@@ -50,10 +54,8 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
                 ctx.signal,
               );
             } catch (err) {
-              const code = (err as { code?: number }).code;
-              const details = (err as { details?: string }).details ?? String(err);
-              if (code === 3 || code === 12) throw new PermanentStepError(`the agent refused the backup: ${details}`);
-              throw new Error(`the backup failed: ${details}`);
+              // The cause keeps the agent's status: whether to ask again is the engine's call.
+              throw new Error(`the backup failed: ${(err as { details?: string }).details ?? String(err)}`, { cause: err });
             }
           });
           if (!artifact) throw new Error('the agent ended the backup without an artifact');
@@ -72,7 +74,7 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
       },
       {
         name: 'activate',
-        async run(ctx) {
+        commit(ctx) {
           reactivate(ctx.data.instanceId);
         },
       },
@@ -80,6 +82,8 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
     onFailed: (_task, data, step, message) => {
       c.backups.update(data.backupId, { status: 'FAILED', fault_step: step, fault_message: message, task_id: null });
       reactivate(data.instanceId);
+      // After the transaction onFailed runs in: the sweep talks to the stores.
+      setImmediate(() => void removeFailedBackupObjects(c, data.backupId, data.instanceId));
     },
   };
 }

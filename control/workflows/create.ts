@@ -9,6 +9,7 @@ import { DatastoreState, type PrepareResponse, type GetStatusResponse } from '..
 import { agentCall, agentStream } from '../agent-client.js';
 import type { Allocation, CertSource } from '../compute/driver.js';
 import { allocationOf, withAgent, type ControlContext } from '../context.js';
+import { isRetryable } from '../../lib/retryable.js';
 import { PermanentStepError, type Step, type StepContext, type Workflow } from '../tasks/workflow.js';
 import { failInstance } from './common.js';
 
@@ -88,11 +89,12 @@ export function createWorkflow(c: ControlContext): Workflow<CreateData> {
             return;
           } catch (err) {
             last = err;
+            if (!isRetryable(err)) break;
             if ((await c.driver.status(ctx.data.instanceId, ctx.data.allocation!)) !== 'running' && i > 10) break;
             await sleep(500);
           }
         }
-        throw new Error(`the agent did not answer: ${(last as Error)?.message ?? 'unknown'}`);
+        throw new Error(`the agent did not answer: ${(last as Error)?.message ?? 'unknown'}`, { cause: last });
       },
     },
     {
@@ -123,19 +125,15 @@ export function createWorkflow(c: ControlContext): Workflow<CreateData> {
               ctx.signal,
             );
           } catch (err) {
-            const code = (err as { code?: number }).code;
-            // A refused request does not get better by asking again.
-            if (code === 3 /* INVALID_ARGUMENT */ || code === 12 /* UNIMPLEMENTED */) {
-              throw new PermanentStepError(`the agent refused Prepare: ${(err as { details?: string }).details ?? String(err)}`);
-            }
-            throw new Error(`Prepare failed: ${(err as { details?: string }).details ?? String(err)}`);
+            // The cause keeps the agent's status: whether to ask again is the engine's call.
+            throw new Error(`Prepare failed: ${(err as { details?: string }).details ?? String(err)}`, { cause: err });
           }
         });
       },
     },
     {
       name: 'activate',
-      async run(ctx) {
+      commit(ctx) {
         c.instances.update(ctx.data.instanceId, { status: 'ACTIVE', task_id: null });
         c.events.emit('instance', ctx.data.instanceId);
       },

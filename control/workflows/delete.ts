@@ -25,7 +25,7 @@ export function deleteWorkflow(c: ControlContext): Workflow<DeleteData> {
       },
       {
         name: 'remove-record',
-        async run(ctx) {
+        commit(ctx) {
           rmSync(path.join(c.config.dataDir, 'certs', ctx.data.instanceId), { recursive: true, force: true });
           c.instances.markDeleted(ctx.data.instanceId);
           c.events.emit('instance', ctx.data.instanceId);

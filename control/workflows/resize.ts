@@ -26,7 +26,7 @@ export function resizeWorkflow(c: ControlContext): Workflow<ResizeData> {
       },
       {
         name: 'activate',
-        async run(ctx) {
+        commit(ctx) {
           c.instances.update(ctx.data.instanceId, { status: 'ACTIVE', task_id: null, volume_size_gb: ctx.data.volumeGb });
           c.events.emit('instance', ctx.data.instanceId);
         },

@@ -25,7 +25,7 @@ export function restartWorkflow(c: ControlContext): Workflow<RestartData> {
       },
       {
         name: 'activate',
-        async run(ctx) {
+        commit(ctx) {
           c.instances.update(ctx.data.instanceId, { status: 'ACTIVE', task_id: null });
           c.events.emit('instance', ctx.data.instanceId);
         },

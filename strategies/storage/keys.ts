@@ -39,3 +39,13 @@ export function splitLocation(location: string, store: string): { container: str
   checkKey(container, `${store} container`);
   return { container, key: checkKey(location.slice(slash + 1), `${store} object name`) };
 }
+
+/**
+ * A key prefix: a key, or a key ending in "/" (everything below a folder).
+ * Returns the prefix unchanged.
+ */
+export function checkPrefix(prefix: string, what = 'key prefix'): string {
+  const folder = typeof prefix === 'string' && prefix.endsWith('/');
+  checkKey(folder ? prefix.slice(0, -1) : prefix, what);
+  return prefix;
+}

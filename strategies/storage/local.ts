@@ -5,10 +5,10 @@
 // backup is the path relative to the root.
 import { randomBytes } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { mkdir, open, readFile, realpath, rename, rm, stat as fsStat, writeFile, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat as fsStat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { ObjectSink, ObjectStorage, SaveOptions, SavedObject, StoredObject } from './storage.js';
-import { checkKey } from './keys.js';
+import type { AbandonedOptions, ObjectSink, ObjectStorage, SaveOptions, SavedObject, StoredObject } from './storage.js';
+import { checkKey, checkPrefix } from './keys.js';
 import { checkMetadata, type Metadata } from './metadata.js';
 import { createObjectSink, type Upload, type Written } from './object-sink.js';
 import { badLocation, isCofferError, objectMissing, reason, storageFailed } from './errors.js';
@@ -26,6 +26,13 @@ interface Sidecar {
 }
 
 const sidecarPath = (file: string): string => path.join(path.dirname(file), `.${path.basename(file)}.meta.json`);
+
+/**
+ * Where an upload writes before its commit: hidden, beside the final name,
+ * with a tag per upload. PARTIAL reads the final name back out of it.
+ */
+const partialPath = (file: string, tag: string): string => path.join(path.dirname(file), `.${path.basename(file)}.partial-${tag}`);
+const PARTIAL = /^\.(.+)\.partial-[0-9a-f]{12}$/;
 
 const WRITE_BLOCK = 1024 * 1024;
 
@@ -89,6 +96,39 @@ export class LocalStorage implements ObjectStorage {
     }
   }
 
+  locationOf(key: string): string {
+    return checkKey(key, 'local object key');
+  }
+
+  async removeAbandoned(keyPrefix: string, opts: AbandonedOptions = {}): Promise<string[]> {
+    checkPrefix(keyPrefix, 'local key prefix');
+    // "a/b/" is everything below a/b; "a/b" the names in a/ starting with b.
+    const folder = keyPrefix.endsWith('/');
+    const target = this.pathOf(folder ? keyPrefix.slice(0, -1) : keyPrefix);
+    const dir = folder ? target : path.dirname(target);
+    const namePrefix = folder ? '' : path.basename(target);
+    const removed: string[] = [];
+    try {
+      await insideRoot(this.root, dir, keyPrefix);
+      // Recursive listings report symlinked folders as links and do not enter them.
+      const entries = await readdir(dir, { withFileTypes: true, recursive: folder });
+      for (const e of entries) {
+        const m = PARTIAL.exec(e.name);
+        if (!e.isFile() || !m || !m[1]!.startsWith(namePrefix)) continue;
+        const file = path.join(e.parentPath, e.name);
+        const info = await lstat(file).catch(() => null);
+        if (!info?.isFile() || (opts.startedBefore !== undefined && info.mtimeMs >= opts.startedBefore)) continue;
+        await rm(file, { force: true });
+        removed.push(path.relative(this.root, file));
+      }
+    } catch (err) {
+      if (isMissing(err)) return removed;
+      if (isCofferError(err)) throw err;
+      throw storageFailed(`local: removing abandoned uploads under ${keyPrefix} failed: ${reason(err)}`, err);
+    }
+    return removed;
+  }
+
   /** The absolute path of a key; refuses keys that would leave the root. */
   private pathOf(key: string): string {
     checkKey(key, 'local object key');
@@ -146,9 +186,8 @@ class LocalUpload implements Upload {
     private readonly metadata: Metadata,
   ) {
     const tag = randomBytes(6).toString('hex');
-    const dir = path.dirname(file);
-    this.temp = path.join(dir, `.${path.basename(file)}.partial-${tag}`);
-    this.sidecarTemp = path.join(dir, `.${path.basename(file)}.meta.json.partial-${tag}`);
+    this.temp = partialPath(file, tag);
+    this.sidecarTemp = partialPath(`${file}.meta.json`, tag);
   }
 
   async write(chunk: Buffer): Promise<void> {

@@ -5,8 +5,8 @@
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk } from './s3-sdk.js';
-import type { ObjectSink, ObjectStorage, SaveOptions, StoredObject } from './storage.js';
-import { checkKey, splitLocation } from './keys.js';
+import type { AbandonedOptions, ObjectSink, ObjectStorage, SaveOptions, StoredObject } from './storage.js';
+import { checkKey, checkPrefix, splitLocation } from './keys.js';
 import { checkMetadata, type Metadata } from './metadata.js';
 import { createObjectSink } from './object-sink.js';
 import { describeSdkError, S3MultipartUpload } from './s3-upload.js';
@@ -110,6 +110,42 @@ export class S3Storage implements ObjectStorage {
     } catch (err) {
       if (isNotFound(err)) return;
       throw this.failure('DeleteObject', location, err);
+    }
+  }
+
+  locationOf(key: string): string {
+    return `${this.bucket}/${checkKey(key, 's3 key')}`;
+  }
+
+  /** Multipart uploads never completed; `startedBefore` is compared with their Initiated time, the server's clock. */
+  async removeAbandoned(keyPrefix: string, opts: AbandonedOptions = {}): Promise<string[]> {
+    checkPrefix(keyPrefix, 's3 key prefix');
+    const Bucket = this.bucket;
+    const removed: string[] = [];
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    try {
+      for (;;) {
+        const page = await this.client.send(new (s3Sdk().ListMultipartUploadsCommand)({ Bucket, Prefix: keyPrefix, KeyMarker, UploadIdMarker }));
+        for (const u of page.Uploads ?? []) {
+          if (!u.Key || !u.UploadId) continue;
+          if (opts.startedBefore !== undefined && (u.Initiated?.getTime() ?? 0) >= opts.startedBefore) continue;
+          // Gone already (aborted by someone else meanwhile) is what was wanted.
+          const gone = await this.client.send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket, Key: u.Key, UploadId: u.UploadId })).then(
+            () => false,
+            (err: unknown) => {
+              if (isNotFound(err)) return true;
+              throw err;
+            },
+          );
+          if (!gone) removed.push(`${Bucket}/${u.Key} (upload ${u.UploadId})`);
+        }
+        if (!page.IsTruncated || (!page.NextKeyMarker && !page.NextUploadIdMarker)) return removed;
+        KeyMarker = page.NextKeyMarker;
+        UploadIdMarker = page.NextUploadIdMarker;
+      }
+    } catch (err) {
+      throw this.failure('removing abandoned multipart uploads under', `${Bucket}/${keyPrefix}`, err);
     }
   }
 

@@ -47,4 +47,22 @@ export interface ObjectStorage {
   stat(location: string): Promise<{ size: number; metadata: Readonly<Record<string, string>> }>;
   /** Removes the object and anything it consists of (segments, parts). Missing is not an error. */
   delete(location: string): Promise<void>;
+  /** The location save(key) records for its object, without saving anything. */
+  locationOf(key: string): string;
+  /**
+   * Removes what uploads under `keyPrefix` left behind without committing:
+   * partial files (local), segments no committed manifest lists (Swift),
+   * multipart uploads never completed (S3). Committed objects stay. A sink
+   * cleans up after itself, but not when its process is killed: this is
+   * for whoever knows no upload under the prefix is still wanted (an agent
+   * at its start, the control once a backup has failed). With
+   * `startedBefore` (ms since the epoch), an upload started at or after it
+   * is kept: the one a restarted agent may already be running. Returns the
+   * names removed, for the log.
+   */
+  removeAbandoned(keyPrefix: string, opts?: AbandonedOptions): Promise<string[]>;
+}
+
+export interface AbandonedOptions {
+  readonly startedBefore?: number;
 }

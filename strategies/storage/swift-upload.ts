@@ -30,6 +30,20 @@ interface Segment {
   readonly size_bytes: number;
 }
 
+/**
+ * Segments of one upload share a folder below the object's name, stamped
+ * with when the upload started and a random tag: "<name>/slo/<ms>-<tag>/00000001".
+ */
+const segmentFolder = (name: string, startedAt: number): string => `${name}/slo/${startedAt}-${randomBytes(4).toString('hex')}/`;
+const SEGMENT = /^(.+)\/slo\/(\d+)-[0-9a-f]{8}\/\d{8}$/;
+
+/** The object and upload a segment name belongs to, or null for a name no upload wrote. */
+export function parseSegmentName(segment: string): { name: string; upload: string; startedAt: number } | null {
+  const m = SEGMENT.exec(segment);
+  if (!m) return null;
+  return { name: m[1]!, upload: segment.slice(0, segment.lastIndexOf('/') + 1), startedAt: Number(m[2]) };
+}
+
 const md5 = (data: Uint8Array): string => createHash('md5').update(data).digest('hex');
 const unquote = (etag: string | null): string => (etag ?? '').replace(/^"|"$/g, '');
 const metaHeaders = (metadata: Metadata): Record<string, string> =>
@@ -52,7 +66,7 @@ export class SwiftSloUpload implements Upload {
     private readonly ready: (signal: AbortSignal) => Promise<void>,
   ) {
     this.parts = new PartBuffer(target.segmentSize);
-    this.segmentPrefix = `${target.name}/slo/${Date.now()}-${randomBytes(4).toString('hex')}/`;
+    this.segmentPrefix = segmentFolder(target.name, Date.now());
     this.label = `${target.container}/${target.name}`;
   }
 

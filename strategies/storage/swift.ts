@@ -5,14 +5,14 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Logger } from '../../lib/logger.js';
-import type { ObjectSink, ObjectStorage, SaveOptions, StoredObject } from './storage.js';
-import { checkKey, splitLocation } from './keys.js';
+import type { AbandonedOptions, ObjectSink, ObjectStorage, SaveOptions, StoredObject } from './storage.js';
+import { checkKey, checkPrefix, splitLocation } from './keys.js';
 import { checkMetadata, metadataFromHeaders, type Metadata } from './metadata.js';
 import { createObjectSink } from './object-sink.js';
 import { checkRetryPolicy, DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { SwiftAuth, type SwiftAuthConfig } from './swift-auth.js';
 import { discard, encodePath, SwiftHttp } from './swift-http.js';
-import { SwiftSloUpload } from './swift-upload.js';
+import { parseSegmentName, SwiftSloUpload } from './swift-upload.js';
 import { objectMissing, storageFailed } from './errors.js';
 
 export type { SwiftAuthConfig } from './swift-auth.js';
@@ -134,6 +134,76 @@ export class SwiftStorage implements ObjectStorage {
     if (!/^(2\d\d|404)/.test(status) || (report.Errors?.length ?? 0) > 0) {
       throw storageFailed(`swift: DELETE ${location} and its segments failed: ${status} ${JSON.stringify(report.Errors ?? [])}`);
     }
+  }
+
+  locationOf(key: string): string {
+    return `${this.opts.container}/${checkKey(key, 'swift object name')}`;
+  }
+
+  async removeAbandoned(keyPrefix: string, opts: AbandonedOptions = {}): Promise<string[]> {
+    checkPrefix(keyPrefix, 'swift key prefix');
+    const segc = this.opts.segmentContainer;
+    const uploads = new Map<string, { name: string; startedAt: number; segments: string[] }>();
+    for (const segment of await this.list(segc, keyPrefix)) {
+      const parsed = parseSegmentName(segment);
+      if (!parsed) continue;
+      const u = uploads.get(parsed.upload) ?? { name: parsed.name, startedAt: parsed.startedAt, segments: [] };
+      u.segments.push(segment);
+      uploads.set(parsed.upload, u);
+    }
+    const live = new Map<string, Set<string>>();
+    const removed: string[] = [];
+    for (const u of uploads.values()) {
+      if (opts.startedBefore !== undefined && u.startedAt >= opts.startedBefore) continue;
+      let listed = live.get(u.name);
+      if (!listed) live.set(u.name, (listed = await this.manifestSegments(u.name)));
+      // Segments the committed object lists are the object: they stay.
+      if (u.segments.some((s) => listed.has(s))) continue;
+      for (const s of u.segments) {
+        await discard(await this.http.send({ method: 'DELETE', path: encodePath(segc, s), what: `DELETE abandoned segment ${segc}/${s}`, accept: [404] }));
+        removed.push(`${segc}/${s}`);
+      }
+    }
+    return removed;
+  }
+
+  /** Every object name in a container under a prefix, page by page; none if the container does not exist. */
+  private async list(container: string, prefix: string): Promise<string[]> {
+    const names: string[] = [];
+    for (;;) {
+      const query: Record<string, string> = { format: 'json', prefix };
+      if (names.length > 0) query.marker = names.at(-1)!;
+      const res = await this.http.send({ method: 'GET', path: encodePath(container), query, what: `GET container ${container} (prefix ${prefix})`, accept: [404] });
+      if (res.status === 404) {
+        await discard(res);
+        return names;
+      }
+      const page = (await res.json().catch(() => [])) as Array<{ name?: string }>;
+      if (!Array.isArray(page) || page.length === 0) return names;
+      for (const o of page) if (typeof o.name === 'string') names.push(o.name);
+    }
+  }
+
+  /** Names (in the segment container) of the segments the object `key` is made of; none unless it is a committed SLO. */
+  private async manifestSegments(key: string): Promise<Set<string>> {
+    const { container, segmentContainer } = this.opts;
+    const location = `${container}/${key}`;
+    const head = await this.head(container, key, location);
+    if (head?.headers.get('x-static-large-object')?.toLowerCase() !== 'true') return new Set();
+    const res = await this.http.send({
+      method: 'GET',
+      path: encodePath(container, key),
+      query: { 'multipart-manifest': 'get' },
+      what: `GET manifest of ${location}`,
+      accept: [404],
+    });
+    if (res.status === 404) {
+      await discard(res);
+      return new Set();
+    }
+    const manifest = (await res.json()) as Array<{ name?: string }>;
+    const lead = `/${segmentContainer}/`;
+    return new Set(manifest.map((s) => s.name ?? '').filter((n) => n.startsWith(lead)).map((n) => n.slice(lead.length)));
   }
 
   private async head(container: string, key: string, location: string): Promise<Response | null> {

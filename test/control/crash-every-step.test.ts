@@ -9,7 +9,10 @@
 // - the backup ends COMPLETED with its object under <data-dir>/backups, the
 //   size and sha256 the control recorded (or FAILED with a reason),
 // - exactly one agent process runs per instance (a resumed step never starts
-//   a second agent), and no task is left RUNNING.
+//   a second agent), and no task is left RUNNING: once the instance is
+//   ACTIVE again its task has ended (the engine commits the last
+//   bookkeeping step and the task's end together), so the task is read at
+//   once, as a user who saw the instance ACTIVE would.
 // A step that relays the agent's progress (Prepare, the backup) is killed a
 // second time once the agent is at work; and the backup is killed once more
 // with the agent frozen, so that the resumed step calls an agent still busy

@@ -5,18 +5,19 @@ import { mkdirSync, chownSync, chmodSync, writeFileSync, readFileSync, existsSyn
 import path from 'node:path';
 import { repoRoot } from '../../../lib/repo-root.js';
 import type { DatastoreManager, ManagerContext, PrepareInput } from '../manager.js';
-import { invalid } from '../../errors.js';
 import { OverridesStore } from '../../overrides-store.js';
 import { lookupOsUser, type OsUser } from '../../../lib/os-user.js';
 import { requireProgram } from '../../../lib/which.js';
 import type { ChildSpec } from '../../supervisor.js';
 import { ADMIN_USER, type MysqlFlavor } from './flavor.js';
 import { MysqlAccounts, generatePassword } from './accounts.js';
-import { MysqlConfiguration } from './configuration.js';
+import { mysqlApplier } from './configuration.js';
+import { Configuration } from '../configuration/capability.js';
+import { loadRules } from '../configuration/rules.js';
+import { validatePrepare } from '../prepare-validation.js';
 import { createMysqlBackup } from './backup.js';
 import { installServerTls } from '../server-tls.js';
 import { renderMyCnf, socketPath } from './my-cnf.js';
-import { loadRules } from './rules.js';
 import { SqlClient, account, escape } from './sql-client.js';
 import { checkPassword, normalizeHost } from './names.js';
 
@@ -46,7 +47,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
   };
 
   const accounts = new MysqlAccounts(sql, flavor);
-  const configuration = new MysqlConfiguration(sql, rules, store, writeConfig);
+  const configuration = new Configuration({ rules, store, applier: mysqlApplier(sql, rules, writeConfig), log });
 
   function ensureDirs(): void {
     const u = mysqlUser();
@@ -71,28 +72,17 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     backup: createMysqlBackup({ flavor, layout, runner, log, sql, socket, cnfFile, secretFile, mysqlUser }),
 
     validatePrepare(input: PrepareInput): void {
-      if (input.rootPassword) checkPassword(input.rootPassword, 'root password');
-      const dbs = new Set<string>();
-      for (const db of input.databases) {
-        accounts.validateDatabase(db);
-        if (dbs.has(db.name)) throw invalid(`database ${db.name} is named twice`);
-        dbs.add(db.name);
-      }
-      for (const u of input.users) {
-        accounts.validateUser(u);
-        normalizeHost(u.host);
-        for (const db of u.databases) {
-          if (!dbs.has(db)) throw invalid(`user ${u.name} is granted database ${db}, which is not among the databases to create`);
-        }
-      }
-      configuration.validate(input.overrides);
+      validatePrepare(input, {
+        checkPassword,
+        validateDatabase: (db) => accounts.validateDatabase(db),
+        validateUser: (u) => accounts.validateUser(u),
+        // Accounts are told apart by host: alice@% and alice@localhost are two.
+        userKey: (u) => `${u.name}@${normalizeHost(u.host)}`,
+        validateOverrides: (o) => configuration.validate(o),
+      });
     },
 
-    async writeConfig(overrides) {
-      const normalized = configuration.normalize(overrides);
-      await writeConfig(normalized);
-      store.set(normalized);
-    },
+    writeConfig: (overrides) => configuration.persist(overrides),
 
     async initDataDir(signal: AbortSignal): Promise<void> {
       ensureDirs();

@@ -5,19 +5,20 @@ import path from 'node:path';
 import { repoRoot } from '../../../lib/repo-root.js';
 import { lookupOsUser, type OsUser } from '../../../lib/os-user.js';
 import type { DatastoreManager, ManagerContext, PrepareInput } from '../manager.js';
-import { invalid } from '../../errors.js';
 import { OverridesStore } from '../../overrides-store.js';
 import type { ChildSpec } from '../../supervisor.js';
 import { PgAccounts } from './accounts.js';
 import { PgBackup } from './backup/capability.js';
 import { confFile, hbaFile, identFile, renderPgHba, renderPgIdent, renderPostgresqlConf } from './conf.js';
-import { PgConfiguration } from './configuration.js';
+import { pgApplier } from './configuration.js';
+import { Configuration } from '../configuration/capability.js';
+import { loadRules } from '../configuration/rules.js';
+import { validatePrepare } from '../prepare-validation.js';
 import { ADMIN_ROLE } from './constants.js';
 import { emptyDir, ensureDirs, initdb } from './datadir.js';
 import { checkPassword } from './names.js';
 import { pgTool } from './pg-bin.js';
 import { PgClient } from './pg-client.js';
-import { loadRules } from './rules.js';
 import { secureCluster } from './secure.js';
 import { installServerTls } from '../server-tls.js';
 
@@ -62,7 +63,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
   };
 
   const accounts = new PgAccounts(sql);
-  const configuration = new PgConfiguration(sql, rules, store, writeConfig);
+  const configuration = new Configuration({ rules, store, applier: pgApplier(sql, writeConfig), log });
   const backup = new PgBackup({
     datastore: 'postgresql',
     version,
@@ -83,30 +84,16 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
     backup,
 
     validatePrepare(input: PrepareInput): void {
-      if (input.rootPassword) checkPassword(input.rootPassword, 'root password');
-      const dbs = new Set<string>();
-      for (const db of input.databases) {
-        accounts.validateDatabase(db);
-        if (dbs.has(db.name)) throw invalid(`database ${db.name} is named twice`);
-        dbs.add(db.name);
-      }
-      const users = new Set<string>();
-      for (const u of input.users) {
-        accounts.validateUser(u);
-        if (users.has(u.name)) throw invalid(`user ${u.name} is named twice`);
-        users.add(u.name);
-        for (const db of u.databases) {
-          if (!dbs.has(db)) throw invalid(`user ${u.name} is granted database ${db}, which is not among the databases to create`);
-        }
-      }
-      configuration.validate(input.overrides);
+      validatePrepare(input, {
+        checkPassword,
+        validateDatabase: (db) => accounts.validateDatabase(db),
+        validateUser: (u) => accounts.validateUser(u),
+        userKey: (u) => u.name,
+        validateOverrides: (o) => configuration.validate(o),
+      });
     },
 
-    async writeConfig(overrides) {
-      const normalized = configuration.normalize(overrides);
-      await writeConfig(normalized);
-      store.set(normalized);
-    },
+    writeConfig: (overrides) => configuration.persist(overrides),
 
     async initDataDir(signal: AbortSignal): Promise<void> {
       ensureDirs(layout, pgUser());

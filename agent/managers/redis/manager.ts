@@ -8,18 +8,19 @@ import { lookupOsUser, type OsUser } from '../../../lib/os-user.js';
 import { requireProgram } from '../../../lib/which.js';
 import type { DatastoreManager, ManagerContext, PrepareInput } from '../manager.js';
 import type { ChildSpec } from '../../supervisor.js';
-import { invalid } from '../../errors.js';
 import { OverridesStore } from '../../overrides-store.js';
 import { AdminClient, pingOnce, type AdminClientOptions } from './admin-client.js';
 import { initialAclFile } from './acl-file.js';
 import { ROOT_OFF } from './acl-rules.js';
-import { noDatabases, RedisAccounts } from './accounts.js';
+import { RedisAccounts } from './accounts.js';
 import { RedisBackup } from './backup.js';
-import { RedisConfiguration } from './configuration.js';
+import { redisApplier } from './configuration.js';
+import { Configuration } from '../configuration/capability.js';
+import { validatePrepare } from '../prepare-validation.js';
 import { ADMIN_USER, checkPassword } from './names.js';
 import { redisPaths } from './paths.js';
-import { renderRedisConf } from './redis-conf.js';
-import { loadRules } from './rules.js';
+import { renderRedisConf, TEMPLATE_SETTINGS } from './redis-conf.js';
+import { loadRedisRules } from './rules.js';
 import { generatePassword } from './secret.js';
 
 // Rules files are data in the source tree, also when running from dist/.
@@ -28,7 +29,7 @@ const RULES_DIR = path.join(repoRoot(), 'agent/managers/redis/rules');
 export function createRedisManager(ctx: ManagerContext): DatastoreManager {
   const { layout, runner, config, log } = ctx;
   const paths = redisPaths(layout);
-  const rules = loadRules(path.join(RULES_DIR, `redis-${config.datastoreVersion}.json`));
+  const rules = loadRedisRules(path.join(RULES_DIR, `redis-${config.datastoreVersion}.json`));
   const store = new OverridesStore(paths.overridesFile);
   let osUser: OsUser | null = null;
   const redisUser = (): OsUser => (osUser ??= lookupOsUser('redis'));
@@ -66,7 +67,7 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
   }
 
   const accounts = new RedisAccounts(client, rules.aclCategories);
-  const configuration = new RedisConfiguration(client, rules, store, writeConfigFile);
+  const configuration = new Configuration({ rules, store, applier: redisApplier(client, rules, writeConfigFile), log });
 
   const serverArgv = (): string[] => [requireProgram('redis-server', 'redis-server'), paths.conf];
 
@@ -86,27 +87,23 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       admin,
       // At most LONGEST_SOCKET_NAME's 14 bytes: the room layout.ts checks for.
       restoreSocket: path.join(layout.runDir, 'restore.sock'),
-      appendOnly: () => configuration.effective().appendonly === 'yes',
+      // What is in force: the template and the overrides (the rendered file).
+      appendOnly: () => ({ ...TEMPLATE_SETTINGS, ...store.get() }).appendonly === 'yes',
       serverVersion: () => manager.serverVersion(),
     }),
 
     validatePrepare(input: PrepareInput): void {
-      if (input.rootPassword) checkPassword(input.rootPassword, 'root password');
-      if (input.databases.length) throw noDatabases();
-      const names = new Set<string>();
-      for (const u of input.users) {
-        accounts.validateUser(u);
-        if (names.has(u.name)) throw invalid(`user ${u.name} is named twice`);
-        names.add(u.name);
-      }
-      configuration.validate(input.overrides);
+      validatePrepare(input, {
+        checkPassword,
+        // Redis has no databases to create: any is refused by name.
+        validateDatabase: (db) => accounts.validateDatabase(db),
+        validateUser: (u) => accounts.validateUser(u),
+        userKey: (u) => u.name,
+        validateOverrides: (o) => configuration.validate(o),
+      });
     },
 
-    async writeConfig(overrides) {
-      const normalized = configuration.normalize(overrides);
-      await writeConfigFile(normalized);
-      store.set(normalized);
-    },
+    writeConfig: (overrides) => configuration.persist(overrides),
 
     async initDataDir(): Promise<void> {
       ensureDirs();

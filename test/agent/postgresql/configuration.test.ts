@@ -12,7 +12,7 @@ import type { GetConfigurationResponse, ListParametersResponse, UpdateOverridesR
 
 const PREPARE = SHOP_PREPARE;
 
-interface Rule { type: string; min?: number; max?: number; unit?: string; allowed?: string[]; restart: boolean }
+interface Rule { type: string; min?: number; max?: number; unit?: string; allowed?: string[]; dynamic: boolean }
 const RULES = JSON.parse(readFileSync(path.join(REPO, 'agent/managers/postgresql/rules/postgresql-15.json'), 'utf8')) as { parameters: Record<string, Rule> };
 
 const cfg = <Res>(a: AgentProcess, method: string, req: object) => call<object, Res>(a.clients.configuration, method, req);
@@ -34,7 +34,7 @@ t.test('configuration', async (t) => {
       const s = settings.get(name);
       if (!t.ok(s, `${name} exists in PostgreSQL 15`)) continue;
       t.equal(rule.type, TYPES[s!.vartype as string], `${name}: type`);
-      t.equal(rule.restart, s!.context === 'postmaster', `${name}: restart flag matches context ${s!.context}`);
+      t.equal(rule.dynamic, s!.context !== 'postmaster', `${name}: dynamic unless context is postmaster (${s!.context})`);
       t.equal(rule.unit ?? null, s!.unit ?? null, `${name}: unit`);
       if (rule.min !== undefined) t.ok(rule.min >= Number(s!.min), `${name}: min within the server's`);
       if (rule.max !== undefined) t.ok(rule.max <= Number(s!.max), `${name}: max within the server's`);

@@ -12,7 +12,8 @@ import t from 'tap';
 import type { ChildHandle } from '../../../lib/process-runner.js';
 import type { TestLike } from '../../support/agent.js';
 import { ProgramOutput } from '../../../lib/program-output.js';
-import { openRestore, restoreBackup, runBackup } from '../../../strategies/backup/pipeline.js';
+import { openRestore, runBackup } from '../../../strategies/backup/pipeline.js';
+import { restoreObject } from './fixtures/restore.js';
 import type { Progress } from '../../../strategies/backup/hash-meter.js';
 import { feedTool } from '../../../strategies/backup/tool-io.js';
 import { MemorySink, RecordingRunner, chunked, makeDeps, processGone } from './fixtures/streams.js';
@@ -142,13 +143,13 @@ t.test('restore: a tool that stops reading early fails the restore with its own 
   for (const c of deps.runner.spawned) t.ok(processGone(c.pid), `${path.basename(c.argv[0]!)} is gone`);
 });
 
-t.test('restoreBackup (verify, then restore) reads a direct-path object like any other', async (t) => {
+t.test('the restore path (verify, then restore) reads a direct-path object like any other', async (t) => {
   const deps = makeDeps();
   const sink = new MemorySink();
   const size = 5 * 1024 * 1024 + 1;
   const r = await runBackup({ source: emitSource(deps.runner, size), sink, wrappingKey, compression: 'zstd' }, deps);
   const dest = new MemorySink();
-  const res = await restoreBackup({ open: () => chunked(sink.data), destination: dest, wrappingKey, expected: { sha256: r.sha256, compression: 'zstd' } }, deps);
+  const res = await restoreObject({ open: () => chunked(sink.data), destination: dest, wrappingKey, expected: { sha256: r.sha256, compression: 'zstd' } }, deps);
   t.equal(res.rawBytes, size);
   t.equal(dest.bytes, size);
   t.ok(dest.finished);

@@ -5,7 +5,8 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { CommandError } from '../../../lib/process-runner.js';
-import { restoreBackup, runBackup } from '../../../strategies/backup/pipeline.js';
+import { runBackup } from '../../../strategies/backup/pipeline.js';
+import { restoreObject } from './fixtures/restore.js';
 import { MemorySink, RecordingRunner, chunked, makeDeps, mixedData, processGone } from './fixtures/streams.js';
 import { ofKind } from '../../support/error-kind.js';
 
@@ -106,7 +107,7 @@ t.test('aborting a restore kills the decompressor and leaves the destination unf
   const ac = new AbortController();
   const out = new MemorySink();
   let opened = 0;
-  const restore = restoreBackup(
+  const restore = restoreObject(
     {
       open: () => (opened++, chunked(sink.data)),
       destination: out,
@@ -114,8 +115,8 @@ t.test('aborting a restore kills the decompressor and leaves the destination unf
       expected: { sha256: backup.sha256, compression: 'zstd' },
       signal: ac.signal,
       progressIntervalMs: 0,
-      onProgress: (phase, p) => {
-        if (phase === 'restore' && p.rawBytes > 1024 * 1024) ac.abort();
+      onProgress: (p) => {
+        if (p.phase === 'restore' && p.bytesDone > 1024 * 1024) ac.abort();
       },
     },
     deps,

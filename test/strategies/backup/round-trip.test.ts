@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { COMPRESSIONS } from '../../../strategies/backup/compression.js';
 import { keyIdOf } from '../../../strategies/backup/key-wrap.js';
-import { restoreBackup, runBackup } from '../../../strategies/backup/pipeline.js';
+import { runBackup } from '../../../strategies/backup/pipeline.js';
+import { restoreObject } from './fixtures/restore.js';
 import type { Progress } from '../../../strategies/backup/hash-meter.js';
 import { MemorySink, chunked, makeDeps, mixedData, parseFrames, sha256 } from './fixtures/streams.js';
 
@@ -37,7 +38,7 @@ for (const compression of COMPRESSIONS) {
     t.equal(last?.storedBytes, stored.length);
 
     const out = new MemorySink();
-    const restored = await restoreBackup(
+    const restored = await restoreObject(
       {
         open: () => chunked(stored, 100_003),
         destination: out,
@@ -61,7 +62,7 @@ t.test('an empty source round-trips as one empty final frame', async (t) => {
   const { frames } = parseFrames(sink.data);
   t.same(frames.map((f) => [f.length, f.final]), [[0, true]]);
   const out = new MemorySink();
-  await restoreBackup(
+  await restoreObject(
     { open: () => chunked(sink.data), destination: out, wrappingKey, expected: { sha256: result.sha256, compression: 'none' } },
     deps,
   );

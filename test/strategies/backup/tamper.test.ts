@@ -4,7 +4,8 @@ import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { CofferError, type ErrorKind } from '../../../lib/coded-error.js';
 import { keyIdOf } from '../../../strategies/backup/key-wrap.js';
-import { restoreBackup, runBackup, verifyObject, type BackupResult } from '../../../strategies/backup/pipeline.js';
+import { runBackup, verifyObject, type BackupResult } from '../../../strategies/backup/pipeline.js';
+import { restoreObject } from './fixtures/restore.js';
 import { MemorySink, chunked, makeDeps, mixedData, parseFrames, sha256 } from './fixtures/streams.js';
 import { ofKind } from '../../support/error-kind.js';
 
@@ -35,7 +36,7 @@ async function assertRejected(t: Test, obj: Buffer, kind: ErrorKind = 'INTEGRITY
     const out = new MemorySink();
     let opened = 0;
     await t.rejects(
-      restoreBackup(
+      restoreObject(
         { open: () => (opened++, chunked(obj)), destination: out, wrappingKey, expected: { sha256: checksum, compression: 'zstd' } },
         deps,
       ),
@@ -115,7 +116,7 @@ t.test('a wrong wrapping key fails clearly, before the object is read', async (t
   const wrongKey = randomBytes(32);
   const out = new MemorySink();
   let opened = 0;
-  const err = await restoreBackup(
+  const err = await restoreObject(
     {
       open: () => (opened++, chunked(stored)),
       destination: out,
@@ -142,7 +143,7 @@ t.test('an object that changes between the verify and restore passes releases no
   const out = new MemorySink();
   let opened = 0;
   await t.rejects(
-    restoreBackup(
+    restoreObject(
       {
         open: () => chunked(opened++ === 0 ? stored : other),
         destination: out,

@@ -116,3 +116,30 @@ t.test('delete removes the object and its sidecar; deleting twice is fine', asyn
   t.same(await files(root), []);
   t.equal((await rejection(store.stat(saved.location))).kind, 'NOT_FOUND');
 });
+
+t.test('removeAbandoned removes the partial files of uploads nobody finishes, and nothing else', async (t) => {
+  const root = t.testdir();
+  const store = new LocalStorage({ root });
+  const kept = await upload(store.save('inst/kept.backup', { metadata: {} }), bytes(MiB));
+  const before = Date.now() - 1;
+  // A sink that is neither ended nor destroyed: what a killed process leaves.
+  const hung = store.save('inst/hung.backup', { metadata: {} });
+  await write(hung.stream, bytes(2 * MiB));
+  const other = store.save('inst/other.backup', { metadata: {} });
+  await write(other.stream, bytes(2 * MiB));
+  t.teardown(() => {
+    hung.stream.destroy();
+    other.stream.destroy();
+  });
+  const partial = /^inst\/\.(hung|other)\.backup\.partial-[0-9a-f]{12}$/;
+  t.equal((await files(root)).filter((f) => partial.test(f)).length, 2, 'two partial files');
+
+  t.same(await store.removeAbandoned('inst/', { startedBefore: before }), [], 'uploads started after the cutoff are kept');
+  const removed = await store.removeAbandoned('inst/hung.backup');
+  t.match(removed, [/^inst\/\.hung\.backup\.partial-/], 'a key prefix takes only its own partial');
+  t.equal((await store.removeAbandoned('inst/')).length, 1, 'a folder prefix takes the rest');
+  t.same(await files(root), ['inst/.kept.backup.meta.json', 'inst/kept.backup'], 'the committed object and its sidecar stay');
+  t.equal((await readAll((await store.open(kept.location)).stream)).length, MiB);
+  t.same(await store.removeAbandoned('nobody/'), [], 'a prefix with nothing under it is fine');
+  t.equal((await rejection(store.removeAbandoned('../x/'))).kind, 'INVALID_ARGUMENT', 'a prefix that leaves the root is refused');
+});

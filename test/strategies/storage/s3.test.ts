@@ -164,3 +164,21 @@ t.test('part size and concurrency are validated', async (t) => {
   t.throws(() => new S3Storage({ client, bucket: 'b', partSize: MiB }), /part size/);
   t.throws(() => new S3Storage({ client, bucket: 'b', concurrency: 0 }), /concurrency/);
 });
+
+t.test('removeAbandoned aborts multipart uploads nobody finishes, and leaves committed objects', async (t) => {
+  const { s, bucket } = await store({ concurrency: 1 });
+  const kept = await upload(s.save('inst/kept.backup', { metadata: {} }), bytes(2 * PART + MiB));
+  // A sink that is neither ended nor destroyed: what a killed process leaves.
+  const hung = s.save('inst/hung.backup', { metadata: {} });
+  await write(hung.stream, bytes(PART + MiB));
+  t.teardown(() => hung.stream.destroy());
+  await until(async () => (await uploadsOf(bucket)).length === 1);
+
+  // Initiated is the server's clock: a cutoff well before it keeps the upload.
+  t.same(await s.removeAbandoned('inst/', { startedBefore: Date.now() - 3_600_000 }), [], 'uploads started after the cutoff are kept');
+  const removed = await s.removeAbandoned('inst/hung.backup');
+  t.equal(removed.length, 1, `the upload was aborted: ${removed.join(', ')}`);
+  t.same(await uploadsOf(bucket), [], 'no multipart upload is left');
+  t.ok(await client.send(new HeadObjectCommand({ Bucket: bucket, Key: kept.location.slice(bucket.length + 1) })), 'the committed object stays');
+  t.same(await s.removeAbandoned('nobody/'), [], 'a prefix with nothing under it is fine');
+});

@@ -212,3 +212,24 @@ t.test('hostile keys, locations and metadata are refused before anything is sent
   }
   t.same(await probe.list(container), [], 'nothing was created');
 });
+
+t.test('removeAbandoned removes the segments of uploads nobody finishes, not those of committed objects', async (t) => {
+  const { s, segments } = store();
+  const kept = await upload(s.save('inst/kept.backup', { metadata: {} }), bytes(3.5 * MiB));
+  const before = Date.now() - 1;
+  // A sink that is neither ended nor destroyed: what a killed process leaves.
+  const hung = s.save('inst/hung.backup', { metadata: {} });
+  await write(hung.stream, bytes(3 * MiB));
+  t.teardown(() => hung.stream.destroy());
+  t.equal((await probe.list(segments, 'inst/hung.backup/')).length, 3, 'the hung upload has 3 segments');
+
+  t.same(await s.removeAbandoned('inst/', { startedBefore: before }), [], 'uploads started after the cutoff are kept');
+  // Another store object, as an agent started again would have.
+  const again = new SwiftStorage({ auth: tempauth, container: kept.location.split('/')[0]!, segmentSize: MiB, retry: quickRetry });
+  const removed = await again.removeAbandoned('inst/');
+  t.equal(removed.length, 3, 'its 3 segments were removed');
+  t.same(await probe.list(segments, 'inst/hung.backup/'), [], 'none is left');
+  t.equal((await probe.list(segments, 'inst/kept.backup/')).length, 4, 'the committed object keeps its 4 segments');
+  t.equal((await readAll((await s.open(kept.location)).stream)).length, 3.5 * MiB, 'and reads whole');
+  t.same(await again.removeAbandoned('nobody/'), [], 'a prefix with nothing under it is fine');
+});

@@ -39,23 +39,6 @@ export interface HeartbeatResponse {
   accepted: boolean;
 }
 
-export interface ReportBackupStateRequest {
-  instanceId: string;
-  backupId: string;
-  sentAtMs: number;
-  /** building, completed, failed. */
-  state: string;
-  sizeBytes: number;
-  checksum: string;
-  location: string;
-  /** Why it failed, when state is failed. */
-  message: string;
-}
-
-export interface ReportBackupStateResponse {
-  accepted: boolean;
-}
-
 function createBaseHeartbeatRequest(): HeartbeatRequest {
   return { instanceId: "", sentAtMs: 0, state: 0, reason: "", agentVersion: "", datastorePort: 0 };
 }
@@ -288,285 +271,13 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   },
 };
 
-function createBaseReportBackupStateRequest(): ReportBackupStateRequest {
-  return {
-    instanceId: "",
-    backupId: "",
-    sentAtMs: 0,
-    state: "",
-    sizeBytes: 0,
-    checksum: "",
-    location: "",
-    message: "",
-  };
-}
-
-export const ReportBackupStateRequest: MessageFns<ReportBackupStateRequest> = {
-  encode(message: ReportBackupStateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.instanceId !== "") {
-      writer.uint32(10).string(message.instanceId);
-    }
-    if (message.backupId !== "") {
-      writer.uint32(18).string(message.backupId);
-    }
-    if (message.sentAtMs !== 0) {
-      writer.uint32(24).int64(message.sentAtMs);
-    }
-    if (message.state !== "") {
-      writer.uint32(34).string(message.state);
-    }
-    if (message.sizeBytes !== 0) {
-      writer.uint32(40).int64(message.sizeBytes);
-    }
-    if (message.checksum !== "") {
-      writer.uint32(50).string(message.checksum);
-    }
-    if (message.location !== "") {
-      writer.uint32(58).string(message.location);
-    }
-    if (message.message !== "") {
-      writer.uint32(66).string(message.message);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): ReportBackupStateRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseReportBackupStateRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.instanceId = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.backupId = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 24) {
-              break;
-            }
-
-            message.sentAtMs = longToNumber(reader.int64());
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.state = reader.string();
-            continue;
-          }
-          case 5: {
-            if (tag !== 40) {
-              break;
-            }
-
-            message.sizeBytes = longToNumber(reader.int64());
-            continue;
-          }
-          case 6: {
-            if (tag !== 50) {
-              break;
-            }
-
-            message.checksum = reader.string();
-            continue;
-          }
-          case 7: {
-            if (tag !== 58) {
-              break;
-            }
-
-            message.location = reader.string();
-            continue;
-          }
-          case 8: {
-            if (tag !== 66) {
-              break;
-            }
-
-            message.message = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): ReportBackupStateRequest {
-    return {
-      instanceId: isSet(object.instanceId)
-        ? globalThis.String(object.instanceId)
-        : isSet(object.instance_id)
-        ? globalThis.String(object.instance_id)
-        : "",
-      backupId: isSet(object.backupId)
-        ? globalThis.String(object.backupId)
-        : isSet(object.backup_id)
-        ? globalThis.String(object.backup_id)
-        : "",
-      sentAtMs: isSet(object.sentAtMs)
-        ? globalThis.Number(object.sentAtMs)
-        : isSet(object.sent_at_ms)
-        ? globalThis.Number(object.sent_at_ms)
-        : 0,
-      state: isSet(object.state) ? globalThis.String(object.state) : "",
-      sizeBytes: isSet(object.sizeBytes)
-        ? globalThis.Number(object.sizeBytes)
-        : isSet(object.size_bytes)
-        ? globalThis.Number(object.size_bytes)
-        : 0,
-      checksum: isSet(object.checksum) ? globalThis.String(object.checksum) : "",
-      location: isSet(object.location) ? globalThis.String(object.location) : "",
-      message: isSet(object.message) ? globalThis.String(object.message) : "",
-    };
-  },
-
-  toJSON(message: ReportBackupStateRequest): unknown {
-    const obj: any = {};
-    if (message.instanceId !== "") {
-      obj.instanceId = message.instanceId;
-    }
-    if (message.backupId !== "") {
-      obj.backupId = message.backupId;
-    }
-    if (message.sentAtMs !== 0) {
-      obj.sentAtMs = Math.round(message.sentAtMs);
-    }
-    if (message.state !== "") {
-      obj.state = message.state;
-    }
-    if (message.sizeBytes !== 0) {
-      obj.sizeBytes = Math.round(message.sizeBytes);
-    }
-    if (message.checksum !== "") {
-      obj.checksum = message.checksum;
-    }
-    if (message.location !== "") {
-      obj.location = message.location;
-    }
-    if (message.message !== "") {
-      obj.message = message.message;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<ReportBackupStateRequest>, I>>(base?: I): ReportBackupStateRequest {
-    return ReportBackupStateRequest.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<ReportBackupStateRequest>, I>>(object: I): ReportBackupStateRequest {
-    const message = createBaseReportBackupStateRequest();
-    message.instanceId = object.instanceId ?? "";
-    message.backupId = object.backupId ?? "";
-    message.sentAtMs = object.sentAtMs ?? 0;
-    message.state = object.state ?? "";
-    message.sizeBytes = object.sizeBytes ?? 0;
-    message.checksum = object.checksum ?? "";
-    message.location = object.location ?? "";
-    message.message = object.message ?? "";
-    return message;
-  },
-};
-
-function createBaseReportBackupStateResponse(): ReportBackupStateResponse {
-  return { accepted: false };
-}
-
-export const ReportBackupStateResponse: MessageFns<ReportBackupStateResponse> = {
-  encode(message: ReportBackupStateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.accepted !== false) {
-      writer.uint32(8).bool(message.accepted);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): ReportBackupStateResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseReportBackupStateResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.accepted = reader.bool();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): ReportBackupStateResponse {
-    return { accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false };
-  },
-
-  toJSON(message: ReportBackupStateResponse): unknown {
-    const obj: any = {};
-    if (message.accepted !== false) {
-      obj.accepted = message.accepted;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<ReportBackupStateResponse>, I>>(base?: I): ReportBackupStateResponse {
-    return ReportBackupStateResponse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<ReportBackupStateResponse>, I>>(object: I): ReportBackupStateResponse {
-    const message = createBaseReportBackupStateResponse();
-    message.accepted = object.accepted ?? false;
-    return message;
-  },
-};
-
 /**
  * The conductor: agents report in over mutual TLS. A report is accepted only
  * from the certificate of the instance it concerns (certificate CN =
  * instance id). For each (instance, message kind) a report sent earlier than
  * the last accepted one is dropped, so reordered deliveries cannot roll the
- * recorded state back.
+ * recorded state back. A backup's outcome is not reported here: the control
+ * learns it from the CreateBackup stream it opened itself.
  */
 export type ConductorServiceService = typeof ConductorServiceService;
 export const ConductorServiceService = {
@@ -579,22 +290,10 @@ export const ConductorServiceService = {
     responseSerialize: (value: HeartbeatResponse): Buffer => Buffer.from(HeartbeatResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): HeartbeatResponse => HeartbeatResponse.decode(value),
   },
-  reportBackupState: {
-    path: "/coffer.control.v1.ConductorService/ReportBackupState" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: ReportBackupStateRequest): Buffer =>
-      Buffer.from(ReportBackupStateRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ReportBackupStateRequest => ReportBackupStateRequest.decode(value),
-    responseSerialize: (value: ReportBackupStateResponse): Buffer =>
-      Buffer.from(ReportBackupStateResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ReportBackupStateResponse => ReportBackupStateResponse.decode(value),
-  },
 } as const;
 
 export interface ConductorServiceServer extends UntypedServiceImplementation {
   heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
-  reportBackupState: handleUnaryCall<ReportBackupStateRequest, ReportBackupStateResponse>;
 }
 
 export interface ConductorServiceClient extends Client {
@@ -612,21 +311,6 @@ export interface ConductorServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HeartbeatResponse) => void,
-  ): ClientUnaryCall;
-  reportBackupState(
-    request: ReportBackupStateRequest,
-    callback: (error: ServiceError | null, response: ReportBackupStateResponse) => void,
-  ): ClientUnaryCall;
-  reportBackupState(
-    request: ReportBackupStateRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: ReportBackupStateResponse) => void,
-  ): ClientUnaryCall;
-  reportBackupState(
-    request: ReportBackupStateRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ReportBackupStateResponse) => void,
   ): ClientUnaryCall;
 }
 

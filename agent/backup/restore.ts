@@ -1,0 +1,122 @@
+// The restore path, the agent's and its tests' alike: every object of a
+// chain is verified first (checksum, every frame, the final marker) without
+// writing anything; only then does the consumer (a datastore's restore, or a
+// test's collector) read each element's raw bytes, from a second read that
+// must be the very object verified.
+import type { Readable } from 'node:stream';
+import { openRestore, verifyObject, type PipelineDeps, type RestoreResult } from '../../strategies/backup/pipeline.js';
+import { parseCompression } from '../../strategies/backup/compression.js';
+import { assertKeyMatches } from '../../strategies/backup/key-wrap.js';
+import type { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
+import { AgentError } from '../errors.js';
+
+/** What a chain element's metadata must record for it to be restored. */
+export type RestorableElement = Pick<BackupMetadata, 'backupId' | 'checksum' | 'compression' | 'storedBytes' | 'rawBytes'> &
+  Partial<Pick<BackupMetadata, 'encryption'>>;
+
+export interface RestoredBytes {
+  /** Bytes handed to the consumer. */
+  readonly rawBytes: number;
+  /** Bytes read from the objects in the restore pass. */
+  readonly storedBytes: number;
+}
+
+export interface RestoreProgress {
+  phase: 'verify' | 'restore';
+  message: string;
+  bytesDone: number;
+  bytesTotal: number;
+  bytesPerSecond: number;
+}
+
+export interface VerifyChainOptions {
+  readonly elements: readonly RestorableElement[];
+  /** Opens element i's stored object; called once per pass. */
+  readonly open: (i: number) => Promise<Readable> | Readable;
+  readonly wrappingKey: Buffer;
+  readonly signal: AbortSignal;
+  readonly onProgress?: (p: RestoreProgress) => void;
+  /** At most one progress report per this many ms (the pipeline's default otherwise). */
+  readonly progressIntervalMs?: number;
+  readonly deps: PipelineDeps;
+}
+
+export interface VerifiedChain {
+  /**
+   * Runs the consumer with each element's raw bytes at hand (with zstd,
+   * zstd's stdout, which a tool can read directly). Resolves the bytes
+   * restored once the consumer succeeded. If it failed, every element it
+   * opened is wound down (zstd stopped, the object closed) before the
+   * caller hears the reason.
+   */
+  consume(fn: (rawOf: (i: number) => Promise<Readable>) => Promise<void>): Promise<RestoredBytes>;
+}
+
+export async function verifyChain(opts: VerifyChainOptions): Promise<VerifiedChain> {
+  const { elements, wrappingKey, signal, deps, progressIntervalMs } = opts;
+  const onProgress = opts.onProgress ?? (() => undefined);
+  // A key the metadata says is not the backup's is refused before any object is read.
+  for (const m of elements) if (m.encryption?.keyId) assertKeyMatches(wrappingKey, m.encryption.keyId);
+  const headers: Buffer[] = [];
+  for (let i = 0; i < elements.length; i++) {
+    const m = elements[i]!;
+    const message = `verifying backup ${m.backupId}`;
+    onProgress({ phase: 'verify', message, bytesDone: 0, bytesTotal: m.storedBytes, bytesPerSecond: 0 });
+    const v = await verifyObject(await opts.open(i), m.checksum, wrappingKey, {
+      signal,
+      progressIntervalMs,
+      onProgress: (x) => onProgress({ phase: 'verify', message, bytesDone: x.storedBytes, bytesTotal: m.storedBytes, bytesPerSecond: x.storedRate }),
+    });
+    headers.push(v.header);
+  }
+  return {
+    async consume(fn) {
+      const results: Promise<RestoreResult>[] = [];
+      const objects: Readable[] = [];
+      const outputs: Readable[] = [];
+      const rawOf = async (i: number): Promise<Readable> => {
+        const m = elements[i]!;
+        const message = `restoring backup ${m.backupId}`;
+        const object = await opts.open(i);
+        objects.push(object);
+        const opened = openRestore(
+          object,
+          {
+            wrappingKey,
+            expectedSha256: m.checksum,
+            compression: parseCompression(m.compression || undefined),
+            expectHeader: headers[i],
+            signal,
+            progressIntervalMs,
+            onProgress: (x) => onProgress({ phase: 'restore', message, bytesDone: x.rawBytes, bytesTotal: m.rawBytes, bytesPerSecond: x.rawRate }),
+          },
+          deps,
+        );
+        results.push(opened.result);
+        outputs.push(opened.output);
+        return opened.output;
+      };
+      onProgress({ phase: 'restore', message: 'restoring into the datastore', bytesDone: 0, bytesTotal: elements.reduce((s, m) => s + m.rawBytes, 0), bytesPerSecond: 0 });
+      try {
+        await fn(rawOf);
+      } catch (err) {
+        for (const o of outputs) if (!o.readableEnded) o.destroy();
+        for (const o of objects) o.destroy();
+        await Promise.allSettled(results);
+        if (signal.aborted && !(err instanceof AgentError)) throw new AgentError('AGENT_ERR_CANCELLED', 'restore was cancelled', { cause: err });
+        throw err;
+      }
+      // A consumer that stopped reading early without failing: nothing may wait on it.
+      for (const o of outputs) if (!o.readableEnded) o.destroy();
+      let rawBytes = 0;
+      let storedBytes = 0;
+      for (const r of await Promise.allSettled(results)) {
+        if (r.status === 'fulfilled') {
+          rawBytes += r.value.rawBytes;
+          storedBytes += r.value.storedBytes;
+        }
+      }
+      return { rawBytes, storedBytes };
+    },
+  };
+}

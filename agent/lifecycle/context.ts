@@ -1,0 +1,27 @@
+// What every lifecycle step works on: the datastore's manager and
+// supervisor, the persisted state, where things are, and the log.
+import type { Logger } from '../../lib/logger.js';
+import { AgentError } from '../errors.js';
+import type { Layout } from '../layout.js';
+import type { DatastoreManager } from '../managers/manager.js';
+import type { StateStore } from '../state.js';
+import type { Supervisor } from '../supervisor.js';
+
+export interface LifecycleContext {
+  readonly manager: DatastoreManager;
+  readonly supervisor: Supervisor;
+  readonly state: StateStore;
+  readonly layout: Layout;
+  readonly log: Logger;
+}
+
+export interface ProgressEvent {
+  phase: string;
+  message: string;
+  percent: number;
+}
+
+/** Throws CANCELLED once the operation's signal fired. */
+export function throwIfCancelled(signal: AbortSignal, what: string): void {
+  if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', `${what}: ${String((signal.reason as Error)?.message ?? signal.reason)}`);
+}

@@ -1,0 +1,79 @@
+// Restores data into the datastore. A physical restore runs with the
+// datastore stopped: the current data directory is moved aside (not
+// deleted) and put back if the restore fails, so a bad backup never costs
+// the data that was there. After it, the agent's own account is re-keyed:
+// the restored grant tables are another instance's. A logical restore
+// replays into the running datastore.
+import { rename, mkdir, rm, stat, chown } from 'node:fs/promises';
+import type { LifecycleContext } from './context.js';
+import { startDatastore, stopQuietly } from './start-stop.js';
+
+/** A verified backup chain, ready to be written into the datastore. */
+export interface RestorePlan {
+  /** Replayed into the running datastore (a logical dump) rather than into a stopped one's data directory. */
+  readonly logical: boolean;
+  /** Writes the data; resolves the raw bytes restored. */
+  fill(signal: AbortSignal): Promise<number>;
+}
+
+/**
+ * Runs the plan without touching the lifecycle state: the caller (Prepare,
+ * or the Restore call) says what the instance is before and after. On
+ * failure the previous data is back in place and the datastore is stopped.
+ */
+export async function restoreInto(ctx: LifecycleContext, plan: RestorePlan, signal: AbortSignal): Promise<number> {
+  if (plan.logical) return plan.fill(signal);
+  const { manager, layout, log, supervisor } = ctx;
+  const aside = `${layout.dataDir}.pre-restore`;
+  await manager.disconnect();
+  await supervisor.stop();
+  const owner = await stat(layout.dataDir);
+  await rm(aside, { recursive: true, force: true });
+  await rename(layout.dataDir, aside);
+  await mkdir(layout.dataDir, { mode: owner.mode & 0o777 });
+  await chown(layout.dataDir, owner.uid, owner.gid);
+  let bytes: number;
+  try {
+    bytes = await plan.fill(signal);
+    await supervisor.start(signal);
+    await manager.secure(signal, false);
+    await manager.connect();
+  } catch (err) {
+    log.error({ err }, 'restore failed; putting the previous data back');
+    await stopQuietly(ctx);
+    await rm(layout.dataDir, { recursive: true, force: true });
+    await rename(aside, layout.dataDir);
+    throw err;
+  }
+  await rm(aside, { recursive: true, force: true });
+  return bytes;
+}
+
+/**
+ * The Restore call on a prepared instance: BUILDING while a physical
+ * restore runs, ACTIVE after it; on failure the previous data runs again
+ * (if it ran before) and the reason says the restore failed.
+ */
+export async function restorePrepared(ctx: LifecycleContext, plan: RestorePlan, signal: AbortSignal): Promise<number> {
+  if (plan.logical) return restoreInto(ctx, plan, signal);
+  const before = ctx.state.get();
+  ctx.state.update({ state: 'BUILDING', reason: 'restoring a backup' });
+  try {
+    const bytes = await restoreInto(ctx, plan, signal);
+    ctx.state.update({ state: 'ACTIVE', reason: '', wantRunning: true, pendingRestart: [] });
+    return bytes;
+  } catch (err) {
+    const reason = `restore failed, previous data kept: ${(err as Error).message}`;
+    if (!before.wantRunning) {
+      ctx.state.update({ state: 'SHUTDOWN', reason });
+      throw err;
+    }
+    try {
+      await startDatastore(ctx);
+      ctx.state.update({ reason });
+    } catch (e) {
+      ctx.state.update({ state: 'FAILED', reason: `${reason}; and it did not start again: ${(e as Error).message}` });
+    }
+    throw err;
+  }
+}
