@@ -21,14 +21,4 @@ import type { CompressionDeps } from './compression.js';
 export type PipelineDeps = CompressionDeps;
 export { runBackup, type BackupEncryption, type BackupPipelineOptions, type BackupResult } from './backup-pipeline.js';
 export { verifyObject, type VerifiedObject, type VerifyOptions } from './verify.js';
-export {
-  openRestore,
-  restoreBackup,
-  restoreStream,
-  type OpenRestoreOptions,
-  type OpenedRestore,
-  type RestoreBackupOptions,
-  type RestoreExpectation,
-  type RestoreResult,
-  type RestoreStreamOptions,
-} from './restore-pipeline.js';
+export { openRestore, type OpenRestoreOptions, type OpenedRestore, type RestoreResult } from './restore-pipeline.js';
