@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../lib/logger.js';
-import type { ChildHandle, ProcessRunner, Exit } from '../lib/process-runner.js';
+import { describeExit, type ChildHandle, type ProcessRunner, type Exit } from '../lib/process-runner.js';
 import { AgentError } from './errors.js';
 
 export interface ChildSpec {
@@ -48,12 +48,6 @@ const DEFAULT_BACKOFF = [1000, 2000, 4000, 8000, 16000, 30000];
 // the backoff from the beginning.
 const HEALTHY_AFTER_MS = 60_000;
 const HALF_STARTED_GRACE_MS = 5_000;
-
-function describeExit(program: string, exit: Exit): string {
-  if (exit.signal) return `${program} was killed by ${exit.signal}`;
-  if (exit.code !== null) return `${program} exited with code ${exit.code}`;
-  return `${program} could not be started`;
-}
 
 export class Supervisor {
   private child: ChildHandle | null = null;
@@ -135,7 +129,7 @@ export class Supervisor {
         await this.killChild();
         throw new AgentError(
           'AGENT_ERR_DATASTORE',
-          `${describeExit(program, exitedEarly)} before it answered: ${child.outputTail() || '(no output)'}`,
+          `${program} ${describeExit(exitedEarly)} before it answered: ${child.outputTail() || '(no output)'}`,
         );
       }
       if (signal?.aborted) {
@@ -160,7 +154,7 @@ export class Supervisor {
   private onExit(child: ChildHandle, exit: Exit, program: string): void {
     rmSync(this.opts.pidFile, { force: true });
     if (!this.wanted) return;
-    const reason = `${describeExit(program, exit)}: ${child.outputTail().split('\n').slice(-3).join(' | ')}`;
+    const reason = `${program} ${describeExit(exit)}: ${child.outputTail().split('\n').slice(-3).join(' | ')}`;
     this.opts.log.warn({ exit, program }, 'datastore died unexpectedly');
     this.opts.onCrash(reason);
     if (Date.now() - this.startedAtMs > HEALTHY_AFTER_MS) this.attempt = 0;

@@ -3,8 +3,12 @@
 // argv. Output lines of long-running children go to the structured log.
 import { execa, type ResultPromise } from 'execa';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { stdinForSpawn, type StdinSource } from './fd-handoff.js';
 import type { Logger } from './logger.js';
+
+export type { OpenFile } from './fd-handoff.js';
 
 export class CommandError extends Error {
   constructor(
@@ -46,11 +50,26 @@ function tail(s: string): string {
   return t.length > MAX_TAIL ? '…' + t.slice(-MAX_TAIL) : t;
 }
 
-function describe(argv: readonly string[]): string {
-  // Only the program name and its flags' names: values may be paths with
-  // user-chosen names; secrets are never in argv in the first place.
-  return argv[0] ?? '';
+/** The program's name for messages: never its arguments (paths with user-chosen names). */
+export function programName(argv: readonly string[]): string {
+  return path.basename(argv[0] ?? '') || 'program';
 }
+
+/** How a child ended, the one wording every message uses: "exited with code 1", "was killed by SIGTERM". */
+export function describeExit(exit: Exit): string {
+  if (exit.signal !== null) return `was killed by ${exit.signal}`;
+  if (exit.code !== null) return `exited with code ${exit.code}`;
+  return 'could not start';
+}
+
+/** A child that ended badly, as an error: "<program> <how it ended>: <its last output lines>". */
+export function exitFailure(argv: readonly string[], exit: Exit, outputTail: string, options?: { cause?: unknown }): CommandError {
+  const why = describeExit(exit);
+  return new CommandError(`${programName(argv)} ${why}${outputTail ? ': ' + outputTail : ''}`, argv, exit.code ?? undefined, exit.signal ?? undefined, outputTail, options);
+}
+
+/** After a stop, how long a child gets to exit on SIGTERM before its group is killed. */
+export const DEFAULT_KILL_AFTER_MS = 3000;
 
 export class ProcessRunner {
   constructor(private readonly log: Logger) {}
@@ -77,24 +96,13 @@ export class ProcessRunner {
     });
     const r = await child;
     if (r.failed) {
-      const why = r.isCanceled
-        ? 'was cancelled'
-        : r.timedOut
-          ? `timed out after ${opts.timeoutMs} ms`
-          : r.signal
-            ? `was killed by ${r.signal}`
-            : r.exitCode === undefined
-              ? `could not start (${r.originalMessage ?? r.shortMessage})`
-              : `exited with code ${r.exitCode}`;
       const stderrTail = tail(String(r.stderr ?? '') || String(r.stdout ?? ''));
-      throw new CommandError(
-        `${describe(argv)} ${why}${stderrTail ? ': ' + stderrTail : ''}`,
-        argv,
-        r.exitCode,
-        r.signal,
-        stderrTail,
-        { cause: r.cause },
-      );
+      const exit = { code: r.exitCode ?? null, signal: r.signal ?? null };
+      if (r.isCanceled || r.timedOut || (exit.code === null && exit.signal === null)) {
+        const why = r.isCanceled ? 'was cancelled' : r.timedOut ? `timed out after ${opts.timeoutMs} ms` : `could not start (${r.originalMessage ?? r.shortMessage})`;
+        throw new CommandError(`${programName(argv)} ${why}${stderrTail ? ': ' + stderrTail : ''}`, argv, r.exitCode, r.signal, stderrTail, { cause: r.cause });
+      }
+      throw exitFailure(argv, exit, stderrTail, { cause: r.cause });
     }
     return { stdout: String(r.stdout), stderr: String(r.stderr) };
   }
@@ -107,14 +115,7 @@ export class ProcessRunner {
   spawn(argv: readonly string[], opts: SpawnOptions = {}): ChildHandle {
     const [file, ...args] = argv;
     if (!file) throw new TypeError('spawn: empty argv');
-    // Another child's stdout as this one's stdin: the new child is given the
-    // pipe itself, and this process closes its own copy right after, so no
-    // byte passes through here and the writer's exit is the reader's EOF.
-    const upstream = opts.stdin instanceof ChildHandle ? opts.stdin.releaseStdout() : undefined;
-    // An open file's descriptor as stdin: the child reads the file itself
-    // (from the descriptor's current offset), never this process.
-    // (execa's types name only descriptors 3 to 9; it passes any to spawn.)
-    const fileStdin = isOpenFile(opts.stdin) ? (opts.stdin.fd as 3) : undefined;
+    const stdin = stdinForSpawn(opts.stdin);
     const child = execa(file, args, {
       cwd: opts.cwd,
       env: opts.env,
@@ -122,15 +123,15 @@ export class ProcessRunner {
       uid: opts.uid,
       gid: opts.gid,
       detached: true,
-      stdin: upstream ?? fileStdin ?? (opts.stdin as 'pipe' | 'ignore' | undefined) ?? 'ignore',
+      stdin: stdin.stdio,
       stdout: opts.stdout ?? 'pipe',
       stderr: 'pipe',
       reject: false,
       buffer: false,
       encoding: 'buffer',
     });
-    upstream?.destroy();
-    return new ChildHandle(argv, child, opts.logger ?? this.log, opts.logOutput !== false);
+    stdin.afterSpawn();
+    return new ChildHandle(argv, child, opts.logger ?? this.log, opts.logOutput !== false, opts);
   }
 }
 
@@ -145,20 +146,22 @@ export interface SpawnOptions {
   /**
    * 'pipe' to write to it; a child whose stdout (not yet read from, see
    * ChildHandle.releaseStdout) becomes this child's stdin; or an open file
-   * (a fs/promises FileHandle), which the child reads directly.
+   * (a fs/promises FileHandle), which the child reads directly
+   * (lib/fd-handoff.ts).
    */
-  stdin?: 'pipe' | 'ignore' | ChildHandle | OpenFile;
+  stdin?: StdinSource;
   /** Log stdout/stderr lines (default true). Off for binary stdout. */
   logOutput?: boolean;
-}
-
-/** An open file descriptor, such as a fs/promises FileHandle. */
-export interface OpenFile {
-  readonly fd: number;
-}
-
-function isOpenFile(x: unknown): x is OpenFile {
-  return typeof x === 'object' && x !== null && !(x instanceof ChildHandle) && Number.isInteger((x as OpenFile).fd) && (x as OpenFile).fd >= 0;
+  /**
+   * Stops the child when it aborts: `stopSignal` (SIGTERM) to its process
+   * group (or to the child alone with stopScope 'process'), SIGKILL to the
+   * group after killAfterMs. ChildHandle.cancelled tells afterwards.
+   */
+  signal?: AbortSignal;
+  /** How long a stop waits before SIGKILL (default DEFAULT_KILL_AFTER_MS). */
+  killAfterMs?: number;
+  stopSignal?: NodeJS.Signals;
+  stopScope?: 'group' | 'process';
 }
 
 export interface Exit {
@@ -175,13 +178,21 @@ export class ChildHandle {
   private readonly lines: string[] = [];
   private done = false;
   private stdoutReleased = false;
+  private abortedBy: AbortSignal | null = null;
+  private readonly killAfterMs: number;
+  private readonly stopSignal: NodeJS.Signals;
+  private readonly stopScope: 'group' | 'process';
 
   constructor(
     readonly argv: readonly string[],
     private readonly child: ResultPromise,
     log: Logger,
     logOutput: boolean,
+    opts: Pick<SpawnOptions, 'signal' | 'killAfterMs' | 'stopSignal' | 'stopScope'> = {},
   ) {
+    this.killAfterMs = opts.killAfterMs ?? DEFAULT_KILL_AFTER_MS;
+    this.stopSignal = opts.stopSignal ?? 'SIGTERM';
+    this.stopScope = opts.stopScope ?? 'group';
     if (child.pid === undefined) {
       // execa reports spawn failures through the promise; keep pid 0.
       this.pid = 0;
@@ -219,6 +230,38 @@ export class ChildHandle {
         return { code: null, signal: null };
       },
     );
+    const { signal } = opts;
+    if (signal) {
+      const onAbort = (): void => {
+        this.abortedBy = signal;
+        void this.stop();
+      };
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        void this.exited.then(() => signal.removeEventListener('abort', onAbort));
+      }
+    }
+  }
+
+  /** The spawn's signal aborted while the child ran (it was stopped for that). */
+  get cancelled(): boolean {
+    return this.abortedBy !== null;
+  }
+
+  /** The child's program name, for messages. */
+  get program(): string {
+    return programName(this.argv);
+  }
+
+  /**
+   * The child's end as an error: its exit status and its last output lines
+   * (`lines` of them; `keep` drops lines that are not about a failure).
+   */
+  failure(exit: Exit, opts: { lines?: number; keep?: (line: string) => boolean } = {}): CommandError {
+    let lines = this.lines.filter((l) => l.trim() && (opts.keep?.(l.trim()) ?? true));
+    if (opts.lines !== undefined) lines = lines.slice(-opts.lines);
+    return exitFailure(this.argv, exit, lines.join('\n'));
   }
 
   /** null once released to another child. */
@@ -303,7 +346,7 @@ export class ChildHandle {
    * exit status and stderr, not our SIGTERM, are what is reported; then
    * stops it as stop(graceMs) does.
    */
-  async exitOrStop(waitMs: number, graceMs: number): Promise<Exit> {
+  async exitOrStop(waitMs: number = this.killAfterMs, graceMs: number = this.killAfterMs): Promise<Exit> {
     if (this.done) return await this.exited;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), waitMs)));
@@ -319,8 +362,9 @@ export class ChildHandle {
    * `signal` (SIGTERM) to the group, or to the child alone with scope
    * 'process' (a server that stops its own children, like PostgreSQL's
    * postmaster); SIGKILL to the whole group after graceMs. Resolves on exit.
+   * Defaults: the spawn's killAfterMs, stopSignal and stopScope.
    */
-  async stop(graceMs: number, signal: NodeJS.Signals = 'SIGTERM', scope: 'group' | 'process' = 'group'): Promise<Exit> {
+  async stop(graceMs: number = this.killAfterMs, signal: NodeJS.Signals = this.stopSignal, scope: 'group' | 'process' = this.stopScope): Promise<Exit> {
     if (scope === 'process') this.signalProcess(signal);
     else this.signalGroup(signal);
     const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);

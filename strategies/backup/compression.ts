@@ -1,15 +1,22 @@
-// Compression stages of the backup pipeline. zstd is the default: Node 20's
-// zlib has no zstd, so the `zstd` program runs as a child (through
-// ProcessRunner, the one module that starts processes) with its stdin and
-// stdout inside the pipeline, and its exit status part of the stream's
-// success. gzip runs in-process with zlib (on libuv's thread pool, off the
-// event loop); 'none' is a pass-through.
-import { Duplex, PassThrough } from 'node:stream';
+// Compression, as one stage type whatever the choice and whatever the input.
+// zstd is the default: Node 20's zlib has no zstd, so the `zstd` program
+// runs as a child (zstd-program.ts); gzip runs in-process with zlib (on
+// libuv's thread pool, off the event loop); 'none' is a pass-through.
+//
+// The stage takes its input either way it comes: a Node stream, read
+// through the agent, or a program's output nobody has read yet, which zstd
+// takes directly (lib/fd-handoff.ts) so only compressed bytes enter the
+// agent. On restore, zstd's output is in turn a program's output that the
+// restoring tool takes the same way. Callers never branch on which.
+import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { CofferError } from '../../lib/coded-error.js';
-import type { Logger } from '../../lib/logger.js';
-import { CommandError, type ChildHandle, type Exit, type ProcessRunner } from '../../lib/process-runner.js';
-import { ProgramOutput } from '../../lib/program-output.js';
+import { takeProgramOutput } from '../../lib/fd-handoff.js';
+import { CommandError } from '../../lib/process-runner.js';
+import { HashMeter, type ProgressMeter } from './hash-meter.js';
+import { compressProgramOutput, decompressToProgram, zstdStream, type ZstdDeps } from './zstd-program.js';
+
+export { zstdSummary } from './zstd-program.js';
 
 export const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
 export type CompressionName = (typeof COMPRESSIONS)[number];
@@ -22,34 +29,102 @@ export function parseCompression(name: string | undefined): CompressionName {
   throw new CofferError('INVALID_ARGUMENT', `unknown compression "${name}"; use one of ${COMPRESSIONS.join(', ')}`);
 }
 
-export interface CompressionDeps {
-  readonly runner: ProcessRunner;
-  readonly log: Logger;
-  /** The zstd program; found on PATH by default. */
-  readonly zstdPath?: string;
-  /** zstd worker threads (-T). Two keeps one core free for encryption and hashing. */
-  readonly zstdThreads?: number;
-  /** After a cancel, SIGKILL the compressor's group if SIGTERM has not ended it by then. */
-  readonly killAfterMs?: number;
+export type CompressionDeps = ZstdDeps;
+
+/**
+ * The compression stage of a backup: the pipeline's first streams, from
+ * the source to compressed bytes.
+ */
+export interface CompressStage {
+  readonly head: [Readable, ...Duplex[]];
+  /** Bytes the source produced: exact once the pipeline has finished. */
+  rawBytes(): number;
+  /**
+   * The compressing program's own failure, if it failed: its exit status
+   * and stderr are the reason a person needs, whatever another stage
+   * noticed first (a premature close).
+   */
+  failure(): Error | undefined;
+  /** Resolves once any program of the stage has exited (stopping it if the pipeline did not end). */
+  reap(): Promise<void>;
 }
 
-/** A stage: its stream, and a promise that settles once any child process has exited. */
-export interface CompressionStage {
+export function compressStage(name: CompressionName, source: Readable, deps: CompressionDeps, meter?: ProgressMeter): CompressStage {
+  const taken = name === 'zstd' ? takeProgramOutput(source) : undefined;
+  if (taken) {
+    const direct = compressProgramOutput(taken, deps);
+    meter?.probeRaw(direct.rawSoFar);
+    return {
+      head: [direct.output],
+      rawBytes: () => direct.rawTotal() ?? 0,
+      // zstd's and the tool's exit are already the output's own error.
+      failure: () => undefined,
+      reap: async () => {
+        if (!direct.output.destroyed && !direct.output.readableEnded) direct.output.destroy();
+        await direct.child.exited;
+      },
+    };
+  }
+  const raw = new HashMeter({ hash: false, onBytes: meter?.addRaw });
+  const codec = createCompressor(name, deps);
+  return {
+    head: [source, raw, codec.stream],
+    rawBytes: () => raw.bytes,
+    failure: () => {
+      const errored = (codec.stream as { errored?: unknown }).errored;
+      return errored instanceof CommandError ? errored : undefined;
+    },
+    reap: () => reaped(codec),
+  };
+}
+
+/**
+ * The decompression stage of a restore: the feeding pipeline's last
+ * streams, and the raw output.
+ */
+export interface DecompressStage {
+  readonly tail: Writable[];
+  /**
+   * The raw bytes, given the feeding pipeline's outcome: with zstd a
+   * program's output a restoring tool can take directly. `done` settles
+   * once the output is known whole (the feed and any program succeeded).
+   */
+  open(fed: Promise<void>): { readonly output: Readable; readonly done: Promise<void> };
+  /** Bytes of output: exact once `done` resolved. */
+  rawBytes(): number;
+}
+
+export function decompressStage(name: CompressionName, deps: CompressionDeps, meter?: ProgressMeter): DecompressStage {
+  if (name === 'zstd') {
+    const zstd = decompressToProgram(deps);
+    meter?.probeRaw(zstd.rawSoFar);
+    return {
+      tail: [zstd.child.stdin!],
+      open: (fed) => {
+        const output = zstd.output(fed);
+        return { output, done: output.completion };
+      },
+      rawBytes: () => zstd.rawTotal() ?? 0,
+    };
+  }
+  const raw = new HashMeter({ hash: false, onBytes: meter?.addRaw });
+  const codec = createDecompressor(name, deps);
+  const output = new PassThrough({ highWaterMark: 1024 * 1024 });
+  return { tail: [codec.stream, raw, output], open: (fed) => ({ output, done: fed }), rawBytes: () => raw.bytes };
+}
+
+/** A compressor or decompressor between two streams of this process; `exited` settles once any child has exited. */
+export interface CodecStream {
   readonly stream: Duplex;
-  /** Process id of the child, if this stage runs one. */
+  /** Process id of the child, if this one runs one. */
   readonly pid?: number;
   readonly exited: Promise<void>;
 }
 
-// Both sides of the pipe to the child: enough to keep zstd busy without
-// holding more than a pipe's worth of data in this process.
-const PIPE_HIGH_WATER_MARK = 64 * 1024;
-
-export function createCompressor(name: CompressionName, deps: CompressionDeps): CompressionStage {
+export function createCompressor(name: CompressionName, deps: CompressionDeps): CodecStream {
   switch (name) {
     case 'zstd':
-      // -1: fastest level, backups are I/O bound; -c: to stdout; -q: no progress on stderr.
-      return runProgram([deps.zstdPath ?? 'zstd', '-1', `-T${deps.zstdThreads ?? 2}`, '-c', '-q'], deps);
+      return program(zstdStream('compress', deps));
     case 'gzip':
       // gzip's own default level: gzip is offered for tools that only read gzip, not for speed.
       return inProcess(createGzip({ level: 6 }));
@@ -58,10 +133,10 @@ export function createCompressor(name: CompressionName, deps: CompressionDeps): 
   }
 }
 
-export function createDecompressor(name: CompressionName, deps: CompressionDeps): CompressionStage {
+export function createDecompressor(name: CompressionName, deps: CompressionDeps): CodecStream {
   switch (name) {
     case 'zstd':
-      return runProgram([deps.zstdPath ?? 'zstd', '-d', '-c', '-q'], deps);
+      return program(zstdStream('decompress', deps));
     case 'gzip':
       return inProcess(createGunzip());
     case 'none':
@@ -69,218 +144,16 @@ export function createDecompressor(name: CompressionName, deps: CompressionDeps)
   }
 }
 
-/**
- * zstd reading a program's stdout directly (ProgramOutput.handOff): the raw
- * bytes go from the tool to zstd through an OS pipe and never enter the
- * agent, which reads only the compressed side. The output ends only once
- * zstd exited 0 AND the source's own completion resolved (the tool exited
- * 0): zstd ends cleanly on any EOF, including a tool that died midway.
- */
-export interface DirectCompression {
-  readonly output: ProgramOutput;
-  readonly child: ChildHandle;
-  /** Raw bytes zstd has read so far, while it runs (for progress). */
-  rawSoFar(): number | undefined;
-  /** Once zstd has exited: the raw byte count it reported. */
-  rawTotal(): number | undefined;
+function program(z: ReturnType<typeof zstdStream>): CodecStream {
+  return { stream: z.stream, pid: z.child.pid, exited: z.child.exited.then(() => undefined) };
 }
 
-export function compressProgramOutput(input: ProgramOutput, deps: CompressionDeps): DirectCompression {
-  // -vv: the closing summary gives exact byte counts ("N B => M B"); --no-progress keeps stderr to that.
-  const argv = [deps.zstdPath ?? 'zstd', '-1', `-T${deps.zstdThreads ?? 2}`, '-c', '-vv', '--no-progress'];
-  const child = deps.runner.spawn(argv, { stdin: input.handOff(), stdout: 'pipe', logOutput: false });
-  deps.log.debug({ cmd: argv, pid: child.pid, from: input.child.pid }, 'compression program started on the source program\'s output');
-  const killAfterMs = deps.killAfterMs ?? 2000;
-  const zstdOk = child.exited.then((exit) => {
-    if (exit.code !== 0) throw programExitError(child, exit);
-  });
-  const completion = bothOk(zstdOk, input.completion, isInputClosed);
-  const output = new ProgramOutput(child, {
-    completion,
-    highWaterMark: PIPE_HIGH_WATER_MARK,
-    onAbandon: () => void child.stop(killAfterMs),
-  });
-  let lastRead: number | undefined;
-  return {
-    output,
-    child,
-    rawSoFar: () => (lastRead = child.ioCounters()?.readBytes ?? lastRead),
-    rawTotal: () => zstdSummary(child.outputTail())?.in ?? lastRead,
-  };
-}
-
-/**
- * zstd -d fed from the agent (the decrypted stream), its stdout a
- * ProgramOutput the restoring tool can take directly. `upstream` is the
- * feeding pipeline: the output is whole only if it, and zstd, succeeded.
- */
-export interface DirectDecompression {
-  readonly child: ChildHandle;
-  /** Bind the feeding pipeline's promise; returns the output to hand on. */
-  output(upstream: Promise<unknown>): ProgramOutput;
-  /** Raw bytes zstd has written so far, while it runs (for progress). */
-  rawSoFar(): number | undefined;
-  /** Once zstd has exited: the raw byte count it reported. */
-  rawTotal(): number | undefined;
-}
-
-export function decompressToProgram(deps: CompressionDeps): DirectDecompression {
-  const argv = [deps.zstdPath ?? 'zstd', '-d', '-c', '-vv', '--no-progress'];
-  const child = deps.runner.spawn(argv, { stdin: 'pipe', stdout: 'pipe', logOutput: false });
-  deps.log.debug({ cmd: argv, pid: child.pid }, 'decompression program started');
-  const killAfterMs = deps.killAfterMs ?? 2000;
-  let lastWritten: number | undefined;
-  return {
-    child,
-    output: (upstream) => {
-      const zstdOk = child.exited.then((exit) => {
-        if (exit.code !== 0) throw programExitError(child, exit);
-      });
-      // The feeding side first: a frame that failed to decrypt is the reason,
-      // not zstd's complaint about the input that then stopped short. But a
-      // broken pipe on the feeding side only says zstd went first.
-      const completion = bothOk(upstream, zstdOk, isInputClosed);
-      completion.catch(() => void child.stop(killAfterMs));
-      return new ProgramOutput(child, { completion, highWaterMark: PIPE_HIGH_WATER_MARK, onAbandon: () => void child.stop(killAfterMs) });
-    },
-    rawSoFar: () => (lastWritten = child.ioCounters()?.writtenBytes ?? lastWritten),
-    rawTotal: () => zstdSummary(child.outputTail())?.out ?? lastWritten,
-  };
-}
-
-/**
- * Waits for both; if either failed, rejects with the first one's reason in
- * argument order, unless `yields` says the first's reason defers to the second's.
- */
-async function bothOk(first: Promise<unknown>, second: Promise<unknown>, yields: (err: Error | null) => boolean): Promise<void> {
-  const [a, b] = await Promise.allSettled([first, second]);
-  if (a.status === 'rejected' && !(b.status === 'rejected' && yields(a.reason as Error))) throw a.reason;
-  if (b.status === 'rejected') throw b.reason;
-}
-
-/**
- * The byte counts in zstd -vv's closing line: "(N B => M B, ...)" when
- * compressing (numbers padded to six places), ": N bytes" when
- * decompressing.
- */
-export function zstdSummary(stderr: string): { in: number; out: number } | undefined {
-  const c = /\(\s*(\d+) B =>\s*(\d+) B,/.exec(stderr);
-  if (c) return { in: Number(c[1]), out: Number(c[2]) };
-  const d = /^\S.*:\s*(\d+) bytes\s*$/m.exec(stderr);
-  if (d) return { in: Number.NaN, out: Number(d[1]) };
-  return undefined;
-}
-
-// What zstd -vv says when all is well; kept out of error messages.
-const ZSTD_CHATTER = [/^\*\*\* Zstandard CLI/, /^--zstd=/, /^--format=/, /^Using std(in|out) for/, /^Decompression will require/, /^Sparse File Support/, /: Completed in /, /\(\s*\d+ B =>\s*\d+ B,/, /:\s*\d+ bytes\s*$/];
-
-function programExitError(child: ChildHandle, exit: Exit): CommandError {
-  const program = child.argv[0] ?? '';
-  const why = exit.signal !== null ? `was killed by ${exit.signal}` : exit.code === null ? 'could not start' : `exited with code ${exit.code}`;
-  const stderr = child
-    .outputTail()
-    .split('\n')
-    .filter((l) => l.trim() && !ZSTD_CHATTER.some((re) => re.test(l.trim())))
-    .join('\n');
-  const err = new CommandError(`${program} ${why}${stderr ? ': ' + stderr : ''}`, child.argv, exit.code ?? undefined, exit.signal ?? undefined, stderr);
-  // Killed by SIGPIPE: whatever read its output went away first, and that
-  // reader's own failure is the reason (tool-io.ts treats EPIPE so).
-  if (exit.signal === 'SIGPIPE') Object.assign(err, { code: 'EPIPE' });
-  return err;
-}
-
-function inProcess(stream: Duplex): CompressionStage {
+function inProcess(stream: Duplex): CodecStream {
   return { stream, exited: Promise.resolve() };
 }
 
-function runProgram(argv: readonly string[], deps: CompressionDeps): CompressionStage {
-  // Binary stdout: logOutput must be off, or the runner would read stdout as log lines.
-  const child = deps.runner.spawn(argv, { stdin: 'pipe', stdout: 'pipe', logOutput: false });
-  deps.log.debug({ cmd: argv, pid: child.pid }, 'compression program started');
-  const stream = new ProgramStream(child, deps.killAfterMs ?? 2000);
-  return { stream, pid: child.pid, exited: child.exited.then(() => undefined) };
-}
-
-/** A broken pipe: the program at the other end went away first (or, for a program killed by SIGPIPE, its reader did). */
-function isInputClosed(err: Error | null): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  return code === 'EPIPE' || code === 'ECONNRESET';
-}
-
-/** Errors that only mean "the other end of the pipe went away". */
-function isPipeError(err: Error | null): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  return !err || code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_PREMATURE_CLOSE';
-}
-
-/**
- * A child's stdin and stdout as one Duplex. Backpressure is passed through in
- * both directions (write waits for 'drain'; a full readable pauses stdout).
- * The readable side ends only when stdout has ended AND the program exited 0;
- * any other exit fails the stream with the program's stderr. Destroying the
- * stream kills the program's process group.
- */
-class ProgramStream extends Duplex {
-  constructor(
-    private readonly child: ChildHandle,
-    private readonly killAfterMs: number,
-  ) {
-    super({ readableHighWaterMark: PIPE_HIGH_WATER_MARK, writableHighWaterMark: PIPE_HIGH_WATER_MARK });
-    const { stdin, stdout } = child;
-    if (!stdin || !stdout) throw new TypeError(`${child.argv[0]}: stdin and stdout must be pipes`);
-    stdout.on('data', (chunk: Buffer) => {
-      if (!this.push(chunk)) stdout.pause();
-    });
-    stdout.once('end', () => void this.endWhenExited());
-    stdout.on('error', (err) => this.destroy(err));
-    stdin.on('error', (err) => this.destroy(err));
-  }
-
-  override _read(): void {
-    this.child.stdout?.resume();
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    const stdin = this.child.stdin as NonNullable<ChildHandle['stdin']>;
-    if (stdin.write(chunk)) cb();
-    else stdin.once('drain', () => cb());
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    // Closing stdin tells the program the input is complete; success is
-    // decided on the readable side, by its exit status.
-    this.child.stdin?.end();
-    cb();
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    const { child } = this;
-    // EPIPE on stdin: the program closed its input, so it is exiting on its
-    // own; killing it now would replace its exit status and stderr with our
-    // SIGTERM.
-    const settle = isInputClosed(err) ? child.exitOrStop(this.killAfterMs, this.killAfterMs) : child.stop(this.killAfterMs);
-    child.stdin?.destroy();
-    child.stdout?.destroy();
-    settle.then(
-      (exit) => {
-        // A program that exited non-zero on its own is the real reason,
-        // whatever another stage noticed first (a broken pipe, a premature
-        // close): its exit status and stderr are what a person needs.
-        if ((isPipeError(err) || !(err instanceof CofferError)) && exit.code !== 0 && exit.code !== null) cb(this.exitError(exit));
-        else cb(err);
-      },
-      () => cb(err),
-    );
-  }
-
-  private async endWhenExited(): Promise<void> {
-    const exit = await this.child.exited;
-    if (this.destroyed) return;
-    if (exit.code === 0) this.push(null);
-    else this.destroy(this.exitError(exit));
-  }
-
-  private exitError(exit: Exit): CommandError {
-    return programExitError(this.child, exit);
-  }
+/** Makes sure a compression child is gone before the caller hears the outcome. */
+async function reaped(codec: CodecStream): Promise<void> {
+  if (!codec.stream.destroyed && !codec.stream.readableEnded) codec.stream.destroy();
+  await codec.exited;
 }

@@ -174,3 +174,8 @@ export class ProgressMeter {
     });
   }
 }
+
+/** A ProgressMeter when someone listens, else none (no per-chunk work at all). */
+export function progressMeter(onProgress: ((p: Progress) => void) | undefined, intervalMs: number | undefined): ProgressMeter | undefined {
+  return onProgress ? new ProgressMeter({ onProgress, intervalMs }) : undefined;
+}

@@ -24,7 +24,7 @@ import type { BackupSource } from '../../agent/managers/manager.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ProcessRunner } from '../../lib/process-runner.js';
 import { BackupType, type BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
-import { DEFAULT_KILL_AFTER_MS, feedTool, reasonOf, runFailure, toolSource } from './tool-io.js';
+import { DEFAULT_KILL_AFTER_MS, feedTool, reasonOf, runFailure, spawnToolSource } from './tool-io.js';
 
 export { reasonOf } from './tool-io.js';
 
@@ -73,14 +73,9 @@ export async function startMariabackup(o: MariabackupBackupOptions): Promise<Bac
     `--user=${o.user}`,
     ...(o.incrementalLsn !== undefined ? [`--incremental-lsn=${o.incrementalLsn}`] : []),
   ];
-  // Binary stdout: the runner must not read it as log lines. stderr (the
-  // tool's progress) is kept as the tail for error messages.
-  const child = o.runner.spawn(argv, { stdout: 'pipe', logOutput: false });
-  o.log.info({ pid: child.pid, incremental: o.incrementalLsn !== undefined }, 'mariadb-backup started');
-  return toolSource({
-    child,
+  const source = spawnToolSource(o.runner, argv, {
     signal: o.signal,
-    killAfterMs: o.killAfterMs ?? DEFAULT_KILL_AFTER_MS,
+    killAfterMs: o.killAfterMs,
     cleanup: o.cleanup,
     finish: async () => {
       const meta = await readBackupRecord(lsnDir);
@@ -91,6 +86,8 @@ export async function startMariabackup(o: MariabackupBackupOptions): Promise<Bac
       return meta;
     },
   });
+  o.log.info({ pid: source.child.pid, incremental: o.incrementalLsn !== undefined }, 'mariadb-backup started');
+  return source;
 }
 
 /** Reads what mariadb-backup left in --extra-lsndir into metadata fields. */

@@ -24,7 +24,7 @@ import type { BackupSource } from '../../agent/managers/manager.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ProcessRunner } from '../../lib/process-runner.js';
 import type { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
-import { DEFAULT_KILL_AFTER_MS, feedTool, toolSource } from './tool-io.js';
+import { DEFAULT_KILL_AFTER_MS, feedTool, spawnToolSource } from './tool-io.js';
 
 export const MYSQLDUMP = 'mysqldump';
 
@@ -66,14 +66,11 @@ export function startMysqldump(o: MysqldumpBackupOptions): BackupSource {
     '--default-character-set=utf8mb4',
     ...(o.binlog ? ['--master-data=2', '--gtid'] : []),
   ];
-  const child = o.runner.spawn(argv, { stdout: 'pipe', logOutput: false });
-  o.log.info({ pid: child.pid }, 'mariadb-dump started');
   const head = new Keeper(KEEP, 'head');
   const tail = new Keeper(KEEP, 'tail');
-  return toolSource({
-    child,
+  const source = spawnToolSource(o.runner, argv, {
     signal: o.signal,
-    killAfterMs: o.killAfterMs ?? DEFAULT_KILL_AFTER_MS,
+    killAfterMs: o.killAfterMs,
     cleanup: o.cleanup,
     onChunk: (chunk) => {
       head.add(chunk);
@@ -86,6 +83,8 @@ export function startMysqldump(o: MysqldumpBackupOptions): BackupSource {
       return meta;
     },
   });
+  o.log.info({ pid: source.child.pid }, 'mariadb-dump started');
+  return source;
 }
 
 /** What the dump's own comments say: server version, binlog and GTID position. */

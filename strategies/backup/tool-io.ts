@@ -1,6 +1,6 @@
-// A datastore's tool as a backup source, and a tool fed a restore: the
-// helpers every strategy shares (mariabackup.ts, mysqldump.ts, and the
-// PostgreSQL ones). A tool's success needs both its exit status and the
+// A datastore's tool as a backup source, and a tool fed a restore: the one
+// tool-streaming helper every datastore's drivers use (MariaDB's, PostgreSQL's,
+// Redis's). A tool's success needs both its exit status and the
 // stream's: a tool that exits 0 after its input failed half-way has
 // restored a prefix, which is a failure.
 //
@@ -12,117 +12,117 @@ import { Transform, pipeline as pipelineCb, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CofferError } from '../../lib/coded-error.js';
 import type { BackupSource } from '../../agent/managers/manager.js';
+import { takeProgramOutput } from '../../lib/fd-handoff.js';
 import { ProgramOutput } from '../../lib/program-output.js';
-import { CommandError, type ChildHandle, type Exit, type ProcessRunner, type SpawnOptions } from '../../lib/process-runner.js';
+import { CommandError, DEFAULT_KILL_AFTER_MS, type ChildHandle, type Exit, type ProcessRunner, type SpawnOptions } from '../../lib/process-runner.js';
 import type { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
 
-/** SIGTERM first; SIGKILL to the group if still alive after this long. */
-export const DEFAULT_KILL_AFTER_MS = 3000;
+export { DEFAULT_KILL_AFTER_MS } from '../../lib/process-runner.js';
 
-export interface ToolSourceOptions {
-  readonly child: ChildHandle;
+export interface ToolSourceOptions extends Omit<SpawnOptions, 'stdout' | 'logOutput' | 'signal'> {
+  /** Stops the tool (SIGTERM to its group, SIGKILL after killAfterMs) and fails the backup as CANCELLED. */
   readonly signal: AbortSignal;
-  readonly killAfterMs: number;
   /**
    * Sees every chunk of stdout as it passes (must not keep it). Setting it
    * means the bytes pass through the agent: the output cannot be handed on.
    */
   readonly onChunk?: (chunk: Buffer) => void;
-  /** After a clean exit: what the strategy records in the metadata. */
-  readonly finish: () => Promise<Partial<BackupMetadata>>;
+  /** After a clean exit: what the strategy records in the metadata (the tool's stderr is child.outputTail()). */
+  readonly finish?: (child: ChildHandle) => Promise<Partial<BackupMetadata>>;
   /** Bytes appended after the tool's own output, once it exited cleanly (also means no hand-off). */
   readonly trailer?: Buffer;
-  /** Runs once the tool has exited, whatever happened (temporary files). */
-  readonly cleanup: () => Promise<void>;
+  /** Runs once the tool has exited, whatever happened (temporary files, a held slot). */
+  readonly cleanup?: () => Promise<void> | void;
+}
+
+/** A running tool whose stdout is a backup. */
+export interface ToolSource extends BackupSource {
+  readonly child: ChildHandle;
 }
 
 /**
- * The tool's stdout as a BackupSource. The stream ends only after the tool
- * exited 0 (and `finish` succeeded), so even a consumer that forgets `done`
- * cannot commit a truncated backup; any other exit fails both the stream and
- * `done` with the tool's stderr tail. An abort of the signal, or a reader
- * that abandons the stream, stops the tool's whole process group. Without
- * onChunk or trailer the stream is a ProgramOutput, which the pipeline hands
- * straight to the compressor.
+ * Spawns a datastore's tool whose stdout is the backup stream. The stream
+ * ends only after the tool exited 0 (and `finish` succeeded), so even a
+ * consumer that forgets `done` cannot commit a truncated backup; any other
+ * exit fails both the stream and `done` with the tool's own exit status and
+ * stderr tail. An abort of the signal, or a reader that abandons the
+ * stream, stops the tool's whole process group (SIGTERM, then SIGKILL after
+ * killAfterMs). Without onChunk or trailer the stream is a ProgramOutput,
+ * which the compression stage takes straight from the tool's stdout.
  */
-export function toolSource(o: ToolSourceOptions): BackupSource {
-  const { child, signal, killAfterMs } = o;
-  const program = path.basename(child.argv[0] ?? 'tool');
-  if (!child.stdout) throw new TypeError(`${program}: stdout must be a pipe`);
-  let stoppedBecause: string | null = null;
-  const stop = (why: string): void => {
-    if (!child.running) return;
-    stoppedBecause ??= why;
-    void child.stop(killAfterMs);
-  };
-  const onAbort = (): void => stop(reasonOf(signal));
-
+export function spawnToolSource(runner: ProcessRunner, argv: readonly string[], o: ToolSourceOptions): ToolSource {
+  const { signal, onChunk, finish, trailer, cleanup, ...spawnOpts } = o;
+  const program = path.basename(argv[0] ?? 'tool');
+  if (signal.aborted) throw cancelled(`${program} was cancelled before it started`, signal);
+  // Binary stdout: the runner must not read it as log lines. stderr is kept as the tail for error messages.
+  const child = runner.spawn(argv, { ...spawnOpts, signal, killAfterMs: o.killAfterMs ?? DEFAULT_KILL_AFTER_MS, stdout: 'pipe', logOutput: false });
+  let abandoned = false;
   const exitOk = child.exited.then((exit) => {
-    signal.removeEventListener('abort', onAbort);
-    if (stoppedBecause !== null) throw new CofferError('CANCELLED', `${program} was stopped: ${stoppedBecause}`);
+    if (child.cancelled) throw cancelled(`${program} was stopped`, signal);
+    if (abandoned) throw new CofferError('CANCELLED', `${program} was stopped: the backup stream was closed before the tool finished`);
     if (exit.code !== 0) throw toolFailure(child, exit);
   });
-  const done = exitOk.then(o.finish).finally(o.cleanup);
+  const done = exitOk.then(() => finish?.(child) ?? {}).finally(cleanup);
   // The caller may fail before it awaits `done`: never an unhandled rejection.
   done.catch(() => undefined);
 
   const output = new ProgramOutput(child, {
     completion: done,
-    onAbandon: () => stop('the backup stream was closed before the tool finished'),
+    onAbandon: () => {
+      if (!child.running) return;
+      abandoned = true;
+      void child.stop();
+    },
   });
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
-  if (!o.onChunk && !o.trailer?.length) return { stream: output, done };
+  if (!onChunk && !trailer?.length) return { stream: output, done, child };
 
   const gate = new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      o.onChunk?.(chunk);
+      onChunk?.(chunk);
       cb(null, chunk);
     },
     flush(cb) {
       // The output ended, so `done` has resolved: the trailer follows a whole dump.
-      if (o.trailer?.length) this.push(o.trailer);
+      if (trailer?.length) this.push(trailer);
       cb();
     },
   });
   pipelineCb(output, gate, () => undefined);
-  return { stream: gate, done };
+  return { stream: gate, done, child };
 }
 
 /** Spawns a tool with `input` on its stdin: handed on from the program that produces it where it can be, else written from here. */
-export function spawnFed(runner: ProcessRunner, argv: readonly string[], input: Readable, opts: Omit<SpawnOptions, 'stdin'> = {}): { child: ChildHandle; direct: boolean } {
-  if (input instanceof ProgramOutput && input.canHandOff) {
-    return { child: runner.spawn(argv, { ...opts, stdin: input.handOff() }), direct: true };
-  }
-  return { child: runner.spawn(argv, { ...opts, stdin: 'pipe' }), direct: false };
+export function spawnFed(runner: ProcessRunner, argv: readonly string[], input: Readable, opts: Omit<SpawnOptions, 'stdin'> = {}): { child: ChildHandle; direct: ProgramOutput | undefined } {
+  const take = takeProgramOutput(input);
+  if (take) return { child: runner.spawn(argv, { ...opts, stdin: take.donor }), direct: take.from };
+  return { child: runner.spawn(argv, { ...opts, stdin: 'pipe' }), direct: undefined };
 }
 
-export interface FeedToolOptions extends Omit<SpawnOptions, 'stdin' | 'stdout'> {
-  readonly killAfterMs?: number;
+export interface FeedToolOptions extends Omit<SpawnOptions, 'stdin' | 'signal'> {
   /** Names the step in errors ("extracting backup X"). */
   readonly what?: string;
 }
 
 /**
- * Runs a tool (mbstream -x, tar -x, the mariadb client) with `input` on its
- * stdin, and resolves once it exited 0 having read all of it, from an input
- * that was itself whole.
+ * Runs a tool (mbstream -x, tar -x, psql, the mariadb client) with `input`
+ * on its stdin, and resolves once it exited 0 having read all of it, from an
+ * input that was itself whole. An abort stops the tool's group (SIGTERM,
+ * then SIGKILL after killAfterMs); a tool that quits reading first is
+ * reported by its own exit status and stderr.
  */
 export async function feedTool(runner: ProcessRunner, argv: readonly string[], input: Readable, signal: AbortSignal, opts: FeedToolOptions = {}): Promise<void> {
   const program = path.basename(argv[0] ?? 'tool');
   const what = opts.what ?? program;
   const killAfterMs = opts.killAfterMs ?? DEFAULT_KILL_AFTER_MS;
-  if (signal.aborted) throw new CofferError('CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`);
-  const { killAfterMs: _k, what: _w, ...spawnOpts } = opts;
-  const { child, direct } = spawnFed(runner, argv, input, { ...spawnOpts, stdout: 'ignore' });
-  const onAbort = (): void => {
-    input.destroy();
-    void child.stop(killAfterMs);
-  };
+  if (signal.aborted) throw cancelled(`${what} was cancelled`, signal);
+  const { what: _w, ...spawnOpts } = opts;
+  const { child, direct } = spawnFed(runner, argv, input, { stdout: 'ignore', ...spawnOpts, killAfterMs, signal });
+  // The runner stops the tool on abort; the input must stop too.
+  const onAbort = (): void => void input.destroy();
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     let inputError: Error | null = null;
-    const fed = direct ? (input as ProgramOutput).completion : pipeline(input, child.stdin!);
+    const fed = direct ? direct.completion : pipeline(input, child.stdin!);
     await fed.catch((err: unknown) => {
       // The input failed: the tool must not finish on a prefix as if it
       // were the whole.
@@ -132,11 +132,11 @@ export async function feedTool(runner: ProcessRunner, argv: readonly string[], i
       // its own reason, which a SIGTERM from here would overwrite.
       // (Only EPIPE: a premature close of the input instead must not let the
       // tool go on to finish on a prefix.)
-      if ((inputError as NodeJS.ErrnoException).code === 'EPIPE') void child.exitOrStop(killAfterMs, killAfterMs);
-      else void child.stop(killAfterMs);
+      if ((inputError as NodeJS.ErrnoException).code === 'EPIPE') void child.exitOrStop();
+      else void child.stop();
     });
     const exit = await child.exited;
-    if (signal.aborted) throw new CofferError('CANCELLED', `${what} was cancelled: ${reasonOf(signal)}`);
+    if (signal.aborted) throw cancelled(`${what} was cancelled`, signal);
     // A broken pipe means the tool died first: its exit and stderr are the reason.
     const err = inputError as Error | null;
     if (err && !isPipeError(err)) {
@@ -147,17 +147,18 @@ export async function feedTool(runner: ProcessRunner, argv: readonly string[], i
     if (err) throw new CofferError('DATASTORE', `${what}: ${program} exited before reading all of its input`, { cause: err });
   } finally {
     signal.removeEventListener('abort', onAbort);
-    if (child.running) void child.stop(killAfterMs);
+    if (child.running) void child.stop();
   }
 }
 
 /** A failed tool as the agent reports it: DATASTORE, with the last lines of its stderr. */
 export function toolFailure(child: ChildHandle, exit: Exit, what?: string): CofferError {
-  const program = path.basename(child.argv[0] ?? 'tool');
-  const why = exit.signal !== null ? `was killed by ${exit.signal}` : exit.code === null ? 'could not start' : `exited with code ${exit.code}`;
-  const tail = lastLines(child.outputTail(), 8);
-  const cause = new CommandError(`${program} ${why}`, child.argv, exit.code ?? undefined, exit.signal ?? undefined, tail);
-  return new CofferError('DATASTORE', `${what ? what + ': ' : ''}${program} ${why}${tail ? ': ' + tail : ''}`, { cause });
+  const cause = child.failure(exit, { lines: 8 });
+  return new CofferError('DATASTORE', `${what ? what + ': ' : ''}${cause.message}`, { cause });
+}
+
+function cancelled(message: string, signal: AbortSignal): CofferError {
+  return new CofferError('CANCELLED', `${message}: ${reasonOf(signal)}`);
 }
 
 /** Wraps a failed runner.run (CommandError) the same way, keeping cancellations apart. */

@@ -14,9 +14,9 @@
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
-import { ProgramOutput } from '../../../lib/program-output.js';
-import type { ChildHandle, ProcessRunner } from '../../../lib/process-runner.js';
+import type { ProcessRunner } from '../../../lib/process-runner.js';
 import type { BackupMetadata } from '../../../proto/gen/coffer/agent/v1/backup.js';
+import { spawnToolSource } from '../../../strategies/backup/tool-io.js';
 import { AgentError } from '../../errors.js';
 import type { AdminClient } from './admin-client.js';
 
@@ -63,40 +63,28 @@ export async function freshSave(client: AdminClient, signal: AbortSignal, pollMs
 export async function snapshot(client: AdminClient, runner: ProcessRunner, dumpFile: string, signal: AbortSignal, serverVersion: string): Promise<Snapshot> {
   const info = await freshSave(client, signal);
   const fh = await open(dumpFile, 'r');
-  let size: number;
-  let reader: ChildHandle;
   try {
-    size = (await fh.stat()).size;
+    const size = (await fh.stat()).size;
     // `cat` reads the descriptor we opened, so its stdout can be handed to
-    // zstd and the dump never passes through the agent (lib/program-output.ts).
-    reader = runner.spawn(['cat'], { stdin: fh, stdout: 'pipe', logOutput: false });
+    // zstd and the dump never passes through the agent (lib/fd-handoff.ts).
+    return spawnToolSource(runner, ['cat'], {
+      stdin: fh,
+      signal,
+      finish: async () => {
+        // cat shared our descriptor's offset: nothing left to read there, and
+        // the same size, means it read the whole file we opened.
+        const { bytesRead } = await fh.read(Buffer.alloc(1), 0, 1, null);
+        const now = (await fh.stat()).size;
+        if (bytesRead !== 0 || now !== size) throw new AgentError('AGENT_ERR_DATASTORE', `the snapshot changed while it was read (${size} bytes when opened, ${now} after)`);
+        return {
+          rawBytes: size,
+          extra: { redis_version: serverVersion, rdb_bytes: String(size), rdb_saved_at: info.rdb_last_save_time ?? '' },
+        };
+      },
+      cleanup: () => fh.close(),
+    });
   } catch (err) {
     await fh.close();
     throw err;
   }
-  const onAbort = (): void => reader.signalGroup('SIGTERM');
-  signal.addEventListener('abort', onAbort, { once: true });
-  const done = (async (): Promise<Partial<BackupMetadata>> => {
-    try {
-      const exit = await reader.exited;
-      if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', 'the backup was cancelled');
-      if (exit.code !== 0) throw new AgentError('AGENT_ERR_DATASTORE', `reading the snapshot failed: cat exited with ${exit.code ?? exit.signal}: ${reader.outputTail()}`);
-      // cat shared our descriptor's offset: nothing left to read there, and
-      // the same size, means it read the whole file we opened.
-      const { bytesRead } = await fh.read(Buffer.alloc(1), 0, 1, null);
-      const now = (await fh.stat()).size;
-      if (bytesRead !== 0 || now !== size) throw new AgentError('AGENT_ERR_DATASTORE', `the snapshot changed while it was read (${size} bytes when opened, ${now} after)`);
-      return {
-        rawBytes: size,
-        extra: { redis_version: serverVersion, rdb_bytes: String(size), rdb_saved_at: info.rdb_last_save_time ?? '' },
-      };
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      await fh.close();
-    }
-  })();
-  // The caller may never wait for `done` if the stream fails first.
-  done.catch(() => undefined);
-  const stream = new ProgramOutput(reader, { completion: done, onAbandon: () => reader.signalGroup('SIGTERM') });
-  return { stream, done };
 }

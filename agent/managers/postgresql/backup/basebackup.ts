@@ -12,17 +12,15 @@
 // pg_basebackup adds its backup_manifest to the tar; restore checks every
 // file against it with pg_verifybackup before the data is swapped in. The
 // tar goes from pg_basebackup to zstd without passing through the agent
-// (lib/program-output.ts); the WAL positions come from --verbose.
+// (lib/fd-handoff.ts); the WAL positions come from --verbose.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, rmSync, chownSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { ProgramOutput } from '../../../../lib/program-output.js';
-import type { BackupMetadata } from '../../../../proto/gen/coffer/agent/v1/backup.js';
 import { AgentError } from '../../../errors.js';
 import type { BackupSource } from '../../manager.js';
 import { pgTool } from '../pg-bin.js';
-import { feedTool, toolFailure } from './child-io.js';
+import { feedTool, spawnToolSource } from '../../../../strategies/backup/tool-io.js';
 import { clientArgs, TOOL_ENV, type PgBackupContext } from './context.js';
 import { dropStaging, freshStaging, requireStopped, swapIn } from './staging.js';
 
@@ -55,36 +53,33 @@ export async function basebackupSource(ctx: PgBackupContext, signal: AbortSignal
     // Reports the WAL start and end points on stderr (see parseVerboseReport).
     '--verbose',
   ];
-  // Binary stdout; stderr (the --verbose report) is kept as the tail.
-  const child = ctx.runner.spawn(argv, { stdout: 'pipe', logOutput: false, env: { ...TOOL_ENV } });
-  const onAbort = (): void => child.signalGroup('SIGTERM');
-  signal.addEventListener('abort', onAbort, { once: true });
-
-  const done = (async (): Promise<Partial<BackupMetadata>> => {
-    try {
-      const exit = await child.exited;
-      if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', 'pg_basebackup was cancelled');
-      if (exit.code !== 0) throw toolFailure('pg_basebackup', exit, child);
-      const report = parseVerboseReport(child.outputTail());
-      if (!report) throw new AgentError('AGENT_ERR_DATASTORE', `pg_basebackup did not report its write-ahead log start and end points: ${child.outputTail()}`);
-      return {
-        startLsn: report.startLsn,
-        startWal: await walFile(report.startLsn),
-        stopLsn: report.stopLsn,
-        stopWal: await walFile(report.stopLsn),
-        extra: { timeline: report.timeline, wal_method: 'fetch', format: 'tar', manifest: 'backup_manifest' },
-      };
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      release();
-      await session.catch(() => undefined);
-    }
-  })();
-  done.catch(() => undefined); // the caller awaits it; no unhandled rejection meanwhile
-  // A ProgramOutput: the pipeline hands pg_basebackup's stdout to zstd
-  // directly. A reader that goes away stops the tool.
-  const stream = new ProgramOutput(child, { completion: done, onAbandon: () => child.signalGroup('SIGTERM') });
-  return { stream, done };
+  const releaseSlot = async (): Promise<void> => {
+    release();
+    await session.catch(() => undefined);
+  };
+  // stderr (the --verbose report) is kept as the tail. The stream is the
+  // tool's stdout, which the pipeline hands to zstd directly.
+  try {
+    return spawnToolSource(ctx.runner, argv, {
+      env: { ...TOOL_ENV },
+      signal,
+      finish: async (child) => {
+        const report = parseVerboseReport(child.outputTail());
+        if (!report) throw new AgentError('AGENT_ERR_DATASTORE', `pg_basebackup did not report its write-ahead log start and end points: ${child.outputTail()}`);
+        return {
+          startLsn: report.startLsn,
+          startWal: await walFile(report.startLsn),
+          stopLsn: report.stopLsn,
+          stopWal: await walFile(report.stopLsn),
+          extra: { timeline: report.timeline, wal_method: 'fetch', format: 'tar', manifest: 'backup_manifest' },
+        };
+      },
+      cleanup: releaseSlot,
+    });
+  } catch (err) {
+    await releaseSlot();
+    throw err;
+  }
 }
 
 /**
@@ -110,7 +105,7 @@ export async function basebackupRestore(ctx: PgBackupContext, open: () => Promis
     // As the postgres OS user: whatever the archive holds can reach no
     // further than that user's rights. GNU tar refuses ".." members and
     // strips leading "/"; -p keeps pg_basebackup's 0600/0700 modes.
-    await feedTool(runner, ['tar', '--extract', '--file=-', `--directory=${staging}`, '--preserve-permissions', '--no-same-owner'], await open(), signal, as);
+    await feedTool(runner, ['tar', '--extract', '--file=-', `--directory=${staging}`, '--preserve-permissions', '--no-same-owner'], await open(), signal, { ...as, stdout: 'pipe' });
     try {
       await runner.run([pgTool(version, 'pg_verifybackup'), '--quiet', staging], { ...as, signal, timeoutMs: 3_600_000 });
     } catch (err) {

@@ -18,7 +18,7 @@ import { ADMIN_ROLE, RESERVED_DATABASES } from '../constants.js';
 import { initdb } from '../datadir.js';
 import { pgTool } from '../pg-bin.js';
 import { secureCluster } from '../secure.js';
-import { feedTool, toolFailure } from './child-io.js';
+import { feedTool, toolFailure } from '../../../../strategies/backup/tool-io.js';
 import { clientArgs, TOOL_ENV, type PgBackupContext } from './context.js';
 import { MAGIC, PART_END, dataHeader, partHeader, readArchive, trailer } from './dump-archive.js';
 import { dropStaging, freshStaging, requireStopped, swapIn } from './staging.js';
@@ -47,8 +47,6 @@ export async function dumpSource(ctx: PgBackupContext, signal: AbortSignal): Pro
   ];
 
   let current: ChildHandle | null = null;
-  const onAbort = (): void => current?.signalGroup('SIGKILL');
-  signal.addEventListener('abort', onAbort, { once: true });
   let settle!: { resolve: (m: Partial<BackupMetadata>) => void; reject: (e: unknown) => void };
   const done = new Promise<Partial<BackupMetadata>>((resolve, reject) => (settle = { resolve, reject }));
   done.catch(() => undefined); // the caller awaits it; no unhandled rejection meanwhile
@@ -60,7 +58,8 @@ export async function dumpSource(ctx: PgBackupContext, signal: AbortSignal): Pro
       for (const part of parts) {
         if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', 'the pg_dump backup was cancelled');
         yield partHeader(part.name);
-        const child = ctx.runner.spawn(part.argv, { stdout: 'pipe', logOutput: false, env: part.env });
+        // An abort stops the tool's group (SIGTERM, then SIGKILL): the runner does it.
+        const child = ctx.runner.spawn(part.argv, { stdout: 'pipe', logOutput: false, env: part.env, signal });
         current = child;
         for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
           yield dataHeader(chunk.length);
@@ -68,7 +67,7 @@ export async function dumpSource(ctx: PgBackupContext, signal: AbortSignal): Pro
         }
         const exit = await child.exited;
         if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', 'the pg_dump backup was cancelled');
-        if (exit.code !== 0) throw toolFailure(part.argv[0]!.split('/').pop()!, exit, child);
+        if (exit.code !== 0) throw toolFailure(child, exit);
         current = null;
         yield PART_END;
       }
@@ -79,9 +78,9 @@ export async function dumpSource(ctx: PgBackupContext, signal: AbortSignal): Pro
       settle.reject(err);
       throw err;
     } finally {
-      signal.removeEventListener('abort', onAbort);
+      // A reader that went away, or a failure: the tool must not go on.
       const c = current as ChildHandle | null;
-      if (c?.running) c.signalGroup('SIGKILL');
+      if (c?.running) void c.stop();
       if (!complete) settle.reject(new AgentError('AGENT_ERR_CANCELLED', 'the pg_dump backup stream was closed before its end'));
     }
   }
@@ -128,13 +127,13 @@ export async function dumpRestore(ctx: PgBackupContext, open: () => Promise<Read
         sawRoles = true;
         const input = Readable.from([await rolesScript(part.body)], { objectMode: false });
         const psql = [pgTool(version, 'psql'), ...client, '--dbname=postgres', '--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', '--file=-'];
-        await feedTool(runner, psql, input, signal, { env: { ...TOOL_ENV } });
+        await feedTool(runner, psql, input, signal, { env: { ...TOOL_ENV }, stdout: 'pipe' });
       } else if (part.name.startsWith(DB_PREFIX) && sawRoles) {
         const input = Readable.from(part.body, { objectMode: false });
         // --create: the dump's own CREATE DATABASE (encoding, locale, owner,
         // grants); -d postgres is only where that statement is issued.
         const restore = [pgTool(version, 'pg_restore'), ...client, '--dbname=postgres', '--create', '--exit-on-error'];
-        await feedTool(runner, restore, input, signal, { env: { ...TOOL_ENV } });
+        await feedTool(runner, restore, input, signal, { env: { ...TOOL_ENV }, stdout: 'pipe' });
       } else {
         throw new AgentError('AGENT_ERR_INTEGRITY', `the pg_dump backup holds an unexpected part ${JSON.stringify(part.name.slice(0, 80))}`);
       }

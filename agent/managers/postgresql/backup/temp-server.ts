@@ -6,13 +6,12 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChildHandle } from '../../../../lib/process-runner.js';
+import { describeExit, type ChildHandle } from '../../../../lib/process-runner.js';
 import { AgentError } from '../../../errors.js';
 import { makeOwnedDir } from '../datadir.js';
 import { pgTool } from '../pg-bin.js';
 import { PgClient } from '../pg-client.js';
 import { ADMIN_ROLE } from '../constants.js';
-import { describeExit } from './child-io.js';
 import type { PgBackupContext } from './context.js';
 
 export interface TempServer {
