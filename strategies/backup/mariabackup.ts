@@ -20,7 +20,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { CofferError } from '../../lib/coded-error.js';
-import type { BackupSource } from '../../agent/managers/manager.js';
+import type { BackupSource } from './source.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ProcessRunner } from '../../lib/process-runner.js';
 import { BackupType, type BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';

@@ -20,7 +20,7 @@
 // is kept to read it back; no other part of the dump is inspected.
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { BackupSource } from '../../agent/managers/manager.js';
+import type { BackupSource } from './source.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ProcessRunner } from '../../lib/process-runner.js';
 import type { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
