@@ -11,7 +11,7 @@ import { MANAGERS } from './managers/registry.js';
 import { Agent, AGENT_VERSION } from './agent.js';
 import { startAgentServer } from './server.js';
 import { Backups } from './backup/backups.js';
-import { loadWrappingKey } from './backup/backup-settings.js';
+import { loadWrappingKey } from '../strategies/backup/key-file.js';
 // coffer-control addition (issue 5): heartbeats to the conductor.
 import { ConductorClient } from './conductor-client.js';
 import { STATE_TO_PROTO } from './state.js';
@@ -38,6 +38,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--tls-cert <file>', 'server certificate (PEM) for mutual TLS')
     .option('--tls-key <file>', 'server private key (PEM)')
     .option('--tls-ca <file>', 'CA (PEM) whose certificates clients must present')
+    .option('--datastore-tls-cert <file>', 'the datastore\'s own serving certificate (PEM) for its clients\' TLS; without it the datastore offers no TLS')
+    .option('--datastore-tls-key <file>', 'its private key (PEM): not the --tls-key, since the datastore\'s OS user reads it')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option('--backup-dir <dir>', 'local backup storage directory (default <base-dir>/backups)')
     .option('--backup-key-file <file>', 'wrapping key for backups, 32 bytes or 64 hex (default <base-dir>/agent/backup.key, created 0600)')
@@ -63,6 +65,8 @@ Examples:
       tlsCert: o.tlsCert,
       tlsKey: o.tlsKey,
       tlsCa: o.tlsCa,
+      datastoreTlsCert: o.datastoreTlsCert,
+      datastoreTlsKey: o.datastoreTlsKey,
       logLevel: o.logLevel,
       backupDir: o.backupDir,
       backupKeyFile: o.backupKeyFile,

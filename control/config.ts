@@ -2,7 +2,7 @@
 // a frozen object. Nothing reads configuration after start-up.
 import path from 'node:path';
 import { isIP } from 'node:net';
-import { socketRoomProblem } from '../agent/layout.js';
+import { socketRoomProblem } from '../lib/base-dir.js';
 import { LocalDriver } from './compute/local.js';
 import { BackupStorageError, loadBackupStorage, type DeploymentStorage } from './backup-storage.js';
 

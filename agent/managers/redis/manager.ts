@@ -84,7 +84,7 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       redisUser,
       serverArgv,
       admin,
-      // At most LONGEST_SOCKET_NAME's 14 bytes: the room layout.ts checks for.
+      // At most LONGEST_SOCKET_NAME's 14 bytes: the room lib/base-dir.ts checks for.
       restoreSocket: path.join(layout.runDir, 'restore.sock'),
       appendOnly: () => configuration.effective().appendonly === 'yes',
       serverVersion: () => manager.serverVersion(),
