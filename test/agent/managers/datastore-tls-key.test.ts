@@ -2,8 +2,8 @@
 // tried as the tenant would: root enabled through the REST API, then
 // pg_read_file as that superuser (which reads files as the postgres OS
 // user). The datastore's key is its own serving key, good for serving TLS
-// only: the conductor refuses it as a client. The agent's identity key is
-// out of reach.
+// only: the conductor refuses it as a client, and the control refuses it as
+// an agent's server certificate. The agent's identity key is out of reach.
 import t from 'tap';
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,7 +13,9 @@ import { startControl } from '../../support/control.js';
 import { psql } from '../../support/psql.js';
 import { restClient, troveSteps } from '../../support/openstack/rest.js';
 import { ConductorServiceClient, HeartbeatRequest } from '../../../proto/gen/coffer/control/v1/conductor.js';
-import { DatastoreState } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
+import { DatastoreState, LifecycleServiceService } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
+import { AgentConnector, agentCall } from '../../../control/agent-client.js';
+import { startGrpcServer } from '../../../lib/grpc-server.js';
 
 t.setTimeout(600_000);
 
@@ -77,4 +79,24 @@ t.test('a tenant superuser reads the datastore\'s own serving key, never the ins
     });
   await t.rejects(heartbeat(read.stdout, readFileSync(path.join(instanceDir, 'base', 'etc', 'tls', 'server.crt'))), { code: Status.UNAVAILABLE }, 'the conductor refuses the serving pair as a client');
   t.same(await heartbeat(identityKey, readFileSync(path.join(instanceDir, 'tls', 'instance.crt'))), { accepted: true }, 'and accepts the identity pair');
+
+  // Served as the agent's gRPC endpoint (say by someone who got between the
+  // control and the agent), the stolen pair is refused by the control's
+  // agent client; the real agent, with its identity, answers.
+  const ca = path.join(control.dataDir, 'ca');
+  const connector = new AgentConnector({ ca: path.join(ca, 'instances-ca.crt'), cert: path.join(ca, 'control.crt'), key: path.join(ca, 'control.key') });
+  const impostor = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    tls: { cert: path.join(instanceDir, 'base', 'etc', 'tls', 'server.crt'), key: datastoreKeyFile, ca: path.join(ca, 'control-ca.crt') },
+    register: (server) => server.addService(LifecycleServiceService, { ping: (_call: unknown, cb: (e: null, r: object) => void) => cb(null, { instanceId: id, agentVersion: 'impostor', datastore: 'postgresql' }) }),
+  });
+  t.teardown(() => impostor.close(0));
+  const toImpostor = connector.connect(id, `127.0.0.1:${impostor.port}`);
+  await t.rejects(agentCall(toImpostor.lifecycle, 'ping', {}, 10_000), { code: Status.UNAVAILABLE }, 'the control does not take the serving pair for the agent');
+  toImpostor.close();
+  const agentAddress = (JSON.parse(readFileSync(path.join(instanceDir, 'agent.json'), 'utf8')) as { listen: string }).listen;
+  const toAgent = connector.connect(id, agentAddress);
+  t.match(await agentCall(toAgent.lifecycle, 'ping', {}, 10_000), { instanceId: id }, 'and does take the agent\'s identity');
+  toAgent.close();
 });
