@@ -5,7 +5,7 @@
 // test/rest/datastores.test.ts; what a tenant superuser can read of it in
 // test/agent/managers/datastore-tls-key.test.ts.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { lookupOsUser } from '../../lib/os-user.js';
@@ -21,7 +21,7 @@ t.test('the certificate and key are placed where only root and postgres read the
   writeFileSync(src.cert, 'CERT 1');
   writeFileSync(src.key, 'KEY 1', { mode: 0o600 });
   const etc = path.join(dir, 'etc');
-  const files = installServerTls(etc, src, pg);
+  const files = installServerTls(etc, src, pg)!;
   const mode = (f: string) => statSync(f).mode & 0o777;
   t.equal(mode(path.join(etc, 'tls')), 0o750);
   t.equal(mode(files.keyFile), 0o640, 'key: 0640');
@@ -33,6 +33,8 @@ t.test('the certificate and key are placed where only root and postgres read the
   installServerTls(etc, src, pg);
   t.equal(readFileSync(files.keyFile, 'utf8'), 'KEY 2', 'a renewed key replaces the copy');
   t.equal(mode(files.keyFile), 0o640);
+  t.equal(installServerTls(etc, null, pg), undefined, 'no serving pair: no TLS files to name');
+  t.notOk(existsSync(path.join(etc, 'tls')), 'and the copy an earlier configuration left is gone');
 });
 
 t.test('postgresql.conf offers TLS only when the datastore has a serving pair', async (t) => {

@@ -45,7 +45,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
 
   const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs(layout, pgUser());
-    const tls = config.datastoreTls ? installServerTls(layout.etcDir, config.datastoreTls, pgUser()) : undefined;
+    const tls = installServerTls(layout.etcDir, config.datastoreTls, pgUser());
     const text = renderPostgresqlConf({
       tls,
       dataDir: layout.dataDir,
