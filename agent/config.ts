@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isIP } from 'node:net';
+import { isLoopback, parseHostPort as parseHostPortAs } from '../lib/host-port.js';
 import { socketRoomProblem } from '../lib/base-dir.js';
 import { AGENT_CONFIG_KEYS, BootConfigError, readAgentConfigFile, type AgentConfigFile } from '../lib/boot-config.js';
 import { compileBackupSettings, type CompiledBackupSettings } from './backup/backup-settings.js';
@@ -58,21 +59,11 @@ export function readConfigFile(file: string, explicit: boolean): AgentOptions {
   }
 }
 
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}
+export { isLoopback };
 
 /** Parses HOST:PORT (IPv6 as [::1]:PORT). */
 export function parseHostPort(value: string, what: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]+):(\d+)$/.exec(value);
-  if (!m) throw new ConfigError(`${what} must be HOST:PORT (IPv6 as [::1]:PORT), got "${value}"`);
-  const port = Number(m[2]);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(`${what} port must be 0-65535, got "${m[2]}"`);
-  }
-  return { host: m[1]!, port };
+  return parseHostPortAs(value, what, (message) => new ConfigError(message));
 }
 
 function str(opts: AgentOptions, key: keyof AgentOptions): string | undefined {
