@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isIP } from 'node:net';
 import { isLoopback, parseHostPort as parseHostPortAs } from '../lib/host-port.js';
 import { socketRoomProblem } from '../lib/base-dir.js';
-import { AGENT_CONFIG_KEYS, BootConfigError, readAgentConfigFile, type AgentConfigFile } from '../lib/boot-config.js';
+import { AGENT_CONFIG_KEYS, BOOT_CONFIG_VERSION, BootConfigError, readAgentConfigFile, type AgentConfigFile } from '../lib/boot-config.js';
 import { compileBackupSettings, type CompiledBackupSettings } from './backup/backup-settings.js';
 
 /** What the JSON file and the flags may say: the boot config's keys, each optional. */
@@ -86,6 +86,9 @@ export function compileAgentConfig(
     if (!AGENT_CONFIG_KEYS.has(key)) {
       throw new ConfigError(`unknown config key "${key}"; known keys: ${[...AGENT_CONFIG_KEYS].join(', ')}`);
     }
+  }
+  if (fileOpts.version !== undefined && fileOpts.version !== BOOT_CONFIG_VERSION) {
+    throw new ConfigError(`config version ${JSON.stringify(fileOpts.version)} is not ${BOOT_CONFIG_VERSION}, the one this agent reads`);
   }
   const opts: AgentOptions = { ...fileOpts };
   for (const [k, v] of Object.entries(flagOpts)) {

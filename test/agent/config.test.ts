@@ -19,6 +19,7 @@ t.test('every bad value is refused naming the field', async (t) => {
   const bad: Array<[object, RegExp]> = [
     [{ insecure: true, datastore: 'oracle' }, /datastore "oracle" is not known/],
     [{ insecure: true, nonsense: 1 }, /unknown config key "nonsense"/],
+    [{ insecure: true, version: 2 }, /config version 2 is not 1/],
     [{ insecure: true, datastorePort: 0 }, /datastorePort/],
     [{ insecure: true, datastoreBind: 'localhost' }, /datastoreBind must be an IP/],
     [{ insecure: true, logLevel: 'loud' }, /logLevel/],
