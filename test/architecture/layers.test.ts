@@ -23,18 +23,6 @@ const FORBIDDEN: Readonly<Record<Layer, readonly string[]>> = {
   agent: ['control', 'cli'],
 };
 
-/**
- * Forbidden imports that other work in progress removes; each entry is
- * "file -> imported file" (paths from the repository root). Removed when the
- * boot and storage branches land.
- */
-const ALLOWED_FOR_NOW: ReadonlySet<string> = new Set([
-  'control/compute/local.ts -> agent/node-flags.ts',
-  'control/config.ts -> agent/layout.ts',
-  'control/backup-settings.ts -> agent/backup/backup-settings.ts',
-  'control/service/backups.ts -> agent/backup/metadata-codec.ts',
-]);
-
 interface ModuleReference {
   /** The string as written, or undefined for a dynamic import of an expression. */
   readonly specifier: string | undefined;
@@ -87,7 +75,7 @@ function target(root: string, fromFile: string, specifier: string): string | und
 }
 
 /** Every forbidden import in the tree, as "file:line -> imported (rule)". */
-function violations(root: string, allowed: ReadonlySet<string> = new Set()): string[] {
+function violations(root: string): string[] {
   const out: string[] = [];
   for (const layer of LAYERS) {
     for (const abs of tsFiles(join(root, layer))) {
@@ -100,7 +88,6 @@ function violations(root: string, allowed: ReadonlySet<string> = new Set()): str
         const to = target(root, file, ref.specifier);
         if (to === undefined) continue;
         if (!FORBIDDEN[layer].includes(layerOf(to))) continue;
-        if (allowed.has(`${file} -> ${to}`)) continue;
         out.push(`${file}:${ref.line} -> ${to} (${layer}/ must not import ${layerOf(to)}/)`);
       }
     }
@@ -111,12 +98,7 @@ function violations(root: string, allowed: ReadonlySet<string> = new Set()): str
 const root = repoRoot();
 
 t.test('no folder imports a layer it must not', async (t) => {
-  t.same(violations(root, ALLOWED_FOR_NOW), [], 'forbidden imports');
-});
-
-t.test('every allowed-for-now import still exists (delete the entry once it is gone)', async (t) => {
-  const all = new Set(violations(root).map((v) => v.replace(/:\d+ -> /, ' -> ').replace(/ \(.*\)$/, '')));
-  for (const pair of ALLOWED_FOR_NOW) t.ok(all.has(pair), pair);
+  t.same(violations(root), [], 'forbidden imports');
 });
 
 t.test('every kind of module reference is seen', async (t) => {
