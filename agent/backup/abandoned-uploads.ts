@@ -22,7 +22,7 @@ export async function removeAbandonedUploads(input: AbandonedUploadsInput, start
   for (const name of Object.keys(input.settings.storages)) {
     try {
       const removed = await input.store(name).removeAbandoned(prefix, { startedBefore });
-      if (removed.length > 0) input.log.info({ storage: name, removed }, 'removed what an earlier run left of unfinished backups');
+      if (removed.length > 0) input.log.info({ storage: name, count: removed.length, first: removed.slice(0, 5) }, 'removed what an earlier run left of unfinished backups');
     } catch (err) {
       input.log.warn({ storage: name, err: (err as Error).message }, 'could not remove what an earlier run left of unfinished backups');
     }

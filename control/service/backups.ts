@@ -108,7 +108,7 @@ export function removeFailedBackupObjects(c: ControlContext, backupId: string, i
     for (const [name, store] of deploymentStores(c)) {
       try {
         const removed = await removeFailedBackup(store, instanceId, backupId);
-        if (removed.length > 0) c.log.info({ backup: backupId, storage: name, removed }, 'removed what the failed backup left in storage');
+        if (removed.length > 0) c.log.info({ backup: backupId, storage: name, count: removed.length, first: removed.slice(0, 5) }, 'removed what the failed backup left in storage');
       } catch (err) {
         c.log.warn({ backup: backupId, storage: name, err: (err as Error).message }, 'could not remove what the failed backup left in storage');
       }
