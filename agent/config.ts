@@ -1,48 +1,16 @@
-// Agent configuration: a JSON file plus command-line flags, compiled once at
-// start into a frozen object. Nothing reads configuration after start-up.
-import { readFileSync, existsSync } from 'node:fs';
+// Agent configuration: a JSON file (the boot config, lib/boot-config.ts)
+// plus command-line flags, compiled once at start into a frozen object.
+// Nothing reads configuration after start-up.
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isIP } from 'node:net';
-import { socketRoomProblem } from './layout.js';
-import { compileBackupSettings, type BackupOptions, type CompiledBackupSettings } from './backup/backup-settings.js';
+import { isLoopback, parseHostPort as parseHostPortAs } from '../lib/host-port.js';
+import { socketRoomProblem } from '../lib/base-dir.js';
+import { AGENT_CONFIG_KEYS, BOOT_CONFIG_VERSION, BootConfigError, readAgentConfigFile, type AgentConfigFile } from '../lib/boot-config.js';
+import { compileBackupSettings, type CompiledBackupSettings } from './backup/backup-settings.js';
 
-/** What the JSON file (and the flags) may say. Every field is optional. */
-export interface AgentOptions {
-  /** This instance's id (the control's; "standalone" when run by hand). */
-  instanceId?: string;
-  /** gRPC listen address, HOST:PORT. Default 127.0.0.1:8790. */
-  listen?: string;
-  /** Datastore manager name: mariadb, mysql, ... */
-  datastore?: string;
-  datastoreVersion?: string;
-  /** Data, config, run files and the agent's own state live under it. */
-  baseDir?: string;
-  /** TCP port of the datastore. Default: the datastore's usual port. */
-  datastorePort?: number;
-  /** Address the datastore binds. Default 127.0.0.1. */
-  datastoreBind?: string;
-  /** Plaintext gRPC; refused unless the listen address is loopback. */
-  insecure?: boolean;
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsCa?: string;
-  logLevel?: string;
-  /** Backup storage and key (see backup/backup-settings.ts). */
-  backup?: BackupOptions;
-  /** Flag shortcut: local backup directory. */
-  backupDir?: string;
-  /** Flag shortcut: the wrapping key file. */
-  backupKeyFile?: string;
-  // Added for coffer-control (issue 5): where the conductor listens
-  // (HOST:PORT), how often to report, and a log file for agents that outlive
-  // the process that started them (the local compute driver).
-  /** The control's conductor, HOST:PORT. Heartbeats are sent only when set; needs mutual TLS. */
-  controlEndpoint?: string;
-  /** Seconds between heartbeats. Default 10. */
-  heartbeatSeconds?: number;
-  /** Write logs to this file instead of stdout. */
-  logFile?: string;
-}
+/** What the JSON file and the flags may say: the boot config's keys, each optional. */
+export type AgentOptions = AgentConfigFile;
 
 export interface CompiledAgentConfig {
   readonly instanceId: string;
@@ -53,10 +21,13 @@ export interface CompiledAgentConfig {
   readonly baseDir: string;
   readonly datastorePort: number;
   readonly datastoreBind: string;
+  /** The agent's identity: its gRPC server and its calls to the conductor. */
   readonly tls: Readonly<{ cert: string; key: string; ca: string }> | null;
+  /** The datastore's own serving pair, null when it offers no TLS. Never the identity's. */
+  readonly datastoreTls: Readonly<{ cert: string; key: string }> | null;
   readonly logLevel: string;
   readonly backup: CompiledBackupSettings;
-  /** Added for coffer-control: null when no conductor is configured. */
+  /** The conductor; null when none is configured. */
   readonly control: Readonly<{ host: string; port: number; heartbeatMs: number }> | null;
   readonly logFile: string | null;
 }
@@ -80,44 +51,19 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 /** Reads the JSON file. A missing default file is fine; a missing named file is not. */
 export function readConfigFile(file: string, explicit: boolean): AgentOptions {
-  if (!existsSync(file)) {
-    if (explicit) throw new ConfigError(`config file ${file} does not exist`);
-    return {};
-  }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    return readAgentConfigFile(file, explicit);
   } catch (err) {
-    throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+    if (err instanceof BootConfigError) throw new ConfigError(err.message);
+    throw err;
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigError(`config file ${file} must hold a JSON object`);
-  }
-  return parsed as AgentOptions;
 }
 
-const KNOWN_KEYS = new Set<keyof AgentOptions>([
-  'instanceId', 'listen', 'datastore', 'datastoreVersion', 'baseDir', 'datastorePort',
-  'datastoreBind', 'insecure', 'tlsCert', 'tlsKey', 'tlsCa', 'logLevel', 'backup', 'backupDir', 'backupKeyFile',
-  // coffer-control additions:
-  'controlEndpoint', 'heartbeatSeconds', 'logFile',
-]);
-
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}
+export { isLoopback };
 
 /** Parses HOST:PORT (IPv6 as [::1]:PORT). */
 export function parseHostPort(value: string, what: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]+):(\d+)$/.exec(value);
-  if (!m) throw new ConfigError(`${what} must be HOST:PORT (IPv6 as [::1]:PORT), got "${value}"`);
-  const port = Number(m[2]);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(`${what} port must be 0-65535, got "${m[2]}"`);
-  }
-  return { host: m[1]!, port };
+  return parseHostPortAs(value, what, (message) => new ConfigError(message));
 }
 
 function str(opts: AgentOptions, key: keyof AgentOptions): string | undefined {
@@ -137,9 +83,12 @@ export function compileAgentConfig(
   datastores: ReadonlyMap<string, DatastoreDefaults>,
 ): CompiledAgentConfig {
   for (const key of Object.keys(fileOpts)) {
-    if (!KNOWN_KEYS.has(key as keyof AgentOptions)) {
-      throw new ConfigError(`unknown config key "${key}"; known keys: ${[...KNOWN_KEYS].join(', ')}`);
+    if (!AGENT_CONFIG_KEYS.has(key)) {
+      throw new ConfigError(`unknown config key "${key}"; known keys: ${[...AGENT_CONFIG_KEYS].join(', ')}`);
     }
+  }
+  if (fileOpts.version !== undefined && fileOpts.version !== BOOT_CONFIG_VERSION) {
+    throw new ConfigError(`config version ${JSON.stringify(fileOpts.version)} is not ${BOOT_CONFIG_VERSION}, the one this agent reads`);
   }
   const opts: AgentOptions = { ...fileOpts };
   for (const [k, v] of Object.entries(flagOpts)) {
@@ -200,6 +149,8 @@ export function compileAgentConfig(
     );
   }
 
+  const datastoreTls = compileDatastoreTls(str(opts, 'datastoreTlsCert'), str(opts, 'datastoreTlsKey'), tls);
+
   const logLevel = str(opts, 'logLevel') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
@@ -215,8 +166,8 @@ export function compileAgentConfig(
     throw new ConfigError((err as Error).message);
   }
 
-  // coffer-control addition: the conductor. Reports are authenticated by the
-  // instance's certificate, so a conductor needs mutual TLS.
+  // Reports to the conductor are authenticated by the instance's
+  // certificate, so a conductor needs mutual TLS.
   let control: CompiledAgentConfig['control'] = null;
   const controlEndpoint = str(opts, 'controlEndpoint');
   if (controlEndpoint !== undefined) {
@@ -238,9 +189,29 @@ export function compileAgentConfig(
     datastorePort,
     datastoreBind,
     tls,
+    datastoreTls,
     logLevel,
     backup,
     control,
     logFile: logFileRaw === undefined ? null : path.resolve(logFileRaw),
   });
+}
+
+/**
+ * The datastore's serving pair: both files or neither. Its key is copied
+ * where the datastore's OS user (and so a tenant with superuser rights) can
+ * read it, so it must not be the agent's identity key.
+ */
+function compileDatastoreTls(cert: string | undefined, key: string | undefined, identity: CompiledAgentConfig['tls']): CompiledAgentConfig['datastoreTls'] {
+  if (cert === undefined && key === undefined) return null;
+  if (cert === undefined || key === undefined) {
+    throw new ConfigError('datastore TLS needs both --datastore-tls-cert and --datastore-tls-key');
+  }
+  for (const [k, f] of [['cert', cert], ['key', key]] as const) {
+    if (!existsSync(f)) throw new ConfigError(`datastore TLS ${k} file ${f} does not exist`);
+  }
+  if (identity && readFileSync(key).equals(readFileSync(identity.key))) {
+    throw new ConfigError('--datastore-tls-key is the agent\'s own --tls-key: the datastore needs a serving key of its own, which its OS user may read');
+  }
+  return Object.freeze({ cert, key });
 }

@@ -1,16 +1,13 @@
 // Every error the agent reports, in one table: each code maps to one gRPC
-// status and one HTTP status. The code travels in the trailing metadata
+// status, one HTTP status and the kind of failure it is. The class and
+// toServiceError are built by the mechanism both sides share
+// (lib/error-table.ts); the code travels in the trailing metadata
 // (`coffer-error-code`) so callers need not parse messages.
-import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { CofferError, type ErrorKind } from '../lib/coded-error.js';
-import type { Logger } from '../lib/logger.js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { ErrorKind } from '../lib/coded-error.js';
+import { serviceErrors, TableError, type ErrorEntry } from '../lib/error-table.js';
 
-interface ErrorEntry {
-  readonly grpc: GrpcStatus;
-  readonly http: number;
-  readonly kind: ErrorKind;
-  readonly description: string;
-}
+export { ERROR_CODE_METADATA_KEY } from '../lib/error-table.js';
 
 export const AGENT_ERRORS = {
   AGENT_ERR_INVALID_ARGUMENT: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, kind: 'INVALID_ARGUMENT', description: 'a request field is malformed or not allowed' },
@@ -30,33 +27,17 @@ export const AGENT_ERRORS = {
 
 export type AgentErrorCode = keyof typeof AGENT_ERRORS;
 
-export const ERROR_CODE_METADATA_KEY = 'coffer-error-code';
-
-export class AgentError extends CofferError {
-  readonly grpcStatus: GrpcStatus;
-  readonly httpStatus: number;
-
-  constructor(
-    readonly code: AgentErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(AGENT_ERRORS[code].kind, message, options);
+export class AgentError extends TableError<AgentErrorCode> {
+  constructor(code: AgentErrorCode, message: string, options?: { cause?: unknown }) {
+    super(AGENT_ERRORS, code, message, options);
     this.name = 'AgentError';
-    this.grpcStatus = AGENT_ERRORS[code].grpc;
-    this.httpStatus = AGENT_ERRORS[code].http;
   }
 }
 
-export const invalid = (message: string): AgentError => new AgentError('AGENT_ERR_INVALID_ARGUMENT', message);
-export const notFound = (message: string): AgentError => new AgentError('AGENT_ERR_NOT_FOUND', message);
-export const unimplemented = (capability: string, datastore: string): AgentError =>
-  new AgentError('AGENT_ERR_UNIMPLEMENTED', `${capability} is not implemented for datastore ${datastore}`);
-
 /**
  * The agent's code for a failure of shared code (strategies/, lib/), which
- * reports a kind rather than an agent code. Kinds the agent has no code for
- * are reported as AGENT_ERR_INTERNAL.
+ * reports a kind rather than an agent code. A kind the agent has no code for
+ * is reported as AGENT_ERR_INTERNAL.
  */
 export const AGENT_CODE_OF_KIND: Readonly<Partial<Record<ErrorKind, AgentErrorCode>>> = {
   INVALID_ARGUMENT: 'AGENT_ERR_INVALID_ARGUMENT',
@@ -73,31 +54,22 @@ export const AGENT_CODE_OF_KIND: Readonly<Partial<Record<ErrorKind, AgentErrorCo
   INTERNAL: 'AGENT_ERR_INTERNAL',
 };
 
-/** The agent code of a thrown value, or undefined for an unexpected one. */
-function agentCodeOf(err: unknown): AgentErrorCode | undefined {
-  if (err instanceof AgentError) return err.code;
-  if (err instanceof CofferError) return AGENT_CODE_OF_KIND[err.kind];
-  return undefined;
-}
+export const AGENT_ERROR_SPEC = {
+  table: AGENT_ERRORS,
+  errorClass: AgentError,
+  codeOfKind: AGENT_CODE_OF_KIND,
+  internal: 'AGENT_ERR_INTERNAL',
+  component: 'agent',
+} as const;
 
 /**
- * Turns any thrown value into a gRPC error. AgentErrors and the shared
- * CofferErrors keep their message; anything else is logged with its cause
- * and reported as INTERNAL with a generic message, so nothing internal (or
- * secret) leaks to the caller.
+ * Turns any thrown value into a gRPC error: AgentErrors and the CofferErrors
+ * of shared code keep their message; anything else is logged with its cause
+ * and reported as INTERNAL with a generic message.
  */
-export function toServiceError(err: unknown, log: Logger, method: string): Partial<ServiceError> {
-  const metadata = new Metadata();
-  const code = agentCodeOf(err);
-  if (code !== undefined) {
-    const grpcStatus = AGENT_ERRORS[code].grpc;
-    const message = (err as Error).message;
-    metadata.set(ERROR_CODE_METADATA_KEY, code);
-    if (grpcStatus === GrpcStatus.INTERNAL) log.error({ err, method }, 'request failed');
-    else log.info({ code, method, msg: message }, 'request refused');
-    return { code: grpcStatus, details: message, metadata };
-  }
-  log.error({ err, method }, 'unexpected failure');
-  metadata.set(ERROR_CODE_METADATA_KEY, 'AGENT_ERR_INTERNAL');
-  return { code: GrpcStatus.INTERNAL, details: `internal error in ${method}; see the agent log`, metadata };
-}
+export const { toServiceError } = serviceErrors<AgentErrorCode>(AGENT_ERROR_SPEC);
+
+export const invalid = (message: string): AgentError => new AgentError('AGENT_ERR_INVALID_ARGUMENT', message);
+export const notFound = (message: string): AgentError => new AgentError('AGENT_ERR_NOT_FOUND', message);
+export const unimplemented = (capability: string, datastore: string): AgentError =>
+  new AgentError('AGENT_ERR_UNIMPLEMENTED', `${capability} is not implemented for datastore ${datastore}`);

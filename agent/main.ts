@@ -1,19 +1,20 @@
 // coffer-agent: the guest agent. Compiles its configuration once, starts the
 // gRPC server, brings the datastore back if it was running, and on SIGTERM
-// cancels operations, stops the datastore cleanly and exits 0.
+// cancels operations, stops the datastore cleanly and exits 0 (the shutdown
+// sequence is lib/shutdown.ts: a second signal exits at once).
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { createLogger } from '../lib/logger.js';
 import { ProcessRunner } from '../lib/process-runner.js';
+import { installShutdown } from '../lib/shutdown.js';
 import { compileAgentConfig, ConfigError, DEFAULT_CONFIG_PATH, readConfigFile, type AgentOptions } from './config.js';
 import { layoutFor } from './layout.js';
 import { MANAGERS } from './managers/registry.js';
 import { Agent, AGENT_VERSION } from './agent.js';
 import { startAgentServer } from './server.js';
 import { Backups } from './backup/backups.js';
-import { loadWrappingKey } from './backup/backup-settings.js';
+import { loadWrappingKey } from '../strategies/backup/key-file.js';
 import { removeAbandonedUploads } from './backup/abandoned-uploads.js';
-// coffer-control addition (issue 5): heartbeats to the conductor.
 import { ConductorClient } from './conductor-client.js';
 import { STATE_TO_PROTO } from './state.js';
 
@@ -39,6 +40,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--tls-cert <file>', 'server certificate (PEM) for mutual TLS')
     .option('--tls-key <file>', 'server private key (PEM)')
     .option('--tls-ca <file>', 'CA (PEM) whose certificates clients must present')
+    .option('--datastore-tls-cert <file>', 'the datastore\'s own serving certificate (PEM) for its clients\' TLS; without it the datastore offers no TLS')
+    .option('--datastore-tls-key <file>', 'its private key (PEM): not the --tls-key, since the datastore\'s OS user reads it')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option('--backup-dir <dir>', 'local backup storage directory (default <base-dir>/backups)')
     .option('--backup-key-file <file>', 'wrapping key for backups, 32 bytes or 64 hex (default <base-dir>/agent/backup.key, created 0600)')
@@ -64,6 +67,8 @@ Examples:
       tlsCert: o.tlsCert,
       tlsKey: o.tlsKey,
       tlsCa: o.tlsCa,
+      datastoreTlsCert: o.datastoreTlsCert,
+      datastoreTlsKey: o.datastoreTlsKey,
       logLevel: o.logLevel,
       backupDir: o.backupDir,
       backupKeyFile: o.backupKeyFile,
@@ -77,8 +82,7 @@ Examples:
     throw err;
   }
 
-  // coffer-control addition: an agent started by the local compute driver
-  // logs to a file, because it outlives the control whose pipes it was given
+  // An agent started by the local compute driver logs to a file, because it outlives the control whose pipes it was given
   // (a write to a dead pipe would fail with EPIPE).
   if (config.logFile) process.stderr.on('error', () => undefined);
   const log = createLogger({
@@ -102,7 +106,7 @@ Examples:
   // The bound port on one line of its own, for scripts that pass port 0.
   process.stdout.write(`${JSON.stringify({ msg: 'listening', port: server.port })}\n`);
 
-  // coffer-control addition: report to the conductor when one is configured.
+  // Report to the conductor when one is configured.
   let conductor: ConductorClient | null = null;
   if (config.control && config.tls) {
     conductor = new ConductorClient({
@@ -120,26 +124,17 @@ Examples:
     conductor.start();
   }
 
-  let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    try {
-      conductor?.stop();
-      await agent.shutdown();
-      await server.close();
-      log.info('stopped');
-      log.flush();
-      process.exit(0);
-    } catch (err) {
-      log.error({ err }, 'shutdown failed');
-      log.flush();
-      process.exit(1);
-    }
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  // The datastore gets the supervisor's own grace (60 s) to stop cleanly
+  // before it is killed; the deadline leaves room for that and the rest.
+  installShutdown({
+    log,
+    timeoutMs: 90_000,
+    steps: [
+      { name: 'stop heartbeats', run: () => conductor?.stop() },
+      { name: 'cancel operations and stop the datastore', run: () => agent.shutdown() },
+      { name: 'close the gRPC server', run: () => server.close() },
+    ],
+  });
 
   void agent.boot().catch((err) => log.error({ err }, 'boot failed'));
 }

@@ -1,7 +1,9 @@
 // Calls to an instance's agent over mutual TLS: the control presents its own
 // certificate, and checks that the agent's certificate names the instance
-// (the instance id is the TLS server name, whatever the address).
+// (the instance id is the TLS server name, whatever the address) and is the
+// instance's identity, not its datastore's serving certificate.
 import { readFileSync } from 'node:fs';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { credentials, Metadata, status as Status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { LifecycleServiceClient } from '../proto/gen/coffer/agent/v1/lifecycle.js';
 import { AccountServiceClient } from '../proto/gen/coffer/agent/v1/accounts.js';
@@ -27,7 +29,7 @@ export class AgentConnector {
   private readonly creds: ChannelCredentials;
 
   constructor(tls: AgentTls) {
-    this.creds = credentials.createSsl(readFileSync(tls.ca), readFileSync(tls.key), readFileSync(tls.cert));
+    this.creds = credentials.createSsl(readFileSync(tls.ca), readFileSync(tls.key), readFileSync(tls.cert), { checkServerIdentity: agentIdentity });
   }
 
   connect(instanceId: string, address: string): AgentClients {
@@ -44,6 +46,22 @@ export class AgentConnector {
       },
     };
   }
+}
+
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+/**
+ * The instances CA also issues each datastore a certificate with the
+ * instance's name, whose key the datastore's OS user (and a tenant
+ * superuser) can read. It is issued for serving only; an agent's identity
+ * is issued for client use too, and that is what is required here, so the
+ * datastore's pair cannot stand in for the agent.
+ */
+function agentIdentity(host: string, cert: PeerCertificate): Error | undefined {
+  const err = checkServerIdentity(host, cert);
+  if (err) return err;
+  if (!cert.ext_key_usage?.includes(CLIENT_AUTH)) return new Error(`the certificate for ${host} is not an instance identity (it is not issued for client use)`);
+  return undefined;
 }
 
 /** A unary agent call as a promise, with a deadline. */

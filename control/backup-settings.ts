@@ -2,7 +2,7 @@
 // deployment, under the control's data dir: agents get copies of the key
 // (0600) and the directory in their injected config.
 import path from 'node:path';
-import { loadWrappingKey } from '../agent/backup/backup-settings.js';
+import { loadWrappingKey } from '../strategies/backup/key-file.js';
 
 export function deploymentBackup(dataDir: string): { backupKeyFile: string; backupDir: string } {
   const backupKeyFile = path.join(dataDir, 'backup.key');

@@ -1,8 +1,8 @@
 // coffer-control's configuration, compiled once from the command line into
 // a frozen object. Nothing reads configuration after start-up.
 import path from 'node:path';
-import { isIP } from 'node:net';
-import { socketRoomProblem } from '../agent/layout.js';
+import { isLoopback, parseHostPort as parseHostPortAs, type HostPort } from '../lib/host-port.js';
+import { socketRoomProblem } from '../lib/base-dir.js';
 import { LocalDriver } from './compute/local.js';
 import { BackupStorageError, loadBackupStorage, type DeploymentStorage } from './backup-storage.js';
 
@@ -27,10 +27,7 @@ export interface ControlOptions {
   backupStorage?: string;
 }
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
+export type { HostPort };
 
 export interface CompiledControlConfig {
   readonly dataDir: string;
@@ -55,15 +52,8 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-}
-
 export function parseHostPort(value: string, what: string): HostPort {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]+):(\d+)$/.exec(value);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !Number.isInteger(port) || port > 65535) throw new ConfigError(`${what} must be HOST:PORT (IPv6 as [::1]:PORT), got "${value}"`);
-  return { host: m[1]!, port };
+  return parseHostPortAs(value, what, (message) => new ConfigError(message));
 }
 
 function seconds(v: number | undefined, def: number, what: string): number {

@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { createLogger } from '../lib/logger.js';
 import { repoRoot } from '../lib/repo-root.js';
+import { installShutdown } from '../lib/shutdown.js';
 import { compileControlConfig, ConfigError, type ControlOptions } from './config.js';
 import { openDatabase } from './db/database.js';
 import { createToken, validProjectName } from './store/tokens.js';
@@ -39,23 +40,12 @@ async function serve(o: ControlOptions): Promise<void> {
   const control = await startControl(config, log);
   // The bound ports on one line of their own, for scripts that pass port 0.
   process.stdout.write(`${JSON.stringify({ msg: 'listening', grpc: control.api.port, rest: control.rest.port, conductor: control.conductor.port })}\n`);
-  let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down; tasks resume at the next start');
-    try {
-      await control.stop();
-      log.flush();
-      process.exit(0);
-    } catch (err) {
-      log.error({ err }, 'shutdown failed');
-      log.flush();
-      process.exit(1);
-    }
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  installShutdown({
+    log,
+    timeoutMs: 30_000,
+    message: 'shutting down; tasks resume at the next start',
+    steps: [{ name: 'stop the servers and the task engine', run: () => control.stop() }],
+  });
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -9,7 +9,10 @@ import type { ChildSpec } from '../supervisor.js';
 import type { Database, User, Page } from '../../proto/gen/coffer/agent/v1/common.js';
 import type { Parameter, ParameterChange } from '../../proto/gen/coffer/agent/v1/configuration.js';
 import type { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
+import type { BackupRequest, BackupSource } from '../../strategies/backup/source.js';
 import type { Readable } from 'node:stream';
+
+export type { BackupRequest, BackupSource };
 
 export interface ManagerContext {
   readonly config: CompiledAgentConfig;
@@ -91,27 +94,6 @@ export interface ConfigurationCapability {
 /** A datastore the registry knows: its defaults and how to build its manager. */
 export interface ManagerFactory extends DatastoreDefaults {
   create(ctx: ManagerContext): DatastoreManager;
-}
-
-/** What a backup source (the datastore's own tool) produced. */
-export interface BackupSource {
-  /** The raw backup bytes (xbstream, tar, custom dump, RDB), before compression and encryption. */
-  readonly stream: Readable;
-  /**
-   * Settles when the tool has exited: resolves with what the strategy records
-   * in the metadata (LSNs, GTID position, WAL positions, extra), rejects with
-   * the tool's own reason. The backup succeeds only if this resolves.
-   */
-  readonly done: Promise<Partial<BackupMetadata>>;
-}
-
-export interface BackupRequest {
-  readonly strategy: string;
-  /** 'full' or 'incremental'. */
-  readonly type: 'full' | 'incremental';
-  /** For an incremental: the parent's metadata. */
-  readonly parent?: BackupMetadata;
-  readonly signal: AbortSignal;
 }
 
 /**

@@ -22,21 +22,33 @@ export interface PrepareRules {
 
 export function validatePrepare(input: PrepareInput, rules: PrepareRules): void {
   if (input.rootPassword) rules.checkPassword(input.rootPassword, 'root password');
-  const databases = new Set<string>();
-  for (const db of input.databases) {
-    rules.validateDatabase(db);
-    if (databases.has(db.name)) throw invalid(`database ${db.name} is named twice`);
-    databases.add(db.name);
-  }
-  const users = new Set<string>();
-  for (const u of input.users) {
-    rules.validateUser(u);
-    const key = rules.userKey(u);
-    if (users.has(key)) throw invalid(`user ${key} is named twice`);
-    users.add(key);
-    for (const db of u.databases) {
-      if (!databases.has(db)) throw invalid(`user ${key} is granted database ${db}, which is not among the databases to create`);
-    }
-  }
+  const databases = validateEach(input.databases, (db) => rules.validateDatabase(db), (db) => db.name, 'database');
+  validateEach(
+    input.users,
+    (u) => {
+      rules.validateUser(u);
+      for (const db of u.databases) {
+        if (!databases.has(db)) throw invalid(`user ${rules.userKey(u)} is granted database ${db}, which is not among the databases to create`);
+      }
+    },
+    (u) => rules.userKey(u),
+    'user',
+  );
   rules.validateOverrides(input.overrides);
+}
+
+/**
+ * Checks each item of a request and refuses two with the same key (one
+ * request creating "shop" twice): for Prepare and for the account calls
+ * that create several at once. Returns the keys.
+ */
+export function validateEach<T>(items: readonly T[], validate: (item: T) => void, key: (item: T) => string, what: string): Set<string> {
+  const seen = new Set<string>();
+  for (const item of items) {
+    validate(item);
+    const k = key(item);
+    if (seen.has(k)) throw invalid(`${what} ${k} is named twice`);
+    seen.add(k);
+  }
+  return seen;
 }

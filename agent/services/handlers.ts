@@ -1,7 +1,7 @@
-// Adapters from async functions to grpc-js handlers: one place that maps
-// errors to statuses (errors.ts) and turns a client that goes away into an
-// aborted signal for the operation it started.
+// The agent's gRPC handlers: the shared adapters (lib/grpc-handlers.ts) with
+// the agent's error table (errors.ts).
 import type * as grpc from '@grpc/grpc-js';
+import { serverStreamHandler, unaryHandler } from '../../lib/grpc-handlers.js';
 import type { Logger } from '../../lib/logger.js';
 import { toServiceError } from '../errors.js';
 
@@ -10,12 +10,7 @@ export function unary<Req, Res>(
   method: string,
   fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    fn(call.request, call).then(
-      (res) => callback(null, res),
-      (err: unknown) => callback(toServiceError(err, log, method) as grpc.ServiceError),
-    );
-  };
+  return unaryHandler({ log, toServiceError }, method, fn);
 }
 
 export function serverStream<Req, Res>(
@@ -23,24 +18,7 @@ export function serverStream<Req, Res>(
   method: string,
   fn: (req: Req, write: (res: Res) => void, signal: AbortSignal, call: grpc.ServerWritableStream<Req, Res>) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
-  return (call) => {
-    const controller = new AbortController();
-    const onCancel = (): void => controller.abort(new Error('the client went away'));
-    call.on('cancelled', onCancel);
-    const write = (res: Res): void => {
-      if (!call.cancelled && !call.destroyed) call.write(res);
-    };
-    fn(call.request, write, controller.signal, call).then(
-      () => {
-        call.off('cancelled', onCancel);
-        if (!call.cancelled) call.end();
-      },
-      (err: unknown) => {
-        call.off('cancelled', onCancel);
-        if (!call.cancelled) call.emit('error', toServiceError(err, log, method));
-      },
-    );
-  };
+  return serverStreamHandler({ log, toServiceError }, method, fn);
 }
 
 /** Every method of a service answering UNIMPLEMENTED, naming the capability. */

@@ -1,7 +1,8 @@
-// Adapters from async functions to grpc-js handlers: every call is
-// authenticated first (bearer token → project), and every error goes
-// through the one error table (errors.ts).
+// The control's gRPC handlers: the shared adapters (lib/grpc-handlers.ts)
+// with the control's error table (errors.ts), every call authenticated first
+// (bearer token → project).
 import type * as grpc from '@grpc/grpc-js';
+import { serverStreamHandler, unaryHandler } from '../../lib/grpc-handlers.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Db } from '../db/database.js';
 import { ControlError, toServiceError } from '../errors.js';
@@ -27,14 +28,7 @@ export function unary<Req, Res>(
   method: string,
   fn: (req: Req, scope: Scope) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    Promise.resolve()
-      .then(() => fn(call.request, scopeOf(deps.db, call.metadata)))
-      .then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toServiceError(err, deps.log, method) as grpc.ServiceError),
-      );
-  };
+  return unaryHandler<Req, Res>({ log: deps.log, toServiceError }, method, (req, call) => fn(req, scopeOf(deps.db, call.metadata)));
 }
 
 export function serverStream<Req, Res>(
@@ -42,23 +36,9 @@ export function serverStream<Req, Res>(
   method: string,
   fn: (req: Req, scope: Scope, write: (res: Res) => void, signal: AbortSignal) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
-  return (call) => {
-    const controller = new AbortController();
-    call.on('cancelled', () => controller.abort(new Error('the client went away')));
-    const write = (res: Res): void => {
-      if (!call.cancelled && !call.destroyed) call.write(res);
-    };
-    Promise.resolve()
-      .then(() => fn(call.request, scopeOf(deps.db, call.metadata), write, controller.signal))
-      .then(
-        () => {
-          if (!call.cancelled) call.end();
-        },
-        (err: unknown) => {
-          if (!call.cancelled) call.emit('error', toServiceError(err, deps.log, method));
-        },
-      );
-  };
+  return serverStreamHandler<Req, Res>({ log: deps.log, toServiceError }, method, (req, write, signal, call) =>
+    fn(req, scopeOf(deps.db, call.metadata), write, signal),
+  );
 }
 
 /** Page tokens are the last id of the previous page, opaque to callers. */

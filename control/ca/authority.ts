@@ -5,9 +5,14 @@
 // - the control CA issues only the control's own certificate. Agents trust
 //   only it (their --tls-ca), so an agent accepts calls from the control and
 //   from nobody else, not even another instance.
-// - the instances CA issues one certificate per instance (CN and SAN = the
-//   instance id). The control trusts it for the conductor's clients and for
-//   agents' server certificates, and checks the id on each call.
+// - the instances CA issues two key pairs per instance, both named by the
+//   instance id (CN and SAN). The identity pair is the agent's: the control
+//   trusts it for the conductor's clients and for agents' server
+//   certificates, and checks the id on each call. The serving pair is the
+//   datastore's, for its clients' TLS (verify-full against this CA and the
+//   instance id): it is good for serving TLS only, and it is the one the
+//   datastore's OS user can read, so a tenant who reads it (a superuser can
+//   read files as that user) gains nothing towards the control.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../lib/logger.js';
@@ -24,6 +29,8 @@ export interface KeyPair {
 export interface InstanceCertFiles extends KeyPair {
   /** The CA the agent trusts: the control CA. */
   readonly ca: string;
+  /** The datastore's serving certificate and key (serverAuth only). */
+  readonly datastore: KeyPair;
 }
 
 export class CertificateAuthority {
@@ -70,15 +77,22 @@ export class CertificateAuthority {
     return ca;
   }
 
-  /** Issues the instance's certificate into `dir` (idempotent: kept if present). */
+  /** Issues the instance's two key pairs into `dir` (idempotent: each kept if present). */
   async issueInstance(instanceId: string, dir: string): Promise<InstanceCertFiles> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const files = { cert: path.join(dir, 'instance.crt'), key: path.join(dir, 'instance.key'), ca: path.join(dir, 'ca.crt') };
+    const files = {
+      cert: path.join(dir, 'instance.crt'),
+      key: path.join(dir, 'instance.key'),
+      ca: path.join(dir, 'ca.crt'),
+      datastore: { cert: path.join(dir, 'datastore.crt'), key: path.join(dir, 'datastore.key') },
+    };
     // A copy of the control CA, so the instance's directory is complete on
     // its own (the same files go onto a config drive for a VM driver).
     copyFileSync(this.controlCa.cert, files.ca);
-    if (existsSync(files.cert) && existsSync(files.key)) return files;
-    await this.withWorkDir((work) => this.openssl.issue(this.instancesCa, { name: instanceId, days: 825 }, files.key, files.cert, work));
+    for (const [pair, purpose] of [[files, 'identity'], [files.datastore, 'serving']] as const) {
+      if (existsSync(pair.cert) && existsSync(pair.key)) continue;
+      await this.withWorkDir((work) => this.openssl.issue(this.instancesCa, { name: instanceId, days: 825, purpose }, pair.key, pair.cert, work));
+    }
     return files;
   }
 

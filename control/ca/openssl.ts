@@ -23,6 +23,13 @@ export interface LeafSpec {
   readonly extraDns?: readonly string[];
   readonly ips?: readonly string[];
   readonly days: number;
+  /**
+   * What the key may do. "identity" (the default): serve and present TLS, as
+   * an agent and the control do. "serving": serve TLS only (extendedKeyUsage
+   * serverAuth), for a datastore's clients; TLS peers refuse it as a client
+   * certificate, so it cannot speak for the instance.
+   */
+  readonly purpose?: 'identity' | 'serving';
 }
 
 export class OpenSsl {
@@ -42,7 +49,7 @@ export class OpenSsl {
     ]);
   }
 
-  /** A key and a certificate for `spec.name`, good for both TLS server and client use. */
+  /** A key and a certificate for `spec.name`, for the use `spec.purpose` names. */
   async issue(ca: { cert: string; key: string }, spec: LeafSpec, keyPath: string, certPath: string, workDir: string): Promise<void> {
     if (!NAME.test(spec.name)) throw new TypeError(`certificate name "${spec.name}" is not a valid DNS name`);
     for (const d of spec.extraDns ?? []) if (!NAME.test(d)) throw new TypeError(`DNS name "${d}" is not valid`);
@@ -55,7 +62,7 @@ export class OpenSsl {
         '[v3]',
         'basicConstraints = critical,CA:FALSE',
         'keyUsage = critical,digitalSignature,keyEncipherment',
-        'extendedKeyUsage = serverAuth,clientAuth',
+        `extendedKeyUsage = ${spec.purpose === 'serving' ? 'serverAuth' : 'serverAuth,clientAuth'}`,
         `subjectAltName = ${san.join(',')}`,
         'authorityKeyIdentifier = keyid',
         '',

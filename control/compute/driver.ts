@@ -2,34 +2,35 @@
 // instances (the local driver here; libvirt/QEMU, Nova and Kubernetes are
 // planned in docs/compute-drivers.md). Every method is idempotent by
 // instance id, because the task engine re-runs a step after a restart.
+import type { BootConfig } from '../../lib/boot-config.js';
 import type { DeploymentStorage } from '../backup-storage.js';
 
-/** What the agent is told at boot (Trove's guest_info): written to its config. */
-export interface AgentBootConfig {
-  readonly instanceId: string;
-  /** The agent's manager and its version (mysql 8.0 runs the "mysql" manager). */
-  readonly datastore: string;
-  readonly datastoreVersion: string;
-  /** The conductor's HOST:PORT, for heartbeats and backup state. */
-  readonly controlEndpoint: string;
-  readonly heartbeatSeconds: number;
-  readonly logLevel: string;
+/**
+ * What the control decides about an instance wherever it runs (Trove's
+ * guest_info). A driver adds where things are (addresses, paths) and
+ * delivers the whole as the agent's boot config (lib/boot-config.ts), whose
+ * fields these are.
+ */
+export type AgentBootConfig = Pick<BootConfig, 'instanceId' | 'datastore' | 'datastoreVersion' | 'controlEndpoint' | 'heartbeatSeconds' | 'logLevel'> & {
   /**
    * The deployment's backup wrapping key (0600 file in the control's data
-   * dir) and its local backup storage: every agent gets the same, so one
-   * instance's backup restores into another.
+   * dir), copied to the agent, and its local backup storage: every agent gets
+   * the same, so one instance's backup restores into another.
    */
   readonly backupKeyFile: string;
-  readonly backupDir: string;
+  readonly backupDir: BootConfig['backupDir'];
   /** Where new backups go, and the settings (with credentials) of the remote stores. */
   readonly backupStorage: DeploymentStorage;
-}
+};
 
 /** The instance's certificate files as the CA wrote them (copied in by injectConfig). */
 export interface CertSource {
+  /** The agent's identity pair: root-only wherever it is placed. */
   readonly cert: string;
   readonly key: string;
   readonly ca: string;
+  /** The datastore's serving pair, which the datastore's OS user reads. */
+  readonly datastore: { readonly cert: string; readonly key: string };
 }
 
 /** Where things are, once allocated. Kept with the instance record (JSON). */

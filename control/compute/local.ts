@@ -5,8 +5,11 @@
 // Nova restart); after a restart the driver finds them again through /proc.
 //
 // <data-dir>/instances/<id>/        0711 (the datastore's OS user must traverse it)
-//   agent.json                      0600 the injected config
-//   tls/instance.{crt,key} ca.crt   0700 dir
+//   agent.json                      0600 the injected boot config
+//   tls/                            0700 dir, files 0600:
+//     instance.{crt,key} ca.crt       the agent's identity (never copied further)
+//     datastore.{crt,key}             the datastore's serving pair
+//     backup.key                      the deployment's wrapping key
 //   base/                           0755 the agent's base dir
 //   agent.log                       the agent's log
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
@@ -16,7 +19,8 @@ import type { ProcessRunner } from '../../lib/process-runner.js';
 import { findByArg, runs, signal, waitGone, alive } from './proc.js';
 import { allocatePorts } from './ports.js';
 import type { AgentBootConfig, Allocation, CertSource, ComputeDriver, ComputeStatus, ResourceRequest } from './driver.js';
-import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
+import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
+import { BOOT_CONFIG_VERSION, writeBootConfig, type BootConfig } from '../../lib/boot-config.js';
 
 export interface LocalDriverDeps {
   readonly dataDir: string;
@@ -70,15 +74,15 @@ export class LocalDriver implements ComputeDriver {
     const dir = this.dir(id);
     const tls = path.join(dir, 'tls');
     mkdirSync(tls, { recursive: true, mode: 0o700 });
-    const files = { cert: path.join(tls, 'instance.crt'), key: path.join(tls, 'instance.key'), ca: path.join(tls, 'ca.crt') };
-    copyFileSync(certs.cert, files.cert);
-    copyFileSync(certs.key, files.key);
-    chmodSync(files.key, 0o600);
-    copyFileSync(certs.ca, files.ca);
-    const backupKey = path.join(tls, 'backup.key');
-    copyFileSync(config.backupKeyFile, backupKey);
-    chmodSync(backupKey, 0o600);
-    const agentConfig = {
+    chmodSync(tls, 0o700);
+    const place = (from: string, name: string): string => {
+      const to = path.join(tls, name);
+      copyFileSync(from, to);
+      chmodSync(to, 0o600);
+      return to;
+    };
+    const boot: BootConfig = {
+      version: BOOT_CONFIG_VERSION,
       instanceId: config.instanceId,
       listen: a.agentAddress,
       datastore: config.datastore,
@@ -86,23 +90,21 @@ export class LocalDriver implements ComputeDriver {
       baseDir: LocalDriver.baseDir(this.deps.dataDir, id),
       datastorePort: a.datastorePort,
       datastoreBind: a.datastoreHost,
-      tlsCert: files.cert,
-      tlsKey: files.key,
-      tlsCa: files.ca,
+      tlsCert: place(certs.cert, 'instance.crt'),
+      tlsKey: place(certs.key, 'instance.key'),
+      tlsCa: place(certs.ca, 'ca.crt'),
+      datastoreTlsCert: place(certs.datastore.cert, 'datastore.crt'),
+      datastoreTlsKey: place(certs.datastore.key, 'datastore.key'),
       logLevel: config.logLevel,
       logFile: path.join(dir, 'agent.log'),
       controlEndpoint: config.controlEndpoint,
       heartbeatSeconds: config.heartbeatSeconds,
-      backupKeyFile: backupKey,
+      backupKeyFile: place(config.backupKeyFile, 'backup.key'),
       backupDir: config.backupDir,
-      // Swift or S3 credentials, if any: this file is 0600, like the key.
+      // Swift or S3 credentials, if any: the file is 0600, like the key.
       backup: { defaultStorage: config.backupStorage.defaultStorage, storages: config.backupStorage.storages },
     };
-    const file = this.configPath(id);
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(agentConfig, null, 2)}\n`, { mode: 0o600 });
-    // rename is atomic: an agent never reads half a config.
-    const { renameSync } = await import('node:fs');
-    renameSync(`${file}.tmp`, file);
+    writeBootConfig(this.configPath(id), boot);
   }
 
   /** The running agent's pid: the recorded one if it still runs our config, else found through /proc. */

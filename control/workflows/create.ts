@@ -1,4 +1,4 @@
-// The create workflow: allocate, issue the instance's certificate, inject
+// The create workflow: allocate, issue the instance's certificates, inject
 // the agent's config, start the agent, Prepare the datastore (relaying its
 // progress), mark ACTIVE. Each step checks what is done already, so it can
 // run again after a control restart.
@@ -36,6 +36,8 @@ export function createWorkflow(c: ControlContext): Workflow<CreateData> {
     return r;
   };
 
+  const issueCertificates = (ctx: Ctx) => c.ca.issueInstance(ctx.data.instanceId, path.join(c.config.dataDir, 'certs', ctx.data.instanceId));
+
   const steps: Step<CreateData>[] = [
     {
       name: 'allocate',
@@ -54,12 +56,15 @@ export function createWorkflow(c: ControlContext): Workflow<CreateData> {
     {
       name: 'issue-certificate',
       async run(ctx) {
-        ctx.data.certs = await c.ca.issueInstance(ctx.data.instanceId, path.join(c.config.dataDir, 'certs', ctx.data.instanceId));
+        ctx.data.certs = await issueCertificates(ctx);
       },
     },
     {
       name: 'inject-config',
       async run(ctx) {
+        // A task recorded before datastores had a serving pair of their own
+        // has only the identity pair: issue the rest (idempotent).
+        if (!ctx.data.certs?.datastore) ctx.data.certs = await issueCertificates(ctx);
         await c.driver.injectConfig(
           ctx.data.instanceId,
           ctx.data.allocation!,

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Transform, pipeline as pipelineCb, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CofferError } from '../../lib/coded-error.js';
-import type { BackupSource } from '../../agent/managers/manager.js';
+import type { BackupSource } from './source.js';
 import { takeProgramOutput } from '../../lib/fd-handoff.js';
 import { ProgramOutput } from '../../lib/program-output.js';
 import { CommandError, DEFAULT_KILL_AFTER_MS, type ChildHandle, type Exit, type ProcessRunner, type SpawnOptions } from '../../lib/process-runner.js';

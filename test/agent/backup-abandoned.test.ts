@@ -60,7 +60,7 @@ t.test('an agent killed mid-upload removes what it left in local, Swift and S3 s
     const events = await collect<CreateBackupResponse>(agent.clients.backup.createBackup({ backupId: `kept-${storage}`, type: BackupType.BACKUP_TYPE_FULL, strategy: '', parent: undefined, storage: { storage, location: '' }, compression: 'none' }));
     kept[storage] = events.at(-1)!.artifact!.location!.location;
   }
-  const keptSegments = (await swiftSegments(probe, `${container}_segments`)).length;
+  const keptSegments = (await swiftSegments(probe, `${container}_segments`, 'standalone/kept-')).length;
   t.ok(keptSegments > 3, `the finished Swift backup is ${keptSegments} segments`);
 
   const stores = [
@@ -95,6 +95,6 @@ t.test('an agent killed mid-upload removes what it left in local, Swift and S3 s
 
   t.ok(existsSync(path.join(backupDir, kept.local!)), 'the finished local backup is still there');
   t.ok(await probe.head(kept.swift!), 'the finished Swift backup is still there');
-  t.equal((await swiftSegments(probe, `${container}_segments`)).length, keptSegments, 'with all its segments');
+  t.equal((await swiftSegments(probe, `${container}_segments`, 'standalone/kept-')).length, keptSegments, 'with all its segments');
   t.ok(await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: kept.s3!.slice(bucket.length + 1) })), 'the finished S3 backup is still there');
 });

@@ -1,4 +1,7 @@
 import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { compileAgentConfig, ConfigError, parseHostPort, isLoopback } from '../../agent/config.js';
 import { MANAGERS } from '../../agent/managers/registry.js';
 
@@ -16,6 +19,7 @@ t.test('every bad value is refused naming the field', async (t) => {
   const bad: Array<[object, RegExp]> = [
     [{ insecure: true, datastore: 'oracle' }, /datastore "oracle" is not known/],
     [{ insecure: true, nonsense: 1 }, /unknown config key "nonsense"/],
+    [{ insecure: true, version: 2 }, /config version 2 is not 1/],
     [{ insecure: true, datastorePort: 0 }, /datastorePort/],
     [{ insecure: true, datastoreBind: 'localhost' }, /datastoreBind must be an IP/],
     [{ insecure: true, logLevel: 'loud' }, /logLevel/],
@@ -34,4 +38,25 @@ t.test('every bad value is refused naming the field', async (t) => {
   t.equal(compileAgentConfig({ insecure: true, baseDir: `/${'b'.repeat(86)}` }, {}, MANAGERS).baseDir.length, 87, 'a base dir of 87 bytes fits');
   t.same(parseHostPort('[::1]:80', 'x'), { host: '::1', port: 80 });
   t.ok(isLoopback('127.0.0.2') && isLoopback('::1') && !isLoopback('0.0.0.0'));
+});
+
+t.test('the datastore serves TLS only from a pair of its own, never the agent\'s identity key', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-dstls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string): string => {
+    writeFileSync(path.join(dir, name), text, { mode: 0o600 });
+    return path.join(dir, name);
+  };
+  const identity = { tlsCert: file('id.crt', 'C'), tlsKey: file('id.key', 'IDENTITY'), tlsCa: file('ca.crt', 'CA'), listen: '127.0.0.1:0', baseDir: dir };
+  t.equal(compileAgentConfig(identity, {}, MANAGERS).datastoreTls, null, 'a hand-run agent with --tls-* only: the datastore offers no TLS');
+  const serving = { datastoreTlsCert: file('ds.crt', 'C'), datastoreTlsKey: file('ds.key', 'SERVING') };
+  t.same(compileAgentConfig(identity, serving, MANAGERS).datastoreTls, { cert: serving.datastoreTlsCert, key: serving.datastoreTlsKey });
+  t.same(compileAgentConfig({ insecure: true, baseDir: dir }, serving, MANAGERS).datastoreTls, { cert: serving.datastoreTlsCert, key: serving.datastoreTlsKey }, 'no mutual TLS needed for it');
+  const bad: Array<[object, RegExp]> = [
+    [{ datastoreTlsCert: serving.datastoreTlsCert }, /needs both --datastore-tls-cert and --datastore-tls-key/],
+    [{ ...serving, datastoreTlsKey: path.join(dir, 'none.key') }, /datastore TLS key file .*none\.key does not exist/],
+    [{ ...serving, datastoreTlsKey: identity.tlsKey }, /is the agent's own --tls-key/],
+    [{ ...serving, datastoreTlsKey: file('copy.key', 'IDENTITY') }, /is the agent's own --tls-key/],
+  ];
+  for (const [flags, re] of bad) t.throws(() => compileAgentConfig(identity, flags, MANAGERS), { name: 'ConfigError', message: re }, JSON.stringify(flags));
 });

@@ -1,10 +1,10 @@
-// The agent's V8 flags (agent/node-flags.ts) are the same wherever it starts:
+// The agent's V8 flags (lib/agent-node-flags.ts) are the same wherever it starts:
 // run directly through the launcher's shebang, by the local compute driver,
 // and by the test harness.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
+import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
 import { AGENT_BIN, agentEnv, startAgent } from '../support/agent.js';
 
 t.test("the launcher's shebang carries exactly AGENT_NODE_FLAGS", async (t) => {

@@ -1,10 +1,11 @@
-// The files postgres and mysqld serve TLS from: a copy of the agent's
-// certificate and key that the server may read (root-owned, group of its
+// The files postgres and mysqld serve TLS from: a copy of the datastore's
+// own serving certificate and key that the server may read (root-owned, group of its
 // user, key 0640, nothing for others), and the config lines that point at
 // them. End to end (TLS sessions, verify-full for PostgreSQL) in
-// test/rest/datastores.test.ts.
+// test/rest/datastores.test.ts; what a tenant superuser can read of it in
+// test/agent/managers/datastore-tls-key.test.ts.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { lookupOsUser } from '../../lib/os-user.js';
@@ -20,7 +21,7 @@ t.test('the certificate and key are placed where only root and postgres read the
   writeFileSync(src.cert, 'CERT 1');
   writeFileSync(src.key, 'KEY 1', { mode: 0o600 });
   const etc = path.join(dir, 'etc');
-  const files = installServerTls(etc, src, pg);
+  const files = installServerTls(etc, src, pg)!;
   const mode = (f: string) => statSync(f).mode & 0o777;
   t.equal(mode(path.join(etc, 'tls')), 0o750);
   t.equal(mode(files.keyFile), 0o640, 'key: 0640');
@@ -32,9 +33,11 @@ t.test('the certificate and key are placed where only root and postgres read the
   installServerTls(etc, src, pg);
   t.equal(readFileSync(files.keyFile, 'utf8'), 'KEY 2', 'a renewed key replaces the copy');
   t.equal(mode(files.keyFile), 0o640);
+  t.equal(installServerTls(etc, null, pg), undefined, 'no serving pair: no TLS files to name');
+  t.notOk(existsSync(path.join(etc, 'tls')), 'and the copy an earlier configuration left is gone');
 });
 
-t.test('postgresql.conf offers TLS only when the agent has a certificate', async (t) => {
+t.test('postgresql.conf offers TLS only when the datastore has a serving pair', async (t) => {
   const base = { dataDir: '/d', etcDir: '/e', runDir: '/r', port: 5432, bindAddress: '127.0.0.1', overrides: {} };
   t.notMatch(renderPostgresqlConf(base), /^ssl/m, 'no certificate: no ssl lines');
   const conf = renderPostgresqlConf({ ...base, tls: { certFile: '/e/tls/server.crt', keyFile: "/e/tls/it's.key" } });
@@ -44,7 +47,7 @@ t.test('postgresql.conf offers TLS only when the agent has a certificate', async
   t.match(conf, /^ssl_min_protocol_version = 'TLSv1\.2'$/m);
 });
 
-t.test('my.cnf offers TLS only when the agent has a certificate', async (t) => {
+t.test('my.cnf offers TLS only when the datastore has a serving pair', async (t) => {
   const base = { dataDir: '/d', runDir: '/r', tmpDir: '/t', port: 3306, bindAddress: '127.0.0.1', overrides: {} };
   t.notMatch(renderMyCnf(base), /^ssl|^tls/m, 'no certificate: no TLS lines');
   const cnf = renderMyCnf({ ...base, tls: { certFile: '/e/tls/server.crt', keyFile: '/e/tls/server.key' } });

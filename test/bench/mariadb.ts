@@ -138,7 +138,7 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
   const troveKey = path.join(root, 'trove.key');
   writeFileSync(troveKey, randomBytes(32).toString('hex'), { mode: 0o600 });
   let work = 0;
-  // The same options the agent gives mariadb-backup (strategies/backup/mariabackup.ts), fresh dirs each run.
+  // The same options the agent gives mariadb-backup (agent/managers/mysql-family/backup/mariabackup.ts), fresh dirs each run.
   const mariabackup = (): Stage => {
     const w = path.join(root, `mb-work-${work++}`);
     for (const d of ['target', 'lsn', 'tmp']) mkdirSync(path.join(w, d), { recursive: true, mode: 0o700 });

@@ -8,7 +8,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { collect, waitFor } from '../support/agent.js';
 import { mariadb } from '../support/mariadb-client.js';
 import { agentPids, ccall, cstream, startControl } from '../support/control.js';
-import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
+import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
 import { CreateInstanceRequest, InstanceStatus, type CreateInstanceResponse, type GetInstanceResponse, type WatchInstanceResponse } from '../../proto/gen/coffer/control/v1/instances.js';
 import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { ListDatastoresResponse } from '../../proto/gen/coffer/control/v1/catalog.js';

@@ -12,7 +12,7 @@ import { AccountServiceClient } from '../../proto/gen/coffer/agent/v1/accounts.j
 import { ConfigurationServiceClient } from '../../proto/gen/coffer/agent/v1/configuration.js';
 import { BackupServiceClient } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { freePort } from './ports.js';
-import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
+import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
 
 export const REPO = path.resolve(import.meta.dirname, '..', '..');
 export const AGENT_BIN = path.join(REPO, 'bin', 'coffer-agent');

@@ -8,6 +8,7 @@ import { AgentError, invalid, notFound } from '../../errors.js';
 import { RESERVED_DATABASES, type MysqlFlavor } from './flavor.js';
 import { checkCharset, checkDatabaseName, checkPassword, checkUserName, normalizeHost } from './names.js';
 import { account, escapeId, type SqlClient } from './sql-client.js';
+import { validateEach } from '../prepare-validation.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -85,12 +86,7 @@ export class MysqlAccounts implements AccountsCapability {
 
   async createDatabases(databases: readonly Database[]): Promise<void> {
     if (databases.length === 0) throw invalid('no databases given');
-    const seen = new Set<string>();
-    for (const db of databases) {
-      this.validateDatabase(db);
-      if (seen.has(db.name)) throw invalid(`database ${db.name} is named twice`);
-      seen.add(db.name);
-    }
+    validateEach(databases, (db) => this.validateDatabase(db), (db) => db.name, 'database');
     for (const db of databases) {
       await this.checkCollation(db);
       if (await this.databaseExists(db.name)) throw new AgentError('AGENT_ERR_ALREADY_EXISTS', `database ${db.name} exists already`);
@@ -168,13 +164,7 @@ export class MysqlAccounts implements AccountsCapability {
 
   async createUsers(users: readonly User[]): Promise<void> {
     if (users.length === 0) throw invalid('no users given');
-    const seen = new Set<string>();
-    for (const u of users) {
-      this.validateUser(u);
-      const key = `${u.name}@${normalizeHost(u.host)}`;
-      if (seen.has(key)) throw invalid(`user ${key} is named twice`);
-      seen.add(key);
-    }
+    validateEach(users, (u) => this.validateUser(u), (u) => `${u.name}@${normalizeHost(u.host)}`, 'user');
     for (const u of users) {
       const host = normalizeHost(u.host);
       if (await this.userExists(u.name, host)) throw new AgentError('AGENT_ERR_ALREADY_EXISTS', `user '${u.name}'@'${host}' exists already`);

@@ -2,7 +2,7 @@
 // the agent's credentials for the tools (a 0600 option file under the
 // agent's own dir, never argv), work directories under the base dir, and the
 // accounts section of a logical backup. The tools themselves are driven by
-// strategies/backup/mariabackup.ts and mysqldump.ts.
+// backup/mariabackup.ts and backup/mysqldump.ts.
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -13,8 +13,8 @@ import type { OsUser } from '../../../lib/os-user.js';
 import type { ProcessRunner } from '../../../lib/process-runner.js';
 import { which } from '../../../lib/which.js';
 import type { BackupMetadata } from '../../../proto/gen/coffer/agent/v1/backup.js';
-import { MARIABACKUP, checkMariabackupChain, reasonOf, restoreMariabackup, startMariabackup } from '../../../strategies/backup/mariabackup.js';
-import { MYSQLDUMP, restoreMysqldump, startMysqldump } from '../../../strategies/backup/mysqldump.js';
+import { MARIABACKUP, checkMariabackupChain, reasonOf, restoreMariabackup, startMariabackup } from './backup/mariabackup.js';
+import { MYSQLDUMP, restoreMysqldump, startMysqldump } from './backup/mysqldump.js';
 import { AgentError, invalid } from '../../errors.js';
 import type { Layout } from '../../layout.js';
 import type { BackupCapability, BackupRequest, BackupSource } from '../manager.js';

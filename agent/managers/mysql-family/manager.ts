@@ -39,7 +39,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
 
   const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs();
-    const tls = config.tls ? installServerTls(layout.etcDir, config.tls, mysqlUser()) : undefined;
+    const tls = installServerTls(layout.etcDir, config.datastoreTls, mysqlUser());
     const text = renderMyCnf({ dataDir: layout.dataDir, runDir: layout.runDir, tmpDir: path.join(layout.baseDir, 'tmp'), port: config.datastorePort, bindAddress: config.datastoreBind, overrides, tls });
     const tmp = `${cnfFile}.tmp`;
     writeFileSync(tmp, text, { mode: 0o644 });

@@ -9,7 +9,7 @@ export interface MyCnfInput {
   readonly tmpDir: string;
   readonly port: number;
   readonly bindAddress: string;
-  /** Validated and normalised (rules.ts): plain names, values without newlines. */
+  /** Validated and normalised (../configuration/rules.ts): plain names, values without control characters. */
   readonly overrides: Readonly<Record<string, string>>;
   /** The server's certificate and key: TLS offered to clients (../server-tls.ts). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
@@ -53,7 +53,11 @@ export function renderMyCnf(input: MyCnfInput): string {
     '# Overrides',
   ];
   for (const [name, value] of Object.entries(input.overrides).sort(([a], [b]) => a.localeCompare(b))) {
-    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new Error(`refusing to render a newline in ${name}`);
+    // The last line of defence behind the rules engine: a plain name and a
+    // string value without control characters, or no option file at all.
+    if (!/^[a-z][a-z0-9_]*$/.test(name) || typeof value !== 'string' || /[\x00-\x1f\x7f]/.test(value)) {
+      throw new Error(`refusing to render ${JSON.stringify(name.slice(0, 64))}: not a plain setting`);
+    }
     lines.push(`${name} = ${value}`);
   }
   return lines.join('\n') + '\n';

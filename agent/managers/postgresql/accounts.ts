@@ -13,6 +13,7 @@ import { pageLimit } from './page.js';
 import type { PgClient } from './pg-client.js';
 import { PgRoles } from './roles.js';
 import { generatePassword } from './scram.js';
+import { validateEach } from '../prepare-validation.js';
 
 // What an API-created user may do: log in, nothing administrative.
 const USER_ATTRIBUTES = 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT';
@@ -85,12 +86,7 @@ export class PgAccounts implements AccountsCapability {
 
   async createUsers(users: readonly User[]): Promise<void> {
     if (users.length === 0) throw invalid('no users given');
-    const seen = new Set<string>();
-    for (const u of users) {
-      this.validateUser(u);
-      if (seen.has(u.name)) throw invalid(`user ${u.name} is named twice`);
-      seen.add(u.name);
-    }
+    validateEach(users, (u) => this.validateUser(u), (u) => u.name, 'user');
     for (const u of users) {
       if (await this.roles.anyExists(u.name)) throw new AgentError('AGENT_ERR_ALREADY_EXISTS', `user ${u.name} exists already`);
       await this.databases.require(u.databases);

@@ -11,7 +11,7 @@ export interface ConfInput {
   readonly runDir: string;
   readonly port: number;
   readonly bindAddress: string;
-  /** Validated and normalised (rules.ts): known names, values without control characters. */
+  /** Validated and normalised (../configuration/rules.ts): known names, values without control characters. */
   readonly overrides: Readonly<Record<string, string>>;
   /** The server's certificate and key: TLS offered to clients (../server-tls.ts). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };

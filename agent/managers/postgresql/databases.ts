@@ -7,6 +7,7 @@ import { RESERVED_DATABASES } from './constants.js';
 import { checkCollation, checkDatabaseName, checkEncoding } from './names.js';
 import { pageLimit } from './page.js';
 import { quoteId, quoteLiteral, type PgClient } from './pg-client.js';
+import { validateEach } from '../prepare-validation.js';
 
 export function validateDatabase(db: Database): void {
   checkDatabaseName(db.name);
@@ -42,12 +43,7 @@ export class PgDatabases {
 
   async create(databases: readonly Database[]): Promise<void> {
     if (databases.length === 0) throw invalid('no databases given');
-    const seen = new Set<string>();
-    for (const db of databases) {
-      validateDatabase(db);
-      if (seen.has(db.name)) throw invalid(`database ${db.name} is named twice`);
-      seen.add(db.name);
-    }
+    validateEach(databases, validateDatabase, (db) => db.name, 'database');
     for (const db of databases) {
       if (await this.exists(db.name)) throw new AgentError('AGENT_ERR_ALREADY_EXISTS', `database ${db.name} exists already`);
       if (db.characterSet) {

@@ -46,7 +46,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
 
   const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs(layout, pgUser());
-    const tls = config.tls ? installServerTls(layout.etcDir, config.tls, pgUser()) : undefined;
+    const tls = installServerTls(layout.etcDir, config.datastoreTls, pgUser());
     const text = renderPostgresqlConf({
       tls,
       dataDir: layout.dataDir,

@@ -15,6 +15,7 @@ import { checkRules, passwordHash, rootRules, ROOT_OFF, USER_SUFFIX } from './ac
 import { getAclUser, recreateRules, type AclUser } from './acl-user.js';
 import { checkHost, checkPassword, checkUserName, RESERVED_USERS } from './names.js';
 import { generatePassword } from './secret.js';
+import { validateEach } from '../prepare-validation.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -121,15 +122,8 @@ export class RedisAccounts implements AccountsCapability {
 
   async createUsers(users: readonly User[]): Promise<void> {
     if (users.length === 0) throw invalid('no users given');
-    const seen = new Set<string>();
-    const plans: Array<{ name: string; args: string[] }> = [];
-    for (const u of users) {
-      this.validateUser(u);
-      if (seen.has(u.name)) throw invalid(`user ${u.name} is named twice`);
-      seen.add(u.name);
-      const rules = checkRules(u.rules, this.categories, u.name);
-      plans.push({ name: u.name, args: ['reset', 'on', `#${passwordHash(u.password)}`, ...rules, ...USER_SUFFIX] });
-    }
+    validateEach(users, (u) => this.validateUser(u), (u) => u.name, 'user');
+    const plans = users.map((u) => ({ name: u.name, args: ['reset', 'on', `#${passwordHash(u.password)}`, ...checkRules(u.rules, this.categories, u.name), ...USER_SUFFIX] }));
     for (const p of plans) {
       if (await getAclUser(this.client, p.name)) throw new AgentError('AGENT_ERR_ALREADY_EXISTS', `user ${p.name} exists already`);
     }

@@ -85,7 +85,7 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       redisUser,
       serverArgv,
       admin,
-      // At most LONGEST_SOCKET_NAME's 14 bytes: the room layout.ts checks for.
+      // At most LONGEST_SOCKET_NAME's 14 bytes: the room lib/base-dir.ts checks for.
       restoreSocket: path.join(layout.runDir, 'restore.sock'),
       // What is in force: the template and the overrides (the rendered file).
       appendOnly: () => ({ ...TEMPLATE_SETTINGS, ...store.get() }).appendonly === 'yes',

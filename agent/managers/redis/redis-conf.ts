@@ -11,7 +11,7 @@ export interface RedisConfInput {
   readonly dataDir: string;
   readonly port: number;
   readonly bindAddress: string;
-  /** Validated and normalised (rules.ts): plain names, values without line breaks. */
+  /** Validated and normalised (../configuration/rules.ts): plain names, values without control characters. */
   readonly overrides: Readonly<Record<string, string>>;
 }
 

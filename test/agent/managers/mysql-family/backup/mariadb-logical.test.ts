@@ -6,9 +6,9 @@ import t from 'tap';
 import path from 'node:path';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { call } from '../../support/agent.js';
-import { mariadb } from '../../support/mariadb-client.js';
-import type { ListDatabasesResponse } from '../../../proto/gen/coffer/agent/v1/accounts.js';
+import { call } from '../../../../support/agent.js';
+import { mariadb } from '../../../../support/mariadb-client.js';
+import type { ListDatabasesResponse } from '../../../../../proto/gen/coffer/agent/v1/accounts.js';
 import { CHANGE, POPULATE, backupFor, checksums, leftovers, metadata, opener, preparedInstance, rootSql, saveSource } from './mariadb-helpers.js';
 
 t.test('a logical backup round trip restores data and users, not the agent accounts', async (t) => {

@@ -6,7 +6,7 @@ import t from 'tap';
 import path from 'node:path';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
-import { lookupOsUser } from '../../../lib/os-user.js';
+import { lookupOsUser } from '../../../../../lib/os-user.js';
 import {
   CHANGE,
   POPULATE,
@@ -20,7 +20,7 @@ import {
   rootSql,
   saveSource,
 } from './mariadb-helpers.js';
-import { ofKind } from '../../support/error-kind.js';
+import { ofKind } from '../../../../support/error-kind.js';
 
 t.test('full + incremental mariabackup restores into another instance', async (t) => {
   const [a, b] = await Promise.all([preparedInstance(t), preparedInstance(t)]);

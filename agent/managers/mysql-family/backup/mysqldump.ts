@@ -20,11 +20,11 @@
 // is kept to read it back; no other part of the dump is inspected.
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { BackupSource } from '../../agent/managers/manager.js';
-import type { Logger } from '../../lib/logger.js';
-import type { ProcessRunner } from '../../lib/process-runner.js';
-import type { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
-import { DEFAULT_KILL_AFTER_MS, feedTool, spawnToolSource } from './tool-io.js';
+import type { BackupSource } from '../../../../strategies/backup/source.js';
+import type { Logger } from '../../../../lib/logger.js';
+import type { ProcessRunner } from '../../../../lib/process-runner.js';
+import type { BackupMetadata } from '../../../../proto/gen/coffer/agent/v1/backup.js';
+import { DEFAULT_KILL_AFTER_MS, feedTool, spawnToolSource } from '../../../../strategies/backup/tool-io.js';
 
 export const MYSQLDUMP = 'mysqldump';
 

@@ -19,14 +19,14 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { CofferError } from '../../lib/coded-error.js';
-import type { BackupSource } from '../../agent/managers/manager.js';
-import type { Logger } from '../../lib/logger.js';
-import type { ProcessRunner } from '../../lib/process-runner.js';
-import { BackupType, type BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
-import { DEFAULT_KILL_AFTER_MS, feedTool, reasonOf, runFailure, spawnToolSource } from './tool-io.js';
+import { AgentError, invalid, notFound } from '../../../errors.js';
+import type { BackupSource } from '../../../../strategies/backup/source.js';
+import type { Logger } from '../../../../lib/logger.js';
+import type { ProcessRunner } from '../../../../lib/process-runner.js';
+import { BackupType, type BackupMetadata } from '../../../../proto/gen/coffer/agent/v1/backup.js';
+import { DEFAULT_KILL_AFTER_MS, feedTool, reasonOf, runFailure, spawnToolSource } from '../../../../strategies/backup/tool-io.js';
 
-export { reasonOf } from './tool-io.js';
+export { reasonOf } from '../../../../strategies/backup/tool-io.js';
 
 export const MARIABACKUP = 'mariabackup';
 
@@ -54,7 +54,7 @@ export interface MariabackupBackupOptions {
 
 export async function startMariabackup(o: MariabackupBackupOptions): Promise<BackupSource> {
   if (o.incrementalLsn !== undefined && !/^\d+$/.test(o.incrementalLsn)) {
-    throw new CofferError('INVALID_ARGUMENT', `the parent's to_lsn "${o.incrementalLsn.slice(0, 40)}" is not an LSN`);
+    throw invalid(`the parent's to_lsn "${o.incrementalLsn.slice(0, 40)}" is not an LSN`);
   }
   const lsnDir = path.join(o.workDir, 'lsn');
   const targetDir = path.join(o.workDir, 'target');
@@ -80,7 +80,7 @@ export async function startMariabackup(o: MariabackupBackupOptions): Promise<Bac
     finish: async () => {
       const meta = await readBackupRecord(lsnDir);
       if (o.incrementalLsn !== undefined && meta.fromLsn !== o.incrementalLsn) {
-        throw new CofferError('DATASTORE', `mariadb-backup recorded from_lsn ${meta.fromLsn}, but the increment was asked from ${o.incrementalLsn}`);
+        throw new AgentError('AGENT_ERR_DATASTORE', `mariadb-backup recorded from_lsn ${meta.fromLsn}, but the increment was asked from ${o.incrementalLsn}`);
       }
       o.log.info({ fromLsn: meta.fromLsn, toLsn: meta.toLsn, gtid: meta.gtidPosition }, 'mariadb-backup finished');
       return meta;
@@ -97,7 +97,7 @@ export async function readBackupRecord(lsnDir: string): Promise<Partial<BackupMe
   const fromLsn = cp.from_lsn ?? '';
   const toLsn = cp.to_lsn ?? '';
   if (!/^\d+$/.test(fromLsn) || !/^\d+$/.test(toLsn)) {
-    throw new CofferError('DATASTORE', `mariadb-backup left no usable LSN range in xtrabackup_checkpoints (from_lsn "${fromLsn}", to_lsn "${toLsn}")`);
+    throw new AgentError('AGENT_ERR_DATASTORE', `mariadb-backup left no usable LSN range in xtrabackup_checkpoints (from_lsn "${fromLsn}", to_lsn "${toLsn}")`);
   }
   const binlog = parseBinlogPos(info.binlog_pos ?? '');
   const extra: Record<string, string> = {};
@@ -139,23 +139,23 @@ export function parseBinlogPos(text: string): { file: string; position: string; 
  * when the LSNs leave a gap).
  */
 export function checkMariabackupChain(chain: readonly BackupMetadata[]): void {
-  if (chain.length === 0) throw new CofferError('INVALID_ARGUMENT', 'the restore chain is empty: give at least a full backup');
+  if (chain.length === 0) throw invalid('the restore chain is empty: give at least a full backup');
   chain.forEach((m, i) => {
     const id = m.backupId || `#${i}`;
-    if (m.strategy && m.strategy !== MARIABACKUP) throw new CofferError('INVALID_ARGUMENT', `backup ${id} was taken with ${m.strategy}; this chain is ${MARIABACKUP}`);
+    if (m.strategy && m.strategy !== MARIABACKUP) throw invalid(`backup ${id} was taken with ${m.strategy}; this chain is ${MARIABACKUP}`);
     if (i === 0) {
       if (m.type === BackupType.BACKUP_TYPE_INCREMENTAL) {
-        throw new CofferError('NOT_FOUND', `backup ${id} is incremental, and its parent ${m.parentId || '(unknown)'} is missing from the chain: a restore starts from a full backup`);
+        throw notFound(`backup ${id} is incremental, and its parent ${m.parentId || '(unknown)'} is missing from the chain: a restore starts from a full backup`);
       }
       return;
     }
     const prev = chain[i - 1]!;
-    if (m.type !== BackupType.BACKUP_TYPE_INCREMENTAL) throw new CofferError('INVALID_ARGUMENT', `chain element ${i} (${id}) is a full backup; only the first element may be`);
+    if (m.type !== BackupType.BACKUP_TYPE_INCREMENTAL) throw invalid(`chain element ${i} (${id}) is a full backup; only the first element may be`);
     if (m.parentId && prev.backupId && m.parentId !== prev.backupId) {
-      throw new CofferError('NOT_FOUND', `backup ${id} is an increment of ${m.parentId}, which is missing from the chain (it follows ${prev.backupId})`);
+      throw notFound(`backup ${id} is an increment of ${m.parentId}, which is missing from the chain (it follows ${prev.backupId})`);
     }
     if (m.fromLsn && prev.toLsn && m.fromLsn !== prev.toLsn) {
-      throw new CofferError('INVALID_ARGUMENT', `backup ${id} starts at LSN ${m.fromLsn} but ${prev.backupId || 'its parent'} ends at LSN ${prev.toLsn}: the chain has a gap`);
+      throw invalid(`backup ${id} starts at LSN ${m.fromLsn} but ${prev.backupId || 'its parent'} ends at LSN ${prev.toLsn}: the chain has a gap`);
     }
   });
 }
@@ -187,7 +187,7 @@ export async function restoreMariabackup(o: MariabackupRestoreOptions): Promise<
   for (let i = 0; i < o.chain.length; i++) {
     const m = o.chain[i]!;
     const id = m.backupId || `#${i}`;
-    if (signal.aborted) throw new CofferError('CANCELLED', `restore was cancelled: ${reasonOf(signal)}`);
+    if (signal.aborted) throw new AgentError('AGENT_ERR_CANCELLED', `restore was cancelled: ${reasonOf(signal)}`);
     // Increments are extracted, applied and removed one at a time: the work
     // dir never holds more than the full backup plus one increment.
     const dir = i === 0 ? base : path.join(o.workDir, `inc-${i}`);
@@ -197,12 +197,12 @@ export async function restoreMariabackup(o: MariabackupRestoreOptions): Promise<
 
     // The object itself must be what the metadata says, and continue the chain.
     const cp = parseKeyValues(await readFile(path.join(dir, 'xtrabackup_checkpoints'), 'utf8').catch(() => ''));
-    if (!cp.to_lsn) throw new CofferError('INTEGRITY', `backup ${id} holds no xtrabackup_checkpoints: it is not a mariadb-backup stream`);
+    if (!cp.to_lsn) throw new AgentError('AGENT_ERR_INTEGRITY', `backup ${id} holds no xtrabackup_checkpoints: it is not a mariadb-backup stream`);
     if ((m.toLsn && cp.to_lsn !== m.toLsn) || (m.fromLsn && cp.from_lsn !== m.fromLsn)) {
-      throw new CofferError('INTEGRITY', `backup ${id} covers LSNs ${cp.from_lsn}-${cp.to_lsn}, but its metadata says ${m.fromLsn}-${m.toLsn}`);
+      throw new AgentError('AGENT_ERR_INTEGRITY', `backup ${id} covers LSNs ${cp.from_lsn}-${cp.to_lsn}, but its metadata says ${m.fromLsn}-${m.toLsn}`);
     }
     if (i > 0 && cp.from_lsn !== appliedToLsn) {
-      throw new CofferError('INVALID_ARGUMENT', `backup ${id} starts at LSN ${cp.from_lsn}, but the chain before it ends at ${appliedToLsn}: the chain has a gap`);
+      throw invalid(`backup ${id} starts at LSN ${cp.from_lsn}, but the chain before it ends at ${appliedToLsn}: the chain has a gap`);
     }
 
     const what = i === 0 ? `preparing backup ${id}` : `applying increment ${id}`;

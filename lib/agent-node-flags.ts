@@ -1,6 +1,7 @@
 // The V8 flags the agent runs with, wherever it is started: the launcher's
 // shebang (bin/coffer-agent, kept equal by test/agent/node-flags.test.ts),
-// the local compute driver and the test harness.
+// the control's local compute driver and the test harness. Part of how an
+// agent is launched, so it lives where the launcher and the agent both see it.
 //
 // --max-semi-space-size=1 (MiB): V8 grows the young generation up to 3 x 16
 // MiB while modules load and while backups stream, and never gives it back,

@@ -5,20 +5,20 @@
 import { createReadStream, createWriteStream, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { compileAgentConfig } from '../../../agent/config.js';
-import { layoutFor } from '../../../agent/layout.js';
-import { mariadb as mariadbFactory } from '../../../agent/managers/mariadb/index.js';
-import { createMysqlBackup, type MysqlBackupCapability } from '../../../agent/managers/mysql-family/backup.js';
-import { mariadbFlavor } from '../../../agent/managers/mariadb/flavor.js';
-import { ADMIN_USER } from '../../../agent/managers/mysql-family/flavor.js';
-import { SqlClient } from '../../../agent/managers/mysql-family/sql-client.js';
-import type { BackupSource } from '../../../agent/managers/manager.js';
-import { createLogger } from '../../../lib/logger.js';
-import { lookupOsUser } from '../../../lib/os-user.js';
-import { ProcessRunner } from '../../../lib/process-runner.js';
-import { BackupType, type BackupMetadata } from '../../../proto/gen/coffer/agent/v1/backup.js';
-import { call, collect, startAgent, type AgentProcess } from '../../support/agent.js';
-import { mariadbSocket } from '../../support/mariadb-client.js';
+import { compileAgentConfig } from '../../../../../agent/config.js';
+import { layoutFor } from '../../../../../agent/layout.js';
+import { mariadb as mariadbFactory } from '../../../../../agent/managers/mariadb/index.js';
+import { createMysqlBackup, type MysqlBackupCapability } from '../../../../../agent/managers/mysql-family/backup.js';
+import { mariadbFlavor } from '../../../../../agent/managers/mariadb/flavor.js';
+import { ADMIN_USER } from '../../../../../agent/managers/mysql-family/flavor.js';
+import { SqlClient } from '../../../../../agent/managers/mysql-family/sql-client.js';
+import type { BackupSource } from '../../../../../strategies/backup/source.js';
+import { createLogger } from '../../../../../lib/logger.js';
+import { lookupOsUser } from '../../../../../lib/os-user.js';
+import { ProcessRunner } from '../../../../../lib/process-runner.js';
+import { BackupType, type BackupMetadata } from '../../../../../proto/gen/coffer/agent/v1/backup.js';
+import { call, collect, startAgent, type AgentProcess } from '../../../../support/agent.js';
+import { mariadbSocket } from '../../../../support/mariadb-client.js';
 
 export const log = createLogger({ level: 'silent' });
 

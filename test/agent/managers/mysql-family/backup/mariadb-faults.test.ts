@@ -5,10 +5,10 @@ import t from 'tap';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { waitFor } from '../../support/agent.js';
-import { CofferError } from '../../../lib/coded-error.js';
+import { waitFor } from '../../../../support/agent.js';
+import { CofferError } from '../../../../../lib/coded-error.js';
 import { POPULATE, backupFor, backupWithSocket, leftovers, metadata, preparedInstance, processesWith, rootSql, socketOf } from './mariadb-helpers.js';
-import { ofKind } from '../../support/error-kind.js';
+import { ofKind } from '../../../../support/error-kind.js';
 
 t.test('faults', async (t) => {
   const a = await preparedInstance(t);
