@@ -57,7 +57,9 @@ export async function takeBackup(opts: TakeBackupOptions): Promise<BackupMetadat
       );
     } catch (err) {
       tool.abort(err);
-      source.done.catch(() => undefined);
+      // The tool is stopped (SIGKILL after the kill timeout at the latest):
+      // the operation ends only once it is gone.
+      await source.done.catch(() => undefined);
       if (sink.done) await sink.done.catch(() => undefined);
       throw err;
     }
