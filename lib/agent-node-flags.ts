@@ -1,5 +1,5 @@
 // The V8 flags the agent runs with, wherever it is started: the launcher's
-// shebang (bin/coffer-agent, kept equal by test/agent/node-flags.test.ts),
+// shebang (bin/coffer-agent, kept equal by test/lib/agent-node-flags.test.ts),
 // the control's local compute driver and the test harness. Part of how an
 // agent is launched, so it lives where the launcher and the agent both see it.
 //

@@ -1,7 +1,7 @@
 // The configuration core with injected faults a real server and disk cannot
 // produce on demand: persisting fails after the live change was made (the
 // change is taken back), and the server refuses a value (nothing persisted).
-// The same against real servers: test/agent/configuration-rollback.test.ts.
+// The same against real servers: test/agent/managers/configuration/{mariadb,postgresql,redis}.test.ts.
 import t from 'tap';
 import { createLogger } from '../../../../lib/logger.js';
 import { Configuration, type ConfigurationApplier, type LiveChange } from '../../../../agent/managers/configuration/capability.js';

@@ -9,7 +9,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { startAgent, call, collect } from '../../../support/agent.js';
 import { connectAs } from '../../../support/redis-cli.js';
 import { DatastoreState } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
-import { PREPARE, status } from '../../redis/fixtures/instance.js';
+import { PREPARE, status } from '../redis/fixtures/instance.js';
 import { blockWrites, hostileOverrides, refusedNaming } from './fixtures/hostile.js';
 
 const ROOT = { ...PREPARE, rootPassword: 'R00t-pass' };
