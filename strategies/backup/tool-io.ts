@@ -62,32 +62,53 @@ export function spawnToolSource(runner: ProcessRunner, argv: readonly string[], 
     if (abandoned) throw new CofferError('CANCELLED', `${program} was stopped: the backup stream was closed before the tool finished`);
     if (exit.code !== 0) throw toolFailure(child, exit);
   });
-  const done = exitOk.then(() => finish?.(child) ?? {}).finally(cleanup);
-  // The caller may fail before it awaits `done`: never an unhandled rejection.
-  done.catch(() => undefined);
+  const onAbandon = (): void => {
+    if (!child.running) return;
+    abandoned = true;
+    void child.stop();
+  };
+  if (!onChunk && !trailer?.length) {
+    const done = exitOk.then(() => finish?.(child) ?? {}).finally(cleanup);
+    // The caller may fail before it awaits `done`: never an unhandled rejection.
+    done.catch(() => undefined);
+    return { stream: new ProgramOutput(child, { completion: done, onAbandon }), done, child };
+  }
 
-  const output = new ProgramOutput(child, {
-    completion: done,
-    onAbandon: () => {
-      if (!child.running) return;
-      abandoned = true;
-      void child.stop();
-    },
-  });
-  if (!onChunk && !trailer?.length) return { stream: output, done, child };
-
+  // The bytes pass through a filter that sees them. `finish` reads what the
+  // filter saw (a dump's closing comments), so it runs when the filter has
+  // seen the last byte, not when the tool exits: by then the tail may still
+  // wait, unread, in the buffers between the tool and a slow reader.
+  let finished!: { resolve: (m: Partial<BackupMetadata>) => void; reject: (e: unknown) => void };
+  const metadata = new Promise<Partial<BackupMetadata>>((resolve, reject) => (finished = { resolve, reject }));
+  exitOk.catch((err: unknown) => finished.reject(err));
+  const output = new ProgramOutput(child, { completion: exitOk, onAbandon });
   const gate = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       onChunk?.(chunk);
       cb(null, chunk);
     },
     flush(cb) {
-      // The output ended, so `done` has resolved: the trailer follows a whole dump.
-      if (trailer?.length) this.push(trailer);
-      cb();
+      // The output ended, so the tool exited 0: the trailer follows a whole dump.
+      Promise.resolve(finish?.(child) ?? {}).then(
+        (m) => {
+          if (trailer?.length) this.push(trailer);
+          finished.resolve(m);
+          cb();
+        },
+        (err: unknown) => {
+          finished.reject(err);
+          cb(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
     },
   });
-  pipelineCb(output, gate, () => undefined);
+  pipelineCb(output, gate, (err) => {
+    if (err) finished.reject(err);
+  });
+  // Cleanup follows the tool's exit (what it needed, such as an option file, is no longer read).
+  const cleaned = child.exited.then(() => cleanup?.());
+  const done = Promise.all([metadata, cleaned]).then(([m]) => m);
+  done.catch(() => undefined);
   return { stream: gate, done, child };
 }
 

@@ -67,3 +67,25 @@ t.test('cancel while a tool is fed: CANCELLED, the input stops, no process left 
   t.equal((await runner.spawned[0]!.exited).signal, 'SIGKILL');
   for (const c of runner.spawned) t.ok(processGone(c.pid), `pid ${c.pid} is gone`);
 });
+
+t.test('what a tool wrote last is seen before its metadata is taken, however late the reader comes (a dump read after the tool exited)', async (t) => {
+  const runner = new RecordingRunner();
+  let seen = '';
+  // 80 KiB: more than the reading side buffers before anyone reads (the
+  // filter's 32 KiB), less than the tool can write before it must wait.
+  const filler = 'x'.repeat(80 * 1024);
+  const source = spawnToolSource(runner, ['printf', '%s\\n%s', filler, '-- GTID 0-1-42'], {
+    signal: new AbortController().signal,
+    onChunk: (chunk) => {
+      seen += chunk.toString('utf8');
+    },
+    finish: async () => ({ gtidPosition: /GTID (\S+)/.exec(seen)?.[1] ?? '' }),
+    trailer: Buffer.from('\n-- trailer\n'),
+  });
+  // The tool is gone before anyone reads: the dump's end waits in buffers.
+  t.equal((await source.child.exited).code, 0, 'the tool exited');
+  let text = '';
+  for await (const chunk of source.stream) text += (chunk as Buffer).toString('utf8');
+  t.equal(text, `${filler}\n-- GTID 0-1-42\n-- trailer\n`, 'the stream carries the dump and then the trailer');
+  t.equal((await source.done).gtidPosition, '0-1-42', 'the metadata was taken from the whole dump');
+});
