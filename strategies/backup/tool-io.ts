@@ -103,11 +103,21 @@ export function spawnToolSource(runner: ProcessRunner, argv: readonly string[], 
     },
   });
   pipelineCb(output, gate, (err) => {
-    if (err) finished.reject(err);
+    // A reader that went away stopped the tool (onAbandon): its exit says
+    // why. If the tool had finished already, the backup was still not read
+    // to its end.
+    if (err) {
+      exitOk.then(
+        () => finished.reject(new CofferError('CANCELLED', `${program}'s output was not read to its end: ${err.message}`, { cause: err })),
+        () => undefined,
+      );
+    }
   });
-  // Cleanup follows the tool's exit (what it needed, such as an option file, is no longer read).
+  // Cleanup follows the tool's exit (what it needed, such as an option
+  // file, is no longer read); `done` settles only after it, as without a filter.
   const cleaned = child.exited.then(() => cleanup?.());
-  const done = Promise.all([metadata, cleaned]).then(([m]) => m);
+  cleaned.catch(() => undefined); // reported through `done`
+  const done = metadata.finally(() => cleaned);
   done.catch(() => undefined);
   return { stream: gate, done, child };
 }
