@@ -6,6 +6,7 @@
 // that will not change by itself) is the same answer every time, and each
 // retry of a Prepare re-initialises the datadir and re-verifies the chain.
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { ERROR_CODE_METADATA_KEY } from './error-table.js';
 
 /** By gRPC status, as the Temporal SDKs keep it. */
 export const RETRYABLE_STATUS: Readonly<Record<GrpcStatus, boolean>> = {
@@ -48,8 +49,6 @@ export const RETRYABLE_CODE: Readonly<Record<string, boolean>> = {
   AGENT_ERR_NOT_READY: true,
   AGENT_ERR_ALREADY_PREPARED: false,
 };
-
-const ERROR_CODE_METADATA_KEY = 'coffer-error-code';
 
 /** A gRPC status error as grpc-js rejects with it. */
 export interface StatusError {

@@ -1,6 +1,6 @@
 // What a datastore manager offers the agent. Lifecycle is required; every
 // other capability is optional, and a missing one answers UNIMPLEMENTED
-// naming it (see capabilities.ts).
+// naming it (`unimplemented` in agent/errors.ts, raised by the services).
 import type { Logger } from '../../lib/logger.js';
 import type { ProcessRunner } from '../../lib/process-runner.js';
 import type { CompiledAgentConfig, DatastoreDefaults } from '../config.js';

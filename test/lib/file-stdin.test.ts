@@ -1,6 +1,6 @@
 // ProcessRunner.spawn with an open file as stdin: the child reads the
 // descriptor itself, from its current offset, and shares that offset with
-// us (the Redis snapshot relies on both: agent/managers/redis/rdb-snapshot.ts).
+// us (the Redis snapshot relies on both: agent/managers/redis/backup/rdb-snapshot.ts).
 import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';

@@ -111,7 +111,10 @@ t.test('bytes already taken into this process: the hand-off is refused instead o
   // Something read from the pipe into the paused stream's buffer (here: a
   // zero-length read, which makes Node fill the buffer up to its mark).
   child.stdout!.read(0);
-  await new Promise((r) => setTimeout(r, 500));
+  // Wait for the bytes to arrive (a loaded machine may take a while to run the emitter).
+  for (const deadline = Date.now() + 120_000; child.stdout!.readableLength === 0 && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   t.ok(child.stdout!.readableLength > 0, `${child.stdout!.readableLength} bytes wait in this process`);
   t.notOk(out.canHandOff, 'buffered bytes make it unreleasable');
   t.throws(() => out.handOff(), /cannot be handed on/);

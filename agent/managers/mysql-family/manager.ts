@@ -1,6 +1,7 @@
 // The MySQL-family manager: lifecycle of mariadbd (or mysqld) plus the
 // accounts and configuration capabilities. mariadb/ and mysql/ only wire a
 // flavor into this.
+import { adminConnection } from '../admin-connection.js';
 import { mkdirSync, chownSync, chmodSync, writeFileSync, readFileSync, existsSync, rmSync, readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../../lib/repo-root.js';
@@ -15,7 +16,7 @@ import { mysqlApplier } from './configuration.js';
 import { Configuration } from '../configuration/capability.js';
 import { loadRules } from '../configuration/rules.js';
 import { validatePrepare } from '../prepare-validation.js';
-import { createMysqlBackup } from './backup.js';
+import { createMysqlBackup } from './backup/capability.js';
 import { installServerTls } from '../server-tls.js';
 import { renderMyCnf, socketPath } from './my-cnf.js';
 import { SqlClient, account, escape } from './sql-client.js';
@@ -35,7 +36,6 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
   const sql = new SqlClient(socket, ADMIN_USER, () => readFileSync(secretFile, 'utf8').trim());
   let osUser: OsUser | null = null;
   const mysqlUser = (): OsUser => (osUser ??= lookupOsUser('mysql'));
-  let cachedVersion = '';
 
   const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs();
@@ -135,24 +135,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       log.info({ user: ADMIN_USER }, 'datastore secured');
     },
 
-    async connect(): Promise<void> {
-      sql.open();
-      cachedVersion = await manager.serverVersion();
-    },
-
-    async disconnect(): Promise<void> {
-      await sql.close();
-    },
-
-    async serverVersion(): Promise<string> {
-      try {
-        const rows = await sql.query('SELECT VERSION() AS v');
-        cachedVersion = String(rows[0]?.v ?? '');
-      } catch {
-        // Not running: the last version seen.
-      }
-      return cachedVersion;
-    },
+    ...adminConnection(sql, 'SELECT VERSION() AS v'),
   };
   return manager;
 }

@@ -1,5 +1,6 @@
 // The PostgreSQL manager: lifecycle of postgres (initdb, supervised child,
 // probe, securing) plus the accounts, configuration and backup capabilities.
+import { adminConnection } from '../admin-connection.js';
 import { existsSync, renameSync, writeFileSync, chownSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../../lib/repo-root.js';
@@ -42,7 +43,6 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
   const sql = new PgClient({ socketDir: layout.runDir, port: config.datastorePort, user: ADMIN_ROLE, log });
   let osUser: OsUser | null = null;
   const pgUser = (): OsUser => (osUser ??= lookupOsUser('postgres'));
-  let cachedVersion = '';
 
   const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs(layout, pgUser());
@@ -137,24 +137,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
       log.info({ role: ADMIN_ROLE }, 'datastore secured');
     },
 
-    async connect(): Promise<void> {
-      sql.open();
-      cachedVersion = await manager.serverVersion();
-    },
-
-    async disconnect(): Promise<void> {
-      await sql.close();
-    },
-
-    async serverVersion(): Promise<string> {
-      try {
-        const rows = await sql.query('SELECT version() AS v');
-        cachedVersion = String(rows[0]?.v ?? '');
-      } catch {
-        // Not running: the last version seen.
-      }
-      return cachedVersion;
-    },
+    ...adminConnection(sql, 'SELECT version() AS v'),
   };
   return manager;
 }

@@ -13,7 +13,7 @@ import { AdminClient, pingOnce, type AdminClientOptions } from './admin-client.j
 import { initialAclFile } from './acl-file.js';
 import { ROOT_OFF } from './acl-rules.js';
 import { RedisAccounts } from './accounts.js';
-import { RedisBackup } from './backup.js';
+import { RedisBackup } from './backup/capability.js';
 import { redisApplier } from './configuration.js';
 import { Configuration } from '../configuration/capability.js';
 import { validatePrepare } from '../prepare-validation.js';

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { compileAgentConfig } from '../../../../../agent/config.js';
 import { layoutFor } from '../../../../../agent/layout.js';
 import { mariadb as mariadbFactory } from '../../../../../agent/managers/mariadb/index.js';
-import { createMysqlBackup, type MysqlBackupCapability } from '../../../../../agent/managers/mysql-family/backup.js';
+import { createMysqlBackup, type MysqlBackupCapability } from '../../../../../agent/managers/mysql-family/backup/capability.js';
 import { mariadbFlavor } from '../../../../../agent/managers/mariadb/flavor.js';
 import { ADMIN_USER } from '../../../../../agent/managers/mysql-family/flavor.js';
 import { SqlClient } from '../../../../../agent/managers/mysql-family/sql-client.js';
@@ -16,7 +16,7 @@ import type { BackupSource } from '../../../../../strategies/backup/source.js';
 import { createLogger } from '../../../../../lib/logger.js';
 import { lookupOsUser } from '../../../../../lib/os-user.js';
 import { ProcessRunner } from '../../../../../lib/process-runner.js';
-import { BackupType, type BackupMetadata } from '../../../../../proto/gen/coffer/agent/v1/backup.js';
+import { BackupMetadata, BackupType } from '../../../../../proto/gen/coffer/agent/v1/backup.js';
 import { call, collect, startAgent, type AgentProcess } from '../../../../support/agent.js';
 import { mariadbSocket } from '../../../../support/mariadb-client.js';
 
@@ -107,7 +107,7 @@ export async function saveSource(source: BackupSource, file: string): Promise<Pa
 
 /** A full metadata record, as the agent would store it, around what the strategy recorded. */
 export function metadata(recorded: Partial<BackupMetadata>, fields: { backupId: string; strategy: string; parentId?: string }): BackupMetadata {
-  return {
+  return BackupMetadata.fromPartial({
     backupId: fields.backupId,
     type: fields.parentId ? BackupType.BACKUP_TYPE_INCREMENTAL : BackupType.BACKUP_TYPE_FULL,
     parentId: fields.parentId ?? '',
@@ -115,21 +115,10 @@ export function metadata(recorded: Partial<BackupMetadata>, fields: { backupId: 
     datastore: 'mariadb',
     datastoreVersion: '10.11',
     compression: 'none',
-    encryption: undefined,
-    fromLsn: '',
-    toLsn: '',
-    gtidPosition: '',
-    startLsn: '',
-    stopLsn: '',
-    startWal: '',
-    stopWal: '',
-    rawBytes: 0,
-    storedBytes: 0,
-    checksum: '',
     createdAtMs: Date.now(),
     ...recorded,
     extra: { ...(recorded.extra ?? {}) },
-  };
+  });
 }
 
 export const opener = (files: readonly string[]) => async (i: number) => createReadStream(files[i]!);

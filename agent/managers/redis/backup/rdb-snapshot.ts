@@ -14,11 +14,11 @@
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
-import type { ProcessRunner } from '../../../lib/process-runner.js';
-import type { BackupMetadata } from '../../../proto/gen/coffer/agent/v1/backup.js';
-import { spawnToolSource } from '../../../strategies/backup/tool-io.js';
-import { AgentError } from '../../errors.js';
-import type { AdminClient } from './admin-client.js';
+import type { ProcessRunner } from '../../../../lib/process-runner.js';
+import type { BackupMetadata } from '../../../../proto/gen/coffer/agent/v1/backup.js';
+import { spawnToolSource } from '../../../../strategies/backup/tool-io.js';
+import { AgentError } from '../../../errors.js';
+import type { AdminClient } from '../admin-client.js';
 
 // Another child (a save the server started itself, an AOF rewrite) is busy:
 // ours must start after it, so retry.

@@ -7,10 +7,10 @@ import { chmodSync, chownSync, createWriteStream, readdirSync, renameSync, rmSyn
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { BackupMetadata } from '../../../proto/gen/coffer/agent/v1/backup.js';
-import type { ProcessRunner } from '../../../lib/process-runner.js';
-import type { OsUser } from '../../../lib/os-user.js';
-import { AgentError, invalid } from '../../errors.js';
+import type { BackupMetadata } from '../../../../proto/gen/coffer/agent/v1/backup.js';
+import type { ProcessRunner } from '../../../../lib/process-runner.js';
+import type { OsUser } from '../../../../lib/os-user.js';
+import { AgentError, invalid } from '../../../errors.js';
 import { checkRdb } from './rdb-check.js';
 
 export const STRATEGY = 'redis-rdb';

@@ -7,10 +7,10 @@
 // The real start then loads the AOF. The private server also proves the RDB
 // loads, before the instance is reported ACTIVE.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '../../../lib/logger.js';
-import type { ProcessRunner } from '../../../lib/process-runner.js';
-import { AgentError } from '../../errors.js';
-import { AdminClient, pingOnce, type AdminClientOptions } from './admin-client.js';
+import type { Logger } from '../../../../lib/logger.js';
+import type { ProcessRunner } from '../../../../lib/process-runner.js';
+import { AgentError } from '../../../errors.js';
+import { AdminClient, pingOnce, type AdminClientOptions } from '../admin-client.js';
 
 export interface AofRebuildInput {
   readonly runner: ProcessRunner;

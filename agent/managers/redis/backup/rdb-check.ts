@@ -3,9 +3,9 @@
 // altered file fails here, not half-way through a server start. (The backup
 // pipeline's authenticated encryption catches tampering in storage; this
 // catches a bad snapshot, whatever produced it.)
-import { AgentError } from '../../errors.js';
-import { CommandError, type ProcessRunner } from '../../../lib/process-runner.js';
-import { requireProgram } from '../../../lib/which.js';
+import { AgentError } from '../../../errors.js';
+import { CommandError, type ProcessRunner } from '../../../../lib/process-runner.js';
+import { requireProgram } from '../../../../lib/which.js';
 
 export async function checkRdb(runner: ProcessRunner, file: string, signal: AbortSignal): Promise<void> {
   const tool = requireProgram('redis-check-rdb', 'redis-check-rdb');

@@ -3,14 +3,14 @@
 // checksum, storage) and hands restore() verified raw bytes.
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { BackupCapability, BackupRequest, BackupSource } from '../manager.js';
-import type { BackupMetadata } from '../../../proto/gen/coffer/agent/v1/backup.js';
+import type { BackupCapability, BackupRequest, BackupSource } from '../../manager.js';
+import type { BackupMetadata } from '../../../../proto/gen/coffer/agent/v1/backup.js';
 import type { Readable } from 'node:stream';
-import type { Logger } from '../../../lib/logger.js';
-import type { ProcessRunner } from '../../../lib/process-runner.js';
-import type { OsUser } from '../../../lib/os-user.js';
-import { AgentError, invalid } from '../../errors.js';
-import { pingOnce, type AdminClient, type AdminClientOptions } from './admin-client.js';
+import type { Logger } from '../../../../lib/logger.js';
+import type { ProcessRunner } from '../../../../lib/process-runner.js';
+import type { OsUser } from '../../../../lib/os-user.js';
+import { AgentError, invalid } from '../../../errors.js';
+import { pingOnce, type AdminClient, type AdminClientOptions } from '../admin-client.js';
 import { rebuildAof } from './aof-rebuild.js';
 import { checkChain, placeRdb, STRATEGY } from './rdb-restore.js';
 import { snapshot } from './rdb-snapshot.js';

@@ -7,13 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { ofKind } from '../../../support/error-kind.js';
-import { AdminClient } from '../../../../agent/managers/redis/admin-client.js';
-import { snapshot } from '../../../../agent/managers/redis/rdb-snapshot.js';
-import { ProcessRunner } from '../../../../lib/process-runner.js';
-import { RecordingRunner, log, processGone } from '../../../strategies/backup/fixtures/streams.js';
+import { ofKind } from '../../../../support/error-kind.js';
+import { AdminClient } from '../../../../../agent/managers/redis/admin-client.js';
+import { snapshot } from '../../../../../agent/managers/redis/backup/rdb-snapshot.js';
+import { ProcessRunner } from '../../../../../lib/process-runner.js';
+import { RecordingRunner, log, processGone } from '../../../../strategies/backup/fixtures/streams.js';
 
-const IGNORES_TERM = [process.execPath, path.join(import.meta.dirname, '..', '..', '..', 'strategies', 'backup', 'fixtures', 'ignores-term.mjs')];
+const IGNORES_TERM = [process.execPath, path.join(import.meta.dirname, '..', '..', '..', '..', 'strategies', 'backup', 'fixtures', 'ignores-term.mjs')];
 
 async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
