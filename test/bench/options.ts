@@ -2,8 +2,8 @@
 // process.env after this.
 //
 //   BENCH_ONLY       comma list of mariadb, postgres, redis, control (default: all)
-//   BENCH_SIZE_GB    MariaDB and PostgreSQL dataset size (default 2, as issues 3 and 4 ask)
-//   BENCH_REDIS_GB   Redis dataset size (default 1, as issue 4 asks)
+//   BENCH_SIZE_GB    MariaDB and PostgreSQL dataset size (default 2: large enough that the tools, not set-up, dominate)
+//   BENCH_REDIS_GB   Redis dataset size (default 1)
 //   BENCH_AGENTS     simulated agents / instances for the control bench (default 10000)
 //   BENCH_ROUNDS     times each backup pair (bare, then Coffer) is repeated, MariaDB and PostgreSQL (default 3)
 //   BENCH_VERIFY     "count" (default) or "checksum": how a restore is checked

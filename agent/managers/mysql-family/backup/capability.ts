@@ -2,7 +2,7 @@
 // the agent's credentials for the tools (a 0600 option file under the
 // agent's own dir, never argv), work directories under the base dir, and the
 // accounts section of a logical backup. The tools themselves are driven by
-// backup/mariabackup.ts and backup/mysqldump.ts.
+// mariabackup.ts and mysqldump.ts beside this file.
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';

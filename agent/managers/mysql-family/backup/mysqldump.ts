@@ -3,7 +3,7 @@
 //   backup:  mariadb-dump --single-transaction --routines --events --triggers
 //            --all-databases --ignore-database=mysql   -> stdout
 //            followed by the accounts section the caller built (see
-//            mysql-family/backup.ts: users and roles, without the server's
+//            capability.ts: users and roles, without the server's
 //            and the agent's own accounts)
 //   restore: the whole stream into the `mariadb` client over the socket, on
 //            a RUNNING, prepared datastore.
