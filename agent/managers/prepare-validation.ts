@@ -20,6 +20,25 @@ export interface PrepareRules {
   validateOverrides(overrides: Readonly<Record<string, string>>): void;
 }
 
+/**
+ * The rules from a manager's own pieces: its password check, its accounts'
+ * name checks and its configuration's. `userKey` defaults to the name.
+ */
+export function prepareRules(
+  checkPassword: PrepareRules['checkPassword'],
+  accounts: { validateDatabase(db: Database): void; validateUser(user: User): void },
+  configuration: { validate(overrides: Readonly<Record<string, string>>): void },
+  userKey: PrepareRules['userKey'] = (u) => u.name,
+): PrepareRules {
+  return {
+    checkPassword,
+    validateDatabase: (db) => accounts.validateDatabase(db),
+    validateUser: (u) => accounts.validateUser(u),
+    userKey,
+    validateOverrides: (o) => configuration.validate(o),
+  };
+}
+
 export function validatePrepare(input: PrepareInput, rules: PrepareRules): void {
   if (input.rootPassword) rules.checkPassword(input.rootPassword, 'root password');
   const databases = validateEach(input.databases, (db) => rules.validateDatabase(db), (db) => db.name, 'database');

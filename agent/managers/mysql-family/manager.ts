@@ -15,7 +15,7 @@ import { MysqlAccounts, generatePassword } from './accounts.js';
 import { mysqlApplier } from './configuration.js';
 import { Configuration } from '../configuration/capability.js';
 import { loadRules } from '../configuration/rules.js';
-import { validatePrepare } from '../prepare-validation.js';
+import { prepareRules, validatePrepare } from '../prepare-validation.js';
 import { createMysqlBackup } from './backup/capability.js';
 import { installServerTls } from '../server-tls.js';
 import { renderMyCnf, socketPath } from './my-cnf.js';
@@ -71,16 +71,8 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     configuration,
     backup: createMysqlBackup({ flavor, layout, runner, log, sql, socket, cnfFile, secretFile, mysqlUser }),
 
-    validatePrepare(input: PrepareInput): void {
-      validatePrepare(input, {
-        checkPassword,
-        validateDatabase: (db) => accounts.validateDatabase(db),
-        validateUser: (u) => accounts.validateUser(u),
-        // Accounts are told apart by host: alice@% and alice@localhost are two.
-        userKey: (u) => `${u.name}@${normalizeHost(u.host)}`,
-        validateOverrides: (o) => configuration.validate(o),
-      });
-    },
+    // Accounts are told apart by host: alice@% and alice@localhost are two.
+    validatePrepare: (input: PrepareInput) => validatePrepare(input, prepareRules(checkPassword, accounts, configuration, (u) => `${u.name}@${normalizeHost(u.host)}`)),
 
     writeConfig: (overrides) => configuration.persist(overrides),
 

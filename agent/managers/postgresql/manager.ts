@@ -14,7 +14,7 @@ import { confFile, hbaFile, identFile, renderPgHba, renderPgIdent, renderPostgre
 import { pgApplier } from './configuration.js';
 import { Configuration } from '../configuration/capability.js';
 import { loadRules } from '../configuration/rules.js';
-import { validatePrepare } from '../prepare-validation.js';
+import { prepareRules, validatePrepare } from '../prepare-validation.js';
 import { ADMIN_ROLE } from './constants.js';
 import { emptyDir, ensureDirs, initdb } from './datadir.js';
 import { checkPassword } from './names.js';
@@ -83,15 +83,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
     configuration,
     backup,
 
-    validatePrepare(input: PrepareInput): void {
-      validatePrepare(input, {
-        checkPassword,
-        validateDatabase: (db) => accounts.validateDatabase(db),
-        validateUser: (u) => accounts.validateUser(u),
-        userKey: (u) => u.name,
-        validateOverrides: (o) => configuration.validate(o),
-      });
-    },
+    validatePrepare: (input: PrepareInput) => validatePrepare(input, prepareRules(checkPassword, accounts, configuration)),
 
     writeConfig: (overrides) => configuration.persist(overrides),
 

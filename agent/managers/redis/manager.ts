@@ -16,7 +16,7 @@ import { RedisAccounts } from './accounts.js';
 import { RedisBackup } from './backup/capability.js';
 import { redisApplier } from './configuration.js';
 import { Configuration } from '../configuration/capability.js';
-import { validatePrepare } from '../prepare-validation.js';
+import { prepareRules, validatePrepare } from '../prepare-validation.js';
 import { ADMIN_USER, checkPassword } from './names.js';
 import { redisPaths } from './paths.js';
 import { renderRedisConf, TEMPLATE_SETTINGS } from './redis-conf.js';
@@ -92,16 +92,8 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       serverVersion: () => manager.serverVersion(),
     }),
 
-    validatePrepare(input: PrepareInput): void {
-      validatePrepare(input, {
-        checkPassword,
-        // Redis has no databases to create: any is refused by name.
-        validateDatabase: (db) => accounts.validateDatabase(db),
-        validateUser: (u) => accounts.validateUser(u),
-        userKey: (u) => u.name,
-        validateOverrides: (o) => configuration.validate(o),
-      });
-    },
+    // Redis has no databases to create: its accounts refuse any by name.
+    validatePrepare: (input: PrepareInput) => validatePrepare(input, prepareRules(checkPassword, accounts, configuration)),
 
     writeConfig: (overrides) => configuration.persist(overrides),
 
