@@ -8,6 +8,8 @@ import { clearScratch } from '../scratch.js';
 import type { OperationLock } from '../lock.js';
 import type { LifecycleContext } from './context.js';
 import { startDatastore } from './start-stop.js';
+import { settleInterruptedRestore, type InterruptedRestore } from './interrupted-restore.js';
+import { setAsideDir } from './restore-swap.js';
 
 /** The supervisor's callbacks; `ctx` is read when they fire (the supervisor is part of it). */
 export function crashCallbacks(ctx: () => LifecycleContext): Pick<SupervisorOptions, 'onCrash' | 'onRecovered'> {
@@ -46,15 +48,36 @@ export async function recoverAtBoot(ctx: LifecycleContext, lock: OperationLock):
   // previous agent left (ACTIVE) as the truth.
   if (s.prepared && s.wantRunning) state.update({ state: 'STARTING', reason: 'the agent is starting the datastore' });
   await Supervisor.reapOrphan(layout.pidFile, log);
-  if (s.state === 'BUILDING') {
+  let settled: InterruptedRestore;
+  try {
+    settled = settleInterruptedRestore(layout, s.prepared, log);
+  } catch (err) {
+    log.error({ err }, 'putting back the data an interrupted restore set aside failed');
+    state.update({
+      state: 'FAILED',
+      reason: `the agent stopped during a restore, and putting the previous data back failed (it is kept in ${setAsideDir(layout)}): ${(err as Error).message}`,
+    });
+    return;
+  }
+  if (!s.prepared && s.state === 'BUILDING') {
     state.update({ state: 'FAILED', reason: 'the agent stopped while Prepare was running; run Prepare again' });
     return;
   }
+  // A prepared instance is BUILDING only while a restore runs.
+  const interrupted = settled === 'rolled-back' || (s.prepared && s.state === 'BUILDING');
+  const note = !interrupted
+    ? ''
+    : settled === 'rolled-back'
+      ? 'the agent stopped during a restore; the restore was rolled back and the previous data kept'
+      : 'the agent stopped during a restore, before it set the data aside or after it had finished; the data directory is kept as it was';
   if (s.prepared && s.wantRunning) {
     try {
-      await lock.run('start', () => startDatastore(ctx));
+      await lock.run('start', () => startDatastore(ctx, note));
     } catch (err) {
       log.error({ err }, 'datastore did not start at boot');
     }
+  } else if (interrupted) {
+    // A restore into a stopped instance: stopped it stays.
+    state.update({ state: 'SHUTDOWN', reason: note });
   }
 }

@@ -3,10 +3,24 @@
 // deleted) and put back if the restore fails, so a bad backup never costs
 // the data that was there. After it, the agent's own account is re-keyed:
 // the restored grant tables are another instance's. A logical restore
-// replays into the running datastore.
+// replays into the running datastore. An agent killed in between leaves the
+// set-aside directory for the next one to put back (interrupted-restore.ts).
+import { existsSync } from 'node:fs';
 import { rename, mkdir, rm, stat, chown } from 'node:fs/promises';
+import { AgentError } from '../errors.js';
+import type { Layout } from '../layout.js';
 import type { LifecycleContext } from './context.js';
 import { startDatastore, stopQuietly } from './start-stop.js';
+
+/** Where the data directory waits while a restore fills a new one: it exists only while a restore has not ended. */
+export const setAsideDir = (layout: Layout): string => `${layout.dataDir}.pre-restore`;
+
+/**
+ * The set-aside data once the restore succeeded, renamed before it is
+ * removed: a copy half removed by a killed agent is never taken for a whole
+ * one to put back.
+ */
+export const discardedDir = (layout: Layout): string => `${layout.dataDir}.pre-restore.discarded`;
 
 /** A verified backup chain, ready to be written into the datastore. */
 export interface RestorePlan {
@@ -24,11 +38,13 @@ export interface RestorePlan {
 export async function restoreInto(ctx: LifecycleContext, plan: RestorePlan, signal: AbortSignal): Promise<number> {
   if (plan.logical) return plan.fill(signal);
   const { manager, layout, log, supervisor } = ctx;
-  const aside = `${layout.dataDir}.pre-restore`;
+  const aside = setAsideDir(layout);
+  // Only a failed boot-time rollback leaves one now, and then it may be the
+  // instance's only copy of its data.
+  if (existsSync(aside)) throw new AgentError('AGENT_ERR_NOT_READY', `${aside} holds data an interrupted restore set aside; it must be put back or removed first`);
   await manager.disconnect();
   await supervisor.stop();
   const owner = await stat(layout.dataDir);
-  await rm(aside, { recursive: true, force: true });
   await rename(layout.dataDir, aside);
   await mkdir(layout.dataDir, { mode: owner.mode & 0o777 });
   await chown(layout.dataDir, owner.uid, owner.gid);
@@ -45,7 +61,9 @@ export async function restoreInto(ctx: LifecycleContext, plan: RestorePlan, sign
     await rename(aside, layout.dataDir);
     throw err;
   }
-  await rm(aside, { recursive: true, force: true });
+  await rm(discardedDir(layout), { recursive: true, force: true });
+  await rename(aside, discardedDir(layout));
+  await rm(discardedDir(layout), { recursive: true, force: true });
   return bytes;
 }
 

@@ -3,14 +3,16 @@
 // FAILED with the reason).
 import type { LifecycleContext } from './context.js';
 
-export async function startDatastore(ctx: LifecycleContext): Promise<void> {
-  ctx.state.update({ state: 'STARTING', reason: '', wantRunning: true });
+/** `note` says what came before the start (boot's rollback of a restore); it leads the reason either way. */
+export async function startDatastore(ctx: LifecycleContext, note = ''): Promise<void> {
+  ctx.state.update({ state: 'STARTING', reason: note, wantRunning: true });
   try {
     await ctx.supervisor.start();
     await ctx.manager.connect();
-    ctx.state.update({ state: 'ACTIVE', reason: '', pendingRestart: [] });
+    ctx.state.update({ state: 'ACTIVE', reason: note, pendingRestart: [] });
   } catch (err) {
-    ctx.state.update({ state: 'FAILED', reason: `start failed: ${(err as Error).message}` });
+    const failed = `start failed: ${(err as Error).message}`;
+    ctx.state.update({ state: 'FAILED', reason: note ? `${note}; ${failed}` : failed });
     throw err;
   }
 }
