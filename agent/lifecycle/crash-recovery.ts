@@ -2,14 +2,16 @@
 // state says CRASHED until it answers again) and the agent's own (at the next
 // agent start, what the previous one left is cleared and the datastore is
 // brought back if it should run).
+import { existsSync } from 'node:fs';
 import type { SupervisorOptions } from '../supervisor.js';
 import { Supervisor } from '../supervisor.js';
-import { clearScratch } from '../scratch.js';
+import { clearScratch, workRoot } from '../scratch.js';
 import type { OperationLock } from '../lock.js';
 import type { LifecycleContext } from './context.js';
 import { startDatastore } from './start-stop.js';
 import { settleInterruptedRestore, type InterruptedRestore } from './interrupted-restore.js';
 import { setAsideDir } from './restore-swap.js';
+import { stopOrphanTools } from './orphan-tools.js';
 
 /** The supervisor's callbacks; `ctx` is read when they fire (the supervisor is part of it). */
 export function crashCallbacks(ctx: () => LifecycleContext): Pick<SupervisorOptions, 'onCrash' | 'onRecovered'> {
@@ -44,40 +46,52 @@ export async function recoverAtBoot(ctx: LifecycleContext, lock: OperationLock):
   // Synchronously, before any call is served: nothing is running yet.
   clearScratch(layout, log);
   const s = state.get();
+  // Prepare, or a restore into a prepared instance, did not end.
+  const interrupted = s.state === 'BUILDING' || existsSync(setAsideDir(layout));
+  if (!interrupted && !(s.prepared && s.wantRunning)) {
+    await Supervisor.reapOrphan(layout.pidFile, log);
+    return;
+  }
   // Until the datastore answers again, nobody may read the state the
   // previous agent left (ACTIVE) as the truth.
   if (s.prepared && s.wantRunning) state.update({ state: 'STARTING', reason: 'the agent is starting the datastore' });
-  await Supervisor.reapOrphan(layout.pidFile, log);
-  let settled: InterruptedRestore;
-  try {
-    settled = settleInterruptedRestore(layout, s.prepared, log);
-  } catch (err) {
-    log.error({ err }, 'putting back the data an interrupted restore set aside failed');
-    state.update({
-      state: 'FAILED',
-      reason: `the agent stopped during a restore, and putting the previous data back failed (it is kept in ${setAsideDir(layout)}): ${(err as Error).message}`,
-    });
-    return;
-  }
-  if (!s.prepared && s.state === 'BUILDING') {
-    state.update({ state: 'FAILED', reason: 'the agent stopped while Prepare was running; run Prepare again' });
-    return;
-  }
-  // A prepared instance is BUILDING only while a restore runs.
-  const interrupted = settled === 'rolled-back' || (s.prepared && s.state === 'BUILDING');
-  const note = !interrupted
-    ? ''
-    : settled === 'rolled-back'
-      ? 'the agent stopped during a restore; the restore was rolled back and the previous data kept'
-      : 'the agent stopped during a restore, before it set the data aside or after it had finished; the data directory is kept as it was';
-  if (s.prepared && s.wantRunning) {
-    try {
-      await lock.run('start', () => startDatastore(ctx, note));
-    } catch (err) {
-      log.error({ err }, 'datastore did not start at boot');
+  // Taken before the first await, so no call can change the data directory
+  // while boot puts it back.
+  await lock.run('recovery at boot', async () => {
+    await Supervisor.reapOrphan(layout.pidFile, log);
+    let settled: InterruptedRestore = 'none';
+    if (interrupted) {
+      try {
+        await stopOrphanTools([layout.dataDir, setAsideDir(layout), workRoot(layout)], log);
+        settled = settleInterruptedRestore(layout, s.prepared, log);
+      } catch (err) {
+        log.error({ err }, 'putting back what an interrupted operation left failed');
+        state.update({
+          state: 'FAILED',
+          reason: `the agent stopped during ${s.prepared ? 'a restore' : 'Prepare'}, and boot could not settle what it left (any data set aside is kept in ${setAsideDir(layout)}): ${(err as Error).message}`,
+        });
+        return;
+      }
     }
-  } else if (interrupted) {
-    // A restore into a stopped instance: stopped it stays.
-    state.update({ state: 'SHUTDOWN', reason: note });
-  }
+    if (!s.prepared) {
+      state.update({ state: 'FAILED', reason: 'the agent stopped while Prepare was running; run Prepare again' });
+      return;
+    }
+    // A prepared instance is BUILDING only while a restore runs.
+    const note = !interrupted
+      ? ''
+      : settled === 'rolled-back'
+        ? 'the agent stopped during a restore; the restore was rolled back and the previous data kept'
+        : 'the agent stopped during a restore, before it set the data aside or after it had finished; the data directory is kept as it was';
+    if (s.wantRunning) {
+      try {
+        await startDatastore(ctx, note);
+      } catch (err) {
+        log.error({ err }, 'datastore did not start at boot');
+      }
+    } else if (interrupted) {
+      // A restore into a stopped instance: stopped it stays.
+      state.update({ state: 'SHUTDOWN', reason: note });
+    }
+  });
 }

@@ -3,6 +3,7 @@
 // filesystem only: these cases need no datastore to start. The real
 // datastore's case, killed mid-restore, is restore-killed.test.ts.
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLogger } from '../../../lib/logger.js';
@@ -13,7 +14,8 @@ import type { LifecycleContext } from '../../../agent/lifecycle/context.js';
 import { recoverAtBoot } from '../../../agent/lifecycle/crash-recovery.js';
 import { settleInterruptedRestore } from '../../../agent/lifecycle/interrupted-restore.js';
 import { restoreInto } from '../../../agent/lifecycle/restore-swap.js';
-import { tempBase } from '../../support/agent.js';
+import { processesUsing } from '../../../agent/lifecycle/orphan-tools.js';
+import { agentEnv, tempBase, waitFor } from '../../support/agent.js';
 
 const log = createLogger({ level: 'silent' });
 
@@ -73,4 +75,25 @@ t.test('a restore refuses to start while a set-aside copy is still there (it may
   await t.rejects(restoreInto(ctx, plan, new AbortController().signal), { code: 'AGENT_ERR_NOT_READY' });
   t.notOk(filled, 'nothing was written');
   t.equal(readFileSync(path.join(`${layout.dataDir}.pre-restore`, 'ibdata1'), 'utf8'), 'the instance\'s data', 'the set-aside copy is untouched');
+});
+
+t.test('a restore tool an earlier agent left running is stopped before the data is put back (the tool is injected: a process naming the data directory)', async (t) => {
+  const { layout, ctx } = leftOver({ prepared: true, wantRunning: false, state: 'BUILDING' }, { data: 'half restored', aside: 'the instance\'s data' });
+  // Stands in for `mariadb-backup --move-back --datadir=<data>` outliving its agent.
+  const tool = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '--', `--datadir=${layout.dataDir}`], { detached: true, stdio: 'ignore', env: agentEnv() });
+  t.teardown(() => tool.kill('SIGKILL'));
+  const exited = new Promise((resolve) => tool.once('exit', (_code, signal) => resolve(signal)));
+  await waitFor('the tool running', async () => processesUsing([layout.dataDir]).includes(tool.pid!));
+  await recoverAtBoot(ctx, new OperationLock());
+  t.equal(await exited, 'SIGKILL', 'the tool was stopped');
+  t.equal(dataOf(layout), 'the instance\'s data', 'the data is put back');
+  t.equal(ctx.state.get().state, 'SHUTDOWN');
+});
+
+t.test('only command lines that name the instance\'s paths count', async (t) => {
+  const { layout } = leftOver({}, {});
+  const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '--', `--datadir=${layout.dataDir}-other`, `${layout.baseDir}/database`], { stdio: 'ignore', env: agentEnv() });
+  t.teardown(() => other.kill('SIGKILL'));
+  await waitFor('the process running', async () => existsSync(`/proc/${other.pid}/cmdline`) && readFileSync(`/proc/${other.pid}/cmdline`, 'utf8').includes('-other'));
+  t.notOk(processesUsing([layout.dataDir]).includes(other.pid!), 'a sibling path is not the data directory');
 });
