@@ -103,5 +103,8 @@ export function relayAgentError(err: unknown): ControlError {
   }
   if (e.code === Status.INVALID_ARGUMENT) return new ControlError('CONTROL_ERR_INVALID_ARGUMENT', e.details ?? 'invalid request', { cause: err });
   if (e.code === Status.NOT_FOUND) return new ControlError('CONTROL_ERR_NOT_FOUND', e.details ?? 'not found', { cause: err });
+  // Busy is the one refusal that passes by itself: it keeps its ABORTED, which
+  // callers (lib/retryable.ts) retry.
+  if (e.code === Status.ABORTED) return new ControlError('CONTROL_ERR_BUSY', `the instance's agent is busy: ${e.details ?? String(err)}; retry when it ends`, { cause: err });
   return new ControlError('CONTROL_ERR_AGENT', e.details ?? String(err), { cause: err });
 }

@@ -18,6 +18,7 @@ export const CONTROL_ERRORS = {
   CONTROL_ERR_UNAVAILABLE: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, kind: 'UNIMPLEMENTED', description: 'the datastore version or capability is not available' },
   CONTROL_ERR_AGENT_UNREACHABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, kind: 'UNAVAILABLE', description: 'the instance\'s agent did not answer' },
   CONTROL_ERR_STORAGE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, kind: 'STORAGE', description: 'the backup store (Swift, S3) failed or did not answer; retry' },
+  CONTROL_ERR_BUSY: { grpc: GrpcStatus.ABORTED, http: 409, kind: 'BUSY', description: 'the instance\'s agent is busy with another operation; retry' },
   CONTROL_ERR_AGENT: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, kind: 'NOT_READY', description: 'the agent refused the request; the message says why' },
   CONTROL_ERR_INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, kind: 'INTERNAL', description: 'an unexpected failure' },
 } as const satisfies Record<string, ErrorEntry>;

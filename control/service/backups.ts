@@ -79,6 +79,7 @@ export async function deleteBackup(c: ControlContext, caller: Caller, id: string
  * backup stays listed so that the delete can be retried.
  */
 async function removeStoredBackup(c: ControlContext, row: BackupRow): Promise<void> {
+  if (row.status === 'FAILED') return removeFailedForDelete(c, row);
   if (!row.artifact) return;
   const artifact = JSON.parse(row.artifact) as { location?: { storage: string; location: string } };
   const loc = artifact.location;
@@ -96,25 +97,43 @@ async function removeStoredBackup(c: ControlContext, row: BackupRow): Promise<vo
 }
 
 /**
+ * A FAILED backup has no artifact, but its upload may have left parts that
+ * the sweep at failure time could not remove (the store was down then):
+ * the delete sweeps again and, like the delete of a COMPLETED backup, fails
+ * and keeps the record while a store fails.
+ */
+async function removeFailedForDelete(c: ControlContext, row: BackupRow): Promise<void> {
+  const failures = await sweepFailedBackup(c, row.id, row.instance_id);
+  if (failures.length === 0) return;
+  const what = failures.map(([name, err]) => `${name}: ${err.message}`).join('; ');
+  throw storageFailed(`backup ${row.id}: removing what its failed upload left failed (${what}); the backup is kept, try the delete again`, failures[0]![1]);
+}
+
+/**
  * What a failed backup left in the stores: its unfinished upload (the agent
  * may have been killed in the middle of it, and then cannot clean up) or
  * an object committed before the failure. Every store the deployment
  * configures is swept, as the agent's default may predate today's
  * configuration. Runs in the background; failures are logged (a restarted
- * agent sweeps its own leftovers too).
+ * agent sweeps its own leftovers too, and deleting the backup sweeps again).
  */
-export function removeFailedBackupObjects(c: ControlContext, backupId: string, instanceId: string): Promise<void> {
-  const sweep = async (): Promise<void> => {
-    for (const [name, store] of deploymentStores(c)) {
-      try {
-        const removed = await removeFailedBackup(store, instanceId, backupId);
-        if (removed.length > 0) c.log.info({ backup: backupId, storage: name, count: removed.length, first: removed.slice(0, 5) }, 'removed what the failed backup left in storage');
-      } catch (err) {
-        c.log.warn({ backup: backupId, storage: name, err: (err as Error).message }, 'could not remove what the failed backup left in storage');
-      }
+export async function removeFailedBackupObjects(c: ControlContext, backupId: string, instanceId: string): Promise<void> {
+  await sweepFailedBackup(c, backupId, instanceId);
+}
+
+/** Sweeps every store, each even when another fails; returns the stores that failed. */
+async function sweepFailedBackup(c: ControlContext, backupId: string, instanceId: string): Promise<Array<[string, Error]>> {
+  const failures: Array<[string, Error]> = [];
+  for (const [name, store] of deploymentStores(c)) {
+    try {
+      const removed = await removeFailedBackup(store, instanceId, backupId);
+      if (removed.length > 0) c.log.info({ backup: backupId, storage: name, count: removed.length, first: removed.slice(0, 5) }, 'removed what the failed backup left in storage');
+    } catch (err) {
+      c.log.warn({ backup: backupId, storage: name, err: (err as Error).message }, 'could not remove what the failed backup left in storage');
+      failures.push([name, err as Error]);
     }
-  };
-  return sweep();
+  }
+  return failures;
 }
 
 function deploymentStores(c: ControlContext): Array<[string, ObjectStorage]> {

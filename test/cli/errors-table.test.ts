@@ -29,6 +29,9 @@ t.test('every gRPC status maps to an exit status in the table and a sentence', a
   const storage = fromGrpc(grpcError(Status.UNAVAILABLE, 'backup b: removing its object from swift failed (x); the backup is kept, try the delete again', 'CONTROL_ERR_STORAGE'), { endpoint: 'h:1' });
   t.equal(storage.message, 'backup b: removing its object from swift failed (x); the backup is kept, try the delete again', 'a failing backup store is not mistaken for an unreachable control');
   t.equal(storage.exitCode, EXIT.UNAVAILABLE);
+  const busy = fromGrpc(grpcError(Status.ABORTED, 'the instance\'s agent is busy: cannot createUsers: Restart is running; retry when it ends', 'CONTROL_ERR_BUSY'), { endpoint: 'h:1' });
+  t.equal(busy.message, 'the instance\'s agent is busy: cannot createUsers: Restart is running; retry when it ends', 'a busy agent says to retry');
+  t.equal(busy.exitCode, EXIT.CONFLICT);
   t.match(toCliError(new TypeError('boom'), { endpoint: 'h:1' }).message, /unexpected error: boom \(set COFFER_DEBUG=1/);
 });
 
