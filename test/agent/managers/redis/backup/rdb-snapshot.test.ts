@@ -3,7 +3,7 @@
 // SIGKILL, so the backup ends CANCELLED and no process is left behind.
 // Fault injection: ignores-term.mjs stands in for the `cat` that reads the
 // dump, because a real cat always dies of SIGTERM; the redis-server is real.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -27,10 +27,10 @@ t.test('cancel: the dump reader ignores SIGTERM (injected), is killed after the 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-rdb-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const socket = path.join(dir, 'redis.sock');
-  const server = new ProcessRunner(log).spawn(
-    ['redis-server', '--port', '0', '--unixsocket', socket, '--dir', dir, '--save', '', '--appendonly', 'no', '--user', 'admin', 'on', '>secret', '~*', '&*', '+@all'],
-    { logOutput: false },
-  );
+  // The admin's password goes in a 0600 config file, never on the command line.
+  const conf = path.join(dir, 'redis.conf');
+  writeFileSync(conf, `port 0\nunixsocket ${socket}\ndir ${dir}\nsave ""\nappendonly no\nuser admin on >secret ~* &* +@all\n`, { mode: 0o600 });
+  const server = new ProcessRunner(log).spawn(['redis-server', conf], { logOutput: false });
   t.teardown(() => server.stop(5000));
   const client = new AdminClient({ socket, user: 'admin', password: () => 'secret', log });
   t.teardown(() => client.close());
