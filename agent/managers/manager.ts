@@ -11,6 +11,8 @@ import type { Parameter, ParameterChange } from '../../proto/gen/coffer/agent/v1
 import type { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
 import type { BackupRequest, BackupSource } from '../../strategies/backup/source.js';
 import type { Readable } from 'node:stream';
+import type { ReplicationStatus, SourceInfo } from '../../proto/gen/coffer/agent/v1/replication_state.js';
+import type { ReplicaAccess } from '../../proto/gen/coffer/agent/v1/replication.js';
 
 export type { BackupRequest, BackupSource };
 
@@ -35,6 +37,7 @@ export interface DatastoreManager {
   readonly accounts?: AccountsCapability;
   readonly configuration?: ConfigurationCapability;
   readonly backup?: BackupCapability;
+  readonly replication?: ReplicationCapability;
 
   /** Throws INVALID_ARGUMENT for anything in the request that would fail later. */
   validatePrepare(input: PrepareInput): void;
@@ -121,4 +124,63 @@ export interface BackupCapability {
    * the agent starts the datastore.
    */
   restore(chain: readonly BackupMetadata[], open: (index: number) => Promise<Readable>, signal: AbortSignal): Promise<void>;
+}
+
+/** Stopping and starting the datastore, lent to a capability by the agent (the supervisor stays the agent's). */
+export interface DatastoreControl {
+  stop(signal: AbortSignal): Promise<void>;
+  start(signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * Replication of one datastore: the local steps. The agent's core
+ * (agent/replication/) owns the role, its persistence, fencing and the
+ * snapshot backup; the control owns the order of steps across instances.
+ * Every method is idempotent: called again after a crash it finds its work
+ * done. Secrets reach the datastore over the admin connection or a 0600
+ * file, never argv or a log.
+ */
+export interface ReplicationCapability {
+  /** The dialect in use, detected from the server where it matters (mariadb-gtid, mysql-gtid, pg-streaming, redis). */
+  dialect(): Promise<string>;
+  /**
+   * On a running source: each replica's account (and PostgreSQL slot),
+   * created or given the new secret. Returns user and slot per replica,
+   * same order; host, port and position empty.
+   */
+  addReplicaAccess(replicas: readonly ReplicaAccess[]): Promise<SourceInfo[]>;
+  /** On a running source: drops the replica's account and slot (absent is fine). */
+  removeReplicaAccess(replicaId: string): Promise<void>;
+  /** The position a replica restored from this snapshot backup starts at. */
+  snapshotPosition(meta: BackupMetadata): string;
+  /**
+   * After a restore, datastore stopped, before its first start: whatever
+   * makes it start as a replica and never write a transaction of its own
+   * (PostgreSQL: standby.signal and primary_conninfo).
+   */
+  configureBeforeStart(source: SourceInfo): Promise<void>;
+  /** Running: follow the source, over TLS verified against the deployment's CA, and refuse writes. Re-points a replica. */
+  attach(source: SourceInfo, signal: AbortSignal): Promise<void>;
+  /** Running replica: stop following for good; standalone and writable. */
+  detach(signal: AbortSignal): Promise<void>;
+  /** Running replica: promote (stop following, take writes); resolves once writable. */
+  promote(signal: AbortSignal): Promise<void>;
+  /**
+   * A former source (running or stopped) becomes a replica of the new
+   * source (PostgreSQL: stop, pg_rewind, standby, start). Returns what it
+   * had that the new source never received ('' when nothing).
+   */
+  demote(source: SourceInfo, ds: DatastoreControl, signal: AbortSignal): Promise<{ diverged: string }>;
+  /**
+   * Refuses (true) or accepts (false) writes from every client, the
+   * datastore's superuser included. Works running or stopped: the state is
+   * kept so the next start honours it before any client connects.
+   */
+  setReadOnly(readOnly: boolean): Promise<void>;
+  /** This instance's latest transaction id (applied, on a replica). */
+  latestTransactionId(): Promise<string>;
+  /** True when `current` includes `target` (compared as the datastore orders them). Throws INVALID_ARGUMENT for a malformed id. */
+  reached(target: string, current: string): boolean;
+  /** Lag, stream state and errors as the datastore reports them (role and fencing are filled in by the agent). */
+  status(): Promise<Omit<ReplicationStatus, 'role' | 'fenced'>>;
 }

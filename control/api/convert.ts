@@ -19,6 +19,9 @@ const INSTANCE_STATUS: Readonly<Record<Status, InstanceStatus>> = {
   BACKUP: InstanceStatus.INSTANCE_STATUS_BACKUP,
   DELETING: InstanceStatus.INSTANCE_STATUS_DELETING,
   SHUTDOWN: InstanceStatus.INSTANCE_STATUS_SHUTDOWN,
+  PROMOTE: InstanceStatus.INSTANCE_STATUS_PROMOTE,
+  EJECT: InstanceStatus.INSTANCE_STATUS_EJECT,
+  DETACH: InstanceStatus.INSTANCE_STATUS_DETACH,
 };
 
 export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiryMs: number, now = Date.now()): Instance {
@@ -43,6 +46,12 @@ export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiry
     restoredFromBackupId: r.restored_from_backup_id ?? '',
     createdAtMs: r.created_at,
     updatedAtMs: r.updated_at,
+    role: 'standalone',
+    replicaOf: undefined,
+    replicas: [],
+    lagBytes: -1,
+    lagSeconds: -1,
+    autoFailover: false,
   };
 }
 

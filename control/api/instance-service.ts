@@ -1,4 +1,5 @@
 // coffer.control.v1.InstanceService over the service layer (control/service/instances.ts).
+import { ControlError } from '../errors.js';
 import type * as grpc from '@grpc/grpc-js';
 import { InstanceServiceService, type InstanceServiceServer, type CreateInstanceRequest, type WatchInstanceResponse } from '../../proto/gen/coffer/control/v1/instances.js';
 import type { ControlContext } from '../context.js';
@@ -19,7 +20,7 @@ export function addInstanceService(server: grpc.Server, c: ControlContext): void
   const impl: InstanceServiceServer = {
     createInstance: unary(deps, 'CreateInstance', async (req: CreateInstanceRequest, scope) => {
       const r = svc.createInstance(c, scope, req);
-      return { instance: view(r.instance), taskId: r.taskId };
+      return { instance: view(r.instance), taskId: r.taskId, replicas: [] };
     }),
 
     listInstances: unary(deps, 'ListInstances', async (req, scope) => {
@@ -69,6 +70,17 @@ export function addInstanceService(server: grpc.Server, c: ControlContext): void
         if (first.task_id) for (const e of c.tasks.events(first.task_id)) sendProgress(e);
         check();
       });
+    }),
+
+    // Replication (issue 12): filled in by control/service/replication.ts.
+    promoteToReplicaSource: unary(deps, 'PromoteToReplicaSource', async () => {
+      throw new ControlError('CONTROL_ERR_UNAVAILABLE', 'replication is not available yet');
+    }),
+    ejectReplicaSource: unary(deps, 'EjectReplicaSource', async () => {
+      throw new ControlError('CONTROL_ERR_UNAVAILABLE', 'replication is not available yet');
+    }),
+    detachReplica: unary(deps, 'DetachReplica', async () => {
+      throw new ControlError('CONTROL_ERR_UNAVAILABLE', 'replication is not available yet');
     }),
   };
   server.addService(InstanceServiceService, impl as unknown as grpc.UntypedServiceImplementation);

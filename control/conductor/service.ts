@@ -2,7 +2,7 @@
 // Served on its own listener (the conductor address) whose clients must
 // present an instance certificate; the API listener takes tokens instead.
 import type * as grpc from '@grpc/grpc-js';
-import { ConductorServiceService, type ConductorServiceServer, type HeartbeatRequest } from '../../proto/gen/coffer/control/v1/conductor.js';
+import { ConductorServiceService, SourceVerdict, type ConductorServiceServer, type HeartbeatRequest } from '../../proto/gen/coffer/control/v1/conductor.js';
 import { startGrpcServer, type CofferServer } from '../../lib/grpc-server.js';
 import type { ControlContext } from '../context.js';
 import { invalid, toServiceError } from '../errors.js';
@@ -39,7 +39,7 @@ export function conductorImplementation(c: ControlContext): ConductorServiceServ
         return;
       }
       heartbeats.submit(call.request).then(
-        (accepted) => callback(null, { accepted }),
+        (accepted) => callback(null, { accepted, sourceVerdict: SourceVerdict.SOURCE_VERDICT_UNSPECIFIED, sourceLeaseMs: 0 }),
         (err: unknown) => callback(toServiceError(err, c.log, 'Heartbeat') as grpc.ServiceError),
       );
     },

@@ -158,4 +158,15 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE datastores SET default_version = '7.0' WHERE name = 'redis' AND default_version = '7'
     AND EXISTS (SELECT 1 FROM datastore_versions WHERE datastore = 'redis' AND name = '7.0');
   `,
+  // 3: replication. A replica names its source; a source that was ejected
+  // while it was gone is fenced until it has rejoined as a replica. The
+  // agent's last replication report (JSON of ReplicationStatus) rides on
+  // its heartbeat.
+  `
+  ALTER TABLE instances ADD COLUMN replica_of TEXT;
+  ALTER TABLE instances ADD COLUMN auto_failover INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE instances ADD COLUMN fenced INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX instances_replica_of ON instances(replica_of) WHERE replica_of IS NOT NULL AND deleted_at IS NULL;
+  ALTER TABLE instance_heartbeats ADD COLUMN replication TEXT NOT NULL DEFAULT '';
+  `,
 ];

@@ -22,6 +22,9 @@ const INSTANCE_STATUS: Readonly<Record<InstanceStatus, string>> = {
   BACKUP: 'BACKUP',
   DELETING: 'SHUTDOWN',
   SHUTDOWN: 'SHUTDOWN',
+  PROMOTE: 'PROMOTE',
+  EJECT: 'EJECT',
+  DETACH: 'DETACH',
 };
 
 /** Trove's operating_status, from the agent's last heartbeat. */

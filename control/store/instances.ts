@@ -9,8 +9,10 @@ import { scopeWhere, type Scope } from './scope.js';
  * - REBOOT / RESIZE / BACKUP: a restart, resize or backup task runs.
  * - DELETING: the delete task runs; the record goes away at its end.
  * - SHUTDOWN: the datastore is stopped.
+ * - PROMOTE / EJECT: a switchover or an eject runs in the instance's replication set.
+ * - DETACH: the replica is being made standalone.
  */
-export type InstanceStatus = 'BUILD' | 'ACTIVE' | 'ERROR' | 'REBOOT' | 'RESIZE' | 'BACKUP' | 'DELETING' | 'SHUTDOWN';
+export type InstanceStatus = 'BUILD' | 'ACTIVE' | 'ERROR' | 'REBOOT' | 'RESIZE' | 'BACKUP' | 'DELETING' | 'SHUTDOWN' | 'PROMOTE' | 'EJECT' | 'DETACH';
 
 export interface InstanceRow {
   id: string;
@@ -30,6 +32,12 @@ export interface InstanceRow {
   created_at: number;
   updated_at: number;
   deleted_at: number | null;
+  /** For a replica: its source's id. */
+  replica_of: string | null;
+  /** 1: the control ejects this set's source on its own (kept on the source's row). */
+  auto_failover: number;
+  /** 1: ejected while it was gone; told FENCED until it has rejoined as a replica. */
+  fenced: number;
 }
 
 export interface FaultRow {
@@ -44,6 +52,8 @@ export interface HeartbeatRow {
   reason: string;
   agent_version: string;
   received_at: number;
+  /** The agent's last ReplicationStatus (JSON), '' when it sent none. */
+  replication: string;
 }
 
 export type NewInstance = Pick<InstanceRow, 'id' | 'project' | 'name' | 'datastore' | 'datastore_version' | 'flavor_id' | 'volume_size_gb' | 'restored_from_backup_id'>;
@@ -81,11 +91,16 @@ export class InstanceStore {
     return this.db.prepare('SELECT * FROM instances WHERE deleted_at IS NULL').all() as InstanceRow[];
   }
 
-  update(id: string, patch: Partial<Pick<InstanceRow, 'status' | 'task_id' | 'compute' | 'host' | 'port' | 'agent_port' | 'volume_size_gb'>>, now = Date.now()): void {
+  update(id: string, patch: Partial<Pick<InstanceRow, 'status' | 'task_id' | 'compute' | 'host' | 'port' | 'agent_port' | 'volume_size_gb' | 'replica_of' | 'auto_failover' | 'fenced'>>, now = Date.now()): void {
     const keys = Object.keys(patch);
     if (!keys.length) return;
     const set = keys.map((k) => `${k} = @${k}`).join(', ');
     this.db.prepare(`UPDATE instances SET ${set}, updated_at = @now WHERE id = @id`).run({ ...patch, id, now });
+  }
+
+  /** The live replicas of a source, in id order. */
+  replicasOf(sourceId: string): InstanceRow[] {
+    return this.db.prepare('SELECT * FROM instances WHERE replica_of = ? AND deleted_at IS NULL ORDER BY id').all(sourceId) as InstanceRow[];
   }
 
   markDeleted(id: string, now = Date.now()): void {

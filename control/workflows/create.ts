@@ -122,6 +122,7 @@ export function createWorkflow(c: ControlContext): Workflow<CreateData> {
             users: p.users,
             overrides: p.overrides,
             restore: ctx.data.restore ? restoreSource(ctx.data.restore) : undefined,
+            replicaOf: undefined,
           };
           try {
             await agentStream<PrepareResponse>(

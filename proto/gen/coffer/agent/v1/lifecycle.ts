@@ -21,6 +21,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Database, Progress, StorageLocation, User } from "./common.js";
+import { ReplicationStatus, SourceInfo } from "./replication_state.js";
 
 export const protobufPackage = "coffer.agent.v1";
 
@@ -165,13 +166,15 @@ export interface GetStatusResponse {
   operations: Operation[];
   /** How often the agent restarted the datastore after a crash. */
   restartCount: number;
-  /** standalone, primary, replica. */
+  /** standalone, source or replica (the same as replication.role). */
   role: string;
   instanceId: string;
   /** The TCP port the datastore listens on. */
   datastorePort: number;
   /** Parameters changed that need a restart to take effect. */
   pendingRestart: string[];
+  /** Replication: role, the source followed, lag, fencing. */
+  replication: ReplicationStatus | undefined;
 }
 
 /** Where Prepare restores from when the instance is created from a backup. */
@@ -193,7 +196,15 @@ export interface PrepareRequest {
   /** Configuration overrides, validated against the version's rules. */
   overrides: { [key: string]: string };
   /** Optional: create the instance from a backup. */
-  restore: RestoreSource | undefined;
+  restore:
+    | RestoreSource
+    | undefined;
+  /**
+   * Optional, with restore: the instance comes up as a read-only replica of
+   * this source (configured before its first start, so it never writes a
+   * transaction of its own), instead of as a standalone.
+   */
+  replicaOf: SourceInfo | undefined;
 }
 
 export interface PrepareRequest_OverridesEntry {
@@ -753,6 +764,7 @@ function createBaseGetStatusResponse(): GetStatusResponse {
     instanceId: "",
     datastorePort: 0,
     pendingRestart: [],
+    replication: undefined,
   };
 }
 
@@ -802,6 +814,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     }
     for (const v of message.pendingRestart) {
       writer.uint32(122).string(v!);
+    }
+    if (message.replication !== undefined) {
+      ReplicationStatus.encode(message.replication, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -939,6 +954,14 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.pendingRestart.push(reader.string());
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.replication = ReplicationStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1006,6 +1029,7 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         : globalThis.Array.isArray(object?.pending_restart)
         ? object.pending_restart.map((e: any) => globalThis.String(e))
         : [],
+      replication: isSet(object.replication) ? ReplicationStatus.fromJSON(object.replication) : undefined,
     };
   },
 
@@ -1056,6 +1080,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.pendingRestart?.length) {
       obj.pendingRestart = message.pendingRestart;
     }
+    if (message.replication !== undefined) {
+      obj.replication = ReplicationStatus.toJSON(message.replication);
+    }
     return obj;
   },
 
@@ -1081,6 +1108,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     message.instanceId = object.instanceId ?? "";
     message.datastorePort = object.datastorePort ?? 0;
     message.pendingRestart = object.pendingRestart?.map((e) => e) || [];
+    message.replication = (object.replication !== undefined && object.replication !== null)
+      ? ReplicationStatus.fromPartial(object.replication)
+      : undefined;
     return message;
   },
 };
@@ -1177,7 +1207,15 @@ export const RestoreSource: MessageFns<RestoreSource> = {
 };
 
 function createBasePrepareRequest(): PrepareRequest {
-  return { datastoreVersion: "", rootPassword: "", databases: [], users: [], overrides: {}, restore: undefined };
+  return {
+    datastoreVersion: "",
+    rootPassword: "",
+    databases: [],
+    users: [],
+    overrides: {},
+    restore: undefined,
+    replicaOf: undefined,
+  };
 }
 
 export const PrepareRequest: MessageFns<PrepareRequest> = {
@@ -1199,6 +1237,9 @@ export const PrepareRequest: MessageFns<PrepareRequest> = {
     });
     if (message.restore !== undefined) {
       RestoreSource.encode(message.restore, writer.uint32(50).fork()).join();
+    }
+    if (message.replicaOf !== undefined) {
+      SourceInfo.encode(message.replicaOf, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1267,6 +1308,14 @@ export const PrepareRequest: MessageFns<PrepareRequest> = {
             message.restore = RestoreSource.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.replicaOf = SourceInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1310,6 +1359,11 @@ export const PrepareRequest: MessageFns<PrepareRequest> = {
         )
         : {},
       restore: isSet(object.restore) ? RestoreSource.fromJSON(object.restore) : undefined,
+      replicaOf: isSet(object.replicaOf)
+        ? SourceInfo.fromJSON(object.replicaOf)
+        : isSet(object.replica_of)
+        ? SourceInfo.fromJSON(object.replica_of)
+        : undefined,
     };
   },
 
@@ -1339,6 +1393,9 @@ export const PrepareRequest: MessageFns<PrepareRequest> = {
     if (message.restore !== undefined) {
       obj.restore = RestoreSource.toJSON(message.restore);
     }
+    if (message.replicaOf !== undefined) {
+      obj.replicaOf = SourceInfo.toJSON(message.replicaOf);
+    }
     return obj;
   },
 
@@ -1362,6 +1419,9 @@ export const PrepareRequest: MessageFns<PrepareRequest> = {
     );
     message.restore = (object.restore !== undefined && object.restore !== null)
       ? RestoreSource.fromPartial(object.restore)
+      : undefined;
+    message.replicaOf = (object.replicaOf !== undefined && object.replicaOf !== null)
+      ? SourceInfo.fromPartial(object.replicaOf)
       : undefined;
     return message;
   },

@@ -19,10 +19,60 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { DatastoreState, datastoreStateFromJSON, datastoreStateToJSON } from "../../agent/v1/lifecycle.js";
+import { ReplicationStatus } from "../../agent/v1/replication_state.js";
 
 export const protobufPackage = "coffer.control.v1";
 
 export const protobufFileName = "coffer/control/v1/conductor.proto";
+
+/** What the control says to an instance that reports itself a source. */
+export enum SourceVerdict {
+  /** SOURCE_VERDICT_UNSPECIFIED - Nothing to say (not a source, or a control that predates replication). */
+  SOURCE_VERDICT_UNSPECIFIED = 0,
+  /**
+   * SOURCE_VERDICT_CONFIRMED - Still the source: take writes until source_lease_ms after this
+   * heartbeat was sent, unless a later heartbeat extends it.
+   */
+  SOURCE_VERDICT_CONFIRMED = 1,
+  /**
+   * SOURCE_VERDICT_FENCED - Another instance took over: refuse writes from now on; the control
+   * re-points this instance as a replica of the new source.
+   */
+  SOURCE_VERDICT_FENCED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function sourceVerdictFromJSON(object: any): SourceVerdict {
+  switch (object) {
+    case 0:
+    case "SOURCE_VERDICT_UNSPECIFIED":
+      return SourceVerdict.SOURCE_VERDICT_UNSPECIFIED;
+    case 1:
+    case "SOURCE_VERDICT_CONFIRMED":
+      return SourceVerdict.SOURCE_VERDICT_CONFIRMED;
+    case 2:
+    case "SOURCE_VERDICT_FENCED":
+      return SourceVerdict.SOURCE_VERDICT_FENCED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SourceVerdict.UNRECOGNIZED;
+  }
+}
+
+export function sourceVerdictToJSON(object: SourceVerdict): string {
+  switch (object) {
+    case SourceVerdict.SOURCE_VERDICT_UNSPECIFIED:
+      return "SOURCE_VERDICT_UNSPECIFIED";
+    case SourceVerdict.SOURCE_VERDICT_CONFIRMED:
+      return "SOURCE_VERDICT_CONFIRMED";
+    case SourceVerdict.SOURCE_VERDICT_FENCED:
+      return "SOURCE_VERDICT_FENCED";
+    case SourceVerdict.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 export interface HeartbeatRequest {
   instanceId: string;
@@ -32,15 +82,34 @@ export interface HeartbeatRequest {
   reason: string;
   agentVersion: string;
   datastorePort: number;
+  /**
+   * Role, lag and fencing as the agent sees them now (the instance view's
+   * replication fields come from here).
+   */
+  replication: ReplicationStatus | undefined;
 }
 
 export interface HeartbeatResponse {
   /** False when dropped as older than the last accepted heartbeat. */
   accepted: boolean;
+  sourceVerdict: SourceVerdict;
+  /**
+   * With CONFIRMED: how long the confirmation holds, from sent_at_ms. 0: no
+   * limit (an instance that has no replicas).
+   */
+  sourceLeaseMs: number;
 }
 
 function createBaseHeartbeatRequest(): HeartbeatRequest {
-  return { instanceId: "", sentAtMs: 0, state: 0, reason: "", agentVersion: "", datastorePort: 0 };
+  return {
+    instanceId: "",
+    sentAtMs: 0,
+    state: 0,
+    reason: "",
+    agentVersion: "",
+    datastorePort: 0,
+    replication: undefined,
+  };
 }
 
 export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
@@ -62,6 +131,9 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     }
     if (message.datastorePort !== 0) {
       writer.uint32(48).int32(message.datastorePort);
+    }
+    if (message.replication !== undefined) {
+      ReplicationStatus.encode(message.replication, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -127,6 +199,14 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
             message.datastorePort = reader.int32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.replication = ReplicationStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -163,6 +243,7 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
         : isSet(object.datastore_port)
         ? globalThis.Number(object.datastore_port)
         : 0,
+      replication: isSet(object.replication) ? ReplicationStatus.fromJSON(object.replication) : undefined,
     };
   },
 
@@ -186,6 +267,9 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     if (message.datastorePort !== 0) {
       obj.datastorePort = Math.round(message.datastorePort);
     }
+    if (message.replication !== undefined) {
+      obj.replication = ReplicationStatus.toJSON(message.replication);
+    }
     return obj;
   },
 
@@ -200,18 +284,27 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     message.reason = object.reason ?? "";
     message.agentVersion = object.agentVersion ?? "";
     message.datastorePort = object.datastorePort ?? 0;
+    message.replication = (object.replication !== undefined && object.replication !== null)
+      ? ReplicationStatus.fromPartial(object.replication)
+      : undefined;
     return message;
   },
 };
 
 function createBaseHeartbeatResponse(): HeartbeatResponse {
-  return { accepted: false };
+  return { accepted: false, sourceVerdict: 0, sourceLeaseMs: 0 };
 }
 
 export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   encode(message: HeartbeatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.accepted !== false) {
       writer.uint32(8).bool(message.accepted);
+    }
+    if (message.sourceVerdict !== 0) {
+      writer.uint32(16).int32(message.sourceVerdict);
+    }
+    if (message.sourceLeaseMs !== 0) {
+      writer.uint32(24).int64(message.sourceLeaseMs);
     }
     return writer;
   },
@@ -237,6 +330,22 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
             message.accepted = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sourceVerdict = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sourceLeaseMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -250,13 +359,31 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   },
 
   fromJSON(object: any): HeartbeatResponse {
-    return { accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false };
+    return {
+      accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false,
+      sourceVerdict: isSet(object.sourceVerdict)
+        ? sourceVerdictFromJSON(object.sourceVerdict)
+        : isSet(object.source_verdict)
+        ? sourceVerdictFromJSON(object.source_verdict)
+        : 0,
+      sourceLeaseMs: isSet(object.sourceLeaseMs)
+        ? globalThis.Number(object.sourceLeaseMs)
+        : isSet(object.source_lease_ms)
+        ? globalThis.Number(object.source_lease_ms)
+        : 0,
+    };
   },
 
   toJSON(message: HeartbeatResponse): unknown {
     const obj: any = {};
     if (message.accepted !== false) {
       obj.accepted = message.accepted;
+    }
+    if (message.sourceVerdict !== 0) {
+      obj.sourceVerdict = sourceVerdictToJSON(message.sourceVerdict);
+    }
+    if (message.sourceLeaseMs !== 0) {
+      obj.sourceLeaseMs = Math.round(message.sourceLeaseMs);
     }
     return obj;
   },
@@ -267,6 +394,8 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   fromPartial<I extends Exact<DeepPartial<HeartbeatResponse>, I>>(object: I): HeartbeatResponse {
     const message = createBaseHeartbeatResponse();
     message.accepted = object.accepted ?? false;
+    message.sourceVerdict = object.sourceVerdict ?? 0;
+    message.sourceLeaseMs = object.sourceLeaseMs ?? 0;
     return message;
   },
 };

@@ -41,6 +41,11 @@ export enum InstanceStatus {
   INSTANCE_STATUS_DELETING = 7,
   /** INSTANCE_STATUS_SHUTDOWN - The datastore is stopped. */
   INSTANCE_STATUS_SHUTDOWN = 8,
+  /** INSTANCE_STATUS_PROMOTE - A switchover (or failover) runs in this instance's replication set. */
+  INSTANCE_STATUS_PROMOTE = 9,
+  INSTANCE_STATUS_EJECT = 10,
+  /** INSTANCE_STATUS_DETACH - The replica is being detached from its source. */
+  INSTANCE_STATUS_DETACH = 11,
   UNRECOGNIZED = -1,
 }
 
@@ -73,6 +78,15 @@ export function instanceStatusFromJSON(object: any): InstanceStatus {
     case 8:
     case "INSTANCE_STATUS_SHUTDOWN":
       return InstanceStatus.INSTANCE_STATUS_SHUTDOWN;
+    case 9:
+    case "INSTANCE_STATUS_PROMOTE":
+      return InstanceStatus.INSTANCE_STATUS_PROMOTE;
+    case 10:
+    case "INSTANCE_STATUS_EJECT":
+      return InstanceStatus.INSTANCE_STATUS_EJECT;
+    case 11:
+    case "INSTANCE_STATUS_DETACH":
+      return InstanceStatus.INSTANCE_STATUS_DETACH;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -100,10 +114,29 @@ export function instanceStatusToJSON(object: InstanceStatus): string {
       return "INSTANCE_STATUS_DELETING";
     case InstanceStatus.INSTANCE_STATUS_SHUTDOWN:
       return "INSTANCE_STATUS_SHUTDOWN";
+    case InstanceStatus.INSTANCE_STATUS_PROMOTE:
+      return "INSTANCE_STATUS_PROMOTE";
+    case InstanceStatus.INSTANCE_STATUS_EJECT:
+      return "INSTANCE_STATUS_EJECT";
+    case InstanceStatus.INSTANCE_STATUS_DETACH:
+      return "INSTANCE_STATUS_DETACH";
     case InstanceStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
+}
+
+/** Another instance of a replication set. */
+export interface ReplicaRef {
+  id: string;
+  name: string;
+  status: InstanceStatus;
+  /**
+   * How far this replica is behind its source, from its agent's last
+   * report: -1 unknown.
+   */
+  lagBytes: number;
+  lagSeconds: number;
 }
 
 export interface Instance {
@@ -133,6 +166,22 @@ export interface Instance {
   restoredFromBackupId: string;
   createdAtMs: number;
   updatedAtMs: number;
+  /** standalone, source or replica. */
+  role: string;
+  /** For a replica: its source. */
+  replicaOf:
+    | ReplicaRef
+    | undefined;
+  /** For a source: its replicas. */
+  replicas: ReplicaRef[];
+  /** For a replica: its own lag (also in the source's replicas list). */
+  lagBytes: number;
+  lagSeconds: number;
+  /**
+   * Whether the control ejects this set's source on its own when its agent
+   * is gone for longer than the grace period.
+   */
+  autoFailover: boolean;
 }
 
 export interface CreateInstanceRequest {
@@ -151,6 +200,16 @@ export interface CreateInstanceRequest {
   overrides: { [key: string]: string };
   /** Create from this backup (a restore) instead of from scratch. */
   backupId: string;
+  /**
+   * Create replicas of this instance: they take its datastore, version,
+   * flavor and volume size (giving those, databases, users or a backup
+   * beside it is INVALID_ARGUMENT).
+   */
+  replicaOf: string;
+  /** 1 to 3 replicas (default 1), named NAME-1, NAME-2... when more than one. */
+  replicaCount: number;
+  /** Opt in to automatic failover for the set (default: the control's setting). */
+  autoFailover?: boolean | undefined;
 }
 
 export interface CreateInstanceRequest_OverridesEntry {
@@ -161,6 +220,8 @@ export interface CreateInstanceRequest_OverridesEntry {
 export interface CreateInstanceResponse {
   instance: Instance | undefined;
   taskId: string;
+  /** With replica_count above 1: every replica created (the first is `instance`). */
+  replicas: Instance[];
 }
 
 export interface ListInstancesRequest {
@@ -210,6 +271,32 @@ export interface ResizeVolumeResponse {
   taskId: string;
 }
 
+export interface PromoteToReplicaSourceRequest {
+  /** The replica to promote. */
+  id: string;
+}
+
+export interface PromoteToReplicaSourceResponse {
+  taskId: string;
+}
+
+export interface EjectReplicaSourceRequest {
+  /** The source to eject. */
+  id: string;
+}
+
+export interface EjectReplicaSourceResponse {
+  taskId: string;
+}
+
+export interface DetachReplicaRequest {
+  id: string;
+}
+
+export interface DetachReplicaResponse {
+  taskId: string;
+}
+
 export interface WatchInstanceRequest {
   id: string;
 }
@@ -218,6 +305,147 @@ export interface WatchInstanceResponse {
   instance?: Instance | undefined;
   progress?: TaskEvent | undefined;
 }
+
+function createBaseReplicaRef(): ReplicaRef {
+  return { id: "", name: "", status: 0, lagBytes: 0, lagSeconds: 0 };
+}
+
+export const ReplicaRef: MessageFns<ReplicaRef> = {
+  encode(message: ReplicaRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.lagBytes !== 0) {
+      writer.uint32(32).int64(message.lagBytes);
+    }
+    if (message.lagSeconds !== 0) {
+      writer.uint32(41).double(message.lagSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplicaRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplicaRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.lagBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.lagSeconds = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplicaRef {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      status: isSet(object.status) ? instanceStatusFromJSON(object.status) : 0,
+      lagBytes: isSet(object.lagBytes)
+        ? globalThis.Number(object.lagBytes)
+        : isSet(object.lag_bytes)
+        ? globalThis.Number(object.lag_bytes)
+        : 0,
+      lagSeconds: isSet(object.lagSeconds)
+        ? globalThis.Number(object.lagSeconds)
+        : isSet(object.lag_seconds)
+        ? globalThis.Number(object.lag_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: ReplicaRef): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.status !== 0) {
+      obj.status = instanceStatusToJSON(message.status);
+    }
+    if (message.lagBytes !== 0) {
+      obj.lagBytes = Math.round(message.lagBytes);
+    }
+    if (message.lagSeconds !== 0) {
+      obj.lagSeconds = floatToJson(message.lagSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReplicaRef>, I>>(base?: I): ReplicaRef {
+    return ReplicaRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplicaRef>, I>>(object: I): ReplicaRef {
+    const message = createBaseReplicaRef();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.status = object.status ?? 0;
+    message.lagBytes = object.lagBytes ?? 0;
+    message.lagSeconds = object.lagSeconds ?? 0;
+    return message;
+  },
+};
 
 function createBaseInstance(): Instance {
   return {
@@ -239,6 +467,12 @@ function createBaseInstance(): Instance {
     restoredFromBackupId: "",
     createdAtMs: 0,
     updatedAtMs: 0,
+    role: "",
+    replicaOf: undefined,
+    replicas: [],
+    lagBytes: 0,
+    lagSeconds: 0,
+    autoFailover: false,
   };
 }
 
@@ -297,6 +531,24 @@ export const Instance: MessageFns<Instance> = {
     }
     if (message.updatedAtMs !== 0) {
       writer.uint32(144).int64(message.updatedAtMs);
+    }
+    if (message.role !== "") {
+      writer.uint32(154).string(message.role);
+    }
+    if (message.replicaOf !== undefined) {
+      ReplicaRef.encode(message.replicaOf, writer.uint32(162).fork()).join();
+    }
+    for (const v of message.replicas) {
+      ReplicaRef.encode(v!, writer.uint32(170).fork()).join();
+    }
+    if (message.lagBytes !== 0) {
+      writer.uint32(176).int64(message.lagBytes);
+    }
+    if (message.lagSeconds !== 0) {
+      writer.uint32(185).double(message.lagSeconds);
+    }
+    if (message.autoFailover !== false) {
+      writer.uint32(192).bool(message.autoFailover);
     }
     return writer;
   },
@@ -458,6 +710,54 @@ export const Instance: MessageFns<Instance> = {
             message.updatedAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.replicaOf = ReplicaRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.replicas.push(ReplicaRef.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.lagBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 23: {
+            if (tag !== 185) {
+              break;
+            }
+
+            message.lagSeconds = reader.double();
+            continue;
+          }
+          case 24: {
+            if (tag !== 192) {
+              break;
+            }
+
+            message.autoFailover = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -530,6 +830,30 @@ export const Instance: MessageFns<Instance> = {
         : isSet(object.updated_at_ms)
         ? globalThis.Number(object.updated_at_ms)
         : 0,
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      replicaOf: isSet(object.replicaOf)
+        ? ReplicaRef.fromJSON(object.replicaOf)
+        : isSet(object.replica_of)
+        ? ReplicaRef.fromJSON(object.replica_of)
+        : undefined,
+      replicas: globalThis.Array.isArray(object?.replicas)
+        ? object.replicas.map((e: any) => ReplicaRef.fromJSON(e))
+        : [],
+      lagBytes: isSet(object.lagBytes)
+        ? globalThis.Number(object.lagBytes)
+        : isSet(object.lag_bytes)
+        ? globalThis.Number(object.lag_bytes)
+        : 0,
+      lagSeconds: isSet(object.lagSeconds)
+        ? globalThis.Number(object.lagSeconds)
+        : isSet(object.lag_seconds)
+        ? globalThis.Number(object.lag_seconds)
+        : 0,
+      autoFailover: isSet(object.autoFailover)
+        ? globalThis.Boolean(object.autoFailover)
+        : isSet(object.auto_failover)
+        ? globalThis.Boolean(object.auto_failover)
+        : false,
     };
   },
 
@@ -589,6 +913,24 @@ export const Instance: MessageFns<Instance> = {
     if (message.updatedAtMs !== 0) {
       obj.updatedAtMs = Math.round(message.updatedAtMs);
     }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.replicaOf !== undefined) {
+      obj.replicaOf = ReplicaRef.toJSON(message.replicaOf);
+    }
+    if (message.replicas?.length) {
+      obj.replicas = message.replicas.map((e) => ReplicaRef.toJSON(e));
+    }
+    if (message.lagBytes !== 0) {
+      obj.lagBytes = Math.round(message.lagBytes);
+    }
+    if (message.lagSeconds !== 0) {
+      obj.lagSeconds = floatToJson(message.lagSeconds);
+    }
+    if (message.autoFailover !== false) {
+      obj.autoFailover = message.autoFailover;
+    }
     return obj;
   },
 
@@ -615,6 +957,14 @@ export const Instance: MessageFns<Instance> = {
     message.restoredFromBackupId = object.restoredFromBackupId ?? "";
     message.createdAtMs = object.createdAtMs ?? 0;
     message.updatedAtMs = object.updatedAtMs ?? 0;
+    message.role = object.role ?? "";
+    message.replicaOf = (object.replicaOf !== undefined && object.replicaOf !== null)
+      ? ReplicaRef.fromPartial(object.replicaOf)
+      : undefined;
+    message.replicas = object.replicas?.map((e) => ReplicaRef.fromPartial(e)) || [];
+    message.lagBytes = object.lagBytes ?? 0;
+    message.lagSeconds = object.lagSeconds ?? 0;
+    message.autoFailover = object.autoFailover ?? false;
     return message;
   },
 };
@@ -631,6 +981,9 @@ function createBaseCreateInstanceRequest(): CreateInstanceRequest {
     rootPassword: "",
     overrides: {},
     backupId: "",
+    replicaOf: "",
+    replicaCount: 0,
+    autoFailover: undefined,
   };
 }
 
@@ -665,6 +1018,15 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
     });
     if (message.backupId !== "") {
       writer.uint32(82).string(message.backupId);
+    }
+    if (message.replicaOf !== "") {
+      writer.uint32(90).string(message.replicaOf);
+    }
+    if (message.replicaCount !== 0) {
+      writer.uint32(96).int32(message.replicaCount);
+    }
+    if (message.autoFailover !== undefined) {
+      writer.uint32(104).bool(message.autoFailover);
     }
     return writer;
   },
@@ -765,6 +1127,30 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
             message.backupId = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.replicaOf = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.replicaCount = reader.int32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.autoFailover = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -826,6 +1212,21 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
         : isSet(object.backup_id)
         ? globalThis.String(object.backup_id)
         : "",
+      replicaOf: isSet(object.replicaOf)
+        ? globalThis.String(object.replicaOf)
+        : isSet(object.replica_of)
+        ? globalThis.String(object.replica_of)
+        : "",
+      replicaCount: isSet(object.replicaCount)
+        ? globalThis.Number(object.replicaCount)
+        : isSet(object.replica_count)
+        ? globalThis.Number(object.replica_count)
+        : 0,
+      autoFailover: isSet(object.autoFailover)
+        ? globalThis.Boolean(object.autoFailover)
+        : isSet(object.auto_failover)
+        ? globalThis.Boolean(object.auto_failover)
+        : undefined,
     };
   },
 
@@ -867,6 +1268,15 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
     if (message.backupId !== "") {
       obj.backupId = message.backupId;
     }
+    if (message.replicaOf !== "") {
+      obj.replicaOf = message.replicaOf;
+    }
+    if (message.replicaCount !== 0) {
+      obj.replicaCount = Math.round(message.replicaCount);
+    }
+    if (message.autoFailover !== undefined) {
+      obj.autoFailover = message.autoFailover;
+    }
     return obj;
   },
 
@@ -893,6 +1303,9 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
       {},
     );
     message.backupId = object.backupId ?? "";
+    message.replicaOf = object.replicaOf ?? "";
+    message.replicaCount = object.replicaCount ?? 0;
+    message.autoFailover = object.autoFailover ?? undefined;
     return message;
   },
 };
@@ -987,7 +1400,7 @@ export const CreateInstanceRequest_OverridesEntry: MessageFns<CreateInstanceRequ
 };
 
 function createBaseCreateInstanceResponse(): CreateInstanceResponse {
-  return { instance: undefined, taskId: "" };
+  return { instance: undefined, taskId: "", replicas: [] };
 }
 
 export const CreateInstanceResponse: MessageFns<CreateInstanceResponse> = {
@@ -997,6 +1410,9 @@ export const CreateInstanceResponse: MessageFns<CreateInstanceResponse> = {
     }
     if (message.taskId !== "") {
       writer.uint32(18).string(message.taskId);
+    }
+    for (const v of message.replicas) {
+      Instance.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1030,6 +1446,14 @@ export const CreateInstanceResponse: MessageFns<CreateInstanceResponse> = {
             message.taskId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.replicas.push(Instance.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1050,6 +1474,7 @@ export const CreateInstanceResponse: MessageFns<CreateInstanceResponse> = {
         : isSet(object.task_id)
         ? globalThis.String(object.task_id)
         : "",
+      replicas: globalThis.Array.isArray(object?.replicas) ? object.replicas.map((e: any) => Instance.fromJSON(e)) : [],
     };
   },
 
@@ -1060,6 +1485,9 @@ export const CreateInstanceResponse: MessageFns<CreateInstanceResponse> = {
     }
     if (message.taskId !== "") {
       obj.taskId = message.taskId;
+    }
+    if (message.replicas?.length) {
+      obj.replicas = message.replicas.map((e) => Instance.toJSON(e));
     }
     return obj;
   },
@@ -1073,6 +1501,7 @@ export const CreateInstanceResponse: MessageFns<CreateInstanceResponse> = {
       ? Instance.fromPartial(object.instance)
       : undefined;
     message.taskId = object.taskId ?? "";
+    message.replicas = object.replicas?.map((e) => Instance.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1839,6 +2268,430 @@ export const ResizeVolumeResponse: MessageFns<ResizeVolumeResponse> = {
   },
 };
 
+function createBasePromoteToReplicaSourceRequest(): PromoteToReplicaSourceRequest {
+  return { id: "" };
+}
+
+export const PromoteToReplicaSourceRequest: MessageFns<PromoteToReplicaSourceRequest> = {
+  encode(message: PromoteToReplicaSourceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromoteToReplicaSourceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromoteToReplicaSourceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromoteToReplicaSourceRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: PromoteToReplicaSourceRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PromoteToReplicaSourceRequest>, I>>(base?: I): PromoteToReplicaSourceRequest {
+    return PromoteToReplicaSourceRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PromoteToReplicaSourceRequest>, I>>(
+    object: I,
+  ): PromoteToReplicaSourceRequest {
+    const message = createBasePromoteToReplicaSourceRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBasePromoteToReplicaSourceResponse(): PromoteToReplicaSourceResponse {
+  return { taskId: "" };
+}
+
+export const PromoteToReplicaSourceResponse: MessageFns<PromoteToReplicaSourceResponse> = {
+  encode(message: PromoteToReplicaSourceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromoteToReplicaSourceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromoteToReplicaSourceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromoteToReplicaSourceResponse {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PromoteToReplicaSourceResponse): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PromoteToReplicaSourceResponse>, I>>(base?: I): PromoteToReplicaSourceResponse {
+    return PromoteToReplicaSourceResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PromoteToReplicaSourceResponse>, I>>(
+    object: I,
+  ): PromoteToReplicaSourceResponse {
+    const message = createBasePromoteToReplicaSourceResponse();
+    message.taskId = object.taskId ?? "";
+    return message;
+  },
+};
+
+function createBaseEjectReplicaSourceRequest(): EjectReplicaSourceRequest {
+  return { id: "" };
+}
+
+export const EjectReplicaSourceRequest: MessageFns<EjectReplicaSourceRequest> = {
+  encode(message: EjectReplicaSourceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EjectReplicaSourceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEjectReplicaSourceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EjectReplicaSourceRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: EjectReplicaSourceRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EjectReplicaSourceRequest>, I>>(base?: I): EjectReplicaSourceRequest {
+    return EjectReplicaSourceRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EjectReplicaSourceRequest>, I>>(object: I): EjectReplicaSourceRequest {
+    const message = createBaseEjectReplicaSourceRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseEjectReplicaSourceResponse(): EjectReplicaSourceResponse {
+  return { taskId: "" };
+}
+
+export const EjectReplicaSourceResponse: MessageFns<EjectReplicaSourceResponse> = {
+  encode(message: EjectReplicaSourceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EjectReplicaSourceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEjectReplicaSourceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EjectReplicaSourceResponse {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+    };
+  },
+
+  toJSON(message: EjectReplicaSourceResponse): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EjectReplicaSourceResponse>, I>>(base?: I): EjectReplicaSourceResponse {
+    return EjectReplicaSourceResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EjectReplicaSourceResponse>, I>>(object: I): EjectReplicaSourceResponse {
+    const message = createBaseEjectReplicaSourceResponse();
+    message.taskId = object.taskId ?? "";
+    return message;
+  },
+};
+
+function createBaseDetachReplicaRequest(): DetachReplicaRequest {
+  return { id: "" };
+}
+
+export const DetachReplicaRequest: MessageFns<DetachReplicaRequest> = {
+  encode(message: DetachReplicaRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetachReplicaRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDetachReplicaRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DetachReplicaRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: DetachReplicaRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DetachReplicaRequest>, I>>(base?: I): DetachReplicaRequest {
+    return DetachReplicaRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DetachReplicaRequest>, I>>(object: I): DetachReplicaRequest {
+    const message = createBaseDetachReplicaRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseDetachReplicaResponse(): DetachReplicaResponse {
+  return { taskId: "" };
+}
+
+export const DetachReplicaResponse: MessageFns<DetachReplicaResponse> = {
+  encode(message: DetachReplicaResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetachReplicaResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDetachReplicaResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DetachReplicaResponse {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+    };
+  },
+
+  toJSON(message: DetachReplicaResponse): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DetachReplicaResponse>, I>>(base?: I): DetachReplicaResponse {
+    return DetachReplicaResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DetachReplicaResponse>, I>>(object: I): DetachReplicaResponse {
+    const message = createBaseDetachReplicaResponse();
+    message.taskId = object.taskId ?? "";
+    return message;
+  },
+};
+
 function createBaseWatchInstanceRequest(): WatchInstanceRequest {
   return { id: "" };
 }
@@ -2069,6 +2922,50 @@ export const InstanceServiceService = {
     responseDeserialize: (value: Buffer): ResizeVolumeResponse => ResizeVolumeResponse.decode(value),
   },
   /**
+   * PromoteToReplicaSource: a planned switchover. The replica becomes the
+   * source of its whole set with no committed transaction lost; the old
+   * source follows it.
+   */
+  promoteToReplicaSource: {
+    path: "/coffer.control.v1.InstanceService/PromoteToReplicaSource" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PromoteToReplicaSourceRequest): Buffer =>
+      Buffer.from(PromoteToReplicaSourceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PromoteToReplicaSourceRequest => PromoteToReplicaSourceRequest.decode(value),
+    responseSerialize: (value: PromoteToReplicaSourceResponse): Buffer =>
+      Buffer.from(PromoteToReplicaSourceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PromoteToReplicaSourceResponse =>
+      PromoteToReplicaSourceResponse.decode(value),
+  },
+  /**
+   * EjectReplicaSource: the source is gone (its heartbeat expired). The most
+   * advanced replica is promoted, the others re-pointed, and the old source
+   * fenced: when it comes back it rejoins as a replica.
+   */
+  ejectReplicaSource: {
+    path: "/coffer.control.v1.InstanceService/EjectReplicaSource" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EjectReplicaSourceRequest): Buffer =>
+      Buffer.from(EjectReplicaSourceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EjectReplicaSourceRequest => EjectReplicaSourceRequest.decode(value),
+    responseSerialize: (value: EjectReplicaSourceResponse): Buffer =>
+      Buffer.from(EjectReplicaSourceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EjectReplicaSourceResponse => EjectReplicaSourceResponse.decode(value),
+  },
+  /** DetachReplica makes a replica standalone and writable. */
+  detachReplica: {
+    path: "/coffer.control.v1.InstanceService/DetachReplica" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DetachReplicaRequest): Buffer => Buffer.from(DetachReplicaRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DetachReplicaRequest => DetachReplicaRequest.decode(value),
+    responseSerialize: (value: DetachReplicaResponse): Buffer =>
+      Buffer.from(DetachReplicaResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DetachReplicaResponse => DetachReplicaResponse.decode(value),
+  },
+  /**
    * WatchInstance streams the instance whenever it changes and the progress
    * of its running task, and ends when the instance is ACTIVE, ERROR or gone.
    */
@@ -2095,6 +2992,20 @@ export interface InstanceServiceServer extends UntypedServiceImplementation {
   deleteInstance: handleUnaryCall<DeleteInstanceRequest, DeleteInstanceResponse>;
   restartInstance: handleUnaryCall<RestartInstanceRequest, RestartInstanceResponse>;
   resizeVolume: handleUnaryCall<ResizeVolumeRequest, ResizeVolumeResponse>;
+  /**
+   * PromoteToReplicaSource: a planned switchover. The replica becomes the
+   * source of its whole set with no committed transaction lost; the old
+   * source follows it.
+   */
+  promoteToReplicaSource: handleUnaryCall<PromoteToReplicaSourceRequest, PromoteToReplicaSourceResponse>;
+  /**
+   * EjectReplicaSource: the source is gone (its heartbeat expired). The most
+   * advanced replica is promoted, the others re-pointed, and the old source
+   * fenced: when it comes back it rejoins as a replica.
+   */
+  ejectReplicaSource: handleUnaryCall<EjectReplicaSourceRequest, EjectReplicaSourceResponse>;
+  /** DetachReplica makes a replica standalone and writable. */
+  detachReplica: handleUnaryCall<DetachReplicaRequest, DetachReplicaResponse>;
   /**
    * WatchInstance streams the instance whenever it changes and the progress
    * of its running task, and ends when the instance is ACTIVE, ERROR or gone.
@@ -2198,6 +3109,62 @@ export interface InstanceServiceClient extends Client {
     callback: (error: ServiceError | null, response: ResizeVolumeResponse) => void,
   ): ClientUnaryCall;
   /**
+   * PromoteToReplicaSource: a planned switchover. The replica becomes the
+   * source of its whole set with no committed transaction lost; the old
+   * source follows it.
+   */
+  promoteToReplicaSource(
+    request: PromoteToReplicaSourceRequest,
+    callback: (error: ServiceError | null, response: PromoteToReplicaSourceResponse) => void,
+  ): ClientUnaryCall;
+  promoteToReplicaSource(
+    request: PromoteToReplicaSourceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PromoteToReplicaSourceResponse) => void,
+  ): ClientUnaryCall;
+  promoteToReplicaSource(
+    request: PromoteToReplicaSourceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PromoteToReplicaSourceResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * EjectReplicaSource: the source is gone (its heartbeat expired). The most
+   * advanced replica is promoted, the others re-pointed, and the old source
+   * fenced: when it comes back it rejoins as a replica.
+   */
+  ejectReplicaSource(
+    request: EjectReplicaSourceRequest,
+    callback: (error: ServiceError | null, response: EjectReplicaSourceResponse) => void,
+  ): ClientUnaryCall;
+  ejectReplicaSource(
+    request: EjectReplicaSourceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EjectReplicaSourceResponse) => void,
+  ): ClientUnaryCall;
+  ejectReplicaSource(
+    request: EjectReplicaSourceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EjectReplicaSourceResponse) => void,
+  ): ClientUnaryCall;
+  /** DetachReplica makes a replica standalone and writable. */
+  detachReplica(
+    request: DetachReplicaRequest,
+    callback: (error: ServiceError | null, response: DetachReplicaResponse) => void,
+  ): ClientUnaryCall;
+  detachReplica(
+    request: DetachReplicaRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DetachReplicaResponse) => void,
+  ): ClientUnaryCall;
+  detachReplica(
+    request: DetachReplicaRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DetachReplicaResponse) => void,
+  ): ClientUnaryCall;
+  /**
    * WatchInstance streams the instance whenever it changes and the progress
    * of its running task, and ends when the instance is ACTIVE, ERROR or gone.
    */
@@ -2220,6 +3187,10 @@ export const InstanceServiceClient = makeGenericClientConstructor(
   service: typeof InstanceServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
