@@ -11,6 +11,7 @@ import { LifecycleServiceClient } from '../../proto/gen/coffer/agent/v1/lifecycl
 import { AccountServiceClient } from '../../proto/gen/coffer/agent/v1/accounts.js';
 import { ConfigurationServiceClient } from '../../proto/gen/coffer/agent/v1/configuration.js';
 import { BackupServiceClient } from '../../proto/gen/coffer/agent/v1/backup.js';
+import { ReplicationServiceClient } from '../../proto/gen/coffer/agent/v1/replication.js';
 import { freePort } from './ports.js';
 import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
 
@@ -22,6 +23,7 @@ export interface Clients {
   accounts: AccountServiceClient;
   configuration: ConfigurationServiceClient;
   backup: BackupServiceClient;
+  replication: ReplicationServiceClient;
   close(): void;
 }
 
@@ -30,13 +32,15 @@ export function clientsFor(address: string, creds: ChannelCredentials = credenti
   const accounts = new AccountServiceClient(address, creds);
   const configuration = new ConfigurationServiceClient(address, creds);
   const backup = new BackupServiceClient(address, creds);
+  const replication = new ReplicationServiceClient(address, creds);
   return {
     lifecycle,
     accounts,
     configuration,
     backup,
+    replication,
     close() {
-      for (const c of [lifecycle, accounts, configuration, backup]) c.close();
+      for (const c of [lifecycle, accounts, configuration, backup, replication]) c.close();
     },
   };
 }
