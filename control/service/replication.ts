@@ -44,11 +44,6 @@ const given = (v: unknown): boolean => {
   return true;
 };
 
-/** The control's default for auto_failover when a create does not say (false until the control has a setting). */
-function defaultAutoFailover(c: ControlContext): boolean {
-  return (c.config as { autoFailover?: boolean }).autoFailover === true;
-}
-
 /** NAME for one replica, NAME-1 ... NAME-n for more. */
 export function replicaNames(name: string, count: number): string[] {
   return count === 1 ? [name] : Array.from({ length: count }, (_, i) => `${name}-${i + 1}`);
@@ -126,10 +121,9 @@ export function createReplicas(
   if (!agentLiveness(c.instances, source.id, c.config.heartbeatExpiryMs).reachable) {
     throw conflict(`instance ${source.name} (${source.id}) cannot be replicated now: ${silence(c, source)}`);
   }
-  // A set keeps its setting unless the caller says otherwise; a new set takes the control's default.
-  const hasReplicas = c.instances.replicasOf(source.id).length > 0;
-  const autoFailover = req.autoFailover ?? (hasReplicas ? source.auto_failover === 1 : defaultAutoFailover(c));
-  const r = submitCreateReplicas(c, caller.project, { source, names: replicaNames(name, count), autoFailover });
+  // Not given: a new set takes the control's default (--auto-failover), an
+  // existing set keeps its own (the workflow's submit decides, on the source's row).
+  const r = submitCreateReplicas(c, caller, { source, names: replicaNames(name, count), ...(req.autoFailover === undefined ? {} : { autoFailover: req.autoFailover }) });
   return { instance: r.replicas[0]!, replicas: r.replicas, taskId: r.taskId };
 }
 
