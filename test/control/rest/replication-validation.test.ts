@@ -6,6 +6,7 @@
 // covers what needs replicas built.
 import t from 'tap';
 import { startControl } from '../../support/control.js';
+import { openstack } from '../../support/openstack/cli.js';
 import { restClient, waitInstance } from '../../support/openstack/rest.js';
 
 t.setTimeout(300_000);
@@ -155,6 +156,35 @@ t.test('replica create, promote, eject and detach refuse bad input with Trove\'s
   t.match(promoteSource.body.badRequest.message, /already the source of its replication set/, 'it is the source already');
   const theirReplica = await post('/instances', { instance: { name: 'spy', replica_of: rid, replica_count: 1 } }, rival, 'rival');
   t.equal(theirReplica.status, 404, 'another project cannot replicate the replica either: 404');
+
+  // The real OpenStack CLI over the same records: what it shows of them and of the refusals.
+  const os = openstack(control.restPort, 'alpha', token);
+  const [list, shownSrc, shownR1] = await Promise.all([
+    os.json<Row[]>('database', 'instance', 'list'),
+    os.json<Row>('database', 'instance', 'show', 'src'),
+    os.json<Row>('database', 'instance', 'show', 'r1'),
+  ]);
+  const roles = Object.fromEntries(list.map((i) => [String(i.Name), String(i.Role)]));
+  t.equal(roles.src, 'primary', 'openstack database instance list: the source\'s Role is primary');
+  t.equal(roles.r1, 'replica', 'the replica\'s is replica');
+  t.equal(roles.young, '', 'a standalone\'s is empty');
+  t.equal(shownSrc.replicas, rid, 'instance show of the source: replicas');
+  t.equal(shownR1.replica_of, src, 'instance show of the replica: replica_of');
+  const ej = await os.run('database', 'instance', 'eject', 'src');
+  t.not(ej.code, 0, 'openstack database instance eject of a live source fails');
+  t.match(ej.stderr, /cannot be ejected: its agent was heard \d+ s ago.*\(HTTP 400\)/s, `and the CLI shows why: ${ej.stderr.trim()}`);
+  const dl = await os.run('database', 'instance', 'delete', 'src');
+  t.not(dl.code, 0, 'openstack database instance delete of a source with replicas fails');
+  t.match(dl.stdout + dl.stderr, /promote one of them to replica source, or detach them, before deleting it/, `and the CLI shows why: ${(dl.stdout + dl.stderr).trim()}`);
+  const rr = await os.run('database', 'instance', 'create', 'rr', '--replica-of', 'r1');
+  t.not(rr.code, 0, 'openstack database instance create --replica-of a replica fails');
+  t.match(rr.stderr, /a replica cannot have replicas.*\(HTTP 403\)/s, `with the 403: ${rr.stderr.trim()}`);
+  const fl = await os.run('database', 'instance', 'create', 'rf', '--replica-of', 'src', '--size', '2');
+  t.match(fl.stderr, /instance\.volume cannot be given with instance\.replica_of.*\(HTTP 400\)/s, `--size beside --replica-of: 400 (${fl.stderr.trim()})`);
+  const pr = await os.run('database', 'instance', 'promote', 'src');
+  t.match(pr.stderr, /already the source of its replication set.*\(HTTP 400\)/s, `promote of the source: 400 (${pr.stderr.trim()})`);
+  const dt = await os.run('database', 'instance', 'detach', 'young');
+  t.match(dt.stderr, /is not a replica.*\(HTTP 400\)/s, `detach of a standalone: 400 (${dt.stderr.trim()})`);
 
   const openapi = await request('GET', '/openapi.json');
   const create = JSON.stringify(openapi.body.paths['/v1.0/{project_id}/instances'].post);
