@@ -35,7 +35,7 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
 
     getStatus: unary(log, 'GetStatus', async () => {
       const s = await agent.status();
-      return { replication: undefined, ...s, state: STATE_TO_PROTO[s.state] };
+      return { ...s, state: STATE_TO_PROTO[s.state] };
     }),
 
     prepare: serverStream<PrepareRequest, PrepareResponse>(log, 'Prepare', async (req, write, signal) => {
@@ -59,6 +59,7 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
           emit,
           op,
           checked,
+          req.replicaOf,
         );
         const s = await agent.status();
         write({ result: { state: STATE_TO_PROTO[s.state], serverVersion: s.serverVersion, datastorePort: s.datastorePort, pendingRestart: s.pendingRestart } });
