@@ -145,12 +145,12 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
     let d: MysqlDialect;
     try {
       d = await dialect();
+      for (const s of d.readOnly(readOnly)) await sql.query(s.sql, s.values);
     } catch (err) {
       // Stopped: the option file carries it to the next start.
       if (err instanceof AgentError && err.code === 'AGENT_ERR_NOT_READY') return;
       throw err;
     }
-    for (const s of d.readOnly(readOnly)) await sql.query(s.sql, s.values);
     if (!readOnly || d.name !== 'mariadb-gtid') return;
     const taken = await revokeReadOnlyAdmin(sql, log);
     // A session keeps the privileges it logged in with: end those of the

@@ -45,23 +45,21 @@ export interface Instance {
   readonly socket: string;
 }
 
-export async function startInstance(t: TestLike, d: Deployment, id = randomUUID()): Promise<Instance> {
-  const identity = d.pki.issue(`agent-${id.slice(0, 8)}`, { server: true });
-  const serving = d.pki.issue(`ds-${id.slice(0, 8)}`, { server: true });
-  const args = {
-    instanceId: id,
-    tlsCert: identity.cert,
-    tlsKey: identity.key,
-    tlsCa: d.pki.ca,
-    datastoreTlsCert: serving.cert,
-    datastoreTlsKey: serving.key,
-  };
+/** A new instance, or (`again`) a stopped one's agent started anew on its base dir. */
+export async function startInstance(t: TestLike, d: Deployment, again?: Instance): Promise<Instance> {
+  const id = again?.id ?? randomUUID();
+  const args = again?.args ?? (() => {
+    const identity = d.pki.issue(`agent-${id.slice(0, 8)}`, { server: true });
+    const serving = d.pki.issue(`ds-${id.slice(0, 8)}`, { server: true });
+    return { instanceId: id, tlsCert: identity.cert, tlsKey: identity.key, tlsCa: d.pki.ca, datastoreTlsCert: serving.cert, datastoreTlsKey: serving.key };
+  })();
   const agent = await startAgent(t, {
     insecure: false,
+    ...(again ? { baseDir: again.agent.baseDir, datastorePort: again.agent.datastorePort } : {}),
     extraArgs: [
       '--instance-id', id,
-      '--tls-cert', identity.cert, '--tls-key', identity.key, '--tls-ca', d.pki.ca,
-      '--datastore-tls-cert', serving.cert, '--datastore-tls-key', serving.key,
+      '--tls-cert', args.tlsCert, '--tls-key', args.tlsKey, '--tls-ca', args.tlsCa,
+      '--datastore-tls-cert', args.datastoreTlsCert, '--datastore-tls-key', args.datastoreTlsKey,
       ...d.backupArgs,
     ],
   });
