@@ -16,6 +16,8 @@ import { createLogger } from '../../../../lib/logger.js';
 import { ProcessRunner } from '../../../../lib/process-runner.js';
 import { BackupType, type BackupArtifact, type CreateBackupResponse } from '../../../../proto/gen/coffer/agent/v1/backup.js';
 import type { PrepareRequest } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
+import type { GetReplicaSnapshotResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
+import type { SourceInfo } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
 import { clientsFor, collect, startAgent, tempBase, type AgentProcess, type Clients, type TestLike } from '../../../support/agent.js';
 import { makePki, type Pki } from '../../../support/certs.js';
 import { mariadbSocket } from '../../../support/mariadb-client.js';
@@ -146,3 +148,22 @@ export async function until<T>(what: string, fn: () => Promise<T | false | undef
 }
 
 export const randomId = (): string => randomUUID();
+
+/** How a replica reaches a source instance (what the control fills in). */
+export function sourceOf(i: Instance, user: string, password: string, position = ''): SourceInfo {
+  return { host: '127.0.0.1', port: i.agent.datastorePort, replicationUser: user, replicationPassword: password, position, instanceId: i.id, slotName: '' };
+}
+
+/** A prepared source with shop.orders, and a replica built from its snapshot through the RPCs. */
+export async function sourceAndReplica(t: TestLike, d: Deployment): Promise<{ s: Instance; r: Instance; user: string; password: string }> {
+  const s = await startInstance(t, d);
+  const r = await startInstance(t, d);
+  await prepare(s);
+  await rootSql(s, 'CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(64)); INSERT INTO shop.orders SELECT seq, "base" FROM shop.seq_1_to_100');
+  const password = 'Repl-' + randomUUID();
+  const events = await collect<GetReplicaSnapshotResponse>(s.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: r.id, password }], backupId: `snap-${r.id}`, parent: undefined, storage: undefined }));
+  const snap = events.at(-1)!.snapshot!;
+  const info = snap.sources[0]!;
+  await prepare(r, { databases: [], users: [], restore: { location: snap.artifact!.location, backupId: `snap-${r.id}` }, replicaOf: sourceOf(s, info.replicationUser, password, info.position) });
+  return { s, r, user: info.replicationUser, password };
+}
