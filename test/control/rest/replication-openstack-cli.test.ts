@@ -3,13 +3,15 @@
 // `database instance create --replica-of [--replica-count 2]`, `list` (its
 // Role column), `show` (replica_of, replicas), `eject` refused while the
 // source is alive (the CLI's own error output), `promote`, `detach`, and
-// `delete` of a source refused while it has replicas. Effects are checked
-// in the datastores with redis-cli.
+// `delete` of a source refused while it has replicas, and `eject` of a
+// source that is gone (kill -9 of its agent and redis-server), which comes
+// back as a replica. Effects are checked in the datastores with redis-cli.
 import t from 'tap';
 import { startControl } from '../../support/control.js';
 import { openstack } from '../../support/openstack/cli.js';
 import { restClient, waitInstance, type RestRequest } from '../../support/openstack/rest.js';
 import { redisCli } from '../../support/redis-cli.js';
+import { killInstance, restartAgent } from '../../support/replication.js';
 
 type Row = Record<string, unknown>;
 
@@ -73,9 +75,9 @@ t.test('openstack database instance create --replica-of, list, show, eject, prom
   // The data: copied, followed, and the replicas refuse writes.
   t.equal((await redis(r1, 'GET', 'greeting')).stdout.trim(), 'written before the replicas', 'the replica has the source\'s data');
   await redis(src, 'SET', 'later', 'written after');
-  for (const id of [r1, rs1, rs2]) {
-    const v = await until(`replica ${id} has the later write`, async () => ((await redis(id, 'GET', 'later')).stdout.trim() === 'written after' ? true : undefined), 60_000);
-    t.ok(v, `a write on the source reaches replica ${id} within seconds`);
+  for (const [name, id] of [['r1', r1], ['rs-1', rs1], ['rs-2', rs2]]) {
+    const v = await until(`replica ${name} has the later write`, async () => ((await redis(id, 'GET', 'later')).stdout.trim() === 'written after' ? true : undefined), 60_000);
+    t.ok(v, `a write on the source reaches replica ${name} within seconds`);
   }
   const refused = await redis(r1, 'SET', 'nope', '1');
   t.match(refused.stdout + refused.stderr, /READONLY/, 'a replica refuses writes');
@@ -89,6 +91,13 @@ t.test('openstack database instance create --replica-of, list, show, eject, prom
   const shownR1 = await os.json<Row>('database', 'instance', 'show', 'r1');
   t.equal(shownR1.replica_of, src, 'instance show of a replica: replica_of');
   t.ok('lag_seconds' in shownR1, 'and its lag (a field Trove lacks)');
+  const lag = await until('the replica reports its lag', async () => {
+    const i = await get(r1);
+    return typeof i.lag_seconds === 'number' ? i : undefined;
+  }, 60_000);
+  t.ok(Number(lag.lag_seconds) >= 0 && Number(lag.lag_seconds) < 10, `a caught-up replica's lag is seconds, not a growing figure: ${String(lag.lag_seconds)} s, ${String(lag.lag_bytes)} bytes`);
+  const lagged = ((await get(src)).replicas as Row[]).find((x) => x.id === r1)!;
+  t.ok('lag_seconds' in lagged && 'lag_bytes' in lagged, 'the source\'s replicas entries carry each replica\'s lag');
   t.match(String(shownR1.ip), /^\d+\.\d+\.\d+\.\d+$/, 'ip is still shown as an address');
 
   // eject while the source is alive: refused, and the CLI says why.
@@ -122,4 +131,46 @@ t.test('openstack database instance create --replica-of, list, show, eject, prom
   const finalList = new Map((await os.json<Row[]>('database', 'instance', 'list')).map((i) => [String(i.Name), String(i.Role)]));
   t.equal(finalList.get('rs-2'), '', 'instance list: rs-2 has no role any more');
   t.same(((await get(r1)).replicas as Row[]).map((x) => x.id).sort(), [src, rs1].sort(), 'and r1 no longer lists it');
+
+  // The source r1 dies (kill -9 of its agent and redis-server): once the
+  // control no longer hears it (operating_status UNKNOWN), eject is accepted.
+  await redis(r1, 'SET', 'before-the-crash', 'kept');
+  await until('the replicas have the last write', async () => {
+    for (const id of [src, rs1]) if ((await redis(id, 'GET', 'before-the-crash')).stdout.trim() !== 'kept') return undefined;
+    return true;
+  }, 60_000);
+  killInstance(control, r1);
+  const gone = await until('r1 is no longer heard', async () => {
+    const i = await get(r1);
+    return i.operating_status === 'UNKNOWN' ? i : undefined;
+  }, 60_000);
+  t.equal(gone.operating_status, 'UNKNOWN', 'instance show: the dead source\'s operating status is UNKNOWN');
+  await os.ok('database', 'instance', 'eject', 'r1');
+  const ejected = await until('a replica is the new ACTIVE source', async () => {
+    for (const id of [src, rs1]) {
+      const i = await get(id);
+      if (i.status === 'ACTIVE' && Array.isArray(i.replicas) && !('replica_of' in i)) return i;
+    }
+    return undefined;
+  }, 300_000);
+  const next = String(ejected.id);
+  const other = next === src ? rs1 : src;
+  t.pass(`instance eject: ${String(ejected.name)} is the new source`);
+  t.equal((await redis(next, 'GET', 'before-the-crash')).stdout.trim(), 'kept', 'it has the last write the old source acknowledged');
+  t.equal((await redis(next, 'SET', 'after-eject', 'yes')).stdout.trim(), 'OK', 'and takes writes');
+  await until('the other replica follows the new source', async () => ((await redis(other, 'GET', 'after-eject')).stdout.trim() === 'yes' ? true : undefined), 120_000);
+  const ejectedList = new Map((await os.json<Row[]>('database', 'instance', 'list')).map((i) => [String(i.ID), String(i.Role)]));
+  t.equal(ejectedList.get(next), 'primary', 'instance list: the new source is primary');
+  t.equal(ejectedList.get(other), 'replica', 'the other replica stays a replica');
+
+  // The old source's agent comes back: it rejoins as a replica, never as a second writable source.
+  restartAgent(control, r1);
+  const rejoined = await until('r1 rejoins as a replica of the new source', async () => {
+    const i = await get(r1);
+    return i.status === 'ACTIVE' && (i.replica_of as Row | undefined)?.id === next && i.operating_status === 'HEALTHY' ? i : undefined;
+  }, 300_000);
+  t.equal((rejoined.replica_of as Row).id, next, 'instance show: r1 is now a replica of the new source');
+  t.match((await redis(r1, 'SET', 'split-brain', '1')).stdout, /READONLY|NOREPLICAS/, 'and refuses writes');
+  await until('r1 follows the new source', async () => ((await redis(r1, 'GET', 'after-eject')).stdout.trim() === 'yes' ? true : undefined), 120_000);
+  t.pass('r1 has the writes made on the new source after the eject');
 });
