@@ -60,3 +60,22 @@ t.test('a standalone is never fenced by a restart', async (t) => {
   t.equal(await root.set('x', '1'), 'OK');
   t.equal((await replStatus(again)).fenced, false);
 });
+
+t.test('replication steps wait their turn: BUSY while Prepare holds the lock; reads need no lock', async (t) => {
+  const { collect } = await import('../../support/agent.js');
+  const { status: Status } = await import('@grpc/grpc-js');
+  const { PREPARE } = await import('../managers/redis/fixtures/instance.js');
+  const agent = await startAgent(t, { datastore: 'redis' });
+  const prepare = agent.clients.lifecycle.prepare({ ...PREPARE, rootPassword: ROOT_PASSWORD });
+  const done = collect(prepare);
+  await new Promise<void>((resolve) => prepare.once('data', () => resolve()));
+  await t.rejects(
+    repl(agent, 'addReplicaAccess', { replicas: [{ replicaId: randomUUID(), password: REPL_PASSWORD }] }),
+    { code: Status.ABORTED, details: /Prepare is running/ },
+    'a changing step is refused while Prepare runs',
+  );
+  t.equal((await replStatus(agent)).role, 'standalone', 'status answers meanwhile');
+  await done;
+  const ok = await repl<AddReplicaAccessResponse>(agent, 'addReplicaAccess', { replicas: [{ replicaId: randomUUID(), password: REPL_PASSWORD }] });
+  t.equal(ok.sources.length, 1, 'and goes through once Prepare has ended');
+});
