@@ -6,7 +6,7 @@
 // and the mysql manager, running on MariaDB here, says it speaks MariaDB's
 // dialect.
 import t from 'tap';
-import { call, collect } from '../../../support/agent.js';
+import { alive, call, collect, datastorePid } from '../../../support/agent.js';
 import { mariadb } from '../../../support/mariadb-client.js';
 import type { DemoteSourceResponse, GetReplicaSnapshotResponse, GetReplicationStatusResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
 import type { SourceInfo } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
@@ -126,4 +126,41 @@ t.test('switchover on two replicas built from one snapshot: a lagging replica re
     t.ok(st.streaming && st.lastError === '', `${name} streams from the new source without error`);
     t.equal(st.sourceInstanceId, r1.id);
   }
+});
+
+t.test('kill -9 of a source and its datastore: it restarts read-only, is demoted, and follows the promoted replica', async (t) => {
+  const d = deployment();
+  const { s, r } = await sourceAndReplica(t, d);
+  await rootSql(s, 'INSERT INTO shop.orders VALUES (400, "before the crash")');
+  await until('the replica to have it', async () => (await rootSql(r, 'SELECT COUNT(*) FROM shop.orders WHERE id = 400')) === '1');
+  const rootPw = 'R00t-' + randomId();
+  await call(s.clients.accounts, 'enableRoot', { password: rootPw });
+
+  const dsPid = datastorePid(s.agent.baseDir);
+  s.agent.proc.kill('SIGKILL');
+  process.kill(-dsPid, 'SIGKILL');
+  await s.agent.exited;
+  await until('the datastore to be gone', async () => !alive(dsPid));
+
+  // The replica takes over (what eject does, by hand).
+  await call(r.clients.replication, 'enableAsSource', {});
+  await rootSql(r, 'INSERT INTO shop.orders VALUES (401, "on the new source")');
+
+  // The old source's agent comes back: no control confirms it, so it serves read-only.
+  const s2 = await startInstance(t, d, s);
+  await until('the old source to run again', async () => (await mariadb(s2.agent.datastorePort, 'root', rootPw, 'SELECT 1')).code === 0);
+  t.equal(await rootSql(s2, 'SELECT @@read_only'), '1', 'read-only from its first start');
+  const w = await mariadb(s2.agent.datastorePort, 'root', rootPw, 'INSERT INTO shop.orders VALUES (402, "split brain")');
+  t.match(w.stderr, /read-only/i, 'root cannot write on the restarted old source');
+  const st = (await call<object, GetReplicationStatusResponse>(s2.clients.replication, 'getReplicationStatus', {})).status!;
+  t.ok(st.role === 'source' && st.fenced, 'it reports a fenced source');
+
+  const pw = 'Back-' + randomId();
+  const access = await call<object, { sources: SourceInfo[] }>(r.clients.replication, 'addReplicaAccess', { replicas: [{ replicaId: s.id, password: pw }] });
+  const latest = (await call<object, { transactionId: string }>(r.clients.replication, 'getLatestTransactionId', {})).transactionId;
+  const res = await call<object, DemoteSourceResponse>(s2.clients.replication, 'demoteSource', { source: sourceOf(r, access.sources[0]!.replicationUser, pw, latest) });
+  t.equal(res.diverged, '', 'nothing was lost: the replica had everything the old source committed');
+  await until('the old source to follow the new one', async () => (await rootSql(s2, 'SELECT COUNT(*) FROM shop.orders WHERE id = 401')) === '1', 20_000);
+  t.pass('the old source rejoined as a replica');
+  await s2.agent.stop();
 });
