@@ -7,81 +7,23 @@
 // primary following the new one after pg_rewind, detach, slots reported
 // and dropped, TLS required of the replication role.
 import t from 'tap';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { credentials, status as Status } from '@grpc/grpc-js';
-import { startAgent, call, clientsFor, collect, tempBase, waitFor, type AgentProcess, type Clients, type TestLike } from '../../../support/agent.js';
-import { makePki } from '../../../support/certs.js';
+import { randomUUID } from 'node:crypto';
+import { status as Status } from '@grpc/grpc-js';
+import { collect, waitFor } from '../../../support/agent.js';
 import { psql, psqlAdmin, SHOP_PREPARE } from '../../../support/psql.js';
+import { alice, deployment, FINGERPRINT, instance, pki, REPL_PASSWORD, replicationStatus as status, root, rpc, slotOf as hex, sourceFor, value } from '../../../support/pg-replication.js';
 import type { GetReplicaSnapshotResponse, ReplicaSnapshot } from '../../../../proto/gen/coffer/agent/v1/replication.js';
 import type { ReplicationStatus, SourceInfo } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
 import { DatastoreState, type PrepareResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
 
-const pki = makePki();
-const control = pki.issue('control');
-const creds = credentials.createSsl(readFileSync(pki.ca), readFileSync(control.key), readFileSync(control.cert));
-// The control derives one secret per deployment for PostgreSQL's role.
-const REPL_PASSWORD = `Repl-${randomBytes(12).toString('base64url')}`;
-
-function deployment() {
-  const dir = tempBase('coffer-deploy-');
-  const keyFile = path.join(dir, 'backup.key');
-  writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-  return ['--backup-dir', path.join(dir, 'backups'), '--backup-key-file', keyFile];
-}
-
-interface Instance {
-  readonly id: string;
-  readonly agent: AgentProcess;
-  readonly c: Clients;
-}
-
-/** An agent as the control starts one: mutual TLS, the deployment's CA, the datastore's own serving pair. */
-async function instance(t: TestLike, storage: string[], id: string = randomUUID()): Promise<Instance> {
-  const agentPair = pki.issue(`agent-${id}`, { server: true });
-  const ds = pki.issue(`ds-${id}`, { server: true });
-  const agent = await startAgent(t, {
-    datastore: 'postgresql',
-    insecure: false,
-    extraArgs: ['--tls-cert', agentPair.cert, '--tls-key', agentPair.key, '--tls-ca', pki.ca, '--datastore-tls-cert', ds.cert, '--datastore-tls-key', ds.key, '--instance-id', id, ...storage],
-  });
-  const c = clientsFor(agent.address, creds);
-  t.teardown(() => c.close());
-  // For a failure's post-mortem: COFFER_TEST_LOGS=<dir> keeps each agent's log.
-  const keep = process.env.COFFER_TEST_LOGS;
-  if (keep) t.teardown(() => writeFileSync(path.join(keep, `agent-${id}.log`), agent.logs.join('\n')));
-  return { id, agent, c };
-}
-
-const alice = (i: Instance, sql: string) => psql(i.agent.datastorePort, 'alice', 'Al1ce-pass', sql, 'shop');
-const root = (i: Instance, sql: string) => psql(i.agent.datastorePort, 'root', 'R00t-pass-1', sql, 'shop');
-const value = async (i: Instance, sql: string): Promise<string> => {
-  const r = await alice(i, sql);
-  if (r.code !== 0) throw new Error(r.stderr);
-  return r.stdout;
-};
-const status = async (i: Instance): Promise<ReplicationStatus> => (await call<object, { status: ReplicationStatus }>(i.c.replication, 'getReplicationStatus', {})).status;
-const rpc = <Res>(i: Instance, method: string, req: object) => call<object, Res>(i.c.replication, method, req);
-
-/** What the control hands a replica: where the source is, and its access there. */
-const sourceFor = (src: Instance, access: SourceInfo, position = ''): SourceInfo => ({
-  ...access,
-  host: '127.0.0.1',
-  port: src.agent.datastorePort,
-  replicationPassword: REPL_PASSWORD,
-  instanceId: src.id,
-  position: position || access.position,
-});
-
-const hex = (id: string) => `coffer_${id.replace(/-/g, '')}`;
-
 t.test('a replica built from its source, switchover under a write loop, pg_rewind, detach and slots', async (t) => {
   const storage = deployment();
   const s = await instance(t, storage);
-  await collect(s.c.lifecycle.prepare({ ...SHOP_PREPARE, rootPassword: 'R00t-pass-1' }));
+  await collect(s.c.lifecycle.prepare({ ...SHOP_PREPARE, rootPassword: 'R00t-pass-1', replicaOf: undefined }));
   t.equal((await alice(s, 'CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 5000) g')).code, 0);
-  const fingerprint = "SELECT count(*) || ':' || md5(string_agg(id || ',' || v, ';' ORDER BY id)) FROM items";
+  const fingerprint = FINGERPRINT;
 
   const replicaId = randomUUID();
   // The replica's id is known before it exists (the control makes it).
