@@ -123,6 +123,10 @@ export function createReplicas(
   if (!agentLiveness(c.instances, source.id, c.config.heartbeatExpiryMs).reachable) {
     throw conflict(`instance ${source.name} (${source.id}) cannot be replicated now: ${silence(c, source)}`);
   }
+  // The flag is the set's: adding replicas may turn it on, never off behind the caller's back.
+  if (req.autoFailover === false && source.auto_failover === 1 && c.instances.replicasOf(source.id).length > 0) {
+    throw invalid(`auto_failover is on for the replication set of ${source.name} (${source.id}); new replicas join it as it is: leave auto_failover out`);
+  }
   // Not given: a new set takes the control's default (--auto-failover), an
   // existing set keeps its own (the workflow's submit decides, on the source's row).
   const r = submitCreateReplicas(c, caller, { source, names: replicaNames(name, count), ...(req.autoFailover === undefined ? {} : { autoFailover: req.autoFailover }) });

@@ -68,6 +68,7 @@ t.test('CreateInstance with replica_of, PromoteToReplicaSource, EjectReplicaSour
   t.same(s.replicas.map((x) => [x.id, x.name]), [[r1.id, 'r1']], 'it lists the replica');
   t.equal(s.autoFailover, true, 'auto_failover is on for the set');
 
+  await refused('auto_failover false on a set that has it on', create({ name: 'r2', replicaOf: src, autoFailover: false }), Status.INVALID_ARGUMENT, INVALID, /auto_failover is on for the replication set of src/);
   await refused('a replica of a replica', create({ name: 'rr', replicaOf: r1.id }), Status.PERMISSION_DENIED, 'CONTROL_ERR_PERMISSION_DENIED', /is a replica of src .*a replica cannot have replicas/);
   await refused('eject a live source', ccall(instances, 'ejectReplicaSource', { id: src }, token), Status.INVALID_ARGUMENT, INVALID, /cannot be ejected: its agent was heard/);
   await refused('delete a source with replicas', ccall(instances, 'deleteInstance', { id: src }, token), Status.FAILED_PRECONDITION, 'CONTROL_ERR_CONFLICT', /promote one of them to replica source, or detach them/);

@@ -51,6 +51,8 @@ for (const [datastore, version] of [['postgresql', '15'], ['mariadb', '10.11']] 
       throw err;
     });
     t.ok(seen, 'reaches the replica within seconds');
+    const streaming = await waitFor('the replica reports it streams', async () => ((await get(r1)).replication_streaming === true ? true : false), 30_000);
+    t.ok(streaming, 'instance show: replication_streaming is true');
     t.not(await u.refusal(repPort, 99), '', 'the replica refuses writes');
     t.same(await roles(), { src: 'primary', r1: 'replica' }, 'instance list: the Role column');
     t.equal((await os.json<Row>('database', 'instance', 'show', 'src')).replicas, r1, 'instance show: the source\'s replicas');
