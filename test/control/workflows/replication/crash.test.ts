@@ -21,7 +21,7 @@ t.setTimeout(40 * 60_000);
 const stub = { config: { taskDeadlineMs: 60_000 } } as unknown as ControlContext;
 const CREATE_STEPS = createReplicasWorkflow(stub).steps.map((s) => s.name);
 const SWITCHOVER_STEPS = switchoverWorkflow(stub).steps.map((s) => s.name);
-const ds = process.env.COFFER_REPLICATION_DATASTORE ?? 'redis';
+const ds = process.env.COFFER_REPLICATION_DATASTORE ?? 'mariadb';
 const u = DATASTORE_USERS[ds]!;
 
 function readDb<T>(h: ControlHarness, fn: (db: Database.Database) => T): T {
