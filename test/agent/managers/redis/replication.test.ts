@@ -11,7 +11,7 @@ import { connectAs, refusal } from '../../../support/redis-cli.js';
 import type { GetStatusResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { DemoteSourceResponse, EnableAsSourceResponse, MakeReadOnlyResponse, WaitForTransactionResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
 import type { ReplicationStatus } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
-import { deployment, repl, replicaOf, replStatus, REPL_PASSWORD, rootedRedis, snapshotFor, sourceInfo, until } from './fixtures/replication.js';
+import { deployment, follow, repl, replicaOf, replStatus, REPL_PASSWORD, rootedRedis, snapshotFor, until } from './fixtures/replication.js';
 
 t.test('a replica built from a source holding data has it, follows new writes within seconds, and refuses writes', async (t) => {
   const d = deployment();
@@ -129,7 +129,7 @@ t.test('switchover by hand (source read-only, replica waits, promote, old source
   const ackedBefore = acked;
   await until('writes acknowledged by the new source', async () => acked > ackedBefore + 200);
 
-  const demoted = await repl<DemoteSourceResponse>(source, 'demoteSource', { source: { ...sourceInfo(replica, { artifact: undefined, sources: [{ host: '', port: 0, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: '', slotName: '' }] }), instanceId: 'new-source' } });
+  const demoted = await repl<DemoteSourceResponse>(source, 'demoteSource', { source: follow(replica, 'new-source') });
   t.equal(demoted.status!.role, 'replica', 'the old source is a replica now');
   stop = true;
   await writer;
@@ -153,9 +153,9 @@ t.test('detach makes a replica standalone and writable; the RPCs refuse what mak
   await until('the data on the replica', async () => (await rep.get('a')) === '1');
 
   await t.rejects(repl(source, 'detachReplica'), { code: Status.FAILED_PRECONDITION, details: /source/ }, 'a source cannot be detached');
-  await t.rejects(repl(source, 'attachReplica', { source: sourceInfo(replica, { artifact: undefined, sources: [{ host: '', port: 0, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: '', slotName: '' }] }) }), { code: Status.FAILED_PRECONDITION, details: /DemoteSource/ });
+  await t.rejects(repl(source, 'attachReplica', { source: follow(replica) }), { code: Status.FAILED_PRECONDITION, details: /DemoteSource/ });
   await t.rejects(repl(replica, 'makeReadOnly', { readOnly: false }), { code: Status.FAILED_PRECONDITION, details: /replica/ }, 'a replica cannot be made writable');
-  await t.rejects(repl(replica, 'getReplicaSnapshot' in {} ? '' : 'addReplicaAccess', { replicas: [{ replicaId: randomUUID(), password: REPL_PASSWORD }] }), { code: Status.FAILED_PRECONDITION, details: /replica/ }, 'replicas of replicas are refused');
+  await t.rejects(repl(replica, 'addReplicaAccess', { replicas: [{ replicaId: randomUUID(), password: REPL_PASSWORD }] }), { code: Status.FAILED_PRECONDITION, details: /replica/ }, 'replicas of replicas are refused');
 
   const detached = await repl<{ status: ReplicationStatus }>(replica, 'detachReplica');
   t.equal(detached.status.role, 'standalone');
@@ -166,7 +166,7 @@ t.test('detach makes a replica standalone and writable; the RPCs refuse what mak
   const twice = await repl<{ status: ReplicationStatus }>(replica, 'detachReplica');
   t.equal(twice.status.role, 'standalone', 'detach asked again finds the work done');
   await t.rejects(repl(replica, 'enableAsSource'), { code: Status.FAILED_PRECONDITION, details: /only a replica/ }, 'a standalone cannot be promoted');
-  await t.rejects(repl(replica, 'demoteSource', { source: sourceInfo(source, { artifact: undefined, sources: [{ host: '', port: 0, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: '', slotName: '' }] }) }), { code: Status.FAILED_PRECONDITION, details: /AttachReplica/ });
+  await t.rejects(repl(replica, 'demoteSource', { source: follow(source) }), { code: Status.FAILED_PRECONDITION, details: /AttachReplica/ });
   t.equal(await rep.get('later'), null, 'a detached instance no longer follows');
 });
 
@@ -211,4 +211,46 @@ t.test('hostile and wrong inputs get the right codes', async (t) => {
   );
   const gs = await call<object, GetStatusResponse>(fresh.clients.lifecycle, 'getStatus', {});
   t.equal(gs.state, 1 /* NEW */, 'the refused Prepares changed nothing');
+});
+
+t.test('eject by hand: source agent and redis killed -9, replica promoted; the old source comes back fenced and is demoted, never a second writable source', async (t) => {
+  const { startAgent, killLeftoverDatastore } = await import('../../../support/agent.js');
+  const { ROOT_PASSWORD } = await import('./fixtures/replication.js');
+  const d = deployment();
+  const { agent: source, root: src } = await rootedRedis(t, d);
+  const { agent: replica, root: rep } = await replicaOf(t, d, source);
+  for (let i = 0; i < 100; i++) await src.set(`e:${i}`, String(i));
+  const latest = (await repl<{ transactionId: string }>(source, 'getLatestTransactionId')).transactionId;
+  t.ok((await repl<WaitForTransactionResponse>(replica, 'waitForTransaction', { transactionId: latest, timeoutSeconds: 60 })).reached);
+
+  // The source's agent and its datastore die at once.
+  src.disconnect();
+  await source.stop('SIGKILL');
+  killLeftoverDatastore(source.baseDir);
+
+  // Most advanced replica (the only one here): compared with no wait, then promoted.
+  const pos = await repl<WaitForTransactionResponse>(replica, 'waitForTransaction', { transactionId: '0', timeoutSeconds: 0 });
+  t.ok(pos.reached);
+  const promoted = await repl<EnableAsSourceResponse>(replica, 'enableAsSource');
+  t.equal(await rep.set('after-eject', '1'), 'OK', 'the new source takes writes');
+
+  // The old source's agent comes back (no control: nothing confirms it).
+  const back = await startAgent(t, { datastore: 'redis', baseDir: source.baseDir, datastorePort: source.datastorePort, extraArgs: d.args });
+  const fencedStatus = await until('the old source running again', async () => {
+    const s = await replStatus(back);
+    return s.position !== '' && s;
+  });
+  t.equal(fencedStatus.role, 'source');
+  t.equal(fencedStatus.fenced, true, 'it comes back fenced');
+  const old = await connectAs(t, back.datastorePort, '', ROOT_PASSWORD);
+  t.match(await refusal(old.set('split-brain', '1')), /NOREPLICAS/, 'and refuses writes: no second writable source');
+
+  const demoted = await repl<DemoteSourceResponse>(back, 'demoteSource', {
+    source: { host: '127.0.0.1', port: replica.datastorePort, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: promoted.transactionId, instanceId: 'new-source', slotName: '' },
+  });
+  t.equal(demoted.status!.role, 'replica');
+  t.equal(demoted.status!.fenced, false, 'a replica is not fenced: it follows');
+  await until('the old source has the new source\'s write', async () => (await old.get('after-eject')) === '1');
+  t.match(await refusal(old.set('x', '1')), /READONLY/, 'as a replica it refuses writes');
+  t.equal(await old.get('e:99'), '99', 'the data it shared with the new source is there');
 });
