@@ -27,6 +27,8 @@ import { isMarkedReadOnly, markReadOnly, revokeReadOnlyAdmin } from './read-only
 import { removeStaleReplicaState } from './stale-state.js';
 
 export interface MysqlReplicationDeps {
+  /** The flavor has no incremental backups (no physical tool here): snapshots are full. */
+  readonly fullSnapshotsOnly: boolean;
   readonly sql: SqlClient;
   readonly log: Logger;
   readonly config: CompiledAgentConfig;
@@ -56,15 +58,7 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
   const one = async (q: string): Promise<string> => String((await sql.query(q))[0]?.p ?? '').trim();
 
   /** Runs statements on one connection without writing to the binary log. */
-  const local = <T>(fn: (q: (s: string, v?: unknown[]) => Promise<unknown>) => Promise<T>): Promise<T> =>
-    sql.withConnection(async (q) => {
-      await q('SET SESSION sql_log_bin = 0');
-      try {
-        return await fn(q);
-      } finally {
-        await q('SET SESSION sql_log_bin = 1');
-      }
-    });
+  const local = <T>(fn: (q: (s: string, v?: unknown[]) => Promise<unknown>) => Promise<T>): Promise<T> => sql.unlogged(fn);
 
   /**
    * A statement carrying a secret: an error is re-raised without the
@@ -242,6 +236,7 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
 
   const capability = {
     caFile,
+    fullSnapshotsOnly: deps.fullSnapshotsOnly,
 
     async dialect(): Promise<string> {
       return (await dialect()).name;
