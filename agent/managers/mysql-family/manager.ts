@@ -22,7 +22,7 @@ import { renderMyCnf, socketPath } from './my-cnf.js';
 import { SqlClient, account, escape } from './sql-client.js';
 import { checkPassword, normalizeHost } from './names.js';
 import { createMysqlReplication } from './replication/capability.js';
-import { isMarkedReadOnly } from './replication/read-only.js';
+import { isMarkedReadOnly, markReadOnly } from './replication/read-only.js';
 import { serverIdFor } from './server-id.js';
 
 // Rules files are data in the source tree (rules/), also when running from
@@ -55,7 +55,13 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
 
   const accounts = new MysqlAccounts(sql, flavor);
   const configuration = new Configuration({ rules, store, applier: mysqlApplier(sql, rules, writeConfig), log });
-  const replication = createMysqlReplication({ sql, log, config, layout, rerenderConfig: () => writeConfig(store.get()) });
+  const replication = createMysqlReplication({
+    sql, log, config, layout,
+    rerenderConfig: () => writeConfig(store.get()),
+    // Without mariadb-backup (the mysql flavor's would be xtrabackup, not
+    // packaged here) backups are logical, always full.
+    fullSnapshotsOnly: flavor.backupTool !== 'mariadb-backup',
+  });
 
   function ensureDirs(): void {
     const u = mysqlUser();
@@ -87,6 +93,12 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
 
     async initDataDir(signal: AbortSignal): Promise<void> {
       ensureDirs();
+      // A new instance takes writes: a read-only fence left by a failed
+      // earlier Prepare as a replica goes with the data it fenced.
+      if (isMarkedReadOnly(layout.agentDir)) {
+        markReadOnly(layout.agentDir, false);
+        await writeConfig(store.get());
+      }
       // A failed earlier Prepare may have left files: start from nothing.
       for (const entry of readdirSync(layout.dataDir)) rmSync(path.join(layout.dataDir, entry), { recursive: true, force: true });
       const installDb = requireProgram('mariadb-install-db', 'mariadb-install-db', 'mysql_install_db');
@@ -134,15 +146,10 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       if (!fresh) return;
       // Anonymous accounts, remote root and the test database: what
       // mysql_secure_installation removes.
-      await sql.withConnection(async (q) => {
-        await q('SET SESSION sql_log_bin = 0');
-        try {
-          const insecure = await q(`SELECT User AS u, Host AS h FROM mysql.user WHERE User = '' OR (User = 'root' AND Host <> 'localhost')`);
-          for (const r of insecure) await q(`DROP USER ${account(String(r.u), String(r.h))}`);
-          await q('DROP DATABASE IF EXISTS test');
-        } finally {
-          await q('SET SESSION sql_log_bin = 1');
-        }
+      await sql.unlogged(async (q) => {
+        const insecure = await q(`SELECT User AS u, Host AS h FROM mysql.user WHERE User = '' OR (User = 'root' AND Host <> 'localhost')`);
+        for (const r of insecure) await q(`DROP USER ${account(String(r.u), String(r.h))}`);
+        await q('DROP DATABASE IF EXISTS test');
       });
       log.info({ user: ADMIN_USER }, 'datastore secured');
     },

@@ -25,21 +25,24 @@ import { mariadbSocket } from '../../../support/mariadb-client.js';
 export const log = createLogger({ level: 'silent' });
 
 export interface Deployment {
+  /** mariadb, or mysql (the MySQL manager, on MariaDB binaries here). */
+  readonly datastore: 'mariadb' | 'mysql';
   readonly pki: Pki;
   readonly backupArgs: string[];
   readonly client: { cert: string; key: string };
 }
 
-export function deployment(): Deployment {
+export function deployment(datastore: 'mariadb' | 'mysql' = 'mariadb'): Deployment {
   const pki = makePki('coffer-repl-pki-');
   const dir = tempBase('coffer-repl-deploy-');
   const keyFile = path.join(dir, 'backup.key');
   writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-  return { pki, backupArgs: ['--backup-dir', path.join(dir, 'backups'), '--backup-key-file', keyFile], client: pki.issue('control') };
+  return { datastore, pki, backupArgs: ['--backup-dir', path.join(dir, 'backups'), '--backup-key-file', keyFile], client: pki.issue('control') };
 }
 
 export interface Instance {
   readonly id: string;
+  readonly datastore: 'mariadb' | 'mysql';
   readonly agent: AgentProcess;
   /** gRPC clients over mutual TLS, as the control has them. */
   readonly clients: Clients;
@@ -57,6 +60,7 @@ export async function startInstance(t: TestLike, d: Deployment, again?: Instance
   })();
   const agent = await startAgent(t, {
     insecure: false,
+    datastore: d.datastore,
     ...(again ? { baseDir: again.agent.baseDir, datastorePort: again.agent.datastorePort } : {}),
     extraArgs: [
       '--instance-id', id,
@@ -67,7 +71,7 @@ export async function startInstance(t: TestLike, d: Deployment, again?: Instance
   });
   const clients = clientsFor(agent.address, credentials.createSsl(readFileSync(d.pki.ca), readFileSync(d.client.key), readFileSync(d.client.cert)));
   t.teardown(() => clients.close());
-  return { id, agent, clients, args, socket: path.join(agent.baseDir, 'run', 'mysqld.sock') };
+  return { id, datastore: d.datastore, agent, clients, args, socket: path.join(agent.baseDir, 'run', 'mysqld.sock') };
 }
 
 export const PREPARE: PrepareRequest = {
@@ -80,7 +84,7 @@ export const PREPARE: PrepareRequest = {
 };
 
 export async function prepare(i: Instance, req: Partial<PrepareRequest> = {}): Promise<void> {
-  await collect(i.clients.lifecycle.prepare({ ...PREPARE, ...req })).catch((err: Error) => {
+  await collect(i.clients.lifecycle.prepare({ ...PREPARE, datastoreVersion: i.datastore === 'mysql' ? '8.0' : '10.11', ...req })).catch((err: Error) => {
     throw new Error(`Prepare failed: ${err.message}\n${i.agent.logs.filter((l) => /"level":(40|50|60)/.test(l)).join('\n')}`, { cause: err });
   });
 }
@@ -90,7 +94,7 @@ export async function backup(i: Instance, req: { backupId: string; parent?: Back
     i.clients.backup.createBackup({
       backupId: req.backupId,
       type: req.parent ? BackupType.BACKUP_TYPE_INCREMENTAL : BackupType.BACKUP_TYPE_FULL,
-      strategy: 'mariabackup', parent: req.parent, storage: undefined, compression: '',
+      strategy: '', parent: req.parent, storage: undefined, compression: '',
     }),
   );
   const artifact = events.at(-1)?.artifact;
@@ -155,13 +159,15 @@ export function sourceOf(i: Instance, user: string, password: string, position =
 }
 
 /** A prepared source with shop.orders, and a replica built from its snapshot through the RPCs. */
-export async function sourceAndReplica(t: TestLike, d: Deployment): Promise<{ s: Instance; r: Instance; user: string; password: string }> {
+export async function sourceAndReplica(t: TestLike, d: Deployment, opts: { parent?: boolean } = {}): Promise<{ s: Instance; r: Instance; user: string; password: string }> {
   const s = await startInstance(t, d);
   const r = await startInstance(t, d);
   await prepare(s);
   await rootSql(s, 'CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(64)); INSERT INTO shop.orders SELECT seq, "base" FROM shop.seq_1_to_100');
   const password = 'Repl-' + randomUUID();
-  const events = await collect<GetReplicaSnapshotResponse>(s.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: r.id, password }], backupId: `snap-${r.id}`, parent: undefined, storage: undefined }));
+  // The control names the source's newest backup as the parent when it has one.
+  const parent = opts.parent ? await backup(s, { backupId: `newest-${s.id}` }) : undefined;
+  const events = await collect<GetReplicaSnapshotResponse>(s.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: r.id, password }], backupId: `snap-${r.id}`, parent, storage: undefined }));
   const snap = events.at(-1)!.snapshot!;
   const info = snap.sources[0]!;
   await prepare(r, { databases: [], users: [], restore: { location: snap.artifact!.location, backupId: `snap-${r.id}` }, replicaOf: sourceOf(s, info.replicationUser, password, info.position) });
