@@ -80,6 +80,8 @@ t.test('a replica built from its source, switchover under a write loop, pg_rewin
     t.match(ss.replicas, [{ name: hex(replicaId), address: '127.0.0.1' }], 'the replica streams from the source');
     t.match(ss.slots, [{ name: hex(replicaId), active: true }]);
     t.ok(ss.slots[0]!.retainedBytes >= 0, 'retained bytes reported');
+    const settings = await psqlAdmin(s.agent.baseDir, s.agent.datastorePort, "SELECT string_agg(name || '=' || setting, ',' ORDER BY name) FROM pg_settings WHERE name IN ('data_checksums', 'hot_standby', 'max_replication_slots', 'max_wal_senders', 'wal_level')");
+    t.equal(settings.stdout, 'data_checksums=on,hot_standby=on,max_replication_slots=10,max_wal_senders=10,wal_level=replica', 'what Prepare leaves for replication and pg_rewind');
     const pos = await rpc<{ transactionId: string }>(s, 'getLatestTransactionId', {});
     t.match(pos.transactionId, /^[0-9A-F]+\/[0-9A-F]+$/);
   });
