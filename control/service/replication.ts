@@ -108,7 +108,9 @@ export function createReplicas(
 
   const source = findInstance(c, caller, sourceId);
   if (source.replica_of) {
-    throw new ControlError('CONTROL_ERR_PERMISSION_DENIED', `instance ${source.name} (${source.id}) is a replica of ${source.replica_of}: a replica cannot have replicas; create the replica of ${source.replica_of} instead`);
+    const of = c.instances.get(source.replica_of);
+    const named = of ? `${of.name} (${of.id})` : source.replica_of;
+    throw new ControlError('CONTROL_ERR_PERMISSION_DENIED', `instance ${source.name} (${source.id}) is a replica of ${named}: a replica cannot have replicas; create the replica of ${named} instead`);
   }
   const v = c.catalog.version(source.datastore, source.datastore_version);
   if (!v || !REPLICATING_MANAGERS.has(v.manager)) {
@@ -120,6 +122,10 @@ export function createReplicas(
   if (source.fenced) throw conflict(`instance ${source.name} (${source.id}) was ejected from its set and has not rejoined yet; replicate the set's current source instead`);
   if (!agentLiveness(c.instances, source.id, c.config.heartbeatExpiryMs).reachable) {
     throw conflict(`instance ${source.name} (${source.id}) cannot be replicated now: ${silence(c, source)}`);
+  }
+  // The flag is the set's: adding replicas may turn it on, never off behind the caller's back.
+  if (req.autoFailover === false && source.auto_failover === 1 && c.instances.replicasOf(source.id).length > 0) {
+    throw invalid(`auto_failover is on for the replication set of ${source.name} (${source.id}); new replicas join it as it is: leave auto_failover out`);
   }
   // Not given: a new set takes the control's default (--auto-failover), an
   // existing set keeps its own (the workflow's submit decides, on the source's row).
@@ -136,7 +142,7 @@ export function promoteToReplicaSource(c: ControlContext, caller: Caller, id: st
   const r = findInstance(c, caller, id);
   if (!r.replica_of) {
     const n = c.instances.replicasOf(r.id).length;
-    throw invalid(n ? `instance ${r.name} (${r.id}) is already the source of its replication set; promote one of its ${n} replicas instead` : `instance ${r.name} (${r.id}) is not a replica; only a replica can be promoted to replica source`);
+    throw invalid(n ? `instance ${r.name} (${r.id}) is already the source of its replication set; promote one of its replicas instead` : `instance ${r.name} (${r.id}) is not a replica; only a replica can be promoted to replica source`);
   }
   const source = c.instances.get(r.replica_of);
   if (!source) throw conflict(`the source ${r.replica_of} of replica ${r.name} (${r.id}) no longer exists; detach the replica instead`);

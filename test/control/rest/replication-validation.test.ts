@@ -1,10 +1,12 @@
 // Replication's wrong and hostile inputs over the REST bridge, each with the
 // status code Trove's API gives (and python-troveclient shows): a real
 // control with one real source instance (Redis: the quickest to build), and
-// a second instance caught while it builds. Nothing here needs a replica to
-// be built; test/control/rest/replication-set.test.ts covers what does.
+// a second instance caught while it builds, and one replica record (the
+// refusals do not depend on its build); replication-openstack-cli.test.ts
+// covers what needs replicas built.
 import t from 'tap';
 import { startControl } from '../../support/control.js';
+import { openstack } from '../../support/openstack/cli.js';
 import { restClient, waitInstance } from '../../support/openstack/rest.js';
 
 t.setTimeout(300_000);
@@ -114,7 +116,76 @@ t.test('replica create, promote, eject and detach refuse bad input with Trove\'s
   // The source is untouched by all of it.
   const after = await request('GET', `/v1.0/alpha/instances/${src}`, { token });
   t.equal(after.body.instance.status, 'ACTIVE', 'the source is still ACTIVE');
-  t.notOk('replicas' in after.body.instance, 'and has no replicas');
+
+  // With a replica recorded (its build may still run or have failed: the
+  // refusals below depend only on the records and the source's heartbeat).
+  const r1 = await replica({});
+  t.equal(r1.status, 200, `create a replica, as troveclient sends it: 200 (${r1.text.slice(0, 300)})`);
+  const rid = String(r1.body.instance.id);
+  t.equal(r1.body.instance.name, 'r1', 'named as asked (one replica: no suffix)');
+  t.equal(r1.body.instance.replica_of?.id, src, 'its view names its source: replica_of.id');
+  t.match(r1.body.instance.replica_of?.links?.[0]?.href ?? '', new RegExp(`/v1\.0/alpha/instances/${src}$`), 'with Trove\'s links');
+  t.same(r1.body.instance.datastore.type, 'redis', 'it takes the source\'s datastore');
+  t.equal(r1.body.instance.flavor.id, 'small', 'and flavor');
+  const srcView = (await request('GET', `/v1.0/alpha/instances/${src}`, { token })).body.instance;
+  t.same(srcView.replicas.map((x: Row) => x.id), [rid], 'the source lists it in replicas');
+  t.ok('lag_seconds' in srcView.replicas[0] && 'lag_bytes' in srcView.replicas[0], 'each replica entry carries its lag (null until its agent reports it)');
+  const listed = (await request('GET', '/v1.0/alpha/instances', { token })).body.instances as Row[];
+  t.ok(listed.find((i) => i.id === src)?.replicas, 'the list view has replicas on the source (the CLI\'s role "primary")');
+  t.ok(listed.find((i) => i.id === rid)?.replica_of, 'and replica_of on the replica (role "replica")');
+
+  const ofReplica = await replica({ name: 'rr', replica_of: rid });
+  t.equal(ofReplica.status, 403, `a replica of a replica: 403, as Trove (${ofReplica.text.slice(0, 300)})`);
+  t.match(ofReplica.body?.forbidden?.message ?? '', /is a replica of .*a replica cannot have replicas/, 'saying why');
+  const fresh = await action(src, { eject_replica_source: {} });
+  t.equal(fresh.status, 400, `eject while the source's heartbeat is fresh: 400 (${fresh.text.slice(0, 300)})`);
+  t.match(fresh.body.badRequest.message, /cannot be ejected: its agent was heard \d+ s ago/, 'saying when it was heard');
+  t.match(fresh.body.badRequest.message, /promote one of its replicas/, 'and what to do instead');
+  const ejectReplica = await action(rid, { eject_replica_source: {} });
+  t.equal(ejectReplica.status, 400, 'eject on a replica: 400');
+  const del = await request('DELETE', `/v1.0/alpha/instances/${src}`, { token });
+  t.equal(del.status, 409, `delete a source that has replicas: 409 (${del.text.slice(0, 300)})`);
+  t.match(del.body?.conflictingRequest?.message ?? '', /source of 1 replica \(r1\): promote one of them to replica source, or detach them, before deleting it/, 'saying to promote or detach first');
+  const early2 = await action(rid, { promote_to_replica_source: {} });
+  t.equal(early2.status, 409, `promote while the set is not all ACTIVE: 409 (${early2.text.slice(0, 300)})`);
+  t.match(early2.body?.conflictingRequest?.message ?? '', /every member of the replication set ACTIVE/, 'saying the set must be ACTIVE');
+  const detachEarly = await request('PUT', `/v1.0/alpha/instances/${rid}`, { token, body: { instance: { replica_of: null } } });
+  t.equal(detachEarly.status, 409, `detach a replica that is not ACTIVE: 409 (${detachEarly.text.slice(0, 300)})`);
+  const promoteSource = await action(src, { promote_to_replica_source: {} });
+  t.equal(promoteSource.status, 400, 'promote the source itself: 400');
+  t.match(promoteSource.body.badRequest.message, /already the source of its replication set/, 'it is the source already');
+  const theirReplica = await post('/instances', { instance: { name: 'spy', replica_of: rid, replica_count: 1 } }, rival, 'rival');
+  t.equal(theirReplica.status, 404, 'another project cannot replicate the replica either: 404');
+
+  // The real OpenStack CLI over the same records: what it shows of them and of the refusals.
+  const os = openstack(control.restPort, 'alpha', token);
+  const [list, shownSrc, shownR1] = await Promise.all([
+    os.json<Row[]>('database', 'instance', 'list'),
+    os.json<Row>('database', 'instance', 'show', 'src'),
+    os.json<Row>('database', 'instance', 'show', 'r1'),
+  ]);
+  const roles = Object.fromEntries(list.map((i) => [String(i.Name), String(i.Role)]));
+  t.equal(roles.src, 'primary', 'openstack database instance list: the source\'s Role is primary');
+  t.equal(roles.r1, 'replica', 'the replica\'s is replica');
+  t.equal(roles.young, '', 'a standalone\'s is empty');
+  t.equal(shownSrc.replicas, rid, 'instance show of the source: replicas');
+  t.equal(shownR1.replica_of, src, 'instance show of the replica: replica_of');
+  const ej = await os.run('database', 'instance', 'eject', 'src');
+  t.not(ej.code, 0, 'openstack database instance eject of a live source fails');
+  t.match(ej.stderr, /cannot be ejected: its agent was heard \d+ s ago.*\(HTTP 400\)/s, `and the CLI shows why: ${ej.stderr.trim()}`);
+  const dl = await os.run('database', 'instance', 'delete', 'src');
+  t.not(dl.code, 0, 'openstack database instance delete of a source with replicas fails');
+  t.match(dl.stdout + dl.stderr, /promote one of them to replica source, or detach them, before deleting it/, `and the CLI shows why: ${(dl.stdout + dl.stderr).trim()}`);
+  const rr = await os.run('database', 'instance', 'create', 'rr', '--replica-of', 'r1');
+  t.not(rr.code, 0, 'openstack database instance create --replica-of a replica fails');
+  t.match(rr.stderr, /a replica cannot have replicas.*\(HTTP 403\)/s, `with the 403: ${rr.stderr.trim()}`);
+  const fl = await os.run('database', 'instance', 'create', 'rf', '--replica-of', 'src', '--size', '2');
+  t.match(fl.stderr, /instance\.volume cannot be given with instance\.replica_of.*\(HTTP 400\)/s, `--size beside --replica-of: 400 (${fl.stderr.trim()})`);
+  const pr = await os.run('database', 'instance', 'promote', 'src');
+  t.match(pr.stderr, /already the source of its replication set.*\(HTTP 400\)/s, `promote of the source: 400 (${pr.stderr.trim()})`);
+  const dt = await os.run('database', 'instance', 'detach', 'young');
+  t.match(dt.stderr, /is not a replica.*\(HTTP 400\)/s, `detach of a standalone: 400 (${dt.stderr.trim()})`);
+
   const openapi = await request('GET', '/openapi.json');
   const create = JSON.stringify(openapi.body.paths['/v1.0/{project_id}/instances'].post);
   t.match(create, /replica_count/, '/openapi.json documents replica_of and replica_count on create');
