@@ -42,7 +42,7 @@ const pg: DatastoreUser = {
   },
   async refusal(port, i) {
     const r = await psql(port, USER, PASSWORD, `INSERT INTO t VALUES (${i})`, 'shop');
-    return r.code === 0 ? '' : r.stderr.trim() || `exit ${r.code}`;
+    return r.code === 0 ? '' : r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('---')).join(' ').trim() || `exit ${r.code}`;
   },
   async rows(port) {
     const r = await psql(port, USER, PASSWORD, 'SELECT id FROM t', 'shop');
@@ -82,7 +82,7 @@ const maria: DatastoreUser = {
   },
   async refusal(port, i) {
     const r = await mariadb(port, USER, PASSWORD, `INSERT INTO t VALUES (${i})`, 'shop');
-    return r.code === 0 ? '' : r.stderr.trim() || `exit ${r.code}`;
+    return r.code === 0 ? '' : r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('---')).join(' ').trim() || `exit ${r.code}`;
   },
   async rows(port) {
     const r = await mariadb(port, USER, PASSWORD, 'SELECT id FROM t', 'shop');

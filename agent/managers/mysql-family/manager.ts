@@ -55,7 +55,13 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
 
   const accounts = new MysqlAccounts(sql, flavor);
   const configuration = new Configuration({ rules, store, applier: mysqlApplier(sql, rules, writeConfig), log });
-  const replication = createMysqlReplication({ sql, log, config, layout, rerenderConfig: () => writeConfig(store.get()) });
+  const replication = createMysqlReplication({
+    sql, log, config, layout,
+    rerenderConfig: () => writeConfig(store.get()),
+    // Without mariadb-backup (the mysql flavor's would be xtrabackup, not
+    // packaged here) backups are logical, always full.
+    fullSnapshotsOnly: flavor.backupTool !== 'mariadb-backup',
+  });
 
   function ensureDirs(): void {
     const u = mysqlUser();
@@ -140,15 +146,10 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       if (!fresh) return;
       // Anonymous accounts, remote root and the test database: what
       // mysql_secure_installation removes.
-      await sql.withConnection(async (q) => {
-        await q('SET SESSION sql_log_bin = 0');
-        try {
-          const insecure = await q(`SELECT User AS u, Host AS h FROM mysql.user WHERE User = '' OR (User = 'root' AND Host <> 'localhost')`);
-          for (const r of insecure) await q(`DROP USER ${account(String(r.u), String(r.h))}`);
-          await q('DROP DATABASE IF EXISTS test');
-        } finally {
-          await q('SET SESSION sql_log_bin = 1');
-        }
+      await sql.unlogged(async (q) => {
+        const insecure = await q(`SELECT User AS u, Host AS h FROM mysql.user WHERE User = '' OR (User = 'root' AND Host <> 'localhost')`);
+        for (const r of insecure) await q(`DROP USER ${account(String(r.u), String(r.h))}`);
+        await q('DROP DATABASE IF EXISTS test');
       });
       log.info({ user: ADMIN_USER }, 'datastore secured');
     },

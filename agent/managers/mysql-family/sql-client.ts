@@ -73,6 +73,36 @@ export class SqlClient {
       conn.release();
     }
   }
+
+  /**
+   * Runs statements on one connection kept out of the binary log
+   * (sql_log_bin = 0): what the agent writes for this instance alone. The
+   * connection goes back to the pool only once logging is on again;
+   * otherwise it is destroyed, so no later statement goes unlogged.
+   */
+  async unlogged<T>(fn: (q: (sql: string, values?: unknown[]) => Promise<Row[]>) => Promise<T>): Promise<T> {
+    if (!this.pool) this.open();
+    const conn = await this.pool!.getConnection();
+    let restored = false;
+    try {
+      const q = async (sql: string, values: unknown[] = []): Promise<Row[]> => {
+        try {
+          const [rows] = await conn.query(sql, values);
+          return Array.isArray(rows) ? (rows as Row[]) : [];
+        } catch (err) {
+          throw translate(err);
+        }
+      };
+      await q('SET SESSION sql_log_bin = 0');
+      const result = await fn(q);
+      await q('SET SESSION sql_log_bin = 1');
+      restored = true;
+      return result;
+    } finally {
+      if (restored) conn.release();
+      else conn.destroy();
+    }
+  }
 }
 
 export const escapeId = (name: string): string => mysql.escapeId(name, true);

@@ -26,6 +26,11 @@ export interface EjectData {
   newSourceId?: string;
   /** Set before the chosen replica is asked to take writes. */
   enabled?: boolean;
+  /**
+   * The new source's latest transaction when it was promoted: what the old
+   * source had beyond it never reached the new source (the rejoin reports it).
+   */
+  promotedAt?: string;
   /** Access on the new source for the other answering replicas (same order as `followers`). */
   followers?: string[];
   access?: AccessInfo[];
@@ -91,7 +96,9 @@ export function ejectWorkflow(c: ControlContext): Workflow<EjectData> {
             ctx.data.enabled = true;
             ctx.save();
           }
-          await enableAsSource(c, liveRow(c, ctx.data.newSourceId!));
+          const at = await enableAsSource(c, liveRow(c, ctx.data.newSourceId!));
+          // Asked again after a restart, the agent answers its latest id, which may be later.
+          ctx.data.promotedAt ??= at;
         },
       },
       {

@@ -7,12 +7,18 @@
 import type { ControlContext } from '../../context.js';
 import type { Workflow } from '../../tasks/workflow.js';
 import { failInstance } from '../common.js';
-import { addAccess, demote, liveRow } from './agent-steps.js';
+import { addAccess, demote, latestTransactionId, liveRow } from './agent-steps.js';
 import { sourceInfo, type AccessInfo } from './source-info.js';
 
 export interface RejoinData {
   instanceId: string;
   sourceId: string;
+  /**
+   * Where the source took over (from the eject or switchover that fenced
+   * this instance), so the demotion can tell what this instance had beyond
+   * it; else the source's latest transaction, read by the access step.
+   */
+  position?: string;
   access?: AccessInfo;
   diverged?: string;
 }
@@ -26,14 +32,17 @@ export function rejoinWorkflow(c: ControlContext): Workflow<RejoinData> {
         name: 'access',
         async run(ctx) {
           if (ctx.data.access) return;
-          ctx.data.access = (await addAccess(c, liveRow(c, ctx.data.sourceId), [ctx.data.instanceId]))[0];
+          const source = liveRow(c, ctx.data.sourceId);
+          ctx.data.position ??= await latestTransactionId(c, source);
+          ctx.data.access = (await addAccess(c, source, [ctx.data.instanceId]))[0];
         },
       },
       {
         name: 'demote',
         async run(ctx) {
           if (ctx.data.diverged !== undefined) return;
-          ctx.data.diverged = await demote(c, liveRow(c, ctx.data.instanceId), sourceInfo(c, liveRow(c, ctx.data.sourceId), ctx.data.access!));
+          const access = { ...ctx.data.access!, position: ctx.data.position ?? '' };
+          ctx.data.diverged = await demote(c, liveRow(c, ctx.data.instanceId), sourceInfo(c, liveRow(c, ctx.data.sourceId), access));
         },
       },
       {

@@ -119,13 +119,26 @@ export function submitDetach(c: ControlContext, replica: InstanceRow): string {
  * the source its record names (the conductor starts this). Undefined when
  * it cannot start now: a task runs on it or on that source, or none is named.
  */
+/** Where `sourceId` took over from `instanceId`, from the newest eject or switchover that says so. */
+function takeoverPoint(c: ControlContext, instanceId: string, sourceId: string): { position?: string } {
+  const rows = c.db
+    .prepare("SELECT kind, data FROM tasks WHERE kind IN ('eject', 'switchover') AND resource_id IN (?, ?) ORDER BY created_at DESC LIMIT 5")
+    .all(instanceId, sourceId) as Array<{ kind: string; data: string }>;
+  for (const row of rows) {
+    const d = JSON.parse(row.data) as Partial<EjectData & SwitchoverData>;
+    const took = row.kind === 'eject' ? d.newSourceId : d.candidateId;
+    if (d.sourceId === instanceId && took === sourceId && d.promotedAt) return { position: d.promotedAt };
+  }
+  return {};
+}
+
 export function submitRejoin(c: ControlContext, instanceId: string): string | undefined {
   return c.db.transaction(() => {
     const r = c.instances.get(instanceId);
     if (!r || !r.fenced || r.task_id || !r.replica_of) return undefined;
     const source = c.instances.get(r.replica_of);
     if (!source || source.task_id || source.replica_of || source.status !== 'ACTIVE') return undefined;
-    const data: RejoinData = { instanceId: r.id, sourceId: source.id };
+    const data: RejoinData = { instanceId: r.id, sourceId: source.id, ...takeoverPoint(c, r.id, source.id) };
     return c.engine.submit('rejoin', r.project, r.id, data, (tid) => c.instances.update(r.id, { task_id: tid }));
   })();
 }

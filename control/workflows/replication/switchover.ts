@@ -25,6 +25,8 @@ export interface SwitchoverData {
   transactionId?: string;
   /** Set before C is asked to take writes: from then on C is the source whatever happens. */
   candidateEnabled?: boolean;
+  /** C's latest transaction when it was promoted (S is demoted against it). */
+  promotedAt?: string;
   /** Access on C for [S, ...otherIds]. */
   access?: AccessInfo[];
   repointed?: string[];
@@ -62,7 +64,8 @@ export function switchoverWorkflow(c: ControlContext): Workflow<SwitchoverData> 
             ctx.data.candidateEnabled = true;
             ctx.save();
           }
-          await enableAsSource(c, liveRow(c, ctx.data.candidateId));
+          const at = await enableAsSource(c, liveRow(c, ctx.data.candidateId));
+          ctx.data.promotedAt ??= at;
         },
       },
       {
@@ -91,7 +94,9 @@ export function switchoverWorkflow(c: ControlContext): Workflow<SwitchoverData> 
         name: 'demote-source',
         async run(ctx) {
           if (ctx.data.diverged !== undefined) return;
-          ctx.data.diverged = await demote(c, liveRow(c, ctx.data.sourceId), sourceInfo(c, liveRow(c, ctx.data.candidateId), ctx.data.access![0]!));
+          // The position is where C took over: what S had beyond it would be reported as diverged (none, as S was read-only from T).
+          const access = { ...ctx.data.access![0]!, position: ctx.data.promotedAt ?? ctx.data.transactionId ?? '' };
+          ctx.data.diverged = await demote(c, liveRow(c, ctx.data.sourceId), sourceInfo(c, liveRow(c, ctx.data.candidateId), access));
         },
       },
       {

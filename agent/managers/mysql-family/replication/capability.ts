@@ -19,7 +19,7 @@ import type { CompiledAgentConfig } from '../../../config.js';
 import { AgentError, invalid } from '../../../errors.js';
 import type { Layout } from '../../../layout.js';
 import type { DatastoreControl, ReplicationCapability } from '../../manager.js';
-import type { SqlClient } from '../sql-client.js';
+import { escape, type SqlClient } from '../sql-client.js';
 import { dialectForVersion, type MysqlDialect, type ReplicaThreads, type Statement } from './dialect.js';
 import { mariadbAhead, mariadbPending, notationOf, parseMariadbPosition, parseMysqlGtidSet, reached } from './gtid.js';
 import { checkReplicationPassword, checkReplicationUser, replicationUser } from './names.js';
@@ -27,6 +27,8 @@ import { isMarkedReadOnly, markReadOnly, revokeReadOnlyAdmin } from './read-only
 import { removeStaleReplicaState } from './stale-state.js';
 
 export interface MysqlReplicationDeps {
+  /** The flavor has no incremental backups (no physical tool here): snapshots are full. */
+  readonly fullSnapshotsOnly: boolean;
   readonly sql: SqlClient;
   readonly log: Logger;
   readonly config: CompiledAgentConfig;
@@ -56,15 +58,7 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
   const one = async (q: string): Promise<string> => String((await sql.query(q))[0]?.p ?? '').trim();
 
   /** Runs statements on one connection without writing to the binary log. */
-  const local = <T>(fn: (q: (s: string, v?: unknown[]) => Promise<unknown>) => Promise<T>): Promise<T> =>
-    sql.withConnection(async (q) => {
-      await q('SET SESSION sql_log_bin = 0');
-      try {
-        return await fn(q);
-      } finally {
-        await q('SET SESSION sql_log_bin = 1');
-      }
-    });
+  const local = <T>(fn: (q: (s: string, v?: unknown[]) => Promise<unknown>) => Promise<T>): Promise<T> => sql.unlogged(fn);
 
   /**
    * A statement carrying a secret: an error is re-raised without the
@@ -76,7 +70,9 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
       return await fn();
     } catch (err) {
       const e = err as { code?: string; message?: string };
-      const message = String(e?.message ?? err).split(secret).join('***');
+      // Raw, and as the server echoes a statement back (escaped).
+      let message = String(e?.message ?? err);
+      for (const form of [secret, escape(secret).slice(1, -1)]) message = message.split(form).join('***');
       throw new AgentError(e instanceof AgentError ? (e.code as AgentError['code']) : 'AGENT_ERR_DATASTORE', message);
     }
   };
@@ -240,6 +236,7 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
 
   const capability = {
     caFile,
+    fullSnapshotsOnly: deps.fullSnapshotsOnly,
 
     async dialect(): Promise<string> {
       return (await dialect()).name;

@@ -46,27 +46,22 @@ export function markReadOnly(agentDir: string, readOnly: boolean): void {
  * Returns the accounts it was taken from.
  */
 export async function revokeReadOnlyAdmin(sql: SqlClient, log: Logger): Promise<string[]> {
-  return sql.withConnection(async (q) => {
-    await q('SET SESSION sql_log_bin = 0');
-    try {
-      const taken: string[] = [];
-      const rows = await q(`SELECT User AS u, Host AS h, is_role AS r FROM mysql.user`);
-      for (const row of rows) {
-        const name = String(row.u);
-        const host = String(row.h);
-        const isRole = String(row.r) === 'Y';
-        if (name === '' || LOCAL_SYSTEM.has(`${name}@${host}`)) continue;
-        const who = isRole ? escapeId(name) : account(name, host);
-        const grants = (await q(`SHOW GRANTS FOR ${who}`)).map((g) => String(Object.values(g)[0] ?? ''));
-        const global = grants.filter((g) => / ON \*\.\* TO /.test(g));
-        if (!global.some((g) => /^GRANT (ALL PRIVILEGES|.*\bREAD_ONLY ADMIN\b)/.test(g))) continue;
-        await q(`REVOKE ${READ_ONLY_ADMIN} ON *.* FROM ${who}`);
-        taken.push(isRole ? name : `${name}@${host}`);
-      }
-      if (taken.length) log.warn({ accounts: taken }, 'read-only: took READ_ONLY ADMIN from accounts that could write through read_only');
-      return taken;
-    } finally {
-      await q('SET SESSION sql_log_bin = 1');
+  return sql.unlogged(async (q) => {
+    const taken: string[] = [];
+    const rows = await q(`SELECT User AS u, Host AS h, is_role AS r FROM mysql.user`);
+    for (const row of rows) {
+      const name = String(row.u);
+      const host = String(row.h);
+      const isRole = String(row.r) === 'Y';
+      if (name === '' || LOCAL_SYSTEM.has(`${name}@${host}`)) continue;
+      const who = isRole ? escapeId(name) : account(name, host);
+      const grants = (await q(`SHOW GRANTS FOR ${who}`)).map((g) => String(Object.values(g)[0] ?? ''));
+      const global = grants.filter((g) => / ON \*\.\* TO /.test(g));
+      if (!global.some((g) => /^GRANT (ALL PRIVILEGES|.*\bREAD_ONLY ADMIN\b)/.test(g))) continue;
+      await q(`REVOKE ${READ_ONLY_ADMIN} ON *.* FROM ${who}`);
+      taken.push(isRole ? name : `${name}@${host}`);
     }
+    if (taken.length) log.warn({ accounts: taken }, 'read-only: took READ_ONLY ADMIN from accounts that could write through read_only');
+    return taken;
   });
 }

@@ -6,7 +6,8 @@
 // deleted (the source drops its access).
 import t from 'tap';
 import path from 'node:path';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { ReplicationSecrets } from '../../../../control/replication-secret.js';
 import Database from 'better-sqlite3';
 import { InstanceStatus, type DeleteInstanceResponse, type DetachReplicaResponse } from '../../../../proto/gen/coffer/control/v1/instances.js';
 import type { ListBackupsResponse } from '../../../../proto/gen/coffer/control/v1/backups.js';
@@ -16,7 +17,7 @@ import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, w
 
 t.setTimeout(20 * 60_000);
 
-const DATASTORES = (process.env.COFFER_REPLICATION_DATASTORES ?? 'postgresql').split(',');
+const DATASTORES = (process.env.COFFER_REPLICATION_DATASTORES ?? 'mariadb').split(',');
 
 for (const ds of DATASTORES) {
   const u = DATASTORE_USERS[ds]!;
@@ -61,6 +62,17 @@ for (const ds of DATASTORES) {
       });
       const refusal = await u.refusal(r.port, 1000);
       t.not(refusal, '', `${r.name} refuses a write: ${refusal.split('\n')[0]}`);
+    }
+
+    // The replication secrets are derived again where needed, never stored:
+    // not in the database, its WAL, or the tasks' data.
+    const secrets = ReplicationSecrets.open(h.dataDir);
+    const stored = ['coffer.db', 'coffer.db-wal'].filter((f) => existsSync(path.join(h.dataDir, f))).map((f) => readFileSync(path.join(h.dataDir, f)));
+    for (const r of replicas) {
+      for (const scope of ['replica', 'deployment'] as const) {
+        const secret = secrets.secretFor(scope, r.id);
+        t.notOk(stored.some((b) => b.includes(secret)), `${r.name}'s ${scope} secret is not in the control's database`);
+      }
     }
 
     const backups = await ccall<ListBackupsResponse>(h.clients.backups, 'listBackups', { instanceId: source.id, pageSize: 100, pageToken: '' }, token);
