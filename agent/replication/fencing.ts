@@ -17,6 +17,9 @@ import type { ReplicationCapability } from '../managers/manager.js';
 import { SourceVerdict } from '../../proto/gen/coffer/control/v1/conductor.js';
 import type { FenceReason, ReplicationRole, RoleStore } from './role-store.js';
 
+/** How soon a fence that could not be applied is tried again. */
+const LAPSE_RETRY_MS = 1000;
+
 export interface FenceDeps {
   readonly roles: RoleStore;
   readonly capability: ReplicationCapability | undefined;
@@ -81,8 +84,9 @@ export class SourceFence {
       return this.apply();
     }
     if (verdict !== SourceVerdict.SOURCE_VERDICT_CONFIRMED) return this.retry();
-    const until = leaseMs > 0 ? sentAtMs + leaseMs : Number.POSITIVE_INFINITY;
-    this.leaseUntil = Math.max(this.leaseUntil ?? 0, until);
+    // The newest verdict decides (older ones were dropped above): a control
+    // that granted "no limit" while the set had no replicas can bound it later.
+    this.leaseUntil = leaseMs > 0 ? sentAtMs + leaseMs : Number.POSITIVE_INFINITY;
     if (this.leaseUntil <= this.now()) return this.lapse();
     if (r.fenced === 'boot' || r.fenced === 'lease') {
       this.deps.log.info({ leaseMs }, 'the control confirmed this source: taking writes');
@@ -142,7 +146,14 @@ export class SourceFence {
       this.deps.log.warn('the source lease ran out without a confirmation from the control: refusing writes');
       this.deps.roles.update({ fenced: 'lease' satisfies FenceReason });
     }
-    await this.apply().catch((err: Error) => this.deps.log.error({ err: err.message }, 'could not make the datastore refuse writes after the lease ran out'));
+    try {
+      await this.apply();
+    } catch (err) {
+      // No heartbeat answer may come to retry it (the control is away): retry here.
+      this.deps.log.error({ err: (err as Error).message }, 'could not make the datastore refuse writes after the lease ran out; retrying');
+      this.timer = setTimeout(() => void this.lapse(), LAPSE_RETRY_MS);
+      this.timer.unref();
+    }
   }
 
   private clearTimer(): void {

@@ -45,6 +45,10 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
       const emit = (p: { phase: string; message: string; percent: number; bytesDone?: number; bytesTotal?: number; bytesPerSecond?: number }) =>
         write({ progress: { bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, ...p, operationId: op.id } });
       try {
+        // A replica's request is refused before any backup is read.
+        if (req.replicaOf) {
+          agent.replication.validatePrepare(req.replicaOf, !!req.restore, { databases: req.databases.length, users: req.users.length, rootPassword: !!req.rootPassword });
+        }
         // From a backup: find and check the chain before anything is built;
         // its objects are verified and restored inside Prepare.
         const checked = req.restore ? await backups.checkRestore(await restoreChain(req.restore)) : undefined;
