@@ -48,15 +48,15 @@ export interface PgReplicationContext {
   readonly writeHba: () => void;
 }
 
-/** True while a postmaster runs on the data directory (its pid file names a live process). */
+/** True while a postmaster runs on the data directory (its pid file names a live postgres). */
 export function postmasterRunning(dataDir: string): boolean {
   const pidFile = path.join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return false;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 1) return false;
   try {
-    process.kill(pid, 0);
-    return true;
+    // The pid of a postmaster killed with -9 may since name another process.
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
   } catch {
     return false;
   }
