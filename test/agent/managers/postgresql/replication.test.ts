@@ -11,7 +11,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
-import { collect, waitFor } from '../../../support/agent.js';
+import { call, collect, waitFor } from '../../../support/agent.js';
 import { psql, psqlAdmin, SHOP_PREPARE } from '../../../support/psql.js';
 import { alice, deployment, FINGERPRINT, instance, pki, REPL_PASSWORD, replicationStatus as status, root, rpc, slotOf as hex, sourceFor, value } from '../../../support/pg-replication.js';
 import type { GetReplicaSnapshotResponse, ReplicaSnapshot } from '../../../../proto/gen/coffer/agent/v1/replication.js';
@@ -60,6 +60,9 @@ t.test('a replica built from its source, switchover under a write loop, pg_rewin
     const su = await root(replica, "SET default_transaction_read_only = off; SET transaction_read_only = off; INSERT INTO items VALUES (7001, 'x')");
     t.not(su.code, 0, 'root cannot SET its way to a write');
     t.match(su.stderr, /recovery|read-only/);
+    const viaApi = await call(replica.c.accounts, 'createUsers', { users: [{ name: 'bob', host: '', password: 'B0b-pass-1', databases: [], rules: [] }] }).catch((e: { code: number; details: string }) => e);
+    t.equal((viaApi as { code: number }).code, Status.FAILED_PRECONDITION, 'the accounts API on a replica: refused as not possible now, not as a failure');
+    t.match((viaApi as { details: string }).details, /read-only/);
   });
 
   await t.test('status: the replica streams with no lag at rest; the source lists it and its slot', async (t) => {
