@@ -11,7 +11,7 @@ import { connectAs, refusal } from '../../../support/redis-cli.js';
 import type { GetStatusResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { DemoteSourceResponse, EnableAsSourceResponse, MakeReadOnlyResponse, WaitForTransactionResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
 import type { ReplicationStatus } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
-import { deployment, repl, replicaOf, replStatus, REPL_PASSWORD, rootedRedis, snapshotFor, sourceInfo, until } from './fixtures/replication.js';
+import { deployment, follow, repl, replicaOf, replStatus, REPL_PASSWORD, rootedRedis, snapshotFor, until } from './fixtures/replication.js';
 
 t.test('a replica built from a source holding data has it, follows new writes within seconds, and refuses writes', async (t) => {
   const d = deployment();
@@ -129,7 +129,7 @@ t.test('switchover by hand (source read-only, replica waits, promote, old source
   const ackedBefore = acked;
   await until('writes acknowledged by the new source', async () => acked > ackedBefore + 200);
 
-  const demoted = await repl<DemoteSourceResponse>(source, 'demoteSource', { source: { ...sourceInfo(replica, { artifact: undefined, sources: [{ host: '', port: 0, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: '', slotName: '' }] }), instanceId: 'new-source' } });
+  const demoted = await repl<DemoteSourceResponse>(source, 'demoteSource', { source: follow(replica, 'new-source') });
   t.equal(demoted.status!.role, 'replica', 'the old source is a replica now');
   stop = true;
   await writer;
@@ -153,9 +153,9 @@ t.test('detach makes a replica standalone and writable; the RPCs refuse what mak
   await until('the data on the replica', async () => (await rep.get('a')) === '1');
 
   await t.rejects(repl(source, 'detachReplica'), { code: Status.FAILED_PRECONDITION, details: /source/ }, 'a source cannot be detached');
-  await t.rejects(repl(source, 'attachReplica', { source: sourceInfo(replica, { artifact: undefined, sources: [{ host: '', port: 0, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: '', slotName: '' }] }) }), { code: Status.FAILED_PRECONDITION, details: /DemoteSource/ });
+  await t.rejects(repl(source, 'attachReplica', { source: follow(replica) }), { code: Status.FAILED_PRECONDITION, details: /DemoteSource/ });
   await t.rejects(repl(replica, 'makeReadOnly', { readOnly: false }), { code: Status.FAILED_PRECONDITION, details: /replica/ }, 'a replica cannot be made writable');
-  await t.rejects(repl(replica, 'getReplicaSnapshot' in {} ? '' : 'addReplicaAccess', { replicas: [{ replicaId: randomUUID(), password: REPL_PASSWORD }] }), { code: Status.FAILED_PRECONDITION, details: /replica/ }, 'replicas of replicas are refused');
+  await t.rejects(repl(replica, 'addReplicaAccess', { replicas: [{ replicaId: randomUUID(), password: REPL_PASSWORD }] }), { code: Status.FAILED_PRECONDITION, details: /replica/ }, 'replicas of replicas are refused');
 
   const detached = await repl<{ status: ReplicationStatus }>(replica, 'detachReplica');
   t.equal(detached.status.role, 'standalone');
@@ -166,7 +166,7 @@ t.test('detach makes a replica standalone and writable; the RPCs refuse what mak
   const twice = await repl<{ status: ReplicationStatus }>(replica, 'detachReplica');
   t.equal(twice.status.role, 'standalone', 'detach asked again finds the work done');
   await t.rejects(repl(replica, 'enableAsSource'), { code: Status.FAILED_PRECONDITION, details: /only a replica/ }, 'a standalone cannot be promoted');
-  await t.rejects(repl(replica, 'demoteSource', { source: sourceInfo(source, { artifact: undefined, sources: [{ host: '', port: 0, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: '', slotName: '' }] }) }), { code: Status.FAILED_PRECONDITION, details: /AttachReplica/ });
+  await t.rejects(repl(replica, 'demoteSource', { source: follow(source) }), { code: Status.FAILED_PRECONDITION, details: /AttachReplica/ });
   t.equal(await rep.get('later'), null, 'a detached instance no longer follows');
 });
 
