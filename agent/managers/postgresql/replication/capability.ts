@@ -218,7 +218,18 @@ export class PgReplication implements ReplicationCapability {
       await sql.close();
       await ds.stop(signal);
     }
-    const diverged = await rewind(rc, settings.conninfo(followed(s), { dbname: 'postgres', application_name: 'coffer-rewind' }), signal, received);
+    let changed = false;
+    let diverged: string;
+    try {
+      diverged = await rewind(rc, settings.conninfo(followed(s), { dbname: 'postgres', application_name: 'coffer-rewind' }), signal, received, () => (changed = true));
+    } catch (err) {
+      // The new source could not be reached or read, and nothing was
+      // changed: the instance runs again as it was (fenced, if a primary),
+      // and a retry starts over. A rewind that failed midway leaves the
+      // data directory to a retry, never to a start.
+      if (!changed) await ds.start(signal).catch((e: Error) => log.warn({ err: e.message }, 'could not start the datastore again after the failed rewind'));
+      throw err;
+    }
     // pg_rewind copied the new source's ALTER SYSTEM settings; this
     // instance's configuration is its own (as after a restore).
     const autoConf = path.join(layout.dataDir, 'postgresql.auto.conf');

@@ -63,11 +63,12 @@ async function commitsBetween(ctx: RewindContext, from: string, to: string, time
 }
 
 /**
- * Rewinds the stopped, cleanly shut down target to follow the source.
+ * Rewinds the stopped, cleanly shut down target to follow the source;
+ * `onChange` is called before the first change to the data directory.
  * Returns the LSN range rewound away that held committed transactions
  * ("<divergence>-<end of its WAL>"), '' when none did.
  */
-export async function rewind(ctx: RewindContext, sourceConninfo: string, signal: AbortSignal, knownEnd = ''): Promise<string> {
+export async function rewind(ctx: RewindContext, sourceConninfo: string, signal: AbortSignal, knownEnd = '', onChange: () => void = () => undefined): Promise<string> {
   const before = await controlData(ctx, signal);
   // A primary's WAL ends with its shutdown checkpoint; a standby's last
   // restartpoint may lie far behind what it received and replayed, which
@@ -88,6 +89,8 @@ export async function rewind(ctx: RewindContext, sourceConninfo: string, signal:
     return '';
   }
   const commits = await commitsBetween(ctx, divergence, end, before.timeline, signal);
+  // From here on the data directory is being changed.
+  onChange();
   try {
     await ctx.runner.run(argv, as);
   } catch (err) {

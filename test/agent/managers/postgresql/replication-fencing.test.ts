@@ -102,6 +102,8 @@ t.test('an old source killed with commits its replica never received rejoins fen
   const w = await root(old, "SET default_transaction_read_only = off; INSERT INTO items VALUES (6000, 'split brain?')");
   t.not(w.code, 0, 'the old source comes back refusing writes, its superuser included');
 
+  // Demoted while stopped (the switchover test demotes a running one).
+  await call(old.c.lifecycle, 'stop', {});
   const demoted = await rpc<{ status: ReplicationStatus; diverged: string }>(old, 'demoteSource', { source: sourceFor(c!, access.sources[0]!) });
   t.match(demoted.diverged, /^[0-9A-F]+\/[0-9A-F]+-[0-9A-F]+\/[0-9A-F]+$/, `the rewound range is reported: ${demoted.diverged}`);
   t.equal(demoted.status.role, 'replica');
