@@ -10,11 +10,12 @@ import type { Teardown } from '../harness.js';
 export interface Daemon {
   readonly proc: ChildProcess;
   readonly exited: Promise<number | null>;
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
+  /** The stop signal, then SIGKILL after `graceMs`; resolves once it has exited. */
   stop(graceMs?: number): Promise<void>;
 }
 
-export function startDaemon(td: Teardown, argv: readonly string[], opts: { log: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv }): Daemon {
+/** `stopSignal`: what asks the server to stop (postgres: SIGINT, its fast shutdown; SIGTERM waits for clients). */
+export function startDaemon(td: Teardown, argv: readonly string[], opts: { log: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv; stopSignal?: NodeJS.Signals }): Daemon {
   const fd = openSync(opts.log, 'a', 0o644);
   let proc: ChildProcess;
   try {
@@ -32,7 +33,7 @@ export function startDaemon(td: Teardown, argv: readonly string[], opts: { log: 
     exited,
     async stop(graceMs = 30_000) {
       if (!running()) return;
-      proc.kill('SIGTERM');
+      proc.kill(opts.stopSignal ?? 'SIGTERM');
       const timer = setTimeout(() => running() && proc.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
