@@ -17,6 +17,8 @@ import { crashCallbacks, recoverAtBoot } from './lifecycle/crash-recovery.js';
 import { runPrepare, validatePrepare, type PrepareFromBackup, type PrepareRequestInput } from './lifecycle/prepare.js';
 import { restorePrepared, type RestorePlan } from './lifecycle/restore-swap.js';
 import { startDatastore, stopDatastore } from './lifecycle/start-stop.js';
+import { Replication } from './replication/replication.js';
+import type { ReplicationStatus, SourceInfo } from '../proto/gen/coffer/agent/v1/replication_state.js';
 
 export { AGENT_VERSION } from './status.js';
 export type { ProgressEvent } from './lifecycle/context.js';
@@ -35,6 +37,7 @@ export class Agent {
   readonly state: StateStore;
   readonly operations = new Operations();
   readonly supervisor: Supervisor;
+  readonly replication: Replication;
   private readonly lock = new OperationLock();
   private readonly ctx: LifecycleContext;
   private readonly startedAtMs = Date.now();
@@ -51,6 +54,26 @@ export class Agent {
       ...crashCallbacks(() => this.ctx),
     });
     this.ctx = { manager: deps.manager, supervisor: this.supervisor, state: this.state, layout: deps.layout, log: deps.log };
+    this.replication = new Replication({
+      capability: deps.manager.replication,
+      datastore: deps.manager.name,
+      agentDir: deps.layout.agentDir,
+      locked: (what, fn) => this.lock.run(what, fn),
+      requireRunning: (what) => this.requireRunning(what),
+      requirePrepared: (what) => this.requirePrepared(what),
+      running: () => this.running,
+      datastoreControl: {
+        stop: async () => stopDatastore(this.ctx, true),
+        start: async () => startDatastore(this.ctx),
+      },
+      log: deps.log.child({ component: 'replication' }),
+    });
+  }
+
+  /** The datastore runs and answers (ACTIVE, or waiting for a restart). */
+  get running(): boolean {
+    const { state } = this.state.get();
+    return this.supervisor.running && (state === 'ACTIVE' || state === 'RESTART_REQUIRED');
   }
 
   get manager(): DatastoreManager {
@@ -67,7 +90,11 @@ export class Agent {
 
   /** At agent start: clear what an earlier run left, and bring the datastore back if it should run. */
   boot(): Promise<void> {
-    return recoverAtBoot(this.ctx, this.lock);
+    // A source comes back refusing writes until the control confirms it:
+    // marked now, before any call is served, and told to the datastore
+    // before it starts.
+    this.replication.fence.markBoot();
+    return recoverAtBoot(this.ctx, this.lock, () => this.replication.fence.beforeStart());
   }
 
   /** Throws unless the datastore runs (account and configuration calls need it). */
@@ -87,9 +114,18 @@ export class Agent {
    * request is refused before anything changes; the rest runs under the
    * lock, BUILDING until it has ended.
    */
-  async prepare(input: PrepareRequestInput, emit: (p: ProgressEvent) => void, op: RunningOperation, fromBackup?: PrepareFromBackup): Promise<void> {
+  async prepare(input: PrepareRequestInput, emit: (p: ProgressEvent) => void, op: RunningOperation, fromBackup?: PrepareFromBackup, replicaOf?: SourceInfo): Promise<void> {
     validatePrepare(this.ctx, input, !!fromBackup);
-    await this.lock.run('Prepare', () => runPrepare(this.ctx, input, emit, op, fromBackup));
+    if (replicaOf) {
+      this.replication.validatePrepare(replicaOf, !!fromBackup, { databases: input.databases.length, users: input.users.length, rootPassword: !!input.rootPassword });
+    }
+    await this.lock.run('Prepare', async () => {
+      // A failed earlier Prepare may have left a role: Prepare starts from nothing.
+      if (this.replication.role !== 'standalone' || this.replication.roles.get().readOnly) {
+        this.replication.roles.update({ role: 'standalone', source: null, fenced: null, readOnly: false });
+      }
+      await runPrepare(this.ctx, input, emit, op, fromBackup, replicaOf ? this.replication.replicaPrepare(replicaOf) : undefined);
+    });
   }
 
   start(): Promise<LifecycleState> {
@@ -132,12 +168,15 @@ export class Agent {
     this.state.update({ state: 'RESTART_REQUIRED', reason: `restart to apply: ${pending.join(', ')}`, pendingRestart: pending });
   }
 
-  status(): Promise<AgentStatus> {
-    return statusOf(this.ctx, this.deps.config, this.operations, this.startedAtMs);
+  async status(): Promise<AgentStatus & { replication: ReplicationStatus }> {
+    const s = await statusOf(this.ctx, this.deps.config, this.operations, this.startedAtMs);
+    const replication = await this.replication.status();
+    return { ...s, role: replication.role, replication };
   }
 
   /** SIGTERM: cancel operations, stop the datastore cleanly. It restarts at the next boot. */
   async shutdown(): Promise<void> {
+    this.replication.fence.stop();
     this.operations.cancelAll('the agent is shutting down');
     await this.deps.manager.disconnect().catch(() => undefined);
     await this.supervisor.stop();

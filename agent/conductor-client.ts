@@ -2,19 +2,25 @@
 // every heartbeatMs, sent to coffer-control over mutual TLS with the
 // instance's own certificate (the conductor accepts a report only from the
 // certificate of the instance it concerns). Each heartbeat carries its send
-// time, so the conductor can drop one that arrives after a newer one.
+// time, so the conductor can drop one that arrives after a newer one. The
+// answer's source verdict goes to the source fence (replication/fencing.ts),
+// with that send time: a lease counts from it.
 import { readFileSync } from 'node:fs';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../lib/logger.js';
-import { ConductorServiceClient } from '../proto/gen/coffer/control/v1/conductor.js';
+import { ConductorServiceClient, type HeartbeatResponse } from '../proto/gen/coffer/control/v1/conductor.js';
 import type { DatastoreState } from '../proto/gen/coffer/agent/v1/lifecycle.js';
+import type { ReplicationStatus } from '../proto/gen/coffer/agent/v1/replication_state.js';
 
 /** The control's certificate names it so, whatever address it is reached at. */
 const CONTROL_NAME = 'coffer-control';
 
 export interface HeartbeatSource {
-  (): Promise<{ state: DatastoreState; reason: string; agentVersion: string; datastorePort: number }>;
+  (): Promise<{ state: DatastoreState; reason: string; agentVersion: string; datastorePort: number; replication?: ReplicationStatus }>;
 }
+
+/** What the control answered to the heartbeat sent at `sentAtMs`. */
+export type HeartbeatAnswer = (res: HeartbeatResponse, sentAtMs: number) => Promise<void>;
 
 export interface ConductorClientOptions {
   readonly instanceId: string;
@@ -23,6 +29,7 @@ export interface ConductorClientOptions {
   readonly heartbeatMs: number;
   readonly tls: Readonly<{ cert: string; key: string; ca: string }>;
   readonly status: HeartbeatSource;
+  readonly onAnswer?: HeartbeatAnswer;
   readonly log: Logger;
 }
 
@@ -68,16 +75,19 @@ export class ConductorClient {
   private async heartbeat(): Promise<void> {
     try {
       const s = await this.opts.status();
-      await this.unary('heartbeat', {
+      const sentAtMs = Date.now();
+      const res = await this.unary<HeartbeatResponse>('heartbeat', {
         instanceId: this.opts.instanceId,
-        sentAtMs: Date.now(),
+        sentAtMs,
         state: s.state,
         reason: s.reason,
         agentVersion: s.agentVersion,
         datastorePort: s.datastorePort,
+        replication: s.replication,
       });
       if (this.reachable !== true) this.opts.log.info('conductor reachable; heartbeats flowing');
       this.reachable = true;
+      await this.opts.onAnswer?.(res, sentAtMs).catch((err: Error) => this.opts.log.error({ err: err.message }, 'acting on the heartbeat\'s answer failed'));
     } catch (err) {
       // Logged once per change: an unreachable control must not flood the log.
       if (this.reachable !== false) this.opts.log.warn({ err: (err as Error).message }, 'heartbeat to the conductor failed');

@@ -118,8 +118,10 @@ Examples:
       log: log.child({ component: 'conductor-client' }),
       status: async () => {
         const s = agent.state.get();
-        return { state: STATE_TO_PROTO[s.state], reason: s.reason, agentVersion: AGENT_VERSION, datastorePort: config.datastorePort };
+        const replication = await agent.replication.status();
+        return { state: STATE_TO_PROTO[s.state], reason: s.reason, agentVersion: AGENT_VERSION, datastorePort: config.datastorePort, replication };
       },
+      onAnswer: (res, sentAtMs) => agent.replication.onVerdict(res.sourceVerdict, Number(res.sourceLeaseMs), sentAtMs),
     });
     conductor.start();
   }

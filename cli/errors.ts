@@ -69,6 +69,8 @@ export function fromGrpc(err: ServiceError, ctx: ErrorContext): CliError {
     case Status.UNAUTHENTICATED:
       return make(`the token was refused by coffer-control at ${ctx.endpoint} (${details}): ${TOKEN_HINT}`, EXIT.AUTH);
     case Status.PERMISSION_DENIED:
+      // The control's refusals of an operation (a replica of a replica) say why themselves.
+      if (controlCode(err) === 'CONTROL_ERR_PERMISSION_DENIED') return make(`not allowed: ${details}`, EXIT.AUTH);
       return make(`the token's project may not do this: ${details}`, EXIT.AUTH);
     case Status.UNAVAILABLE:
       // The control answered but the instance's agent did not: a different fix.

@@ -1,7 +1,7 @@
 // API messages as a person reads them (table rows, fields) and as a script
 // reads them (JSON: the proto3 JSON field names, every field present, enums
 // by their short name: "ACTIVE" rather than "INSTANCE_STATUS_ACTIVE").
-import { instanceStatusToJSON, type Instance } from '../proto/gen/coffer/control/v1/instances.js';
+import { instanceStatusToJSON, type Instance, type ReplicaRef } from '../proto/gen/coffer/control/v1/instances.js';
 import { backupKindToJSON, backupStatusToJSON, type Backup } from '../proto/gen/coffer/control/v1/backups.js';
 import { taskStateToJSON, type Task } from '../proto/gen/coffer/control/v1/tasks.js';
 import { datastoreStateToJSON } from '../proto/gen/coffer/agent/v1/lifecycle.js';
@@ -31,10 +31,15 @@ export function bytes(n: number): string {
 
 const faultText = (f: Fault | undefined): string => (f ? `${f.step}: ${f.message}` : '');
 
+const refStatus = (r: ReplicaRef): string => short(instanceStatusToJSON(r.status), 'INSTANCE_STATUS_');
+const refJson = (r: ReplicaRef): Record<string, unknown> => ({ ...r, status: refStatus(r) });
+
 export function instanceJson(i: Instance): Record<string, unknown> {
   return {
     ...i,
     status: instanceStatus(i),
+    replicaOf: i.replicaOf ? refJson(i.replicaOf) : null,
+    replicas: i.replicas.map(refJson),
     datastoreState: short(datastoreStateToJSON(i.datastoreState), 'DATASTORE_STATE_'),
     fault: i.fault ?? null,
   };
@@ -47,10 +52,47 @@ function agentText(i: Instance): string {
   return i.agentReachable ? 'reachable' : `unreachable since ${time(i.agentLastSeenMs)}`;
 }
 
-export const INSTANCE_HEADERS = ['ID', 'NAME', 'STATUS', 'DATASTORE', 'ADDRESS', 'AGENT'] as const;
+/**
+ * How far a replica is behind: seconds as the datastore computes them, and
+ * the positions it has not applied (bytes of WAL or offset; transactions
+ * for the MySQL family), or "unknown" when its agent does not say.
+ */
+export function lagText(seconds: number, positions: number, datastore: string): string {
+  if (seconds < 0 && positions < 0) return 'unknown';
+  const unit = datastore === 'mariadb' || datastore === 'mysql' ? 'transactions' : 'bytes';
+  const parts = [seconds >= 0 ? `${Number(seconds.toFixed(1))} s behind` : 'seconds unknown', ...(positions >= 0 ? [`${positions} ${unit}`] : [])];
+  return parts.join(', ');
+}
+
+/** standalone, "source of 2", or "replica of NAME". */
+export function roleText(i: Instance): string {
+  if (i.role === 'replica') return `replica of ${i.replicaOf?.name || i.replicaOf?.id || '?'}`;
+  if (i.role === 'source') return `source of ${i.replicas.length}`;
+  return i.role || 'standalone';
+}
+
+export const INSTANCE_HEADERS = ['ID', 'NAME', 'STATUS', 'DATASTORE', 'ADDRESS', 'ROLE', 'AGENT'] as const;
 
 export function instanceRow(i: Instance): string[] {
-  return [i.id, i.name, instanceStatus(i), `${i.datastore} ${i.datastoreVersion}`, address(i), agentText(i)];
+  return [i.id, i.name, instanceStatus(i), `${i.datastore} ${i.datastoreVersion}`, address(i), roleText(i), agentText(i)];
+}
+
+function replicationFields(i: Instance): Array<[string, string]> {
+  if (i.role === 'replica') {
+    const s = i.replicaOf;
+    return [
+      ['role', 'replica'],
+      ['source', s ? (s.name ? `${s.name} (${s.id})` : s.id) : ''],
+      ['lag', lagText(i.lagSeconds, i.lagBytes, i.datastore)],
+      ['auto failover', i.autoFailover ? 'on' : 'off'],
+    ];
+  }
+  if (i.role === 'source') {
+    // One line per replica; the key only on the first.
+    const lines = i.replicas.map((r, n): [string, string] => [n === 0 ? 'replicas' : '', `${r.name} (${r.id}) ${refStatus(r)}, lag ${lagText(r.lagSeconds, r.lagBytes, i.datastore)}`]);
+    return [['role', 'source'], ...lines, ['auto failover', i.autoFailover ? 'on' : 'off']];
+  }
+  return [['role', i.role || 'standalone']];
 }
 
 export function instanceFields(i: Instance): Array<[string, string]> {
@@ -66,6 +108,7 @@ export function instanceFields(i: Instance): Array<[string, string]> {
     ['flavor', i.flavorId],
     ['volume', i.volumeSizeGb ? `${i.volumeSizeGb} GB` : ''],
     ['agent', agentText(i)],
+    ...replicationFields(i),
     ['task', i.taskId],
     ['restored from', i.restoredFromBackupId],
     ['created', time(i.createdAtMs)],

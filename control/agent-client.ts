@@ -8,6 +8,7 @@ import { credentials, Metadata, status as Status, type ChannelCredentials, type 
 import { LifecycleServiceClient } from '../proto/gen/coffer/agent/v1/lifecycle.js';
 import { AccountServiceClient } from '../proto/gen/coffer/agent/v1/accounts.js';
 import { BackupServiceClient } from '../proto/gen/coffer/agent/v1/backup.js';
+import { ReplicationServiceClient } from '../proto/gen/coffer/agent/v1/replication.js';
 import { statusErrorOf } from '../lib/retryable.js';
 import { ControlError } from './errors.js';
 
@@ -15,6 +16,7 @@ export interface AgentClients {
   readonly lifecycle: LifecycleServiceClient;
   readonly accounts: AccountServiceClient;
   readonly backup: BackupServiceClient;
+  readonly replication: ReplicationServiceClient;
   close(): void;
 }
 
@@ -37,12 +39,14 @@ export class AgentConnector {
     const lifecycle = new LifecycleServiceClient(address, this.creds, opts);
     const accounts = new AccountServiceClient(address, this.creds, opts);
     const backup = new BackupServiceClient(address, this.creds, opts);
+    const replication = new ReplicationServiceClient(address, this.creds, opts);
     return {
       lifecycle,
       accounts,
       backup,
+      replication,
       close() {
-        for (const c of [lifecycle, accounts, backup]) c.close();
+        for (const c of [lifecycle, accounts, backup, replication]) c.close();
       },
     };
   }

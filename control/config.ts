@@ -25,6 +25,10 @@ export interface ControlOptions {
   agentBin?: string;
   /** A 0600 JSON file naming Swift or S3 for backups (see backup-storage.ts). Default: local, under the data dir. */
   backupStorage?: string;
+  /** Automatic failover for new replication sets that do not say. Default false (opt-in). */
+  autoFailover?: boolean;
+  /** How long a source whose heartbeat expired must also fail Ping before the control ejects it. Default 10. */
+  failoverGraceSeconds?: number;
 }
 
 export type { HostPort };
@@ -41,6 +45,8 @@ export interface CompiledControlConfig {
   readonly stepDelayMs: number;
   readonly agentBin: string;
   readonly backupStorage: DeploymentStorage;
+  readonly autoFailoverDefault: boolean;
+  readonly failoverGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -89,6 +95,8 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
     stepDelayMs: o.stepDelayMs ?? 0,
     agentBin: o.agentBin ?? defaultAgentBin,
     backupStorage: storageOf(o.backupStorage),
+    autoFailoverDefault: o.autoFailover === true,
+    failoverGraceMs: seconds(o.failoverGraceSeconds, 10, '--failover-grace-seconds'),
   });
 }
 

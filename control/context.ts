@@ -12,6 +12,7 @@ import type { CertificateAuthority } from './ca/authority.js';
 import type { AgentConnector, AgentClients } from './agent-client.js';
 import type { TaskEngine } from './tasks/engine.js';
 import type { CompiledControlConfig } from './config.js';
+import type { ReplicationSecrets } from './replication-secret.js';
 
 export interface ControlContext {
   readonly config: CompiledControlConfig;
@@ -26,6 +27,8 @@ export interface ControlContext {
   readonly ca: CertificateAuthority;
   readonly connector: AgentConnector;
   readonly engine: TaskEngine;
+  /** Derives replication secrets (never stored). */
+  readonly replicationSecrets: ReplicationSecrets;
 }
 
 export function allocationOf(row: InstanceRow): Allocation | null {

@@ -61,6 +61,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--heartbeat-seconds <n>', 'how often agents send heartbeats', num('--heartbeat-seconds'))
     .option('--heartbeat-expiry-seconds <n>', 'after this long without a heartbeat an agent shows as unreachable (default 3 heartbeats)', num('--heartbeat-expiry-seconds'))
     .option('--task-deadline-seconds <n>', 'how long a task may run before its instance goes to ERROR', num('--task-deadline-seconds'))
+    .option('--auto-failover', 'new replication sets fail over on their own unless their create says otherwise')
+    .option('--failover-grace-seconds <n>', 'with automatic failover: after the source\'s heartbeat expired, how long its agent must also fail to answer before a replica takes over (default 10)', num('--failover-grace-seconds'))
     .option('--backup-storage <file>', 'JSON file (mode 600: it holds credentials) choosing Swift or S3 for backups; default: local, under --data-dir (see docs/backup-storage.md)')
     .addOption(new Option('--step-delay-ms <n>', 'test seam: pause before each task step').argParser(num('--step-delay-ms')).hideHelp())
     .action((o: ControlOptions) => serve(o).catch(fail));

@@ -26,6 +26,9 @@ import { deleteWorkflow } from './workflows/delete.js';
 import { restartWorkflow } from './workflows/restart.js';
 import { resizeWorkflow } from './workflows/resize.js';
 import { backupWorkflow } from './workflows/backup.js';
+import { REPLICATION_WORKFLOWS } from './workflows/replication/index.js';
+import { ReplicationSecrets } from './replication-secret.js';
+import { FailoverWatcher } from './replication/failover-watcher.js';
 import { addInstanceService } from './api/instance-service.js';
 import { addAccountService } from './api/account-service.js';
 import { addBackupService } from './api/backup-service.js';
@@ -76,8 +79,9 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
     ca,
     connector: new AgentConnector({ ca: ca.instancesCa.cert, cert: ca.control.cert, key: ca.control.key }),
     engine,
+    replicationSecrets: ReplicationSecrets.open(config.dataDir),
   };
-  for (const w of [createWorkflow, deleteWorkflow, restartWorkflow, resizeWorkflow, backupWorkflow]) engine.register(w(context));
+  for (const w of [createWorkflow, deleteWorkflow, restartWorkflow, resizeWorkflow, backupWorkflow, ...REPLICATION_WORKFLOWS]) engine.register(w(context));
 
   const conductor = await startConductorServer(context);
   await driver.adopt(
@@ -101,6 +105,8 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
     },
   });
   const rest = await startRestServer(context, config.rest.host, config.rest.port);
+  const failover = new FailoverWatcher(context);
+  failover.start();
   log.info({ grpc: `${config.grpc.host}:${api.port}`, rest: `${config.rest.host}:${rest.port}`, conductor: `${config.conductor.host}:${conductor.port}`, resumedTasks: resumed, dataDir: config.dataDir, backupStorage: config.backupStorage.defaultStorage }, 'coffer-control listening');
 
   return {
@@ -109,6 +115,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
     conductor,
     rest,
     async stop() {
+      await failover.stop();
       await rest.close();
       await api.close(2000);
       await engine.stop();

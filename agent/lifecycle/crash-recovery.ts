@@ -40,8 +40,13 @@ export function crashCallbacks(ctx: () => LifecycleContext): Pick<SupervisorOpti
   };
 }
 
-/** At agent start: clear what an earlier run left, and bring the datastore back if it should run. */
-export async function recoverAtBoot(ctx: LifecycleContext, lock: OperationLock): Promise<void> {
+/**
+ * At agent start: clear what an earlier run left, and bring the datastore
+ * back if it should run. `beforeStart` runs once any orphan is gone and
+ * before the datastore starts (a source's fence: it must refuse writes from
+ * its first moment); if it fails the datastore is not started.
+ */
+export async function recoverAtBoot(ctx: LifecycleContext, lock: OperationLock, beforeStart: () => Promise<void> = async () => undefined): Promise<void> {
   const { log, state, layout } = ctx;
   // Synchronously, before any call is served: nothing is running yet.
   clearScratch(layout, log);
@@ -50,6 +55,7 @@ export async function recoverAtBoot(ctx: LifecycleContext, lock: OperationLock):
   const interrupted = s.state === 'BUILDING' || existsSync(setAsideDir(layout));
   if (!interrupted && !(s.prepared && s.wantRunning)) {
     await Supervisor.reapOrphan(layout.pidFile, log);
+    if (s.prepared) await beforeStart().catch((err: Error) => log.error({ err }, 'preparing the datastore\'s next start failed'));
     return;
   }
   // Until the datastore answers again, nobody may read the state the
@@ -84,6 +90,13 @@ export async function recoverAtBoot(ctx: LifecycleContext, lock: OperationLock):
         ? 'the agent stopped during a restore; the restore was rolled back and the previous data kept'
         : 'the agent stopped during a restore, before it set the data aside or after it had finished; the data directory is kept as it was';
     if (s.wantRunning) {
+      try {
+        await beforeStart();
+      } catch (err) {
+        log.error({ err }, 'the datastore is not started: readying it to refuse writes failed');
+        state.update({ state: 'FAILED', reason: `${note ? `${note}; ` : ''}not started: making it refuse writes until the control confirms this source failed: ${(err as Error).message}` });
+        return;
+      }
       try {
         await startDatastore(ctx, note);
       } catch (err) {

@@ -10,6 +10,7 @@ import { AgentError } from '../errors.js';
 import type { RunningOperation } from '../operations.js';
 import { throwIfCancelled, type LifecycleContext, type ProgressEvent } from './context.js';
 import { restoreInto, type RestorePlan } from './restore-swap.js';
+import type { ReplicaPrepare } from '../replication/replication.js';
 import { stopQuietly } from './start-stop.js';
 
 export type PrepareRequestInput = PrepareInput & { datastoreVersion: string };
@@ -29,6 +30,7 @@ const PREPARE_PHASES: ReadonlyArray<[string, number, string]> = [
   ['start', 65, 'starting the datastore'],
   ['secure', 75, 'creating the agent account and removing insecure defaults'],
   ['restore', 80, 'restoring the backup'],
+  ['attach', 84, 'following the source as a replica'],
   ['databases', 85, 'creating databases'],
   ['users', 92, 'creating users'],
   ['root', 97, 'enabling root'],
@@ -60,6 +62,7 @@ export async function runPrepare(
   emit: (p: ProgressEvent) => void,
   op: RunningOperation,
   fromBackup?: PrepareFromBackup,
+  replica?: ReplicaPrepare,
 ): Promise<void> {
   const { manager, supervisor, state, log } = ctx;
   const signal = op.controller.signal;
@@ -89,7 +92,17 @@ export async function runPrepare(
         op.phase = p.phase;
         emit({ ...p, percent: 80 });
       }, signal);
-      await restoreInto(ctx, plan, signal);
+      // A replica is configured to follow its source before it first
+      // starts on the restored data, so it never writes a transaction of
+      // its own (a logical restore replays into a running server: attach
+      // alone makes it a replica).
+      await restoreInto(ctx, plan, signal, replica && !plan.logical ? () => replica.beforeStart() : undefined);
+      step = '';
+    }
+    if (replica) {
+      phase('attach');
+      step = 'attaching to the source failed: ';
+      await replica.attach(signal);
       step = '';
     }
     await createAccounts(ctx, input, phase);

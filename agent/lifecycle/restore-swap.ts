@@ -34,8 +34,10 @@ export interface RestorePlan {
  * Runs the plan without touching the lifecycle state: the caller (Prepare,
  * or the Restore call) says what the instance is before and after. On
  * failure the previous data is back in place and the datastore is stopped.
+ * `beforeStart` runs once the data is in place, before the datastore starts
+ * on it (physical restores only).
  */
-export async function restoreInto(ctx: LifecycleContext, plan: RestorePlan, signal: AbortSignal): Promise<number> {
+export async function restoreInto(ctx: LifecycleContext, plan: RestorePlan, signal: AbortSignal, beforeStart?: () => Promise<void>): Promise<number> {
   if (plan.logical) return plan.fill(signal);
   const { manager, layout, log, supervisor } = ctx;
   const aside = setAsideDir(layout);
@@ -51,6 +53,8 @@ export async function restoreInto(ctx: LifecycleContext, plan: RestorePlan, sign
   let bytes: number;
   try {
     bytes = await plan.fill(signal);
+    // Prepare of a replica: configured to follow its source before it first runs.
+    await beforeStart?.();
     await supervisor.start(signal);
     await manager.secure(signal, false);
     await manager.connect();

@@ -144,6 +144,11 @@ export interface ReplicationCapability {
   /** The dialect in use, detected from the server where it matters (mariadb-gtid, mysql-gtid, pg-streaming, redis). */
   dialect(): Promise<string>;
   /**
+   * True when the datastore's backups are full only (Redis's RDB): the
+   * snapshot for replicas is then full even when the control names a parent.
+   */
+  readonly fullSnapshotsOnly?: boolean;
+  /**
    * On a running source: each replica's account (and PostgreSQL slot),
    * created or given the new secret. Returns user and slot per replica,
    * same order; host, port and position empty.

@@ -35,7 +35,7 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
 
     getStatus: unary(log, 'GetStatus', async () => {
       const s = await agent.status();
-      return { replication: undefined, ...s, state: STATE_TO_PROTO[s.state] };
+      return { ...s, state: STATE_TO_PROTO[s.state] };
     }),
 
     prepare: serverStream<PrepareRequest, PrepareResponse>(log, 'Prepare', async (req, write, signal) => {
@@ -45,6 +45,10 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
       const emit = (p: { phase: string; message: string; percent: number; bytesDone?: number; bytesTotal?: number; bytesPerSecond?: number }) =>
         write({ progress: { bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, ...p, operationId: op.id } });
       try {
+        // A replica's request is refused before any backup is read.
+        if (req.replicaOf) {
+          agent.replication.validatePrepare(req.replicaOf, !!req.restore, { databases: req.databases.length, users: req.users.length, rootPassword: !!req.rootPassword });
+        }
         // From a backup: find and check the chain before anything is built;
         // its objects are verified and restored inside Prepare.
         const checked = req.restore ? await backups.checkRestore(await restoreChain(req.restore)) : undefined;
@@ -59,6 +63,7 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
           emit,
           op,
           checked,
+          req.replicaOf,
         );
         const s = await agent.status();
         write({ result: { state: STATE_TO_PROTO[s.state], serverVersion: s.serverVersion, datastorePort: s.datastorePort, pendingRestart: s.pendingRestart } });

@@ -1,11 +1,16 @@
-// coffer instance create|list|show|watch|delete|restart
+// coffer instance create|list|show|watch|delete|restart, and replication:
+// create --replica-of, promote, eject, detach
 import { Command } from 'commander';
 import {
   CreateInstanceRequest,
   InstanceStatus,
   type CreateInstanceResponse,
   type DeleteInstanceResponse,
+  type DetachReplicaResponse,
+  type EjectReplicaSourceResponse,
+  type GetInstanceResponse,
   type Instance,
+  type PromoteToReplicaSourceResponse,
   type RestartInstanceResponse,
 } from '../../proto/gen/coffer/control/v1/instances.js';
 import { TaskState } from '../../proto/gen/coffer/control/v1/tasks.js';
@@ -15,6 +20,7 @@ import { allInstances, findInstance } from '../resolve.js';
 import { readPassword, readSecretFile } from '../secret-files.js';
 import { followInstance, followTask } from '../watch.js';
 import { INSTANCE_HEADERS, instanceFields, instanceJson, instanceRow, instanceStatus } from '../views.js';
+import type { Connection } from '../connection.js';
 
 interface CreateOptions {
   datastore?: string;
@@ -28,8 +34,25 @@ interface CreateOptions {
   rootPasswordFile?: string;
   backup?: string;
   config?: string[];
+  replicaOf?: string;
+  replicaCount?: string;
+  /** undefined: the control's default. */
+  autoFailover?: boolean;
   wait: boolean;
 }
+
+/** What a replica takes from its source: options that cannot go with --replica-of. */
+const SOURCE_OPTIONS: ReadonlyArray<[keyof CreateOptions, string]> = [
+  ['datastore', '--datastore'],
+  ['datastoreVersion', '--datastore-version'],
+  ['flavor', '--flavor'],
+  ['size', '--size'],
+  ['database', '--database'],
+  ['user', '--user'],
+  ['rootPasswordFile', '--root-password-file'],
+  ['backup', '--backup'],
+  ['config', '--config'],
+];
 
 function overrides(pairs: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -51,7 +74,72 @@ function settle(ctx: CommandContext, i: Instance | null, doing: string): void {
   if (i.status !== InstanceStatus.INSTANCE_STATUS_ACTIVE) throw failed(`instance ${i.name} is ${instanceStatus(i)}, not ACTIVE`);
 }
 
+const getInstance = async (conn: Connection, id: string): Promise<Instance | null> =>
+  (await conn.unary<GetInstanceResponse>((md, opts, cb) => conn.instances.getInstance({ id }, md, opts, cb)).catch(() => ({ instance: undefined }))).instance ?? null;
+
+/** Creates replicas of --replica-of and follows the set's task until every replica is ACTIVE (or one failed). */
+async function createReplicas(ctx: CommandContext, name: string, o: CreateOptions): Promise<void> {
+  const { conn } = ctx;
+  for (const [key, flag] of SOURCE_OPTIONS) {
+    const v = o[key];
+    if (v !== undefined && !(Array.isArray(v) && v.length === 0)) throw usage(`${flag} cannot be given with --replica-of: a replica takes its source's datastore, version, flavor, volume size and data`);
+  }
+  let count = 0;
+  if (o.replicaCount !== undefined) {
+    count = Number(o.replicaCount);
+    if (!/^\d+$/.test(o.replicaCount) || count < 1 || count > 3) throw usage(`--replica-count must be 1, 2 or 3, got "${o.replicaCount}"`);
+  }
+  const source = await findInstance(conn, o.replicaOf!);
+  const req = CreateInstanceRequest.fromPartial({ name, replicaOf: source.id, replicaCount: count, ...(o.autoFailover === undefined ? {} : { autoFailover: o.autoFailover }) });
+  const r = await conn.unary<CreateInstanceResponse>((md, opts, cb) => conn.instances.createInstance(req, md, opts, cb));
+  const replicas = r.replicas.length ? r.replicas : [r.instance!];
+  const show = (list: Instance[]): void => {
+    if (list.length === 1) ctx.out.fields(instanceFields(list[0]!), instanceJson(list[0]!));
+    else ctx.out.table(INSTANCE_HEADERS, list.map(instanceRow), list.map(instanceJson));
+  };
+  if (!o.wait) {
+    show(replicas);
+    if (!ctx.settings.json) ctx.out.note(`follow them with: ${replicas.map((x) => `coffer instance watch ${x.id}`).join('; ')}`);
+    return;
+  }
+  const what = replicas.length === 1 ? `replica ${replicas[0]!.name}` : `${replicas.length} replicas (${replicas.map((x) => x.name).join(', ')})`;
+  const task = await followTask(conn, ctx.display(), r.taskId, `creating ${what} of ${source.name}`);
+  const after = await Promise.all(replicas.map(async (x) => (await getInstance(conn, x.id)) ?? x));
+  show(after);
+  const bad = after.filter((x) => x.status !== InstanceStatus.INSTANCE_STATUS_ACTIVE);
+  if (task?.state === TaskState.TASK_STATE_FAILED || bad.length) {
+    const why = bad.map((x) => `${x.name} is ${instanceStatus(x)}${x.fault ? ` (step ${x.fault.step}: ${x.fault.message})` : ''}`).join('; ');
+    throw failed(`creating ${what} failed: ${why || task?.error || `task ${r.taskId} failed`}`);
+  }
+}
+
+/**
+ * Promote, eject and detach: one call that starts a task on the set, then
+ * the task followed to its end and the instance shown as it ended up.
+ */
+async function replicationAction(
+  ctx: CommandContext,
+  ref: string,
+  wait: boolean,
+  doing: string,
+  call: (conn: Connection, id: string) => Promise<{ taskId: string }>,
+): Promise<void> {
+  const { conn } = ctx;
+  const i = await findInstance(conn, ref);
+  const { taskId } = await call(conn, i.id);
+  if (!wait) {
+    ctx.out.done(`${doing} ${i.name} (task ${taskId})`, { id: i.id, taskId });
+    return;
+  }
+  const task = await followTask(conn, ctx.display(), taskId, `${doing} ${i.name}`);
+  const end = await getInstance(conn, i.id);
+  if (end) ctx.out.fields(instanceFields(end), instanceJson(end));
+  if (task && task.state === TaskState.TASK_STATE_FAILED) throw failed(`${doing} ${i.name} failed: ${task.error}`);
+}
+
 async function create(ctx: CommandContext, name: string, o: CreateOptions): Promise<void> {
+  if (o.replicaOf !== undefined) return createReplicas(ctx, name, o);
+  if (o.replicaCount !== undefined || o.autoFailover !== undefined) throw usage('--replica-count and --auto-failover are for creating replicas: add --replica-of INSTANCE');
   const { conn } = ctx;
   const databases = o.database ?? [];
   const warn = (l: string) => ctx.out.note(l);
@@ -89,7 +177,7 @@ async function create(ctx: CommandContext, name: string, o: CreateOptions): Prom
 }
 
 export function instanceCommand(): Command {
-  const cmd = new Command('instance').description('database instances: create, list, show, watch, delete, restart');
+  const cmd = new Command('instance').description('database instances: create, list, show, watch, delete, restart; replicas: create --replica-of, promote, eject, detach');
 
   cmd
     .command('create')
@@ -106,6 +194,10 @@ export function instanceCommand(): Command {
     .option('--root-password-file <file>', 'enable root with the password in FILE')
     .option('--backup <id>', 'restore this backup into the new instance')
     .option('--config <key=value>', 'a configuration override (repeatable)', collect)
+    .option('--replica-of <instance>', 'create replicas of this instance (id or name): they take its datastore, version, flavor, size and data')
+    .option('--replica-count <n>', 'with --replica-of: 1 to 3 replicas, named NAME-1, NAME-2... when more than one (default 1)')
+    .option('--auto-failover', 'with --replica-of: the control ejects the set\'s source on its own when it is gone (default: the control\'s setting)')
+    .option('--no-auto-failover', 'with --replica-of: a person ejects a dead source (`coffer instance eject`)')
     .option('--no-wait', 'return once the instance is recorded, without following its progress')
     .action(act<CreateOptions>((ctx, args, o) => create(ctx, args[0] as string, o)));
 
@@ -180,6 +272,45 @@ export function instanceCommand(): Command {
         }
         settle(ctx, await followInstance(conn, ctx.display(), i.id, r.taskId, `restarting ${i.name}`), 'restarting');
       }),
+    );
+
+  cmd
+    .command('promote')
+    .description('switch a replica over to be its set\'s source (no committed transaction lost); the old source follows it')
+    .argument('<instance>', 'the replica, by id or name')
+    .option('--no-wait', 'return once the switchover has started')
+    .action(
+      act<{ wait: boolean }>((ctx, args, o) =>
+        replicationAction(ctx, args[0] as string, o.wait, 'promoting', (conn, id) =>
+          conn.unary<PromoteToReplicaSourceResponse>((md, opts, cb) => conn.instances.promoteToReplicaSource({ id }, md, opts, cb)),
+        ),
+      ),
+    );
+
+  cmd
+    .command('eject')
+    .description('eject a source that is gone (its agent no longer heard): its most advanced replica takes over, and the old source rejoins as a replica when it comes back')
+    .argument('<instance>', 'the source, by id or name')
+    .option('--no-wait', 'return once the eject has started')
+    .action(
+      act<{ wait: boolean }>((ctx, args, o) =>
+        replicationAction(ctx, args[0] as string, o.wait, 'ejecting', (conn, id) =>
+          conn.unary<EjectReplicaSourceResponse>((md, opts, cb) => conn.instances.ejectReplicaSource({ id }, md, opts, cb)),
+        ),
+      ),
+    );
+
+  cmd
+    .command('detach')
+    .description('make a replica standalone and writable')
+    .argument('<instance>', 'the replica, by id or name')
+    .option('--no-wait', 'return once the detach has started')
+    .action(
+      act<{ wait: boolean }>((ctx, args, o) =>
+        replicationAction(ctx, args[0] as string, o.wait, 'detaching', (conn, id) =>
+          conn.unary<DetachReplicaResponse>((md, opts, cb) => conn.instances.detachReplica({ id }, md, opts, cb)),
+        ),
+      ),
     );
 
   return cmd;

@@ -1,6 +1,6 @@
 // Records to API messages.
 import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
-import { InstanceStatus, type Instance } from '../../proto/gen/coffer/control/v1/instances.js';
+import { InstanceStatus, type Instance, type ReplicaRef } from '../../proto/gen/coffer/control/v1/instances.js';
 import { BackupKind, BackupStatus, type Backup } from '../../proto/gen/coffer/control/v1/backups.js';
 import { TaskState, type Task } from '../../proto/gen/coffer/control/v1/tasks.js';
 import type { TaskEvent } from '../../proto/gen/coffer/control/v1/common.js';
@@ -9,6 +9,7 @@ import type { BackupRow } from '../store/backups.js';
 import type { StepRow, TaskRow } from '../store/tasks.js';
 import type { ProgressRecord } from '../events.js';
 import { agentLiveness } from '../service/agent-liveness.js';
+import { replicationOf, type Lag } from '../service/replication-view.js';
 
 const INSTANCE_STATUS: Readonly<Record<Status, InstanceStatus>> = {
   BUILD: InstanceStatus.INSTANCE_STATUS_BUILD,
@@ -24,9 +25,18 @@ const INSTANCE_STATUS: Readonly<Record<Status, InstanceStatus>> = {
   DETACH: InstanceStatus.INSTANCE_STATUS_DETACH,
 };
 
+const replicaRef = (r: InstanceRow | undefined, id: string, lag: Lag): ReplicaRef => ({
+  id,
+  name: r?.name ?? '',
+  status: r ? INSTANCE_STATUS[r.status] : InstanceStatus.INSTANCE_STATUS_UNSPECIFIED,
+  lagBytes: lag.bytes,
+  lagSeconds: lag.seconds,
+});
+
 export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiryMs: number, now = Date.now()): Instance {
   const fault = r.status === 'ERROR' ? store.latestFault(r.id) : undefined;
   const { heartbeat: hb, reachable } = agentLiveness(store, r.id, heartbeatExpiryMs, now);
+  const rep = replicationOf(store, r, heartbeatExpiryMs, now);
   return {
     id: r.id,
     name: r.name,
@@ -46,12 +56,13 @@ export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiry
     restoredFromBackupId: r.restored_from_backup_id ?? '',
     createdAtMs: r.created_at,
     updatedAtMs: r.updated_at,
-    role: 'standalone',
-    replicaOf: undefined,
-    replicas: [],
-    lagBytes: -1,
-    lagSeconds: -1,
-    autoFailover: false,
+    role: rep.role,
+    // The source's own lag is not a figure: -1 (unknown) there.
+    replicaOf: rep.role === 'replica' ? replicaRef(rep.source, rep.sourceId, { bytes: -1, seconds: -1 }) : undefined,
+    replicas: rep.replicas.map((x) => replicaRef(x.row, x.row.id, x.lag)),
+    lagBytes: rep.lag.bytes,
+    lagSeconds: rep.lag.seconds,
+    autoFailover: rep.autoFailover,
   };
 }
 

@@ -1,5 +1,4 @@
 // coffer.control.v1.InstanceService over the service layer (control/service/instances.ts).
-import { ControlError } from '../errors.js';
 import type * as grpc from '@grpc/grpc-js';
 import { InstanceServiceService, type InstanceServiceServer, type CreateInstanceRequest, type WatchInstanceResponse } from '../../proto/gen/coffer/control/v1/instances.js';
 import type { ControlContext } from '../context.js';
@@ -7,6 +6,7 @@ import type { ProgressRecord } from '../events.js';
 import type { InstanceRow } from '../store/instances.js';
 import type { Scope } from '../store/scope.js';
 import * as svc from '../service/instances.js';
+import * as repl from '../service/replication.js';
 import { toInstance, toTaskEvent } from './convert.js';
 import { decodePageToken, encodePageToken, pageSize, serverStream, unary } from './handlers.js';
 
@@ -19,7 +19,13 @@ export function addInstanceService(server: grpc.Server, c: ControlContext): void
 
   const impl: InstanceServiceServer = {
     createInstance: unary(deps, 'CreateInstance', async (req: CreateInstanceRequest, scope) => {
-      const r = svc.createInstance(c, scope, req);
+      // proto3: 0 is "not given" (the default, one replica).
+      const input = { ...req, replicaCount: req.replicaCount || undefined, autoFailover: req.autoFailover };
+      if (req.replicaOf) {
+        const r = repl.createReplicas(c, scope, input);
+        return { instance: view(r.instance), taskId: r.taskId, replicas: r.replicas.map(view) };
+      }
+      const r = svc.createInstance(c, scope, input);
       return { instance: view(r.instance), taskId: r.taskId, replicas: [] };
     }),
 
@@ -72,16 +78,10 @@ export function addInstanceService(server: grpc.Server, c: ControlContext): void
       });
     }),
 
-    // Replication (issue 12): filled in by control/service/replication.ts.
-    promoteToReplicaSource: unary(deps, 'PromoteToReplicaSource', async () => {
-      throw new ControlError('CONTROL_ERR_UNAVAILABLE', 'replication is not available yet');
-    }),
-    ejectReplicaSource: unary(deps, 'EjectReplicaSource', async () => {
-      throw new ControlError('CONTROL_ERR_UNAVAILABLE', 'replication is not available yet');
-    }),
-    detachReplica: unary(deps, 'DetachReplica', async () => {
-      throw new ControlError('CONTROL_ERR_UNAVAILABLE', 'replication is not available yet');
-    }),
+    // Replication (issue 12): control/service/replication.ts.
+    promoteToReplicaSource: unary(deps, 'PromoteToReplicaSource', async (req, scope) => ({ taskId: repl.promoteToReplicaSource(c, scope, req.id) })),
+    ejectReplicaSource: unary(deps, 'EjectReplicaSource', async (req, scope) => ({ taskId: repl.ejectReplicaSource(c, scope, req.id) })),
+    detachReplica: unary(deps, 'DetachReplica', async (req, scope) => ({ taskId: repl.detachReplica(c, scope, req.id) })),
   };
   server.addService(InstanceServiceService, impl as unknown as grpc.UntypedServiceImplementation);
 }

@@ -5,6 +5,7 @@ import type { Database, User } from '../../proto/gen/coffer/agent/v1/common.js';
 import type { ControlContext } from '../context.js';
 import * as backups from '../service/backups.js';
 import * as svc from '../service/instances.js';
+import * as repl from '../service/replication.js';
 import { badRequest } from './faults.js';
 import { callerOf, linksOf, listBody, pageOf } from './request.js';
 import { S } from './schemas.js';
@@ -34,6 +35,8 @@ interface CreateBody {
     restorePoint?: { backupRef: string } | null;
     replica_of?: string | null;
     replica_count?: number | null;
+    /** Coffer's own (not Trove's): the set's automatic failover. */
+    auto_failover?: boolean | null;
     configuration?: string | null;
     modules?: unknown[] | null;
   };
@@ -51,22 +54,49 @@ function versionName(c: ControlContext, datastore: string, version: string): str
   return v?.name ?? version;
 }
 
+/** The REST names of what a replica takes from its source (a refusal names the field sent). */
+const REST_FIELD_NAMES: Readonly<Record<repl.SourceField, string>> = {
+  datastore: 'instance.datastore',
+  datastoreVersion: 'instance.datastore.version',
+  flavorId: 'instance.flavorRef',
+  volumeSizeGb: 'instance.volume',
+  databases: 'instance.databases',
+  users: 'instance.users',
+  rootPassword: 'instance.root_password',
+  overrides: 'instance.overrides',
+  backupId: 'instance.restorePoint',
+};
+
 function createInput(c: ControlContext, b: CreateBody['instance']): svc.CreateInstanceInput {
-  if (b.replica_of || (b.replica_count ?? 0) > 1) throw badRequest('instance.replica_of: replication is not available in Coffer yet');
   if (b.configuration) throw badRequest('instance.configuration: configuration groups are not available in Coffer yet');
   if (b.modules?.length) throw badRequest('instance.modules: modules are not available in Coffer yet');
-  const datastore = b.datastore?.type || 'mariadb';
-  const version = b.datastore?.version ? versionName(c, datastore, b.datastore.version) : '';
+  const replica = b.replica_of !== undefined && b.replica_of !== null;
+  // A replica takes its source's datastore: no default is filled in, so that
+  // one given is seen (and refused) by createReplicas.
+  const datastore = b.datastore?.type || (replica ? '' : 'mariadb');
+  const version = b.datastore?.version ? versionName(c, datastore || 'mariadb', b.datastore.version) : '';
   return {
     name: b.name,
     datastore,
     datastoreVersion: version,
     flavorId: flavorRef(b.flavorRef),
-    volumeSizeGb: b.volume ? Number(b.volume.size) : 0,
+    // Any volume beside replica_of is refused, even one with a size of 0.
+    volumeSizeGb: b.volume ? Number(b.volume.size) || (replica ? -1 : 0) : 0,
     databases: (b.databases ?? []).map(toDatabase),
     users: (b.users ?? []).map(toUser),
     backupId: b.restorePoint?.backupRef ?? '',
+    ...(replica ? { replicaOf: b.replica_of! } : {}),
+    ...(b.replica_count !== undefined && b.replica_count !== null ? { replicaCount: b.replica_count } : {}),
+    ...(b.auto_failover !== undefined && b.auto_failover !== null ? { autoFailover: b.auto_failover } : {}),
   };
+}
+
+interface UpdateBody {
+  name?: string;
+  configuration?: string | null;
+  replica_of?: string | null;
+  slave_of?: string | null;
+  datastore_version?: string | null;
 }
 
 type IdReq = FastifyRequest<{ Params: { project_id: string; id: string } }>;
@@ -81,8 +111,14 @@ export function instanceRoutes(app: FastifyInstance, c: ControlContext): void {
   app.get(base, { schema: { summary: 'List instances', params: S.projectParams, querystring: S.page } }, list(false));
   app.get(`${base}/detail`, { schema: { summary: 'List instances with details', params: S.projectParams, querystring: S.page } }, list(true));
 
-  app.post(`${base}`, { schema: { summary: 'Create an instance (200)', params: S.projectParams, body: S.createInstance } }, async (req) => {
-    const { instance } = svc.createInstance(c, callerOf(req), createInput(c, (req.body as CreateBody).instance));
+  app.post(`${base}`, { schema: { summary: 'Create an instance, or replicas of one with replica_of (200)', params: S.projectParams, body: S.createInstance } }, async (req) => {
+    const body = (req.body as CreateBody).instance;
+    const input = createInput(c, body);
+    // With replica_of, Trove answers with the first replica (the others are listed like any instance).
+    const { instance } =
+      body.replica_of !== undefined && body.replica_of !== null
+        ? repl.createReplicas(c, callerOf(req), input, REST_FIELD_NAMES, { replicaOf: 'instance.replica_of', replicaCount: 'instance.replica_count' })
+        : svc.createInstance(c, callerOf(req), input);
     return { instance: instanceView(c, instance, linksOf(req)) };
   });
 
@@ -96,23 +132,27 @@ export function instanceRoutes(app: FastifyInstance, c: ControlContext): void {
   });
 
   const update = async (req: IdReq, reply: { code(n: number): { send(): unknown } }) => {
-    const b = (req.body as { instance: { name?: string; configuration?: string | null; replica_of?: string | null; datastore_version?: string | null } }).instance;
+    const b = (req.body as { instance: UpdateBody }).instance;
     if (b.configuration) throw badRequest('instance.configuration: configuration groups are not available in Coffer yet');
     if (b.datastore_version) throw badRequest('instance.datastore_version: upgrading the datastore version is not available in Coffer yet');
-    if (b.replica_of) throw badRequest('instance.replica_of: replication is not available in Coffer yet');
-    if (b.name === undefined) {
-      // Trove's client sends {"configuration": null} to detach a configuration
-      // and {"replica_of": null} to detach a replica: nothing to do in Coffer.
-      svc.findInstance(c, callerOf(req), req.params.id);
-    } else {
-      svc.renameInstance(c, callerOf(req), req.params.id, b.name);
+    for (const key of ['replica_of', 'slave_of'] as const) {
+      if (b[key] !== undefined && b[key] !== null) {
+        throw badRequest(`instance.${key}: only null is accepted here (detach the replica); to make a replica, create one with replica_of`);
+      }
     }
+    // Trove's client detaches with {"replica_of": null} (older ones {"slave_of": null}).
+    const detach = ('replica_of' in b && b.replica_of === null) || ('slave_of' in b && b.slave_of === null);
+    const caller = callerOf(req);
+    if (b.name !== undefined) svc.renameInstance(c, caller, req.params.id, b.name);
+    if (detach) repl.detachReplica(c, caller, req.params.id);
+    // {"configuration": null} detaches a configuration group: none in Coffer, nothing to do.
+    if (b.name === undefined && !detach) svc.findInstance(c, caller, req.params.id);
     return reply.code(202).send();
   };
-  app.put(`${base}/:id`, { schema: { summary: 'Update an instance: name (202)', params: S.instanceParams, body: S.updateInstance } }, update);
-  app.patch(`${base}/:id`, { schema: { summary: 'Update an instance: name (202)', params: S.instanceParams, body: S.updateInstance } }, update);
+  app.put(`${base}/:id`, { schema: { summary: 'Update an instance: name, or detach a replica with replica_of null (202)', params: S.instanceParams, body: S.updateInstance } }, update);
+  app.patch(`${base}/:id`, { schema: { summary: 'Update an instance: name, or detach a replica with replica_of null (202)', params: S.instanceParams, body: S.updateInstance } }, update);
 
-  app.post(`${base}/:id/action`, { schema: { summary: 'Instance action: restart, resize volume, reset_status (202)', params: S.instanceParams, body: S.action } }, async (req: IdReq, reply) => {
+  app.post(`${base}/:id/action`, { schema: { summary: 'Instance action: restart, resize volume, reset_status, promote_to_replica_source, eject_replica_source (202)', params: S.instanceParams, body: S.action } }, async (req: IdReq, reply) => {
     const body = req.body as Record<string, unknown>;
     const action = Object.keys(body)[0]!;
     const caller = callerOf(req);
@@ -125,6 +165,12 @@ export function instanceRoutes(app: FastifyInstance, c: ControlContext): void {
       case 'reset_status':
         svc.resetStatus(c, caller, req.params.id);
         break;
+      case 'promote_to_replica_source':
+        repl.promoteToReplicaSource(c, caller, req.params.id);
+        break;
+      case 'eject_replica_source':
+        repl.ejectReplicaSource(c, caller, req.params.id);
+        break;
       case 'resize': {
         const r = body.resize as { volume?: { size: number | string }; flavorRef?: unknown };
         if (!r.volume) throw badRequest('resize.flavorRef: resizing the flavor is not available in Coffer yet; resize.volume.size is');
@@ -132,7 +178,7 @@ export function instanceRoutes(app: FastifyInstance, c: ControlContext): void {
         break;
       }
       default:
-        throw badRequest(`unknown action "${action}": use restart, resize or reset_status`);
+        throw badRequest(`unknown action "${action}": use restart, resize, reset_status, promote_to_replica_source or eject_replica_source`);
     }
     return reply.code(202).send();
   });

@@ -59,10 +59,14 @@ export const S = {
           databases: { type: ['array', 'null'], maxItems: 1000, items: databaseItem },
           users: { type: ['array', 'null'], maxItems: 1000, items: userItem },
           restorePoint: { type: ['object', 'null'], required: ['backupRef'], properties: { backupRef: name(255) } },
-          replica_of: { type: ['string', 'null'] },
+          // Create replicas of this instance (the CLI always sends replica_count with it, and access).
+          replica_of: { type: ['string', 'null'], maxLength: 255 },
           replica_count: { type: ['integer', 'null'] },
+          // Coffer's own: automatic failover for the set (default: the control's setting).
+          auto_failover: { type: ['boolean', 'null'] },
           configuration: { type: ['string', 'null'] },
           modules: { type: ['array', 'null'] },
+          access: { type: ['object', 'null'], properties: { is_public: { type: 'boolean' }, allowed_cidrs: { type: ['array', 'null'], items: { type: 'string' } } } },
         },
       },
     },
@@ -76,7 +80,9 @@ export const S = {
         properties: {
           name: name(),
           configuration: { type: ['string', 'null'] },
-          replica_of: { type: ['string', 'null'] },
+          // null detaches a replica (slave_of: older clients' name for it).
+          replica_of: { type: ['string', 'null'], maxLength: 255 },
+          slave_of: { type: ['string', 'null'], maxLength: 255 },
           datastore_version: { type: ['string', 'null'] },
         },
       },
@@ -89,6 +95,8 @@ export const S = {
     properties: {
       restart: { type: ['object', 'null'] },
       reset_status: { type: ['object', 'null'] },
+      promote_to_replica_source: { type: ['object', 'null'] },
+      eject_replica_source: { type: ['object', 'null'] },
       resize: {
         type: 'object',
         minProperties: 1,

@@ -11,6 +11,7 @@ import type { FlavorRow, VersionRow } from '../store/catalog.js';
 import type { InstanceRow, InstanceStatus } from '../store/instances.js';
 import type { DatastoreView } from '../service/catalog.js';
 import { agentLiveness } from '../service/agent-liveness.js';
+import { replicationOf, type Lag } from '../service/replication-view.js';
 
 /** Trove shows a deleting instance as SHUTDOWN; the rest are the same names. */
 const INSTANCE_STATUS: Readonly<Record<InstanceStatus, string>> = {
@@ -76,6 +77,7 @@ export function instanceView(c: ControlContext, r: InstanceRow, l: Links, detail
     v.ip = [r.host];
     v.addresses = [{ address: r.host, type: 'private' }];
   }
+  Object.assign(v, replicationFields(c, r, l));
   if (!detail) return v;
   // Not in Trove (its datastores always listen on the default port); the
   // local driver gives each instance its own.
@@ -89,6 +91,36 @@ export function instanceView(c: ControlContext, r: InstanceRow, l: Links, detail
     if (f) v.fault = { message: f.message, created: time(f.created_at), details: `step ${f.step}` };
   }
   return v;
+}
+
+/** -1 (unknown) is null in JSON. */
+const lagFields = (lag: Lag): Record<string, number | null> => ({
+  lag_seconds: lag.seconds < 0 ? null : lag.seconds,
+  lag_bytes: lag.bytes < 0 ? null : lag.bytes,
+});
+
+/**
+ * Trove's replication fields, in the list view too (python-troveclient's
+ * `instance list` derives its Role column from them: "replica" when
+ * replica_of is present, "primary" when replicas is), so each is present
+ * only when it applies. Coffer adds the lag (seconds and bytes, null when
+ * unknown) to the replica's own view and to each entry of its source's
+ * `replicas`, and the set's auto_failover.
+ */
+function replicationFields(c: ControlContext, r: InstanceRow, l: Links): Record<string, unknown> {
+  const rep = replicationOf(c.instances, r, c.config.heartbeatExpiryMs);
+  const ref = (id: string, name?: string) => ({ id, links: link(`${l.base}/instances/${id}`), ...(name === undefined ? {} : { name }) });
+  switch (rep.role) {
+    case 'replica':
+      return { replica_of: ref(rep.sourceId, rep.source?.name), ...lagFields(rep.lag), auto_failover: rep.autoFailover };
+    case 'source':
+      return {
+        replicas: rep.replicas.map((x) => ({ ...ref(x.row.id, x.row.name), status: INSTANCE_STATUS[x.row.status], ...lagFields(x.lag) })),
+        auto_failover: rep.autoFailover,
+      };
+    default:
+      return {};
+  }
 }
 
 /** Trove's backup statuses: NEW, BUILDING, SAVING, COMPLETED, FAILED (DELETING is Coffer's, shown as is). */

@@ -29,6 +29,12 @@ export interface CreateInstanceInput {
   overrides?: Record<string, string>;
   /** Restore this COMPLETED backup into the new instance. */
   backupId?: string;
+  /** Create replicas of this instance instead (service/replication.ts). */
+  replicaOf?: string;
+  /** With replicaOf: 1 to 3 (undefined: 1). */
+  replicaCount?: number;
+  /** With replicaOf: the set's automatic failover (undefined: the control's default). */
+  autoFailover?: boolean;
 }
 
 export function findInstance(c: ControlContext, caller: Caller, id: string): InstanceRow {
@@ -40,6 +46,11 @@ export function findInstance(c: ControlContext, caller: Caller, id: string): Ins
 export function createInstance(c: ControlContext, caller: Caller, req: CreateInstanceInput): { instance: InstanceRow; taskId: string } {
   const name = (req.name ?? '').trim();
   if (!name || name.length > 255) throw invalid('name is required (1-255 characters)');
+  // Replicas are created by createReplicas (service/replication.ts); the
+  // transports choose it when replica_of is given.
+  if (req.replicaOf) throw invalid('replica_of: create replicas with createReplicas');
+  if (req.replicaCount !== undefined && req.replicaCount !== 1) throw invalid('replica_count is only for creating replicas: give replica_of too');
+  if (req.autoFailover !== undefined) throw invalid('auto_failover is a setting of a replication set: give it with replica_of');
   const datastore = req.datastore || 'mariadb';
   const version = req.datastoreVersion || c.catalog.defaultVersion(datastore);
   if (!version) throw invalid(`datastore "${datastore}" is not known; see ListDatastores`);
@@ -107,6 +118,14 @@ function startTask(c: ControlContext, r: InstanceRow, kind: string, status: Inst
 
 export function deleteInstance(c: ControlContext, caller: Caller, id: string): string {
   const r = findInstance(c, caller, id);
+  // Its replicas would follow nothing (issue 12): the caller chooses what becomes of them.
+  const replicas = c.instances.replicasOf(r.id);
+  if (replicas.length) {
+    throw conflict(
+      `instance ${r.name} (${r.id}) is the source of ${replicas.length} replica${replicas.length > 1 ? 's' : ''} (${replicas.map((x) => x.name).join(', ')}): ` +
+        'promote one of them to replica source, or detach them, before deleting it',
+    );
+  }
   return startTask(c, r, 'delete', 'DELETING', { instanceId: r.id });
 }
 

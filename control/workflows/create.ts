@@ -10,7 +10,8 @@ import { agentCall, agentStream } from '../agent-client.js';
 import type { Allocation, CertSource } from '../compute/driver.js';
 import { allocationOf, withAgent, type ControlContext } from '../context.js';
 import { isRetryable } from '../../lib/retryable.js';
-import { PermanentStepError, type Step, type StepContext, type Workflow } from '../tasks/workflow.js';
+import { PermanentStepError, type Step, type StepProgress, type Workflow } from '../tasks/workflow.js';
+import type { SourceInfo } from '../../proto/gen/coffer/agent/v1/replication_state.js';
 import { failInstance } from './common.js';
 
 export interface CreateData {
@@ -25,77 +26,97 @@ export interface CreateData {
   certs?: CertSource;
 }
 
-type Ctx = StepContext<CreateData>;
+/** What a build step needs besides its instance's data. */
+export interface BuildContext {
+  readonly signal: AbortSignal;
+  progress(p: StepProgress): void;
+  /**
+   * For a replica: how it reaches its source, built when Prepare is called
+   * (its secret is derived then, never kept in task data).
+   */
+  readonly replicaOf?: () => SourceInfo;
+}
+
+/** One step of building an instance, run by the create workflow and, per replica, by create-replicas. */
+export interface BuildStep {
+  readonly name: string;
+  run(data: CreateData, b: BuildContext): Promise<void>;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export function createWorkflow(c: ControlContext): Workflow<CreateData> {
-  const row = (ctx: Ctx) => {
-    const r = c.instances.get(ctx.data.instanceId);
-    if (!r) throw new PermanentStepError(`instance ${ctx.data.instanceId} was deleted`);
+/**
+ * The steps that build one instance: allocate, issue its certificates,
+ * inject the agent's config, start the agent, Prepare. Each checks what is
+ * done already, so it can run again after a control restart.
+ */
+export function buildSteps(c: ControlContext): readonly BuildStep[] {
+  const row = (data: CreateData) => {
+    const r = c.instances.get(data.instanceId);
+    if (!r) throw new PermanentStepError(`instance ${data.instanceId} was deleted`);
     return r;
   };
 
-  const issueCertificates = (ctx: Ctx) => c.ca.issueInstance(ctx.data.instanceId, path.join(c.config.dataDir, 'certs', ctx.data.instanceId));
+  const issueCertificates = (data: CreateData) => c.ca.issueInstance(data.instanceId, path.join(c.config.dataDir, 'certs', data.instanceId));
 
-  const steps: Step<CreateData>[] = [
+  return [
     {
       name: 'allocate',
-      async run(ctx) {
-        const a = await c.driver.allocate(ctx.data.instanceId, ctx.data.resources, ctx.data.allocation ?? allocationOf(row(ctx)));
-        ctx.data.allocation = a;
-        c.instances.update(ctx.data.instanceId, {
+      async run(data) {
+        const a = await c.driver.allocate(data.instanceId, data.resources, data.allocation ?? allocationOf(row(data)));
+        data.allocation = a;
+        c.instances.update(data.instanceId, {
           compute: JSON.stringify(a),
           host: a.datastoreHost,
           port: a.datastorePort,
           agent_port: Number(a.agentAddress.split(':').pop()),
         });
-        c.events.emit('instance', ctx.data.instanceId);
+        c.events.emit('instance', data.instanceId);
       },
     },
     {
       name: 'issue-certificate',
-      async run(ctx) {
-        ctx.data.certs = await issueCertificates(ctx);
+      async run(data) {
+        data.certs = await issueCertificates(data);
       },
     },
     {
       name: 'inject-config',
-      async run(ctx) {
+      async run(data) {
         // A task recorded before datastores had a serving pair of their own
         // has only the identity pair: issue the rest (idempotent).
-        if (!ctx.data.certs?.datastore) ctx.data.certs = await issueCertificates(ctx);
+        if (!data.certs?.datastore) data.certs = await issueCertificates(data);
         await c.driver.injectConfig(
-          ctx.data.instanceId,
-          ctx.data.allocation!,
+          data.instanceId,
+          data.allocation!,
           {
-            instanceId: ctx.data.instanceId,
-            datastore: ctx.data.manager,
-            datastoreVersion: ctx.data.managerVersion,
+            instanceId: data.instanceId,
+            datastore: data.manager,
+            datastoreVersion: data.managerVersion,
             controlEndpoint: `${c.config.conductor.host}:${c.config.conductor.port}`,
             heartbeatSeconds: c.config.heartbeatMs / 1000,
             logLevel: c.config.logLevel,
             ...deploymentBackup(c.config.dataDir),
             backupStorage: c.config.backupStorage,
           },
-          ctx.data.certs!,
+          data.certs!,
         );
       },
     },
     {
       name: 'start-agent',
-      async run(ctx) {
-        await c.driver.create(ctx.data.instanceId, ctx.data.allocation!);
+      async run(data, b) {
+        await c.driver.create(data.instanceId, data.allocation!);
         // The agent answers Ping once it listens; its certificate is checked on the way.
         let last: unknown;
-        for (let i = 0; i < 60 && !ctx.signal.aborted; i++) {
+        for (let i = 0; i < 60 && !b.signal.aborted; i++) {
           try {
-            await withAgent(c, row(ctx), (a) => agentCall(a.lifecycle, 'ping', {}, 2000));
+            await withAgent(c, row(data), (a) => agentCall(a.lifecycle, 'ping', {}, 2000));
             return;
           } catch (err) {
             last = err;
             if (!isRetryable(err)) break;
-            if ((await c.driver.status(ctx.data.instanceId, ctx.data.allocation!)) !== 'running' && i > 10) break;
+            if ((await c.driver.status(data.instanceId, data.allocation!)) !== 'running' && i > 10) break;
             await sleep(500);
           }
         }
@@ -104,8 +125,8 @@ export function createWorkflow(c: ControlContext): Workflow<CreateData> {
     },
     {
       name: 'prepare',
-      async run(ctx) {
-        await withAgent(c, row(ctx), async (a) => {
+      async run(data, b) {
+        await withAgent(c, row(data), async (a) => {
           // After a control restart the agent may be prepared already, or
           // still finishing (or cancelling) the Prepare we started.
           for (;;) {
@@ -114,21 +135,21 @@ export function createWorkflow(c: ControlContext): Workflow<CreateData> {
             if (s.state !== DatastoreState.DATASTORE_STATE_BUILDING) break;
             await sleep(1000);
           }
-          const p = ctx.data.prepare;
+          const p = data.prepare;
           const req = {
-            datastoreVersion: ctx.data.managerVersion,
+            datastoreVersion: data.managerVersion,
             rootPassword: p.rootPassword,
             databases: p.databases,
             users: p.users,
             overrides: p.overrides,
-            restore: ctx.data.restore ? restoreSource(ctx.data.restore) : undefined,
-            replicaOf: undefined,
+            restore: data.restore ? restoreSource(data.restore) : undefined,
+            replicaOf: b.replicaOf?.(),
           };
           try {
             await agentStream<PrepareResponse>(
               a.lifecycle.prepare(req),
-              (m) => m.progress && ctx.progress({ phase: m.progress.phase, message: m.progress.message, percent: m.progress.percent }),
-              ctx.signal,
+              (m) => m.progress && b.progress({ phase: m.progress.phase, message: m.progress.message, percent: m.progress.percent }),
+              b.signal,
             );
           } catch (err) {
             // The cause keeps the agent's status: whether to ask again is the engine's call.
@@ -137,6 +158,12 @@ export function createWorkflow(c: ControlContext): Workflow<CreateData> {
         });
       },
     },
+  ];
+}
+
+export function createWorkflow(c: ControlContext): Workflow<CreateData> {
+  const steps: Step<CreateData>[] = [
+    ...buildSteps(c).map((s): Step<CreateData> => ({ name: s.name, run: (ctx) => s.run(ctx.data, ctx) })),
     {
       name: 'activate',
       commit(ctx) {
@@ -151,11 +178,13 @@ export function createWorkflow(c: ControlContext): Workflow<CreateData> {
     steps,
     deadlineMs: c.config.taskDeadlineMs,
     onFailed: (task, data, step, message) => failInstance(c, data.instanceId, step, message),
-    scrub: (data) => ({
-      ...data,
-      prepare: { ...data.prepare, rootPassword: '', users: data.prepare.users.map((u) => ({ ...u, password: '' })) },
-    }),
+    scrub: scrubCreateData,
   };
+}
+
+/** The create data without its passwords, as it is kept once the task ended. */
+export function scrubCreateData(data: CreateData): CreateData {
+  return { ...data, prepare: { ...data.prepare, rootPassword: '', users: data.prepare.users.map((u) => ({ ...u, password: '' })) } };
 }
 
 function restoreSource(r: { backupId: string; artifact: string }) {

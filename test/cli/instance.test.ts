@@ -63,7 +63,7 @@ t.test('instances and backups through the coffer CLI', async (t) => {
 
   const list = await cli(['instance', 'list']);
   t.equal(list.code, 0, list.stderr);
-  t.match(list.stdout, /^ID\s+NAME\s+STATUS\s+DATASTORE\s+ADDRESS\s+AGENT$/m, 'list prints a table');
+  t.match(list.stdout, /^ID\s+NAME\s+STATUS\s+DATASTORE\s+ADDRESS\s+ROLE\s+AGENT$/m, 'list prints a table');
   t.match(list.stdout, new RegExp(`^${a.id}\\s+orders\\s+ACTIVE\\s+mariadb 10\\.11\\s+127\\.0\\.0\\.1:${a.port}`, 'm'), 'with the instance, its status and address');
   t.match(list.stdout, /\sreports\s+ACTIVE/, 'and the second instance');
   const listed = json<InstanceJson[]>(await cli(['instance', 'list', '--json']));

@@ -5,10 +5,11 @@ import { randomBytes } from 'node:crypto';
 import type { AccountsCapability } from '../manager.js';
 import type { Database, User, Page } from '../../../proto/gen/coffer/agent/v1/common.js';
 import { AgentError, invalid, notFound } from '../../errors.js';
-import { RESERVED_DATABASES, type MysqlFlavor } from './flavor.js';
+import { REPLICATION_USER_PREFIX, RESERVED_DATABASES, type MysqlFlavor } from './flavor.js';
 import { checkCharset, checkDatabaseName, checkPassword, checkUserName, normalizeHost } from './names.js';
 import { account, escapeId, type SqlClient } from './sql-client.js';
 import { validateEach } from '../prepare-validation.js';
+import { READ_ONLY_ADMIN } from './replication/read-only.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -113,7 +114,8 @@ export class MysqlAccounts implements AccountsCapability {
   }
 
   private reservedUserSql(): { clause: string; values: unknown[] } {
-    return { clause: `User <> '' AND User NOT IN (?)`, values: [[...this.flavor.reservedUsers]] };
+    // Replication accounts (coffer_repl_*) are the agent's too.
+    return { clause: `User <> '' AND User NOT IN (?) AND User NOT LIKE ?`, values: [[...this.flavor.reservedUsers], `${REPLICATION_USER_PREFIX.replace(/_/g, '\\_')}%`] };
   }
 
   async listUsers(page: Page): Promise<{ users: User[]; nextMarker: string }> {
@@ -260,6 +262,10 @@ export class MysqlAccounts implements AccountsCapability {
     await this.sql.query(`CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY ?`, [pw]);
     await this.sql.query(`ALTER USER 'root'@'%' IDENTIFIED BY ?`, [pw]);
     await this.sql.query(`GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION`);
+    // Everything but the power to write through read_only: a replica, or a
+    // fenced source, refuses root's writes too (replication/read-only.ts).
+    // Revoked here, where the GRANT is made, so replicas never receive it.
+    await this.sql.query(`REVOKE ${READ_ONLY_ADMIN} ON *.* FROM 'root'@'%'`);
     return { user: { name: 'root', host: '%', password: '', databases: [], rules: [] }, password: pw };
   }
 

@@ -23,6 +23,13 @@ export interface MysqlFlavor {
 
 export const ADMIN_USER = 'coffer_admin';
 
+/**
+ * Replication accounts on a source are `coffer_repl_<16 hex>` (replication/
+ * names.ts): the agent's, never listed to users, and a user may not take
+ * the prefix.
+ */
+export const REPLICATION_USER_PREFIX = 'coffer_repl_';
+
 /** Databases that belong to the server. */
 export const RESERVED_DATABASES: readonly string[] = [
   'mysql',

@@ -21,6 +21,9 @@ import { installServerTls } from '../server-tls.js';
 import { renderMyCnf, socketPath } from './my-cnf.js';
 import { SqlClient, account, escape } from './sql-client.js';
 import { checkPassword, normalizeHost } from './names.js';
+import { createMysqlReplication } from './replication/capability.js';
+import { isMarkedReadOnly } from './replication/read-only.js';
+import { serverIdFor } from './server-id.js';
 
 // Rules files are data in the source tree (rules/), also when running from
 // dist/: resolve them from the installation root.
@@ -40,7 +43,11 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
   const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs();
     const tls = installServerTls(layout.etcDir, config.datastoreTls, mysqlUser());
-    const text = renderMyCnf({ dataDir: layout.dataDir, runDir: layout.runDir, tmpDir: path.join(layout.baseDir, 'tmp'), port: config.datastorePort, bindAddress: config.datastoreBind, overrides, tls });
+    const text = renderMyCnf({
+      dataDir: layout.dataDir, runDir: layout.runDir, tmpDir: path.join(layout.baseDir, 'tmp'), port: config.datastorePort, bindAddress: config.datastoreBind, overrides, tls,
+      serverId: serverIdFor(config.instanceId),
+      readOnly: isMarkedReadOnly(layout.agentDir),
+    });
     const tmp = `${cnfFile}.tmp`;
     writeFileSync(tmp, text, { mode: 0o644 });
     renameSync(tmp, cnfFile);
@@ -48,6 +55,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
 
   const accounts = new MysqlAccounts(sql, flavor);
   const configuration = new Configuration({ rules, store, applier: mysqlApplier(sql, rules, writeConfig), log });
+  const replication = createMysqlReplication({ sql, log, config, layout, rerenderConfig: () => writeConfig(store.get()) });
 
   function ensureDirs(): void {
     const u = mysqlUser();
@@ -69,6 +77,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     version: config.datastoreVersion,
     accounts,
     configuration,
+    replication,
     backup: createMysqlBackup({ flavor, layout, runner, log, sql, socket, cnfFile, secretFile, mysqlUser }),
 
     // Accounts are told apart by host: alice@% and alice@localhost are two.
@@ -110,8 +119,12 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       const secret = generatePassword();
       writeFileSync(secretFile, secret + '\n', { mode: 0o600 });
       const client = requireProgram('the mariadb client', 'mariadb', 'mysql');
-      // The secret travels on stdin, never argv.
+      // The secret travels on stdin, never argv. The agent's account is this
+      // instance's own: kept out of the binary log, so a replica (whose
+      // account is re-made after its restore) holds no transaction its
+      // source never had, and a source sends no agent password to replicas.
       const bootstrap = [
+        'SET SESSION sql_log_bin = 0;',
         `CREATE OR REPLACE USER ${account(ADMIN_USER, 'localhost')} IDENTIFIED BY ${escape(secret)};`,
         `GRANT ALL PRIVILEGES ON *.* TO ${account(ADMIN_USER, 'localhost')} WITH GRANT OPTION;`,
       ].join('\n');
@@ -121,9 +134,16 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       if (!fresh) return;
       // Anonymous accounts, remote root and the test database: what
       // mysql_secure_installation removes.
-      const insecure = await sql.query(`SELECT User AS u, Host AS h FROM mysql.user WHERE User = '' OR (User = 'root' AND Host <> 'localhost')`);
-      for (const r of insecure) await sql.query(`DROP USER ${account(String(r.u), String(r.h))}`);
-      await sql.query('DROP DATABASE IF EXISTS test');
+      await sql.withConnection(async (q) => {
+        await q('SET SESSION sql_log_bin = 0');
+        try {
+          const insecure = await q(`SELECT User AS u, Host AS h FROM mysql.user WHERE User = '' OR (User = 'root' AND Host <> 'localhost')`);
+          for (const r of insecure) await q(`DROP USER ${account(String(r.u), String(r.h))}`);
+          await q('DROP DATABASE IF EXISTS test');
+        } finally {
+          await q('SET SESSION sql_log_bin = 1');
+        }
+      });
       log.info({ user: ADMIN_USER }, 'datastore secured');
     },
 

@@ -13,9 +13,18 @@ export interface MyCnfInput {
   readonly overrides: Readonly<Record<string, string>>;
   /** The server's certificate and key: TLS offered to clients (../server-tls.ts). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** Unique per instance (server-id.ts): GTIDs and replication tell servers apart by it. */
+  readonly serverId: number;
+  /** Start refusing writes (a replica, or a fenced source): replication/read-only.ts. */
+  readonly readOnly?: boolean;
 }
 
 export const socketPath = (runDir: string): string => path.join(runDir, 'mysqld.sock');
+
+function serverId(id: number): number {
+  if (!Number.isInteger(id) || id < 1 || id > 0xffffffff) throw new Error(`server_id ${id} is not an integer 1-4294967295`);
+  return id;
+}
 
 export function renderMyCnf(input: MyCnfInput): string {
   const lines = [
@@ -40,12 +49,30 @@ export function renderMyCnf(input: MyCnfInput): string {
     // Small defaults: an instance's flavor sets these through overrides.
     'innodb_buffer_pool_size = 128M',
     'max_connections = 151',
-    // The binary log with row events and a server id: what GTID replication
-    // and point-in-time recovery build on.
-    'server_id = 1',
+    // The binary log with row events and a server id of its own: what GTID
+    // replication and point-in-time recovery build on. Every instance logs,
+    // a replica what it applies too (log_slave_updates), so any of them can
+    // become a source without a restart.
+    `server_id = ${serverId(input.serverId)}`,
     'log_bin = mysql-bin',
     'binlog_format = ROW',
+    'log_slave_updates = ON',
     'expire_logs_days = 7',
+    // Relay logs under the data dir, named apart from the host name (which
+    // a restored copy does not share).
+    'relay_log = relay-bin',
+    'relay_log_index = relay-bin.index',
+    'relay_log_recovery = ON',
+    // A transaction a replica has that its source never sent (errant) stops
+    // replication instead of being silently mixed in.
+    'gtid_strict_mode = ON',
+    // Oracle MySQL's GTID switches (untested here: docs/replication.md);
+    // loose- makes MariaDB pass over them.
+    'loose-gtid_mode = ON',
+    'loose-enforce_gtid_consistency = ON',
+    // A replica or a fenced source starts refusing writes, before any
+    // client can connect.
+    ...(input.readOnly ? ['read_only = ON'] : []),
     // TLS offered to clients that ask for it (REQUIRE SSL per account, or a
     // client's --ssl-verify-server-cert, decides whether it is used).
     ...(input.tls ? [`ssl-cert = ${input.tls.certFile}`, `ssl-key = ${input.tls.keyFile}`, 'tls_version = TLSv1.2,TLSv1.3'] : []),

@@ -2,7 +2,7 @@
 // Trove's rules: identifiers are checked here AND escaped when used, so a
 // hostile name is refused with a message before anything runs.
 import { invalid } from '../../errors.js';
-import { RESERVED_DATABASES, type MysqlFlavor } from './flavor.js';
+import { REPLICATION_USER_PREFIX, RESERVED_DATABASES, type MysqlFlavor } from './flavor.js';
 
 const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_$-]*$/;
 const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -40,6 +40,9 @@ export function checkUserName(name: string, flavor: MysqlFlavor): void {
   }
   if (flavor.reservedUsers.some((r) => r.toLowerCase() === name.toLowerCase())) {
     throw invalid(`user name ${show(name)} is reserved`);
+  }
+  if (name.toLowerCase().startsWith(REPLICATION_USER_PREFIX)) {
+    throw invalid(`user name ${show(name)} is reserved: names starting with "${REPLICATION_USER_PREFIX}" are replication accounts`);
   }
 }
 

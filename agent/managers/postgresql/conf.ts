@@ -3,7 +3,7 @@
 // and hba_file/ident_file point here too: the copies initdb (or a restored
 // backup) leaves in the data directory are never read.
 import path from 'node:path';
-import { ADMIN_IDENT_MAP, ADMIN_ROLE, AGENT_OS_USER } from './constants.js';
+import { ADMIN_IDENT_MAP, ADMIN_ROLE, AGENT_OS_USER, REPLICATION_ROLE } from './constants.js';
 
 export interface ConfInput {
   readonly dataDir: string;
@@ -20,6 +20,12 @@ export interface ConfInput {
 export const confFile = (etcDir: string): string => path.join(etcDir, 'postgresql.conf');
 export const hbaFile = (etcDir: string): string => path.join(etcDir, 'pg_hba.conf');
 export const identFile = (etcDir: string): string => path.join(etcDir, 'pg_ident.conf');
+/**
+ * What the replication capability renders (replication/settings.ts): the
+ * source a standby follows and the write fence. Included last, so it wins;
+ * absent on an instance that never replicated.
+ */
+export const replicationConfFile = (etcDir: string): string => path.join(etcDir, 'replication.conf');
 
 /** A value as a postgresql.conf string literal. */
 export function confLiteral(value: string): string {
@@ -43,10 +49,19 @@ export function renderPostgresqlConf(input: ConfInput): string {
     // Who may connect is pg_hba.conf's decision; the socket itself is open.
     "unix_socket_permissions = 0777",
     "password_encryption = 'scram-sha-256'",
-    // What pg_basebackup and streaming replication need.
+    // What pg_basebackup and streaming replication need: WAL for a
+    // standby, senders and slots for up to three replicas plus backups, and
+    // a standby that serves reads. wal_keep_size is a modest cushion for a
+    // replica briefly without its slot (re-pointed); each replica's slot
+    // (replication/) is what really keeps its WAL. Page checksums (initdb
+    // --data-checksums, datadir.ts) let pg_rewind demote an old primary.
     "wal_level = 'replica'",
     'max_wal_senders = 10',
     'max_replication_slots = 10',
+    'hot_standby = on',
+    "wal_keep_size = '256MB'",
+    // A standby that fell behind follows the new source's timeline.
+    "recovery_target_timeline = 'latest'",
     // Small defaults: an instance's flavor sets these through overrides.
     'max_connections = 100',
     "shared_buffers = '128MB'",
@@ -68,6 +83,7 @@ export function renderPostgresqlConf(input: ConfInput): string {
     if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`refusing to render parameter name ${JSON.stringify(name)}`);
     lines.push(`${name} = ${confLiteral(value)}`);
   }
+  lines.push('', '# Replication: the source followed, the write fence (rendered by the agent)', `include_if_exists = ${confLiteral(replicationConfFile(input.etcDir))}`);
   return lines.join('\n') + '\n';
 }
 
@@ -81,20 +97,35 @@ export function renderPostgresqlConf(input: ConfInput): string {
  * backup of /var/lib). Peer identity comes from the kernel (SO_PEERCRED),
  * cannot be replayed, and does not exist over TCP, where the role is
  * rejected outright. Everyone else uses scram-sha-256; nothing is trust.
+ *
+ * The replication role comes in over TLS only (a plaintext attempt is
+ * rejected, never asked for a password): for streaming, and to the
+ * postgres database for pg_rewind (which reads the source's files through
+ * SQL functions, replication/role.ts). It may not log into anything else.
+ *
+ * Fenced (replication/fence.ts): the instance refuses every client but the
+ * agent and its replicas. The write fence of a primary that may no longer
+ * be the source: default_transaction_read_only alone would not hold, since
+ * any session may SET it back.
  */
-export function renderPgHba(): string {
-  return [
+export function renderPgHba(opts: { readonly fenced?: boolean } = {}): string {
+  const agent = [
     '# Rendered by coffer-agent. TYPE DATABASE USER ADDRESS METHOD',
     `local all ${ADMIN_ROLE} peer map=${ADMIN_IDENT_MAP}`,
     `local replication ${ADMIN_ROLE} peer map=${ADMIN_IDENT_MAP}`,
-    'local all all scram-sha-256',
     `host all ${ADMIN_ROLE} all reject`,
-    // Replication over the network arrives with the replication strategy.
+    `hostnossl all ${REPLICATION_ROLE} all reject`,
+    `hostnossl replication all all reject`,
+    `hostssl replication ${REPLICATION_ROLE} all scram-sha-256`,
+    `hostssl postgres ${REPLICATION_ROLE} all scram-sha-256`,
+    `host all ${REPLICATION_ROLE} all reject`,
+    `local all ${REPLICATION_ROLE} reject`,
     'host replication all all reject',
-    'host all all 0.0.0.0/0 scram-sha-256',
-    'host all all ::/0 scram-sha-256',
-    '',
-  ].join('\n');
+  ];
+  const clients = opts.fenced
+    ? ['# Fenced: no client until the agent lifts it.', 'local all all reject', 'host all all all reject']
+    : ['local all all scram-sha-256', 'host all all 0.0.0.0/0 scram-sha-256', 'host all all ::/0 scram-sha-256'];
+  return [...agent, ...clients, ''].join('\n');
 }
 
 export function renderPgIdent(): string {

@@ -9,6 +9,12 @@
  */
 export const ADMIN_ROLE = 'coffer_admin';
 
+/**
+ * The replication role, one per deployment (docs/replication.md): streams
+ * WAL to replicas and is pg_rewind's source account. Only over TLS (conf.ts).
+ */
+export const REPLICATION_ROLE = 'coffer_replication';
+
 /** The tenant's superuser, managed by EnableRoot / DisableRoot only. */
 export const ROOT_ROLE = 'root';
 
@@ -28,6 +34,7 @@ export const RESERVED_DATABASES: readonly string[] = ['postgres', 'template0', '
 export const RESERVED_ROLES: readonly string[] = [
   'postgres',
   ADMIN_ROLE,
+  REPLICATION_ROLE,
   ROOT_ROLE,
   'public',
   'none',

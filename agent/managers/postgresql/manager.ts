@@ -1,5 +1,6 @@
 // The PostgreSQL manager: lifecycle of postgres (initdb, supervised child,
-// probe, securing) plus the accounts, configuration and backup capabilities.
+// probe, securing) plus the accounts, configuration, backup and replication
+// capabilities.
 import { adminConnection } from '../admin-connection.js';
 import { existsSync, renameSync, writeFileSync, chownSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +23,8 @@ import { pgTool } from './pg-bin.js';
 import { PgClient } from './pg-client.js';
 import { secureCluster } from './secure.js';
 import { installServerTls } from '../server-tls.js';
+import { PgReplication } from './replication/capability.js';
+import { ReplicationSettings } from './replication/settings.js';
 
 // Rules files are data in the source tree (rules/), also when running from
 // dist/: resolve them from the installation root.
@@ -43,6 +46,9 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
   const sql = new PgClient({ socketDir: layout.runDir, port: config.datastorePort, user: ADMIN_ROLE, log });
   let osUser: OsUser | null = null;
   const pgUser = (): OsUser => (osUser ??= lookupOsUser('postgres'));
+  const replicationSettings = new ReplicationSettings(layout, pgUser, config.tls?.ca ?? null);
+  // pg_hba.conf in its fenced form while the instance is fenced (replication/fence.ts).
+  const writeHba = (): void => writeAtomic(hbaFile(layout.etcDir), renderPgHba({ fenced: replicationSettings.get().fenced }), 0o640, pgUser());
 
   const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs(layout, pgUser());
@@ -57,8 +63,10 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
       overrides,
     });
     writeAtomic(conf, text, 0o644);
+    // The file conf's include names, so that it exists with this render.
+    if (!existsSync(replicationSettings.confFile)) replicationSettings.render();
     // Readable by the server (group postgres), writable by root only.
-    writeAtomic(hbaFile(layout.etcDir), renderPgHba(), 0o640, pgUser());
+    writeHba();
     writeAtomic(identFile(layout.etcDir), renderPgIdent(), 0o640, pgUser());
   };
 
@@ -74,7 +82,9 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
     log,
     sql,
     pgUser,
+    replication: replicationSettings,
   });
+  const replication = new PgReplication({ version, layout, runner, log, sql, pgUser, settings: replicationSettings, writeHba });
 
   const manager: DatastoreManager = {
     name: 'postgresql',
@@ -82,6 +92,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
     accounts,
     configuration,
     backup,
+    replication,
 
     validatePrepare: (input: PrepareInput) => validatePrepare(input, prepareRules(checkPassword, accounts, configuration)),
 
@@ -125,6 +136,13 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
     async secure(): Promise<void> {
       await sql.close();
       sql.open();
+      // A standby restored from its source's snapshot: its catalog is the
+      // source's (secured there) and it takes no write.
+      const [r] = await sql.query('SELECT pg_is_in_recovery() AS standby');
+      if (r?.standby === true) {
+        log.info('standby: secured by its source');
+        return;
+      }
       await secureCluster((text, values) => sql.query(text, values));
       log.info({ role: ADMIN_ROLE }, 'datastore secured');
     },

@@ -14,7 +14,10 @@ export type PgTool =
   | 'pg_dump'
   | 'pg_dumpall'
   | 'pg_restore'
-  | 'psql';
+  | 'psql'
+  | 'pg_controldata'
+  | 'pg_rewind'
+  | 'pg_waldump';
 
 export function pgBinDir(version: string): string {
   return `/usr/lib/postgresql/${version}/bin`;

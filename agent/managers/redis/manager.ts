@@ -22,6 +22,8 @@ import { redisPaths } from './paths.js';
 import { renderRedisConf, TEMPLATE_SETTINGS } from './redis-conf.js';
 import { loadRedisRules } from './rules.js';
 import { generatePassword } from './secret.js';
+import { RedisReplication } from './replication/capability.js';
+import { ReplicationConf } from './replication/replication-conf.js';
 
 // Rules files are data in the source tree, also when running from dist/.
 const RULES_DIR = path.join(repoRoot(), 'agent/managers/redis/rules');
@@ -41,6 +43,7 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
   });
   const client = new AdminClient(admin());
   let cachedVersion = '';
+  const replicationConf = new ReplicationConf(paths.replicationState, paths.replicationConf, () => redisUser());
 
   const writeConfigFile = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs();
@@ -48,6 +51,8 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
     const tmp = `${paths.conf}.tmp`;
     // No secrets in it (accounts are in the ACL file): redis reads it, root writes it.
     writeFileSync(tmp, text, { mode: 0o644 });
+    // redis.conf includes it: it must exist before the server reads redis.conf.
+    replicationConf.ensure();
     renameSync(tmp, paths.conf);
   };
 
@@ -92,6 +97,8 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       serverVersion: () => manager.serverVersion(),
     }),
 
+    replication: new RedisReplication({ client, admin: () => admin(), conf: replicationConf, log: log.child({ component: 'redis-replication' }) }),
+
     // Redis has no databases to create: its accounts refuse any by name.
     validatePrepare: (input: PrepareInput) => validatePrepare(input, prepareRules(checkPassword, accounts, configuration)),
 
@@ -109,6 +116,8 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       writeFileSync(paths.aclFile, initialAclFile(secret), { mode: 0o600 });
       chownSync(paths.aclFile, u.uid, u.gid);
       chmodSync(paths.aclFile, 0o600);
+      // A new instance follows nobody and takes writes.
+      replicationConf.update({ replicaOf: null, masterUser: '', masterAuth: '', fenced: false });
     },
 
     childSpec(): ChildSpec {

@@ -5,12 +5,14 @@ import { invalid } from '../../errors.js';
 
 /** The agent's own account. */
 export const ADMIN_USER = 'coffer_admin';
+/** Replicas' account on a source (replication/replication-user.ts): psync, replconf and ping only. */
+export const REPLICATION_USER = 'coffer-replication';
 /**
  * Accounts no API call may touch: the agent's, Redis's `default` (that is
- * root, managed by EnableRoot/DisableRoot), and `root` itself so that nobody
- * mistakes an ordinary user for the root account.
+ * root, managed by EnableRoot/DisableRoot), `root` itself so that nobody
+ * mistakes an ordinary user for the root account, and the replicas'.
  */
-export const RESERVED_USERS: readonly string[] = ['default', ADMIN_USER, 'root'];
+export const RESERVED_USERS: readonly string[] = ['default', ADMIN_USER, 'root', REPLICATION_USER];
 
 // ACL user names end up as one token of an ACL file line: no spaces, no
 // control characters, nothing Redis's ACL file parser treats specially.

@@ -22,6 +22,15 @@ export interface RedisPaths {
   readonly overridesFile: string;
   /** The RDB file the server snapshots to and loads from. */
   readonly dumpFile: string;
+  /**
+   * Replication settings redis.conf includes last (replicaof, masteruser,
+   * masterauth, the write fence): 0600, owned by redis, in the ACL
+   * directory, the one only redis and root enter, since masterauth is a
+   * secret. Rendered from `replicationState` (replication/replication-conf.ts).
+   */
+  readonly replicationConf: string;
+  /** What replicationConf is rendered from: 0600 JSON in the root-only agent dir. */
+  readonly replicationState: string;
 }
 
 export const DUMP_NAME = 'dump.rdb';
@@ -36,5 +45,7 @@ export function redisPaths(layout: Layout): RedisPaths {
     secretFile: path.join(layout.agentDir, 'admin.secret'),
     overridesFile: path.join(layout.agentDir, 'overrides.json'),
     dumpFile: path.join(layout.dataDir, DUMP_NAME),
+    replicationConf: path.join(aclDir, 'replication.conf'),
+    replicationState: path.join(layout.agentDir, 'redis-replication.json'),
   });
 }

@@ -74,5 +74,8 @@ export function renderRedisConf(input: RedisConfInput): string {
     // Quoted: an empty value ("save" off) and multi-word values stay one argument.
     lines.push(`${name} "${value}"`);
   }
+  // Last, so it wins: whom this instance follows and whether it refuses
+  // writes (replication/replication-conf.ts), kept where only redis reads it.
+  lines.push('', '# Replication (rendered by the agent; holds masterauth, so 0600)', `include ${paths.replicationConf}`);
   return lines.join('\n') + '\n';
 }

@@ -124,7 +124,7 @@ t.test('bad input answers 400 naming the field', async (t) => {
     ['a huge name', post('/instances', { instance: { name: 'x'.repeat(10_000) } }), /instance\.name must NOT have more than 255 characters/],
     ['an unknown flavor', post('/instances', { instance: { name: 'x', flavorRef: 'jumbo' } }), /flavor "jumbo"/],
     ['an unknown datastore', post('/instances', { instance: { name: 'x', datastore: { type: 'oracle' } } }), /datastore "oracle"/],
-    ['replication', post('/instances', { instance: { name: 'x', replica_of: 'abc' } }), /replica_of/],
+    ['replication with a flavor', post('/instances', { instance: { name: 'x', replica_of: 'abc', flavorRef: 'small' } }), /instance\.flavorRef cannot be given with instance\.replica_of/],
     ['an empty action', post('/instances/abc/action', {}), /must NOT have fewer than 1 properties/],
     ['two actions', post('/instances/abc/action', { restart: {}, reset_status: {} }), /must NOT have more than 1 properties/],
     ['a bad resize', post('/instances/abc/action', { resize: { volume: { size: -1 } } }), /resize\.volume\.size/],

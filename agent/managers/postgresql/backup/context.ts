@@ -5,6 +5,7 @@ import type { ProcessRunner } from '../../../../lib/process-runner.js';
 import type { Layout } from '../../../layout.js';
 import { ADMIN_ROLE } from '../constants.js';
 import type { PgClient } from '../pg-client.js';
+import type { ReplicationSettings } from '../replication/settings.js';
 
 export interface PgBackupContext {
   readonly datastore: string;
@@ -18,6 +19,8 @@ export interface PgBackupContext {
   /** The agent's connection to the running server. */
   readonly sql: PgClient;
   readonly pgUser: () => OsUser;
+  /** Set when the instance is to be a standby: a physical restore then starts as one (replication/). */
+  readonly replication?: ReplicationSettings;
 }
 
 /**

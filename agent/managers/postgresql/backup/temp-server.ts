@@ -32,6 +32,9 @@ export async function startTempServer(ctx: PgBackupContext, dataDir: string, sig
       '-c', `data_directory=${dataDir}`,
       '-c', 'listen_addresses=',
       '-c', `unix_socket_directories=${socketDir}`,
+      // The agent writes the restore; a fence (replication/fence.ts) is
+      // about clients, which cannot reach this server.
+      '-c', 'default_transaction_read_only=off',
     ],
     { uid: pgUser.uid, gid: pgUser.gid, cwd: ctx.layout.baseDir, logger: ctx.log },
   );

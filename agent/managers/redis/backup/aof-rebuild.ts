@@ -28,7 +28,8 @@ export interface AofRebuildInput {
 
 export async function rebuildAof(input: AofRebuildInput): Promise<void> {
   const { runner, log, admin, signal } = input;
-  const argv = [...input.serverArgv, '--port', '0', '--unixsocket', admin.socket, '--unixsocketperm', '700', '--appendonly', 'no'];
+  // Never a replica, whatever the config includes: it must not sync the restored data away.
+  const argv = [...input.serverArgv, '--port', '0', '--unixsocket', admin.socket, '--unixsocketperm', '700', '--appendonly', 'no', '--replicaof', 'no', 'one'];
   const child = runner.spawn(argv, { uid: input.uid, gid: input.gid, cwd: input.cwd });
   let exited = false;
   void child.exited.then(() => (exited = true));

@@ -61,6 +61,9 @@ export async function freshSave(client: AdminClient, signal: AbortSignal, pollMs
 }
 
 export async function snapshot(client: AdminClient, runner: ProcessRunner, dumpFile: string, signal: AbortSignal, serverVersion: string): Promise<Snapshot> {
+  // Read before the save forks: every write up to this replication offset
+  // is in the snapshot (a replica built from it starts at least there).
+  const replOffset = (await client.info('replication')).master_repl_offset ?? '';
   const info = await freshSave(client, signal);
   const fh = await open(dumpFile, 'r');
   try {
@@ -78,7 +81,7 @@ export async function snapshot(client: AdminClient, runner: ProcessRunner, dumpF
         if (bytesRead !== 0 || now !== size) throw new AgentError('AGENT_ERR_DATASTORE', `the snapshot changed while it was read (${size} bytes when opened, ${now} after)`);
         return {
           rawBytes: size,
-          extra: { redis_version: serverVersion, rdb_bytes: String(size), rdb_saved_at: info.rdb_last_save_time ?? '' },
+          extra: { redis_version: serverVersion, rdb_bytes: String(size), rdb_saved_at: info.rdb_last_save_time ?? '', repl_offset: replOffset },
         };
       },
       cleanup: () => fh.close(),

@@ -1,0 +1,42 @@
+// What differs between datastores for the control's replication workflows,
+// in one table: the workflows themselves are the same for all
+// (docs/replication.md). Keyed by the agent manager (catalog's `manager`).
+import type { ControlContext } from '../../context.js';
+import type { InstanceRow } from '../../store/instances.js';
+import type { SecretScope } from '../../replication-secret.js';
+import { PermanentStepError } from '../../tasks/workflow.js';
+
+export interface ReplicationTraits {
+  /** Whose secret the replication account uses: per replica, or one for the deployment. */
+  readonly secret: SecretScope;
+  /**
+   * Whether the replica snapshot can be incremental on the source's newest
+   * backup (mariadb-backup can; a Redis RDB and pg_basebackup are always full).
+   */
+  readonly incrementalSnapshot: boolean;
+}
+
+export const REPLICATION_TRAITS: Readonly<Record<string, ReplicationTraits>> = {
+  mariadb: { secret: 'replica', incrementalSnapshot: true },
+  mysql: { secret: 'replica', incrementalSnapshot: true },
+  postgresql: { secret: 'deployment', incrementalSnapshot: false },
+  redis: { secret: 'deployment', incrementalSnapshot: false },
+};
+
+/** The agent manager that runs an instance (its catalog version's). */
+export function managerOf(c: ControlContext, row: InstanceRow): string {
+  return c.catalog.version(row.datastore, row.datastore_version)?.manager ?? row.datastore;
+}
+
+/** The traits of the instance's datastore; a datastore without replication is refused by name. */
+export function traitsOf(c: ControlContext, row: InstanceRow): ReplicationTraits {
+  const m = managerOf(c, row);
+  const t = Object.hasOwn(REPLICATION_TRAITS, m) ? REPLICATION_TRAITS[m] : undefined;
+  if (!t) throw new PermanentStepError(`${row.datastore} has no replication`);
+  return t;
+}
+
+/** A replica's replication secret, derived again wherever it is needed. */
+export function replicaSecret(c: ControlContext, source: InstanceRow, replicaId: string): string {
+  return c.replicationSecrets.secretFor(traitsOf(c, source).secret, replicaId);
+}

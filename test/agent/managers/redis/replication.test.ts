@@ -1,0 +1,214 @@
+// Redis replication through real agents and real redis-servers: a replica
+// built from its source's snapshot, following it, refusing writes; a
+// switchover by hand in the order the control runs it, under a write loop;
+// detach; the replication account's limits; hostile inputs.
+import t from 'tap';
+import { randomUUID } from 'node:crypto';
+import { status as Status } from '@grpc/grpc-js';
+import type { Redis } from 'ioredis';
+import { call } from '../../../support/agent.js';
+import { connectAs, refusal } from '../../../support/redis-cli.js';
+import type { GetStatusResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
+import type { DemoteSourceResponse, EnableAsSourceResponse, MakeReadOnlyResponse, WaitForTransactionResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
+import type { ReplicationStatus } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
+import { deployment, repl, replicaOf, replStatus, REPL_PASSWORD, rootedRedis, snapshotFor, sourceInfo, until } from './fixtures/replication.js';
+
+t.test('a replica built from a source holding data has it, follows new writes within seconds, and refuses writes', async (t) => {
+  const d = deployment();
+  const { agent: source, root: src } = await rootedRedis(t, d);
+  for (let i = 0; i < 500; i++) await src.set(`k:${i}`, `v${i}`);
+  await src.hset('h', 'f', 'before');
+
+  const { agent: replica, root: rep } = await replicaOf(t, d, source);
+  t.equal(await until('the data on the replica', async () => (await rep.dbsize()) >= 501 && rep.dbsize()), 501, 'every key of the source is on the replica');
+  t.equal(await rep.get('k:499'), 'v499');
+
+  await src.hset('h', 'f', 'after');
+  await until('a new write on the replica', async () => (await rep.hget('h', 'f')) === 'after');
+  t.pass('a write on the source is visible on the replica');
+
+  t.match(await refusal(rep.set('x', '1')), /READONLY/, 'the replica refuses writes');
+
+  const rs = await replStatus(replica);
+  t.equal(rs.role, 'replica');
+  t.equal(rs.dialect, 'redis');
+  t.equal(rs.sourceInstanceId, 'source-instance');
+  t.equal(rs.sourcePort, source.datastorePort);
+  t.ok(rs.streaming, 'it is streaming from the source');
+  t.equal(rs.lastError, '');
+  const caughtUp = await until('the replica caught up (lag 0)', async () => {
+    const s = await replStatus(replica);
+    return s.lagBytes === 0 && s;
+  });
+  t.equal(caughtUp.lagSeconds, 0, 'an idle caught-up replica reports 0 s of lag');
+  const gs = await call<object, GetStatusResponse>(replica.clients.lifecycle, 'getStatus', {});
+  t.equal(gs.role, 'replica', 'GetStatus reports the role');
+  t.equal(gs.replication!.role, 'replica');
+
+  const ss = await replStatus(source);
+  t.equal(ss.role, 'source');
+  t.equal(ss.fenced, false);
+  t.equal(ss.replicas.length, 1, 'the source sees its replica');
+
+  // Waits compare offsets as numbers.
+  const latest = (await repl<{ transactionId: string }>(source, 'getLatestTransactionId')).transactionId;
+  const w = await repl<WaitForTransactionResponse>(replica, 'waitForTransaction', { transactionId: latest, timeoutSeconds: 30 });
+  t.ok(w.reached, 'the replica reaches the source\'s offset');
+  const far = await repl<WaitForTransactionResponse>(replica, 'waitForTransaction', { transactionId: '99999999999999', timeoutSeconds: 0 });
+  t.equal(far.reached, false, 'timeout 0 answers at once');
+  t.match(far.transactionId, /^\d+$/);
+
+  // Replication survives the replica's agent restart: same role, same source.
+  await replica.stop();
+  const again = await (await import('../../../support/agent.js')).startAgent(t, { datastore: 'redis', baseDir: replica.baseDir, datastorePort: replica.datastorePort, extraArgs: d.args });
+  const after = await until('the restarted replica streaming', async () => {
+    const s = await replStatus(again);
+    return s.streaming && s;
+  });
+  t.equal(after.role, 'replica', 'the role survives an agent restart');
+  await src.set('after-restart', '1');
+  const rep2 = await connectAs(t, again.datastorePort, '', (await import('./fixtures/replication.js')).ROOT_PASSWORD);
+  await until('a write after the restart on the replica', async () => (await rep2.get('after-restart')) === '1');
+  t.pass('it still follows the source after a restart');
+});
+
+t.test('the replication account runs nothing but the replication protocol', async (t) => {
+  const d = deployment();
+  const { agent: source, root: src } = await rootedRedis(t, d);
+  await src.set('secret', 'data');
+  await snapshotFor(source, [randomUUID()]);
+  const r = await connectAs(t, source.datastorePort, 'coffer-replication', REPL_PASSWORD);
+  t.equal(await r.ping(), 'PONG', 'PING is allowed');
+  for (const [what, p] of [
+    ['GET', r.get('secret')],
+    ['SET', r.set('x', '1')],
+    ['KEYS', r.keys('*')],
+    ['CONFIG GET', r.call('CONFIG', 'GET', 'masterauth')],
+    ['ACL LIST', r.call('ACL', 'LIST')],
+    ['FLUSHALL', r.call('FLUSHALL')],
+  ] as const) {
+    t.match(await refusal(p), /NOPERM/, `${what} is refused`);
+  }
+  t.match(await refusal(connectAs(t, source.datastorePort, 'coffer-replication', 'wrong-password')), /WRONGPASS/, 'a wrong secret is refused');
+  // Users management cannot reach it.
+  await t.rejects(call(source.clients.accounts, 'getUser', { name: 'coffer-replication', host: '' }), { code: Status.INVALID_ARGUMENT }, 'the account is reserved');
+});
+
+t.test('switchover by hand (source read-only, replica waits, promote, old source demoted) loses no acknowledged write under a write loop', async (t) => {
+  const d = deployment();
+  const { agent: source, root: src } = await rootedRedis(t, d);
+  const { agent: replica, root: rep } = await replicaOf(t, d, source);
+
+  // The writer: INCR, counting the replies it got (acknowledged writes).
+  let acked = 0;
+  let refused = 0;
+  let stop = false;
+  let target: Redis = src;
+  const writer = (async () => {
+    while (!stop) {
+      try {
+        await target.incr('counter');
+        acked++;
+      } catch {
+        refused++;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+  })();
+  await until('writes flowing', async () => acked > 200);
+
+  const ro = await repl<MakeReadOnlyResponse>(source, 'makeReadOnly', { readOnly: true });
+  t.match(ro.transactionId, /^\d+$/, 'MakeReadOnly answers the last offset');
+  await until('the source refusing writes', async () => refused > 0);
+  t.match(await refusal(src.set('y', '1')), /NOREPLICAS/, 'the source refuses every write');
+  const w = await repl<WaitForTransactionResponse>(replica, 'waitForTransaction', { transactionId: ro.transactionId, timeoutSeconds: 60 });
+  t.ok(w.reached, 'the replica has applied everything the source acknowledged');
+  const promoted = await repl<EnableAsSourceResponse>(replica, 'enableAsSource');
+  t.match(promoted.transactionId, /^\d+$/);
+  target = rep;
+  const ackedBefore = acked;
+  await until('writes acknowledged by the new source', async () => acked > ackedBefore + 200);
+
+  const demoted = await repl<DemoteSourceResponse>(source, 'demoteSource', { source: { ...sourceInfo(replica, { artifact: undefined, sources: [{ host: '', port: 0, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: '', slotName: '' }] }), instanceId: 'new-source' } });
+  t.equal(demoted.status!.role, 'replica', 'the old source is a replica now');
+  stop = true;
+  await writer;
+  const onNew = Number(await rep.get('counter'));
+  t.equal(onNew, acked, `the new source holds every acknowledged INCR (${acked}), none lost`);
+  await until('the old source caught up with the new one', async () => Number(await src.get('counter')) === acked);
+  t.pass('the old source follows the new one');
+  t.match(await refusal(src.set('z', '1')), /READONLY/, 'the old source refuses writes as a replica');
+  t.equal((await replStatus(replica)).role, 'source');
+  t.equal((await replStatus(replica)).fenced, false, 'the promoted source is not fenced');
+  const old = await replStatus(source);
+  t.equal(old.role, 'replica');
+  t.equal(old.sourceInstanceId, 'new-source');
+});
+
+t.test('detach makes a replica standalone and writable; the RPCs refuse what makes no sense for a role', async (t) => {
+  const d = deployment();
+  const { agent: source, root: src } = await rootedRedis(t, d);
+  await src.set('a', '1');
+  const { agent: replica, root: rep } = await replicaOf(t, d, source);
+  await until('the data on the replica', async () => (await rep.get('a')) === '1');
+
+  await t.rejects(repl(source, 'detachReplica'), { code: Status.FAILED_PRECONDITION, details: /source/ }, 'a source cannot be detached');
+  await t.rejects(repl(source, 'attachReplica', { source: sourceInfo(replica, { artifact: undefined, sources: [{ host: '', port: 0, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: '', slotName: '' }] }) }), { code: Status.FAILED_PRECONDITION, details: /DemoteSource/ });
+  await t.rejects(repl(replica, 'makeReadOnly', { readOnly: false }), { code: Status.FAILED_PRECONDITION, details: /replica/ }, 'a replica cannot be made writable');
+  await t.rejects(repl(replica, 'getReplicaSnapshot' in {} ? '' : 'addReplicaAccess', { replicas: [{ replicaId: randomUUID(), password: REPL_PASSWORD }] }), { code: Status.FAILED_PRECONDITION, details: /replica/ }, 'replicas of replicas are refused');
+
+  const detached = await repl<{ status: ReplicationStatus }>(replica, 'detachReplica');
+  t.equal(detached.status.role, 'standalone');
+  t.equal(await rep.set('mine', '1'), 'OK', 'the detached instance takes writes');
+  await src.set('later', '1');
+  t.equal(await rep.get('a'), '1', 'it keeps the data it had');
+  t.equal((await replStatus(replica)).role, 'standalone');
+  const twice = await repl<{ status: ReplicationStatus }>(replica, 'detachReplica');
+  t.equal(twice.status.role, 'standalone', 'detach asked again finds the work done');
+  await t.rejects(repl(replica, 'enableAsSource'), { code: Status.FAILED_PRECONDITION, details: /only a replica/ }, 'a standalone cannot be promoted');
+  await t.rejects(repl(replica, 'demoteSource', { source: sourceInfo(source, { artifact: undefined, sources: [{ host: '', port: 0, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: '', slotName: '' }] }) }), { code: Status.FAILED_PRECONDITION, details: /AttachReplica/ });
+  t.equal(await rep.get('later'), null, 'a detached instance no longer follows');
+});
+
+t.test('hostile and wrong inputs get the right codes', async (t) => {
+  const d = deployment();
+  const { agent: source } = await rootedRedis(t, d);
+  const good = { host: '127.0.0.1', port: source.datastorePort, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: 'src', slotName: '' };
+  const bad: Array<[string, string, object, RegExp]> = [
+    ['addReplicaAccess', 'no replicas', { replicas: [] }, /replicas is empty/],
+    ['addReplicaAccess', 'replica id not a UUID', { replicas: [{ replicaId: 'r1; DROP', password: 'x' }] }, /not a UUID/],
+    ['addReplicaAccess', 'replica id missing', { replicas: [{ replicaId: '', password: 'x' }] }, /replica_id is required/],
+    ['addReplicaAccess', 'password missing', { replicas: [{ replicaId: randomUUID(), password: '' }] }, /password is required/],
+    ['addReplicaAccess', 'password with a newline', { replicas: [{ replicaId: randomUUID(), password: 'a\nmasterauth x' }] }, /printable/],
+    ['removeReplicaAccess', 'replica id not a UUID', { replicaId: '../../etc' }, /not a UUID/],
+    ['attachReplica', 'no source', {}, /source is required/],
+    ['attachReplica', 'no host', { source: { ...good, host: '' } }, /host is required/],
+    ['attachReplica', 'host with a space', { source: { ...good, host: '127.0.0.1 6379\nreplicaof evil' } }, /not a host/],
+    ['attachReplica', 'port 0', { source: { ...good, port: 0 } }, /port must be 1-65535/],
+    ['attachReplica', 'port too big', { source: { ...good, port: 70000 } }, /port must be 1-65535/],
+    ['attachReplica', 'no user', { source: { ...good, replicationUser: '' } }, /replication_user is required/],
+    ['attachReplica', 'no password', { source: { ...good, replicationPassword: '' } }, /replication_password is required/],
+    ['demoteSource', 'no source', {}, /source is required/],
+    ['waitForTransaction', 'no id', { transactionId: '', timeoutSeconds: 0 }, /transaction_id is required/],
+    ['waitForTransaction', 'not an offset', { transactionId: '0-1-5', timeoutSeconds: 0 }, /not a Redis replication offset/],
+    ['waitForTransaction', 'negative timeout', { transactionId: '5', timeoutSeconds: -1 }, /timeout_seconds/],
+    ['waitForTransaction', 'huge timeout', { transactionId: '5', timeoutSeconds: 999999 }, /timeout_seconds/],
+  ];
+  for (const [method, what, req, details] of bad) {
+    await t.rejects(repl(source, method, req), { code: Status.INVALID_ARGUMENT, details }, `${method}: ${what}`);
+  }
+  t.equal((await replStatus(source)).role, 'standalone', 'nothing was changed by the refused calls');
+
+  // Prepare with replica_of but no restore, or with users: refused before anything starts.
+  const { startAgent, collect } = await import('../../../support/agent.js');
+  const fresh = await startAgent(t, { datastore: 'redis', extraArgs: d.args });
+  const { PREPARE } = await import('./fixtures/instance.js');
+  await t.rejects(collect(fresh.clients.lifecycle.prepare({ ...PREPARE, replicaOf: good })), { code: Status.INVALID_ARGUMENT, details: /needs restore/ });
+  await t.rejects(
+    collect(fresh.clients.lifecycle.prepare({ ...PREPARE, rootPassword: 'x-pass-12', restore: { location: { storage: '', location: 'x' }, backupId: '' }, replicaOf: good })),
+    { code: Status.INVALID_ARGUMENT },
+    'a replica takes no root password of its own',
+  );
+  const gs = await call<object, GetStatusResponse>(fresh.clients.lifecycle, 'getStatus', {});
+  t.equal(gs.state, 1 /* NEW */, 'the refused Prepares changed nothing');
+});
