@@ -109,6 +109,12 @@ export class ReplicationSettings {
       passfile: this.passfile,
       sslmode: 'verify-full',
       sslrootcert: this.caCopy,
+      // No client certificate: the server runs with the agent's HOME, and
+      // libpq's default (~/.postgresql/postgresql.crt) would then be a file
+      // postgres may not open, which fails the connection. A path that does
+      // not exist means none.
+      sslcert: path.join(this.dir, 'no-client-certificate'),
+      sslkey: path.join(this.dir, 'no-client-key'),
       application_name: source.slot,
       connect_timeout: '10',
       ...extra,

@@ -1,0 +1,200 @@
+// PostgreSQL streaming replication through real agents and real postgres
+// servers, driven over the agent's ReplicationService as the control would
+// (docs/replication.md): a replica built from the source's snapshot through
+// Prepare with replica_of, a write on the source seen on the replica, writes
+// refused on the replica (by the superuser too), a switchover under a
+// running write loop that loses no acknowledged row and leaves the old
+// primary following the new one after pg_rewind, detach, slots reported
+// and dropped, TLS required of the replication role.
+import t from 'tap';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { status as Status } from '@grpc/grpc-js';
+import { collect, waitFor } from '../../../support/agent.js';
+import { psql, psqlAdmin, SHOP_PREPARE } from '../../../support/psql.js';
+import { alice, deployment, FINGERPRINT, instance, pki, REPL_PASSWORD, replicationStatus as status, root, rpc, slotOf as hex, sourceFor, value } from '../../../support/pg-replication.js';
+import type { GetReplicaSnapshotResponse, ReplicaSnapshot } from '../../../../proto/gen/coffer/agent/v1/replication.js';
+import type { ReplicationStatus, SourceInfo } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
+import { DatastoreState, type PrepareResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
+
+t.test('a replica built from its source, switchover under a write loop, pg_rewind, detach and slots', async (t) => {
+  const storage = deployment();
+  const s = await instance(t, storage);
+  await collect(s.c.lifecycle.prepare({ ...SHOP_PREPARE, rootPassword: 'R00t-pass-1', replicaOf: undefined }));
+  t.equal((await alice(s, 'CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 5000) g')).code, 0);
+  const fingerprint = FINGERPRINT;
+
+  const replicaId = randomUUID();
+  // The replica's id is known before it exists (the control makes it).
+  const events = await collect<GetReplicaSnapshotResponse>(
+    s.c.replication.getReplicaSnapshot({ replicas: [{ replicaId, password: REPL_PASSWORD }], backupId: `snap-${replicaId}`, parent: undefined, storage: undefined }),
+  );
+  const snap = events.at(-1)?.snapshot as ReplicaSnapshot;
+  t.ok(snap?.artifact, 'the snapshot is a stored backup');
+  t.equal(snap.sources[0]!.slotName, hex(replicaId), 'the replica has its own slot, named from its id');
+  t.equal(snap.sources[0]!.replicationUser, 'coffer_replication');
+  t.match(snap.sources[0]!.position, /^[0-9A-F]+\/[0-9A-F]+$/, 'the position is the snapshot\'s stop LSN');
+  t.equal(snap.sources[0]!.position, snap.artifact!.metadata!.stopLsn);
+  // Written after the snapshot: the slot keeps the WAL that carries it.
+  t.equal((await alice(s, "INSERT INTO items VALUES (5001, 'after the snapshot')")).code, 0);
+
+  const replica = await instance(t, storage, replicaId);
+  const prep = await collect<PrepareResponse>(
+    replica.c.lifecycle.prepare({ datastoreVersion: '15', rootPassword: '', databases: [], users: [], overrides: {}, restore: { location: snap.artifact!.location, backupId: snap.artifact!.metadata!.backupId }, replicaOf: sourceFor(s, snap.sources[0]!) }),
+  );
+  t.equal(prep.at(-1)?.result?.state, DatastoreState.DATASTORE_STATE_ACTIVE, 'Prepare with replica_of ends ACTIVE');
+
+  await t.test('the replica has the rows, and sees a new write within seconds', async (t) => {
+    await waitFor('the row written after the snapshot', async () => (await value(replica, 'SELECT v FROM items WHERE id = 5001')) === 'after the snapshot');
+    t.equal(await value(replica, fingerprint), await value(s, fingerprint), 'same rows as the source');
+    t.equal((await alice(s, "INSERT INTO items VALUES (6000, 'live')")).code, 0);
+    await waitFor('the live write on the replica', async () => (await value(replica, 'SELECT v FROM items WHERE id = 6000')) === 'live', 30_000);
+    t.pass('a write on the source is read on the replica');
+  });
+
+  await t.test('the replica refuses writes, from the superuser too', async (t) => {
+    const w = await alice(replica, "INSERT INTO items VALUES (7000, 'x')");
+    t.not(w.code, 0);
+    t.match(w.stderr, /read-only transaction/);
+    const su = await root(replica, "SET default_transaction_read_only = off; SET transaction_read_only = off; INSERT INTO items VALUES (7001, 'x')");
+    t.not(su.code, 0, 'root cannot SET its way to a write');
+    t.match(su.stderr, /recovery|read-only/);
+  });
+
+  await t.test('status: the replica streams with no lag at rest; the source lists it and its slot', async (t) => {
+    const rs = await waitFor('the replica caught up', async () => {
+      const st = await status(replica);
+      return st.streaming && st.lagBytes === 0 && st.lagSeconds === 0 ? st : undefined;
+    });
+    t.equal(rs.role, 'replica');
+    t.equal(rs.dialect, 'pg-streaming');
+    t.equal(rs.sourceInstanceId, s.id);
+    t.equal(rs.sourcePort, s.agent.datastorePort);
+    // Idle: the figure does not grow with time.
+    await value(s, 'SELECT 1');
+    const again = await status(replica);
+    t.equal(again.lagSeconds, 0, 'still 0 while nothing is written');
+    const ss = await status(s);
+    t.equal(ss.role, 'source');
+    t.match(ss.replicas, [{ name: hex(replicaId), address: '127.0.0.1' }], 'the replica streams from the source');
+    t.match(ss.slots, [{ name: hex(replicaId), active: true }]);
+    t.ok(ss.slots[0]!.retainedBytes >= 0, 'retained bytes reported');
+    const pos = await rpc<{ transactionId: string }>(s, 'getLatestTransactionId', {});
+    t.match(pos.transactionId, /^[0-9A-F]+\/[0-9A-F]+$/);
+  });
+
+  await t.test('the replication role gets in over TLS only; its secret is in a 0600 passfile, nowhere else', async (t) => {
+    const tls = { PGSSLMODE: 'verify-full', PGSSLROOTCERT: pki.ca };
+    const ok = await psql(s.agent.datastorePort, 'coffer_replication', REPL_PASSWORD, 'IDENTIFY_SYSTEM', 'dbname=postgres replication=true', tls);
+    t.equal(ok.code, 0, `over TLS: ${ok.stderr}`);
+    const plain = await psql(s.agent.datastorePort, 'coffer_replication', REPL_PASSWORD, 'IDENTIFY_SYSTEM', 'dbname=postgres replication=true', { PGSSLMODE: 'disable' });
+    t.not(plain.code, 0, 'plaintext: refused');
+    t.match(plain.stderr, /no encryption|rejects connection/);
+    const db = await psql(s.agent.datastorePort, 'coffer_replication', REPL_PASSWORD, 'SELECT 1', 'shop', tls);
+    t.not(db.code, 0, 'and it may not log into a tenant database');
+    const passfile = path.join(replica.agent.baseDir, 'etc', 'replication', 'passfile');
+    t.equal(statSync(passfile).mode & 0o777, 0o600);
+    for (const f of ['etc/postgresql.conf', 'etc/replication.conf', 'data/postgresql.auto.conf']) {
+      t.notOk(readFileSync(path.join(replica.agent.baseDir, f), 'utf8').includes(REPL_PASSWORD), `not in ${f}`);
+    }
+    t.notOk(replica.agent.logs.join('\n').includes(REPL_PASSWORD), 'not in the replica agent\'s log');
+    t.notOk(s.agent.logs.join('\n').includes(REPL_PASSWORD), 'not in the source agent\'s log');
+  });
+
+  await t.test('switchover under a running write loop: no acknowledged row lost, the old primary follows the new one', async (t) => {
+    const acked: number[] = [];
+    let target = s;
+    let stop = false;
+    let next = 100_000;
+    const loop = (async () => {
+      while (!stop) {
+        const id = next++;
+        const w = await alice(target, `INSERT INTO items VALUES (${id}, 'loop')`);
+        if (w.code === 0) acked.push(id);
+      }
+    })();
+    await waitFor('writes flowing', async () => acked.length >= 5);
+    // The control's order (docs/replication.md): S read-only and its last
+    // transaction id T; C waits for T; C enabled as source; C gives S
+    // access; S demoted to a replica of C.
+    const { transactionId: last } = await rpc<{ transactionId: string }>(s, 'makeReadOnly', { readOnly: true });
+    const refused = await alice(s, "INSERT INTO items VALUES (1, 'fenced?')");
+    t.not(refused.code, 0, 'the fenced source takes no write');
+    const su = await root(s, "SET default_transaction_read_only = off; INSERT INTO items VALUES (2, 'x')");
+    t.not(su.code, 0, 'not even from its superuser');
+    const waited = await rpc<{ reached: boolean; transactionId: string }>(replica, 'waitForTransaction', { transactionId: last, timeoutSeconds: 60 });
+    t.ok(waited.reached, `the candidate reached ${last}`);
+    await rpc(replica, 'enableAsSource', {});
+    target = replica;
+    const access = await rpc<{ sources: SourceInfo[] }>(replica, 'addReplicaAccess', { replicas: [{ replicaId: s.id, password: REPL_PASSWORD }] });
+    t.equal(access.sources[0]!.slotName, hex(s.id));
+    const demoted = await rpc<{ status: ReplicationStatus; diverged: string }>(s, 'demoteSource', { source: sourceFor(replica, access.sources[0]!) });
+    t.equal(demoted.diverged, '', 'nothing the new source lacks was rewound away');
+    t.equal(demoted.status.role, 'replica');
+    const before = acked.length;
+    await waitFor('writes on the new source', async () => acked.length >= before + 5);
+    stop = true;
+    await loop;
+    const have = new Set((await value(replica, "SELECT string_agg(id::text, ',') FROM items WHERE v = 'loop'")).split(',').map(Number));
+    t.same(acked.filter((id) => !have.has(id)), [], `every one of ${acked.length} acknowledged rows is on the new source`);
+    await waitFor('the old primary replays the new source\'s writes', async () => (await value(s, fingerprint)) === (await value(replica, fingerprint)), 60_000);
+    t.equal((await alice(replica, "INSERT INTO items VALUES (8000, 'after')")).code, 0);
+    await waitFor('a new write on the old primary', async () => (await value(s, 'SELECT v FROM items WHERE id = 8000')) === 'after', 30_000);
+    const w = await alice(s, "INSERT INTO items VALUES (8001, 'x')");
+    t.match(w.stderr, /read-only transaction/, 'the old primary refuses writes as a replica');
+    const st = await waitFor('the old primary streaming', async () => {
+      const x = await status(s);
+      return x.streaming ? x : undefined;
+    });
+    t.equal(st.sourceInstanceId, replica.id);
+  });
+
+  await t.test('detach makes it writable; its slot is reported, then dropped with its access', async (t) => {
+    const slot = hex(s.id);
+    await rpc(s, 'detachReplica', {});
+    t.equal((await alice(s, "INSERT INTO items VALUES (9000, 'standalone')")).code, 0, 'the detached instance takes writes');
+    t.equal((await status(s)).role, 'standalone');
+    // The new source still holds the slot: with nobody streaming from it, WAL piles up.
+    t.equal((await alice(replica, "INSERT INTO items SELECT g, 'pile' FROM generate_series(200000, 201000) g")).code, 0);
+    const held = await waitFor('WAL held by the idle slot', async () => {
+      const sl = (await status(replica)).slots.find((x) => x.name === slot);
+      return sl && !sl.active && sl.retainedBytes > 0 ? sl : undefined;
+    });
+    t.ok(held.retainedBytes > 0, `retained ${held.retainedBytes} bytes`);
+    await rpc(replica, 'removeReplicaAccess', { replicaId: s.id });
+    t.notOk((await status(replica)).slots.some((x) => x.name === slot), 'the slot is gone');
+    t.equal((await psqlAdmin(replica.agent.baseDir, replica.agent.datastorePort, `SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${slot}'`)).stdout, '0');
+    await rpc(replica, 'removeReplicaAccess', { replicaId: s.id });
+    t.pass('removing it again is fine');
+  });
+
+  await t.test('hostile and wrong inputs: each refused naming what is wrong', async (t) => {
+    const good = sourceFor(s, { host: '', port: 0, replicationUser: 'coffer_replication', replicationPassword: '', position: '', instanceId: '', slotName: hex(replica.id) });
+    const bad: Array<[string, Partial<SourceInfo>, RegExp]> = [
+      ['a host with a conninfo injection', { host: "h' sslmode=disable" }, /host/],
+      ['a port out of range', { port: 70000 }, /port/],
+      ['another account', { replicationUser: 'coffer_admin' }, /replication_user/],
+      ['a password with a newline', { replicationPassword: 'a\nprimary_conninfo=x' }, /password/],
+      ['a slot that is not a replica\'s', { slotName: "x'; DROP" }, /slot_name/],
+    ];
+    for (const [what, patch, re] of bad) {
+      const err = await rpc(replica, 'demoteSource', { source: { ...good, ...patch } }).catch((e: { code: number; details: string }) => e);
+      t.equal((err as { code: number }).code, Status.INVALID_ARGUMENT, what);
+      t.match((err as { details: string }).details, re, `${what}: names the field`);
+    }
+    for (const id of ['zz', '0/', '1/2/3', "0/1'", '']) {
+      const err = await rpc(replica, 'waitForTransaction', { transactionId: id, timeoutSeconds: 0 }).catch((e: { code: number }) => e);
+      t.equal((err as { code: number }).code, Status.INVALID_ARGUMENT, `transaction id ${JSON.stringify(id)}`);
+    }
+    const notUuid = await rpc(replica, 'addReplicaAccess', { replicas: [{ replicaId: '../../etc', password: REPL_PASSWORD }] }).catch((e: { code: number }) => e);
+    t.equal((notUuid as { code: number }).code, Status.INVALID_ARGUMENT, 'a replica id that is not a UUID');
+    const differ = await rpc(replica, 'addReplicaAccess', { replicas: [{ replicaId: randomUUID(), password: 'One-pass-1' }, { replicaId: randomUUID(), password: 'Two-pass-2' }] }).catch(
+      (e: { code: number; details: string }) => e,
+    );
+    t.equal((differ as { code: number }).code, Status.INVALID_ARGUMENT, 'two passwords for the one deployment role');
+    const attachPrimary = await rpc(s, 'attachReplica', { source: good }).catch((e: { code: number; details: string }) => e);
+    t.equal((attachPrimary as { code: number }).code, Status.FAILED_PRECONDITION, 'a running primary is not re-pointed: it must be demoted');
+    t.match((attachPrimary as { details: string }).details, /demote|DemoteSource/i);
+  });
+});
