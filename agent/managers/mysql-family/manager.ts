@@ -22,7 +22,7 @@ import { renderMyCnf, socketPath } from './my-cnf.js';
 import { SqlClient, account, escape } from './sql-client.js';
 import { checkPassword, normalizeHost } from './names.js';
 import { createMysqlReplication } from './replication/capability.js';
-import { isMarkedReadOnly } from './replication/read-only.js';
+import { isMarkedReadOnly, markReadOnly } from './replication/read-only.js';
 import { serverIdFor } from './server-id.js';
 
 // Rules files are data in the source tree (rules/), also when running from
@@ -87,6 +87,12 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
 
     async initDataDir(signal: AbortSignal): Promise<void> {
       ensureDirs();
+      // A new instance takes writes: a read-only fence left by a failed
+      // earlier Prepare as a replica goes with the data it fenced.
+      if (isMarkedReadOnly(layout.agentDir)) {
+        markReadOnly(layout.agentDir, false);
+        await writeConfig(store.get());
+      }
       // A failed earlier Prepare may have left files: start from nothing.
       for (const entry of readdirSync(layout.dataDir)) rmSync(path.join(layout.dataDir, entry), { recursive: true, force: true });
       const installDb = requireProgram('mariadb-install-db', 'mariadb-install-db', 'mysql_install_db');

@@ -18,7 +18,7 @@ import { MYSQLDUMP, restoreMysqldump, startMysqldump } from './mysqldump.js';
 import { AgentError, invalid } from '../../../errors.js';
 import type { Layout } from '../../../layout.js';
 import type { BackupCapability, BackupRequest, BackupSource } from '../../manager.js';
-import { ADMIN_USER, type MysqlFlavor } from '../flavor.js';
+import { ADMIN_USER, REPLICATION_USER_PREFIX, type MysqlFlavor } from '../flavor.js';
 import { account, escapeId, type SqlClient } from '../sql-client.js';
 import { workRoot } from '../../../scratch.js';
 
@@ -197,7 +197,8 @@ export async function accountsSql(sql: SqlClient, reserved: readonly string[]): 
   for (const row of rows) {
     const name = String(row.u);
     const host = String(row.h);
-    if (skip.has(name) || name === '') continue;
+    // Replication accounts belong to the source they were made on.
+    if (skip.has(name) || name === '' || name.startsWith(REPLICATION_USER_PREFIX)) continue;
     const isRole = String(row.r) === 'Y';
     if (isRole) {
       creates.push(`CREATE ROLE IF NOT EXISTS ${escapeId(name)};`);

@@ -125,6 +125,11 @@ export async function restoreMysqldump(o: MysqldumpRestoreOptions): Promise<void
     // Blobs are hex (--hex-blob), but a stray NUL in a string must not end a statement.
     '--binary-mode',
     '--default-character-set=utf8mb4',
+    // A restore is a new baseline, as a physical one is: kept out of this
+    // instance's binary log. Replayed into a replica, it would otherwise be
+    // transactions its source never had (errant GTIDs, and a binary log
+    // that conflicts with the snapshot's position).
+    '--init-command=SET SESSION sql_log_bin = 0',
   ];
   o.log.info({ program: path.basename(o.program) }, 'replaying a logical backup');
   await feedTool(o.runner, argv, o.input, o.signal, { killAfterMs: o.killAfterMs ?? DEFAULT_KILL_AFTER_MS, what: 'replaying the logical backup' });

@@ -6,7 +6,7 @@
 // and the mysql manager, running on MariaDB here, says it speaks MariaDB's
 // dialect.
 import t from 'tap';
-import { call, collect, startAgent } from '../../../support/agent.js';
+import { call } from '../../../support/agent.js';
 import { mariadb } from '../../../support/mariadb-client.js';
 import type { DemoteSourceResponse, GetReplicationStatusResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
 import type { SourceInfo } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
@@ -67,11 +67,15 @@ t.test('a former source that took writes after the promotion reports them when d
   t.equal(res2.diverged, oldPos, 'asked again without a position: the same transactions reported');
 });
 
-t.test('the mysql manager runs on MariaDB here and says so', async (t) => {
-  const agent = await startAgent(t, { datastore: 'mysql' });
-  await collect(agent.clients.lifecycle.prepare({ datastoreVersion: '8.0', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined }));
-  const st = (await call<object, GetReplicationStatusResponse>(agent.clients.replication, 'getReplicationStatus', {})).status!;
+t.test('the mysql manager runs on MariaDB here, says so, and builds a replica from its logical snapshot', async (t) => {
+  const d = deployment('mysql');
+  const { s, r } = await sourceAndReplica(t, d);
+  const st = (await call<object, GetReplicationStatusResponse>(r.clients.replication, 'getReplicationStatus', {})).status!;
   t.equal(st.dialect, 'mariadb-gtid', 'the dialect is detected from the server, not the manager name');
-  t.equal(st.role, 'standalone');
-  t.match(st.position, /^(0-\d+-\d+)?$/);
+  t.equal(st.role, 'replica');
+  await until('the replica to hold the rows', async () => (await rootSql(r, 'SELECT COUNT(*) FROM shop.orders')) === '100');
+  await rootSql(s, 'INSERT INTO shop.orders VALUES (500, "live")');
+  await until('a write on the source to show on the replica', async () => (await rootSql(r, 'SELECT COUNT(*) FROM shop.orders WHERE id = 500')) === '1', 20_000);
+  t.pass('replication flows');
+  t.equal(await rootSql(r, 'SELECT @@gtid_binlog_pos'), await rootSql(s, 'SELECT @@gtid_binlog_pos'), 'the replay of the logical snapshot left no transaction of its own on the replica');
 });

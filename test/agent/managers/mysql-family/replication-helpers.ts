@@ -25,21 +25,24 @@ import { mariadbSocket } from '../../../support/mariadb-client.js';
 export const log = createLogger({ level: 'silent' });
 
 export interface Deployment {
+  /** mariadb, or mysql (the MySQL manager, on MariaDB binaries here). */
+  readonly datastore: 'mariadb' | 'mysql';
   readonly pki: Pki;
   readonly backupArgs: string[];
   readonly client: { cert: string; key: string };
 }
 
-export function deployment(): Deployment {
+export function deployment(datastore: 'mariadb' | 'mysql' = 'mariadb'): Deployment {
   const pki = makePki('coffer-repl-pki-');
   const dir = tempBase('coffer-repl-deploy-');
   const keyFile = path.join(dir, 'backup.key');
   writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-  return { pki, backupArgs: ['--backup-dir', path.join(dir, 'backups'), '--backup-key-file', keyFile], client: pki.issue('control') };
+  return { datastore, pki, backupArgs: ['--backup-dir', path.join(dir, 'backups'), '--backup-key-file', keyFile], client: pki.issue('control') };
 }
 
 export interface Instance {
   readonly id: string;
+  readonly datastore: 'mariadb' | 'mysql';
   readonly agent: AgentProcess;
   /** gRPC clients over mutual TLS, as the control has them. */
   readonly clients: Clients;
@@ -57,6 +60,7 @@ export async function startInstance(t: TestLike, d: Deployment, again?: Instance
   })();
   const agent = await startAgent(t, {
     insecure: false,
+    datastore: d.datastore,
     ...(again ? { baseDir: again.agent.baseDir, datastorePort: again.agent.datastorePort } : {}),
     extraArgs: [
       '--instance-id', id,
@@ -67,7 +71,7 @@ export async function startInstance(t: TestLike, d: Deployment, again?: Instance
   });
   const clients = clientsFor(agent.address, credentials.createSsl(readFileSync(d.pki.ca), readFileSync(d.client.key), readFileSync(d.client.cert)));
   t.teardown(() => clients.close());
-  return { id, agent, clients, args, socket: path.join(agent.baseDir, 'run', 'mysqld.sock') };
+  return { id, datastore: d.datastore, agent, clients, args, socket: path.join(agent.baseDir, 'run', 'mysqld.sock') };
 }
 
 export const PREPARE: PrepareRequest = {
@@ -80,7 +84,7 @@ export const PREPARE: PrepareRequest = {
 };
 
 export async function prepare(i: Instance, req: Partial<PrepareRequest> = {}): Promise<void> {
-  await collect(i.clients.lifecycle.prepare({ ...PREPARE, ...req })).catch((err: Error) => {
+  await collect(i.clients.lifecycle.prepare({ ...PREPARE, datastoreVersion: i.datastore === 'mysql' ? '8.0' : '10.11', ...req })).catch((err: Error) => {
     throw new Error(`Prepare failed: ${err.message}\n${i.agent.logs.filter((l) => /"level":(40|50|60)/.test(l)).join('\n')}`, { cause: err });
   });
 }
