@@ -17,6 +17,9 @@ import type { ReplicationCapability } from '../managers/manager.js';
 import { SourceVerdict } from '../../proto/gen/coffer/control/v1/conductor.js';
 import type { FenceReason, ReplicationRole, RoleStore } from './role-store.js';
 
+/** How soon a fence that could not be applied is tried again. */
+const LAPSE_RETRY_MS = 1000;
+
 export interface FenceDeps {
   readonly roles: RoleStore;
   readonly capability: ReplicationCapability | undefined;
@@ -142,7 +145,14 @@ export class SourceFence {
       this.deps.log.warn('the source lease ran out without a confirmation from the control: refusing writes');
       this.deps.roles.update({ fenced: 'lease' satisfies FenceReason });
     }
-    await this.apply().catch((err: Error) => this.deps.log.error({ err: err.message }, 'could not make the datastore refuse writes after the lease ran out'));
+    try {
+      await this.apply();
+    } catch (err) {
+      // No heartbeat answer may come to retry it (the control is away): retry here.
+      this.deps.log.error({ err: (err as Error).message }, 'could not make the datastore refuse writes after the lease ran out; retrying');
+      this.timer = setTimeout(() => void this.lapse(), LAPSE_RETRY_MS);
+      this.timer.unref();
+    }
   }
 
   private clearTimer(): void {

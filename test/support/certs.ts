@@ -9,7 +9,8 @@ export interface Pki {
   dir: string;
   ca: string;
   caKey: string;
-  issue(name: string, opts?: { server?: boolean }): { cert: string; key: string };
+  /** `dns`: extra DNS names of a server certificate (e.g. coffer-control). */
+  issue(name: string, opts?: { server?: boolean; dns?: string[] }): { cert: string; key: string };
 }
 
 export function makePki(prefix = 'coffer-pki-'): Pki {
@@ -27,7 +28,8 @@ export function makePki(prefix = 'coffer-pki-'): Pki {
       const csr = path.join(dir, `${name}.csr`);
       const cert = path.join(dir, `${name}.pem`);
       const ext = path.join(dir, `${name}.ext`);
-      writeFileSync(ext, opts.server ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' : 'extendedKeyUsage=clientAuth\n');
+      const dns = ['localhost', ...(opts.dns ?? [])].map((d) => `DNS:${d}`).join(',');
+      writeFileSync(ext, opts.server ? `subjectAltName=IP:127.0.0.1,${dns}\nextendedKeyUsage=serverAuth,clientAuth\n` : 'extendedKeyUsage=clientAuth\n');
       run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`]);
       run(['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext]);
       return { cert, key };
