@@ -4,7 +4,8 @@
 // the replica, and its Prepare restoring the snapshot with replica_of set.
 // Timed until the replica's agent reports it streaming and the datastore
 // itself shows it has caught up (the same check as the by-hand replica's).
-import { call, collect, startAgent, type AgentProcess } from '../../support/agent.js';
+import { call, collect, type AgentProcess } from '../../support/agent.js';
+import type { BenchPki } from './tls.js';
 import type { GetReplicaSnapshotResponse } from '../../../proto/gen/coffer/agent/v1/replication.js';
 import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { Teardown } from '../harness.js';
@@ -17,7 +18,8 @@ export interface CofferReplicaInput {
   readonly sourceId: string;
   readonly datastore: string;
   readonly baseDir: string;
-  /** The replica agent's flags (deployment, TLS). */
+  readonly pki: BenchPki;
+  /** The replica agent's flags (its deployment's backups). */
   readonly agentArgs: readonly string[];
   readonly replicaId: string;
   readonly password: string;
@@ -47,7 +49,7 @@ export async function replicaByCoffer(td: Teardown, input: CofferReplicaInput): 
   if (!snap?.artifact?.location || !snap.sources[0]) throw new Error('GetReplicaSnapshot ended without a snapshot');
   ph.mark('GetReplicaSnapshot');
 
-  const agent = await startAgent(td, { baseDir: input.baseDir, datastore: input.datastore, extraArgs: [...input.agentArgs] });
+  const agent = await input.pki.startAgent(td, input.baseDir, input.datastore, input.agentArgs);
   ph.mark('replica agent start');
   const prepared = await collect<PrepareResponse>(
     agent.clients.lifecycle.prepare({

@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { socketOf } from '../../support/dataset.js';
 import { call, type AgentProcess } from '../../support/agent.js';
-import { deployment, preparedAgent } from '../agents.js';
+import { deployment } from '../agents.js';
 import { generate, quiesce, tableCounts } from '../mariadb.js';
 import type { BenchOptions } from '../options.js';
 import { mbps, row, Teardown, type Row } from '../harness.js';
@@ -15,7 +15,9 @@ import { replicaByCoffer } from './coffer-replica.js';
 import { mariadbReplicaByHand } from './mariadb-by-hand.js';
 import { mariadbCaughtUp, mariadbSql } from './mariadb-sql.js';
 import { timeRatioSummary } from './ratio.js';
-import type { BenchPki } from './tls.js';
+import { lagNote, measureLag } from './lag.js';
+import { mariadbLagProbe } from './lag-probes.js';
+import { preparedTlsAgent, type BenchPki } from './tls.js';
 
 const S = 'replication';
 const GIB = 1024 ** 3;
@@ -24,7 +26,7 @@ const TARGET = 1.3;
 export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown, root: string, pki: BenchPki): Promise<Row[]> {
   const rows: Row[] = [];
   const { agentArgs, backupDir } = deployment(root);
-  const source = await preparedAgent(td, path.join(root, 'src'), 'mariadb', [...agentArgs, ...pki.datastoreArgs('mariadb-source')]);
+  const source = await preparedTlsAgent(td, pki, path.join(root, 'src'), 'mariadb', agentArgs);
   const gen = await generate(source.baseDir, o.sizeGb * GIB);
   rows.push(row({ suite: S, name: 'MariaDB source dataset (mariadb.ts generator, 4 InnoDB tables)', bytes: gen.bytes, seconds: gen.seconds, mbps: mbps(gen.bytes, gen.seconds), note: `${gen.rows} rows; bytes = .ibd files` }));
 
@@ -47,10 +49,11 @@ export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown,
       const replicaId = randomUUID();
       const c = await replicaByCoffer(round, {
         source,
-        sourceId: 'bench-source',
+        sourceId: source.instanceId,
         datastore: 'mariadb',
         baseDir: path.join(root, `coffer-${r}`),
-        agentArgs: [...agentArgs, ...pki.datastoreArgs(`mariadb-replica-${r}`)],
+        pki,
+        agentArgs,
         replicaId,
         password: randomBytes(18).toString('base64url'),
         caughtUp: (replica: AgentProcess) => mariadbCaughtUp(socketOf(source.baseDir), socketOf(replica.baseDir)),
@@ -68,6 +71,10 @@ export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown,
           note: `${c.phases}; ${(c.seconds / h.seconds).toFixed(2)}x the by-hand time; bytes = the stored snapshot; replica row counts equal the source's (${got})`,
         }),
       );
+      if (r === o.rounds && o.lagSeconds > 0) {
+        const lag = await measureLag(await mariadbLagProbe(socketOf(source.baseDir), socketOf(c.agent.baseDir)), c.agent, { seconds: o.lagSeconds, everyMs: o.lagEveryMs });
+        rows.push(row({ suite: S, name: `MariaDB replication lag, reported vs measured: a row holding its write time every ${o.lagEveryMs} ms for ${o.lagSeconds} s on the source, polled on the Coffer replica`, note: lagNote(lag, 'transactions received, not applied') }));
+      }
       await c.agent.stop();
       await round.run();
       await call(source.clients.replication, 'removeReplicaAccess', { replicaId });

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { call, type AgentProcess } from '../../support/agent.js';
-import { deployment, preparedAgent } from '../agents.js';
+import { deployment } from '../agents.js';
 import { pgbenchDataset } from '../postgres.js';
 import type { BenchOptions } from '../options.js';
 import { mbps, row, Teardown, type Row } from '../harness.js';
@@ -14,7 +14,9 @@ import { replicaByCoffer } from './coffer-replica.js';
 import { pgReplicaByHand } from './postgres-by-hand.js';
 import { pgCaughtUp, pgSql, type PgServer } from './pg-sql.js';
 import { timeRatioSummary } from './ratio.js';
-import type { BenchPki } from './tls.js';
+import { lagNote, measureLag } from './lag.js';
+import { pgLagProbe } from './lag-probes.js';
+import { preparedTlsAgent, type BenchPki } from './tls.js';
 
 const S = 'replication';
 const TARGET = 1.3;
@@ -26,7 +28,7 @@ const accounts = (s: PgServer) => pgSql(s, 'SELECT count(*) FROM pgbench_account
 export async function benchPostgresReplicaCreation(o: BenchOptions, td: Teardown, root: string, pki: BenchPki): Promise<Row[]> {
   const rows: Row[] = [];
   const { agentArgs, backupDir } = deployment(root);
-  const source = await preparedAgent(td, path.join(root, 'src'), 'postgresql', [...agentArgs, ...pki.datastoreArgs('postgresql-source')]);
+  const source = await preparedTlsAgent(td, pki, path.join(root, 'src'), 'postgresql', agentArgs);
   const src = pgServerOf(source);
   const gen = await pgbenchDataset(source, o.sizeGb);
   rows.push(row({ suite: S, name: `PostgreSQL source dataset (pgbench --initialize --scale=${gen.scale})`, bytes: gen.bytes, seconds: gen.seconds, mbps: mbps(gen.bytes, gen.seconds), note: 'bytes = sum of pg_database_size' }));
@@ -54,10 +56,11 @@ export async function benchPostgresReplicaCreation(o: BenchOptions, td: Teardown
       const replicaId = randomUUID();
       const c = await replicaByCoffer(round, {
         source,
-        sourceId: 'bench-source',
+        sourceId: source.instanceId,
         datastore: 'postgresql',
         baseDir: path.join(root, `coffer-${r}`),
-        agentArgs: [...agentArgs, ...pki.datastoreArgs(`postgresql-replica-${r}`)],
+        pki,
+        agentArgs,
         replicaId,
         password: randomBytes(18).toString('base64url'),
         caughtUp: (replica: AgentProcess) => pgCaughtUp(src, pgServerOf(replica)),
@@ -75,6 +78,10 @@ export async function benchPostgresReplicaCreation(o: BenchOptions, td: Teardown
           note: `${c.phases}; ${(c.seconds / h.seconds).toFixed(2)}x the by-hand time; bytes = the stored snapshot; pgbench_accounts rows equal the source's (${got})`,
         }),
       );
+      if (r === o.rounds && o.lagSeconds > 0) {
+        const lag = await measureLag(await pgLagProbe(src, pgServerOf(c.agent)), c.agent, { seconds: o.lagSeconds, everyMs: o.lagEveryMs });
+        rows.push(row({ suite: S, name: `PostgreSQL replication lag, reported vs measured: a row holding its write time every ${o.lagEveryMs} ms for ${o.lagSeconds} s on the source, polled on the Coffer replica`, note: lagNote(lag, 'WAL bytes') }));
+      }
       await c.agent.stop();
       await round.run();
       await call(source.clients.replication, 'removeReplicaAccess', { replicaId });
