@@ -25,6 +25,12 @@ export interface CompiledAgentConfig {
   readonly tls: Readonly<{ cert: string; key: string; ca: string }> | null;
   /** The datastore's own serving pair, null when it offers no TLS. Never the identity's. */
   readonly datastoreTls: Readonly<{ cert: string; key: string }> | null;
+  /**
+   * The CA other instances' datastore certificates are verified with (a
+   * replica checks its source): datastoreTlsCa, else the identity's CA;
+   * null without TLS.
+   */
+  readonly datastoreCa: string | null;
   readonly logLevel: string;
   readonly backup: CompiledBackupSettings;
   /** The conductor; null when none is configured. */
@@ -190,6 +196,7 @@ export function compileAgentConfig(
     datastoreBind,
     tls,
     datastoreTls,
+    datastoreCa: str(opts, 'datastoreTlsCa') ?? tls?.ca ?? null,
     logLevel,
     backup,
     control,

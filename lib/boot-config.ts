@@ -45,6 +45,11 @@ export interface AgentConfigFile {
   /** The datastore's own serving certificate and key for its clients' TLS. Left out: the datastore offers no TLS. */
   datastoreTlsCert?: string;
   datastoreTlsKey?: string;
+  /**
+   * The CA that signs every instance's datastore certificate: a replica
+   * verifies its source's datastore with it. Left out: tlsCa.
+   */
+  datastoreTlsCa?: string;
   logLevel?: string;
   backup?: BootBackupSection;
   /** Shortcut: local backup directory. */
@@ -77,6 +82,7 @@ export interface BootConfig extends AgentConfigFile {
   readonly tlsCa: string;
   readonly datastoreTlsCert: string;
   readonly datastoreTlsKey: string;
+  readonly datastoreTlsCa: string;
   readonly logLevel: string;
   readonly logFile: string;
   readonly controlEndpoint: string;
@@ -90,7 +96,7 @@ export interface BootConfig extends AgentConfigFile {
 // type makes a key added to the interface and not here a compile error.
 const KEYS: { readonly [K in keyof Required<AgentConfigFile>]: true } = {
   version: true, instanceId: true, listen: true, datastore: true, datastoreVersion: true, baseDir: true, datastorePort: true,
-  datastoreBind: true, insecure: true, tlsCert: true, tlsKey: true, tlsCa: true, datastoreTlsCert: true, datastoreTlsKey: true,
+  datastoreBind: true, insecure: true, tlsCert: true, tlsKey: true, tlsCa: true, datastoreTlsCert: true, datastoreTlsKey: true, datastoreTlsCa: true,
   logLevel: true, backup: true, backupDir: true, backupKeyFile: true, controlEndpoint: true, heartbeatSeconds: true, logFile: true,
 };
 export const AGENT_CONFIG_KEYS: ReadonlySet<string> = new Set(Object.keys(KEYS));

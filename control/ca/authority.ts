@@ -14,6 +14,7 @@
 //   datastore's OS user can read, so a tenant who reads it (a superuser can
 //   read files as that user) gains nothing towards the control.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../../lib/logger.js';
 import type { Db } from '../db/database.js';
@@ -31,6 +32,8 @@ export interface InstanceCertFiles extends KeyPair {
   readonly ca: string;
   /** The datastore's serving certificate and key (serverAuth only). */
   readonly datastore: KeyPair;
+  /** The instances CA, which signs every datastore's serving certificate: replicas verify their source with it. */
+  readonly datastoreCa: string;
 }
 
 export class CertificateAuthority {
@@ -78,20 +81,27 @@ export class CertificateAuthority {
   }
 
   /** Issues the instance's two key pairs into `dir` (idempotent: each kept if present). */
-  async issueInstance(instanceId: string, dir: string): Promise<InstanceCertFiles> {
+  async issueInstance(instanceId: string, dir: string, datastoreHost = ''): Promise<InstanceCertFiles> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const files = {
       cert: path.join(dir, 'instance.crt'),
       key: path.join(dir, 'instance.key'),
       ca: path.join(dir, 'ca.crt'),
       datastore: { cert: path.join(dir, 'datastore.crt'), key: path.join(dir, 'datastore.key') },
+      datastoreCa: path.join(dir, 'datastore-ca.crt'),
     };
     // A copy of the control CA, so the instance's directory is complete on
     // its own (the same files go onto a config drive for a VM driver).
     copyFileSync(this.controlCa.cert, files.ca);
+    // Replicas verify their source's datastore with the CA that signed it.
+    copyFileSync(this.instancesCa.cert, files.datastoreCa);
+    // The serving certificate names the datastore's address too: a replica
+    // connects to it by address and verifies the name (MariaDB's
+    // MASTER_SSL_VERIFY_SERVER_CERT, PostgreSQL's verify-full).
+    const hostNames = datastoreHost ? (isIP(datastoreHost) ? { ips: [datastoreHost] } : { extraDns: [datastoreHost] }) : {};
     for (const [pair, purpose] of [[files, 'identity'], [files.datastore, 'serving']] as const) {
       if (existsSync(pair.cert) && existsSync(pair.key)) continue;
-      await this.withWorkDir((work) => this.openssl.issue(this.instancesCa, { name: instanceId, days: 825, purpose }, pair.key, pair.cert, work));
+      await this.withWorkDir((work) => this.openssl.issue(this.instancesCa, { name: instanceId, days: 825, purpose, ...(purpose === 'serving' ? hostNames : {}) }, pair.key, pair.cert, work));
     }
     return files;
   }

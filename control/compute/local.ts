@@ -95,6 +95,8 @@ export class LocalDriver implements ComputeDriver {
       tlsCa: place(certs.ca, 'ca.crt'),
       datastoreTlsCert: place(certs.datastore.cert, 'datastore.crt'),
       datastoreTlsKey: place(certs.datastore.key, 'datastore.key'),
+      // Instances issued before it existed have none: the agent falls back to tlsCa.
+      datastoreTlsCa: certs.datastoreCa ? place(certs.datastoreCa, 'datastore-ca.crt') : place(certs.ca, 'ca.crt'),
       logLevel: config.logLevel,
       logFile: path.join(dir, 'agent.log'),
       controlEndpoint: config.controlEndpoint,

@@ -57,7 +57,7 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
     return r;
   };
 
-  const issueCertificates = (data: CreateData) => c.ca.issueInstance(data.instanceId, path.join(c.config.dataDir, 'certs', data.instanceId));
+  const issueCertificates = (data: CreateData) => c.ca.issueInstance(data.instanceId, path.join(c.config.dataDir, 'certs', data.instanceId), data.allocation?.datastoreHost);
 
   return [
     {

@@ -49,6 +49,7 @@ t.test('what the local driver writes, the agent reads into the configuration it 
       key: src('instance.key', 'IDENTITY KEY'),
       ca: src('ca.crt', 'CONTROL CA'),
       datastore: { cert: src('datastore.crt', 'SERVING CERT'), key: src('datastore.key', 'SERVING KEY') },
+      datastoreCa: src('datastore-ca.crt', 'INSTANCES CA'),
     },
   );
 
@@ -72,6 +73,7 @@ t.test('what the local driver writes, the agent reads into the configuration it 
     datastoreBind: '127.0.0.1',
     tls: { cert: path.join(tls, 'instance.crt'), key: path.join(tls, 'instance.key'), ca: path.join(tls, 'ca.crt') },
     datastoreTls: { cert: path.join(tls, 'datastore.crt'), key: path.join(tls, 'datastore.key') },
+    datastoreCa: path.join(tls, 'datastore-ca.crt'),
     logLevel: 'debug',
     backup: {
       keyFile: path.join(tls, 'backup.key'),

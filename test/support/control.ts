@@ -87,6 +87,8 @@ export interface HarnessOptions {
   taskDeadlineSeconds?: number;
   /** --backup-storage: a 0600 JSON file naming Swift or S3. */
   backupStorage?: string;
+  /** More coffer-control serve flags (e.g. --failover-grace-seconds). */
+  extraArgs?: string[];
 }
 
 /**
@@ -123,6 +125,7 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
     ...(opts.taskDeadlineSeconds ? ['--task-deadline-seconds', String(opts.taskDeadlineSeconds)] : []),
     ...(opts.stepDelayMs ? ['--step-delay-ms', String(opts.stepDelayMs)] : []),
     ...(opts.backupStorage ? ['--backup-storage', opts.backupStorage] : []),
+    ...(opts.extraArgs ?? []),
   ];
   const h: ControlHarness = {
     dataDir,

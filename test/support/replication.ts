@@ -53,7 +53,7 @@ const pg: DatastoreUser = {
 
 const redis: DatastoreUser = {
   datastore: 'redis',
-  sourceRequest: (name) => CreateInstanceRequest.fromPartial({ name, datastore: 'redis', users: [{ name: USER, password: PASSWORD, rules: ['on', '~*', '+@all'] }] }),
+  sourceRequest: (name) => CreateInstanceRequest.fromPartial({ name, datastore: 'redis', users: [{ name: USER, password: PASSWORD, rules: ['~*', '+@all'] }] }),
   async setup() {},
   async write(port, i) {
     const r = await redisCli(port, USER, PASSWORD, ['SET', `row:${i}`, '1']);
@@ -64,7 +64,7 @@ const redis: DatastoreUser = {
     return r.code === 0 && r.stdout.trim() === 'OK' ? '' : (r.stdout + r.stderr).trim();
   },
   async rows(port) {
-    const r = await redisCli(port, USER, PASSWORD, ['--scan', '--pattern', 'row:*', '--count', '1000']);
+    const r = await redisCli(port, USER, PASSWORD, ['--scan', '--pattern', 'row:*']);
     if (r.code !== 0) throw new Error(r.stderr);
     return new Set(r.stdout.split('\n').filter(Boolean).map((k) => Number(k.slice(4))));
   },

@@ -46,7 +46,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
   const sql = new PgClient({ socketDir: layout.runDir, port: config.datastorePort, user: ADMIN_ROLE, log });
   let osUser: OsUser | null = null;
   const pgUser = (): OsUser => (osUser ??= lookupOsUser('postgres'));
-  const replicationSettings = new ReplicationSettings(layout, pgUser, config.tls?.ca ?? null);
+  const replicationSettings = new ReplicationSettings(layout, pgUser, config.datastoreCa);
   // pg_hba.conf in its fenced form while the instance is fenced (replication/fence.ts).
   const writeHba = (): void => writeAtomic(hbaFile(layout.etcDir), renderPgHba({ fenced: replicationSettings.get().fenced }), 0o640, pgUser());
 

@@ -125,7 +125,7 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
 
   /** The deployment CA, where the server's OS user can read it (MASTER_SSL_CA is read by the server). */
   function installCa(): string {
-    const ca = config.tls?.ca;
+    const ca = config.datastoreCa;
     if (!ca) {
       throw new AgentError('AGENT_ERR_NOT_READY', 'replication needs the deployment CA to verify the source (the agent runs without --tls-ca)');
     }

@@ -63,7 +63,7 @@ for (const ds of DATASTORES) {
       t.not(refusal, '', `${r.name} refuses a write: ${refusal.split('\n')[0]}`);
     }
 
-    const backups = await ccall<ListBackupsResponse>(h.clients.backups, 'listBackups', { instanceId: source.id }, token);
+    const backups = await ccall<ListBackupsResponse>(h.clients.backups, 'listBackups', { instanceId: source.id, pageSize: 100, pageToken: '' }, token);
     t.same(backups.backups.map((b) => b.name), [], 'the snapshot backup was removed after the replicas were built');
 
     // Detach the first: standalone and writable, no longer following.
