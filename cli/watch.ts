@@ -23,6 +23,14 @@ const STEP_WEIGHT: Readonly<Record<string, number>> = {
   'start-agent': 2,
   'restart-datastore': 6,
   'delete-compute': 6,
+  // create-replicas: one snapshot of the source, then every replica built
+  // (Prepare restoring it) in parallel.
+  snapshot: 8,
+  build: 14,
+  // switchover and rejoin: the old source catching up and its demotion.
+  'candidate-catch-up': 3,
+  'demote-source': 4,
+  demote: 4,
 };
 
 /** Turns step-local percentages into one that only moves forward. */

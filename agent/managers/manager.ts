@@ -179,7 +179,11 @@ export interface ReplicationCapability {
   /**
    * Refuses (true) or accepts (false) writes from every client, the
    * datastore's superuser included. Works running or stopped: the state is
-   * kept so the next start honours it before any client connects.
+   * kept so the next start honours it before any client connects. The
+   * agent calls it at boot for a source (true, datastore stopped), on
+   * verdicts and MakeReadOnly, and with false right after promote() and
+   * detach() to lift a fence kept from earlier; it never calls it with
+   * false on a replica.
    */
   setReadOnly(readOnly: boolean): Promise<void>;
   /** This instance's latest transaction id (applied, on a replica). */

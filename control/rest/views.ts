@@ -112,7 +112,14 @@ function replicationFields(c: ControlContext, r: InstanceRow, l: Links): Record<
   const ref = (id: string, name?: string) => ({ id, links: link(`${l.base}/instances/${id}`), ...(name === undefined ? {} : { name }) });
   switch (rep.role) {
     case 'replica':
-      return { replica_of: ref(rep.sourceId, rep.source?.name), ...lagFields(rep.lag), auto_failover: rep.autoFailover };
+      return {
+        replica_of: ref(rep.sourceId, rep.source?.name),
+        ...lagFields(rep.lag),
+        // Coffer's own: whether it receives from its source now, and the datastore's last replication error.
+        replication_streaming: rep.streaming.streaming,
+        ...(rep.streaming.lastError ? { replication_error: rep.streaming.lastError } : {}),
+        auto_failover: rep.autoFailover,
+      };
     case 'source':
       return {
         replicas: rep.replicas.map((x) => ({ ...ref(x.row.id, x.row.name), status: INSTANCE_STATUS[x.row.status], ...lagFields(x.lag) })),

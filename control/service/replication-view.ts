@@ -23,6 +23,14 @@ export interface Lag {
 
 export const UNKNOWN_LAG: Lag = Object.freeze({ bytes: -1, seconds: -1 });
 
+/** Whether a replica receives from its source, and the datastore's last replication error; null/'' while unknown. */
+export interface Streaming {
+  readonly streaming: boolean | null;
+  readonly lastError: string;
+}
+
+export const UNKNOWN_STREAMING: Streaming = Object.freeze({ streaming: null, lastError: '' });
+
 export interface ReplicaEntry {
   readonly row: InstanceRow;
   readonly lag: Lag;
@@ -38,6 +46,8 @@ export interface ReplicationView {
   readonly replicas: readonly ReplicaEntry[];
   /** For a replica: its own lag. */
   readonly lag: Lag;
+  /** For a replica: whether it streams from its source, as its agent last said. */
+  readonly streaming: Streaming;
   /** Whether the control ejects this set's source on its own (kept on the source's row). */
   readonly autoFailover: boolean;
 }
@@ -66,10 +76,26 @@ export function lagOf(instances: Pick<InstanceStore, 'heartbeat'>, id: string, e
   return { bytes: num(s.lagBytes), seconds: num(s.lagSeconds) };
 }
 
+/** A replica's streaming state from its own last report (unknown when its agent is not heard). */
+export function streamingOf(instances: Pick<InstanceStore, 'heartbeat'>, id: string, expiryMs: number, now = Date.now()): Streaming {
+  if (!agentLiveness(instances, id, expiryMs, now).reachable) return UNKNOWN_STREAMING;
+  const s = reportedReplication(instances, id);
+  if (!s || s.role !== 'replica') return UNKNOWN_STREAMING;
+  return { streaming: s.streaming, lastError: s.lastError };
+}
+
 export function replicationOf(instances: InstanceStore, r: InstanceRow, expiryMs: number, now = Date.now()): ReplicationView {
   if (r.replica_of) {
     const source = instances.get(r.replica_of);
-    return { role: 'replica', source, sourceId: r.replica_of, replicas: [], lag: lagOf(instances, r.id, expiryMs, now), autoFailover: source?.auto_failover === 1 };
+    return {
+      role: 'replica',
+      source,
+      sourceId: r.replica_of,
+      replicas: [],
+      lag: lagOf(instances, r.id, expiryMs, now),
+      streaming: streamingOf(instances, r.id, expiryMs, now),
+      autoFailover: source?.auto_failover === 1,
+    };
   }
   const replicas = instances.replicasOf(r.id).map((row) => ({ row, lag: lagOf(instances, row.id, expiryMs, now) }));
   return {
@@ -78,6 +104,7 @@ export function replicationOf(instances: InstanceStore, r: InstanceRow, expiryMs
     sourceId: '',
     replicas,
     lag: UNKNOWN_LAG,
+    streaming: UNKNOWN_STREAMING,
     autoFailover: r.auto_failover === 1,
   };
 }

@@ -180,13 +180,16 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
     await setReadOnly(true);
     await stopReplica(d);
 
-    // Where to resume: the given position only when this instance has
-    // applied nothing beyond it (a fresh copy); a replica being re-pointed,
-    // or a former source, keeps its own.
+    // Where to resume: the given position only on a fresh copy (nothing in
+    // its binary log: it has applied nothing since its restore, and the
+    // position includes what it holds). A replica being re-pointed, or a
+    // former source, keeps its own: it may be behind the position it is
+    // given (the new source's latest), and jumping there would skip
+    // transactions.
     const own = await one(d.latestSql);
     const binlogEmpty = (await one(d.binlogPosSql)) === '';
     const position = source.position ?? '';
-    const target = position !== '' && reached(own, position) ? position : own;
+    const target = binlogEmpty && position !== '' && reached(own, position) ? position : own;
     const applied = await one(d.appliedSql);
     if (target !== applied || (binlogEmpty && target !== '')) {
       const statements: Statement[] = d.setPosition(target, binlogEmpty);

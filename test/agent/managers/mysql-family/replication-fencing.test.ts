@@ -6,9 +6,9 @@
 // and the mysql manager, running on MariaDB here, says it speaks MariaDB's
 // dialect.
 import t from 'tap';
-import { call } from '../../../support/agent.js';
+import { alive, call, collect, datastorePid } from '../../../support/agent.js';
 import { mariadb } from '../../../support/mariadb-client.js';
-import type { DemoteSourceResponse, GetReplicationStatusResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
+import type { DemoteSourceResponse, GetReplicaSnapshotResponse, GetReplicationStatusResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
 import type { SourceInfo } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
 import { serverIdFor } from '../../../../agent/managers/mysql-family/server-id.js';
 import { connectAs, deployment, prepare, randomId, replicationFor, rootSql, sourceAndReplica, sourceOf, startInstance, until } from './replication-helpers.js';
@@ -78,4 +78,89 @@ t.test('the mysql manager runs on MariaDB here, says so, and builds a replica fr
   await until('a write on the source to show on the replica', async () => (await rootSql(r, 'SELECT COUNT(*) FROM shop.orders WHERE id = 500')) === '1', 20_000);
   t.pass('replication flows');
   t.equal(await rootSql(r, 'SELECT @@gtid_binlog_pos'), await rootSql(s, 'SELECT @@gtid_binlog_pos'), 'the replay of the logical snapshot left no transaction of its own on the replica');
+});
+
+t.test('switchover on two replicas built from one snapshot: a lagging replica re-points without skipping, the old source follows', async (t) => {
+  const d = deployment();
+  const s = await startInstance(t, d);
+  const r1 = await startInstance(t, d);
+  const r2 = await startInstance(t, d);
+  await prepare(s);
+  await rootSql(s, 'CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(64)); INSERT INTO shop.orders SELECT seq, "base" FROM shop.seq_1_to_100');
+  const pw = { r1: 'P1-' + randomId(), r2: 'P2-' + randomId() };
+  const events = await collect<GetReplicaSnapshotResponse>(
+    s.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: r1.id, password: pw.r1 }, { replicaId: r2.id, password: pw.r2 }], backupId: 'shared', parent: undefined, storage: undefined }),
+  );
+  const snap = events.at(-1)!.snapshot!;
+  t.equal(snap.sources.length, 2, 'one snapshot, an account for each replica');
+  t.equal(snap.sources[0]!.position, snap.sources[1]!.position, 'both start at the same position');
+  await Promise.all(
+    ([[r1, pw.r1, 0], [r2, pw.r2, 1]] as const).map(([i, p, n]) =>
+      prepare(i, { databases: [], users: [], restore: { location: snap.artifact!.location, backupId: 'shared' }, replicaOf: sourceOf(s, snap.sources[n]!.replicationUser, p, snap.sources[n]!.position) }),
+    ),
+  );
+  t.pass('two replicas built in parallel');
+
+  // r2 falls behind (its replication stopped by hand) while r1 receives
+  // writes: re-pointed at r1 with r1's latest position, r2 must still
+  // fetch what it missed, not jump to that position.
+  await until('r2 to stream', async () => (await rootSql(r2, 'SELECT COUNT(*) FROM shop.orders')) === '100');
+  await rootSql(r2, 'STOP SLAVE');
+  await rootSql(s, 'INSERT INTO shop.orders SELECT seq, "while r2 stopped" FROM shop.seq_101_to_105');
+  const { transactionId: last } = await call<object, { transactionId: string }>(s.clients.replication, 'makeReadOnly', { readOnly: true });
+  t.ok((await call<object, { reached: boolean }>(r1.clients.replication, 'waitForTransaction', { transactionId: last, timeoutSeconds: 30 })).reached);
+  const promoted = (await call<object, { transactionId: string }>(r1.clients.replication, 'enableAsSource', {})).transactionId;
+  const back = { s: 'B1-' + randomId(), r2: 'B2-' + randomId() };
+  const access = await call<object, { sources: SourceInfo[] }>(r1.clients.replication, 'addReplicaAccess', { replicas: [{ replicaId: s.id, password: back.s }, { replicaId: r2.id, password: back.r2 }] });
+  const repointed = await call<object, { status: { role: string; streaming: boolean } }>(r2.clients.replication, 'attachReplica', { source: sourceOf(r1, access.sources[1]!.replicationUser, back.r2, promoted) });
+  t.equal(repointed.status.role, 'replica', 'the other replica re-pointed');
+  const demoted = await call<object, DemoteSourceResponse>(s.clients.replication, 'demoteSource', { source: sourceOf(r1, access.sources[0]!.replicationUser, back.s, promoted) });
+  t.equal(demoted.diverged, '');
+
+  await rootSql(r1, 'INSERT INTO shop.orders VALUES (1000, "on the new source")');
+  await until('r2 to fetch what it missed from the new source', async () => (await rootSql(r2, 'SELECT COUNT(*) FROM shop.orders WHERE id BETWEEN 101 AND 105')) === '5', 20_000);
+  t.pass('the re-pointed replica fetched the transactions it had missed');
+  for (const [name, i] of [['the re-pointed replica', r2], ['the old source', s]] as const) {
+    await until(`${name} to receive the new source's write`, async () => (await rootSql(i, 'SELECT COUNT(*) FROM shop.orders WHERE id = 1000')) === '1', 20_000);
+    const st = (await call<object, GetReplicationStatusResponse>(i.clients.replication, 'getReplicationStatus', {})).status!;
+    t.ok(st.streaming && st.lastError === '', `${name} streams from the new source without error`);
+    t.equal(st.sourceInstanceId, r1.id);
+  }
+});
+
+t.test('kill -9 of a source and its datastore: it restarts read-only, is demoted, and follows the promoted replica', async (t) => {
+  const d = deployment();
+  const { s, r } = await sourceAndReplica(t, d);
+  await rootSql(s, 'INSERT INTO shop.orders VALUES (400, "before the crash")');
+  await until('the replica to have it', async () => (await rootSql(r, 'SELECT COUNT(*) FROM shop.orders WHERE id = 400')) === '1');
+  const rootPw = 'R00t-' + randomId();
+  await call(s.clients.accounts, 'enableRoot', { password: rootPw });
+
+  const dsPid = datastorePid(s.agent.baseDir);
+  s.agent.proc.kill('SIGKILL');
+  process.kill(-dsPid, 'SIGKILL');
+  await s.agent.exited;
+  await until('the datastore to be gone', async () => !alive(dsPid));
+
+  // The replica takes over (what eject does, by hand).
+  await call(r.clients.replication, 'enableAsSource', {});
+  await rootSql(r, 'INSERT INTO shop.orders VALUES (401, "on the new source")');
+
+  // The old source's agent comes back: no control confirms it, so it serves read-only.
+  const s2 = await startInstance(t, d, s);
+  await until('the old source to run again', async () => (await mariadb(s2.agent.datastorePort, 'root', rootPw, 'SELECT 1')).code === 0);
+  t.equal(await rootSql(s2, 'SELECT @@read_only'), '1', 'read-only from its first start');
+  const w = await mariadb(s2.agent.datastorePort, 'root', rootPw, 'INSERT INTO shop.orders VALUES (402, "split brain")');
+  t.match(w.stderr, /read-only/i, 'root cannot write on the restarted old source');
+  const st = (await call<object, GetReplicationStatusResponse>(s2.clients.replication, 'getReplicationStatus', {})).status!;
+  t.ok(st.role === 'source' && st.fenced, 'it reports a fenced source');
+
+  const pw = 'Back-' + randomId();
+  const access = await call<object, { sources: SourceInfo[] }>(r.clients.replication, 'addReplicaAccess', { replicas: [{ replicaId: s.id, password: pw }] });
+  const latest = (await call<object, { transactionId: string }>(r.clients.replication, 'getLatestTransactionId', {})).transactionId;
+  const res = await call<object, DemoteSourceResponse>(s2.clients.replication, 'demoteSource', { source: sourceOf(r, access.sources[0]!.replicationUser, pw, latest) });
+  t.equal(res.diverged, '', 'nothing was lost: the replica had everything the old source committed');
+  await until('the old source to follow the new one', async () => (await rootSql(s2, 'SELECT COUNT(*) FROM shop.orders WHERE id = 401')) === '1', 20_000);
+  t.pass('the old source rejoined as a replica');
+  await s2.agent.stop();
 });

@@ -212,3 +212,45 @@ t.test('hostile and wrong inputs get the right codes', async (t) => {
   const gs = await call<object, GetStatusResponse>(fresh.clients.lifecycle, 'getStatus', {});
   t.equal(gs.state, 1 /* NEW */, 'the refused Prepares changed nothing');
 });
+
+t.test('eject by hand: source agent and redis killed -9, replica promoted; the old source comes back fenced and is demoted, never a second writable source', async (t) => {
+  const { startAgent, killLeftoverDatastore } = await import('../../../support/agent.js');
+  const { ROOT_PASSWORD } = await import('./fixtures/replication.js');
+  const d = deployment();
+  const { agent: source, root: src } = await rootedRedis(t, d);
+  const { agent: replica, root: rep } = await replicaOf(t, d, source);
+  for (let i = 0; i < 100; i++) await src.set(`e:${i}`, String(i));
+  const latest = (await repl<{ transactionId: string }>(source, 'getLatestTransactionId')).transactionId;
+  t.ok((await repl<WaitForTransactionResponse>(replica, 'waitForTransaction', { transactionId: latest, timeoutSeconds: 60 })).reached);
+
+  // The source's agent and its datastore die at once.
+  src.disconnect();
+  await source.stop('SIGKILL');
+  killLeftoverDatastore(source.baseDir);
+
+  // Most advanced replica (the only one here): compared with no wait, then promoted.
+  const pos = await repl<WaitForTransactionResponse>(replica, 'waitForTransaction', { transactionId: '0', timeoutSeconds: 0 });
+  t.ok(pos.reached);
+  const promoted = await repl<EnableAsSourceResponse>(replica, 'enableAsSource');
+  t.equal(await rep.set('after-eject', '1'), 'OK', 'the new source takes writes');
+
+  // The old source's agent comes back (no control: nothing confirms it).
+  const back = await startAgent(t, { datastore: 'redis', baseDir: source.baseDir, datastorePort: source.datastorePort, extraArgs: d.args });
+  const fencedStatus = await until('the old source running again', async () => {
+    const s = await replStatus(back);
+    return s.position !== '' && s;
+  });
+  t.equal(fencedStatus.role, 'source');
+  t.equal(fencedStatus.fenced, true, 'it comes back fenced');
+  const old = await connectAs(t, back.datastorePort, '', ROOT_PASSWORD);
+  t.match(await refusal(old.set('split-brain', '1')), /NOREPLICAS/, 'and refuses writes: no second writable source');
+
+  const demoted = await repl<DemoteSourceResponse>(back, 'demoteSource', {
+    source: { host: '127.0.0.1', port: replica.datastorePort, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: promoted.transactionId, instanceId: 'new-source', slotName: '' },
+  });
+  t.equal(demoted.status!.role, 'replica');
+  t.equal(demoted.status!.fenced, false, 'a replica is not fenced: it follows');
+  await until('the old source has the new source\'s write', async () => (await old.get('after-eject')) === '1');
+  t.match(await refusal(old.set('x', '1')), /READONLY/, 'as a replica it refuses writes');
+  t.equal(await old.get('e:99'), '99', 'the data it shared with the new source is there');
+});
