@@ -26,7 +26,7 @@ import { checkPassword } from '../names.js';
 import type { PgClient } from '../pg-client.js';
 import { endClientSessions } from './fence.js';
 import { lsnReached, parseLsn } from './lsn.js';
-import { checkSource, slotName } from './names.js';
+import { checkSource, slotName, type CheckedSource } from './names.js';
 import { reloadAndWait } from './reload.js';
 import { controlData, rewind, type RewindContext } from './rewind.js';
 import { dropSlot, ensureReplicationRole, ensureSlot } from './role.js';
@@ -193,13 +193,17 @@ export class PgReplication implements ReplicationCapability {
   async demote(source: SourceInfo, ds: DatastoreControl, signal: AbortSignal): Promise<{ diverged: string }> {
     const s = checkSource(source);
     const { settings, layout, sql, log } = this.ctx;
-    if (this.running() && (await this.inRecovery())) {
-      // A standby already (demoted before, or never a primary): re-point it.
-      await this.attach(source, signal);
+    const running = this.running();
+    const standby = running && (await this.inRecovery());
+    if (standby && (await this.streamingFrom(s))) {
+      // Asked again after it succeeded: it follows this source already.
       return { diverged: '' };
     }
-    // Fenced first, so that no start below serves a client.
-    await this.setReadOnly(true);
+    // A primary, or a standby following another source, which may have
+    // received WAL past the point where the new source's timeline forked
+    // (then it could not follow it): rewound like a primary. Fenced first
+    // (a primary), so that no start below serves a client.
+    if (!standby) await this.setReadOnly(true);
     settings.writeSecrets(s);
     await sql.close();
     if (this.running()) await ds.stop(signal);
@@ -225,6 +229,14 @@ export class PgReplication implements ReplicationCapability {
     await ds.start(signal);
     log.info({ host: s.host, port: s.port, slot: s.slot, diverged }, 'demoted: following the new source');
     return { diverged };
+  }
+
+  /** True when this standby streams from that very source, over its slot. */
+  private async streamingFrom(s: CheckedSource): Promise<boolean> {
+    const cur = this.ctx.settings.get().source;
+    if (!cur || cur.host !== s.host || cur.port !== s.port || cur.slot !== s.slot) return false;
+    const rows = await this.ctx.sql.query("SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'");
+    return rows.length > 0;
   }
 
   async setReadOnly(readOnly: boolean): Promise<void> {

@@ -80,6 +80,8 @@ t.test('a replica built from its source, switchover under a write loop, pg_rewin
     t.match(ss.replicas, [{ name: hex(replicaId), address: '127.0.0.1' }], 'the replica streams from the source');
     t.match(ss.slots, [{ name: hex(replicaId), active: true }]);
     t.ok(ss.slots[0]!.retainedBytes >= 0, 'retained bytes reported');
+    const settings = await psqlAdmin(s.agent.baseDir, s.agent.datastorePort, "SELECT string_agg(name || '=' || setting, ',' ORDER BY name) FROM pg_settings WHERE name IN ('data_checksums', 'hot_standby', 'max_replication_slots', 'max_wal_senders', 'wal_level')");
+    t.equal(settings.stdout, 'data_checksums=on,hot_standby=on,max_replication_slots=10,max_wal_senders=10,wal_level=replica', 'what Prepare leaves for replication and pg_rewind');
     const pos = await rpc<{ transactionId: string }>(s, 'getLatestTransactionId', {});
     t.match(pos.transactionId, /^[0-9A-F]+\/[0-9A-F]+$/);
   });
@@ -197,4 +199,44 @@ t.test('a replica built from its source, switchover under a write loop, pg_rewin
     t.equal((attachPrimary as { code: number }).code, Status.FAILED_PRECONDITION, 'a running primary is not re-pointed: it must be demoted');
     t.match((attachPrimary as { details: string }).details, /demote|DemoteSource/i);
   });
+});
+
+t.test('one snapshot for two replicas; after a switchover the other replica is re-pointed and follows the new timeline', async (t) => {
+  const storage = deployment();
+  const s = await instance(t, storage);
+  await collect(s.c.lifecycle.prepare({ ...SHOP_PREPARE, rootPassword: 'R00t-pass-1', replicaOf: undefined }));
+  t.equal((await alice(s, 'CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 2000) g')).code, 0);
+  const ids = [randomUUID(), randomUUID()];
+  const events = await collect<GetReplicaSnapshotResponse>(
+    s.c.replication.getReplicaSnapshot({ replicas: ids.map((replicaId) => ({ replicaId, password: REPL_PASSWORD })), backupId: `snap-${ids[0]}`, parent: undefined, storage: undefined }),
+  );
+  const snap = events.at(-1)?.snapshot as ReplicaSnapshot;
+  t.same(snap.sources.map((x) => x.slotName), ids.map(hex), 'a slot for each replica, from one snapshot');
+  const [a, b] = await Promise.all(ids.map((id) => instance(t, storage, id)));
+  await Promise.all(
+    [a!, b!].map((r, i) =>
+      collect<PrepareResponse>(
+        r.c.lifecycle.prepare({ datastoreVersion: '15', rootPassword: '', databases: [], users: [], overrides: {}, restore: { location: snap.artifact!.location, backupId: snap.artifact!.metadata!.backupId }, replicaOf: sourceFor(s, snap.sources[i]!) }),
+      ),
+    ),
+  );
+  t.equal((await alice(s, "INSERT INTO items VALUES (3000, 'both')")).code, 0);
+  for (const r of [a!, b!]) await waitFor('both replicas have the row', async () => (await value(r, 'SELECT count(*) FROM items WHERE id = 3000')) === '1');
+  t.equal((await status(s)).replicas.length, 2, 'the source sees two replicas streaming');
+
+  const { transactionId: last } = await rpc<{ transactionId: string }>(s, 'makeReadOnly', { readOnly: true });
+  t.ok((await rpc<{ reached: boolean }>(a!, 'waitForTransaction', { transactionId: last, timeoutSeconds: 60 })).reached);
+  await rpc(a!, 'enableAsSource', {});
+  const access = await rpc<{ sources: SourceInfo[] }>(a!, 'addReplicaAccess', { replicas: [{ replicaId: b!.id, password: REPL_PASSWORD }, { replicaId: s.id, password: REPL_PASSWORD }] });
+  const repointed = await rpc<{ status: ReplicationStatus }>(b!, 'attachReplica', { source: sourceFor(a!, access.sources[0]!) });
+  t.equal(repointed.status.sourceInstanceId, a!.id, 'the other replica follows the new source');
+  await rpc(s, 'demoteSource', { source: sourceFor(a!, access.sources[1]!) });
+  t.equal((await alice(a!, "INSERT INTO items VALUES (4000, 'new timeline')")).code, 0);
+  for (const r of [b!, s]) await waitFor('the new source\'s write on each replica', async () => (await value(r, 'SELECT v FROM items WHERE id = 4000').catch(() => '')) === 'new timeline', 60_000);
+  const seen = await waitFor('two replicas on the new source', async () => {
+    const st = await status(a!);
+    return st.replicas.length === 2 ? st : undefined;
+  });
+  t.same(seen.replicas.map((x) => x.name).sort(), [hex(b!.id), hex(s.id)].sort());
+  t.equal(await value(b!, FINGERPRINT), await value(a!, FINGERPRINT), 'same rows everywhere');
 });
