@@ -19,7 +19,7 @@ import type { CompiledAgentConfig } from '../../../config.js';
 import { AgentError, invalid } from '../../../errors.js';
 import type { Layout } from '../../../layout.js';
 import type { DatastoreControl, ReplicationCapability } from '../../manager.js';
-import type { SqlClient } from '../sql-client.js';
+import { escape, type SqlClient } from '../sql-client.js';
 import { dialectForVersion, type MysqlDialect, type ReplicaThreads, type Statement } from './dialect.js';
 import { mariadbAhead, mariadbPending, notationOf, parseMariadbPosition, parseMysqlGtidSet, reached } from './gtid.js';
 import { checkReplicationPassword, checkReplicationUser, replicationUser } from './names.js';
@@ -76,7 +76,9 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
       return await fn();
     } catch (err) {
       const e = err as { code?: string; message?: string };
-      const message = String(e?.message ?? err).split(secret).join('***');
+      // Raw, and as the server echoes a statement back (escaped).
+      let message = String(e?.message ?? err);
+      for (const form of [secret, escape(secret).slice(1, -1)]) message = message.split(form).join('***');
       throw new AgentError(e instanceof AgentError ? (e.code as AgentError['code']) : 'AGENT_ERR_DATASTORE', message);
     }
   };

@@ -39,7 +39,8 @@ t.test('a replica built from a snapshot follows its source; switchover under wri
   await rootSql(s, 'INSERT INTO shop.orders SELECT seq, "later" FROM shop.seq_501_to_800');
 
   // The replica's account first, then the snapshot: an increment on the newest backup.
-  const password = 'Repl-' + randomId();
+  // Quotes, a backslash and a semicolon: the secret travels as an escaped value.
+  const password = `Repl'"\\;-` + randomId();
   const [info] = await src.addReplicaAccess([{ replicaId: r.id, password }]);
   t.match(info!.replicationUser, new RegExp(`^coffer_repl_${r.id.replace(/-/g, '').slice(0, 16)}$`), 'account named from the replica id');
   t.same(await src.addReplicaAccess([{ replicaId: r.id, password }]), [info], 'asked again: the same answer');
