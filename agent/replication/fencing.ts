@@ -84,8 +84,9 @@ export class SourceFence {
       return this.apply();
     }
     if (verdict !== SourceVerdict.SOURCE_VERDICT_CONFIRMED) return this.retry();
-    const until = leaseMs > 0 ? sentAtMs + leaseMs : Number.POSITIVE_INFINITY;
-    this.leaseUntil = Math.max(this.leaseUntil ?? 0, until);
+    // The newest verdict decides (older ones were dropped above): a control
+    // that granted "no limit" while the set had no replicas can bound it later.
+    this.leaseUntil = leaseMs > 0 ? sentAtMs + leaseMs : Number.POSITIVE_INFINITY;
     if (this.leaseUntil <= this.now()) return this.lapse();
     if (r.fenced === 'boot' || r.fenced === 'lease') {
       this.deps.log.info({ leaseMs }, 'the control confirmed this source: taking writes');
