@@ -12,6 +12,7 @@
 //   BENCH_REPLICATION  the replication suite's parts: comma list of mariadb, postgres, failover (default: all)
 //   BENCH_LAG_SECONDS  how long the replication lag is measured under writes, per datastore (default 30; 0 skips it)
 //   BENCH_LAG_EVERY_MS the interval between the lag bench's writes (default 100)
+//   BENCH_FAILOVER_HEARTBEAT_SECONDS, BENCH_FAILOVER_GRACE_SECONDS  the failover part's control settings (default: the control's, 10 and 10)
 export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication'] as const;
 export const REPLICATION_PARTS = ['mariadb', 'postgres', 'failover'] as const;
 export type ReplicationPart = (typeof REPLICATION_PARTS)[number];
@@ -29,6 +30,8 @@ export interface BenchOptions {
   readonly replication: readonly ReplicationPart[];
   readonly lagSeconds: number;
   readonly lagEveryMs: number;
+  readonly failoverHeartbeatSeconds: number | undefined;
+  readonly failoverGraceSeconds: number | undefined;
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
@@ -64,5 +67,7 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
     replication: parts.length ? (parts as ReplicationPart[]) : [...REPLICATION_PARTS],
     lagSeconds: num(env, 'BENCH_LAG_SECONDS', 30, 0),
     lagEveryMs: Math.floor(num(env, 'BENCH_LAG_EVERY_MS', 100, 10)),
+    failoverHeartbeatSeconds: env.BENCH_FAILOVER_HEARTBEAT_SECONDS ? Math.floor(num(env, 'BENCH_FAILOVER_HEARTBEAT_SECONDS', 10, 1)) : undefined,
+    failoverGraceSeconds: env.BENCH_FAILOVER_GRACE_SECONDS ? num(env, 'BENCH_FAILOVER_GRACE_SECONDS', 10, 0) : undefined,
   });
 }

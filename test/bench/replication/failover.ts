@@ -1,5 +1,6 @@
 // Automatic failover through the real control with its default settings
-// (heartbeat every 10 s, expiry 3 heartbeats = 30 s, failover grace 10 s):
+// (heartbeat every 10 s, expiry 3 heartbeats = 30 s, failover grace 10 s),
+// or with BENCH_FAILOVER_HEARTBEAT_SECONDS / BENCH_FAILOVER_GRACE_SECONDS:
 // a source with one replica created with auto_failover, kill -9 of the
 // source's agent and datastore (a crashed VM), and a client writing to the
 // replica every 100 ms until a write is accepted. Reported: kill to first
@@ -13,18 +14,25 @@ import type { BenchOptions } from '../options.js';
 import { row, type Row, type Teardown } from '../harness.js';
 
 const S = 'replication';
-// The control's defaults (control/config.ts), passed explicitly because the
-// test harness otherwise starts the control with 1 s heartbeats.
-const HEARTBEAT_S = 10;
-const EXPIRY_S = 3 * HEARTBEAT_S;
-const GRACE_S = 10;
 const TARGET_S = 30;
 
-export async function benchFailover(_o: BenchOptions, td: Teardown): Promise<Row[]> {
+export async function benchFailover(o: BenchOptions, td: Teardown): Promise<Row[]> {
   const rows: Row[] = [];
+  // The control's defaults (control/config.ts) unless the options say
+  // otherwise; the heartbeat is always passed, since the test harness
+  // otherwise starts the control with 1 s heartbeats.
+  const HEARTBEAT_S = o.failoverHeartbeatSeconds ?? 10;
+  const EXPIRY_S = 3 * HEARTBEAT_S;
+  const GRACE_S = o.failoverGraceSeconds ?? 10;
+  const settings = o.failoverHeartbeatSeconds === undefined && o.failoverGraceSeconds === undefined ? 'control defaults' : 'control settings';
   for (const datastore of ['mariadb', 'postgresql'] as const) {
     const u = DATASTORE_USERS[datastore]!;
     const h = await startControl(td, { heartbeatSeconds: HEARTBEAT_S });
+    if (o.failoverGraceSeconds !== undefined) {
+      await h.kill('SIGTERM');
+      h.args.push('--failover-grace-seconds', String(GRACE_S));
+      await h.start();
+    }
     const token = h.token(`bench-${randomUUID().slice(0, 8)}`);
     const source = await createSource(h, token, u, `fo-${datastore}`, 20);
     const created = await createReplicas(h, token, source.id, `fo-${datastore}-r`, 1, true);
@@ -63,7 +71,7 @@ export async function benchFailover(_o: BenchOptions, td: Teardown): Promise<Row
     rows.push(
       row({
         suite: S,
-        name: `${datastore} automatic failover, control defaults (heartbeat ${HEARTBEAT_S} s, expiry ${EXPIRY_S} s, grace ${GRACE_S} s): kill -9 of the source's agent and datastore to the first write the replica accepts`,
+        name: `${datastore} automatic failover, ${settings} (heartbeat ${HEARTBEAT_S} s, expiry ${EXPIRY_S} s, grace ${GRACE_S} s): kill -9 of the source's agent and datastore to the first write the replica accepts`,
         seconds: total,
         note:
           `of which waiting out heartbeat expiry + grace ${waitOut.toFixed(2)} s (the source's last heartbeat was ${((killedAt - lastSeen) / 1000).toFixed(2)} s before the kill); ` +
