@@ -9,12 +9,12 @@
 //   BENCH_VERIFY     "count" (default) or "checksum": how a restore is checked
 //   BENCH_TMP        where datasets and backups go (default the OS temp dir)
 //   BENCH_JSON       also write the results as JSON to this file
-//   BENCH_REPLICATION  the replication suite's parts: comma list of mariadb, postgres, failover (default: all)
+//   BENCH_REPLICATION  the replication suite's parts: comma list of mariadb, postgres, redis (lag only), failover (default: all)
 //   BENCH_LAG_SECONDS  how long the replication lag is measured under writes, per datastore (default 30; 0 skips it)
 //   BENCH_LAG_EVERY_MS the interval between the lag bench's writes (default 100)
 //   BENCH_FAILOVER_HEARTBEAT_SECONDS, BENCH_FAILOVER_GRACE_SECONDS  the failover part's control settings (default: the control's, 10 and 10)
 export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication'] as const;
-export const REPLICATION_PARTS = ['mariadb', 'postgres', 'failover'] as const;
+export const REPLICATION_PARTS = ['mariadb', 'postgres', 'redis', 'failover'] as const;
 export type ReplicationPart = (typeof REPLICATION_PARTS)[number];
 export type Suite = (typeof SUITES)[number];
 

@@ -1,6 +1,7 @@
 // Issue 12, replication: replica creation against doing it by hand with
 // the same tools (MariaDB and PostgreSQL), the lag a replica's agent
-// reports against the lag measured under a steady write load, and the
+// reports against the lag measured under a steady write load (also for
+// Redis, lag only), and the
 // time an automatic failover takes from kill -9 of a source to the first
 // write its replica accepts. The parts are in replication/; BENCH_REPLICATION
 // picks among them.
@@ -23,6 +24,7 @@ export async function benchReplication(o: BenchOptions, td: Teardown): Promise<R
       const pki = benchPki(td, root);
       if (part === 'mariadb') rows.push(...(await (await import('./replication/mariadb-create.js')).benchMariadbReplicaCreation(o, td, root, pki)));
       if (part === 'postgres') rows.push(...(await (await import('./replication/postgres-create.js')).benchPostgresReplicaCreation(o, td, root, pki)));
+      if (part === 'redis' && o.lagSeconds > 0) rows.push(...(await (await import('./replication/redis-lag.js')).benchRedisLag(o, td, root, pki)));
     } catch (err) {
       failed.push(`${part}: ${(err as Error).message}`);
       console.error(`bench replication ${part} failed: ${(err as Error).stack ?? String(err)}`);
