@@ -9,7 +9,7 @@ import { BackupType, type BackupArtifact, type CreateBackupResponse } from '../.
 import { DatastoreState, type PrepareResponse } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { mbps, row, sampleRss, timed, withMachineCpu, type Pair, type Row, type Teardown } from './harness.js';
 
-const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined };
+const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined };
 
 /** A backup directory and a 0600 wrapping key under `root`; the agent flags that use them. */
 export function deployment(root: string): { backupDir: string; agentArgs: string[] } {

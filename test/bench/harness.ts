@@ -190,6 +190,9 @@ export function sampleRss(pid: number, everyMs = 100): RssSampler {
 export interface Stage {
   readonly argv: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** Run as this OS user (a datastore's tools run as its user, e.g. pg_basebackup as postgres). */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 export interface PipelineResult {
@@ -217,6 +220,8 @@ export async function runPipeline(stages: readonly Stage[], out: string | null):
       const child: ChildProcess = spawn(s.argv[0]!, s.argv.slice(1), {
         stdio: [prev ? prev.stdout! : 'ignore', last ? fd : 'pipe', 'pipe'],
         env: s.env ?? process.env,
+        uid: s.uid,
+        gid: s.gid,
       });
       // The next program has its own copy of the pipe's read end.
       if (prev) prev.stdout!.destroy();

@@ -42,7 +42,7 @@ function datasetBytes(baseDir: string): number {
  * from the Sequence engine in chunks, two connections at a time (2 cores),
  * until the .ibd files reach the target.
  */
-async function generate(baseDir: string, targetBytes: number): Promise<{ bytes: number; rows: number; seconds: number }> {
+export async function generate(baseDir: string, targetBytes: number): Promise<{ bytes: number; rows: number; seconds: number }> {
   const ddl = [`CREATE DATABASE ${DB}`];
   for (let t = 0; t < TABLES; t++) {
     ddl.push(
@@ -79,7 +79,7 @@ async function generate(baseDir: string, targetBytes: number): Promise<{ bytes: 
 }
 
 /** Waits until InnoDB has no dirty pages, then has the kernel write everything back. */
-async function quiesce(baseDir: string): Promise<void> {
+export async function quiesce(baseDir: string): Promise<void> {
   await sql(baseDir, 'SET GLOBAL innodb_max_dirty_pages_pct = 0');
   for (let i = 0; i < 600; i++) {
     const dirty = Number((await sql(baseDir, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_DIRTY'")).trim());
@@ -90,7 +90,7 @@ async function quiesce(baseDir: string): Promise<void> {
   await run(['sync']);
 }
 
-async function tableCounts(baseDir: string): Promise<string> {
+export async function tableCounts(baseDir: string): Promise<string> {
   const parts = Array.from({ length: TABLES }, (_, t) => `(SELECT COUNT(*) FROM ${DB}.t${t})`);
   return (await sql(baseDir, `SELECT CONCAT_WS(',', ${parts.join(', ')})`)).trim();
 }

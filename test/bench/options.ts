@@ -1,7 +1,7 @@
 // `make bench` options, from the environment, compiled once: nothing reads
 // process.env after this.
 //
-//   BENCH_ONLY       comma list of mariadb, postgres, redis, control (default: all)
+//   BENCH_ONLY       comma list of mariadb, postgres, redis, control, replication (default: all)
 //   BENCH_SIZE_GB    MariaDB and PostgreSQL dataset size (default 2: large enough that the tools, not set-up, dominate)
 //   BENCH_REDIS_GB   Redis dataset size (default 1)
 //   BENCH_AGENTS     simulated agents / instances for the control bench (default 10000)
@@ -9,7 +9,13 @@
 //   BENCH_VERIFY     "count" (default) or "checksum": how a restore is checked
 //   BENCH_TMP        where datasets and backups go (default the OS temp dir)
 //   BENCH_JSON       also write the results as JSON to this file
-export const SUITES = ['mariadb', 'control', 'postgres', 'redis'] as const;
+//   BENCH_REPLICATION  the replication suite's parts: comma list of mariadb, postgres, redis (lag only), failover (default: all)
+//   BENCH_LAG_SECONDS  how long the replication lag is measured under writes, per datastore (default 30; 0 skips it)
+//   BENCH_LAG_EVERY_MS the interval between the lag bench's writes (default 100)
+//   BENCH_FAILOVER_HEARTBEAT_SECONDS, BENCH_FAILOVER_GRACE_SECONDS  the failover part's control settings (default: the control's, 10 and 10)
+export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication'] as const;
+export const REPLICATION_PARTS = ['mariadb', 'postgres', 'redis', 'failover'] as const;
+export type ReplicationPart = (typeof REPLICATION_PARTS)[number];
 export type Suite = (typeof SUITES)[number];
 
 export interface BenchOptions {
@@ -21,6 +27,11 @@ export interface BenchOptions {
   readonly verify: 'count' | 'checksum';
   readonly tmp: string | undefined;
   readonly json: string | undefined;
+  readonly replication: readonly ReplicationPart[];
+  readonly lagSeconds: number;
+  readonly lagEveryMs: number;
+  readonly failoverHeartbeatSeconds: number | undefined;
+  readonly failoverGraceSeconds: number | undefined;
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
@@ -37,6 +48,11 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
     .map((s) => s.trim())
     .filter(Boolean);
   for (const s of only) if (!(SUITES as readonly string[]).includes(s)) throw new TypeError(`BENCH_ONLY: unknown suite "${s}"; use ${SUITES.join(', ')}`);
+  const parts = (env.BENCH_REPLICATION ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const p of parts) if (!(REPLICATION_PARTS as readonly string[]).includes(p)) throw new TypeError(`BENCH_REPLICATION: unknown part "${p}"; use ${REPLICATION_PARTS.join(', ')}`);
   const verify = env.BENCH_VERIFY || 'count';
   if (verify !== 'count' && verify !== 'checksum') throw new TypeError(`BENCH_VERIFY must be count or checksum, got "${verify}"`);
   return Object.freeze({
@@ -48,5 +64,10 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
     verify,
     tmp: env.BENCH_TMP || undefined,
     json: env.BENCH_JSON || undefined,
+    replication: parts.length ? (parts as ReplicationPart[]) : [...REPLICATION_PARTS],
+    lagSeconds: num(env, 'BENCH_LAG_SECONDS', 30, 0),
+    lagEveryMs: Math.floor(num(env, 'BENCH_LAG_EVERY_MS', 100, 10)),
+    failoverHeartbeatSeconds: env.BENCH_FAILOVER_HEARTBEAT_SECONDS ? Math.floor(num(env, 'BENCH_FAILOVER_HEARTBEAT_SECONDS', 10, 1)) : undefined,
+    failoverGraceSeconds: env.BENCH_FAILOVER_GRACE_SECONDS ? num(env, 'BENCH_FAILOVER_GRACE_SECONDS', 10, 0) : undefined,
   });
 }

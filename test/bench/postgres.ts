@@ -5,6 +5,8 @@
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { psqlAdmin } from '../support/psql.js';
+import type { AgentProcess } from '../support/agent.js';
+import { PG_BIN } from './pg-bin.js';
 import type { BenchOptions } from './options.js';
 import { cofferRound, deployment, preparedAgent } from './agents.js';
 import { benchRoot } from './workdir.js';
@@ -13,7 +15,29 @@ import { withMachineCpu, mbps, pairSummary, row, run, runPipeline, timed, type P
 const GIB = 1024 ** 3;
 // pgbench: one scale unit is 100,000 pgbench_accounts rows, about 15.6 MB with its index.
 const BYTES_PER_SCALE = 15.6e6;
-const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+/**
+ * A pgbench dataset of about `sizeGb` in database bench, generated
+ * server-side; then a CHECKPOINT and `sync`, since the generator leaves
+ * dirty buffers and files behind whose writeback would land in whichever
+ * measurement ran first.
+ */
+export async function pgbenchDataset(a: AgentProcess, sizeGb: number): Promise<{ scale: number; bytes: number; seconds: number }> {
+  // The agent's role over the socket, by peer authentication (we run as root).
+  const conn = ['--host', path.join(a.baseDir, 'run'), '--port', String(a.datastorePort), '--username', 'coffer_admin'];
+  const env = { ...process.env, LC_ALL: 'C.UTF-8' };
+  const created = await psqlAdmin(a.baseDir, a.datastorePort, 'CREATE DATABASE bench');
+  if (created.code !== 0) throw new Error(`CREATE DATABASE failed: ${created.stderr}`);
+  const scale = Math.max(1, Math.ceil((sizeGb * GIB) / BYTES_PER_SCALE));
+  // -I dtGvp: drop, create tables, generate rows server-side, vacuum, primary keys.
+  const gen = await timed(() => run([`${PG_BIN}/pgbench`, ...conn, '--initialize', `--scale=${scale}`, '--init-steps=dtGvp', '--quiet', 'bench'], env));
+  const size = await psqlAdmin(a.baseDir, a.datastorePort, 'SELECT sum(pg_database_size(datname))::bigint FROM pg_database');
+  if (size.code !== 0) throw new Error(`pg_database_size failed: ${size.stderr}`);
+  const checkpoint = await psqlAdmin(a.baseDir, a.datastorePort, 'CHECKPOINT');
+  if (checkpoint.code !== 0) throw new Error(`CHECKPOINT failed: ${checkpoint.stderr}`);
+  await run(['sync']);
+  return { scale, bytes: Number(size.stdout), seconds: gen.seconds };
+}
 
 export async function benchPostgres(o: BenchOptions, td: Teardown): Promise<Row[]> {
   const S = 'postgres';
@@ -28,21 +52,8 @@ export async function benchPostgres(o: BenchOptions, td: Teardown): Promise<Row[
   const client = [...conn, '--no-password'];
   const env = { ...process.env, LC_ALL: 'C.UTF-8' };
 
-  const created = await psqlAdmin(a.baseDir, a.datastorePort, 'CREATE DATABASE bench');
-  if (created.code !== 0) throw new Error(`CREATE DATABASE failed: ${created.stderr}`);
-  const scale = Math.max(1, Math.ceil((o.sizeGb * GIB) / BYTES_PER_SCALE));
-  // -I dtGvp: drop, create tables, generate rows server-side, vacuum, primary keys.
-  const gen = await timed(() => run([`${PG_BIN}/pgbench`, ...conn, '--initialize', `--scale=${scale}`, '--init-steps=dtGvp', '--quiet', 'bench'], env));
-  const size = await psqlAdmin(a.baseDir, a.datastorePort, 'SELECT sum(pg_database_size(datname))::bigint FROM pg_database');
-  if (size.code !== 0) throw new Error(`pg_database_size failed: ${size.stderr}`);
-  const dataset = Number(size.stdout);
-  rows.push(row({ suite: S, name: `dataset: pgbench --initialize --scale=${scale} --init-steps=dtGvp`, bytes: dataset, seconds: gen.seconds, mbps: mbps(dataset, gen.seconds), note: 'bytes = sum of pg_database_size' }));
-
-  // The generator leaves dirty buffers and files behind; a checkpoint and a
-  // sync keep that writeback out of whichever pipeline would run first.
-  const checkpoint = await psqlAdmin(a.baseDir, a.datastorePort, 'CHECKPOINT');
-  if (checkpoint.code !== 0) throw new Error(`CHECKPOINT failed: ${checkpoint.stderr}`);
-  await run(['sync']);
+  const { scale, bytes: dataset, seconds } = await pgbenchDataset(a, o.sizeGb);
+  rows.push(row({ suite: S, name: `dataset: pgbench --initialize --scale=${scale} --init-steps=dtGvp`, bytes: dataset, seconds, mbps: mbps(dataset, seconds), note: 'bytes = sum of pg_database_size' }));
 
   // Bare: the same options the agent gives pg_basebackup (agent/managers/postgresql/backup/basebackup.ts).
   const bareFile = path.join(root, 'bare.tar.zst');

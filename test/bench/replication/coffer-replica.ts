@@ -1,0 +1,75 @@
+// A replica made by Coffer through the agents' RPCs, as the control's
+// create-replica workflow drives them: GetReplicaSnapshot on the source
+// agent (the replica's access, then the snapshot backup), a fresh agent for
+// the replica, and its Prepare restoring the snapshot with replica_of set.
+// Timed until the replica's agent reports it streaming and the datastore
+// itself shows it has caught up (the same check as the by-hand replica's).
+import { call, collect, type AgentProcess } from '../../support/agent.js';
+import type { BenchPki } from './tls.js';
+import type { GetReplicaSnapshotResponse } from '../../../proto/gen/coffer/agent/v1/replication.js';
+import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
+import type { Teardown } from '../harness.js';
+import { until } from './daemon.js';
+import { Phases } from './phases.js';
+
+export interface CofferReplicaInput {
+  readonly source: AgentProcess;
+  /** The source's instance id as the control would give it. */
+  readonly sourceId: string;
+  readonly datastore: string;
+  readonly baseDir: string;
+  readonly pki: BenchPki;
+  /** The replica agent's flags (its deployment's backups). */
+  readonly agentArgs: readonly string[];
+  readonly replicaId: string;
+  readonly password: string;
+  /** The datastore-level check that the replica has applied all the source has. */
+  caughtUp(replica: AgentProcess): Promise<boolean>;
+}
+
+export interface CofferReplica {
+  readonly agent: AgentProcess;
+  readonly seconds: number;
+  readonly phases: string;
+  /** Snapshot stored bytes. */
+  readonly snapshotBytes: number;
+  /** Where the snapshot is, relative to the local backup directory (removed after the round). */
+  readonly snapshotLocation: string;
+}
+
+export const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined };
+
+export async function replicaByCoffer(td: Teardown, input: CofferReplicaInput): Promise<CofferReplica> {
+  const ph = new Phases();
+  const backupId = `replica-snapshot-${input.replicaId}`;
+  const events = await collect<GetReplicaSnapshotResponse>(
+    input.source.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: input.replicaId, password: input.password }], backupId, parent: undefined, storage: undefined }),
+  );
+  const snap = events.at(-1)?.snapshot;
+  if (!snap?.artifact?.location || !snap.sources[0]) throw new Error('GetReplicaSnapshot ended without a snapshot');
+  ph.mark('GetReplicaSnapshot');
+
+  const agent = await input.pki.startAgent(td, input.baseDir, input.datastore, input.agentArgs);
+  ph.mark('replica agent start');
+  const prepared = await collect<PrepareResponse>(
+    agent.clients.lifecycle.prepare({
+      ...EMPTY_PREPARE,
+      restore: { location: snap.artifact.location, backupId },
+      replicaOf: { ...snap.sources[0], host: '127.0.0.1', port: input.source.datastorePort, replicationPassword: input.password, instanceId: input.sourceId },
+    }),
+  );
+  const state = prepared.at(-1)?.result?.state;
+  if (state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error(`replica Prepare ended in state ${state}`);
+  ph.mark('Prepare (restore, replica_of)');
+  await until(
+    'the replica agent to report streaming and the replica to catch up',
+    async () => {
+      const st = await call<object, GetStatusResponse>(agent.clients.lifecycle, 'getStatus', {});
+      if (st.replication?.role !== 'replica' || !st.replication.streaming) return undefined;
+      return (await input.caughtUp(agent)) ? true : undefined;
+    },
+    600_000,
+  );
+  ph.mark('streaming, caught up');
+  return { agent, seconds: ph.seconds, phases: ph.text, snapshotBytes: snap.artifact.metadata?.storedBytes ?? 0, snapshotLocation: snap.artifact.location.location };
+}

@@ -1,0 +1,89 @@
+// Replica creation for MariaDB: by hand (mariadb-by-hand.ts) against Coffer
+// (coffer-replica.ts), round after round on one source holding the
+// dataset of mariadb.ts's generator. Target: Coffer at most 1.3x the
+// by-hand time.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { socketOf } from '../../support/dataset.js';
+import { call, type AgentProcess } from '../../support/agent.js';
+import { deployment } from '../agents.js';
+import { generate, quiesce, tableCounts } from '../mariadb.js';
+import type { BenchOptions } from '../options.js';
+import { mbps, row, Teardown, type Row } from '../harness.js';
+import { replicaByCoffer } from './coffer-replica.js';
+import { mariadbReplicaByHand } from './mariadb-by-hand.js';
+import { mariadbCaughtUp, mariadbSql } from './mariadb-sql.js';
+import { timeRatioSummary } from './ratio.js';
+import { lagNote, measureLag } from './lag.js';
+import { mariadbLagProbe } from './lag-probes.js';
+import { preparedTlsAgent, type BenchPki } from './tls.js';
+
+const S = 'replication';
+const GIB = 1024 ** 3;
+const TARGET = 1.3;
+
+export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown, root: string, pki: BenchPki): Promise<Row[]> {
+  const rows: Row[] = [];
+  const { agentArgs, backupDir } = deployment(root);
+  const source = await preparedTlsAgent(td, pki, path.join(root, 'src'), 'mariadb', agentArgs);
+  const gen = await generate(source.baseDir, o.sizeGb * GIB);
+  rows.push(row({ suite: S, name: 'MariaDB source dataset (mariadb.ts generator, 4 InnoDB tables)', bytes: gen.bytes, seconds: gen.seconds, mbps: mbps(gen.bytes, gen.seconds), note: `${gen.rows} rows; bytes = .ibd files` }));
+
+  // The by-hand replicas' account, made once (setup, not timed).
+  const hand = { user: 'bench_repl', password: randomBytes(18).toString('base64url') };
+  await mariadbSql(socketOf(source.baseDir), `CREATE USER '${hand.user}'@'%' IDENTIFIED BY '${hand.password}' REQUIRE SSL; GRANT REPLICATION SLAVE ON *.* TO '${hand.user}'@'%';`);
+  await quiesce(source.baseDir);
+  const want = await tableCounts(source.baseDir);
+
+  const pairs: Array<{ hand: number; coffer: number }> = [];
+  for (let r = 1; r <= o.rounds; r++) {
+    const round = new Teardown();
+    try {
+      const dir = path.join(root, `hand-${r}`);
+      const h = await mariadbReplicaByHand(round, dir, { baseDir: source.baseDir, port: source.datastorePort, ca: pki.ca, ...hand }, 100 + r);
+      rows.push(row({ suite: S, name: `MariaDB replica by hand (mariadb-backup | mbstream -x, prepare, mariadbd, CHANGE MASTER ... MASTER_USE_GTID=slave_pos), round ${r}`, seconds: h.seconds, mbps: mbps(gen.bytes, h.seconds), note: `${h.phases}; MB/s of dataset bytes` }));
+      await round.run();
+      rmSync(dir, { recursive: true, force: true });
+
+      const replicaId = randomUUID();
+      const c = await replicaByCoffer(round, {
+        source,
+        sourceId: source.instanceId,
+        datastore: 'mariadb',
+        baseDir: path.join(root, `coffer-${r}`),
+        pki,
+        agentArgs,
+        replicaId,
+        password: randomBytes(18).toString('base64url'),
+        caughtUp: (replica: AgentProcess) => mariadbCaughtUp(socketOf(source.baseDir), socketOf(replica.baseDir)),
+      });
+      const got = await tableCounts(c.agent.baseDir);
+      if (got !== want) throw new Error(`the Coffer replica's row counts differ: source ${want}, replica ${got}`);
+      pairs.push({ hand: h.seconds, coffer: c.seconds });
+      rows.push(
+        row({
+          suite: S,
+          name: `MariaDB replica by Coffer (GetReplicaSnapshot on the source agent, fresh agent Prepare with restore + replica_of), round ${r}`,
+          bytes: c.snapshotBytes,
+          seconds: c.seconds,
+          mbps: mbps(gen.bytes, c.seconds),
+          note: `${c.phases}; ${(c.seconds / h.seconds).toFixed(2)}x the by-hand time; bytes = the stored snapshot; replica row counts equal the source's (${got})`,
+        }),
+      );
+      if (r === o.rounds && o.lagSeconds > 0) {
+        const lag = await measureLag(await mariadbLagProbe(socketOf(source.baseDir), socketOf(c.agent.baseDir)), c.agent, { seconds: o.lagSeconds, everyMs: o.lagEveryMs });
+        rows.push(row({ suite: S, name: `MariaDB replication lag, reported vs measured: a row holding its write time every ${o.lagEveryMs} ms for ${o.lagSeconds} s on the source, polled on the Coffer replica`, note: lagNote(lag, 'transactions received, not applied') }));
+      }
+      await c.agent.stop();
+      await round.run();
+      await call(source.clients.replication, 'removeReplicaAccess', { replicaId });
+      rmSync(path.join(root, `coffer-${r}`), { recursive: true, force: true });
+      rmSync(path.join(backupDir, c.snapshotLocation), { force: true });
+    } finally {
+      await round.run();
+    }
+  }
+  rows.push(row({ suite: S, name: 'MariaDB replica creation: Coffer vs by hand', note: timeRatioSummary(pairs, TARGET).text }));
+  return rows;
+}
