@@ -11,7 +11,7 @@ import { seed, checksums } from '../support/dataset.js';
 import { BackupType, type CreateBackupResponse } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState, type GetStatusResponse } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 
-const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined };
+const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined };
 const clientFiles = (baseDir: string): string[] => readdirSync(path.join(baseDir, 'agent')).filter((n) => /^client-.*\.cnf$/.test(n));
 
 t.test('the agent is killed mid-backup: the next agent removes the password file and work dirs it left', async (t) => {

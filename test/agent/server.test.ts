@@ -89,7 +89,7 @@ t.test('mutual TLS: a client without a certificate signed by the CA is rejected'
   const plain = clientsFor(agent.address);
   t.teardown(() => plain.close());
   await t.rejects(call(plain.lifecycle, 'ping', {}), { code: Status.UNAVAILABLE }, 'plaintext: rejected');
-  await t.rejects(collect(noCert.lifecycle.prepare({ datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined })), { code: Status.UNAVAILABLE }, 'nothing runs for a rejected client');
+  await t.rejects(collect(noCert.lifecycle.prepare({ datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined })), { code: Status.UNAVAILABLE }, 'nothing runs for a rejected client');
 });
 
 t.test('bad start-up configuration: clear errors, exit code 2, nothing started', async (t) => {

@@ -60,9 +60,9 @@ t.test('agents and the conductor check certificates', async (t) => {
   const hb = (instanceId: string, sentAtMs: number) => HeartbeatRequest.fromPartial({ instanceId, sentAtMs, state: DatastoreState.DATASTORE_STATE_ACTIVE });
   const now = Date.now() + 60_000;
   await t.rejects(unary(asA, 'heartbeat', hb(b, now)), { code: Status.PERMISSION_DENIED }, 'A\'s certificate reporting for B is rejected');
-  t.same(await unary(asA, 'heartbeat', hb(a, now)), { accepted: true }, 'A reporting for A is accepted');
-  t.same(await unary(asA, 'heartbeat', hb(a, now - 1000)), { accepted: false }, 'a report sent before the last accepted one is dropped');
-  t.same(await unary(asA, 'heartbeat', hb(a, now + 1)), { accepted: true }, 'a newer one is accepted');
+  t.match(await unary(asA, 'heartbeat', hb(a, now)), { accepted: true }, 'A reporting for A is accepted');
+  t.match(await unary(asA, 'heartbeat', hb(a, now - 1000)), { accepted: false }, 'a report sent before the last accepted one is dropped');
+  t.match(await unary(asA, 'heartbeat', hb(a, now + 1)), { accepted: true }, 'a newer one is accepted');
   asA.close();
 
   const anonymous = new ConductorServiceClient(conductorAddress, credentials.createSsl(controlCa), nameOf('coffer-control'));

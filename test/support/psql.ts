@@ -40,5 +40,5 @@ export const SHOP_PREPARE = Object.freeze({
   databases: [{ name: 'shop', characterSet: '', collation: '' }],
   users: [{ name: 'alice', host: '', password: 'Al1ce-pass', databases: ['shop'], rules: [] }],
   overrides: {},
-  restore: undefined,
+  restore: undefined, replicaOf: undefined,
 });

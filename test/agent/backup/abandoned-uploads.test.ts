@@ -17,7 +17,7 @@ import { DatastoreState, type GetStatusResponse } from '../../../proto/gen/coffe
 
 t.setTimeout(900_000);
 
-const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined };
+const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined };
 
 t.test('an agent killed mid-upload removes what it left in local, Swift and S3 storage when it starts again', async (t) => {
   const saio = await startSwift(t);

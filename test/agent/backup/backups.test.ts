@@ -13,7 +13,7 @@ import { BackupType, type BackupArtifact, type CreateBackupResponse, type Stream
 import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { Metadata } from '@grpc/grpc-js';
 
-const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined };
+const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined };
 
 /** A shared backup directory and wrapping key, as a deployment would give its agents. */
 function deployment() {

@@ -13,7 +13,7 @@ const PREPARE = {
   databases: [{ name: 'app', characterSet: '', collation: '' }],
   users: [{ name: 'app', host: '%', password: 'App-pass-1', databases: ['app'], rules: [] }],
   overrides: {},
-  restore: undefined,
+  restore: undefined, replicaOf: undefined,
 };
 
 t.test('the datastore cannot start (its port is taken): FAILED with the server\'s own reason', async (t) => {

@@ -20,7 +20,7 @@ import { mariadb } from '../../support/mariadb-client.js';
 import { BackupType, type BackupArtifact, type CreateBackupResponse } from '../../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState, type GetStatusResponse, type PrepareRequest, type PrepareResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 
-const EMPTY_PREPARE: PrepareRequest = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined };
+const EMPTY_PREPARE: PrepareRequest = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined };
 const { BUILDING, ACTIVE, FAILED } = {
   BUILDING: DatastoreState.DATASTORE_STATE_BUILDING,
   ACTIVE: DatastoreState.DATASTORE_STATE_ACTIVE,

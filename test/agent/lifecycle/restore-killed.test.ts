@@ -19,7 +19,7 @@ import { seed, addRows, checksums } from '../../support/dataset.js';
 import { BackupType, type CreateBackupResponse, type RestoreResponse } from '../../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState, type GetStatusResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 
-const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined };
+const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined };
 
 t.test('the agent is killed mid-restore after the data directory was set aside: the next agent puts the instance\'s data back (restore held through an injected FIFO)', async (t) => {
   const root = tempBase('coffer-restore-killed-');

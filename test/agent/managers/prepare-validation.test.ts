@@ -19,7 +19,7 @@ const PREPARE = {
   databases: [{ name: 'shop', characterSet: '', collation: '' }],
   users: [user('alice', '%')],
   overrides: {},
-  restore: undefined,
+  restore: undefined, replicaOf: undefined,
 };
 
 t.test('MariaDB Prepare refuses a request naming an account twice, and builds nothing', async (t) => {

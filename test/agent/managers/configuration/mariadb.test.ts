@@ -12,7 +12,7 @@ import { mariadbSocket } from '../../../support/mariadb-client.js';
 import { DatastoreState, type GetStatusResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { blockWrites, hostileOverrides, refusedNaming } from './fixtures/hostile.js';
 
-const PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined };
+const PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined };
 const status = (a: AgentProcess) => call<object, GetStatusResponse>(a.clients.lifecycle, 'getStatus', {});
 
 t.test('mariadb', async (t) => {

@@ -11,7 +11,7 @@ const user = (name: string, password: string, databases: string[] = [], host = '
 
 async function prepared(t: TestLike): Promise<AgentProcess> {
   const agent = await startAgent(t);
-  await collect(agent.clients.lifecycle.prepare({ datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined }));
+  await collect(agent.clients.lifecycle.prepare({ datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined }));
   return agent;
 }
 

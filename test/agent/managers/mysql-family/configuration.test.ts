@@ -11,7 +11,7 @@ import type { UpdateOverridesResponse, ListParametersResponse, GetConfigurationR
 
 t.test('overrides: live, restart-required, validated, reset', async (t) => {
   const agent = await startAgent(t);
-  await collect(agent.clients.lifecycle.prepare({ datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined }));
+  await collect(agent.clients.lifecycle.prepare({ datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined }));
   const c = agent.clients.configuration;
   const sock = path.join(agent.baseDir, 'run', 'mysqld.sock');
   const cnf = path.join(agent.baseDir, 'etc', 'my.cnf');

@@ -10,7 +10,7 @@ import type { GetStatusResponse } from '../../../../proto/gen/coffer/agent/v1/li
 t.test('mysql manager: Prepare works, MySQL name limits apply, the real server version is reported', async (t) => {
   const agent = await startAgent(t, { datastore: 'mysql' });
   const long33 = 'u'.repeat(33);
-  const base = { datastoreVersion: '8.0', rootPassword: '', databases: [{ name: 'app', characterSet: '', collation: '' }], overrides: {}, restore: undefined };
+  const base = { datastoreVersion: '8.0', rootPassword: '', databases: [{ name: 'app', characterSet: '', collation: '' }], overrides: {}, restore: undefined, replicaOf: undefined };
   await t.rejects(
     collect(agent.clients.lifecycle.prepare({ ...base, users: [{ name: long33, host: '%', password: 'pw-123456', databases: [], rules: [] }] })),
     { code: Status.INVALID_ARGUMENT },

@@ -15,7 +15,7 @@ const PREPARE = {
   databases: [{ name: 'shop', characterSet: 'utf8mb4', collation: 'utf8mb4_bin' }],
   users: [{ name: 'alice', host: '%', password: 'Al1ce-pass', databases: ['shop'], rules: [] }],
   overrides: { max_connections: '77' },
-  restore: undefined,
+  restore: undefined, replicaOf: undefined,
 };
 
 t.test('Prepare turns a fresh instance into a secured, running MariaDB', async (t) => {

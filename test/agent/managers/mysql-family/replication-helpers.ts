@@ -80,7 +80,7 @@ export const PREPARE: PrepareRequest = {
   databases: [{ name: 'shop', characterSet: 'utf8mb4', collation: 'utf8mb4_general_ci' }],
   users: [{ name: 'alice', host: '%', password: 'Al1ce-pass', databases: ['shop'], rules: [] }],
   overrides: {},
-  restore: undefined,
+  restore: undefined, replicaOf: undefined,
 };
 
 export async function prepare(i: Instance, req: Partial<PrepareRequest> = {}): Promise<void> {

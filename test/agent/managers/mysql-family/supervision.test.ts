@@ -14,7 +14,7 @@ const PREPARE = {
   databases: [{ name: 'keep', characterSet: '', collation: '' }],
   users: [{ name: 'u1', host: '%', password: 'U1-pass-word', databases: ['keep'], rules: [] }],
   overrides: {},
-  restore: undefined,
+  restore: undefined, replicaOf: undefined,
 };
 
 t.test('kill -9 of mariadbd: the agent restarts it and the state shows it', async (t) => {

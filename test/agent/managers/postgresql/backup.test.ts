@@ -28,7 +28,7 @@ const PREPARE = {
   databases: [{ name: 'shop', characterSet: '', collation: '' }, { name: 'inventory', characterSet: 'LATIN1', collation: 'C' }],
   users: [{ name: 'alice', host: '', password: 'Al1ce-pass', databases: ['shop', 'inventory'], rules: [] }],
   overrides: {},
-  restore: undefined,
+  restore: undefined, replicaOf: undefined,
 };
 
 /** The manager's backup capability for an agent's instance, built the way the agent builds it. */

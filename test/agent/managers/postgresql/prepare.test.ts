@@ -15,7 +15,7 @@ const PREPARE = {
   databases: [{ name: 'shop', characterSet: 'UTF8', collation: 'C' }],
   users: [{ name: 'alice', host: '', password: 'Al1ce-pass', databases: ['shop'], rules: [] }],
   overrides: { max_connections: '77', work_mem: '8MB' },
-  restore: undefined,
+  restore: undefined, replicaOf: undefined,
 };
 
 t.test('Prepare turns a fresh instance into a secured, running PostgreSQL', async (t) => {

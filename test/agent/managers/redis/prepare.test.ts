@@ -15,7 +15,7 @@ const PREPARE = {
   databases: [],
   users: [{ name: 'cache', host: '', password: 'C4che-pass', databases: [], rules: ['~cache:*', '+get', '+set'] }],
   overrides: { 'maxmemory-policy': 'allkeys-lru', maxmemory: '64M' },
-  restore: undefined,
+  restore: undefined, replicaOf: undefined,
 };
 
 t.test('Prepare turns a fresh instance into a secured, running Redis', async (t) => {

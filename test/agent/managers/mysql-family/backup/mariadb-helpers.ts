@@ -34,7 +34,7 @@ export async function preparedInstance(t: Parameters<typeof startAgent>[0]): Pro
       databases: [{ name: 'shop', characterSet: 'utf8mb4', collation: 'utf8mb4_general_ci' }],
       users: [{ name: 'alice', host: '%', password: 'Al1ce-pass', databases: ['shop'], rules: [] }],
       overrides: {},
-      restore: undefined,
+      restore: undefined, replicaOf: undefined,
     }),
   );
   // A failed Prepare says "see the agent log": show it.
