@@ -58,6 +58,7 @@ export class Agent {
       capability: deps.manager.replication,
       datastore: deps.manager.name,
       agentDir: deps.layout.agentDir,
+      snapshotStrategy: deps.manager.backup?.defaultStrategy ?? '',
       locked: (what, fn) => this.lock.run(what, fn),
       requireRunning: (what) => this.requireRunning(what),
       requirePrepared: (what) => this.requirePrepared(what),

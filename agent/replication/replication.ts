@@ -23,6 +23,8 @@ export interface ReplicationDeps {
   readonly capability: ReplicationCapability | undefined;
   readonly datastore: string;
   readonly agentDir: string;
+  /** The backup strategy a snapshot uses (the datastore's default, physical where it has one). */
+  readonly snapshotStrategy: string;
   /** The agent's lock: one operation at a time. */
   readonly locked: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
   /** Throws NOT_READY unless the datastore runs. */
@@ -106,7 +108,7 @@ export class Replication {
     checkReplicaAccess(req.replicas);
     return this.deps.locked('GetReplicaSnapshot', async () => {
       this.sourceable('take a snapshot for replicas');
-      const snap = await replicaSnapshot({ capability: cap, createBackup, fullOnly: !!cap.fullSnapshotsOnly }, req, onProgress, signal);
+      const snap = await replicaSnapshot({ capability: cap, createBackup, fullOnly: !!cap.fullSnapshotsOnly, strategy: this.deps.snapshotStrategy }, req, onProgress, signal);
       this.becomeSource();
       return snap;
     });

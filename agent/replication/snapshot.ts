@@ -17,6 +17,12 @@ export interface SnapshotDeps {
   readonly createBackup: (input: CreateBackupInput, onProgress: (p: BackupProgress) => void, signal: AbortSignal) => Promise<BackupArtifact>;
   /** The datastore takes only full backups (an RDB): `parent` is ignored. */
   readonly fullOnly: boolean;
+  /**
+   * The strategy snapshots use. A parent of another strategy (a logical
+   * dump, when the source's newest backup is one) cannot be incremented on:
+   * the snapshot is then full.
+   */
+  readonly strategy: string;
 }
 
 export async function replicaSnapshot(
@@ -28,12 +34,12 @@ export async function replicaSnapshot(
   checkReplicaAccess(req.replicas);
   onProgress({ phase: 'replica-access', message: `readying access for ${req.replicas.length} replica(s)`, bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0 });
   const sources = await deps.capability.addReplicaAccess(req.replicas);
-  const incremental = !!req.parent && !deps.fullOnly;
+  const incremental = !!req.parent && !deps.fullOnly && req.parent.metadata?.strategy === deps.strategy;
   const artifact = await deps.createBackup(
     {
       backupId: req.backupId,
       type: incremental ? BackupType.BACKUP_TYPE_INCREMENTAL : BackupType.BACKUP_TYPE_FULL,
-      strategy: incremental ? (req.parent?.metadata?.strategy ?? '') : '',
+      strategy: deps.strategy,
       parent: incremental ? req.parent : undefined,
       storage: req.storage,
       compression: '',

@@ -89,12 +89,12 @@ export async function prepare(i: Instance, req: Partial<PrepareRequest> = {}): P
   });
 }
 
-export async function backup(i: Instance, req: { backupId: string; parent?: BackupArtifact }): Promise<BackupArtifact> {
+export async function backup(i: Instance, req: { backupId: string; parent?: BackupArtifact; strategy?: string }): Promise<BackupArtifact> {
   const events = await collect<CreateBackupResponse>(
     i.clients.backup.createBackup({
       backupId: req.backupId,
       type: req.parent ? BackupType.BACKUP_TYPE_INCREMENTAL : BackupType.BACKUP_TYPE_FULL,
-      strategy: '', parent: req.parent, storage: undefined, compression: '',
+      strategy: req.strategy ?? '', parent: req.parent, storage: undefined, compression: '',
     }),
   );
   const artifact = events.at(-1)?.artifact;
@@ -159,14 +159,14 @@ export function sourceOf(i: Instance, user: string, password: string, position =
 }
 
 /** A prepared source with shop.orders, and a replica built from its snapshot through the RPCs. */
-export async function sourceAndReplica(t: TestLike, d: Deployment, opts: { parent?: boolean } = {}): Promise<{ s: Instance; r: Instance; user: string; password: string }> {
+export async function sourceAndReplica(t: TestLike, d: Deployment, opts: { parent?: boolean; parentStrategy?: string } = {}): Promise<{ s: Instance; r: Instance; user: string; password: string }> {
   const s = await startInstance(t, d);
   const r = await startInstance(t, d);
   await prepare(s);
   await rootSql(s, 'CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(64)); INSERT INTO shop.orders SELECT seq, "base" FROM shop.seq_1_to_100');
   const password = 'Repl-' + randomUUID();
   // The control names the source's newest backup as the parent when it has one.
-  const parent = opts.parent ? await backup(s, { backupId: `newest-${s.id}` }) : undefined;
+  const parent = opts.parent ? await backup(s, { backupId: `newest-${s.id}`, strategy: opts.parentStrategy }) : undefined;
   const events = await collect<GetReplicaSnapshotResponse>(s.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: r.id, password }], backupId: `snap-${r.id}`, parent, storage: undefined }));
   const snap = events.at(-1)!.snapshot!;
   const info = snap.sources[0]!;
