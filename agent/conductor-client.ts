@@ -4,11 +4,14 @@
 // certificate of the instance it concerns). Each heartbeat carries its send
 // time, so the conductor can drop one that arrives after a newer one. The
 // answer's source verdict goes to the source fence (replication/fencing.ts),
-// with that send time: a lease counts from it.
+// with that send time: a lease counts from it. A source holding a lease
+// reports three times per lease (at most every heartbeatMs), so one lost
+// heartbeat does not cost it its writes and the control can use a lease
+// much shorter than the heartbeat expiry to decide a source is gone.
 import { readFileSync } from 'node:fs';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../lib/logger.js';
-import { ConductorServiceClient, type HeartbeatResponse } from '../proto/gen/coffer/control/v1/conductor.js';
+import { ConductorServiceClient, SourceVerdict, type HeartbeatResponse } from '../proto/gen/coffer/control/v1/conductor.js';
 import type { DatastoreState } from '../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { ReplicationStatus } from '../proto/gen/coffer/agent/v1/replication_state.js';
 
@@ -45,8 +48,11 @@ export class ConductorClient {
   private timer: NodeJS.Timeout | null = null;
   private state: ConductorClientState = 'IDLE';
   private reachable: boolean | null = null;
+  /** The wait before the next heartbeat: heartbeatMs, shorter while a source lease runs. */
+  private intervalMs: number;
 
   constructor(private readonly opts: ConductorClientOptions) {
+    this.intervalMs = opts.heartbeatMs;
     const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
     this.client = new ConductorServiceClient(
       `${host}:${opts.port}`,
@@ -60,7 +66,7 @@ export class ConductorClient {
     this.state = 'RUNNING';
     const tick = (): void => {
       void this.heartbeat().finally(() => {
-        if (this.state === 'RUNNING') this.timer = setTimeout(tick, this.opts.heartbeatMs);
+        if (this.state === 'RUNNING') this.timer = setTimeout(tick, this.intervalMs);
       });
     };
     tick();
@@ -87,6 +93,7 @@ export class ConductorClient {
       });
       if (this.reachable !== true) this.opts.log.info('conductor reachable; heartbeats flowing');
       this.reachable = true;
+      this.intervalMs = renewalInterval(this.opts.heartbeatMs, res);
       await this.opts.onAnswer?.(res, sentAtMs).catch((err: Error) => this.opts.log.error({ err: err.message }, 'acting on the heartbeat\'s answer failed'));
     } catch (err) {
       // Logged once per change: an unreachable control must not flood the log.
@@ -101,4 +108,10 @@ export class ConductorClient {
       fn(req, new Metadata(), { deadline: Date.now() + 5000 }, (err: ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
     });
   }
+}
+
+/** The wait before the next heartbeat after this answer: a lease is renewed three times over its length. */
+export function renewalInterval(heartbeatMs: number, res: Pick<HeartbeatResponse, 'sourceVerdict' | 'sourceLeaseMs'>): number {
+  if (res.sourceVerdict !== SourceVerdict.SOURCE_VERDICT_CONFIRMED || !(res.sourceLeaseMs > 0)) return heartbeatMs;
+  return Math.min(heartbeatMs, Math.max(500, Math.floor(res.sourceLeaseMs / 3)));
 }

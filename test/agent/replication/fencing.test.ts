@@ -23,12 +23,12 @@ const { CONFIRMED, FENCED, UNSPECIFIED } = {
 };
 
 /** A redis agent with mutual TLS, reporting to `conductor` twice a second. */
-async function tlsAgent(t: Test, pki: ReturnType<typeof makePki>, conductorPort: number, baseDir?: string, datastorePort?: number) {
+async function tlsAgent(t: Test, pki: ReturnType<typeof makePki>, conductorPort: number, baseDir?: string, datastorePort?: number, heartbeatSeconds = 0.3) {
   const d = deployment();
   const id = pki.issue('agent-identity', { server: true });
   const dir = tempBase('coffer-fence-');
   const config = path.join(dir, 'agent.json');
-  writeFileSync(config, JSON.stringify({ version: 1, controlEndpoint: `127.0.0.1:${conductorPort}`, heartbeatSeconds: 0.3 }));
+  writeFileSync(config, JSON.stringify({ version: 1, controlEndpoint: `127.0.0.1:${conductorPort}`, heartbeatSeconds }));
   const agent = await startAgent(t, {
     datastore: 'redis',
     insecure: false,
@@ -113,4 +113,18 @@ t.test('FAULT INJECTION (conductor verdicts): FENCED stays until the role change
   const seen2 = conductor.heartbeats.length;
   await until('heartbeats answered FENCED', async () => conductor.heartbeats.length >= seen2 + 4);
   t.equal(await w2(), '', 'a standalone ignores a FENCED verdict');
+});
+
+t.test('FAULT INJECTION (conductor verdicts): a source holding a lease reports three times per lease, however long its heartbeat interval', async (t) => {
+  const pki = makePki();
+  const conductor: FaultConductor = await startFaultConductor(t, pki);
+  conductor.answer = { verdict: CONFIRMED, leaseMs: 3000 };
+  // One heartbeat an hour: without the renewal cadence only the first one would come.
+  const { clients } = await tlsAgent(t, pki, conductor.port, undefined, undefined, 3600);
+  await collect(clients.lifecycle.prepare({ ...PREPARE, rootPassword: ROOT_PASSWORD }));
+  await call(clients.replication, 'addReplicaAccess', { replicas: [{ replicaId: randomUUID(), password: REPL_PASSWORD }] });
+  await until('the agent to renew its lease with more heartbeats', async () => conductor.heartbeats.length >= 4, 60_000);
+  t.pass(`${conductor.heartbeats.length} heartbeats while the lease is renewed`);
+  const sources = conductor.heartbeats.filter((h) => h.replication?.role === 'source');
+  t.ok(sources.length >= 1, 'the renewals report the instance as a source');
 });
