@@ -18,10 +18,10 @@ import type { ControlContext } from '../../../../control/context.js';
 
 t.setTimeout(40 * 60_000);
 
-const stub = { config: { taskDeadlineMs: 60_000 } } as unknown as ControlContext;
-const CREATE_STEPS = createReplicasWorkflow(stub).steps.map((s) => s.name);
-const SKIP_CREATE = process.env.COFFER_CRASH_STEPS !== undefined;
+// COFFER_CRASH_STEPS=a,b: only those steps (of either workflow), to look at one closely.
 const only = (steps: string[]): string[] => (process.env.COFFER_CRASH_STEPS ? steps.filter((s) => process.env.COFFER_CRASH_STEPS!.split(',').includes(s)) : steps);
+const stub = { config: { taskDeadlineMs: 60_000 } } as unknown as ControlContext;
+const CREATE_STEPS = only(createReplicasWorkflow(stub).steps.map((s) => s.name));
 const SWITCHOVER_STEPS = only(switchoverWorkflow(stub).steps.map((s) => s.name));
 const ds = process.env.COFFER_REPLICATION_DATASTORE ?? 'mariadb';
 const u = DATASTORE_USERS[ds]!;
@@ -78,7 +78,7 @@ async function consistent(t: Test, h: ControlHarness, token: string, ids: string
   const source = sources[0]!;
   const refused = await u.refusal(source.port, row);
   t.equal(refused, '', `the source ${source.name} takes writes`);
-  if (refused) t.comment(diagnose(h, ids));
+  if (refused) t.comment(`refusal: ${refused}\n${diagnose(h, ids)}`);
   const replicas: Instance[] = [];
   for (const m of members.filter((x) => x.id !== source.id)) {
     if (m.status === InstanceStatus.INSTANCE_STATUS_ERROR) {
@@ -103,15 +103,15 @@ function diagnose(h: ControlHarness, ids: string[]): string {
     out.push(`== ${id}: ${readDb(h, (db) => JSON.stringify(db.prepare('SELECT i.name, i.status, i.replica_of, i.fenced, h.replication FROM instances i LEFT JOIN instance_heartbeats h ON h.instance_id = i.id WHERE i.id = ?').get(id)))}`);
     try {
       const log = readFileSync(path.join(h.dataDir, 'instances', id, 'agent.log'), 'utf8').split('\n');
-      out.push(...log.filter((l) => /fence|read-only|refusing|writes|source|replica|promot|demot|lease/i.test(l)).slice(-25).map((l) => l.slice(0, 400)));
-    } catch {
-      // no log
+      out.push(...log.filter((l) => /fence|read-only|refusing|writes|source|replica|promot|demot|lease|confirm/i.test(l)).slice(-25).map((l) => l.slice(0, 400)));
+    } catch (err) {
+      out.push(`(no agent log: ${(err as Error).message})`);
     }
   }
   return out.join('\n');
 }
 
-t.test(`${ds}: kill -9 of the control at every step of create-replicas`, { skip: SKIP_CREATE }, async (t) => {
+t.test(`${ds}: kill -9 of the control at every step of create-replicas`, { skip: CREATE_STEPS.length === 0 }, async (t) => {
   const h = await startControl(t, { stepDelayMs: 500 });
   const token = h.token('p1');
   const source = await createSource(h, token, u, 'crash-src', 10);
@@ -136,7 +136,7 @@ t.test(`${ds}: kill -9 of the control at every step of create-replicas`, { skip:
   }
 });
 
-t.test(`${ds}: kill -9 of the control at every step of a switchover`, async (t) => {
+t.test(`${ds}: kill -9 of the control at every step of a switchover`, { skip: SWITCHOVER_STEPS.length === 0 }, async (t) => {
   const h = await startControl(t, { stepDelayMs: 500 });
   const token = h.token('p1');
   const first = await createSource(h, token, u, 'sw-src', 10);
