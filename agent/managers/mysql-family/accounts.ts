@@ -10,6 +10,7 @@ import { checkCharset, checkDatabaseName, checkPassword, checkUserName, normaliz
 import { account, escapeId, type SqlClient } from './sql-client.js';
 import { validateEach } from '../prepare-validation.js';
 import { READ_ONLY_ADMIN } from './replication/read-only.js';
+import { IDENTIFIED_BY_HASH, nativePasswordHash } from './password-hash.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -176,7 +177,7 @@ export class MysqlAccounts implements AccountsCapability {
     try {
       for (const u of users) {
         const acct = account(u.name, normalizeHost(u.host));
-        await this.sql.query(`CREATE USER ${acct} IDENTIFIED BY ?`, [u.password]);
+        await this.sql.query(`CREATE USER ${acct} ${IDENTIFIED_BY_HASH}`, [nativePasswordHash(u.password)]);
         created.push(acct);
         for (const db of u.databases) await this.sql.query(`GRANT ALL PRIVILEGES ON ${grantTarget(db)} TO ${acct}`);
       }
@@ -210,7 +211,7 @@ export class MysqlAccounts implements AccountsCapability {
     if (renamed && (await this.userExists(newName, newHost))) {
       throw new AgentError('AGENT_ERR_ALREADY_EXISTS', `user '${newName}'@'${newHost}' exists already`);
     }
-    if (change.newPassword) await this.sql.query(`ALTER USER ${account(name, host)} IDENTIFIED BY ?`, [change.newPassword]);
+    if (change.newPassword) await this.sql.query(`ALTER USER ${account(name, host)} ${IDENTIFIED_BY_HASH}`, [nativePasswordHash(change.newPassword)]);
     if (renamed) await this.sql.query(`RENAME USER ${account(name, host)} TO ${account(newName, newHost)}`);
   }
 
@@ -222,7 +223,7 @@ export class MysqlAccounts implements AccountsCapability {
       checkPassword(u.password, `password of user ${u.name}`);
     }
     for (const u of users) await this.requireUser(u.name, normalizeHost(u.host));
-    for (const u of users) await this.sql.query(`ALTER USER ${account(u.name, normalizeHost(u.host))} IDENTIFIED BY ?`, [u.password]);
+    for (const u of users) await this.sql.query(`ALTER USER ${account(u.name, normalizeHost(u.host))} ${IDENTIFIED_BY_HASH}`, [nativePasswordHash(u.password)]);
   }
 
   async grantAccess(name: string, hostIn: string, databases: readonly string[]): Promise<void> {
@@ -259,8 +260,8 @@ export class MysqlAccounts implements AccountsCapability {
   async enableRoot(password: string): Promise<{ user: User; password: string }> {
     const pw = password || generatePassword();
     checkPassword(pw, 'root password');
-    await this.sql.query(`CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY ?`, [pw]);
-    await this.sql.query(`ALTER USER 'root'@'%' IDENTIFIED BY ?`, [pw]);
+    await this.sql.query(`CREATE USER IF NOT EXISTS 'root'@'%' ${IDENTIFIED_BY_HASH}`, [nativePasswordHash(pw)]);
+    await this.sql.query(`ALTER USER 'root'@'%' ${IDENTIFIED_BY_HASH}`, [nativePasswordHash(pw)]);
     await this.sql.query(`GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION`);
     // Everything but the power to write through read_only: a replica, or a
     // fenced source, refuses root's writes too (replication/read-only.ts).

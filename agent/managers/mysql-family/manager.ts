@@ -24,6 +24,7 @@ import { checkPassword, normalizeHost } from './names.js';
 import { createMysqlReplication } from './replication/capability.js';
 import { isMarkedReadOnly, markReadOnly } from './replication/read-only.js';
 import { serverIdFor } from './server-id.js';
+import { nativePasswordHash } from './password-hash.js';
 
 // Rules files are data in the source tree (rules/), also when running from
 // dist/: resolve them from the installation root.
@@ -137,7 +138,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       // source never had, and a source sends no agent password to replicas.
       const bootstrap = [
         'SET SESSION sql_log_bin = 0;',
-        `CREATE OR REPLACE USER ${account(ADMIN_USER, 'localhost')} IDENTIFIED BY ${escape(secret)};`,
+        `CREATE OR REPLACE USER ${account(ADMIN_USER, 'localhost')} IDENTIFIED WITH mysql_native_password AS ${escape(nativePasswordHash(secret))};`,
         `GRANT ALL PRIVILEGES ON *.* TO ${account(ADMIN_USER, 'localhost')} WITH GRANT OPTION;`,
       ].join('\n');
       await runner.run([client, '--no-defaults', `--socket=${socket}`, '--user=root', '--batch'], { input: bootstrap, signal, timeoutMs: 60_000 });

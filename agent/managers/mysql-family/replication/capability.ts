@@ -22,6 +22,7 @@ import type { DatastoreControl, ReplicationCapability } from '../../manager.js';
 import { escape, type SqlClient } from '../sql-client.js';
 import { dialectForVersion, type MysqlDialect, type ReplicaThreads, type Statement } from './dialect.js';
 import { mariadbAhead, mariadbPending, notationOf, parseMariadbPosition, parseMysqlGtidSet, reached } from './gtid.js';
+import { IDENTIFIED_BY_HASH, nativePasswordHash } from '../password-hash.js';
 import { checkReplicationPassword, checkReplicationUser, replicationUser } from './names.js';
 import { isMarkedReadOnly, markReadOnly, revokeReadOnlyAdmin } from './read-only.js';
 import { removeStaleReplicaState } from './stale-state.js';
@@ -66,13 +67,14 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
    * included, in err.sql) and with the secret blanked from the message.
    */
   const withSecret = async <T>(secret: string, fn: () => Promise<T>): Promise<T> => {
+    const hidden = [secret, escape(secret).slice(1, -1), nativePasswordHash(secret)];
     try {
       return await fn();
     } catch (err) {
       const e = err as { code?: string; message?: string };
-      // Raw, and as the server echoes a statement back (escaped).
+      // Raw, as the server echoes a statement back (escaped), and hashed.
       let message = String(e?.message ?? err);
-      for (const form of [secret, escape(secret).slice(1, -1)]) message = message.split(form).join('***');
+      for (const form of hidden) message = message.split(form).join('***');
       throw new AgentError(e instanceof AgentError ? (e.code as AgentError['code']) : 'AGENT_ERR_DATASTORE', message);
     }
   };
@@ -255,8 +257,9 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
         await withSecret(p.password, () =>
           local(async (q) => {
             // Made or re-passworded: a retry or a re-point finds it done.
-            await q(`CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ? REQUIRE SSL`, [p.user, p.password]);
-            await q(`ALTER USER ?@'%' IDENTIFIED BY ? REQUIRE SSL`, [p.user, p.password]);
+            const hash = nativePasswordHash(p.password);
+            await q(`CREATE USER IF NOT EXISTS ?@'%' ${IDENTIFIED_BY_HASH} REQUIRE SSL`, [p.user, hash]);
+            await q(`ALTER USER ?@'%' ${IDENTIFIED_BY_HASH} REQUIRE SSL`, [p.user, hash]);
             await q(`GRANT REPLICATION SLAVE ON *.* TO ?@'%'`, [p.user]);
           }),
         );

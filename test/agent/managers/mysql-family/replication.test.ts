@@ -70,6 +70,12 @@ t.test('replica through the RPCs: snapshot, Prepare with replica_of, switchover 
     const w = await mariadb(r.agent.datastorePort, user, pw, 'INSERT INTO shop.orders VALUES (6000, "no")');
     t.match(w.stderr, /read-only/i, `${user}: refused on the replica`);
   }
+  // Passwords travel to replicas as hashes: MariaDB would log IDENTIFIED BY '<clear>' as typed.
+  for (const [name, i] of [['source', s], ['replica', r]] as const) {
+    const events = await rootSql(i, 'SHOW BINLOG EVENTS');
+    t.ok(events.includes('IDENTIFIED'), `the ${name}'s binary log holds the account statements`);
+    t.notOk(events.includes(rootPw) || events.includes('Al1ce-pass') || events.includes(password), `no password in clear in the ${name}'s binary log`);
+  }
   await t.rejects(call(r.clients.replication, 'makeReadOnly', { readOnly: false }), { code: Status.FAILED_PRECONDITION }, 'a replica is not made writable by MakeReadOnly');
 
   // Switchover by hand under a write loop.
