@@ -100,8 +100,13 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
 
     async initDataDir(signal: AbortSignal): Promise<void> {
       ensureDirs(layout, pgUser());
-      // A failed earlier Prepare may have left files: start from nothing.
+      // A failed earlier Prepare may have left files: start from nothing,
+      // replication settings included (a Prepare with replica_of sets them
+      // again after this; a leftover source would make a restore a standby).
       emptyDir(layout.dataDir);
+      replicationSettings.removeSecrets();
+      replicationSettings.save({ source: null, fenced: false });
+      writeHba();
       await initdb(runner, version, layout.dataDir, pgUser(), signal);
     },
 

@@ -26,6 +26,7 @@ const CALLER_ERRORS: Readonly<Record<string, AgentErrorCode>> = {
   '55006': 'AGENT_ERR_NOT_READY', // object_in_use
   '57P01': 'AGENT_ERR_NOT_READY', // admin_shutdown
   '57P03': 'AGENT_ERR_NOT_READY', // cannot_connect_now (starting up, recovering)
+  '25006': 'AGENT_ERR_NOT_READY', // read_only_sql_transaction (a standby, or a fenced source)
 };
 
 export interface PgClientOptions {

@@ -48,15 +48,15 @@ export interface PgReplicationContext {
   readonly writeHba: () => void;
 }
 
-/** True while a postmaster runs on the data directory (its pid file names a live process). */
+/** True while a postmaster runs on the data directory (its pid file names a live postgres). */
 export function postmasterRunning(dataDir: string): boolean {
   const pidFile = path.join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return false;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 1) return false;
   try {
-    process.kill(pid, 0);
-    return true;
+    // The pid of a postmaster killed with -9 may since name another process.
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
   } catch {
     return false;
   }
@@ -204,6 +204,7 @@ export class PgReplication implements ReplicationCapability {
     // (then it could not follow it): rewound like a primary. Fenced first
     // (a primary), so that no start below serves a client.
     if (!standby) await this.setReadOnly(true);
+    const received = standby ? await this.receivedUpTo() : '';
     settings.writeSecrets(s);
     await sql.close();
     if (this.running()) await ds.stop(signal);
@@ -217,7 +218,18 @@ export class PgReplication implements ReplicationCapability {
       await sql.close();
       await ds.stop(signal);
     }
-    const diverged = await rewind(rc, settings.conninfo(followed(s), { dbname: 'postgres', application_name: 'coffer-rewind' }), signal);
+    let changed = false;
+    let diverged: string;
+    try {
+      diverged = await rewind(rc, settings.conninfo(followed(s), { dbname: 'postgres', application_name: 'coffer-rewind' }), signal, received, () => (changed = true));
+    } catch (err) {
+      // The new source could not be reached or read, and nothing was
+      // changed: the instance runs again as it was (fenced, if a primary),
+      // and a retry starts over. A rewind that failed midway leaves the
+      // data directory to a retry, never to a start.
+      if (!changed) await ds.start(signal).catch((e: Error) => log.warn({ err: e.message }, 'could not start the datastore again after the failed rewind'));
+      throw err;
+    }
     // pg_rewind copied the new source's ALTER SYSTEM settings; this
     // instance's configuration is its own (as after a restore).
     const autoConf = path.join(layout.dataDir, 'postgresql.auto.conf');
@@ -229,6 +241,14 @@ export class PgReplication implements ReplicationCapability {
     await ds.start(signal);
     log.info({ host: s.host, port: s.port, slot: s.slot, diverged }, 'demoted: following the new source');
     return { diverged };
+  }
+
+  /** How far a standby's WAL reaches: received or replayed, whichever is further. */
+  private async receivedUpTo(): Promise<string> {
+    const rows = await this.ctx.sql.query(
+      'SELECT (CASE WHEN pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_receive_lsn() < pg_last_wal_replay_lsn() THEN pg_last_wal_replay_lsn() ELSE pg_last_wal_receive_lsn() END)::text AS lsn',
+    );
+    return String(rows[0]?.lsn ?? '');
   }
 
   /** True when this standby streams from that very source, over its slot. */

@@ -63,12 +63,17 @@ async function commitsBetween(ctx: RewindContext, from: string, to: string, time
 }
 
 /**
- * Rewinds the stopped, cleanly shut down target to follow the source.
+ * Rewinds the stopped, cleanly shut down target to follow the source;
+ * `onChange` is called before the first change to the data directory.
  * Returns the LSN range rewound away that held committed transactions
- * ("<divergence>-<old last checkpoint>"), '' when none did.
+ * ("<divergence>-<end of its WAL>"), '' when none did.
  */
-export async function rewind(ctx: RewindContext, sourceConninfo: string, signal: AbortSignal): Promise<string> {
+export async function rewind(ctx: RewindContext, sourceConninfo: string, signal: AbortSignal, knownEnd = '', onChange: () => void = () => undefined): Promise<string> {
   const before = await controlData(ctx, signal);
+  // A primary's WAL ends with its shutdown checkpoint; a standby's last
+  // restartpoint may lie far behind what it received and replayed, which
+  // the caller read before stopping it.
+  const end = knownEnd && parseLsn(knownEnd) > parseLsn(before.checkpoint) ? knownEnd : before.checkpoint;
   const argv = [pgTool(ctx.version, 'pg_rewind'), `--target-pgdata=${ctx.dataDir}`, `--source-server=${sourceConninfo}`];
   const as = { uid: ctx.pgUser.uid, gid: ctx.pgUser.gid, cwd: '/', env: ENV, signal, timeoutMs: 3_600_000 };
   let dry: string;
@@ -83,13 +88,15 @@ export async function rewind(ctx: RewindContext, sourceConninfo: string, signal:
     ctx.log.info('pg_rewind: no rewind required');
     return '';
   }
-  const commits = await commitsBetween(ctx, divergence, before.checkpoint, before.timeline, signal);
+  const commits = await commitsBetween(ctx, divergence, end, before.timeline, signal);
+  // From here on the data directory is being changed.
+  onChange();
   try {
     await ctx.runner.run(argv, as);
   } catch (err) {
     throw new AgentError('AGENT_ERR_DATASTORE', `pg_rewind against the new source failed: ${(err as Error).message}`, { cause: err });
   }
-  const range = `${divergence}-${before.checkpoint}`;
+  const range = `${divergence}-${end}`;
   ctx.log.info({ range, commits }, 'rewound the old history away');
   return commits === 0 ? '' : range;
 }

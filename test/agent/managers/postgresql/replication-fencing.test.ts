@@ -52,34 +52,48 @@ t.test('a fenced instance refuses every client, ends open sessions, and stays fe
   t.equal(await value(again, 'SELECT count(*) FROM items WHERE id IN (2000, 2004)'), '2');
 });
 
-t.test('an old source killed with commits its replica never received rejoins fenced, and its demotion reports them', async (t) => {
+t.test('an old source killed with commits its replica never received rejoins fenced, and its demotion reports them; so does a replica that had them', async (t) => {
   const storage = deployment();
   const s = await withItems(storage, t);
-  const replicaId = randomUUID();
+  const ids = [randomUUID(), randomUUID()];
   const events = await collect<GetReplicaSnapshotResponse>(
-    s.c.replication.getReplicaSnapshot({ replicas: [{ replicaId, password: REPL_PASSWORD }], backupId: `snap-${replicaId}`, parent: undefined, storage: undefined }),
+    s.c.replication.getReplicaSnapshot({ replicas: ids.map((replicaId) => ({ replicaId, password: REPL_PASSWORD })), backupId: `snap-${ids[0]}`, parent: undefined, storage: undefined }),
   );
   const snap = events.at(-1)?.snapshot as ReplicaSnapshot;
-  const c = await instance(t, storage, replicaId);
-  const prep = await collect<PrepareResponse>(
-    c.c.lifecycle.prepare({ datastoreVersion: '15', rootPassword: '', databases: [], users: [], overrides: {}, restore: { location: snap.artifact!.location, backupId: snap.artifact!.metadata!.backupId }, replicaOf: sourceFor(s, snap.sources[0]!) }),
+  // c will be promoted; d keeps following the old source to its end.
+  const [c, d] = await Promise.all(ids.map((id) => instance(t, storage, id)));
+  const preps = await Promise.all(
+    [c!, d!].map((r, i) =>
+      collect<PrepareResponse>(
+        r.c.lifecycle.prepare({ datastoreVersion: '15', rootPassword: '', databases: [], users: [], overrides: {}, restore: { location: snap.artifact!.location, backupId: snap.artifact!.metadata!.backupId }, replicaOf: sourceFor(s, snap.sources[i]!) }),
+      ),
+    ),
   );
-  t.equal(prep.at(-1)?.result?.state, DatastoreState.DATASTORE_STATE_ACTIVE);
+  t.same(preps.map((p) => p.at(-1)?.result?.state), [DatastoreState.DATASTORE_STATE_ACTIVE, DatastoreState.DATASTORE_STATE_ACTIVE]);
   t.equal((await alice(s, "INSERT INTO items VALUES (3000, 'replicated')")).code, 0);
-  await waitFor('the replica has the row', async () => (await value(c, 'SELECT count(*) FROM items WHERE id = 3000')) === '1');
+  for (const r of [c!, d!]) await waitFor('the replicas have the row', async () => (await value(r, 'SELECT count(*) FROM items WHERE id = 3000')) === '1');
 
-  // The replica stops; the source goes on taking (acknowledged) writes it
-  // will never send; then the source dies, agent and postgres, kill -9.
-  await call(c.c.lifecycle, 'stop', {});
+  // c stops; the source goes on taking (acknowledged) writes c will never
+  // get, d does; then the source dies, agent and postgres, kill -9.
+  await call(c!.c.lifecycle, 'stop', {});
   t.equal((await alice(s, "INSERT INTO items SELECT g, 'lost' FROM generate_series(4000, 4009) g")).code, 0, 'ten rows acknowledged by the old source only');
+  await waitFor('d has them', async () => (await value(d!, "SELECT count(*) FROM items WHERE v = 'lost'")) === '10');
   s.agent.proc.kill('SIGKILL');
   await s.agent.exited;
   killLeftoverDatastore(s.agent.baseDir);
 
-  // Eject: the replica is promoted without its source.
-  await call(c.c.lifecycle, 'start', {});
-  await rpc(c, 'enableAsSource', {});
-  t.equal((await alice(c, "INSERT INTO items VALUES (5000, 'new source')")).code, 0, 'the new source takes writes');
+  // Eject: c is promoted without its source (as if it were the most advanced).
+  await call(c!.c.lifecycle, 'start', {});
+  await rpc(c!, 'enableAsSource', {});
+  t.equal((await alice(c!, "INSERT INTO items VALUES (5000, 'new source')")).code, 0, 'the new source takes writes');
+  const access = await rpc<{ sources: SourceInfo[] }>(c!, 'addReplicaAccess', { replicas: [{ replicaId: s.id, password: REPL_PASSWORD }, { replicaId: d!.id, password: REPL_PASSWORD }] });
+
+  // d replayed past the point where c's timeline forked: re-pointing alone
+  // could not follow c; DemoteSource rewinds it and says what it dropped.
+  const dd = await rpc<{ status: ReplicationStatus; diverged: string }>(d!, 'demoteSource', { source: sourceFor(c!, access.sources[1]!) });
+  t.match(dd.diverged, /^[0-9A-F]+\/[0-9A-F]+-[0-9A-F]+\/[0-9A-F]+$/, `the replica's rewound range is reported: ${dd.diverged}`);
+  await waitFor('d follows c', async () => (await value(d!, FINGERPRINT)) === (await value(c!, FINGERPRINT)), 60_000);
+  t.equal(await value(d!, "SELECT count(*) FROM items WHERE v = 'lost'"), '0');
 
   // The old source's agent comes back: a source refuses writes until the
   // control confirms it (here there is no control to confirm it).
@@ -88,20 +102,21 @@ t.test('an old source killed with commits its replica never received rejoins fen
   const w = await root(old, "SET default_transaction_read_only = off; INSERT INTO items VALUES (6000, 'split brain?')");
   t.not(w.code, 0, 'the old source comes back refusing writes, its superuser included');
 
-  const access = await rpc<{ sources: SourceInfo[] }>(c, 'addReplicaAccess', { replicas: [{ replicaId: s.id, password: REPL_PASSWORD }] });
-  const demoted = await rpc<{ status: ReplicationStatus; diverged: string }>(old, 'demoteSource', { source: sourceFor(c, access.sources[0]!) });
+  // Demoted while stopped (the switchover test demotes a running one).
+  await call(old.c.lifecycle, 'stop', {});
+  const demoted = await rpc<{ status: ReplicationStatus; diverged: string }>(old, 'demoteSource', { source: sourceFor(c!, access.sources[0]!) });
   t.match(demoted.diverged, /^[0-9A-F]+\/[0-9A-F]+-[0-9A-F]+\/[0-9A-F]+$/, `the rewound range is reported: ${demoted.diverged}`);
   t.equal(demoted.status.role, 'replica');
-  await waitFor('the old source follows the new one', async () => (await value(old, FINGERPRINT)) === (await value(c, FINGERPRINT)), 60_000);
+  await waitFor('the old source follows the new one', async () => (await value(old, FINGERPRINT)) === (await value(c!, FINGERPRINT)), 60_000);
   t.equal(await value(old, "SELECT count(*) FROM items WHERE v = 'lost'"), '0', 'the rows the new source never had are gone from the old one too (and were reported)');
   t.equal(await value(old, 'SELECT v FROM items WHERE id = 5000'), 'new source');
   const st = await waitFor('streaming from the new source', async () => {
     const x = await replicationStatus(old);
     return x.streaming ? x : undefined;
   });
-  t.equal(st.sourceInstanceId, c.id);
+  t.equal(st.sourceInstanceId, c!.id);
 
   // Demoting again (a retry after a lost answer) finds the work done.
-  const twice = await rpc<{ diverged: string }>(old, 'demoteSource', { source: sourceFor(c, access.sources[0]!) });
+  const twice = await rpc<{ diverged: string }>(old, 'demoteSource', { source: sourceFor(c!, access.sources[0]!) });
   t.equal(twice.diverged, '', 'a second demote rewinds nothing');
 });

@@ -11,12 +11,13 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
-import { collect, waitFor } from '../../../support/agent.js';
+import { call, collect, waitFor } from '../../../support/agent.js';
 import { psql, psqlAdmin, SHOP_PREPARE } from '../../../support/psql.js';
 import { alice, deployment, FINGERPRINT, instance, pki, REPL_PASSWORD, replicationStatus as status, root, rpc, slotOf as hex, sourceFor, value } from '../../../support/pg-replication.js';
 import type { GetReplicaSnapshotResponse, ReplicaSnapshot } from '../../../../proto/gen/coffer/agent/v1/replication.js';
 import type { ReplicationStatus, SourceInfo } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
-import { DatastoreState, type PrepareResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
+import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
+import { freePort } from '../../../support/ports.js';
 
 t.test('a replica built from its source, switchover under a write loop, pg_rewind, detach and slots', async (t) => {
   const storage = deployment();
@@ -60,6 +61,9 @@ t.test('a replica built from its source, switchover under a write loop, pg_rewin
     const su = await root(replica, "SET default_transaction_read_only = off; SET transaction_read_only = off; INSERT INTO items VALUES (7001, 'x')");
     t.not(su.code, 0, 'root cannot SET its way to a write');
     t.match(su.stderr, /recovery|read-only/);
+    const viaApi = await call(replica.c.accounts, 'createUsers', { users: [{ name: 'bob', host: '', password: 'B0b-pass-1', databases: [], rules: [] }] }).catch((e: { code: number; details: string }) => e);
+    t.equal((viaApi as { code: number }).code, Status.FAILED_PRECONDITION, 'the accounts API on a replica: refused as not possible now, not as a failure');
+    t.match((viaApi as { details: string }).details, /read-only/);
   });
 
   await t.test('status: the replica streams with no lag at rest; the source lists it and its slot', async (t) => {
@@ -198,6 +202,16 @@ t.test('a replica built from its source, switchover under a write loop, pg_rewin
     const attachPrimary = await rpc(s, 'attachReplica', { source: good }).catch((e: { code: number; details: string }) => e);
     t.equal((attachPrimary as { code: number }).code, Status.FAILED_PRECONDITION, 'a running primary is not re-pointed: it must be demoted');
     t.match((attachPrimary as { details: string }).details, /demote|DemoteSource/i);
+
+    // A demotion towards a source nobody answers at fails naming pg_rewind,
+    // and leaves the instance running as it was, fenced until told otherwise.
+    const nobody = { ...good, port: await freePort() };
+    const failed = await rpc(replica, 'demoteSource', { source: nobody }).catch((e: { code: number; details: string }) => e);
+    t.match((failed as { details: string }).details, /pg_rewind/, 'the failed demotion names pg_rewind');
+    await waitFor('running again', async () => (await call<object, GetStatusResponse>(replica.c.lifecycle, 'getStatus', {})).state === DatastoreState.DATASTORE_STATE_ACTIVE);
+    t.not((await alice(replica, "INSERT INTO items VALUES (9500, 'x')")).code, 0, 'still fenced');
+    await rpc(replica, 'makeReadOnly', { readOnly: false });
+    t.equal((await alice(replica, "INSERT INTO items VALUES (9501, 'x')")).code, 0, 'writable once the fence is lifted');
   });
 });
 
