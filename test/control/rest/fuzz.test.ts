@@ -142,6 +142,10 @@ t.test('malformed and hostile requests never get a 5xx', async (t) => {
     await check('POST', `${base}/root`, { token, body: { password: name } });
     await check('POST', '/v1.0/fuzz/backups', { token, body: { backup: { name, instance: name, parent_id: name } } });
     await check('POST', '/v1.0/fuzz/instances', { token, body: { instance: { name: `f-${name.slice(0, 200)}`, flavorRef: name, datastore: { type: name, version: name }, restorePoint: { backupRef: name || 'x' } } } });
+    // Replication (issue 12): hostile sources, counts and detaches; none names the target as a source.
+    await check('POST', '/v1.0/fuzz/instances', { token, body: { instance: { name: `r-${name.slice(0, 200)}`, replica_of: name, replica_count: pick<unknown>([0, 1, 3, 4, -1, 2 ** 53, name]), access: { is_public: false } } } });
+    await check('POST', `${base}/action`, { token, body: { [pick(['promote_to_replica_source', 'eject_replica_source'])]: pick<unknown>([{}, null, name, [name]]) } });
+    await check(pick(['PUT', 'PATCH']), `${base}`, { token, body: { instance: { [pick(['replica_of', 'slave_of'])]: pick<unknown>([null, name, 0]) } } });
   }
 
   t.ok(sent >= 400, `${sent} requests sent`);
