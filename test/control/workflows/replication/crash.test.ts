@@ -93,7 +93,10 @@ async function consistent(t: Test, h: ControlHarness, token: string, ids: string
     }
     t.equal(m.status, InstanceStatus.INSTANCE_STATUS_ACTIVE, `${m.name} is ACTIVE`);
     t.equal(m.replicaOf?.id, source.id, `${m.name} is a replica of ${source.name}`);
-    await waitRows(u, m.port, [row], `${m.name} follows the source`);
+    await waitRows(u, m.port, [row], `${m.name} follows the source`).catch((err) => {
+      t.comment(diagnose(h, ids));
+      throw err;
+    });
     t.not(await u.refusal(m.port, row + 1), '', `${m.name} refuses writes`);
     replicas.push(m);
   }
