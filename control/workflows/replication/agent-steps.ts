@@ -14,7 +14,7 @@ import { withAgent, type ControlContext } from '../../context.js';
 import type { InstanceRow } from '../../store/instances.js';
 import { PermanentStepError } from '../../tasks/workflow.js';
 import { accessOf, type AccessInfo } from './source-info.js';
-import { replicaSecret } from './datastores.js';
+import { replicaSecret, traitsOf } from './datastores.js';
 
 /** Long enough for a datastore restart (PostgreSQL's demote runs pg_rewind and starts again). */
 const SLOW_MS = 600_000;
@@ -64,6 +64,12 @@ export async function detach(c: ControlContext, row: InstanceRow): Promise<void>
 
 export async function demote(c: ControlContext, row: InstanceRow, source: SourceInfo): Promise<string> {
   return (await call<DemoteSourceResponse>(c, row, 'demoteSource', { source }, SLOW_MS)).diverged;
+}
+
+/** Re-points a replica at a new source, the way its datastore needs (datastores.ts). */
+export async function repoint(c: ControlContext, row: InstanceRow, source: SourceInfo): Promise<void> {
+  if (traitsOf(c, row).repoint === 'demote') await demote(c, row, source);
+  else await attach(c, row, source);
 }
 
 export async function latestTransactionId(c: ControlContext, row: InstanceRow, timeoutMs = QUICK_MS): Promise<string> {

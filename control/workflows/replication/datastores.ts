@@ -14,13 +14,20 @@ export interface ReplicationTraits {
    * backup (mariadb-backup can; a Redis RDB and pg_basebackup are always full).
    */
   readonly incrementalSnapshot: boolean;
+  /**
+   * How a replica is re-pointed at a new source: 'attach' (AttachReplica),
+   * or 'demote' (DemoteSource: PostgreSQL's pg_rewind first, as a replica
+   * may have received WAL from the old source past the point where the new
+   * one was promoted, and then cannot follow it).
+   */
+  readonly repoint: 'attach' | 'demote';
 }
 
 export const REPLICATION_TRAITS: Readonly<Record<string, ReplicationTraits>> = {
-  mariadb: { secret: 'replica', incrementalSnapshot: true },
-  mysql: { secret: 'replica', incrementalSnapshot: true },
-  postgresql: { secret: 'deployment', incrementalSnapshot: false },
-  redis: { secret: 'deployment', incrementalSnapshot: false },
+  mariadb: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach' },
+  mysql: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach' },
+  postgresql: { secret: 'deployment', incrementalSnapshot: false, repoint: 'demote' },
+  redis: { secret: 'deployment', incrementalSnapshot: false, repoint: 'attach' },
 };
 
 /** The agent manager that runs an instance (its catalog version's). */

@@ -14,7 +14,7 @@
 import type { ControlContext } from '../../context.js';
 import type { InstanceRow } from '../../store/instances.js';
 import { PermanentStepError, type Workflow } from '../../tasks/workflow.js';
-import { addAccess, attach, enableAsSource, latestTransactionId, liveRow, waitFor } from './agent-steps.js';
+import { addAccess, repoint, enableAsSource, latestTransactionId, liveRow, waitFor } from './agent-steps.js';
 import { sourceInfo, type AccessInfo } from './source-info.js';
 
 export interface EjectData {
@@ -117,7 +117,7 @@ export function ejectWorkflow(c: ControlContext): Workflow<EjectData> {
           for (const [i, id] of d.followers!.entries()) {
             if (d.repointed.includes(id)) continue;
             const r = c.instances.get(id);
-            if (r) await attach(c, r, sourceInfo(c, source, d.access![i]!));
+            if (r) await repoint(c, r, sourceInfo(c, source, d.access![i]!));
             d.repointed.push(id);
             ctx.save();
           }

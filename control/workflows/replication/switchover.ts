@@ -13,7 +13,7 @@
 import type { ControlContext } from '../../context.js';
 import type { InstanceRow } from '../../store/instances.js';
 import { PermanentStepError, type Workflow } from '../../tasks/workflow.js';
-import { addAccess, attach, demote, enableAsSource, liveRow, makeReadOnly, waitFor } from './agent-steps.js';
+import { addAccess, repoint, demote, enableAsSource, liveRow, makeReadOnly, waitFor } from './agent-steps.js';
 import { sourceInfo, type AccessInfo } from './source-info.js';
 
 export interface SwitchoverData {
@@ -84,7 +84,7 @@ export function switchoverWorkflow(c: ControlContext): Workflow<SwitchoverData> 
           for (const [i, id] of d.otherIds.entries()) {
             if (d.repointed.includes(id)) continue;
             const r = c.instances.get(id);
-            if (r) await attach(c, r, sourceInfo(c, candidate, d.access![i + 1]!));
+            if (r) await repoint(c, r, sourceInfo(c, candidate, d.access![i + 1]!));
             d.repointed.push(id);
             ctx.save();
           }
