@@ -27,7 +27,14 @@ export interface ControlOptions {
   backupStorage?: string;
   /** Automatic failover for new replication sets that do not say. Default false (opt-in). */
   autoFailover?: boolean;
-  /** How long a source whose heartbeat expired must also fail Ping before the control ejects it. Default 10. */
+  /**
+   * How long a source may take writes after its last heartbeat the control
+   * confirmed (it fences itself then; it reports three times per lease).
+   * Automatic failover judges a source gone after this, not after the
+   * heartbeat expiry. Default 12, at most the heartbeat expiry.
+   */
+  sourceLeaseSeconds?: number;
+  /** How long a source whose lease ran out must also fail Ping before the control ejects it. Default 5. */
   failoverGraceSeconds?: number;
 }
 
@@ -47,6 +54,8 @@ export interface CompiledControlConfig {
   readonly backupStorage: DeploymentStorage;
   readonly autoFailoverDefault: boolean;
   readonly failoverGraceMs: number;
+  /** The lease the conductor grants a set's source (≤ heartbeatExpiryMs). */
+  readonly sourceLeaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -83,6 +92,7 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
   const logLevel = o.logLevel ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const heartbeatMs = seconds(o.heartbeatSeconds, 10, '--heartbeat-seconds');
+  const heartbeatExpiryMs = o.heartbeatExpirySeconds !== undefined ? seconds(o.heartbeatExpirySeconds, 0, '--heartbeat-expiry-seconds') : heartbeatMs * 3;
   return Object.freeze({
     dataDir,
     grpc,
@@ -90,13 +100,14 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
     conductor: parseHostPort(o.conductor ?? '127.0.0.1:8781', '--conductor'),
     logLevel,
     heartbeatMs,
-    heartbeatExpiryMs: o.heartbeatExpirySeconds !== undefined ? seconds(o.heartbeatExpirySeconds, 0, '--heartbeat-expiry-seconds') : heartbeatMs * 3,
+    heartbeatExpiryMs,
     taskDeadlineMs: seconds(o.taskDeadlineSeconds, 900, '--task-deadline-seconds'),
     stepDelayMs: o.stepDelayMs ?? 0,
     agentBin: o.agentBin ?? defaultAgentBin,
     backupStorage: storageOf(o.backupStorage),
     autoFailoverDefault: o.autoFailover === true,
-    failoverGraceMs: seconds(o.failoverGraceSeconds, 10, '--failover-grace-seconds'),
+    failoverGraceMs: seconds(o.failoverGraceSeconds, 5, '--failover-grace-seconds'),
+    sourceLeaseMs: Math.min(seconds(o.sourceLeaseSeconds, 12, '--source-lease-seconds'), heartbeatExpiryMs),
   });
 }
 

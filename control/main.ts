@@ -62,7 +62,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--heartbeat-expiry-seconds <n>', 'after this long without a heartbeat an agent shows as unreachable (default 3 heartbeats)', num('--heartbeat-expiry-seconds'))
     .option('--task-deadline-seconds <n>', 'how long a task may run before its instance goes to ERROR', num('--task-deadline-seconds'))
     .option('--auto-failover', 'new replication sets fail over on their own unless their create says otherwise')
-    .option('--failover-grace-seconds <n>', 'with automatic failover: after the source\'s heartbeat expired, how long its agent must also fail to answer before a replica takes over (default 10)', num('--failover-grace-seconds'))
+    .option('--source-lease-seconds <n>', 'how long a replication source takes writes after its last confirmed heartbeat; automatic failover judges it gone after this (default 12, at most the heartbeat expiry)', num('--source-lease-seconds'))
+    .option('--failover-grace-seconds <n>', 'with automatic failover: after the source\'s lease ran out, how long its agent must also fail to answer before a replica takes over (default 5)', num('--failover-grace-seconds'))
     .option('--backup-storage <file>', 'JSON file (mode 600: it holds credentials) choosing Swift or S3 for backups; default: local, under --data-dir (see docs/backup-storage.md)')
     .addOption(new Option('--step-delay-ms <n>', 'test seam: pause before each task step').argParser(num('--step-delay-ms')).hideHelp())
     .action((o: ControlOptions) => serve(o).catch(fail));

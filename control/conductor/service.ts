@@ -20,7 +20,7 @@ export function conductorImplementation(c: ControlContext): ConductorServiceServ
      ON CONFLICT (instance_id) DO UPDATE SET datastore_state = excluded.datastore_state, reason = excluded.reason,
        agent_version = excluded.agent_version, received_at = excluded.received_at, replication = excluded.replication`,
   );
-  const verdicts = new SourceVerdicts(c.db, c.config.heartbeatExpiryMs);
+  const verdicts = new SourceVerdicts(c.db, c.config.sourceLeaseMs);
   const rejoins = new RejoinStarter(c);
   // Heartbeats arriving together are written together; the ordering rule
   // still holds per report, in arrival order, inside the one transaction.

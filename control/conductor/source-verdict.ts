@@ -1,9 +1,10 @@
 // What the conductor tells an agent that reports itself a source
 // (docs/replication.md, "Roles and fencing"):
-// - CONFIRMED with a lease of the heartbeat expiry, to the record's current
-//   source of a set (it has live replicas): the control declares a source
-//   dead only after its heartbeat expired, and by then the lease has run
-//   out and the agent has stopped taking writes on its own. A replica being
+// - CONFIRMED with the source lease (--source-lease-seconds, at most the
+//   heartbeat expiry), to the record's current source of a set (it has live
+//   replicas): the control declares a source dead only after that long
+//   without a heartbeat, and by then the lease has run out and the agent has
+//   stopped taking writes on its own. A replica being
 //   promoted (its set PROMOTE or EJECT) is confirmed the same way.
 // - CONFIRMED with lease 0 (no limit) to a standalone that still calls
 //   itself a source (its last replica was deleted or detached).

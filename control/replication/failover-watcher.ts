@@ -1,13 +1,15 @@
 // Automatic failover (opt-in per replication set: auto_failover on the
-// source's row). A source whose heartbeat has expired and whose agent does
-// not answer Ping for the grace period (--failover-grace-seconds) is
-// ejected by the control itself, with the same fencing as a user's eject
+// source's row). A source whose lease has run out (no heartbeat for
+// --source-lease-seconds; a source reports three times per lease) and whose
+// agent does not answer Ping for the grace period (--failover-grace-seconds)
+// is ejected by the control itself, with the same fencing as a user's eject
 // (control/workflows/replication/eject.ts). Once per outage: a source is
 // not ejected again until it has been heard from since.
 //
-// The lease an agent holds as source is the heartbeat expiry
-// (control/conductor/source-verdict.ts), so by the time the heartbeat has
-// expired a source that could still be written to has fenced itself.
+// The agent counts its lease from its heartbeat's send time, which is
+// before the control received it (control/conductor/source-verdict.ts), so
+// by the time the control judges the source gone, a source that could still
+// be written to has fenced itself.
 import { agentCall } from '../agent-client.js';
 import { withAgent, type ControlContext } from '../context.js';
 import type { InstanceRow } from '../store/instances.js';
@@ -57,7 +59,7 @@ export class FailoverWatcher {
     const seen = new Set<string>();
     for (const s of this.candidates.all() as InstanceRow[]) {
       seen.add(s.id);
-      const { heartbeat, reachable } = agentLiveness(c.instances, s.id, c.config.heartbeatExpiryMs, now);
+      const { heartbeat, reachable } = agentLiveness(c.instances, s.id, c.config.sourceLeaseMs, now);
       // Never heard (still starting): nothing to judge yet.
       if (!heartbeat || reachable) {
         this.outages.delete(s.id);
@@ -85,7 +87,7 @@ export class FailoverWatcher {
     }
     // A source that is no longer a candidate (ejected, deleted, its flag off) is forgotten once heard again.
     for (const [id] of this.outages) {
-      if (!seen.has(id) && agentLiveness(c.instances, id, c.config.heartbeatExpiryMs).reachable) this.outages.delete(id);
+      if (!seen.has(id) && agentLiveness(c.instances, id, c.config.sourceLeaseMs).reachable) this.outages.delete(id);
     }
   }
 
