@@ -136,20 +136,8 @@ export async function connectAs(i: Instance, user: string, password: string, dat
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function until<T>(what: string, fn: () => Promise<T | false | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(200);
-  }
-}
+/** Polls until `fn` is truthy; never a fixed sleep. */
+export { waitFor as until } from '../../../support/agent.js';
 
 export const randomId = (): string => randomUUID();
 
