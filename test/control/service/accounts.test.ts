@@ -2,13 +2,15 @@
 // Redis does not replicate ACL changes, so the control relays a user change
 // made on one member to every member. A user created on the source after
 // the replica was built logs in on the replica; one deleted on the replica
-// is gone from the source; after a switchover the users are the same.
+// is gone from the source; after a switchover the users are the same; a
+// member whose agent was killed is named in the answer.
 import t from 'tap';
 import type { PromoteToReplicaSourceResponse } from '../../../proto/gen/coffer/control/v1/instances.js';
 import { ccall, startControl } from '../../support/control.js';
 import { redisCli } from '../../support/redis-cli.js';
 import { waitFor } from '../../support/agent.js';
-import { createReplicas, createSource, DATASTORE_USERS, isActive, waitInstance } from '../../support/replication.js';
+import { createReplicas, createSource, DATASTORE_USERS, isActive, killInstance, waitInstance } from '../../support/replication.js';
+import { status as Status } from '@grpc/grpc-js';
 
 t.setTimeout(10 * 60_000);
 
@@ -44,4 +46,15 @@ t.test('redis: a user change on one member reaches every member of the set', asy
   const dave = { ...bob, name: 'dave', password: 'Dave-pass-3' };
   await ccall(h.clients.accounts, 'createUsers', { instanceId: promoted.id, users: [dave] }, token);
   t.ok(await logsIn(source.port, 'dave', 'Dave-pass-3'), 'a user created on the new source reaches the old one, now its replica');
+
+  // A member whose agent is gone: the change is made where it can be, and
+  // the answer names the member that did not get it.
+  killInstance(h, source.id);
+  const erin = { ...bob, name: 'erin', password: 'Erin-pass-4' };
+  await t.rejects(
+    ccall(h.clients.accounts, 'createUsers', { instanceId: promoted.id, users: [erin] }, token),
+    { code: Status.FAILED_PRECONDITION, details: new RegExp(`not on these members.*${source.id}`) },
+    'a 409 naming the member that missed the change',
+  );
+  t.ok(await logsIn(promoted.port, 'erin', 'Erin-pass-4'), 'the reachable member has the user');
 });
