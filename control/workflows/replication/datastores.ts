@@ -21,13 +21,22 @@ export interface ReplicationTraits {
    * one was promoted, and then cannot follow it).
    */
   readonly repoint: 'attach' | 'demote';
+  /**
+   * What a new replica is built from: 'backup' (GetReplicaSnapshot takes
+   * one snapshot backup for all of them, each Prepare restores it), or
+   * 'clone' (AddReplicaAccess only, and each replica's Prepare copies the
+   * running source itself, in one pass: PostgreSQL's pg_basebackup. An
+   * older backup would be of no use to it without archived WAL to catch
+   * up from, issue 18, so it would be a fresh full copy anyway).
+   */
+  readonly snapshot: 'backup' | 'clone';
 }
 
 export const REPLICATION_TRAITS: Readonly<Record<string, ReplicationTraits>> = {
-  mariadb: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach' },
-  mysql: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach' },
-  postgresql: { secret: 'deployment', incrementalSnapshot: false, repoint: 'demote' },
-  redis: { secret: 'deployment', incrementalSnapshot: false, repoint: 'attach' },
+  mariadb: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach', snapshot: 'backup' },
+  mysql: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach', snapshot: 'backup' },
+  postgresql: { secret: 'deployment', incrementalSnapshot: false, repoint: 'demote', snapshot: 'clone' },
+  redis: { secret: 'deployment', incrementalSnapshot: false, repoint: 'attach', snapshot: 'backup' },
 };
 
 /** The agent manager that runs an instance (its catalog version's). */
