@@ -8,7 +8,7 @@
 // switchover under a running write loop that loses no acknowledged row and
 // leaves the old primary following the new one after pg_rewind, detach,
 // slots reported and dropped, TLS required of the replication role.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -20,6 +20,20 @@ import type { GetReplicaSnapshotResponse, ReplicaSnapshot } from '../../../../pr
 import type { ReplicationStatus, SourceInfo } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
 import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { freePort } from '../../../support/ports.js';
+
+/** The pid of a process whose command line names a path under `root`, if one runs. */
+function processNaming(root: string): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.endsWith(`=${root}`) || a === root)) return Number(name);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
 
 t.test('a replica cloned from its source, switchover under a write loop, pg_rewind, detach and slots', async (t) => {
   const storage = deployment();
@@ -38,12 +52,12 @@ t.test('a replica cloned from its source, switchover under a write loop, pg_rewi
   // Written after the slot was made, before the clone.
   t.equal((await alice(s, "INSERT INTO items VALUES (5001, 'after the slot')")).code, 0);
 
-  const replica = await instance(t, storage, replicaId);
+  let replica = await instance(t, storage, replicaId);
   const clonePrepare = (source: SourceInfo) => replica.c.lifecycle.prepare({ datastoreVersion: '15', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: source });
   const dataDir = path.join(replica.agent.baseDir, 'data');
-  const nothingHalfDone = (what: string): void => {
-    t.same(readdirSync(dataDir), [], `${what}: the data directory is empty`);
-    t.notOk(existsSync(path.join(replica.agent.baseDir, 'work', 'pg-clone')), `${what}: no staging copy is left`);
+  const nothingHalfDone = (tt: Test, what: string): void => {
+    tt.same(readdirSync(dataDir), [], `${what}: the data directory is empty`);
+    tt.notOk(existsSync(path.join(replica.agent.baseDir, 'work', 'pg-clone')), `${what}: no staging copy is left`);
   };
 
   await t.test('a wrong secret or a source nobody answers at: Prepare fails naming it, and leaves no half data directory', async (t) => {
@@ -51,18 +65,43 @@ t.test('a replica cloned from its source, switchover under a write loop, pg_rewi
     t.equal((wrong as { code: number }).code, Status.INVALID_ARGUMENT, 'a refused secret is a bad request, not worth a retry');
     t.match((wrong as { details: string }).details, /refused the replication password of coffer_replication/, (wrong as { details: string }).details);
     t.match((wrong as { details: string }).details, new RegExp(`127\\.0\\.0\\.1:${s.agent.datastorePort}`), 'names the source');
-    nothingHalfDone('after a refused secret');
+    nothingHalfDone(t, 'after a refused secret');
     const st = await call<object, GetStatusResponse>(replica.c.lifecycle, 'getStatus', {});
     t.equal(st.state, DatastoreState.DATASTORE_STATE_FAILED, 'the instance reports FAILED');
     t.match(st.reason, /cloning the source failed/);
 
     const away = await collect(clonePrepare({ ...sourceFor(s, access), port: await freePort() })).catch((e: { code: number; details: string }) => e);
     t.match((away as { details: string }).details, /cannot be reached/, (away as { details: string }).details);
-    nothingHalfDone('after an unreachable source');
+    nothingHalfDone(t, 'after an unreachable source');
     t.notOk(replica.agent.logs.join('\n').includes('Wrong-pass-1'), 'the wrong secret is in no log either');
   });
 
-  // Prepare again, now with the right secret, on the same agent.
+  await t.test('the agent killed mid-clone: its next boot stops the copy and leaves no half data directory', async (tt) => {
+    const staging = path.join(replica.agent.baseDir, 'work', 'pg-clone');
+    const running = collect(clonePrepare(sourceFor(s, access))).catch(() => 'the stream ended with the agent');
+    // Fault injection a real part cannot produce on cue: pg_basebackup is
+    // frozen (SIGSTOP) as soon as it runs, so the kill lands mid-copy.
+    const pid = await waitFor('pg_basebackup copying into the staging dir', async () => processNaming(staging), 60_000);
+    process.kill(pid, 'SIGSTOP');
+    replica.agent.proc.kill('SIGKILL');
+    await replica.agent.exited;
+    await running;
+    tt.ok(existsSync(`/proc/${pid}`), 'the copy outlived the agent');
+    // Restarted for the rest of the file (the outer test owns it).
+    replica = await replica.restart(t);
+    const st = await waitFor('the restarted agent settled', async () => {
+      const x = await call<object, GetStatusResponse>(replica.c.lifecycle, 'getStatus', {});
+      return x.state === DatastoreState.DATASTORE_STATE_FAILED ? x : undefined;
+    });
+    tt.match(st.reason, /Prepare/, `FAILED, asking for Prepare again: ${st.reason}`);
+    await waitFor('the orphaned pg_basebackup gone', async () => !existsSync(`/proc/${pid}`) || /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')));
+    tt.pass('boot stopped the orphaned copy');
+    nothingHalfDone(tt, 'after the kill');
+    // Its walsender ends with the connection: the slot is free again.
+    await waitFor('the replica\'s slot free on the source', async () => (await status(s)).slots.some((x) => x.name === access.slotName && !x.active));
+  });
+
+  // Prepare again, now with the right secret, on the same instance.
   const prep = await collect<PrepareResponse>(clonePrepare(sourceFor(s, access)));
   t.equal(prep.at(-1)?.result?.state, DatastoreState.DATASTORE_STATE_ACTIVE, 'Prepare with replica_of and no restore ends ACTIVE');
   t.ok(prep.some((e) => e.progress?.phase === 'clone'), 'Prepare reports the clone as a phase');
