@@ -165,7 +165,7 @@ export interface ReplicationCapability {
   /** The position a replica restored from this snapshot backup starts at. */
   snapshotPosition(meta: BackupMetadata): string;
   /**
-   * After a restore, datastore stopped, before its first start: whatever
+   * After a restore or a clone, datastore stopped, before its first start: whatever
    * makes it start as a replica and never write a transaction of its own
    * (PostgreSQL: standby.signal and primary_conninfo).
    */
