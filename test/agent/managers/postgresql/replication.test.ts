@@ -60,7 +60,7 @@ t.test('a replica cloned from its source, switchover under a write loop, pg_rewi
     tt.notOk(existsSync(path.join(replica.agent.baseDir, 'work', 'pg-clone')), `${what}: no staging copy is left`);
   };
 
-  await t.test('a wrong secret or a source nobody answers at: Prepare fails naming it, and leaves no half data directory', async (t) => {
+  await t.test('a wrong secret, a source nobody answers at, a slot it never made: Prepare fails naming it, and leaves no half data directory', async (t) => {
     const wrong = await collect(clonePrepare({ ...sourceFor(s, access), replicationPassword: 'Wrong-pass-1' })).catch((e: { code: number; details: string }) => e);
     t.equal((wrong as { code: number }).code, Status.INVALID_ARGUMENT, 'a refused secret is a bad request, not worth a retry');
     t.match((wrong as { details: string }).details, /refused the replication password of coffer_replication/, (wrong as { details: string }).details);
@@ -73,6 +73,10 @@ t.test('a replica cloned from its source, switchover under a write loop, pg_rewi
     const away = await collect(clonePrepare({ ...sourceFor(s, access), port: await freePort() })).catch((e: { code: number; details: string }) => e);
     t.match((away as { details: string }).details, /cannot be reached/, (away as { details: string }).details);
     nothingHalfDone(t, 'after an unreachable source');
+
+    const noSlot = await collect(clonePrepare({ ...sourceFor(s, access), slotName: hex(randomUUID()) })).catch((e: { code: number; details: string }) => e);
+    t.match((noSlot as { details: string }).details, /has no replication slot coffer_[0-9a-f]{32}/, (noSlot as { details: string }).details);
+    nothingHalfDone(t, 'after a slot the source never made');
     t.notOk(replica.agent.logs.join('\n').includes('Wrong-pass-1'), 'the wrong secret is in no log either');
   });
 
