@@ -5,7 +5,7 @@
 // resumed prepare step, reset_status, heartbeats) can trust it fully. A
 // failure goes straight to FAILED with the reason, and stops what was
 // started, so that a second Prepare begins from scratch.
-import type { PrepareInput } from '../managers/manager.js';
+import type { CloneProgress, PrepareInput } from '../managers/manager.js';
 import { AgentError } from '../errors.js';
 import type { RunningOperation } from '../operations.js';
 import { throwIfCancelled, type LifecycleContext, type ProgressEvent } from './context.js';
@@ -27,6 +27,8 @@ const PREPARE_PHASES: ReadonlyArray<[string, number, string]> = [
   ['validate', 2, 'checking the request'],
   ['configure', 5, 'rendering the configuration'],
   ['init-datadir', 35, 'initialising the data directory'],
+  // A replica cloned from its source instead (up to 60 as it copies).
+  ['clone', 5, "copying the source's data directory"],
   ['start', 65, 'starting the datastore'],
   ['secure', 75, 'creating the agent account and removing insecure defaults'],
   ['restore', 80, 'restoring the backup'],
@@ -78,13 +80,26 @@ export async function runPrepare(
     phase('validate');
     phase('configure');
     await manager.writeConfig(input.overrides);
-    phase('init-datadir');
-    await manager.initDataDir(signal);
+    // A replica with no backup to restore is cloned from its source in one
+    // pass (validatePrepare let it through only where the datastore can).
+    const clone = replica && !fromBackup ? replica.clone : undefined;
+    if (clone) {
+      phase('clone');
+      step = 'cloning the source failed: ';
+      await clone((p) => emit({ phase: 'clone', message: cloneMessage(p), percent: p.bytesTotal > 0 ? 5 + Math.min(55, (55 * p.bytesDone) / p.bytesTotal) : 5, ...p }), signal);
+      // As after a restore: configured to follow before its first start.
+      await replica!.beforeStart();
+      step = '';
+    } else {
+      phase('init-datadir');
+      await manager.initDataDir(signal);
+    }
     phase('start');
     state.update({ wantRunning: true });
     await supervisor.start(signal);
     phase('secure');
-    await manager.secure(signal, true);
+    // A clone's accounts are its source's: only the agent's own is seen to.
+    await manager.secure(signal, !clone);
     if (fromBackup) {
       phase('restore');
       step = 'restore from backup failed: ';
@@ -118,6 +133,11 @@ export async function runPrepare(
     state.update({ prepared: false, wantRunning: false, state: 'FAILED', reason: `Prepare failed: ${step}${reason}` });
     throw err;
   }
+}
+
+function cloneMessage(p: CloneProgress): string {
+  const mb = (n: number): string => (n / 1e6).toFixed(0);
+  return p.bytesTotal > 0 ? `copying the source's data directory: ${mb(p.bytesDone)} of ${mb(p.bytesTotal)} MB` : `copying the source's data directory: ${mb(p.bytesDone)} MB`;
 }
 
 /** Databases, users and root: after a restore, the restored data comes first. */
