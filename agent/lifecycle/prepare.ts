@@ -18,6 +18,8 @@ type Accounts = Pick<PrepareInput, 'databases' | 'users' | 'rootPassword'>;
 
 /** Where the data comes from when Prepare restores a backup. */
 export interface PrepareFromBackup {
+  /** Replayed into a running datastore (a dump), not written into a stopped one's data directory. */
+  readonly logical: boolean;
   /** Verifies the chain (nothing is written yet); progress is the restore's own. */
   verify(onProgress: (p: Omit<ProgressEvent, 'percent'>) => void, signal: AbortSignal): Promise<RestorePlan>;
 }
@@ -79,12 +81,21 @@ export async function runPrepare(
     phase('configure');
     await manager.writeConfig(input.overrides);
     phase('init-datadir');
-    await manager.initDataDir(signal);
-    phase('start');
-    state.update({ wantRunning: true });
-    await supervisor.start(signal);
-    phase('secure');
-    await manager.secure(signal, true);
+    // A physical restore replaces the whole data directory: a datastore
+    // that can say so skips making, starting and securing one only to set
+    // it aside (seconds of a replica's creation, docs/performance.md).
+    const intoEmpty = !!fromBackup && !fromBackup.logical && !!manager.emptyDataDir;
+    if (intoEmpty) {
+      await manager.emptyDataDir!();
+      state.update({ wantRunning: true });
+    } else {
+      await manager.initDataDir(signal);
+      phase('start');
+      state.update({ wantRunning: true });
+      await supervisor.start(signal);
+      phase('secure');
+      await manager.secure(signal, true);
+    }
     if (fromBackup) {
       phase('restore');
       step = 'restore from backup failed: ';
