@@ -27,9 +27,9 @@ const GIB = 1024 ** 3;
 const TARGET = 1.3;
 
 // BENCH_ONEPASS: the one-pass prototypes measured after each Coffer replica
-// (comma list of follow, relay-zstd, relay-none; default follow; "" none).
-type OnePass = 'follow' | 'relay-zstd' | 'relay-none';
-const ONE_PASS_KINDS: readonly OnePass[] = ['follow', 'relay-zstd', 'relay-none'];
+// (comma list of follow, follow-none, relay-zstd, relay-none; default follow; "" none).
+type OnePass = 'follow' | 'follow-none' | 'relay-zstd' | 'relay-none';
+const ONE_PASS_KINDS: readonly OnePass[] = ['follow', 'follow-none', 'relay-zstd', 'relay-none'];
 const ONE_PASS: readonly OnePass[] = (process.env.BENCH_ONEPASS ?? 'follow')
   .split(',')
   .map((x) => x.trim())
@@ -53,7 +53,7 @@ export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown,
   const want = await tableCounts(source.baseDir);
 
   const pairs: Array<{ hand: number; coffer: number }> = [];
-  const onePass: Record<OnePass, Array<{ hand: number; coffer: number }>> = { follow: [], 'relay-zstd': [], 'relay-none': [] };
+  const onePass: Record<OnePass, Array<{ hand: number; coffer: number }>> = { follow: [], 'follow-none': [], 'relay-zstd': [], 'relay-none': [] };
   const wrappingKey = loadWrappingKey(path.join(root, 'backup.key'));
   for (let r = 1; r <= o.rounds; r++) {
     const round = new Teardown();
@@ -106,14 +106,21 @@ export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown,
         let detail = '';
         const followId = randomUUID();
         const p = await mariadbReplicaByHand(round, rdir, { baseDir: source.baseDir, port: source.datastorePort, ca: pki.ca, ...hand }, 200 + r * 4 + ONE_PASS.indexOf(kind), {
-          name: kind === 'follow' ? 'GetReplicaSnapshot, its stored object followed while written: decrypt, zstd -d | mbstream -x' : `StreamBackup (${kind === 'relay-zstd' ? 'zstd' : 'none'}) relayed: decrypt${kind === 'relay-zstd' ? ', zstd -d' : ''} | mbstream -x`,
+          name:
+            kind === 'follow'
+              ? 'GetReplicaSnapshot, its stored object followed while written: decrypt, zstd -d | mbstream -x'
+              : kind === 'follow-none'
+                ? 'CreateBackup (compression none), its stored object followed while written: decrypt | mbstream -x'
+                : `StreamBackup (${kind === 'relay-zstd' ? 'zstd' : 'none'}) relayed: decrypt${kind === 'relay-zstd' ? ', zstd -d' : ''} | mbstream -x`,
           async copy(data) {
-            if (kind === 'follow') {
-              const f = await followSnapshotInto({ source, sourceInstanceId: source.instanceId, backupDir, wrappingKey, replicaId: followId, password: randomBytes(18).toString('base64url') }, data);
+            if (kind === 'follow' || kind === 'follow-none') {
+              const f = await followSnapshotInto(
+                { source, sourceInstanceId: source.instanceId, backupDir, wrappingKey, replicaId: followId, password: randomBytes(18).toString('base64url'), compression: kind === 'follow' ? 'zstd' : 'none' },
+                data,
+              );
               stored = f.storedBytes;
               detail = `, the source's snapshot stored after ${f.snapshotSeconds.toFixed(2)} s`;
-              rmSync(path.join(backupDir, f.snapshot.artifact!.location!.location), { force: true });
-              rmSync(path.join(backupDir, `${f.snapshot.artifact!.location!.location}.metadata.json`), { force: true });
+              await call(source.clients.backup, 'deleteBackup', { location: f.artifact.location });
             } else {
               stored = (await relaySnapshotInto(source, wrappingKey, kind === 'relay-zstd' ? 'zstd' : 'none', data)).storedBytes;
             }
@@ -126,7 +133,7 @@ export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown,
         rows.push(
           row({
             suite: S,
-            name: `MariaDB replica, one-pass PROTOTYPE ${kind} (${kind === 'follow' ? 'stored snapshot followed while written' : 'source agent StreamBackup restored while it arrives'}; no replica agent), round ${r}`,
+            name: `MariaDB replica, one-pass PROTOTYPE ${kind} (${kind.startsWith('follow') ? 'stored snapshot followed while written' : 'source agent StreamBackup restored while it arrives'}; no replica agent), round ${r}`,
             bytes: stored,
             seconds: p.seconds,
             mbps: mbps(gen.bytes, p.seconds),

@@ -22,7 +22,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import type { AgentProcess } from '../../support/agent.js';
 import { collect } from '../../support/agent.js';
-import type { GetReplicaSnapshotResponse, ReplicaSnapshot } from '../../../proto/gen/coffer/agent/v1/replication.js';
+import type { GetReplicaSnapshotResponse } from '../../../proto/gen/coffer/agent/v1/replication.js';
+import { BackupType, type BackupArtifact, type CreateBackupResponse } from '../../../proto/gen/coffer/agent/v1/backup.js';
 import { FrameDecryptor } from '../../../strategies/backup/crypto-frames.js';
 import { createDecompressor } from '../../../strategies/backup/compression.js';
 import { backupObjectKey } from '../../../strategies/storage/backup-objects.js';
@@ -36,10 +37,17 @@ export interface FollowInput {
   readonly wrappingKey: Buffer;
   readonly replicaId: string;
   readonly password: string;
+  /**
+   * zstd: the snapshot exactly as GetReplicaSnapshot takes it. none: the
+   * same backup through CreateBackup with compression none (what a
+   * snapshot that is only ever read once, next door, might choose); the
+   * replica's access is then not made (the by-hand account is used).
+   */
+  readonly compression: 'zstd' | 'none';
 }
 
 export interface FollowResult {
-  readonly snapshot: ReplicaSnapshot;
+  readonly artifact: BackupArtifact;
   readonly storedBytes: number;
   /** Seconds from the start until the source's snapshot was stored. */
   readonly snapshotSeconds: number;
@@ -79,12 +87,18 @@ export async function followSnapshotInto(input: FollowInput, dir: string): Promi
   const key = backupObjectKey(input.sourceInstanceId, backupId);
   const final = path.join(input.backupDir, key);
   const prefix = `.${path.basename(final)}.partial-`;
-  let snapshot: ReplicaSnapshot | undefined;
+  let snapshot: BackupArtifact | undefined;
   let snapshotSeconds = 0;
-  const snapped = collect<GetReplicaSnapshotResponse>(
-    input.source.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: input.replicaId, password: input.password }], backupId, parent: undefined, storage: undefined }),
-  ).then((events) => {
-    snapshot = events.at(-1)?.snapshot;
+  const taken: Promise<BackupArtifact | undefined> =
+    input.compression === 'zstd'
+      ? collect<GetReplicaSnapshotResponse>(
+          input.source.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: input.replicaId, password: input.password }], backupId, parent: undefined, storage: undefined }),
+        ).then((events) => events.at(-1)?.snapshot?.artifact)
+      : collect<CreateBackupResponse>(
+          input.source.clients.backup.createBackup({ backupId, type: BackupType.BACKUP_TYPE_FULL, strategy: 'mariabackup', parent: undefined, storage: undefined, compression: 'none' }),
+        ).then((events) => events.at(-1)?.artifact);
+  const snapped = taken.then((a) => {
+    snapshot = a;
     snapshotSeconds = (Date.now() - t0) / 1000;
   });
   snapped.catch(() => undefined);
@@ -107,7 +121,7 @@ export async function followSnapshotInto(input: FollowInput, dir: string): Promi
     }
   };
   const log = createLogger({ name: 'bench-follow', level: 'warn' });
-  const codec = createDecompressor('zstd', { runner: new ProcessRunner(log), log });
+  const codec = createDecompressor(input.compression, { runner: new ProcessRunner(log), log });
   const mb = spawn('mbstream', ['-x', '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
   let mbErr = '';
   mb.stderr!.on('data', (d: Buffer) => (mbErr += d.toString()));
@@ -117,7 +131,7 @@ export async function followSnapshotInto(input: FollowInput, dir: string): Promi
   const code = await mbExit;
   if (code !== 0) throw new Error(`mbstream exited ${code}: ${mbErr.trim()}`);
   await snapped;
-  if (!snapshot?.artifact?.metadata) throw new Error('GetReplicaSnapshot ended without a snapshot');
-  if (sha.digest('hex') !== snapshot.artifact.metadata.checksum) throw new Error('the followed bytes do not match the snapshot checksum');
-  return { snapshot, storedBytes, snapshotSeconds };
+  if (!snapshot?.metadata) throw new Error('the snapshot ended without its artifact');
+  if (sha.digest('hex') !== snapshot.metadata.checksum) throw new Error('the followed bytes do not match the snapshot checksum');
+  return { artifact: snapshot, storedBytes, snapshotSeconds };
 }
