@@ -80,16 +80,17 @@ export async function runPrepare(
     phase('validate');
     phase('configure');
     await manager.writeConfig(input.overrides);
-    phase('init-datadir');
     // A physical restore replaces the whole data directory: a datastore
     // that can say so skips making, starting and securing one only to set
     // it aside (seconds of a replica's creation, docs/performance.md).
     const intoEmpty = !!fromBackup && !fromBackup.logical && !!manager.emptyDataDir;
+    phase('init-datadir');
+    if (intoEmpty) await manager.emptyDataDir!();
+    else await manager.initDataDir(signal);
     if (intoEmpty) {
-      await manager.emptyDataDir!();
+      // The restore starts it, on the restored data.
       state.update({ wantRunning: true });
     } else {
-      await manager.initDataDir(signal);
       phase('start');
       state.update({ wantRunning: true });
       await supervisor.start(signal);
