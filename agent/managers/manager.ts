@@ -45,6 +45,14 @@ export interface DatastoreManager {
   writeConfig(overrides: Readonly<Record<string, string>>): Promise<void>;
   /** Creates the data directory from nothing (wiping a failed earlier attempt). */
   initDataDir(signal: AbortSignal): Promise<void>;
+  /**
+   * Optional: readies an EMPTY data directory for a physical restore, in
+   * place of initDataDir, start and secure, whose data the restore would
+   * set aside and discard (Prepare from a backup). Only for a datastore
+   * whose restored data carries everything the agent's account re-keying
+   * (secure with fresh = false) needs.
+   */
+  emptyDataDir?(): Promise<void>;
   /** How the supervisor starts the datastore. */
   childSpec(): ChildSpec;
   /** True once the datastore answers. Never throws. */
