@@ -152,3 +152,27 @@ export function diagnose(h: ControlHarness, ids: string[]): string {
   }
   return out.join('\n');
 }
+
+/**
+ * Writes row after row to `port` (from `firstRow` on) until stopped, and
+ * counts what the server accepted: an old source must accept none.
+ */
+export function writeProbe(u: DatastoreUser, port: number, firstRow: number): { stop(): Promise<{ accepted: number; tried: number }> } {
+  let stopped = false;
+  let accepted = 0;
+  let tried = 0;
+  const loop = (async () => {
+    while (!stopped) {
+      if ((await u.refusal(port, firstRow + tried++)) === '') accepted++;
+      // A refused connection answers at once: pace the attempts.
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { accepted, tried };
+    },
+  };
+}
