@@ -44,9 +44,16 @@ export function crashCallbacks(ctx: () => LifecycleContext): Pick<SupervisorOpti
  * At agent start: clear what an earlier run left, and bring the datastore
  * back if it should run. `beforeStart` runs once any orphan is gone and
  * before the datastore starts (a source's fence: it must refuse writes from
- * its first moment); if it fails the datastore is not started.
+ * its first moment); if it fails the datastore is not started. `afterStart`
+ * runs once the datastore answers (the fence again: a confirmation that
+ * came while it was starting found no server to tell).
  */
-export async function recoverAtBoot(ctx: LifecycleContext, lock: OperationLock, beforeStart: () => Promise<void> = async () => undefined): Promise<void> {
+export async function recoverAtBoot(
+  ctx: LifecycleContext,
+  lock: OperationLock,
+  beforeStart: () => Promise<void> = async () => undefined,
+  afterStart: () => Promise<void> = async () => undefined,
+): Promise<void> {
   const { log, state, layout } = ctx;
   // Synchronously, before any call is served: nothing is running yet.
   clearScratch(layout, log);
@@ -101,7 +108,9 @@ export async function recoverAtBoot(ctx: LifecycleContext, lock: OperationLock, 
         await startDatastore(ctx, note);
       } catch (err) {
         log.error({ err }, 'datastore did not start at boot');
+        return;
       }
+      await afterStart().catch((err: Error) => log.error({ err }, 'telling the started datastore its read-only state failed'));
     } else if (interrupted) {
       // A restore into a stopped instance: stopped it stays.
       state.update({ state: 'SHUTDOWN', reason: note });

@@ -2,7 +2,7 @@
 // of it, and what a user of each datastore does to them (write a row, count
 // rows, see a write refused), with the datastore's own client.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateInstanceRequest, InstanceStatus, type CreateInstanceResponse, type GetInstanceResponse, type Instance } from '../../proto/gen/coffer/control/v1/instances.js';
 import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
@@ -156,5 +156,7 @@ export function restartAgent(h: ControlHarness, id: string): number {
   const dir = instanceDir(h, id);
   const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_BIN, '--config', path.join(dir, 'agent.json')], { cwd: dir, env: agentEnv(), stdio: 'ignore', detached: true });
   child.unref();
+  // Where the driver records it, so a later killInstance finds this one.
+  writeFileSync(path.join(dir, 'agent.pid'), `${child.pid}\n`);
   return child.pid!;
 }

@@ -12,12 +12,27 @@ import type { GetStatusResponse } from '../../../../proto/gen/coffer/agent/v1/li
 import type { DemoteSourceResponse, EnableAsSourceResponse, MakeReadOnlyResponse, WaitForTransactionResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
 import type { ReplicationStatus } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
 import { deployment, follow, repl, replicaOf, replStatus, REPL_PASSWORD, rootedRedis, snapshotFor, until } from './fixtures/replication.js';
+import type { AgentProcess } from '../../../support/agent.js';
+
+// One source holding data serves the first subtests in turn (a replica that
+// follows it, its replication account, a replica detached from it); the
+// switchover and the eject change roles and build their own pair.
+const shared = deployment();
+const root = t;
+let sharedSource: Promise<{ agent: AgentProcess; root: Redis }> | undefined;
+async function sharedSourceOnce(): Promise<{ agent: AgentProcess; root: Redis }> {
+  sharedSource ??= (async () => {
+    const s = await rootedRedis(t, shared);
+    for (let i = 0; i < 500; i++) await s.root.set(`k:${i}`, `v${i}`);
+    await s.root.hset('h', 'f', 'before');
+    return s;
+  })();
+  return sharedSource;
+}
 
 t.test('a replica built from a source holding data has it, follows new writes within seconds, and refuses writes', async (t) => {
-  const d = deployment();
-  const { agent: source, root: src } = await rootedRedis(t, d);
-  for (let i = 0; i < 500; i++) await src.set(`k:${i}`, `v${i}`);
-  await src.hset('h', 'f', 'before');
+  const d = shared;
+  const { agent: source, root: src } = await sharedSourceOnce();
 
   const { agent: replica, root: rep } = await replicaOf(t, d, source);
   t.equal(await until('the data on the replica', async () => (await rep.dbsize()) >= 501 && rep.dbsize()), 501, 'every key of the source is on the replica');
@@ -73,8 +88,7 @@ t.test('a replica built from a source holding data has it, follows new writes wi
 });
 
 t.test('the replication account runs nothing but the replication protocol', async (t) => {
-  const d = deployment();
-  const { agent: source, root: src } = await rootedRedis(t, d);
+  const { agent: source, root: src } = await sharedSourceOnce();
   await src.set('secret', 'data');
   await snapshotFor(source, [randomUUID()]);
   const r = await connectAs(t, source.datastorePort, 'coffer-replication', REPL_PASSWORD);
@@ -145,11 +159,22 @@ t.test('switchover by hand (source read-only, replica waits, promote, old source
   t.equal(old.sourceInstanceId, 'new-source');
 });
 
+// The replica detached here takes the hostile inputs next, as a standalone instance.
+let detachedReplica: Promise<AgentProcess> = Promise.reject(new Error('the detach subtest did not run'));
+detachedReplica.catch(() => undefined);
+
 t.test('detach makes a replica standalone and writable; the RPCs refuse what makes no sense for a role', async (t) => {
-  const d = deployment();
-  const { agent: source, root: src } = await rootedRedis(t, d);
+  const { agent: source, root: src } = await sharedSourceOnce();
   await src.set('a', '1');
-  const { agent: replica, root: rep } = await replicaOf(t, d, source);
+  // Its agent outlives this subtest: the hostile inputs use it.
+  const { agent: replica, root: rep } = await replicaOf(root, shared, source);
+  let done!: (a: AgentProcess) => void;
+  let failed!: (err: Error) => void;
+  detachedReplica = new Promise((resolve, reject) => {
+    done = resolve;
+    failed = reject;
+  });
+  t.teardown(() => failed(new Error('the detach subtest ended before its replica was detached')));
   await until('the data on the replica', async () => (await rep.get('a')) === '1');
 
   await t.rejects(repl(source, 'detachReplica'), { code: Status.FAILED_PRECONDITION, details: /source/ }, 'a source cannot be detached');
@@ -168,11 +193,13 @@ t.test('detach makes a replica standalone and writable; the RPCs refuse what mak
   await t.rejects(repl(replica, 'enableAsSource'), { code: Status.FAILED_PRECONDITION, details: /only a replica/ }, 'a standalone cannot be promoted');
   await t.rejects(repl(replica, 'demoteSource', { source: follow(source) }), { code: Status.FAILED_PRECONDITION, details: /AttachReplica/ });
   t.equal(await rep.get('later'), null, 'a detached instance no longer follows');
+  done(replica);
 });
 
 t.test('hostile and wrong inputs get the right codes', async (t) => {
-  const d = deployment();
-  const { agent: source } = await rootedRedis(t, d);
+  const d = shared;
+  // A standalone instance: the one detached above.
+  const source = await detachedReplica;
   const good = { host: '127.0.0.1', port: source.datastorePort, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: 'src', slotName: '' };
   const bad: Array<[string, string, object, RegExp]> = [
     ['addReplicaAccess', 'no replicas', { replicas: [] }, /replicas is empty/],
