@@ -58,6 +58,24 @@ export function passwordHash(password: string): string {
   return createHash('sha256').update(password, 'utf8').digest('hex');
 }
 
+/**
+ * Flags and resets ACL LIST prints for a user the agent created, besides
+ * the rules of the grammar above: what a restored user line may hold.
+ */
+const LISTED_FLAGS: ReadonlySet<string> = new Set(['on', 'off', 'sanitize-payload', 'skip-sanitize-payload', 'resetkeys', 'resetchannels', 'allkeys', 'allchannels', 'allcommands', 'nocommands']);
+const DIGEST = /^#[0-9a-f]{64}$/;
+const ANY_CATEGORY = /^[+-]@[a-z]{1,32}$/;
+
+/**
+ * True for a token of an ACL LIST line the agent restores from a backup:
+ * the grammar above (any category: Redis refuses one it does not know), a
+ * password digest, and the flags Redis prints. Never nopass, a clear
+ * password (>, <), a selector, reset or resetpass.
+ */
+export function isTenantRule(rule: string): boolean {
+  return LISTED_FLAGS.has(rule) || DIGEST.test(rule) || KEY_RULE.test(rule) || CHANNEL_RULE.test(rule) || COMMAND_RULE.test(rule) || ANY_CATEGORY.test(rule);
+}
+
 /** Throws INVALID_ARGUMENT for the first rule outside the grammar. Returns the rules as they will be sent. */
 export function checkRules(rules: readonly string[], categories: readonly string[], who: string): string[] {
   if (rules.length > MAX_RULES) throw invalid(`user ${who} has ${rules.length} ACL rules; at most ${MAX_RULES} are allowed`);

@@ -14,6 +14,8 @@ import { initialAclFile } from './acl-file.js';
 import { ROOT_OFF } from './acl-rules.js';
 import { RedisAccounts } from './accounts.js';
 import { RedisBackup } from './backup/capability.js';
+import { RESTORED_USERS } from './backup/rdb-restore.js';
+import { restoreTenantUsers } from './tenant-acl.js';
 import { redisApplier } from './configuration.js';
 import { Configuration } from '../configuration/capability.js';
 import { prepareRules, validatePrepare } from '../prepare-validation.js';
@@ -99,6 +101,7 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       // What is in force: the template and the overrides (the rendered file).
       appendOnly: () => ({ ...TEMPLATE_SETTINGS, ...store.get() }).appendonly === 'yes',
       serverVersion: () => manager.serverVersion(),
+      workDir: layout.agentDir,
     }),
 
     replication: new RedisReplication({
@@ -147,8 +150,9 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       if (who !== ADMIN_USER) throw new Error(`the agent's connection is authenticated as ${who}, not ${ADMIN_USER}`);
       // After a restore (fresh = false) there is nothing to re-key: an RDB
       // holds no accounts, the ACL file (etc/) was not touched, and root
-      // must stay as the instance had it.
-      if (!fresh) return;
+      // must stay as the instance had it. A backup that carried the tenant's
+      // users left them beside the RDB: they replace the instance's.
+      if (!fresh) return restoreTenantUsers(client, path.join(layout.dataDir, RESTORED_USERS), log);
       // Already so in the initial ACL file; stated again so that secure()
       // holds whatever file the server started with.
       await client.call('ACL', 'SETUSER', 'default', ...ROOT_OFF);

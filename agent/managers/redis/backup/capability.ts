@@ -1,7 +1,12 @@
-// The BackupCapability of Redis: one strategy, redis-rdb (full snapshots).
-// The agent wraps the source in its pipeline (compression, encryption,
-// checksum, storage) and hands restore() verified raw bytes.
-import { readdirSync, rmSync } from 'node:fs';
+// The BackupCapability of Redis: full snapshots. redis-rdb-acl (the
+// default) carries the RDB and the tenant's ACL users (payload.ts), so a
+// restored instance or a replica has the source's users as well as its
+// keys; redis-rdb is a bare RDB (older backups, and on request), whose
+// restore keeps the instance's users. The agent wraps the source in its
+// pipeline (compression, encryption, checksum, storage) and hands restore()
+// verified raw bytes.
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { pipeline as pipelineCb } from 'node:stream';
 import path from 'node:path';
 import type { BackupCapability, BackupRequest, BackupSource } from '../../manager.js';
 import type { BackupMetadata } from '../../../../proto/gen/coffer/agent/v1/backup.js';
@@ -12,8 +17,10 @@ import type { OsUser } from '../../../../lib/os-user.js';
 import { AgentError, invalid } from '../../../errors.js';
 import { pingOnce, type AdminClient, type AdminClientOptions } from '../admin-client.js';
 import { rebuildAof } from './aof-rebuild.js';
-import { checkChain, placeRdb, STRATEGY } from './rdb-restore.js';
+import { checkChain, placeRdb, RESTORED_USERS, STRATEGIES, STRATEGY } from './rdb-restore.js';
 import { snapshot } from './rdb-snapshot.js';
+import { PayloadSplitter, payloadHeader } from './payload.js';
+import { parseTenantAcl, readTenantAcl } from '../tenant-acl.js';
 
 export interface RedisBackupDeps {
   readonly client: AdminClient;
@@ -30,26 +37,58 @@ export interface RedisBackupDeps {
   /** appendonly as the rendered config has it. */
   readonly appendOnly: () => boolean;
   readonly serverVersion: () => Promise<string>;
+  /** A root-only directory for the backup header `cat` reads. */
+  readonly workDir: string;
 }
 
 export class RedisBackup implements BackupCapability {
   readonly defaultStrategy = STRATEGY;
-  readonly strategies = [STRATEGY] as const;
+  readonly strategies = STRATEGIES;
 
   constructor(private readonly deps: RedisBackupDeps) {}
 
+  validateRestore(chain: readonly BackupMetadata[]): void {
+    checkChain(chain);
+  }
+
   async source(req: BackupRequest): Promise<BackupSource> {
-    if (req.strategy && req.strategy !== STRATEGY) throw invalid(`unknown backup strategy ${JSON.stringify(req.strategy)} for redis; use ${STRATEGY}`);
-    if (req.type !== 'full') throw invalid(`${STRATEGY} backups are full snapshots; incremental backups are not possible`);
-    return snapshot(this.deps.client, this.deps.runner, this.deps.dumpFile, req.signal, await this.deps.serverVersion());
+    const strategy = req.strategy || STRATEGY;
+    if (!(STRATEGIES as readonly string[]).includes(strategy)) throw invalid(`unknown backup strategy ${JSON.stringify(req.strategy)} for redis; use ${STRATEGIES.join(' or ')}`);
+    if (req.type !== 'full') throw invalid(`${strategy} backups are full snapshots; incremental backups are not possible`);
+    const d = this.deps;
+    const prefix =
+      strategy === STRATEGY
+        ? {
+            dir: d.workDir,
+            header: async () => {
+              const acl = await readTenantAcl(d.client);
+              return { bytes: payloadHeader(acl), extra: { acl_users: String(acl.split('\n').length - 1) } };
+            },
+          }
+        : undefined;
+    return snapshot(d.client, d.runner, d.dumpFile, req.signal, await d.serverVersion(), prefix);
   }
 
   async restore(chain: readonly BackupMetadata[], open: (index: number) => Promise<Readable>, signal: AbortSignal): Promise<void> {
     const d = this.deps;
-    checkChain(chain);
+    const { withUsers } = checkChain(chain);
     if (await pingOnce(d.admin())) throw new AgentError('AGENT_ERR_NOT_READY', 'cannot restore while redis is running; stop it first');
     const owner = d.redisUser();
-    await placeRdb({ runner: d.runner, dataDir: d.dataDir, dumpFile: d.dumpFile, owner, source: await open(0), signal });
+    const raw = await open(0);
+    let source: Readable = raw;
+    let splitter: PayloadSplitter | null = null;
+    if (withUsers) {
+      splitter = new PayloadSplitter();
+      source = pipelineCb(raw, splitter, () => undefined);
+    }
+    await placeRdb({ runner: d.runner, dataDir: d.dataDir, dumpFile: d.dumpFile, owner, source, signal });
+    if (splitter) {
+      // Checked now: a backup whose users cannot be restored fails before the server starts.
+      const acl = await splitter.acl;
+      const users = parseTenantAcl(acl);
+      writeFileSync(path.join(d.dataDir, RESTORED_USERS), acl, { mode: 0o600, flag: 'wx' });
+      d.log.info({ users: users.length }, 'the backup\'s tenant users will be restored once redis runs');
+    }
     if (!d.appendOnly()) return;
     try {
       await rebuildAof({

@@ -10,8 +10,12 @@
 // done, so a later automatic save renaming a new dump.rdb into place cannot
 // tear the stream: we keep reading the inode we opened. The cost is disk
 // space for one RDB, which the save points need anyway. The file is read by
-// `cat` from that descriptor, so the pipeline hands its output to zstd.
+// `cat` from that descriptor, so the pipeline hands its output to zstd; a
+// redis-rdb-acl backup's header (payload.ts) goes first: `cat header -`.
+import { rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { ProcessRunner } from '../../../../lib/process-runner.js';
@@ -60,17 +64,29 @@ export async function freshSave(client: AdminClient, signal: AbortSignal, pollMs
   }
 }
 
-export async function snapshot(client: AdminClient, runner: ProcessRunner, dumpFile: string, signal: AbortSignal, serverVersion: string): Promise<Snapshot> {
+/** What precedes the dump in the payload (payload.ts), written to a 0600 file in a root-only directory for `cat`. */
+export interface SnapshotPrefix {
+  readonly dir: string;
+  /** Read just before the save: the bytes, and what to record in the metadata's extra beside the RDB's own figures. */
+  readonly header: () => Promise<{ bytes: Buffer; extra: Record<string, string> }>;
+}
+
+export async function snapshot(client: AdminClient, runner: ProcessRunner, dumpFile: string, signal: AbortSignal, serverVersion: string, prefix?: SnapshotPrefix): Promise<Snapshot> {
   // Read before the save forks: every write up to this replication offset
   // is in the snapshot (a replica built from it starts at least there).
   const replOffset = (await client.info('replication')).master_repl_offset ?? '';
+  const head = prefix ? await prefix.header() : null;
+  const header = head?.bytes;
   const info = await freshSave(client, signal);
+  const headerFile = prefix ? path.join(prefix.dir, `redis-backup-${randomUUID()}.head`) : '';
   const fh = await open(dumpFile, 'r');
   try {
     const size = (await fh.stat()).size;
-    // `cat` reads the descriptor we opened, so its stdout can be handed to
-    // zstd and the dump never passes through the agent (lib/fd-handoff.ts).
-    return spawnToolSource(runner, ['cat'], {
+    if (header) writeFileSync(headerFile, header, { mode: 0o600, flag: 'wx' });
+    // `cat` reads the descriptor we opened (after the header file, if any),
+    // so its stdout can be handed to zstd and the dump never passes through
+    // the agent (lib/fd-handoff.ts).
+    return spawnToolSource(runner, header ? ['cat', headerFile, '-'] : ['cat'], {
       stdin: fh,
       signal,
       finish: async () => {
@@ -80,13 +96,17 @@ export async function snapshot(client: AdminClient, runner: ProcessRunner, dumpF
         const now = (await fh.stat()).size;
         if (bytesRead !== 0 || now !== size) throw new AgentError('AGENT_ERR_DATASTORE', `the snapshot changed while it was read (${size} bytes when opened, ${now} after)`);
         return {
-          rawBytes: size,
-          extra: { redis_version: serverVersion, rdb_bytes: String(size), rdb_saved_at: info.rdb_last_save_time ?? '', repl_offset: replOffset },
+          rawBytes: size + (header?.length ?? 0),
+          extra: { redis_version: serverVersion, rdb_bytes: String(size), rdb_saved_at: info.rdb_last_save_time ?? '', repl_offset: replOffset, ...(head?.extra ?? {}) },
         };
       },
-      cleanup: () => fh.close(),
+      cleanup: async () => {
+        if (headerFile) rmSync(headerFile, { force: true });
+        await fh.close();
+      },
     });
   } catch (err) {
+    if (headerFile) rmSync(headerFile, { force: true });
     await fh.close();
     throw err;
   }

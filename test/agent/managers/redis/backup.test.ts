@@ -1,13 +1,15 @@
-// The redis-rdb BackupCapability, called directly: a snapshot streamed from
-// one agent-prepared instance is restored into a second one, stopped and
-// started through the agent's own RPCs. A damaged RDB never reaches the data
-// directory. And once through the agent's BackupService (CreateBackup, then
+// The Redis BackupCapability, called directly: an RDB-only (redis-rdb)
+// snapshot streamed from one agent-prepared instance is restored into a
+// second one, stopped and started through the agent's own RPCs. A damaged
+// RDB, and a redis-rdb-acl payload that is damaged or crafted (users the
+// agent would never write), never reach the data directory. (Users carried
+// by a backup: tenant-acl.test.ts.) And once through the agent's BackupService (CreateBackup, then
 // Restore), which wraps the capability in the encrypted pipeline; and a
 // client that cancels while the dump is on its way to zstd.
 import t from 'tap';
 import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { call, collect, tempBase, type AgentProcess } from '../../../support/agent.js';
@@ -70,7 +72,7 @@ t.test('an RDB snapshot of one instance restores into another', async (t) => {
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const file = path.join(work, 'a.rdb');
   const ma = managerFor(t, a);
-  t.equal(ma.backup!.defaultStrategy, 'redis-rdb');
+  t.equal(ma.backup!.defaultStrategy, 'redis-rdb-acl');
   const src = await ma.backup!.source({ strategy: 'redis-rdb', type: 'full', signal: new AbortController().signal });
   await pipeline(src.stream, createWriteStream(file));
   const done = await src.done;
@@ -154,6 +156,32 @@ t.test('a damaged RDB is refused before it reaches the data directory', async (t
     await t.rejects(mb.backup!.restore([meta()], async () => Readable.from([bytes]), new AbortController().signal), ofKind('INTEGRITY'), name);
     t.same(readdirSync(path.join(b.baseDir, 'data')), [], `${name}: the data directory is left empty`);
   }
+  // redis-rdb-acl payloads (tenant users, then the RDB). Crafted by hand:
+  // the pipeline's authentication keeps a real backup from carrying these,
+  // so the agent's own checks are what is shown here.
+  const digest = createHash('sha256').update('x').digest('hex');
+  const withAcl = (acl: string, rdb = good): Buffer => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(Buffer.byteLength(acl));
+    return Buffer.concat([Buffer.from('COFRDBA1'), len, Buffer.from(acl), rdb]);
+  };
+  const crafted: Array<[string, Buffer]> = [
+    ['a bare RDB labelled redis-rdb-acl', good],
+    ['a payload that ends inside its header', withAcl(`user app on #${digest} ~* +@all\n`).subarray(0, 20)],
+    ['an ACL section longer than allowed', Buffer.concat([Buffer.from('COFRDBA1'), Buffer.from([0xff, 0xff, 0xff, 0xff]), good])],
+    ['a user without a password (nopass)', withAcl('user app on nopass ~* +@all\n')],
+    ['a clear password', withAcl('user app on >secret ~* +@all\n')],
+    ['a selector', withAcl(`user app on #${digest} (~* +@all)\n`)],
+    ["the agent's own account", withAcl(`user coffer_admin on #${digest} ~* +@all\n`)],
+    ['root (the default user)', withAcl(`user default on #${digest} ~* +@all\n`)],
+    ['a name outside the grammar', withAcl(`user a\tb on #${digest} ~*\n`)],
+    ['a user listed twice', withAcl(`user app on #${digest}\nuser app off\n`)],
+    ['a good ACL section before a damaged RDB', withAcl(`user app on #${digest} ~* +@all\n`, flipped)],
+  ];
+  for (const [name, bytes] of crafted) {
+    await t.rejects(mb.backup!.restore([meta({ strategy: 'redis-rdb-acl' })], async () => Readable.from([bytes]), new AbortController().signal), ofKind('INTEGRITY'), name);
+    t.same(readdirSync(path.join(b.baseDir, 'data')), [], `${name}: the data directory is left empty`);
+  }
   // The instance is still usable: restore the good one and start.
   const work = tempBase('coffer-redis-backup-');
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
@@ -178,7 +206,7 @@ t.test('through the agent: CreateBackup, then Restore of it (encrypted pipeline,
 
   const events = await collect<CreateBackupResponse>(a.clients.backup.createBackup({ backupId: '', type: BackupType.BACKUP_TYPE_FULL, strategy: '', parent: undefined, storage: undefined, compression: '' }));
   const artifact = events.at(-1)!.artifact!;
-  t.equal(artifact.metadata!.strategy, 'redis-rdb', 'the default strategy');
+  t.equal(artifact.metadata!.strategy, 'redis-rdb-acl', 'the default strategy');
   t.equal(artifact.metadata!.datastore, 'redis');
 
   // Changes after the backup are undone by the restore.
@@ -195,7 +223,7 @@ t.test('through the agent: CreateBackup, then Restore of it (encrypted pipeline,
   t.equal(await rb.get('new-key'), null);
   t.ok((await rb.ttl('k:1')) > 0, 'TTLs kept');
   const app = await connectAs(t, a.datastorePort, 'app', 'App-pass-1');
-  t.equal(await app.get('k:2'), 'v-2', 'the instance kept its users');
+  t.equal(await app.get('k:2'), 'v-2', 'the instance has its users (the backup\'s, the same here)');
   await accounts(a, 'createUsers', { users: [user('later', 'Later-pass', ['+ping'])] });
   t.equal((await status(a)).state, DatastoreState.DATASTORE_STATE_ACTIVE);
 });
@@ -229,7 +257,8 @@ t.test('the dump goes from the file to zstd without passing through the agent', 
   const read = bytesRead(a.proc.pid!) - before;
   const meta = events.at(-1)!.artifact!.metadata!;
   t.ok(meta.rawBytes > 16_000_000, `a dump of ${meta.rawBytes} bytes`);
-  t.equal(meta.rawBytes, Number(meta.extra.rdb_bytes), 'zstd read exactly the file\'s size');
+  const header = meta.rawBytes - Number(meta.extra.rdb_bytes);
+  t.equal(header, 12, "zstd read exactly the file's size and the 12-byte header of no users");
   t.ok(read < meta.rawBytes * 1.5, `the agent read ${read} bytes: zstd's output, not the ${meta.rawBytes}-byte dump as well`);
 });
 
