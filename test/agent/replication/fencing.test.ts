@@ -24,8 +24,7 @@ const { CONFIRMED, FENCED, UNSPECIFIED } = {
 
 /** A redis agent with mutual TLS, reporting to `conductor` twice a second. */
 async function tlsAgent(t: Test, pki: ReturnType<typeof makePki>, conductorPort: number, baseDir?: string, datastorePort?: number, heartbeatSeconds = 0.3) {
-  // No datastore serving pair: redis on a plaintext port (the fence is the subject here, not TLS).
-  const d = deployment({ tls: false });
+  const d = deployment();
   const id = pki.issue('agent-identity', { server: true });
   const dir = tempBase('coffer-fence-');
   const config = path.join(dir, 'agent.json');

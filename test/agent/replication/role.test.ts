@@ -8,7 +8,7 @@ import path from 'node:path';
 import { startAgent } from '../../support/agent.js';
 import { connectAs, refusal } from '../../support/redis-cli.js';
 import type { AddReplicaAccessResponse } from '../../../proto/gen/coffer/agent/v1/replication.js';
-import { deployment, repl, replStatus, REPL_PASSWORD, ROOT_PASSWORD, rootedRedis, rootOf, until } from '../managers/redis/fixtures/replication.js';
+import { deployment, repl, replStatus, REPL_PASSWORD, ROOT_PASSWORD, rootedRedis, until } from '../managers/redis/fixtures/replication.js';
 
 t.test('a source restarted with no confirmation from a control comes back refusing every write', async (t) => {
   const d = deployment();
@@ -38,12 +38,12 @@ t.test('a source restarted with no confirmation from a control comes back refusi
   });
   t.equal(fenced.role, 'source', 'the role survives the agent restart');
   t.equal(fenced.fenced, true, 'the source reports itself fenced');
-  const root2 = await rootOf(t, d, again);
+  const root2 = await connectAs(t, again.datastorePort, '', ROOT_PASSWORD);
   t.match(await refusal(root2.set('after', '1')), /NOREPLICAS/, 'writes are refused from the first moment');
   t.equal(await root2.get('before'), '1', 'reads still work');
   // The fence is not the datastore's own configuration: the admin cannot write either.
   const admin = readFileSync(path.join(again.baseDir, 'agent', 'admin.secret'), 'utf8').trim();
-  const adm = await connectAs(t, again.datastorePort, 'coffer_admin', admin, d.tls).catch(() => null);
+  const adm = await connectAs(t, again.datastorePort, 'coffer_admin', admin).catch(() => null);
   if (adm) t.match(await refusal(adm.set('after', '1')), /NOREPLICAS/, 'the agent\'s own admin is refused too');
   // MakeReadOnly(false) is an explicit request, but it does not lift a fence only the control can lift.
   await repl(again, 'makeReadOnly', { readOnly: false });
@@ -56,7 +56,7 @@ t.test('a standalone is never fenced by a restart', async (t) => {
   await agent.stop();
   const again = await startAgent(t, { datastore: 'redis', baseDir: agent.baseDir, datastorePort: agent.datastorePort, extraArgs: d.args });
   await until('the restarted instance answering', async () => (await replStatus(again)).position !== '');
-  const root = await rootOf(t, d, again);
+  const root = await connectAs(t, again.datastorePort, '', ROOT_PASSWORD);
   t.equal(await root.set('x', '1'), 'OK');
   t.equal((await replStatus(again)).fenced, false);
 });

@@ -18,7 +18,7 @@ import { PREPARE } from './fixtures/instance.js';
 import { deployment, follow, repl, replicaOf, replStatus, REPL_PASSWORD, ROOT_PASSWORD, rootedRedis, rootOf, snapshotFor, until } from './fixtures/replication.js';
 
 t.test('a replica built from a source holding data has it, follows new writes within seconds, and refuses writes', async (t) => {
-  const d = deployment();
+  const d = deployment({ tls: true });
   const { agent: source, root: src } = await rootedRedis(t, d);
   for (let i = 0; i < 500; i++) await src.set(`k:${i}`, `v${i}`);
   await src.hset('h', 'f', 'before');
@@ -77,7 +77,7 @@ t.test('a replica built from a source holding data has it, follows new writes wi
 });
 
 t.test('the replication account runs nothing but the replication protocol, over TLS only; a replica verifies its source\'s certificate', async (t) => {
-  const d = deployment();
+  const d = deployment({ tls: true });
   const { agent: source, root: src } = await rootedRedis(t, d);
   await src.set('secret', 'data');
   await snapshotFor(source, [randomUUID()]);
@@ -107,7 +107,7 @@ t.test('the replication account runs nothing but the replication protocol, over 
 
   // A replica whose CA did not sign the source's certificate (another
   // deployment's) refuses the source: the link never comes up, no data flows.
-  const other = deployment();
+  const other = deployment({ tls: true });
   const stranger = await startAgent(t, { datastore: 'redis', extraArgs: other.args });
   await collect(stranger.clients.lifecycle.prepare({ ...PREPARE, rootPassword: ROOT_PASSWORD }));
   let attachEnded = false;
@@ -122,7 +122,7 @@ t.test('the replication account runs nothing but the replication protocol, over 
 });
 
 t.test('switchover by hand (source read-only, replica waits, promote, old source demoted) loses no acknowledged write under a write loop', async (t) => {
-  const d = deployment();
+  const d = deployment({ tls: true });
   const { agent: source, root: src } = await rootedRedis(t, d);
   const { agent: replica, root: rep } = await replicaOf(t, d, source);
 
@@ -173,7 +173,7 @@ t.test('switchover by hand (source read-only, replica waits, promote, old source
 });
 
 t.test('without TLS material (plaintext, as before): replication works; detach makes a replica standalone and writable; the RPCs refuse what makes no sense for a role', async (t) => {
-  const d = deployment({ tls: false });
+  const d = deployment();
   const { agent: source, root: src } = await rootedRedis(t, d);
   await src.set('a', '1');
   const { agent: replica, root: rep } = await replicaOf(t, d, source);
@@ -200,7 +200,7 @@ t.test('without TLS material (plaintext, as before): replication works; detach m
 });
 
 t.test('hostile and wrong inputs get the right codes', async (t) => {
-  const d = deployment();
+  const d = deployment({ tls: true });
   const { agent: source } = await rootedRedis(t, d);
   const good = { host: '127.0.0.1', port: source.datastorePort, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: 'src', slotName: '' };
   const bad: Array<[string, string, object, RegExp]> = [
@@ -241,7 +241,7 @@ t.test('hostile and wrong inputs get the right codes', async (t) => {
 });
 
 t.test('eject by hand: source agent and redis killed -9, replica promoted; the old source comes back fenced and is demoted, never a second writable source', async (t) => {
-  const d = deployment();
+  const d = deployment({ tls: true });
   const { agent: source, root: src } = await rootedRedis(t, d);
   const { agent: replica, root: rep } = await replicaOf(t, d, source);
   for (let i = 0; i < 100; i++) await src.set(`e:${i}`, String(i));
