@@ -1,11 +1,16 @@
 // Databases, users and root of an instance, relayed to its agent once the
-// caller's project owns the instance and it is ACTIVE.
+// caller's project owns the instance and it is ACTIVE. For a datastore that
+// does not replicate its accounts (Redis), a user change on a member of a
+// replication set is relayed to every member, so that the set keeps one set
+// of users whichever member is the source (docs/replication.md).
 import type { Database, User } from '../../proto/gen/coffer/agent/v1/common.js';
 import { agentCall, relayAgentError, type AgentClients } from '../agent-client.js';
 import { withAgent, type ControlContext } from '../context.js';
 import { conflict } from '../errors.js';
 import type { Caller } from './caller.js';
 import { findInstance } from './instances.js';
+import type { InstanceRow } from '../store/instances.js';
+import { managerOf, REPLICATION_TRAITS } from '../workflows/replication/datastores.js';
 
 export interface UserRef {
   name: string;
@@ -25,6 +30,40 @@ async function onAgent<T>(c: ControlContext, caller: Caller, instanceId: string,
 }
 
 const call = <Res = unknown>(a: AgentClients, method: string, req: object): Promise<Res> => agentCall<Res>(a.accounts, method, req);
+
+/** The other members of the instance's replication set, when its datastore does not replicate account changes. */
+function accountPeers(c: ControlContext, r: InstanceRow): InstanceRow[] {
+  const traits = REPLICATION_TRAITS[managerOf(c, r)];
+  if (!traits || traits.replicatesAccounts) return [];
+  const source = r.replica_of ? c.instances.get(r.replica_of) : r;
+  if (!source) return [];
+  return [source, ...c.instances.replicasOf(source.id)].filter((m) => m.id !== r.id);
+}
+
+/**
+ * A user change: made on the instance, then on each other member of its set
+ * where the datastore needs it (accountPeers). A member that is not ACTIVE,
+ * or whose agent refuses, is named in a 409 after the others got the change,
+ * so the caller knows where to repeat it.
+ */
+async function onSet(c: ControlContext, caller: Caller, instanceId: string, what: string, fn: (a: AgentClients) => Promise<void>): Promise<void> {
+  await onAgent(c, caller, instanceId, fn);
+  const missed: string[] = [];
+  for (const m of accountPeers(c, findInstance(c, caller, instanceId))) {
+    if (m.status !== 'ACTIVE') {
+      missed.push(`${m.name} (${m.id}, ${m.status})`);
+      continue;
+    }
+    try {
+      await withAgent(c, m, fn);
+    } catch (err) {
+      missed.push(`${m.name} (${m.id}: ${relayAgentError(err).message})`);
+    }
+  }
+  if (missed.length) {
+    throw conflict(`${what} was made on instance ${instanceId} but not on these members of its replication set, which keep their own users: ${missed.join('; ')}; repeat it on each once it is ACTIVE`);
+  }
+}
 
 /** Follows the agent's marker pagination to the end. */
 async function listAll<T>(a: AgentClients, method: string, field: string): Promise<T[]> {
@@ -57,10 +96,10 @@ export const getUser = (c: ControlContext, caller: Caller, instanceId: string, u
   onAgent(c, caller, instanceId, async (a) => noPassword((await call<{ user: User }>(a, 'getUser', u)).user));
 
 export const createUsers = (c: ControlContext, caller: Caller, instanceId: string, users: User[]): Promise<void> =>
-  onAgent(c, caller, instanceId, async (a) => void (await call(a, 'createUsers', { users })));
+  onSet(c, caller, instanceId, 'the user creation', async (a) => void (await call(a, 'createUsers', { users })));
 
 export const deleteUser = (c: ControlContext, caller: Caller, instanceId: string, u: UserRef): Promise<void> =>
-  onAgent(c, caller, instanceId, async (a) => void (await call(a, 'deleteUser', u)));
+  onSet(c, caller, instanceId, 'the user deletion', async (a) => void (await call(a, 'deleteUser', u)));
 
 export interface UserChanges {
   newName?: string;
@@ -69,13 +108,13 @@ export interface UserChanges {
 }
 
 export const updateUser = (c: ControlContext, caller: Caller, instanceId: string, u: UserRef, changes: UserChanges): Promise<void> =>
-  onAgent(c, caller, instanceId, async (a) =>
+  onSet(c, caller, instanceId, 'the user change', async (a) =>
     void (await call(a, 'updateUserAttributes', { ...u, newName: changes.newName ?? '', newHost: changes.newHost ?? '', newPassword: changes.newPassword ?? '' })),
   );
 
 /** Each user's name, host and new password. */
 export const changePasswords = (c: ControlContext, caller: Caller, instanceId: string, users: User[]): Promise<void> =>
-  onAgent(c, caller, instanceId, async (a) => void (await call(a, 'changePasswords', { users })));
+  onSet(c, caller, instanceId, 'the password change', async (a) => void (await call(a, 'changePasswords', { users })));
 
 export const listAccess = (c: ControlContext, caller: Caller, instanceId: string, u: UserRef): Promise<Database[]> =>
   onAgent(c, caller, instanceId, async (a) => (await call<{ databases: Database[] }>(a, 'listAccess', u)).databases ?? []);

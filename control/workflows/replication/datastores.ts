@@ -21,13 +21,20 @@ export interface ReplicationTraits {
    * one was promoted, and then cannot follow it).
    */
   readonly repoint: 'attach' | 'demote';
+  /**
+   * Whether the datastore replicates account changes itself (grant tables,
+   * roles). Redis does not (its ACL users are each server's own): the
+   * control relays a user change to every member of the set
+   * (service/accounts.ts).
+   */
+  readonly replicatesAccounts: boolean;
 }
 
 export const REPLICATION_TRAITS: Readonly<Record<string, ReplicationTraits>> = {
-  mariadb: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach' },
-  mysql: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach' },
-  postgresql: { secret: 'deployment', incrementalSnapshot: false, repoint: 'demote' },
-  redis: { secret: 'deployment', incrementalSnapshot: false, repoint: 'attach' },
+  mariadb: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach', replicatesAccounts: true },
+  mysql: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach', replicatesAccounts: true },
+  postgresql: { secret: 'deployment', incrementalSnapshot: false, repoint: 'demote', replicatesAccounts: true },
+  redis: { secret: 'deployment', incrementalSnapshot: false, repoint: 'attach', replicatesAccounts: false },
 };
 
 /** The agent manager that runs an instance (its catalog version's). */

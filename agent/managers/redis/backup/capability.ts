@@ -82,15 +82,15 @@ export class RedisBackup implements BackupCapability {
       source = pipelineCb(raw, splitter, () => undefined);
     }
     await placeRdb({ runner: d.runner, dataDir: d.dataDir, dumpFile: d.dumpFile, owner, source, signal });
-    if (splitter) {
-      // Checked now: a backup whose users cannot be restored fails before the server starts.
-      const acl = await splitter.acl;
-      const users = parseTenantAcl(acl);
-      writeFileSync(path.join(d.dataDir, RESTORED_USERS), acl, { mode: 0o600, flag: 'wx' });
-      d.log.info({ users: users.length }, 'the backup\'s tenant users will be restored once redis runs');
-    }
-    if (!d.appendOnly()) return;
     try {
+      if (splitter) {
+        // Checked now: a backup whose users cannot be restored fails before the server starts.
+        const acl = await splitter.acl;
+        const users = parseTenantAcl(acl);
+        writeFileSync(path.join(d.dataDir, RESTORED_USERS), acl, { mode: 0o600, flag: 'wx' });
+        d.log.info({ users: users.length }, "the backup's tenant users will be restored once redis runs");
+      }
+      if (!d.appendOnly()) return;
       await rebuildAof({
         runner: d.runner,
         log: d.log,

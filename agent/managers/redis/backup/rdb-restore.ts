@@ -55,15 +55,20 @@ export async function placeRdb(input: PlaceRdbInput): Promise<number> {
   }
   const partial = path.join(dataDir, 'restore.rdb.partial');
   let bytes = 0;
+  const out = createWriteStream(partial, { flags: 'wx', mode: 0o600 });
   try {
     input.source.on('data', (c: Buffer) => (bytes += c.length));
-    await pipeline(input.source, createWriteStream(partial, { flags: 'wx', mode: 0o600 }), { signal });
+    await pipeline(input.source, out, { signal });
     await checkRdb(input.runner, partial, signal);
     chownSync(partial, input.owner.uid, input.owner.gid);
     chmodSync(partial, 0o640);
     renameSync(partial, input.dumpFile);
     return bytes;
   } catch (err) {
+    // A source that failed at once may find the file still being opened:
+    // removed only once the stream has closed it, or it would appear after.
+    out.destroy();
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     rmSync(partial, { force: true });
     input.source.destroy();
     throw err;

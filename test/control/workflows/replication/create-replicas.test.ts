@@ -17,7 +17,7 @@ import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, w
 
 t.setTimeout(20 * 60_000);
 
-const DATASTORES = (process.env.COFFER_REPLICATION_DATASTORES ?? 'mariadb,postgresql').split(',');
+const DATASTORES = (process.env.COFFER_REPLICATION_DATASTORES ?? 'mariadb,postgresql,redis').split(',');
 
 for (const ds of DATASTORES) {
   const u = DATASTORE_USERS[ds]!;

@@ -15,7 +15,7 @@ import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, k
 
 t.setTimeout(30 * 60_000);
 
-const DATASTORES = (process.env.COFFER_REPLICATION_DATASTORES ?? 'mariadb,postgresql').split(',');
+const DATASTORES = (process.env.COFFER_REPLICATION_DATASTORES ?? 'mariadb,postgresql,redis').split(',');
 const HEARTBEAT = { heartbeatSeconds: 1, heartbeatExpirySeconds: 3 };
 
 /** A source with rows 1..20 and two ACTIVE replicas holding them. */
