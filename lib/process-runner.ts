@@ -152,6 +152,8 @@ export interface SpawnOptions {
   stdin?: StdinSource;
   /** Log stdout/stderr lines (default true). Off for binary stdout. */
   logOutput?: boolean;
+  /** Called with each output line (stderr always; stdout when it is logged), e.g. to read a tool's progress. */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /**
    * Stops the child when it aborts: `stopSignal` (SIGTERM) to its process
    * group (or to the child alone with stopScope 'process'), SIGKILL to the
@@ -188,7 +190,7 @@ export class ChildHandle {
     private readonly child: ResultPromise,
     log: Logger,
     logOutput: boolean,
-    opts: Pick<SpawnOptions, 'signal' | 'killAfterMs' | 'stopSignal' | 'stopScope'> = {},
+    opts: Pick<SpawnOptions, 'signal' | 'killAfterMs' | 'stopSignal' | 'stopScope' | 'onLine'> = {},
   ) {
     this.killAfterMs = opts.killAfterMs ?? DEFAULT_KILL_AFTER_MS;
     this.stopSignal = opts.stopSignal ?? 'SIGTERM';
@@ -211,6 +213,7 @@ export class ChildHandle {
           this.lines.push(line);
           if (this.lines.length > TAIL_LINES) this.lines.shift();
           if (logOutput) log.info({ program, childPid: this.pid, stream }, line);
+          opts.onLine?.(line, stream);
         }
       };
     };

@@ -27,7 +27,9 @@ export type { CreateBackupInput } from './plan.js';
 
 /** A restore chain that passed every check that reads no object. */
 export interface CheckedRestore {
-  /** Verifies every object; the plan then writes them into the datastore. */
+  /** Replayed into the running datastore (a dump) rather than written into a stopped one's data directory. */
+  readonly logical: boolean;
+  /** Logical: verifies every object first; physical: checks them as the plan writes them (restore.ts). */
   verify(onProgress: (p: RestoreProgress) => void, signal: AbortSignal): Promise<RestorePlan>;
 }
 
@@ -104,10 +106,14 @@ export class Backups {
     cap.validateRestore?.(metas);
     const logical = !!cap.requiresRunning?.[strategy];
     return {
+      logical,
       verify: async (onProgress, signal) => {
         const open =
           openOverride ?? (async (i: number) => (await this.stores.get(chain[i]!.location!.storage).open(chain[i]!.location!.location, { signal })).stream);
-        const verified = await verifyChain({ elements: metas, open, wrappingKey: this.wrappingKey(), signal, onProgress, deps: { runner: this.runner, log: this.log } });
+        // A physical restore stages the data where nothing runs on it until
+        // every check passed (restore-swap.ts): one pass. A logical one
+        // replays into the running datastore: verified first.
+        const verified = await verifyChain({ elements: metas, open, wrappingKey: this.wrappingKey(), signal, onProgress, verifyFirst: logical, deps: { runner: this.runner, log: this.log } });
         return { logical, fill: async (s) => (await verified.consume((rawOf) => cap.restore(metas, rawOf, s))).rawBytes };
       },
     };

@@ -1,8 +1,20 @@
-// The restore path, the agent's and its tests' alike: every object of a
-// chain is verified first (checksum, every frame, the final marker) without
-// writing anything; only then does the consumer (a datastore's restore, or a
-// test's collector) read each element's raw bytes, from a second read that
-// must be the very object verified.
+// The restore path, the agent's and its tests' alike, in one of two shapes:
+//
+// - verify first (logical restores, whose bytes reach a running datastore):
+//   every object of a chain is verified (checksum, every frame, the final
+//   marker) without writing anything; only then does the consumer read
+//   each element's raw bytes, from a second read that must be the very
+//   object verified.
+// - one pass (physical restores, into a stopped datastore's staging): each
+//   object is read once, decrypted and checked while the consumer writes it
+//   into a staging place (a work dir, a staging data dir, a .partial file).
+//   Every frame is authenticated before its plaintext moves on; the final
+//   marker and the sha256 are checked at the object's end, and the
+//   consumer's tool only succeeds once its input ended whole (feedTool).
+//   consume() resolves only when every element passed every check, so the
+//   caller (restore-swap.ts) starts nothing on the data before that, and
+//   puts the previous data back if it fails. This saves a whole read,
+//   decrypt and hash of the backup (docs/performance.md, replica creation).
 import type { Readable } from 'node:stream';
 import { openRestore, verifyObject, type PipelineDeps, type RestoreResult } from '../../strategies/backup/pipeline.js';
 import { parseCompression } from '../../strategies/backup/compression.js';
@@ -39,6 +51,12 @@ export interface VerifyChainOptions {
   /** At most one progress report per this many ms (the pipeline's default otherwise). */
   readonly progressIntervalMs?: number;
   readonly deps: PipelineDeps;
+  /**
+   * false: one pass, checked while the consumer stages the bytes (see the
+   * top of this file); only for a consumer that writes into a staging place
+   * nothing runs on until consume() resolved. Default true.
+   */
+  readonly verifyFirst?: boolean;
 }
 
 export interface VerifiedChain {
@@ -52,13 +70,21 @@ export interface VerifiedChain {
   consume(fn: (rawOf: (i: number) => Promise<Readable>) => Promise<void>): Promise<RestoredBytes>;
 }
 
+function integrityFailure(settled: readonly PromiseSettledResult<unknown>[]): Error | undefined {
+  for (const r of settled) {
+    if (r.status === 'rejected' && (r.reason as { kind?: string })?.kind === 'INTEGRITY') return r.reason as Error;
+  }
+  return undefined;
+}
+
 export async function verifyChain(opts: VerifyChainOptions): Promise<VerifiedChain> {
   const { elements, wrappingKey, signal, deps, progressIntervalMs } = opts;
   const onProgress = opts.onProgress ?? (() => undefined);
   // A key the metadata says is not the backup's is refused before any object is read.
   for (const m of elements) if (m.encryption?.keyId) assertKeyMatches(wrappingKey, m.encryption.keyId);
-  const headers: Buffer[] = [];
-  for (let i = 0; i < elements.length; i++) {
+  const headers: Array<Buffer | undefined> = [];
+  const verifyFirst = opts.verifyFirst ?? true;
+  for (let i = 0; verifyFirst && i < elements.length; i++) {
     const m = elements[i]!;
     const message = `verifying backup ${m.backupId}`;
     onProgress({ phase: 'verify', message, bytesDone: 0, bytesTotal: m.storedBytes, bytesPerSecond: 0 });
@@ -102,18 +128,33 @@ export async function verifyChain(opts: VerifyChainOptions): Promise<VerifiedCha
       } catch (err) {
         for (const o of outputs) if (!o.readableEnded) o.destroy();
         for (const o of objects) o.destroy();
-        await Promise.allSettled(results);
+        const settled = await Promise.allSettled(results);
         if (signal.aborted && !(err instanceof AgentError)) throw new AgentError('AGENT_ERR_CANCELLED', 'restore was cancelled', { cause: err });
+        // One pass: a damaged object usually makes the consumer's tool fail
+        // on what it was fed; the object's own check is the reason to give.
+        if (!verifyFirst) {
+          const bad = integrityFailure(settled);
+          if (bad) throw bad;
+        }
         throw err;
       }
       // A consumer that stopped reading early without failing: nothing may wait on it.
       for (const o of outputs) if (!o.readableEnded) o.destroy();
       let rawBytes = 0;
       let storedBytes = 0;
-      for (const r of await Promise.allSettled(results)) {
+      const settled = await Promise.allSettled(results);
+      for (const r of settled) {
         if (r.status === 'fulfilled') {
           rawBytes += r.value.rawBytes;
           storedBytes += r.value.storedBytes;
+        }
+      }
+      if (!verifyFirst) {
+        // Every element must have been read whole and passed every check.
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        if (results.length !== elements.length) {
+          throw new AgentError('AGENT_ERR_INTERNAL', `the restore read ${results.length} of the chain's ${elements.length} backups`);
         }
       }
       return { rawBytes, storedBytes };

@@ -19,6 +19,9 @@ export interface ProgressEvent {
   phase: string;
   message: string;
   percent: number;
+  /** Bytes moved so far and the expected total, where the phase can tell. */
+  bytesDone?: number;
+  bytesTotal?: number;
 }
 
 /** Throws CANCELLED once the operation's signal fired. */

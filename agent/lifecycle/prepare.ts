@@ -5,7 +5,7 @@
 // resumed prepare step, reset_status, heartbeats) can trust it fully. A
 // failure goes straight to FAILED with the reason, and stops what was
 // started, so that a second Prepare begins from scratch.
-import type { PrepareInput } from '../managers/manager.js';
+import type { CloneProgress, PrepareInput } from '../managers/manager.js';
 import { AgentError } from '../errors.js';
 import type { RunningOperation } from '../operations.js';
 import { throwIfCancelled, type LifecycleContext, type ProgressEvent } from './context.js';
@@ -18,6 +18,8 @@ type Accounts = Pick<PrepareInput, 'databases' | 'users' | 'rootPassword'>;
 
 /** Where the data comes from when Prepare restores a backup. */
 export interface PrepareFromBackup {
+  /** Replayed into a running datastore (a dump), not written into a stopped one's data directory. */
+  readonly logical: boolean;
   /** Verifies the chain (nothing is written yet); progress is the restore's own. */
   verify(onProgress: (p: Omit<ProgressEvent, 'percent'>) => void, signal: AbortSignal): Promise<RestorePlan>;
 }
@@ -27,6 +29,8 @@ const PREPARE_PHASES: ReadonlyArray<[string, number, string]> = [
   ['validate', 2, 'checking the request'],
   ['configure', 5, 'rendering the configuration'],
   ['init-datadir', 35, 'initialising the data directory'],
+  // A replica cloned from its source instead (up to 60 as it copies).
+  ['clone', 5, "copying the source's data directory"],
   ['start', 65, 'starting the datastore'],
   ['secure', 75, 'creating the agent account and removing insecure defaults'],
   ['restore', 80, 'restoring the backup'],
@@ -78,13 +82,36 @@ export async function runPrepare(
     phase('validate');
     phase('configure');
     await manager.writeConfig(input.overrides);
-    phase('init-datadir');
-    await manager.initDataDir(signal);
-    phase('start');
-    state.update({ wantRunning: true });
-    await supervisor.start(signal);
-    phase('secure');
-    await manager.secure(signal, true);
+    // A replica with no backup to restore is cloned from its source in one
+    // pass (validatePrepare let it through only where the datastore can).
+    const clone = replica && !fromBackup ? replica.clone : undefined;
+    // A physical restore replaces the whole data directory: a datastore
+    // that can say so skips making, starting and securing one only to set
+    // it aside (seconds of a replica's creation, docs/performance.md).
+    const intoEmpty = !!fromBackup && !fromBackup.logical && !!manager.emptyDataDir;
+    if (clone) {
+      phase('clone');
+      step = 'cloning the source failed: ';
+      await clone((p) => emit({ phase: 'clone', message: cloneMessage(p), percent: p.bytesTotal > 0 ? 5 + Math.min(55, (55 * p.bytesDone) / p.bytesTotal) : 5, ...p }), signal);
+      // As after a restore: configured to follow before its first start.
+      await replica!.beforeStart();
+      step = '';
+    } else {
+      phase('init-datadir');
+      if (intoEmpty) await manager.emptyDataDir!();
+      else await manager.initDataDir(signal);
+    }
+    if (intoEmpty) {
+      // The restore starts it, on the restored data.
+      state.update({ wantRunning: true });
+    } else {
+      phase('start');
+      state.update({ wantRunning: true });
+      await supervisor.start(signal);
+      phase('secure');
+      // A clone's accounts are its source's: only the agent's own is seen to.
+      await manager.secure(signal, !clone);
+    }
     if (fromBackup) {
       phase('restore');
       step = 'restore from backup failed: ';
@@ -118,6 +145,11 @@ export async function runPrepare(
     state.update({ prepared: false, wantRunning: false, state: 'FAILED', reason: `Prepare failed: ${step}${reason}` });
     throw err;
   }
+}
+
+function cloneMessage(p: CloneProgress): string {
+  const mb = (n: number): string => (n / 1e6).toFixed(0);
+  return p.bytesTotal > 0 ? `copying the source's data directory: ${mb(p.bytesDone)} of ${mb(p.bytesTotal)} MB` : `copying the source's data directory: ${mb(p.bytesDone)} MB`;
 }
 
 /** Databases, users and root: after a restore, the restored data comes first. */

@@ -26,7 +26,11 @@ export const discardedDir = (layout: Layout): string => `${layout.dataDir}.pre-r
 export interface RestorePlan {
   /** Replayed into the running datastore (a logical dump) rather than into a stopped one's data directory. */
   readonly logical: boolean;
-  /** Writes the data; resolves the raw bytes restored. */
+  /**
+   * Writes the data; resolves the raw bytes restored. A physical plan reads
+   * each backup once and resolves only once every check passed
+   * (backup/restore.ts): nothing below starts the datastore before that.
+   */
   fill(signal: AbortSignal): Promise<number>;
 }
 

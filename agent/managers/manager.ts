@@ -45,6 +45,14 @@ export interface DatastoreManager {
   writeConfig(overrides: Readonly<Record<string, string>>): Promise<void>;
   /** Creates the data directory from nothing (wiping a failed earlier attempt). */
   initDataDir(signal: AbortSignal): Promise<void>;
+  /**
+   * Optional: readies an EMPTY data directory for a physical restore, in
+   * place of initDataDir, start and secure, whose data the restore would
+   * set aside and discard (Prepare from a backup). Only for a datastore
+   * whose restored data carries everything the agent's account re-keying
+   * (secure with fresh = false) needs.
+   */
+  emptyDataDir?(): Promise<void>;
   /** How the supervisor starts the datastore. */
   childSpec(): ChildSpec;
   /** True once the datastore answers. Never throws. */
@@ -126,6 +134,12 @@ export interface BackupCapability {
   restore(chain: readonly BackupMetadata[], open: (index: number) => Promise<Readable>, signal: AbortSignal): Promise<void>;
 }
 
+/** How far a clone from the source has got (bytesTotal 0 while unknown). */
+export interface CloneProgress {
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+}
+
 /** Stopping and starting the datastore, lent to a capability by the agent (the supervisor stays the agent's). */
 export interface DatastoreControl {
   stop(signal: AbortSignal): Promise<void>;
@@ -159,11 +173,23 @@ export interface ReplicationCapability {
   /** The position a replica restored from this snapshot backup starts at. */
   snapshotPosition(meta: BackupMetadata): string;
   /**
-   * After a restore, datastore stopped, before its first start: whatever
+   * After a restore or a clone, datastore stopped, before its first start: whatever
    * makes it start as a replica and never write a transaction of its own
    * (PostgreSQL: standby.signal and primary_conninfo).
    */
   configureBeforeStart(source: SourceInfo): Promise<void>;
+  /**
+   * Prepare with replica_of and no restore, in place of initialising an
+   * empty data directory: the data directory becomes a copy of the running
+   * source, taken straight from it over the replica's own access
+   * (PostgreSQL: pg_basebackup over the replica's slot), in one pass and
+   * with no stored snapshot. The datastore is stopped. The copy is made
+   * aside and moved in only once complete, so a failed or killed clone
+   * leaves no half data directory. Then configureBeforeStart runs, as after
+   * a restore. Absent: the datastore's replicas are built from a snapshot
+   * backup only.
+   */
+  cloneFromSource?(source: SourceInfo, onProgress: (p: CloneProgress) => void, signal: AbortSignal): Promise<void>;
   /** Running: follow the source, over TLS verified against the deployment's CA, and refuse writes. Re-points a replica. */
   attach(source: SourceInfo, signal: AbortSignal): Promise<void>;
   /** Running replica: stop following for good; standalone and writable. */

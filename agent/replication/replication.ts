@@ -11,7 +11,7 @@ import type { ReplicationStatus, SourceInfo } from '../../proto/gen/coffer/agent
 import type { SourceVerdict } from '../../proto/gen/coffer/control/v1/conductor.js';
 import type { BackupProgress, CreateBackupInput } from '../backup/backups.js';
 import { AgentError, unimplemented } from '../errors.js';
-import type { DatastoreControl, ReplicationCapability } from '../managers/manager.js';
+import type { CloneProgress, DatastoreControl, ReplicationCapability } from '../managers/manager.js';
 import { SourceFence } from './fencing.js';
 import { replicationStatus } from './replication-status.js';
 import { roleFile, RoleStore, type Role } from './role-store.js';
@@ -37,9 +37,15 @@ export interface ReplicationDeps {
   readonly log: Logger;
 }
 
-/** What Prepare with replica_of runs around its restore (lifecycle/prepare.ts). */
+/** What Prepare with replica_of runs around its restore or clone (lifecycle/prepare.ts). */
 export interface ReplicaPrepare {
-  /** After the restore, before the datastore's first start. */
+  /**
+   * Without a restore: the data directory copied straight from the source
+   * (the capability's cloneFromSource), in place of initialising one.
+   * Undefined where the datastore cannot clone (validatePrepare refused that).
+   */
+  readonly clone?: (onProgress: (p: CloneProgress) => void, signal: AbortSignal) => Promise<void>;
+  /** After the restore or clone, before the datastore's first start. */
   beforeStart(): Promise<void>;
   /** Once it runs and is secured: follow the source; the role becomes replica. */
   attach(signal: AbortSignal): Promise<void>;
@@ -78,9 +84,13 @@ export class Replication {
 
   /** Checks for Prepare with replica_of, before anything changes. */
   validatePrepare(source: SourceInfo, fromBackup: boolean, accounts: { databases: number; users: number; rootPassword: boolean }): void {
-    this.capability();
+    const cap = this.capability();
     checkSource(source, 'replica_of');
-    if (!fromBackup) throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', 'replica_of needs restore: a replica is built from its source\'s snapshot backup');
+    // Without a restore the replica is cloned from the running source,
+    // which only some datastores can do (PostgreSQL: pg_basebackup).
+    if (!fromBackup && !cap.cloneFromSource) {
+      throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', `replica_of needs restore: a ${this.deps.datastore} replica is built from its source's snapshot backup (it cannot be cloned straight from the source)`);
+    }
     if (accounts.databases || accounts.users || accounts.rootPassword) {
       throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', 'a replica takes its source\'s databases and users: give no databases, users or root_password with replica_of');
     }
@@ -89,7 +99,9 @@ export class Replication {
   /** Prepare's hooks for a replica; Prepare holds the lock. */
   replicaPrepare(source: SourceInfo): ReplicaPrepare {
     const cap = this.capability();
+    const clone = cap.cloneFromSource?.bind(cap);
     return {
+      ...(clone ? { clone: (onProgress: (p: CloneProgress) => void, signal: AbortSignal) => clone(source, onProgress, signal) } : {}),
       beforeStart: () => cap.configureBeforeStart(source),
       attach: async (signal) => {
         await cap.attach(source, signal);

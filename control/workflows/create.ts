@@ -148,7 +148,7 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
           try {
             await agentStream<PrepareResponse>(
               a.lifecycle.prepare(req),
-              (m) => m.progress && b.progress({ phase: m.progress.phase, message: m.progress.message, percent: m.progress.percent }),
+              (m) => m.progress && b.progress({ phase: m.progress.phase, message: m.progress.message, percent: m.progress.percent, bytesDone: m.progress.bytesDone, bytesTotal: m.progress.bytesTotal }),
               b.signal,
             );
           } catch (err) {

@@ -91,8 +91,16 @@ export async function quiesce(baseDir: string): Promise<void> {
 }
 
 export async function tableCounts(baseDir: string): Promise<string> {
+  return tableCountsAt(socketOf(baseDir));
+}
+
+/** The same, of a server on `socket` (a replica the bench made by hand). */
+export async function tableCountsAt(socket: string): Promise<string> {
   const parts = Array.from({ length: TABLES }, (_, t) => `(SELECT COUNT(*) FROM ${DB}.t${t})`);
-  return (await sql(baseDir, `SELECT CONCAT_WS(',', ${parts.join(', ')})`)).trim();
+  const statement = `SELECT CONCAT_WS(',', ${parts.join(', ')})`;
+  const r = await mariadbSocket(socket, statement);
+  if (r.code !== 0) throw new Error(`SQL failed (${r.code}): ${r.stderr.trim()}\n${statement.slice(0, 300)}`);
+  return r.stdout.trim();
 }
 
 async function tableChecksums(baseDir: string): Promise<string> {

@@ -13,6 +13,8 @@
 //   BENCH_LAG_SECONDS  how long the replication lag is measured under writes, per datastore (default 30; 0 skips it)
 //   BENCH_LAG_EVERY_MS the interval between the lag bench's writes (default 100)
 //   BENCH_FAILOVER_HEARTBEAT_SECONDS, BENCH_FAILOVER_GRACE_SECONDS  the failover part's control settings (default: the control's, 10 and 10)
+//   BENCH_ONEPASS      MariaDB replica creation's one-pass prototypes, comma list of follow, follow-none, relay-zstd, relay-none (default follow; "" none)
+//   BENCH_REPLICA_LOG  a file to keep the Coffer replica agent's log in (info level), to time the steps inside Prepare
 export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication'] as const;
 export const REPLICATION_PARTS = ['mariadb', 'postgres', 'redis', 'failover'] as const;
 export type ReplicationPart = (typeof REPLICATION_PARTS)[number];

@@ -93,6 +93,18 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     writeConfig: (overrides) => configuration.persist(overrides),
 
     async initDataDir(signal: AbortSignal): Promise<void> {
+      await manager.emptyDataDir!();
+      const installDb = requireProgram('mariadb-install-db', 'mariadb-install-db', 'mysql_install_db');
+      await runner.run(
+        [installDb, `--defaults-file=${cnfFile}`, '--user=mysql', '--skip-test-db', '--auth-root-authentication-method=socket'],
+        { signal, timeoutMs: 300_000 },
+      );
+    },
+
+    // Prepare from a physical backup: the restored grant tables hold the
+    // OS root's unix_socket account that secure(fresh = false) re-keys the
+    // agent's account through, so no system tables need installing first.
+    async emptyDataDir(): Promise<void> {
       ensureDirs();
       // A new instance takes writes: a read-only fence left by a failed
       // earlier Prepare as a replica goes with the data it fenced.
@@ -102,11 +114,6 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       }
       // A failed earlier Prepare may have left files: start from nothing.
       for (const entry of readdirSync(layout.dataDir)) rmSync(path.join(layout.dataDir, entry), { recursive: true, force: true });
-      const installDb = requireProgram('mariadb-install-db', 'mariadb-install-db', 'mysql_install_db');
-      await runner.run(
-        [installDb, `--defaults-file=${cnfFile}`, '--user=mysql', '--skip-test-db', '--auth-root-authentication-method=socket'],
-        { signal, timeoutMs: 300_000 },
-      );
     },
 
     childSpec(): ChildSpec {

@@ -104,8 +104,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
       // replication settings included (a Prepare with replica_of sets them
       // again after this; a leftover source would make a restore a standby).
       emptyDir(layout.dataDir);
-      replicationSettings.removeSecrets();
-      replicationSettings.save({ source: null, fenced: false });
+      replicationSettings.reset();
       writeHba();
       await initdb(runner, version, layout.dataDir, pgUser(), signal);
     },

@@ -7,6 +7,10 @@
 // replica and never writes a transaction of its own. The snapshot is
 // recorded as a backup of the source (its chain resolves like any other)
 // and removed at the end; the user's backup it was incremental on is kept.
+// Where the datastore's replicas clone their source (traits' `snapshot`:
+// PostgreSQL), the source only gives the access (AddReplicaAccess), no
+// backup is taken or recorded, and each Prepare gets `replica_of` and no
+// restore: the replica's agent copies the source itself, in one pass.
 //
 // Resuming after a kill -9: the snapshot is not taken again once recorded
 // (its backup row COMPLETED and the replicas' access saved in one
@@ -20,14 +24,14 @@ import { deleteBackup, removeFailedBackupObjects } from '../../service/backups.j
 import { PermanentStepError, type StepContext, type Workflow } from '../../tasks/workflow.js';
 import { failInstance } from '../common.js';
 import { buildSteps, scrubCreateData, type CreateData } from '../create.js';
-import { liveRow } from './agent-steps.js';
+import { addAccess, liveRow } from './agent-steps.js';
 import { replicaSecret, traitsOf } from './datastores.js';
 import { accessOf, sourceInfo, type AccessInfo } from './source-info.js';
 
 export interface CreateReplicasData {
   sourceId: string;
-  /** The snapshot's backup record (inserted with the task). */
-  snapshotBackupId: string;
+  /** The snapshot's backup record (inserted with the task); absent when the replicas clone the source (no backup). */
+  snapshotBackupId?: string;
   /** The backup the snapshot is incremental on: undefined until the snapshot step decided, null for a full one. */
   parentBackupId?: string | null;
   /** Each replica's access on the source (same order as `builds`), set with the snapshot: no secret. */
@@ -43,8 +47,17 @@ type Ctx = StepContext<CreateReplicasData>;
 export function createReplicasWorkflow(c: ControlContext): Workflow<CreateReplicasData> {
   const build = buildSteps(c);
 
+  /** Replicas that clone the source: their access is all it gives (idempotent, so asked again after a restart). */
+  const accessOnly = async (ctx: Ctx): Promise<void> => {
+    const d = ctx.data;
+    if (d.access) return;
+    d.access = await addAccess(c, liveRow(c, d.sourceId), d.builds.map((b) => b.instanceId));
+    ctx.save();
+  };
+
   const snapshot = async (ctx: Ctx): Promise<void> => {
     const d = ctx.data;
+    if (!d.snapshotBackupId) return accessOnly(ctx);
     const snap = c.backups.get(d.snapshotBackupId);
     if (!snap) throw new PermanentStepError(`the snapshot backup ${d.snapshotBackupId} was deleted`);
     if (snap.status === 'COMPLETED' && d.access) return;
@@ -102,9 +115,13 @@ export function createReplicasWorkflow(c: ControlContext): Workflow<CreateReplic
     const d = ctx.data;
     const b = d.builds[i]!;
     if (d.built.includes(b.instanceId)) return;
-    const snap = c.backups.get(d.snapshotBackupId);
-    if (!snap?.artifact || !d.access) throw new PermanentStepError('the snapshot is not recorded');
-    b.restore = { backupId: snap.id, artifact: snap.artifact };
+    if (!d.access) throw new PermanentStepError('the replicas\' access on the source is not recorded');
+    if (d.snapshotBackupId) {
+      const snap = c.backups.get(d.snapshotBackupId);
+      if (!snap?.artifact) throw new PermanentStepError('the snapshot is not recorded');
+      b.restore = { backupId: snap.id, artifact: snap.artifact };
+    }
+    // Else no restore: Prepare with replica_of alone clones the source.
     const name = c.instances.get(b.instanceId)?.name ?? b.instanceId;
     const access = d.access[i]!;
     for (const s of build) {
@@ -139,7 +156,7 @@ export function createReplicasWorkflow(c: ControlContext): Workflow<CreateReplic
       {
         name: 'cleanup',
         async run(ctx) {
-          await removeSnapshot(c, ctx.data.snapshotBackupId);
+          if (ctx.data.snapshotBackupId) await removeSnapshot(c, ctx.data.snapshotBackupId);
         },
       },
       {
@@ -159,12 +176,14 @@ export function createReplicasWorkflow(c: ControlContext): Workflow<CreateReplic
         const r = c.instances.get(b.instanceId);
         if (r && r.status !== 'ACTIVE') failInstance(c, b.instanceId, step, message);
       }
-      const snap = c.backups.get(data.snapshotBackupId);
+      const snapId = data.snapshotBackupId;
+      if (!snapId) return;
+      const snap = c.backups.get(snapId);
       if (snap && snap.status !== 'COMPLETED') c.backups.update(snap.id, { status: 'FAILED', fault_step: step, fault_message: message, task_id: null });
       // After the transaction onFailed runs in: the stores are called.
       setImmediate(() => {
         if (snap?.status === 'COMPLETED') void removeSnapshot(c, snap.id);
-        else void removeFailedBackupObjects(c, data.snapshotBackupId, data.sourceId);
+        else void removeFailedBackupObjects(c, snapId, data.sourceId);
       });
     },
     scrub: (data) => ({ ...data, builds: data.builds.map(scrubCreateData) }),

@@ -22,6 +22,15 @@ export interface ReplicationTraits {
    */
   readonly repoint: 'attach' | 'demote';
   /**
+   * What a new replica is built from: 'backup' (GetReplicaSnapshot takes
+   * one snapshot backup for all of them, each Prepare restores it), or
+   * 'clone' (AddReplicaAccess only, and each replica's Prepare copies the
+   * running source itself, in one pass: PostgreSQL's pg_basebackup. An
+   * older backup would be of no use to it without archived WAL to catch
+   * up from, issue 18, so it would be a fresh full copy anyway).
+   */
+  readonly snapshot: 'backup' | 'clone';
+  /**
    * Whether the datastore replicates account changes itself (grant tables,
    * roles). Redis does not (its ACL users are each server's own): the
    * control relays a user change to every member of the set
@@ -31,10 +40,10 @@ export interface ReplicationTraits {
 }
 
 export const REPLICATION_TRAITS: Readonly<Record<string, ReplicationTraits>> = {
-  mariadb: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach', replicatesAccounts: true },
-  mysql: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach', replicatesAccounts: true },
-  postgresql: { secret: 'deployment', incrementalSnapshot: false, repoint: 'demote', replicatesAccounts: true },
-  redis: { secret: 'deployment', incrementalSnapshot: false, repoint: 'attach', replicatesAccounts: false },
+  mariadb: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach', snapshot: 'backup', replicatesAccounts: true },
+  mysql: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach', snapshot: 'backup', replicatesAccounts: true },
+  postgresql: { secret: 'deployment', incrementalSnapshot: false, repoint: 'demote', snapshot: 'clone', replicatesAccounts: true },
+  redis: { secret: 'deployment', incrementalSnapshot: false, repoint: 'attach', snapshot: 'backup', replicatesAccounts: false },
 };
 
 /** The agent manager that runs an instance (its catalog version's). */

@@ -14,6 +14,7 @@ import type { SwitchoverData } from './switchover.js';
 import type { EjectData } from './eject.js';
 import type { DetachData } from './detach.js';
 import type { RejoinData } from './rejoin.js';
+import { traitsOf } from './datastores.js';
 
 export interface CreateReplicasInput {
   source: InstanceRow;
@@ -25,7 +26,8 @@ export interface CreateReplicasInput {
 
 /**
  * Inserts the replica rows (BUILD, the source's datastore, version, flavor
- * and volume, replica_of set), the snapshot's backup record and the
+ * and volume, replica_of set), the snapshot's backup record (where the
+ * datastore's replicas are built from one: traits' `snapshot`) and the
  * create-replicas task. The task's resource is the first replica.
  */
 export function submitCreateReplicas(c: ControlContext, caller: Caller, input: CreateReplicasInput): { replicas: InstanceRow[]; taskId: string } {
@@ -36,7 +38,8 @@ export function submitCreateReplicas(c: ControlContext, caller: Caller, input: C
   if (!v || !flavor) throw conflict(`instance ${source.id}'s datastore version or flavor is no longer in the catalog`);
   const project = source.project;
   const ids = names.map(() => randomUUID());
-  const snapshotId = randomUUID();
+  // A datastore whose replicas clone their source records no snapshot backup.
+  const snapshotId = traitsOf(c, source).snapshot === 'backup' ? randomUUID() : undefined;
   const builds: CreateData[] = ids.map((id) => ({
     instanceId: id,
     manager: v.manager,
@@ -45,15 +48,17 @@ export function submitCreateReplicas(c: ControlContext, caller: Caller, input: C
     prepare: { rootPassword: '', databases: [], users: [], overrides: {} },
     restore: null,
   }));
-  const data: CreateReplicasData = { sourceId: source.id, snapshotBackupId: snapshotId, builds, built: [] };
+  const data: CreateReplicasData = { sourceId: source.id, ...(snapshotId ? { snapshotBackupId: snapshotId } : {}), builds, built: [] };
   const autoFailover = input.autoFailover ?? c.config.autoFailoverDefault;
   const taskId = c.engine.submit('create-replicas', caller.project || project, ids[0]!, data, (tid) => {
     ids.forEach((id, i) => {
       c.instances.insert({ id, project, name: names[i]!, datastore: source.datastore, datastore_version: source.datastore_version, flavor_id: source.flavor_id, volume_size_gb: source.volume_size_gb, restored_from_backup_id: null });
       c.instances.update(id, { task_id: tid, replica_of: source.id });
     });
-    c.backups.insert({ id: snapshotId, project, instance_id: source.id, name: `replica snapshot for ${names.join(', ')}`, kind: 'FULL', parent_id: null, datastore: source.datastore, datastore_version: source.datastore_version });
-    c.backups.update(snapshotId, { task_id: tid });
+    if (snapshotId) {
+      c.backups.insert({ id: snapshotId, project, instance_id: source.id, name: `replica snapshot for ${names.join(', ')}`, kind: 'FULL', parent_id: null, datastore: source.datastore, datastore_version: source.datastore_version });
+      c.backups.update(snapshotId, { task_id: tid });
+    }
     // The flag lives on the source's row: the first replicas set it; later
     // ones may only turn it on.
     const first = c.instances.replicasOf(source.id).length === ids.length;

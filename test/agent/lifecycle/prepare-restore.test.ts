@@ -5,8 +5,9 @@
 // resumed prepare step, reset_status, heartbeats) must not conclude early.
 //
 // The backup object is held back through an injected FIFO: the agent's
-// verify pass blocks on it until the test writes the bytes, so "while
-// Prepare restores" is a condition the test controls, not a timing.
+// read of it (a physical restore reads it once, checking it as it is
+// staged) blocks until the test writes the bytes, so "while Prepare
+// restores" is a condition the test controls, not a timing.
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, renameSync, rmSync } from 'node:fs';
@@ -52,9 +53,10 @@ async function sourceBackup(t: Test, d: ReturnType<typeof deployment>): Promise<
 }
 
 /**
- * Puts a FIFO where the object was. The agent's first open (the verify pass)
- * blocks until `release` writes `bytes` into it; before the FIFO closes, a
- * regular file with `after` replaces it, which the restore pass then opens.
+ * Puts a FIFO where the object was. The agent's first open blocks until
+ * `release` writes `bytes` into it; before the FIFO closes, a regular file
+ * with `after` replaces it, which a second read (a verify-first restore's
+ * restore pass) would open.
  */
 function holdObject(file: string, tmpDir: string) {
   const good = readFileSync(file);
@@ -108,6 +110,10 @@ function prepareStream(agent: AgentProcess, req: PrepareRequest) {
 
 const name = (s: DatastoreState) => DatastoreState[s] ?? String(s);
 
+/** Prepare has begun reading the backup: its restore step, past the checks that read no object. */
+const readingBackup = (events: readonly PrepareResponse[]): boolean =>
+  events.some((e) => e.progress?.phase === 'verify' || e.progress?.message === 'restoring into the datastore');
+
 t.test('Prepare from a backup reports BUILDING and is busy until the restore and its accounts are done (backup object held through an injected FIFO)', async (t) => {
   const d = deployment();
   const { artifact, expected } = await sourceBackup(t, d);
@@ -121,8 +127,8 @@ t.test('Prepare from a backup reports BUILDING and is busy until the restore and
     restore: { location: artifact.location, backupId: 'full-1' },
     users: [{ name: 'app', host: '%', password: 'App-pass-1', databases: ['shop'], rules: [] }],
   });
-  // The verify pass has begun: the agent waits on the FIFO until released.
-  await waitFor('Prepare verifying the backup', async () => prep.events.some((e) => e.progress?.phase === 'verify'));
+  // The restore has begun: the agent waits on the FIFO until released.
+  await waitFor('Prepare reading the backup', async () => readingBackup(prep.events));
 
   const during = await statusOf(b);
   t.equal(name(during.state), name(BUILDING), 'GetStatus says BUILDING while the backup is read');
@@ -157,7 +163,7 @@ t.test('a restore that fails in Prepare goes BUILDING -> FAILED without reportin
   const b = await startAgent(t, { extraArgs: d.args });
   const watch = watchStates(b);
   const prep = prepareStream(b, { ...EMPTY_PREPARE, restore: { location: artifact.location, backupId: 'full-1' } });
-  await waitFor('Prepare verifying the backup', async () => prep.events.some((e) => e.progress?.phase === 'verify'));
+  await waitFor('Prepare reading the backup', async () => readingBackup(prep.events));
   t.equal(name((await statusOf(b)).state), name(BUILDING), 'BUILDING while the backup is read');
 
   await held.release(tampered);

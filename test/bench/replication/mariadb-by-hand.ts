@@ -31,7 +31,16 @@ export interface HandTiming {
   readonly phases: string;
 }
 
-export async function mariadbReplicaByHand(td: Teardown, dir: string, src: MariadbSourceForHand, serverId: number): Promise<HandTiming> {
+/**
+ * How the source's copy reaches NEWDATADIR (mbstream -x into it), and the
+ * phase name it is timed under. By hand: mariadb-backup | mbstream -x.
+ */
+export interface CopyStep {
+  readonly name: string;
+  copy(dataDir: string): Promise<void>;
+}
+
+export async function mariadbReplicaByHand(td: Teardown, dir: string, src: MariadbSourceForHand, serverId: number, copyStep?: CopyStep): Promise<HandTiming> {
   const data = path.join(dir, 'data');
   const work = path.join(dir, 'work');
   for (const d of [data, path.join(work, 'target'), path.join(work, 'tmp'), path.join(dir, 'run'), path.join(dir, 'tmp')]) mkdirSync(d, { recursive: true, mode: 0o755 });
@@ -63,14 +72,19 @@ export async function mariadbReplicaByHand(td: Teardown, dir: string, src: Maria
   const ph = new Phases();
   const mark = (name: string) => ph.mark(name);
 
-  await runPipeline(
-    [
-      { argv: ['mariadb-backup', '--no-defaults', '--backup', '--stream=xbstream', `--target-dir=${work}/target`, `--tmpdir=${work}/tmp`, `--socket=${socketOf(src.baseDir)}`, '--user=root'] },
-      { argv: ['mbstream', '-x', '-C', data] },
-    ],
-    null,
-  );
-  mark('backup | mbstream -x');
+  if (copyStep) {
+    await copyStep.copy(data);
+    mark(copyStep.name);
+  } else {
+    await runPipeline(
+      [
+        { argv: ['mariadb-backup', '--no-defaults', '--backup', '--stream=xbstream', `--target-dir=${work}/target`, `--tmpdir=${work}/tmp`, `--socket=${socketOf(src.baseDir)}`, '--user=root'] },
+        { argv: ['mbstream', '-x', '-C', data] },
+      ],
+      null,
+    );
+    mark('backup | mbstream -x');
+  }
   await run(['mariadb-backup', '--no-defaults', '--prepare', `--target-dir=${data}`]);
   mark('prepare');
   await run(['chown', '-R', 'mysql:mysql', dir]);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { socketOf } from '../../support/dataset.js';
 import { call, type AgentProcess } from '../../support/agent.js';
 import { deployment } from '../agents.js';
-import { generate, quiesce, tableCounts } from '../mariadb.js';
+import { generate, quiesce, tableCounts, tableCountsAt } from '../mariadb.js';
 import type { BenchOptions } from '../options.js';
 import { mbps, row, Teardown, type Row } from '../harness.js';
 import { replicaByCoffer } from './coffer-replica.js';
@@ -18,10 +18,26 @@ import { timeRatioSummary } from './ratio.js';
 import { lagNote, measureLag } from './lag.js';
 import { mariadbLagProbe } from './lag-probes.js';
 import { preparedTlsAgent, type BenchPki } from './tls.js';
+import { relaySnapshotInto } from './mariadb-relay.js';
+import { followSnapshotInto } from './mariadb-follow.js';
+import { loadWrappingKey } from '../../../strategies/backup/key-file.js';
 
 const S = 'replication';
 const GIB = 1024 ** 3;
 const TARGET = 1.3;
+
+// BENCH_ONEPASS: the one-pass prototypes measured after each Coffer replica
+// (comma list of follow, follow-none, relay-zstd, relay-none; default follow; "" none).
+type OnePass = 'follow' | 'follow-none' | 'relay-zstd' | 'relay-none';
+const ONE_PASS_KINDS: readonly OnePass[] = ['follow', 'follow-none', 'relay-zstd', 'relay-none'];
+const ONE_PASS: readonly OnePass[] = (process.env.BENCH_ONEPASS ?? 'follow')
+  .split(',')
+  .map((x) => x.trim())
+  .filter(Boolean)
+  .map((x) => {
+    if (!(ONE_PASS_KINDS as readonly string[]).includes(x)) throw new TypeError(`BENCH_ONEPASS: unknown prototype "${x}"; use ${ONE_PASS_KINDS.join(', ')}`);
+    return x as OnePass;
+  });
 
 export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown, root: string, pki: BenchPki): Promise<Row[]> {
   const rows: Row[] = [];
@@ -37,6 +53,8 @@ export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown,
   const want = await tableCounts(source.baseDir);
 
   const pairs: Array<{ hand: number; coffer: number }> = [];
+  const onePass: Record<OnePass, Array<{ hand: number; coffer: number }>> = { follow: [], 'follow-none': [], 'relay-zstd': [], 'relay-none': [] };
+  const wrappingKey = loadWrappingKey(path.join(root, 'backup.key'));
   for (let r = 1; r <= o.rounds; r++) {
     const round = new Teardown();
     try {
@@ -77,6 +95,54 @@ export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown,
       }
       await c.agent.stop();
       await round.run();
+
+      // The one-pass prototypes (BENCH_ONEPASS): the replica's restore
+      // follows the stored snapshot while the source writes it
+      // (mariadb-follow.ts), or the source agent's StreamBackup is restored
+      // while it arrives, nothing stored (mariadb-relay.ts).
+      for (const kind of ONE_PASS) {
+        const rdir = path.join(root, `${kind}-${r}`);
+        let stored = 0;
+        let detail = '';
+        const followId = randomUUID();
+        const p = await mariadbReplicaByHand(round, rdir, { baseDir: source.baseDir, port: source.datastorePort, ca: pki.ca, ...hand }, 200 + r * 4 + ONE_PASS.indexOf(kind), {
+          name:
+            kind === 'follow'
+              ? 'GetReplicaSnapshot, its stored object followed while written: decrypt, zstd -d | mbstream -x'
+              : kind === 'follow-none'
+                ? 'CreateBackup (compression none), its stored object followed while written: decrypt | mbstream -x'
+                : `StreamBackup (${kind === 'relay-zstd' ? 'zstd' : 'none'}) relayed: decrypt${kind === 'relay-zstd' ? ', zstd -d' : ''} | mbstream -x`,
+          async copy(data) {
+            if (kind === 'follow' || kind === 'follow-none') {
+              const f = await followSnapshotInto(
+                { source, sourceInstanceId: source.instanceId, backupDir, wrappingKey, replicaId: followId, password: randomBytes(18).toString('base64url'), compression: kind === 'follow' ? 'zstd' : 'none' },
+                data,
+              );
+              stored = f.storedBytes;
+              detail = `, the source's snapshot stored after ${f.snapshotSeconds.toFixed(2)} s`;
+              await call(source.clients.backup, 'deleteBackup', { location: f.artifact.location });
+            } else {
+              stored = (await relaySnapshotInto(source, wrappingKey, kind === 'relay-zstd' ? 'zstd' : 'none', data)).storedBytes;
+            }
+          },
+        });
+        if (kind === 'follow') await call(source.clients.replication, 'removeReplicaAccess', { replicaId: followId });
+        const counts = await tableCountsAt(path.join(rdir, 'run', 'r.sock'));
+        if (counts !== want) throw new Error(`the ${kind} replica's row counts differ: source ${want}, replica ${counts}`);
+        onePass[kind].push({ hand: h.seconds, coffer: p.seconds });
+        rows.push(
+          row({
+            suite: S,
+            name: `MariaDB replica, one-pass PROTOTYPE ${kind} (${kind.startsWith('follow') ? 'stored snapshot followed while written' : 'source agent StreamBackup restored while it arrives'}; no replica agent), round ${r}`,
+            bytes: stored,
+            seconds: p.seconds,
+            mbps: mbps(gen.bytes, p.seconds),
+            note: `${p.phases}${detail}; ${(p.seconds / h.seconds).toFixed(2)}x the by-hand time; bytes = the snapshot's; row counts equal the source's`,
+          }),
+        );
+        await round.run();
+        rmSync(rdir, { recursive: true, force: true });
+      }
       await call(source.clients.replication, 'removeReplicaAccess', { replicaId });
       rmSync(path.join(root, `coffer-${r}`), { recursive: true, force: true });
       rmSync(path.join(backupDir, c.snapshotLocation), { force: true });
@@ -85,5 +151,8 @@ export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown,
     }
   }
   rows.push(row({ suite: S, name: 'MariaDB replica creation: Coffer vs by hand', note: timeRatioSummary(pairs, TARGET).text }));
+  for (const k of ONE_PASS) {
+    rows.push(row({ suite: S, name: `MariaDB replica creation: one-pass prototype ${k} vs by hand (no replica agent)`, note: timeRatioSummary(onePass[k], TARGET).text }));
+  }
   return rows;
 }

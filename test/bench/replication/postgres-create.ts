@@ -1,5 +1,6 @@
 // Replica creation for PostgreSQL: by hand (postgres-by-hand.ts:
-// pg_basebackup -R -X stream, start) against Coffer (coffer-replica.ts),
+// pg_basebackup -R -X stream, start) against Coffer (coffer-clone-replica.ts:
+// the replica's agent clones the source, as the control drives it),
 // round after round on one source holding a pgbench dataset. Target:
 // Coffer at most 1.3x the by-hand time.
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -10,7 +11,7 @@ import { deployment } from '../agents.js';
 import { pgbenchDataset } from '../postgres.js';
 import type { BenchOptions } from '../options.js';
 import { mbps, row, Teardown, type Row } from '../harness.js';
-import { replicaByCoffer } from './coffer-replica.js';
+import { clonedReplicaByCoffer } from './coffer-clone-replica.js';
 import { pgReplicaByHand } from './postgres-by-hand.js';
 import { pgCaughtUp, pgSql, type PgServer } from './pg-sql.js';
 import { timeRatioSummary } from './ratio.js';
@@ -27,7 +28,7 @@ const accounts = (s: PgServer) => pgSql(s, 'SELECT count(*) FROM pgbench_account
 
 export async function benchPostgresReplicaCreation(o: BenchOptions, td: Teardown, root: string, pki: BenchPki): Promise<Row[]> {
   const rows: Row[] = [];
-  const { agentArgs, backupDir } = deployment(root);
+  const { agentArgs } = deployment(root);
   const source = await preparedTlsAgent(td, pki, path.join(root, 'src'), 'postgresql', agentArgs);
   const src = pgServerOf(source);
   const gen = await pgbenchDataset(source, o.sizeGb);
@@ -54,7 +55,7 @@ export async function benchPostgresReplicaCreation(o: BenchOptions, td: Teardown
       rmSync(dir, { recursive: true, force: true });
 
       const replicaId = randomUUID();
-      const c = await replicaByCoffer(round, {
+      const c = await clonedReplicaByCoffer(round, {
         source,
         sourceId: source.instanceId,
         datastore: 'postgresql',
@@ -71,11 +72,11 @@ export async function benchPostgresReplicaCreation(o: BenchOptions, td: Teardown
       rows.push(
         row({
           suite: S,
-          name: `PostgreSQL replica by Coffer (GetReplicaSnapshot on the source agent, fresh agent Prepare with restore + replica_of), round ${r}`,
-          bytes: c.snapshotBytes,
+          name: `PostgreSQL replica by Coffer (AddReplicaAccess on the source agent, fresh agent Prepare with replica_of: pg_basebackup clone), round ${r}`,
+          bytes: c.clonedBytes,
           seconds: c.seconds,
           mbps: mbps(gen.bytes, c.seconds),
-          note: `${c.phases}; ${(c.seconds / h.seconds).toFixed(2)}x the by-hand time; bytes = the stored snapshot; pgbench_accounts rows equal the source's (${got})`,
+          note: `${c.phases}; ${(c.seconds / h.seconds).toFixed(2)}x the by-hand time; bytes = what the clone copied (pg_basebackup --progress); pgbench_accounts rows equal the source's (${got})`,
         }),
       );
       if (r === o.rounds && o.lagSeconds > 0) {
@@ -86,7 +87,6 @@ export async function benchPostgresReplicaCreation(o: BenchOptions, td: Teardown
       await round.run();
       await call(source.clients.replication, 'removeReplicaAccess', { replicaId });
       rmSync(path.join(root, `coffer-${r}`), { recursive: true, force: true });
-      rmSync(path.join(backupDir, c.snapshotLocation), { force: true });
     } finally {
       await round.run();
     }

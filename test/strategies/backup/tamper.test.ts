@@ -1,5 +1,7 @@
 // A stored object that was altered, cut short, reordered or spliced must fail
-// verification, and the restore must hand the destination zero bytes.
+// verification, and the restore must hand the destination zero bytes; the
+// one-pass restore (physical backups, into staging) must fail with the same
+// reason and never finish its destination.
 import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { CofferError, type ErrorKind } from '../../../lib/coded-error.js';
@@ -47,6 +49,15 @@ async function assertRejected(t: Test, obj: Buffer, kind: ErrorKind = 'INTEGRITY
     t.ok(out.destroyed && !out.finished, `destination destroyed, not finished (${which})`);
     t.equal(opened, 1, `the object was not opened for a restore pass (${which})`);
     await t.rejects(verifyObject(chunked(obj), checksum, wrappingKey), ofKind(kind), `verifyObject fails (${which})`);
+    // One pass (physical restores): bytes may reach the staging destination,
+    // but it never finishes and the restore fails with the object's reason.
+    const staged = new MemorySink();
+    await t.rejects(
+      restoreObject({ open: () => chunked(obj), destination: staged, wrappingKey, expected: { sha256: checksum, compression: 'zstd' }, verifyFirst: false }, deps),
+      ofKind(kind),
+      `one-pass restore fails (${which})`,
+    );
+    t.ok(!staged.finished, `one pass: the destination never finished (${which})`);
   }
 }
 

@@ -42,9 +42,8 @@ export function dropStaging(layout: Layout): void {
   rmSync(stagingDir(layout), { recursive: true, force: true });
 }
 
-/** Puts the staged directory in place of the data directory. */
-export function swapIn(layout: Layout, pgUser: OsUser): void {
-  const staged = stagingDir(layout);
+/** Puts the staged directory (a restore's, or `staged` on the same filesystem) in place of the data directory. */
+export function swapIn(layout: Layout, pgUser: OsUser, staged: string = stagingDir(layout)): void {
   const previous = previousDir(layout);
   rmSync(previous, { recursive: true, force: true });
   if (existsSync(layout.dataDir)) renameSync(layout.dataDir, previous);

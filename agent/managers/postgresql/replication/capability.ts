@@ -2,9 +2,10 @@
 // instances is the control's; role, fencing policy and the snapshot backup
 // are the agent core's). See docs/replication.md.
 //
-//  - A replica is a standby restored from the source's snapshot (a
-//    pg_basebackup backup) that starts with standby.signal and never leaves
-//    recovery until it is promoted: it never writes WAL of its own.
+//  - A replica is a standby cloned straight from its source (clone.ts:
+//    pg_basebackup over its slot), or restored from a snapshot backup, that
+//    starts with standby.signal and never leaves recovery until it is
+//    promoted: it never writes WAL of its own.
 //  - The source keeps one physical slot per replica (role.ts), made before
 //    the snapshot backup begins, dropped with the replica's access.
 //  - The write fence (fence.ts) refuses every client but the agent's.
@@ -20,10 +21,11 @@ import type { ReplicaAccess } from '../../../../proto/gen/coffer/agent/v1/replic
 import type { ReplicationStatus, SourceInfo } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
 import { AgentError, invalid } from '../../../errors.js';
 import type { Layout } from '../../../layout.js';
-import type { DatastoreControl, ReplicationCapability } from '../../manager.js';
+import type { CloneProgress, DatastoreControl, ReplicationCapability } from '../../manager.js';
 import { REPLICATION_ROLE } from '../constants.js';
 import { checkPassword } from '../names.js';
 import type { PgClient } from '../pg-client.js';
+import { cloneFromSource } from './clone.js';
 import { endClientSessions } from './fence.js';
 import { lsnReached, parseLsn } from './lsn.js';
 import { checkSource, slotName, type CheckedSource } from './names.js';
@@ -136,6 +138,12 @@ export class PgReplication implements ReplicationCapability {
     }
     settings.writeStandbySignal(layout.dataDir);
     log.info({ host: s.host, port: s.port, slot: s.slot }, 'configured to start as a standby');
+  }
+
+  async cloneFromSource(source: SourceInfo, onProgress: (p: CloneProgress) => void, signal: AbortSignal): Promise<void> {
+    const s = checkSource(source);
+    const { version, layout, runner, log, settings } = this.ctx;
+    await cloneFromSource({ version, layout, runner, log, settings, pgUser: this.ctx.pgUser() }, s, onProgress, signal);
   }
 
   async attach(source: SourceInfo, signal: AbortSignal): Promise<void> {

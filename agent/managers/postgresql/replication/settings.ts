@@ -152,6 +152,12 @@ export class ReplicationSettings {
     rmSync(this.passfile, { force: true });
   }
 
+  /** A fresh data directory's state: no source, no secret, no fence (Prepare starts from nothing). */
+  reset(): void {
+    this.removeSecrets();
+    this.save({ source: null, fenced: false });
+  }
+
   /** standby.signal in a data directory: its next start is as a standby. */
   writeStandbySignal(dataDir: string): void {
     const pg = this.pgUser();

@@ -1,13 +1,15 @@
 // PostgreSQL streaming replication through real agents and real postgres
 // servers, driven over the agent's ReplicationService as the control would
-// (docs/replication.md): a replica built from the source's snapshot through
-// Prepare with replica_of, a write on the source seen on the replica, writes
-// refused on the replica (by the superuser too), a switchover under a
-// running write loop that loses no acknowledged row and leaves the old
-// primary following the new one after pg_rewind, detach, slots reported
-// and dropped, TLS required of the replication role.
-import t from 'tap';
-import { readFileSync, statSync } from 'node:fs';
+// (docs/replication.md): a replica cloned from its source through Prepare
+// with replica_of and no restore (a wrong secret and an unreachable source
+// refused first, leaving nothing half done), two more from one snapshot
+// backup through Prepare with restore, a write on the source seen on the
+// replica, writes refused on the replica (by the superuser too), a
+// switchover under a running write loop that loses no acknowledged row and
+// leaves the old primary following the new one after pg_rewind, detach,
+// slots reported and dropped, TLS required of the replication role.
+import t, { type Test } from 'tap';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
@@ -19,35 +21,101 @@ import type { ReplicationStatus, SourceInfo } from '../../../../proto/gen/coffer
 import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { freePort } from '../../../support/ports.js';
 
-t.test('a replica built from its source, switchover under a write loop, pg_rewind, detach and slots', async (t) => {
+/** The pid of a process whose command line names a path under `root`, if one runs. */
+function processNaming(root: string): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.endsWith(`=${root}`) || a === root)) return Number(name);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
+
+t.test('a replica cloned from its source, switchover under a write loop, pg_rewind, detach and slots', async (t) => {
   const storage = deployment();
   const s = await instance(t, storage);
   await collect(s.c.lifecycle.prepare({ ...SHOP_PREPARE, rootPassword: 'R00t-pass-1', replicaOf: undefined }));
   t.equal((await alice(s, 'CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 5000) g')).code, 0);
   const fingerprint = FINGERPRINT;
 
+  // The replica's id is known before it exists (the control makes it); its
+  // access (the deployment's role, its own slot) is all the source gives:
+  // no snapshot backup.
   const replicaId = randomUUID();
-  // The replica's id is known before it exists (the control makes it).
-  const events = await collect<GetReplicaSnapshotResponse>(
-    s.c.replication.getReplicaSnapshot({ replicas: [{ replicaId, password: REPL_PASSWORD }], backupId: `snap-${replicaId}`, parent: undefined, storage: undefined }),
-  );
-  const snap = events.at(-1)?.snapshot as ReplicaSnapshot;
-  t.ok(snap?.artifact, 'the snapshot is a stored backup');
-  t.equal(snap.sources[0]!.slotName, hex(replicaId), 'the replica has its own slot, named from its id');
-  t.equal(snap.sources[0]!.replicationUser, 'coffer_replication');
-  t.match(snap.sources[0]!.position, /^[0-9A-F]+\/[0-9A-F]+$/, 'the position is the snapshot\'s stop LSN');
-  t.equal(snap.sources[0]!.position, snap.artifact!.metadata!.stopLsn);
-  // Written after the snapshot: the slot keeps the WAL that carries it.
-  t.equal((await alice(s, "INSERT INTO items VALUES (5001, 'after the snapshot')")).code, 0);
+  const access = (await rpc<{ sources: SourceInfo[] }>(s, 'addReplicaAccess', { replicas: [{ replicaId, password: REPL_PASSWORD }] })).sources[0]!;
+  t.equal(access.slotName, hex(replicaId), 'the replica has its own slot, named from its id');
+  t.equal(access.replicationUser, 'coffer_replication');
+  // Written after the slot was made, before the clone.
+  t.equal((await alice(s, "INSERT INTO items VALUES (5001, 'after the slot')")).code, 0);
 
-  const replica = await instance(t, storage, replicaId);
-  const prep = await collect<PrepareResponse>(
-    replica.c.lifecycle.prepare({ datastoreVersion: '15', rootPassword: '', databases: [], users: [], overrides: {}, restore: { location: snap.artifact!.location, backupId: snap.artifact!.metadata!.backupId }, replicaOf: sourceFor(s, snap.sources[0]!) }),
-  );
-  t.equal(prep.at(-1)?.result?.state, DatastoreState.DATASTORE_STATE_ACTIVE, 'Prepare with replica_of ends ACTIVE');
+  let replica = await instance(t, storage, replicaId);
+  const clonePrepare = (source: SourceInfo) => replica.c.lifecycle.prepare({ datastoreVersion: '15', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: source });
+  const dataDir = path.join(replica.agent.baseDir, 'data');
+  const nothingHalfDone = (tt: Test, what: string): void => {
+    tt.same(readdirSync(dataDir), [], `${what}: the data directory is empty`);
+    tt.notOk(existsSync(path.join(replica.agent.baseDir, 'work', 'pg-clone')), `${what}: no staging copy is left`);
+  };
+
+  await t.test('a wrong secret, a source nobody answers at, a slot it never made: Prepare fails naming it, and leaves no half data directory', async (t) => {
+    const wrong = await collect(clonePrepare({ ...sourceFor(s, access), replicationPassword: 'Wrong-pass-1' })).catch((e: { code: number; details: string }) => e);
+    t.equal((wrong as { code: number }).code, Status.INVALID_ARGUMENT, 'a refused secret is a bad request, not worth a retry');
+    t.match((wrong as { details: string }).details, /refused the replication password of coffer_replication/, (wrong as { details: string }).details);
+    t.match((wrong as { details: string }).details, new RegExp(`127\\.0\\.0\\.1:${s.agent.datastorePort}`), 'names the source');
+    nothingHalfDone(t, 'after a refused secret');
+    const st = await call<object, GetStatusResponse>(replica.c.lifecycle, 'getStatus', {});
+    t.equal(st.state, DatastoreState.DATASTORE_STATE_FAILED, 'the instance reports FAILED');
+    t.match(st.reason, /cloning the source failed/);
+
+    const away = await collect(clonePrepare({ ...sourceFor(s, access), port: await freePort() })).catch((e: { code: number; details: string }) => e);
+    t.match((away as { details: string }).details, /cannot be reached/, (away as { details: string }).details);
+    nothingHalfDone(t, 'after an unreachable source');
+
+    const noSlot = await collect(clonePrepare({ ...sourceFor(s, access), slotName: hex(randomUUID()) })).catch((e: { code: number; details: string }) => e);
+    t.match((noSlot as { details: string }).details, /has no replication slot coffer_[0-9a-f]{32}/, (noSlot as { details: string }).details);
+    nothingHalfDone(t, 'after a slot the source never made');
+    t.notOk(replica.agent.logs.join('\n').includes('Wrong-pass-1'), 'the wrong secret is in no log either');
+  });
+
+  await t.test('the agent killed mid-clone: its next boot stops the copy and leaves no half data directory', async (tt) => {
+    const staging = path.join(replica.agent.baseDir, 'work', 'pg-clone');
+    const running = collect(clonePrepare(sourceFor(s, access))).catch(() => 'the stream ended with the agent');
+    // Fault injection a real part cannot produce on cue: pg_basebackup is
+    // frozen (SIGSTOP) as soon as it runs, so the kill lands mid-copy.
+    const pid = await waitFor('pg_basebackup copying into the staging dir', async () => processNaming(staging), 60_000);
+    process.kill(pid, 'SIGSTOP');
+    replica.agent.proc.kill('SIGKILL');
+    await replica.agent.exited;
+    await running;
+    tt.ok(existsSync(`/proc/${pid}`), 'the copy outlived the agent');
+    // Restarted for the rest of the file (the outer test owns it).
+    replica = await replica.restart(t);
+    const st = await waitFor('the restarted agent settled', async () => {
+      const x = await call<object, GetStatusResponse>(replica.c.lifecycle, 'getStatus', {});
+      return x.state === DatastoreState.DATASTORE_STATE_FAILED ? x : undefined;
+    });
+    tt.match(st.reason, /Prepare/, `FAILED, asking for Prepare again: ${st.reason}`);
+    await waitFor('the orphaned pg_basebackup gone', async () => !existsSync(`/proc/${pid}`) || /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')));
+    tt.pass('boot stopped the orphaned copy');
+    nothingHalfDone(tt, 'after the kill');
+    // Its walsender ends with the connection: the slot is free again.
+    await waitFor('the replica\'s slot free on the source', async () => (await status(s)).slots.some((x) => x.name === access.slotName && !x.active));
+  });
+
+  // Prepare again, now with the right secret, on the same instance.
+  const prep = await collect<PrepareResponse>(clonePrepare(sourceFor(s, access)));
+  t.equal(prep.at(-1)?.result?.state, DatastoreState.DATASTORE_STATE_ACTIVE, 'Prepare with replica_of and no restore ends ACTIVE');
+  t.ok(prep.some((e) => e.progress?.phase === 'clone'), 'Prepare reports the clone as a phase');
+  t.notOk(prep.some((e) => e.progress?.phase === 'init-datadir' || e.progress?.phase === 'restore'), 'no initdb, no restore: one copy from the source');
+  const bytes = prep.flatMap((e) => (e.progress?.phase === 'clone' && e.progress.bytesTotal > 0 ? [e.progress] : []));
+  t.ok(bytes.length > 0 && bytes.at(-1)!.bytesDone > 0, `the clone's progress carries bytes (${bytes.at(-1)?.bytesDone} of ${bytes.at(-1)?.bytesTotal})`);
+  t.notOk(existsSync(path.join(replica.agent.baseDir, 'work', 'pg-clone')), 'the staging copy was moved into place');
 
   await t.test('the replica has the rows, and sees a new write within seconds', async (t) => {
-    await waitFor('the row written after the snapshot', async () => (await value(replica, 'SELECT v FROM items WHERE id = 5001')) === 'after the snapshot');
+    await waitFor('the row written after the slot', async () => (await value(replica, 'SELECT v FROM items WHERE id = 5001')) === 'after the slot');
     t.equal(await value(replica, fingerprint), await value(s, fingerprint), 'same rows as the source');
     t.equal((await alice(s, "INSERT INTO items VALUES (6000, 'live')")).code, 0);
     await waitFor('the live write on the replica', async () => (await value(replica, 'SELECT v FROM items WHERE id = 6000')) === 'live', 30_000);
@@ -215,6 +283,8 @@ t.test('a replica built from its source, switchover under a write loop, pg_rewin
   });
 });
 
+// Prepare with restore + replica_of stays (a user's backup may seed a
+// replica; MariaDB and Redis build every replica that way).
 t.test('one snapshot for two replicas; after a switchover the other replica is re-pointed and follows the new timeline', async (t) => {
   const storage = deployment();
   const s = await instance(t, storage);

@@ -1,8 +1,9 @@
 // Replicas through the real control and real agents, for each datastore
 // whose agent has replication here: a source holding rows gets two replicas
-// built from one snapshot in parallel; both hold the rows, follow new
-// writes within seconds and refuse writes; the snapshot backup is gone
-// afterwards; one replica is detached (standalone and writable), the other
+// built in parallel (MariaDB: from one snapshot backup; PostgreSQL: each
+// cloned from the source through a slot of its own, no backup); both hold
+// the rows, follow new writes within seconds and refuse writes; the
+// snapshot backup is gone afterwards; one replica is detached (standalone and writable), the other
 // deleted (the source drops its access).
 import t from 'tap';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { InstanceStatus, type DeleteInstanceResponse, type DetachReplicaResponse
 import type { ListBackupsResponse } from '../../../../proto/gen/coffer/control/v1/backups.js';
 import { ccall, startControl } from '../../../support/control.js';
 import { waitFor } from '../../../support/agent.js';
+import { psqlAdmin } from '../../../support/psql.js';
 import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, waitInstance, waitRows } from '../../../support/replication.js';
 
 t.setTimeout(20 * 60_000);
@@ -63,6 +65,20 @@ for (const ds of DATASTORES) {
       const refusal = await u.refusal(r.port, 1000);
       t.not(refusal, '', `${r.name} refuses a write: ${refusal.split('\n')[0]}`);
     }
+    if (ds === 'postgresql') {
+      // Cloned straight from the source (docs/replication-postgresql.md):
+      // each through a slot of its own, and no snapshot backup at all.
+      const want = replicas.map((r) => `coffer_${r.id.replace(/-/g, '')}:true`).sort().join(',');
+      const srcBase = path.join(h.dataDir, 'instances', source.id, 'base');
+      let seen = '';
+      const slots = await waitFor('both replicas streaming from their slots', async () => {
+        const r = await psqlAdmin(srcBase, source.port, "SELECT string_agg(slot_name || ':' || active, ',' ORDER BY slot_name) FROM pg_replication_slots");
+        seen = r.stdout || r.stderr;
+        return r.stdout === want ? r.stdout : false;
+      }, 30_000).catch(() => seen);
+      t.equal(slots, want, 'each replica streams from a slot of its own on the source');
+      t.equal(backupRows(h.dataDir, source.id), 0, 'no snapshot backup was recorded: the replicas cloned the source');
+    }
 
     // The replication secrets are derived again where needed, never stored:
     // not in the database, its WAL, or the tasks' data.
@@ -103,6 +119,15 @@ for (const ds of DATASTORES) {
     t.equal(after.status, InstanceStatus.INSTANCE_STATUS_ACTIVE, 'and is ACTIVE');
     t.equal(await u.refusal(source.port, 53), '', 'the source still takes writes');
   });
+}
+
+function backupRows(dataDir: string, instanceId: string): number {
+  const db = new Database(path.join(dataDir, 'coffer.db'), { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM backups WHERE instance_id = ?').get(instanceId) as { n: number }).n;
+  } finally {
+    db.close();
+  }
 }
 
 function dumpReplication(dataDir: string): string {
