@@ -9,6 +9,7 @@ import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
 import { AGENT_BIN, agentEnv, alive, waitFor } from './agent.js';
 import { ccall, type ControlHarness } from './control.js';
 import { psql } from './psql.js';
+import { datastoreTrust } from './datastore-trust.js';
 import { redisCli } from './redis-cli.js';
 import { mariadb } from './mariadb-client.js';
 
@@ -51,20 +52,21 @@ const pg: DatastoreUser = {
   },
 };
 
+// The control's Redis instances serve TLS only: redis-cli verifies them against the deployments' CA.
 const redis: DatastoreUser = {
   datastore: 'redis',
   sourceRequest: (name) => CreateInstanceRequest.fromPartial({ name, datastore: 'redis', users: [{ name: USER, password: PASSWORD, rules: ['~*', '+@all'] }] }),
   async setup() {},
   async write(port, i) {
-    const r = await redisCli(port, USER, PASSWORD, ['SET', `row:${i}`, '1']);
+    const r = await redisCli(port, USER, PASSWORD, ['SET', `row:${i}`, '1'], datastoreTrust());
     return r.code === 0 && r.stdout.trim() === 'OK';
   },
   async refusal(port, i) {
-    const r = await redisCli(port, USER, PASSWORD, ['SET', `row:${i}`, '1']);
+    const r = await redisCli(port, USER, PASSWORD, ['SET', `row:${i}`, '1'], datastoreTrust());
     return r.code === 0 && r.stdout.trim() === 'OK' ? '' : (r.stdout + r.stderr).trim();
   },
   async rows(port) {
-    const r = await redisCli(port, USER, PASSWORD, ['--scan', '--pattern', 'row:*']);
+    const r = await redisCli(port, USER, PASSWORD, ['--scan', '--pattern', 'row:*'], datastoreTrust());
     if (r.code !== 0) throw new Error(r.stderr);
     return new Set(r.stdout.split('\n').filter(Boolean).map((k) => Number(k.slice(4))));
   },
