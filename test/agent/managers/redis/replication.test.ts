@@ -23,7 +23,7 @@ import type { AgentProcess } from '../../../support/agent.js';
 // change roles and build their own pair; the detach test builds a plaintext
 // pair, and its detached replica takes the hostile inputs.
 const shared = deployment({ tls: true });
-const plain = deployment();
+const plaintext = deployment();
 const root = t;
 let sharedSource: Promise<{ agent: AgentProcess; root: Redis }> | undefined;
 async function sharedSourceOnce(): Promise<{ agent: AgentProcess; root: Redis }> {
@@ -194,7 +194,7 @@ let detachedReplica: Promise<AgentProcess> = Promise.reject(new Error('the detac
 detachedReplica.catch(() => undefined);
 
 t.test('without TLS material (plaintext, as before): replication works; detach makes a replica standalone and writable; the RPCs refuse what makes no sense for a role', async (t) => {
-  const d = plain;
+  const d = plaintext;
   const { agent: source, root: src } = await rootedRedis(t, d);
   await src.set('a', '1');
   // Its agent outlives this subtest: the hostile inputs use it.
@@ -230,7 +230,7 @@ t.test('without TLS material (plaintext, as before): replication works; detach m
 });
 
 t.test('hostile and wrong inputs get the right codes', async (t) => {
-  const d = plain;
+  const d = plaintext;
   // A standalone instance: the one detached above.
   const source = await detachedReplica;
   const good = { host: '127.0.0.1', port: source.datastorePort, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: 'src', slotName: '' };
