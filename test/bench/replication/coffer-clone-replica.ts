@@ -6,11 +6,10 @@
 // the replica's agent reports it streaming and the datastore itself shows
 // it has caught up (the same check as the by-hand replica's).
 import type { SourceInfo } from '../../../proto/gen/coffer/agent/v1/replication_state.js';
-import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
+import { DatastoreState, type PrepareResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { call, collect, type AgentProcess } from '../../support/agent.js';
 import type { Teardown } from '../harness.js';
-import { EMPTY_PREPARE, type CofferReplicaInput } from './coffer-replica.js';
-import { until } from './daemon.js';
+import { EMPTY_PREPARE, untilStreamingAndCaughtUp, type CofferReplicaInput } from './coffer-replica.js';
 import { Phases } from './phases.js';
 
 export interface CofferClonedReplica {
@@ -39,15 +38,7 @@ export async function clonedReplicaByCoffer(td: Teardown, input: CofferReplicaIn
   if (state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error(`replica Prepare ended in state ${state}`);
   const cloned = prepared.flatMap((e) => (e.progress?.phase === 'clone' ? [e.progress.bytesDone] : [])).reduce((a, b) => Math.max(a, b), 0);
   ph.mark('Prepare (clone, replica_of)');
-  await until(
-    'the replica agent to report streaming and the replica to catch up',
-    async () => {
-      const st = await call<object, GetStatusResponse>(agent.clients.lifecycle, 'getStatus', {});
-      if (st.replication?.role !== 'replica' || !st.replication.streaming) return undefined;
-      return (await input.caughtUp(agent)) ? true : undefined;
-    },
-    600_000,
-  );
+  await untilStreamingAndCaughtUp(agent, input.caughtUp);
   ph.mark('streaming, caught up');
   return { agent, seconds: ph.seconds, phases: ph.text, clonedBytes: cloned };
 }

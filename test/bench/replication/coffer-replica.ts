@@ -97,15 +97,20 @@ export async function replicaByCoffer(td: Teardown, input: CofferReplicaInput): 
   const state = prepared.at(-1)?.result?.state;
   if (state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error(`replica Prepare ended in state ${state}`);
   ph.mark(`Prepare (restore, replica_of) [${timed.phases}]`);
+  await untilStreamingAndCaughtUp(agent, input.caughtUp);
+  ph.mark('streaming, caught up');
+  return { agent, seconds: ph.seconds, phases: ph.text, snapshotBytes: snap.artifact.metadata?.storedBytes ?? 0, snapshotLocation: snap.artifact.location.location };
+}
+
+/** Waits until the replica's agent reports streaming and the replica has applied everything the source logged. */
+export async function untilStreamingAndCaughtUp(agent: AgentProcess, caughtUp: (agent: AgentProcess) => Promise<boolean>): Promise<void> {
   await until(
     'the replica agent to report streaming and the replica to catch up',
     async () => {
       const st = await call<object, GetStatusResponse>(agent.clients.lifecycle, 'getStatus', {});
       if (st.replication?.role !== 'replica' || !st.replication.streaming) return undefined;
-      return (await input.caughtUp(agent)) ? true : undefined;
+      return (await caughtUp(agent)) ? true : undefined;
     },
     600_000,
   );
-  ph.mark('streaming, caught up');
-  return { agent, seconds: ph.seconds, phases: ph.text, snapshotBytes: snap.artifact.metadata?.storedBytes ?? 0, snapshotLocation: snap.artifact.location.location };
 }

@@ -12,23 +12,17 @@
 // What it leaves out, and the docs say so beside its figure: the replica
 // agent (its start, which the control would run while the source backs
 // up, and its Prepare steps around the restore).
-import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawn } from 'node:child_process';
+import { extractStored } from './extract-stored.js';
 import type { AgentProcess } from '../../support/agent.js';
 import { collect } from '../../support/agent.js';
 import type { GetReplicaSnapshotResponse } from '../../../proto/gen/coffer/agent/v1/replication.js';
 import { BackupType, type BackupArtifact, type CreateBackupResponse } from '../../../proto/gen/coffer/agent/v1/backup.js';
-import { FrameDecryptor } from '../../../strategies/backup/crypto-frames.js';
-import { createDecompressor } from '../../../strategies/backup/compression.js';
 import { backupObjectKey } from '../../../strategies/storage/backup-objects.js';
-import { ProcessRunner } from '../../../lib/process-runner.js';
-import { createLogger } from '../../../lib/logger.js';
 
 export interface FollowInput {
   readonly source: AgentProcess;
@@ -111,27 +105,9 @@ export async function followSnapshotInto(input: FollowInput, dir: string): Promi
       return undefined;
     }
   };
-  const sha = createHash('sha256');
-  let storedBytes = 0;
-  const counter = async function* (src: AsyncIterable<Buffer>) {
-    for await (const c of src) {
-      storedBytes += c.length;
-      sha.update(c);
-      yield c;
-    }
-  };
-  const log = createLogger({ name: 'bench-follow', level: 'warn' });
-  const codec = createDecompressor(input.compression, { runner: new ProcessRunner(log), log });
-  const mb = spawn('mbstream', ['-x', '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
-  let mbErr = '';
-  mb.stderr!.on('data', (d: Buffer) => (mbErr += d.toString()));
-  const mbExit = new Promise<number | null>((resolve) => mb.once('exit', (c) => resolve(c)));
-  await pipeline(followFile(partialName, () => snapshot !== undefined), counter, new FrameDecryptor({ wrappingKey: input.wrappingKey }), codec.stream, mb.stdin!);
-  await codec.exited;
-  const code = await mbExit;
-  if (code !== 0) throw new Error(`mbstream exited ${code}: ${mbErr.trim()}`);
+  const { storedBytes, sha256 } = await extractStored(followFile(partialName, () => snapshot !== undefined), { wrappingKey: input.wrappingKey, compression: input.compression, dir, name: 'bench-follow' });
   await snapped;
   if (!snapshot?.metadata) throw new Error('the snapshot ended without its artifact');
-  if (sha.digest('hex') !== snapshot.metadata.checksum) throw new Error('the followed bytes do not match the snapshot checksum');
+  if (sha256 !== snapshot.metadata.checksum) throw new Error('the followed bytes do not match the snapshot checksum');
   return { artifact: snapshot, storedBytes, snapshotSeconds };
 }

@@ -12,16 +12,11 @@
 // agent's own start (which the control would run while the source
 // streams) and its Prepare steps around the restore. The relay is one gRPC
 // hop here; through the control it would be two.
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { spawn } from 'node:child_process';
+import { parseCompression } from '../../../strategies/backup/compression.js';
+import { extractStored } from './extract-stored.js';
 import type { AgentProcess } from '../../support/agent.js';
 import { BackupType, type StreamBackupResponse, type BackupMetadata } from '../../../proto/gen/coffer/agent/v1/backup.js';
-import { FrameDecryptor } from '../../../strategies/backup/crypto-frames.js';
-import { createDecompressor, parseCompression } from '../../../strategies/backup/compression.js';
-import { ProcessRunner } from '../../../lib/process-runner.js';
-import { createLogger } from '../../../lib/logger.js';
 
 /** What one relayed snapshot moved and how. */
 export interface RelayResult {
@@ -47,29 +42,9 @@ export async function relaySnapshotInto(source: AgentProcess, wrappingKey: Buffe
     })(),
     { objectMode: false },
   );
-  const sha = createHash('sha256');
-  const decryptor = new FrameDecryptor({ wrappingKey });
-  const log = createLogger({ name: 'bench-relay', level: 'warn' });
-  const codec = createDecompressor(parseCompression(compression), { runner: new ProcessRunner(log), log });
-  // mbstream as the bench's tool (the harness's own spawn, not the agent's runner).
-  const mb = spawn('mbstream', ['-x', '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
-  let mbErr = '';
-  mb.stderr!.on('data', (d: Buffer) => (mbErr += d.toString()));
-  const mbExit = new Promise<number | null>((resolve) => mb.once('exit', (c) => resolve(c)));
-  let storedBytes = 0;
-  const counter = async function* (src: AsyncIterable<Buffer>) {
-    for await (const c of src) {
-      storedBytes += c.length;
-      sha.update(c);
-      yield c;
-    }
-  };
-  await pipeline(chunks, counter, decryptor, codec.stream, mb.stdin!);
-  await codec.exited;
-  const code = await mbExit;
-  if (code !== 0) throw new Error(`mbstream exited ${code}: ${mbErr.trim()}`);
+  const { storedBytes, sha256 } = await extractStored(chunks, { wrappingKey, compression: parseCompression(compression), dir, name: 'bench-relay' });
   if (!metadata) throw new Error('StreamBackup ended without its metadata');
-  if (sha.digest('hex') !== metadata.checksum) throw new Error('the relayed bytes do not match the sha256 the source reported');
+  if (sha256 !== metadata.checksum) throw new Error('the relayed bytes do not match the sha256 the source reported');
   if (storedBytes !== metadata.storedBytes) throw new Error(`relayed ${storedBytes} bytes, the source reported ${metadata.storedBytes}`);
   return { storedBytes, metadata };
 }
