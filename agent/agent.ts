@@ -18,6 +18,7 @@ import { runPrepare, validatePrepare, type PrepareFromBackup, type PrepareReques
 import { restorePrepared, type RestorePlan } from './lifecycle/restore-swap.js';
 import { startDatastore, stopDatastore } from './lifecycle/start-stop.js';
 import { Replication } from './replication/replication.js';
+import { Cluster } from './cluster/cluster.js';
 import type { ReplicationStatus, SourceInfo } from '../proto/gen/coffer/agent/v1/replication_state.js';
 
 export { AGENT_VERSION } from './status.js';
@@ -38,6 +39,7 @@ export class Agent {
   readonly operations = new Operations();
   readonly supervisor: Supervisor;
   readonly replication: Replication;
+  readonly cluster: Cluster;
   private readonly lock = new OperationLock();
   private readonly ctx: LifecycleContext;
   private readonly startedAtMs = Date.now();
@@ -68,6 +70,24 @@ export class Agent {
         start: async () => startDatastore(this.ctx),
       },
       log: deps.log.child({ component: 'replication' }),
+    });
+    this.cluster = new Cluster({
+      capability: deps.manager.cluster,
+      datastore: deps.manager.name,
+      instanceId: deps.config.instanceId,
+      agentDir: deps.layout.agentDir,
+      locked: (what, fn) => this.lock.run(what, fn),
+      requirePrepared: (what) => this.requirePrepared(what),
+      running: () => this.running,
+      datastoreControl: {
+        stop: async () => stopDatastore(this.ctx, true),
+        start: async () => startDatastore(this.ctx),
+      },
+      rekeyAdmin: async (signal) => {
+        await deps.manager.secure(signal, false);
+        await deps.manager.connect();
+      },
+      log: deps.log.child({ component: 'cluster' }),
     });
   }
 
