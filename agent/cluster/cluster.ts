@@ -4,6 +4,7 @@
 // that changes the datastore runs under the agent's lock; reads need none.
 // The gRPC glue is services/cluster-service.ts; the control's order of
 // calls across members is docs/clusters.md.
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../lib/logger.js';
 import type { ClusterContext, ClusterMember, ClusterNodeStatus, InstallClusterRequest, RecoveryPosition } from '../../proto/gen/coffer/agent/v1/cluster.js';
@@ -31,6 +32,21 @@ export interface ClusterDeps {
 }
 
 const POLL_MS = 500;
+
+/** True when something accepts a TCP connection at host:port within timeoutMs. */
+function reachable(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  if (!port) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
+}
 
 export class Cluster {
   readonly membership: MembershipStore;
@@ -116,6 +132,26 @@ export class Cluster {
       if (Date.now() > deadline) throw new AgentError('AGENT_ERR_TIMEOUT', `the node did not serve within ${timeoutMs} ms (last seen: ${seen})`);
       await sleep(POLL_MS);
     }
+  }
+
+  /**
+   * At agent boot: a member whose peers all fail to answer on their
+   * cluster port is in a full outage (or the first to come back from one):
+   * its datastore stays down for the control's recovery, which must choose
+   * the most advanced node. '' when it may start (no member, the bootstrap
+   * node of an install, or a peer answers: it rejoins).
+   */
+  async holdAtBoot(): Promise<string> {
+    const cap = this.deps.capability;
+    const m = this.membership.get();
+    if (!cap || !m) return '';
+    if (cap.bootstrapPending()) return '';
+    const peers = m.members.filter((x) => x.instanceId !== this.deps.instanceId);
+    if (!peers.length) return '';
+    const port = cap.peerPort(m.strategy);
+    const answers = await Promise.all(peers.map((p) => reachable(p.host, p.clusterPorts[port] ?? 0, 2000)));
+    if (answers.some(Boolean)) return '';
+    return `no other member of cluster ${m.clusterId} answers (${peers.map((p) => p.instanceId).join(', ')}): a full outage; waiting for the control's recovery (GetRecoveryPosition, RecoverCluster)`;
   }
 
   /** CompleteCluster: the bootstrap flag is dropped for good (idempotent). */

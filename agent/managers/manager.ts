@@ -245,6 +245,8 @@ export interface ClusterCapability {
   readonly strategies: readonly string[];
   /** The cluster_ports every member must name, per strategy (galera: gmcast, ist, sst). */
   requiredPorts(strategy: string): readonly string[];
+  /** The cluster port a running member listens on, which the core probes at boot to tell a lone crash from a full outage (galera: gmcast). */
+  peerPort(strategy: string): string;
   /** The secrets InstallCluster must carry, per strategy (galera: sst). */
   requiredSecrets(strategy: string): readonly string[];
   /**

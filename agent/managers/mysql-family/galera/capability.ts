@@ -73,6 +73,7 @@ export function createGalera(deps: GaleraDeps): GaleraCapability {
     rootQuery,
     requiredPorts: () => ['gmcast', 'ist', 'sst'],
     requiredSecrets: () => ['sst'],
+    peerPort: () => 'gmcast',
 
     async configure(plan, secrets, bootstrap): Promise<void> {
       const u = deps.mysqlUser();

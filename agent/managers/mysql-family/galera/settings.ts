@@ -34,6 +34,10 @@ export function galeraSettings(input: GaleraSettingsInput): string[] {
     `gmcast.listen_addr=tcp://${endpoint(self.host, ports.gmcast!)}`,
     `ist.recv_addr=${endpoint(self.host, ports.ist!)}`,
     `gcache.size=${input.gcacheSize ?? '128M'}`,
+    // No automatic restore of the last primary component when its members
+    // come back from a full outage: the control recovers, from the most
+    // advanced node only (docs/clusters.md), one path instead of two racing.
+    'pc.recovery=FALSE',
   ].join(';');
   return [
     'wsrep_on = ON',
