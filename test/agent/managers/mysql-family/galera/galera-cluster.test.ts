@@ -155,25 +155,30 @@ t.test('kill -9 of one node: the others keep accepting writes, and it catches up
 
 t.test('full outage: positions read, a node behind refused, bootstrap from the most advanced, every committed row kept', async (t) => {
   const [a, b, c] = nodes as [Node, Node, Node];
-  // c falls behind, then a; b commits last.
+  // c falls behind (killed); a stops cleanly (b keeps a primary component
+  // of its own: a clean leave is not a failure) and falls behind too; b
+  // commits last and is killed.
   await killNode(c);
   await waitFor('2 left', () => serving(a, 2), 60_000);
   await sql(a, "INSERT INTO shop.t VALUES ('c0')");
-  await killNode(a);
+  await call(a.agent.clients.lifecycle, 'stop', {});
   await waitFor('1 left', () => serving(b, 1), 60_000);
   await sql(b, "INSERT INTO shop.t VALUES ('c1')");
   await killNode(b);
+  await a.agent.stop('SIGKILL');
   for (const n of nodes) await restartAgent(n);
-  // No peer answers: every agent keeps its datastore down for the control.
-  for (const n of nodes) {
+  // No peer answers: a crashed member keeps its datastore down for the control.
+  for (const n of [b, c]) {
     const s = await call<object, { state: number; reason: string }>(n.agent.clients.lifecycle, 'getStatus', {});
     t.match(s.reason, /full outage/, `${n.id.slice(0, 8)} waits for recovery`);
   }
   const positions: RecoveryPosition[] = [];
   for (const n of nodes) positions.push((await call<object, { position: RecoveryPosition }>(n.cluster, 'getRecoveryPosition', {})).position);
-  const seq = Object.fromEntries(positions.map((p) => [p.instanceId, p.seqno]));
-  t.ok(seq[b.id]! > seq[a.id]! && seq[a.id]! > seq[c.id]!, `b ahead of a ahead of c (${JSON.stringify(positions.map((p) => [p.instanceId.slice(0, 8), p.seqno, p.source]))})`);
-  t.ok(positions.every((p) => p.source === 'wsrep-recover'), 'a crash: positions came from --wsrep-recover');
+  const at = Object.fromEntries(positions.map((p) => [p.instanceId, p]));
+  const shown = JSON.stringify(positions.map((p) => [p.instanceId.slice(0, 8), p.seqno, p.source]));
+  t.ok(at[b.id]!.seqno > at[a.id]!.seqno && at[a.id]!.seqno > at[c.id]!.seqno, `b ahead of a ahead of c ${shown}`);
+  t.equal(at[a.id]!.source, 'grastate', 'a clean stop: grastate.dat has the position');
+  t.equal(at[b.id]!.source, 'wsrep-recover', 'a crash: --wsrep-recover found the position');
   const behind = (await collect(a.cluster.recoverCluster({ clusterId: CLUSTER, bootstrap: true, positions })).catch((e: ServiceError) => e)) as ServiceError;
   t.equal(behind.code, Status.FAILED_PRECONDITION, 'bootstrap from a node behind is refused');
   t.match(behind.details, new RegExp(`behind ${b.id}`), 'naming the node ahead');
