@@ -15,7 +15,7 @@ safe_to_bootstrap: 0
 t.test('reads uuid, seqno and safe_to_bootstrap; refuses a file without them', async (t) => {
   t.same(parseGrastate(FILE), { uuid: '6f1c2a4e-0b1d-11ef-9a7c-2b1f3c4d5e6f', seqno: -1, safeToBootstrap: false });
   t.throws(() => parseGrastate('version: 2.1\n'), /no valid uuid/);
-  t.throws(() => parseGrastate(FILE.replace('-1', 'x')), /no valid seqno/);
+  t.throws(() => parseGrastate(FILE.replace('seqno:   -1', 'seqno:   x')), /no valid seqno/);
 });
 
 t.test('safe_to_bootstrap is set in place, the rest kept', async (t) => {
