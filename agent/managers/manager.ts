@@ -267,8 +267,9 @@ export interface ClusterCapability {
   bootstrapPending(): boolean;
   /**
    * Running or not: the member list changed (grow, shrink). Rewrites the
-   * setting that names the members; where the datastore takes it live
-   * (Galera's wsrep_cluster_address) it is applied without a restart.
+   * setting that names the members, without disturbing a running node
+   * (Galera: wsrep_cluster_address in the option file, read at the next
+   * start; the running node learns members from the cluster's view).
    */
   setMembers(plan: ClusterPlan, running: boolean): Promise<void>;
   /** The node's view. Never throws: running false when the datastore does not answer. */

@@ -20,7 +20,7 @@ import type { Layout } from '../../../layout.js';
 import type { ClusterCapability, ClusterPlan } from '../../manager.js';
 import { account, escape } from '../sql-client.js';
 import { parseRecoveredPosition, readGrastate, writeSafeToBootstrap } from './grastate.js';
-import { SST_USER, clusterAddress } from './settings.js';
+import { SST_USER } from './settings.js';
 
 export interface GaleraDeps {
   readonly layout: Layout;
@@ -103,13 +103,13 @@ export function createGalera(deps: GaleraDeps): GaleraCapability {
       if (s.bootstrap) write({ ...s, bootstrap: false });
     },
 
-    async setMembers(plan, running): Promise<void> {
+    // The option file only: a running node learns members from the view,
+    // and gcomm:// is read only to (re)connect at a start. Setting
+    // wsrep_cluster_address live would make the node leave and rejoin: done
+    // on every member in turn, a quorum could be lost mid-grow.
+    async setMembers(plan): Promise<void> {
       write({ ...read(), plan });
       await deps.rerenderConfig();
-      if (!running) return;
-      // Taken live: the node keeps its connections and reaches new members
-      // through the list at its next reconnect.
-      await rootQuery(`SET GLOBAL wsrep_cluster_address = ${escape(clusterAddress(plan))};`);
     },
 
     async nodeStatus(): Promise<ClusterNodeStatus> {

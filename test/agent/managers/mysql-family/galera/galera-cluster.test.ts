@@ -4,8 +4,11 @@
 // on any node is read on every node; one node killed (mariadbd and agent)
 // leaves the others writable and catches up when its agent comes back; a
 // full outage is recovered from the most advanced node only, no committed
-// row lost. One cluster for the whole file: each step builds on the last.
+// row lost; grown to 4 and shrunk back to 3 by member-list rewrites with
+// every row intact. One cluster for the whole file: each step builds on the
+// last.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import t from 'tap';
@@ -187,4 +190,40 @@ t.test('full outage: positions read, a node behind refused, bootstrap from the m
   for (const n of [a, c]) await collect(n.cluster.recoverCluster({ clusterId: CLUSTER, bootstrap: false, positions: [] }));
   for (const n of nodes) await waitFor('a cluster of 3 again', () => serving(n, 3), 180_000);
   for (const n of nodes) t.equal(await rows(n), 'a0,a1,a2,b0,b1,c0,c1', 'no committed row lost');
+});
+
+t.test('grow to 4 (the list rewritten on every member, the new one joins) and shrink back to 3: every row on every member', async (t) => {
+  const id = randomUUID();
+  const baseDir = path.join(root, 'n3');
+  const datastorePort = await freePort();
+  const member: ClusterMember = {
+    instanceId: id, host: '127.0.0.1', port: datastorePort, role: '',
+    clusterPorts: { gmcast: await freePort(), ist: await freePort(), sst: await freePort() },
+  };
+  const { agent, cluster } = await startNodeAgent({ id, baseDir, datastorePort });
+  const d: Node = { id, baseDir, datastorePort, member, agent, cluster };
+  await collect(d.agent.clients.lifecycle.prepare({ ...PREPARE, overrides: { innodb_buffer_pool_size: '33554432' } }));
+  const old = [...nodes];
+  nodes.push(d);
+  for (const n of old) {
+    const r = await call<object, { context: ClusterContext }>(n.cluster, 'setClusterMembers', { clusterId: CLUSTER, members: members() });
+    t.equal(r.context.members.length, 4, `${n.id.slice(0, 8)} holds 4 members`);
+  }
+  await install(d, false);
+  for (const n of nodes) await waitFor('a cluster of 4', () => serving(n, 4), 120_000);
+  await sql(d, "INSERT INTO shop.t VALUES ('d0')");
+  const sums = async (): Promise<string[]> => Promise.all(nodes.map((n) => sql(n, 'CHECKSUM TABLE shop.t').then((r) => r.split('\t')[1]!)));
+  t.equal(new Set(await sums()).size, 1, 'CHECKSUM TABLE the same on all 4');
+  t.match(readFileSync(path.join(old[0]!.baseDir, 'etc', 'my.cnf'), 'utf8'), new RegExp(`wsrep_cluster_address = gcomm://.*:${member.clusterPorts.gmcast}`), 'an old member\'s option file names the new member');
+
+  // Shrink: the removed member leaves cleanly, the others drop it.
+  const gone = nodes.shift()!;
+  await call(gone.cluster, 'leaveCluster', { clusterId: CLUSTER });
+  for (const n of nodes) await call(n.cluster, 'setClusterMembers', { clusterId: CLUSTER, members: members() });
+  for (const n of nodes) await waitFor('a cluster of 3', () => serving(n, 3), 60_000);
+  t.notOk(await context(gone), 'the removed instance is no member any more');
+  await sql(nodes[0]!, "INSERT INTO shop.t VALUES ('e0')");
+  for (const n of nodes) t.equal(await rows(n), 'a0,a1,a2,b0,b1,c0,c1,d0,e0', 'every row on the remaining members');
+  t.equal(new Set(await sums()).size, 1, 'CHECKSUM TABLE the same on all 3');
+  nodes.push(gone);
 });
