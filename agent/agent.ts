@@ -19,6 +19,7 @@ import { restorePrepared, type RestorePlan } from './lifecycle/restore-swap.js';
 import { startDatastore, stopDatastore } from './lifecycle/start-stop.js';
 import { Replication } from './replication/replication.js';
 import { Cluster } from './cluster/cluster.js';
+import type { ClusterContext } from '../proto/gen/coffer/agent/v1/cluster.js';
 import type { ReplicationStatus, SourceInfo } from '../proto/gen/coffer/agent/v1/replication_state.js';
 
 export { AGENT_VERSION } from './status.js';
@@ -189,10 +190,11 @@ export class Agent {
     this.state.update({ state: 'RESTART_REQUIRED', reason: `restart to apply: ${pending.join(', ')}`, pendingRestart: pending });
   }
 
-  async status(): Promise<AgentStatus & { replication: ReplicationStatus }> {
+  async status(): Promise<AgentStatus & { replication: ReplicationStatus; cluster: ClusterContext | undefined }> {
     const s = await statusOf(this.ctx, this.deps.config, this.operations, this.startedAtMs);
     const replication = await this.replication.status();
-    return { ...s, role: replication.role, replication };
+    const cluster = this.deps.manager.cluster ? await this.cluster.context() : undefined;
+    return { ...s, role: replication.role, replication, cluster };
   }
 
   /** SIGTERM: cancel operations, stop the datastore cleanly. It restarts at the next boot. */

@@ -139,6 +139,8 @@ t.test('installed bootstrap node first, then the joiners: a row written on any n
   for (const [i, n] of nodes.entries()) await sql(n, `INSERT INTO shop.t VALUES ('a${i}')`);
   for (const n of nodes) t.equal(await rows(n), 'a0,a1,a2', 'every row on every node');
   for (const n of nodes) await call(n.cluster, 'completeCluster', { clusterId: CLUSTER });
+  const st = await call<object, { cluster?: ClusterContext }>(nodes[1]!.agent.clients.lifecycle, 'getStatus', {});
+  t.match(st.cluster, { clusterId: CLUSTER, strategy: 'galera', status: { state: 'Synced', clusterSize: 3, ready: true, primary: true, running: true } }, 'GetStatus carries the wsrep state');
   // Its own account still works on a joiner (SST copied the donor's).
   t.match(JSON.stringify(await call(nodes[2]!.agent.clients.accounts, 'listUsers', { page: { limit: 10, marker: '' } })), /alice/);
   t.notOk(nodes.some((n) => JSON.stringify(n.agent.logs).includes(SST)), 'the SST secret is in no log line');
