@@ -116,7 +116,13 @@ export class Agent {
     // marked now, before any call is served, and told to the datastore
     // before it starts.
     this.replication.fence.markBoot();
-    return recoverAtBoot(this.ctx, this.lock, () => this.replication.fence.beforeStart(), () => this.cluster.holdAtBoot());
+    return recoverAtBoot(
+      this.ctx,
+      this.lock,
+      () => this.replication.fence.beforeStart(),
+      () => this.replication.fence.afterStart(),
+      () => this.cluster.holdAtBoot(),
+    );
   }
 
   /** Throws unless the datastore runs (account and configuration calls need it). */

@@ -156,6 +156,8 @@ export function compileAgentConfig(
   }
 
   const datastoreTls = compileDatastoreTls(str(opts, 'datastoreTlsCert'), str(opts, 'datastoreTlsKey'), tls);
+  const datastoreTlsCa = str(opts, 'datastoreTlsCa');
+  if (datastoreTlsCa !== undefined && !existsSync(datastoreTlsCa)) throw new ConfigError(`datastore TLS CA file ${datastoreTlsCa} does not exist`);
 
   const logLevel = str(opts, 'logLevel') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -196,7 +198,7 @@ export function compileAgentConfig(
     datastoreBind,
     tls,
     datastoreTls,
-    datastoreCa: str(opts, 'datastoreTlsCa') ?? tls?.ca ?? null,
+    datastoreCa: datastoreTlsCa ?? tls?.ca ?? null,
     logLevel,
     backup,
     control,

@@ -42,6 +42,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--tls-ca <file>', 'CA (PEM) whose certificates clients must present')
     .option('--datastore-tls-cert <file>', 'the datastore\'s own serving certificate (PEM) for its clients\' TLS; without it the datastore offers no TLS')
     .option('--datastore-tls-key <file>', 'its private key (PEM): not the --tls-key, since the datastore\'s OS user reads it')
+    .option('--datastore-tls-ca <file>', 'the CA (PEM) that signed other instances\' datastore certificates, which a replica verifies its source with (default: --tls-ca)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option('--backup-dir <dir>', 'local backup storage directory (default <base-dir>/backups)')
     .option('--backup-key-file <file>', 'wrapping key for backups, 32 bytes or 64 hex (default <base-dir>/agent/backup.key, created 0600)')
@@ -69,6 +70,7 @@ Examples:
       tlsCa: o.tlsCa,
       datastoreTlsCert: o.datastoreTlsCert,
       datastoreTlsKey: o.datastoreTlsKey,
+      datastoreTlsCa: o.datastoreTlsCa,
       logLevel: o.logLevel,
       backupDir: o.backupDir,
       backupKeyFile: o.backupKeyFile,

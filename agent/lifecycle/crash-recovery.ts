@@ -44,12 +44,15 @@ export function crashCallbacks(ctx: () => LifecycleContext): Pick<SupervisorOpti
  * At agent start: clear what an earlier run left, and bring the datastore
  * back if it should run. `beforeStart` runs once any orphan is gone and
  * before the datastore starts (a source's fence: it must refuse writes from
- * its first moment); if it fails the datastore is not started.
+ * its first moment); if it fails the datastore is not started. `afterStart`
+ * runs once the datastore answers (the fence again: a confirmation that
+ * came while it was starting found no server to tell).
  */
 export async function recoverAtBoot(
   ctx: LifecycleContext,
   lock: OperationLock,
   beforeStart: () => Promise<void> = async () => undefined,
+  afterStart: () => Promise<void> = async () => undefined,
   /** A reason not to start the datastore now (a cluster in a full outage), or ''. */
   holdAtBoot: () => Promise<string> = async () => '',
 ): Promise<void> {
@@ -116,7 +119,9 @@ export async function recoverAtBoot(
         await startDatastore(ctx, note);
       } catch (err) {
         log.error({ err }, 'datastore did not start at boot');
+        return;
       }
+      await afterStart().catch((err: Error) => log.error({ err }, 'telling the started datastore its read-only state failed'));
     } else if (interrupted) {
       // A restore into a stopped instance: stopped it stays.
       state.update({ state: 'SHUTDOWN', reason: note });

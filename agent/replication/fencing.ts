@@ -67,6 +67,19 @@ export class SourceFence {
     await this.apply(true);
   }
 
+  /**
+   * At boot, once the datastore answers: told again what the role store
+   * says now. The control's confirmation often comes while the datastore
+   * is still starting: the capability then rewrites the option file the
+   * running start has already read, and finds no server for the statement,
+   * so a source confirmed then would stay read-only.
+   */
+  async afterStart(): Promise<void> {
+    const r = this.deps.roles.get();
+    if (!this.deps.capability || (r.role !== 'source' && !r.readOnly)) return;
+    await this.apply(true);
+  }
+
   /** What a heartbeat's answer said; `sentAtMs` is when that heartbeat left. */
   async onVerdict(verdict: SourceVerdict, leaseMs: number, sentAtMs: number): Promise<void> {
     const r = this.deps.roles.get();

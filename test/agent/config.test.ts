@@ -52,11 +52,15 @@ t.test('the datastore serves TLS only from a pair of its own, never the agent\'s
   const serving = { datastoreTlsCert: file('ds.crt', 'C'), datastoreTlsKey: file('ds.key', 'SERVING') };
   t.same(compileAgentConfig(identity, serving, MANAGERS).datastoreTls, { cert: serving.datastoreTlsCert, key: serving.datastoreTlsKey });
   t.same(compileAgentConfig({ insecure: true, baseDir: dir }, serving, MANAGERS).datastoreTls, { cert: serving.datastoreTlsCert, key: serving.datastoreTlsKey }, 'no mutual TLS needed for it');
+  t.equal(compileAgentConfig(identity, serving, MANAGERS).datastoreCa, identity.tlsCa, 'replicas verify sources with the identity\'s CA by default');
+  const dsCa = file('ds-ca.crt', 'INSTANCES CA');
+  t.equal(compileAgentConfig({ insecure: true, baseDir: dir }, { ...serving, datastoreTlsCa: dsCa }, MANAGERS).datastoreCa, dsCa, '--datastore-tls-ca names it, also without mutual TLS');
   const bad: Array<[object, RegExp]> = [
     [{ datastoreTlsCert: serving.datastoreTlsCert }, /needs both --datastore-tls-cert and --datastore-tls-key/],
     [{ ...serving, datastoreTlsKey: path.join(dir, 'none.key') }, /datastore TLS key file .*none\.key does not exist/],
     [{ ...serving, datastoreTlsKey: identity.tlsKey }, /is the agent's own --tls-key/],
     [{ ...serving, datastoreTlsKey: file('copy.key', 'IDENTITY') }, /is the agent's own --tls-key/],
+    [{ ...serving, datastoreTlsCa: path.join(dir, 'none-ca.crt') }, /datastore TLS CA file .*none-ca\.crt does not exist/],
   ];
   for (const [flags, re] of bad) t.throws(() => compileAgentConfig(identity, flags, MANAGERS), { name: 'ConfigError', message: re }, JSON.stringify(flags));
 });

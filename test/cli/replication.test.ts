@@ -37,7 +37,7 @@ t.test('coffer instance create --replica-of, show, list, promote, detach', async
   const redis = async (ref: string, ...args: string[]) => {
     const r = await cli(['root', 'enable', ref, '--password-file', pw]);
     if (r.code !== 0) throw new Error(r.stderr);
-    return redisCli((await show(ref)).port, '', 'R00t-pass-7', args);
+    return redisCli((await show(ref)).port, '', 'R00t-pass-7', args, { ca: control.datastoreCa });
   };
 
   const made = await cli(['instance', 'create', 'src', '--datastore', 'redis', '--json']);

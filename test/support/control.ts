@@ -14,6 +14,7 @@ import { CatalogServiceClient } from '../../proto/gen/coffer/control/v1/catalog.
 import { TaskServiceClient } from '../../proto/gen/coffer/control/v1/tasks.js';
 import { agentEnv, alive, REPO, tempBase } from './agent.js';
 import { freePort } from './ports.js';
+import { trustDatastoreCa } from './datastore-trust.js';
 
 export const CONTROL_BIN = path.join(REPO, 'bin', 'coffer-control');
 
@@ -64,6 +65,8 @@ export interface ControlProcess {
 
 export interface ControlHarness {
   readonly dataDir: string;
+  /** The CA that signs the instances' datastore certificates (a user verifies their TLS with it). */
+  readonly datastoreCa: string;
   readonly grpcPort: number;
   readonly conductorPort: number;
   /** The REST bridge (Trove v1.0) port. */
@@ -129,6 +132,7 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
   ];
   const h: ControlHarness = {
     dataDir,
+    datastoreCa: path.join(dataDir, 'ca', 'instances-ca.crt'),
     grpcPort,
     conductorPort,
     restPort,
@@ -173,6 +177,7 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
     rmSync(root, { recursive: true, force: true });
   });
   await h.start();
+  trustDatastoreCa(h.datastoreCa);
   return h;
 }
 

@@ -2,13 +2,14 @@
 // of it, and what a user of each datastore does to them (write a row, count
 // rows, see a write refused), with the datastore's own client.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateInstanceRequest, InstanceStatus, type CreateInstanceResponse, type GetInstanceResponse, type Instance } from '../../proto/gen/coffer/control/v1/instances.js';
 import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
 import { AGENT_BIN, agentEnv, alive, waitFor } from './agent.js';
 import { ccall, type ControlHarness } from './control.js';
 import { psql } from './psql.js';
+import { datastoreTrust } from './datastore-trust.js';
 import { redisCli } from './redis-cli.js';
 import { mariadb } from './mariadb-client.js';
 
@@ -51,20 +52,21 @@ const pg: DatastoreUser = {
   },
 };
 
+// The control's Redis instances serve TLS only: redis-cli verifies them against the deployments' CA.
 const redis: DatastoreUser = {
   datastore: 'redis',
   sourceRequest: (name) => CreateInstanceRequest.fromPartial({ name, datastore: 'redis', users: [{ name: USER, password: PASSWORD, rules: ['~*', '+@all'] }] }),
   async setup() {},
   async write(port, i) {
-    const r = await redisCli(port, USER, PASSWORD, ['SET', `row:${i}`, '1']);
+    const r = await redisCli(port, USER, PASSWORD, ['SET', `row:${i}`, '1'], datastoreTrust());
     return r.code === 0 && r.stdout.trim() === 'OK';
   },
   async refusal(port, i) {
-    const r = await redisCli(port, USER, PASSWORD, ['SET', `row:${i}`, '1']);
+    const r = await redisCli(port, USER, PASSWORD, ['SET', `row:${i}`, '1'], datastoreTrust());
     return r.code === 0 && r.stdout.trim() === 'OK' ? '' : (r.stdout + r.stderr).trim();
   },
   async rows(port) {
-    const r = await redisCli(port, USER, PASSWORD, ['--scan', '--pattern', 'row:*']);
+    const r = await redisCli(port, USER, PASSWORD, ['--scan', '--pattern', 'row:*'], datastoreTrust());
     if (r.code !== 0) throw new Error(r.stderr);
     return new Set(r.stdout.split('\n').filter(Boolean).map((k) => Number(k.slice(4))));
   },
@@ -156,5 +158,7 @@ export function restartAgent(h: ControlHarness, id: string): number {
   const dir = instanceDir(h, id);
   const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_BIN, '--config', path.join(dir, 'agent.json')], { cwd: dir, env: agentEnv(), stdio: 'ignore', detached: true });
   child.unref();
+  // Where the driver records it, so a later killInstance finds this one.
+  writeFileSync(path.join(dir, 'agent.pid'), `${child.pid}\n`);
   return child.pid!;
 }

@@ -23,6 +23,7 @@ import { ADMIN_USER, checkPassword } from './names.js';
 import { redisPaths } from './paths.js';
 import { renderRedisConf, TEMPLATE_SETTINGS } from './redis-conf.js';
 import { loadRedisRules } from './rules.js';
+import { installRedisTls } from './tls-files.js';
 import { generatePassword } from './secret.js';
 import { RedisReplication } from './replication/capability.js';
 import { ReplicationConf } from './replication/replication-conf.js';
@@ -49,7 +50,8 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
 
   const writeConfigFile = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs();
-    const text = renderRedisConf({ paths, dataDir: layout.dataDir, port: config.datastorePort, bindAddress: config.datastoreBind, overrides });
+    const tls = installRedisTls(layout.etcDir, config.datastoreTls, config.datastoreCa, redisUser());
+    const text = renderRedisConf({ paths, dataDir: layout.dataDir, port: config.datastorePort, bindAddress: config.datastoreBind, tls, overrides });
     const tmp = `${paths.conf}.tmp`;
     // No secrets in it (accounts are in the ACL file): redis reads it, root writes it.
     writeFileSync(tmp, text, { mode: 0o644 });
@@ -90,7 +92,9 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       dataDir: layout.dataDir,
       dumpFile: paths.dumpFile,
       redisUser,
-      serverArgv,
+      // The restore's private server serves no TCP port at all: nor the
+      // TLS one redis.conf names when the instance serves TLS.
+      serverArgv: () => [...serverArgv(), '--tls-port', '0'],
       admin,
       // At most LONGEST_SOCKET_NAME's 14 bytes: the room lib/base-dir.ts checks for.
       restoreSocket: path.join(layout.runDir, 'restore.sock'),
@@ -100,7 +104,15 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       workDir: layout.agentDir,
     }),
 
-    replication: new RedisReplication({ client, admin: () => admin(), conf: replicationConf, log: log.child({ component: 'redis-replication' }) }),
+    replication: new RedisReplication({
+      client,
+      admin: () => admin(),
+      conf: replicationConf,
+      // A TLS-serving instance's source serves TLS too (one deployment):
+      // following it needs the CA to verify it with.
+      tls: config.datastoreTls ? (config.datastoreCa ? 'verified' : 'no-ca') : 'off',
+      log: log.child({ component: 'redis-replication' }),
+    }),
 
     // Redis has no databases to create: its accounts refuse any by name.
     validatePrepare: (input: PrepareInput) => validatePrepare(input, prepareRules(checkPassword, accounts, configuration)),

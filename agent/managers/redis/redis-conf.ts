@@ -5,12 +5,18 @@
 // rewrite it (CONFIG REWRITE), so it stays the source of truth.
 import type { RedisPaths } from './paths.js';
 import { DUMP_NAME } from './paths.js';
+import type { RedisTlsFiles } from './tls-files.js';
 
 export interface RedisConfInput {
   readonly paths: RedisPaths;
   readonly dataDir: string;
   readonly port: number;
   readonly bindAddress: string;
+  /**
+   * The serving pair and the deployment's CA (tls-files.ts), or undefined:
+   * then the port is plaintext, as without TLS material.
+   */
+  readonly tls?: RedisTlsFiles;
   /** Validated and normalised (../configuration/rules.ts): plain names, values without control characters. */
   readonly overrides: Readonly<Record<string, string>>;
 }
@@ -38,7 +44,7 @@ export function renderRedisConf(input: RedisConfInput): string {
     '# Rendered by coffer-agent from its template and the overrides below.',
     '# Change configuration through the agent (UpdateOverrides), not here.',
     `bind ${input.bindAddress}`,
-    `port ${input.port}`,
+    ...listenLines(input),
     // With the default user disabled or password-protected this never bites;
     // it stays on as a second line of defence.
     'protected-mode yes',
@@ -78,4 +84,26 @@ export function renderRedisConf(input: RedisConfInput): string {
   // writes (replication/replication-conf.ts), kept where only redis reads it.
   lines.push('', '# Replication (rendered by the agent; holds masterauth, so 0600)', `include ${paths.replicationConf}`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The one TCP port: TLS when the agent has the datastore's serving pair,
+ * and then no plaintext port at all (`port 0`). Redis's ACLs cannot tell a
+ * TLS connection from a plaintext one, so "no plaintext login" holds only
+ * because there is no plaintext listener; Redis cannot serve both on one
+ * port, and an instance has one. Clients authenticate with ACL passwords,
+ * not certificates (`tls-auth-clients no`): the certificate proves the
+ * server to them. With the deployment's CA, replication to a source is TLS
+ * too, verified against it (`tls-replication yes`); Redis 7.0 checks the
+ * chain, not the name in the certificate (docs/replication.md).
+ */
+function listenLines(input: RedisConfInput): string[] {
+  const { tls } = input;
+  if (!tls) return [`port ${input.port}`];
+  for (const f of [tls.certFile, tls.keyFile, tls.caFile ?? '']) {
+    if (/[\s"'\\]/.test(f)) throw new Error(`refusing to render the TLS file path ${JSON.stringify(f)}: it holds spaces, quotes or backslashes`);
+  }
+  const lines = ['port 0', `tls-port ${input.port}`, `tls-cert-file ${tls.certFile}`, `tls-key-file ${tls.keyFile}`, 'tls-auth-clients no'];
+  if (tls.caFile) lines.push(`tls-ca-cert-file ${tls.caFile}`, 'tls-replication yes');
+  return lines;
 }

@@ -1,9 +1,11 @@
 // Replication lag for Redis: a source prepared by an agent, a replica made
 // by Coffer (coffer-replica.ts: GetReplicaSnapshot, then a fresh agent's
 // Prepare with restore + replica_of), and the lag measured under writes
-// (lag.ts) against what the replica's agent reports. Redis replication
-// runs without TLS here (the redis manager serves none yet; see
-// docs/replication.md). Nothing is compared by hand.
+// (lag.ts) against what the replica's agent reports. The agents have the
+// datastore's serving pair and the deployment's CA (tls.ts), as the
+// control's have, so Redis serves TLS only and the replica follows over
+// TLS; the bench reads and writes over the socket. Nothing is compared by
+// hand.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

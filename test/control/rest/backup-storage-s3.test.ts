@@ -43,7 +43,7 @@ t.test('backups in S3: create, restore, delete', async (t) => {
   };
 
   const source = await create('cache', { datastore: { type: 'redis', version: '7.0' } });
-  const set = await redisCli(Number(source.port), '', await root(source.id), ['SET', 'greeting', 'kept in S3']);
+  const set = await redisCli(Number(source.port), '', await root(source.id), ['SET', 'greeting', 'kept in S3'], { ca: control.datastoreCa });
   t.equal(set.stdout.trim(), 'OK', set.stderr);
 
   const full = await backup('cache-full', String(source.id));
@@ -54,7 +54,7 @@ t.test('backups in S3: create, restore, delete', async (t) => {
   t.same(await keys(), [key, `${key}.metadata.json`], 'the object and its metadata are in the bucket');
 
   const copy = await create('cache-copy', { datastore: { type: 'redis', version: '7.0' }, restorePoint: { backupRef: String(full.id) } });
-  const got = await redisCli(Number(copy.port), '', await root(copy.id), ['GET', 'greeting']);
+  const got = await redisCli(Number(copy.port), '', await root(copy.id), ['GET', 'greeting'], { ca: control.datastoreCa });
   t.equal(got.stdout.trim(), 'kept in S3', 'the restored instance holds the key');
 
   const del = await request('DELETE', `/v1.0/shop/backups/${String(full.id)}`, { token });

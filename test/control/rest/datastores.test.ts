@@ -77,7 +77,7 @@ t.test('PostgreSQL 15: create with a database and a user, back up, restore', asy
   t.match(rows.stdout, /1000\|500500/, 'the restored instance holds the rows, and the user can read them');
 });
 
-t.test('Redis 7.0: create, enable root, back up, restore', async (t) => {
+t.test('Redis 7.0: create, enable root, TLS only, back up, restore', async (t) => {
   const control = await startControl(t);
   const token = control.token('shop');
   const request = restClient(control.restPort);
@@ -95,14 +95,19 @@ t.test('Redis 7.0: create, enable root, back up, restore', async (t) => {
     return String(r.body.user.password);
   };
   const password = await root(source);
-  const set = await redisCli(Number(source.port), '', password, ['SET', 'greeting', 'hello from before the backup']);
+  // The instance serves TLS only, with the certificate the deployment's CA issued for it.
+  const tls = { ca: control.datastoreCa };
+  const set = await redisCli(Number(source.port), '', password, ['SET', 'greeting', 'hello from before the backup'], tls);
   t.equal(set.stdout.trim(), 'OK', `root writes a key: ${set.stderr}`);
-  const denied = await redisCli(Number(source.port), '', '', ['GET', 'greeting']);
+  const denied = await redisCli(Number(source.port), '', '', ['GET', 'greeting'], tls);
   t.match(denied.stdout + denied.stderr, /NOAUTH|WRONGPASS/, 'without the password: refused');
+  const plain = await redisCli(Number(source.port), '', password, ['GET', 'greeting']);
+  t.not(plain.code, 0, 'a client without TLS is refused (no plaintext port)');
+  t.notMatch(plain.stdout, /hello/, 'and reads nothing');
 
   const full = await backup('cache-full', String(source.id));
   const copy = await create('cache-copy', { datastore: { type: 'redis', version: '7.0' }, restorePoint: { backupRef: String(full.id) } });
-  const got = await redisCli(Number(copy.port), '', await root(copy), ['GET', 'greeting']);
+  const got = await redisCli(Number(copy.port), '', await root(copy), ['GET', 'greeting'], tls);
   t.equal(got.stdout.trim(), 'hello from before the backup', 'the restored instance holds the key');
 });
 

@@ -44,7 +44,7 @@ t.test('openstack database instance create --replica-of, list, show, eject, prom
   const password = async (id: string): Promise<string> => String((await os.json<Row>('database', 'root', 'enable', id)).password);
   const redis = async (id: string, ...args: string[]) => {
     const i = await get(id);
-    return redisCli(Number(i.port), '', await password(id), args);
+    return redisCli(Number(i.port), '', await password(id), args, { ca: control.datastoreCa });
   };
 
   const created = await os.json<Row>('database', 'instance', 'create', 'src', '--flavor', 'small', '--size', '1', '--datastore', 'redis', '--datastore-version', '7.0');

@@ -7,6 +7,7 @@
 import t from 'tap';
 import type { PromoteToReplicaSourceResponse } from '../../../proto/gen/coffer/control/v1/instances.js';
 import { ccall, startControl } from '../../support/control.js';
+import { datastoreTrust } from '../../support/datastore-trust.js';
 import { redisCli } from '../../support/redis-cli.js';
 import { waitFor } from '../../support/agent.js';
 import { createReplicas, createSource, DATASTORE_USERS, isActive, killInstance, waitInstance } from '../../support/replication.js';
@@ -14,8 +15,9 @@ import { status as Status } from '@grpc/grpc-js';
 
 t.setTimeout(10 * 60_000);
 
+// The control's Redis instances serve TLS only, verified with the deployments' CA.
 const logsIn = async (port: number, user: string, password: string): Promise<boolean> => {
-  const r = await redisCli(port, user, password, ['PING']);
+  const r = await redisCli(port, user, password, ['PING'], datastoreTrust());
   return r.code === 0 && r.stdout.trim() === 'PONG';
 };
 
@@ -41,7 +43,7 @@ t.test('redis: a user change on one member reaches every member of the set', asy
   await ccall<PromoteToReplicaSourceResponse>(h.clients.instances, 'promoteToReplicaSource', { id: replica.id }, token);
   const promoted = await waitInstance(h, token, replica.id, 'the replica promoted', (i) => isActive(i) && !i.replicaOf);
   await waitInstance(h, token, source.id, 'the old source ACTIVE', isActive);
-  await waitFor('carol writes on the new source', async () => (await redisCli(promoted.port, 'carol', 'Carol-pass-2', ['SET', 'k', '1'])).stdout.trim() === 'OK');
+  await waitFor('carol writes on the new source', async () => (await redisCli(promoted.port, 'carol', 'Carol-pass-2', ['SET', 'k', '1'], { ca: h.datastoreCa })).stdout.trim() === 'OK');
   t.pass('the new source takes the users\' writes');
   const dave = { ...bob, name: 'dave', password: 'Dave-pass-3' };
   await ccall(h.clients.accounts, 'createUsers', { instanceId: promoted.id, users: [dave] }, token);

@@ -26,6 +26,7 @@ import { IDENTIFIED_BY_HASH, nativePasswordHash } from '../password-hash.js';
 import { checkReplicationPassword, checkReplicationUser, replicationUser } from './names.js';
 import { isMarkedReadOnly, markReadOnly, revokeReadOnlyAdmin } from './read-only.js';
 import { removeStaleReplicaState } from './stale-state.js';
+import { endSessionsOf } from '../end-sessions.js';
 
 export interface MysqlReplicationDeps {
   /** The flavor has no incremental backups (no physical tool here): snapshots are full. */
@@ -153,11 +154,7 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
     const taken = await revokeReadOnlyAdmin(sql, log);
     // A session keeps the privileges it logged in with: end those of the
     // accounts just stripped, so none of them writes on.
-    const names = [...new Set(taken.filter((a) => a.includes('@')).map((a) => a.slice(0, a.lastIndexOf('@'))))];
-    if (names.length) {
-      const rows = await sql.query('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER IN (?) AND ID <> CONNECTION_ID()', [names]);
-      for (const r of rows) await sql.query(`KILL CONNECTION ${Number(r.id)}`).catch(() => undefined);
-    }
+    await endSessionsOf(sql, log, [...new Set(taken.filter((a) => a.includes('@')).map((a) => a.slice(0, a.lastIndexOf('@'))))]);
   }
 
   /** Stops replication threads; fine when none are configured. */
@@ -271,10 +268,11 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
     async removeReplicaAccess(replicaId: string): Promise<void> {
       const user = replicationUser(replicaId);
       await local((q) => q(`DROP USER IF EXISTS ?@'%'`, [user]));
-      // A replica still streaming with it is cut off now, not at its next login.
-      const rows = await sql.query('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ?', [user]);
-      for (const r of rows) await sql.query(`KILL CONNECTION ${Number(r.id)}`).catch(() => undefined);
-      log.info({ user }, 'replication account removed');
+      // A replica still streaming with it (a deleted replica's, or one
+      // detached while the source was away) is cut off now: dropped, the
+      // account cannot log in again.
+      const ended = await endSessionsOf(sql, log, [user]);
+      log.info({ user, connectionsEnded: ended }, 'replication account removed');
     },
 
     snapshotPosition(meta: BackupMetadata): string {

@@ -10,10 +10,12 @@
 // - A fenced or read-only source refuses every client's writes, the admin's
 //   included, through min-replicas-to-write beyond any replica count
 //   (NOREPLICAS), persisted so a restart honours it before any client.
-// - TLS: the redis manager serves no TLS today (no serving certificate is
-//   configured for redis), so replication runs in plaintext between the
-//   instances; once redis offers TLS, the replica needs `tls-replication yes`
-//   verified against the deployment's CA (docs/replication.md).
+// - TLS: an instance with the datastore's serving pair serves only TLS on
+//   its port (../redis-conf.ts), so a plaintext connection, the
+//   replication user's included, finds no listener; its replica connects
+//   with `tls-replication yes` and verifies the source's certificate
+//   against the deployment's CA (Redis 7.0 checks the chain, not the name).
+//   Without a serving pair both ends are plaintext, as before.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../../../lib/logger.js';
 import type { BackupMetadata } from '../../../../proto/gen/coffer/agent/v1/backup.js';
@@ -31,6 +33,12 @@ export interface RedisReplicationDeps {
   readonly client: AdminClient;
   readonly admin: () => AdminClientOptions;
   readonly conf: ReplicationConf;
+  /**
+   * How this instance reaches a source: 'verified' (TLS, the CA at hand),
+   * 'off' (no TLS material: plaintext, as its source serves), 'no-ca' (it
+   * serves TLS, so its source does, but nothing verifies the source).
+   */
+  readonly tls: 'verified' | 'off' | 'no-ca';
   readonly log: Logger;
   /** How long attach waits for the link to the source to come up. */
   readonly linkTimeoutMs?: number;
@@ -71,7 +79,7 @@ export class RedisReplication implements ReplicationCapability {
     await ensureReplicationUser(client, [source.replicationPassword]);
     await client.call('CONFIG', 'SET', 'masteruser', source.replicationUser, 'masterauth', source.replicationPassword, 'replica-read-only', 'yes');
     await client.call('REPLICAOF', source.host, String(source.port));
-    this.deps.log.info({ source: `${source.host}:${source.port}` }, 'following the source');
+    this.deps.log.info({ source: `${source.host}:${source.port}`, tls: this.deps.tls === 'verified' }, 'following the source');
     await this.waitForLink(source, signal);
   }
 
@@ -117,6 +125,9 @@ export class RedisReplication implements ReplicationCapability {
 
   /** Persists whom to follow (the secret only in the 0600 include). */
   private follow(source: SourceInfo): void {
+    if (this.deps.tls === 'no-ca') {
+      throw new AgentError('AGENT_ERR_NOT_READY', "replication needs the deployment's CA to verify the source (the agent has a datastore serving pair but no datastoreTlsCa or --tls-ca)");
+    }
     for (const [v, what] of [[source.replicationUser, 'replication_user'], [source.replicationPassword, 'replication_password'], [source.host, 'host']] as const) {
       if (CONF_UNSAFE.test(v)) throw invalid(`source.${what} may not hold spaces, quotes or backslashes for redis`);
     }
@@ -148,7 +159,7 @@ export class RedisReplication implements ReplicationCapability {
         throw new AgentError(
           'AGENT_ERR_DATASTORE',
           `redis did not connect to its source ${source.host}:${source.port} as ${source.replicationUser} within ${Math.round((this.deps.linkTimeoutMs ?? 120_000) / 1000)} s ` +
-            '(it keeps trying; check the address and the replication password, and the server log)',
+            `(it keeps trying; check the address and the replication password${this.deps.tls === 'verified' ? ", that the source serves TLS with a certificate of the deployment's CA" : ''}, and the server log)`,
         );
       }
       await sleep(200);

@@ -150,6 +150,17 @@ t.test('a replica built from a snapshot follows its source; switchover under wri
   // Persisted: the rendered option file says read_only, so a restart starts read-only.
   t.match(readFileSync(path.join(s.agent.baseDir, 'etc', 'my.cnf'), 'utf8'), /^read_only = ON$/m, 'the read-only state is in the option file');
 
+  // A replica's access goes while it still streams (a delete does this,
+  // control/workflows/delete.ts): the account is dropped and its open
+  // replication connection (the source's Binlog Dump thread) is ended, not
+  // left on the source until the next login.
+  const connections = async (user: string): Promise<string> => rootSql(r, `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '${user}'`);
+  t.equal(await connections(back!.replicationUser), '1', "the new source shows the old source's replication connection");
+  await rep.removeReplicaAccess(s.id);
+  t.equal(await rootSql(r, `SELECT COUNT(*) FROM mysql.user WHERE User='${back!.replicationUser}'`), '0', 'its account is gone from the new source');
+  await until('no connection of the removed account on the source', async () => (await connections(back!.replicationUser)) === '0', 20_000);
+  t.pass('the source shows no connection of the removed account');
+
   // Detach: standalone and writable.
   await src.detach(never);
   t.equal(await rootSql(s, 'SELECT @@read_only'), '0');
@@ -158,9 +169,8 @@ t.test('a replica built from a snapshot follows its source; switchover under wri
   t.equal(free.code, 0, `a detached replica takes writes (${free.stderr})`);
   t.equal((await src.status()).sourceHost, '', 'and follows nobody');
   await rep.removeReplicaAccess(s.id);
-  t.equal(await rootSql(r, `SELECT COUNT(*) FROM mysql.user WHERE User='${back!.replicationUser}'`), '0', 'its account is gone from the new source');
-  await rep.removeReplicaAccess(s.id);
   t.pass('removing it again is fine');
+  t.equal(await connections(back!.replicationUser), '0', 'and no connection of it came back');
 
   // Secrets: never in an agent's log.
   for (const i of [s, r]) {

@@ -1,23 +1,44 @@
 // Redis replication through real agents and real redis-servers: a replica
 // built from its source's snapshot, following it, refusing writes; a
 // switchover by hand in the order the control runs it, under a write loop;
-// detach; the replication account's limits; hostile inputs.
+// detach; the replication account's limits and TLS (a plaintext login of
+// it refused, a source whose certificate the CA did not sign refused);
+// hostile inputs. Instances serve TLS, as the control's do, except in the
+// detach test, which shows the plaintext setup (no TLS material) still works.
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
 import type { Redis } from 'ioredis';
-import { call } from '../../../support/agent.js';
-import { connectAs, refusal } from '../../../support/redis-cli.js';
+import { call, collect, killLeftoverDatastore, startAgent } from '../../../support/agent.js';
+import { connectAs, plaintextExchange, refusal } from '../../../support/redis-cli.js';
 import type { GetStatusResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { DemoteSourceResponse, EnableAsSourceResponse, MakeReadOnlyResponse, WaitForTransactionResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
 import type { ReplicationStatus } from '../../../../proto/gen/coffer/agent/v1/replication_state.js';
-import { deployment, follow, repl, replicaOf, replStatus, REPL_PASSWORD, rootedRedis, snapshotFor, until } from './fixtures/replication.js';
+import { PREPARE } from './fixtures/instance.js';
+import { deployment, follow, repl, replicaOf, replStatus, REPL_PASSWORD, ROOT_PASSWORD, rootedRedis, rootOf, snapshotFor, until } from './fixtures/replication.js';
+import type { AgentProcess } from '../../../support/agent.js';
+
+// One TLS source holding data serves the first subtests in turn (a replica
+// that follows it, its replication account); the switchover and the eject
+// change roles and build their own pair; the detach test builds a plaintext
+// pair, and its detached replica takes the hostile inputs.
+const shared = deployment({ tls: true });
+const plaintext = deployment();
+const root = t;
+let sharedSource: Promise<{ agent: AgentProcess; root: Redis }> | undefined;
+async function sharedSourceOnce(): Promise<{ agent: AgentProcess; root: Redis }> {
+  sharedSource ??= (async () => {
+    const s = await rootedRedis(root, shared);
+    for (let i = 0; i < 500; i++) await s.root.set(`k:${i}`, `v${i}`);
+    await s.root.hset('h', 'f', 'before');
+    return s;
+  })();
+  return sharedSource;
+}
 
 t.test('a replica built from a source holding data has it, follows new writes within seconds, and refuses writes', async (t) => {
-  const d = deployment();
-  const { agent: source, root: src } = await rootedRedis(t, d);
-  for (let i = 0; i < 500; i++) await src.set(`k:${i}`, `v${i}`);
-  await src.hset('h', 'f', 'before');
+  const d = shared;
+  const { agent: source, root: src } = await sharedSourceOnce();
 
   const { agent: replica, root: rep } = await replicaOf(t, d, source);
   t.equal(await until('the data on the replica', async () => (await rep.dbsize()) >= 501 && rep.dbsize()), 501, 'every key of the source is on the replica');
@@ -60,25 +81,25 @@ t.test('a replica built from a source holding data has it, follows new writes wi
 
   // Replication survives the replica's agent restart: same role, same source.
   await replica.stop();
-  const again = await (await import('../../../support/agent.js')).startAgent(t, { datastore: 'redis', baseDir: replica.baseDir, datastorePort: replica.datastorePort, extraArgs: d.args });
+  const again = await startAgent(t, { datastore: 'redis', baseDir: replica.baseDir, datastorePort: replica.datastorePort, extraArgs: d.args });
   const after = await until('the restarted replica streaming', async () => {
     const s = await replStatus(again);
     return s.streaming && s;
   });
   t.equal(after.role, 'replica', 'the role survives an agent restart');
   await src.set('after-restart', '1');
-  const rep2 = await connectAs(t, again.datastorePort, '', (await import('./fixtures/replication.js')).ROOT_PASSWORD);
+  const rep2 = await rootOf(t, d, again);
   await until('a write after the restart on the replica', async () => (await rep2.get('after-restart')) === '1');
   t.pass('it still follows the source after a restart');
 });
 
-t.test('the replication account runs nothing but the replication protocol', async (t) => {
-  const d = deployment();
-  const { agent: source, root: src } = await rootedRedis(t, d);
+t.test('the replication account runs nothing but the replication protocol, over TLS only; a replica verifies its source\'s certificate', async (t) => {
+  const d = shared;
+  const { agent: source, root: src } = await sharedSourceOnce();
   await src.set('secret', 'data');
   await snapshotFor(source, [randomUUID()]);
-  const r = await connectAs(t, source.datastorePort, 'coffer-replication', REPL_PASSWORD);
-  t.equal(await r.ping(), 'PONG', 'PING is allowed');
+  const r = await connectAs(t, source.datastorePort, 'coffer-replication', REPL_PASSWORD, d.tls);
+  t.equal(await r.ping(), 'PONG', 'over TLS verified against the deployment\'s CA, the replication user logs in and PINGs');
   for (const [what, p] of [
     ['GET', r.get('secret')],
     ['SET', r.set('x', '1')],
@@ -89,13 +110,36 @@ t.test('the replication account runs nothing but the replication protocol', asyn
   ] as const) {
     t.match(await refusal(p), /NOPERM/, `${what} is refused`);
   }
-  t.match(await refusal(connectAs(t, source.datastorePort, 'coffer-replication', 'wrong-password')), /WRONGPASS/, 'a wrong secret is refused');
+  t.match(await refusal(connectAs(t, source.datastorePort, 'coffer-replication', 'wrong-password', d.tls)), /WRONGPASS/, 'a wrong secret is refused');
   // Users management cannot reach it.
   await t.rejects(call(source.clients.accounts, 'getUser', { name: 'coffer-replication', host: '' }), { code: Status.INVALID_ARGUMENT }, 'the account is reserved');
+
+  // The same login in plaintext: the port speaks only TLS, so the
+  // connection is closed without a reply (the detach test shows the same
+  // exchange answered +OK +PONG by a plaintext instance).
+  const plain = await plaintextExchange(source.datastorePort, [['AUTH', 'coffer-replication', REPL_PASSWORD], ['PING']]);
+  t.ok(plain.closed, 'a plaintext connection of the replication user is closed by the source');
+  t.notMatch(plain.answer, /\+OK|\+PONG/, 'and never authenticated or answered');
+  t.match(await refusal(connectAs(t, source.datastorePort, 'coffer-replication', REPL_PASSWORD)), /./, 'a client without TLS (ioredis) cannot log in either');
+
+  // A replica whose CA did not sign the source's certificate (another
+  // deployment's) refuses the source: the link never comes up, no data flows.
+  const other = deployment({ tls: true });
+  const stranger = await startAgent(t, { datastore: 'redis', extraArgs: other.args });
+  await collect(stranger.clients.lifecycle.prepare({ ...PREPARE, rootPassword: ROOT_PASSWORD }));
+  let attachEnded = false;
+  const attaching = stranger.clients.replication.attachReplica({ source: follow(source) }, () => (attachEnded = true));
+  await until('the replica refusing the source\'s certificate (its server log)', async () => stranger.logs.some((l) => /certificate verify failed/.test(l)));
+  t.equal(attachEnded, false, 'the attach is still waiting for a link');
+  const s = await replStatus(stranger);
+  t.equal(s.streaming, false, 'the replica is not streaming');
+  t.match(s.lastError, /link to the source is down/, 'its status says the link is down');
+  attaching.cancel();
+  t.equal(await (await rootOf(t, other, stranger)).get('secret'), null, 'none of the source\'s data reached it');
 });
 
 t.test('switchover by hand (source read-only, replica waits, promote, old source demoted) loses no acknowledged write under a write loop', async (t) => {
-  const d = deployment();
+  const d = deployment({ tls: true });
   const { agent: source, root: src } = await rootedRedis(t, d);
   const { agent: replica, root: rep } = await replicaOf(t, d, source);
 
@@ -145,12 +189,26 @@ t.test('switchover by hand (source read-only, replica waits, promote, old source
   t.equal(old.sourceInstanceId, 'new-source');
 });
 
-t.test('detach makes a replica standalone and writable; the RPCs refuse what makes no sense for a role', async (t) => {
-  const d = deployment();
+// The replica detached here takes the hostile inputs next, as a standalone instance.
+let detachedReplica: Promise<AgentProcess> = Promise.reject(new Error('the detach subtest did not run'));
+detachedReplica.catch(() => undefined);
+
+t.test('without TLS material (plaintext, as before): replication works; detach makes a replica standalone and writable; the RPCs refuse what makes no sense for a role', async (t) => {
+  const d = plaintext;
   const { agent: source, root: src } = await rootedRedis(t, d);
   await src.set('a', '1');
-  const { agent: replica, root: rep } = await replicaOf(t, d, source);
+  // Its agent outlives this subtest: the hostile inputs use it.
+  const { agent: replica, root: rep } = await replicaOf(root, d, source);
+  let done!: (a: AgentProcess) => void;
+  let failed!: (err: Error) => void;
+  detachedReplica = new Promise((resolve, reject) => {
+    done = resolve;
+    failed = reject;
+  });
+  t.teardown(() => failed(new Error('the detach subtest ended before its replica was detached')));
   await until('the data on the replica', async () => (await rep.get('a')) === '1');
+  const plain = await plaintextExchange(source.datastorePort, [['AUTH', 'coffer-replication', REPL_PASSWORD], ['PING']]);
+  t.same(plain, { answer: '+OK\r\n+PONG\r\n', closed: false }, 'a plaintext instance answers the replication user\'s plaintext login');
 
   await t.rejects(repl(source, 'detachReplica'), { code: Status.FAILED_PRECONDITION, details: /source/ }, 'a source cannot be detached');
   await t.rejects(repl(source, 'attachReplica', { source: follow(replica) }), { code: Status.FAILED_PRECONDITION, details: /DemoteSource/ });
@@ -168,11 +226,13 @@ t.test('detach makes a replica standalone and writable; the RPCs refuse what mak
   await t.rejects(repl(replica, 'enableAsSource'), { code: Status.FAILED_PRECONDITION, details: /only a replica/ }, 'a standalone cannot be promoted');
   await t.rejects(repl(replica, 'demoteSource', { source: follow(source) }), { code: Status.FAILED_PRECONDITION, details: /AttachReplica/ });
   t.equal(await rep.get('later'), null, 'a detached instance no longer follows');
+  done(replica);
 });
 
 t.test('hostile and wrong inputs get the right codes', async (t) => {
-  const d = deployment();
-  const { agent: source } = await rootedRedis(t, d);
+  const d = plaintext;
+  // A standalone instance: the one detached above.
+  const source = await detachedReplica;
   const good = { host: '127.0.0.1', port: source.datastorePort, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: 'src', slotName: '' };
   const bad: Array<[string, string, object, RegExp]> = [
     ['addReplicaAccess', 'no replicas', { replicas: [] }, /replicas is empty/],
@@ -200,9 +260,7 @@ t.test('hostile and wrong inputs get the right codes', async (t) => {
   t.equal((await replStatus(source)).role, 'standalone', 'nothing was changed by the refused calls');
 
   // Prepare with replica_of but no restore, or with users: refused before anything starts.
-  const { startAgent, collect } = await import('../../../support/agent.js');
   const fresh = await startAgent(t, { datastore: 'redis', extraArgs: d.args });
-  const { PREPARE } = await import('./fixtures/instance.js');
   await t.rejects(collect(fresh.clients.lifecycle.prepare({ ...PREPARE, replicaOf: good })), { code: Status.INVALID_ARGUMENT, details: /needs restore/ });
   await t.rejects(
     collect(fresh.clients.lifecycle.prepare({ ...PREPARE, rootPassword: 'x-pass-12', restore: { location: { storage: '', location: 'x' }, backupId: '' }, replicaOf: good })),
@@ -214,9 +272,7 @@ t.test('hostile and wrong inputs get the right codes', async (t) => {
 });
 
 t.test('eject by hand: source agent and redis killed -9, replica promoted; the old source comes back fenced and is demoted, never a second writable source', async (t) => {
-  const { startAgent, killLeftoverDatastore } = await import('../../../support/agent.js');
-  const { ROOT_PASSWORD } = await import('./fixtures/replication.js');
-  const d = deployment();
+  const d = deployment({ tls: true });
   const { agent: source, root: src } = await rootedRedis(t, d);
   const { agent: replica, root: rep } = await replicaOf(t, d, source);
   for (let i = 0; i < 100; i++) await src.set(`e:${i}`, String(i));
@@ -242,7 +298,7 @@ t.test('eject by hand: source agent and redis killed -9, replica promoted; the o
   });
   t.equal(fencedStatus.role, 'source');
   t.equal(fencedStatus.fenced, true, 'it comes back fenced');
-  const old = await connectAs(t, back.datastorePort, '', ROOT_PASSWORD);
+  const old = await rootOf(t, d, back);
   t.match(await refusal(old.set('split-brain', '1')), /NOREPLICAS/, 'and refuses writes: no second writable source');
 
   const demoted = await repl<DemoteSourceResponse>(back, 'demoteSource', {

@@ -1,169 +1,152 @@
 // The replication workflows keep the task engine's promise: kill -9 of the
-// control at each step of create-replicas and of a switchover (the step
-// names come from the workflow definitions), then a restart on the same
-// data dir, ends with a consistent set: one writable source, every other
-// member a replica of it (refusing writes, following it) or in ERROR with a
-// fault; one agent per instance; no task left running.
+// control at the steps of create-replicas, of a switchover and of an eject
+// (the step names come from the workflow definitions), then a restart on
+// the same data dir, ends with a consistent set: one writable source, every
+// other member a replica of it (refusing writes, following it) or in ERROR
+// with a fault; one agent per instance; no task left running
+// (test/support/replication-crash.ts). For the eject, the source's agent
+// and datastore are killed -9 first, and the old source takes no write
+// until it has rejoined. PostgreSQL is killed at every step, the other
+// datastores at a sample (crashSteps); by default one task of each workflow
+// is killed at each chosen step in turn (crashRounds). Each datastore runs
+// on one control and one set, the datastores in parallel.
 import t, { type Test } from 'tap';
-import path from 'node:path';
-import { readFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import { InstanceStatus, type Instance, type PromoteToReplicaSourceResponse } from '../../../../proto/gen/coffer/control/v1/instances.js';
-import { agentPids, ccall, startControl, type ControlHarness } from '../../../support/control.js';
+import type { EjectReplicaSourceResponse, PromoteToReplicaSourceResponse } from '../../../../proto/gen/coffer/control/v1/instances.js';
+import { ccall, startControl } from '../../../support/control.js';
 import { waitFor } from '../../../support/agent.js';
-import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, waitInstance, waitRows } from '../../../support/replication.js';
+import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, killInstance, restartAgent, waitInstance, waitRows } from '../../../support/replication.js';
+import { agentsPerInstance, consistent, crashRounds, crashSteps, DATASTORES, killAtStep, taskEnded, writeProbe } from '../../../support/replication-crash.js';
 import { createReplicasWorkflow } from '../../../../control/workflows/replication/create-replicas.js';
 import { switchoverWorkflow } from '../../../../control/workflows/replication/switchover.js';
+import { ejectWorkflow } from '../../../../control/workflows/replication/eject.js';
 import type { ControlContext } from '../../../../control/context.js';
 
 t.setTimeout(40 * 60_000);
+t.jobs = Number(process.env.COFFER_REPLICATION_JOBS ?? 2);
 
-// COFFER_CRASH_STEPS=a,b: only those steps (of either workflow), to look at one closely.
-const only = (steps: string[]): string[] => (process.env.COFFER_CRASH_STEPS ? steps.filter((s) => process.env.COFFER_CRASH_STEPS!.split(',').includes(s)) : steps);
 const stub = { config: { taskDeadlineMs: 60_000 } } as unknown as ControlContext;
-const CREATE_STEPS = only(createReplicasWorkflow(stub).steps.map((s) => s.name));
-const SWITCHOVER_STEPS = only(switchoverWorkflow(stub).steps.map((s) => s.name));
-const ds = process.env.COFFER_REPLICATION_DATASTORE ?? 'mariadb';
-const u = DATASTORE_USERS[ds]!;
+const CREATE_STEPS = createReplicasWorkflow(stub).steps.map((s) => s.name);
+const SWITCHOVER_STEPS = switchoverWorkflow(stub).steps.map((s) => s.name);
+// First, middle (and the parallel builds), last.
+const CREATE_SAMPLE = ['snapshot', 'build', 'activate'];
+// First; the per-replica accounts (MariaDB's secret is per replica); the
+// re-point (AttachReplica, where PostgreSQL demotes); the last.
+const SWITCHOVER_SAMPLE = ['source-read-only', 'access', 'repoint-replicas', 'records'];
+const EJECT_STEPS = ejectWorkflow(stub).steps.map((s) => s.name);
+// First; the promotion (after it nobody else may take over); the re-point
+// of the other replica (AttachReplica, where PostgreSQL demotes); the last.
+const EJECT_SAMPLE = ['positions', 'enable', 'repoint-replicas', 'records'];
 
-function readDb<T>(h: ControlHarness, fn: (db: Database.Database) => T): T {
-  const db = new Database(path.join(h.dataDir, 'coffer.db'), { readonly: true, fileMustExist: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
+const EACH = process.env.COFFER_CRASH_EACH === '1';
 
-/** kill -9 of the control once the task's current step is `step`, then a start on the same data dir. */
-async function killAtStep(h: ControlHarness, taskId: string, step: string): Promise<string> {
-  await waitFor(`task ${taskId} at step ${step}`, async () => readDb(h, (db) => {
-    const r = db.prepare('SELECT state, current_step FROM tasks WHERE id = ?').get(taskId) as { state: string; current_step: string } | undefined;
-    return r && (r.current_step === step || r.state !== 'RUNNING');
-  }), 300_000);
-  await h.kill('SIGKILL');
-  const at = readDb(h, (db) => db.prepare('SELECT t.state, s.state AS step_state FROM tasks t JOIN task_steps s ON s.task_id = t.id AND s.name = ? WHERE t.id = ?').get(step, taskId) as { state: string; step_state: string });
-  await h.start();
-  return `task ${at.state}, step ${at.step_state}`;
-}
+for (const ds of DATASTORES) {
+  const u = DATASTORE_USERS[ds]!;
+  // A task per step: the build round goes last, its two replicas stay for the switchovers.
+  const createRounds = crashRounds(crashSteps(ds, CREATE_STEPS, CREATE_SAMPLE).sort((a, b) => (EACH ? Number(a === 'build') - Number(b === 'build') : 0)));
+  const switchoverRounds = crashRounds(crashSteps(ds, SWITCHOVER_STEPS, SWITCHOVER_SAMPLE));
+  const ejectRounds = crashRounds(crashSteps(ds, EJECT_STEPS, EJECT_SAMPLE));
+  const named = (r: string[][]): string => r.flat().join(', ') || 'none';
 
-function taskState(h: ControlHarness, taskId: string): string {
-  return readDb(h, (db) => (db.prepare('SELECT state FROM tasks WHERE id = ?').get(taskId) as { state: string }).state);
-}
+  t.test(`${ds}: kill -9 of the control at steps of create-replicas (${named(createRounds)}), of a switchover (${named(switchoverRounds)}), of an eject (${named(ejectRounds)})`, { buffered: true }, async (t) => {
+    const h = await startControl(t, { stepDelayMs: 500 });
+    const token = h.token('p1');
+    const source = await createSource(h, token, u, `crash-${ds}`, 10);
+    let row = 1000;
+    const lap = timer(t);
 
-function agentsPerInstance(h: ControlHarness): Map<string, number> {
-  const out = new Map<string, number>();
-  const prefix = path.join(h.dataDir, 'instances') + path.sep;
-  for (const pid of agentPids(h.dataDir)) {
-    const cfg = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find((a) => a.startsWith(prefix) && a.endsWith('agent.json'));
-    const id = cfg ? cfg.slice(prefix.length).split(path.sep)[0]! : '?';
-    out.set(id, (out.get(id) ?? 0) + 1);
-  }
-  return out;
-}
-
-/**
- * Waits until no member has a task and then checks the set as a user
- * would: one ACTIVE source taking writes; each other member ACTIVE as its
- * replica (refusing writes, following it) or ERROR with a fault. Returns
- * the source and its ACTIVE replicas.
- */
-async function consistent(t: Test, h: ControlHarness, token: string, ids: string[], row: number): Promise<{ source: Instance; replicas: Instance[] }> {
-  const members = await waitFor('every member settled', async () => {
-    const all = await Promise.all(ids.map((id) => getInstance(h, token, id)));
-    return all.every((m) => !m.taskId) ? all : false;
-  }, 300_000);
-  const sources = members.filter((m) => !m.replicaOf && m.status === InstanceStatus.INSTANCE_STATUS_ACTIVE);
-  t.equal(sources.length, 1, `one ACTIVE source (${members.map((m) => `${m.name}:${InstanceStatus[m.status]}${m.replicaOf ? `->${m.replicaOf.id.slice(0, 8)}` : ''}`).join(', ')})`);
-  const source = sources[0]!;
-  // A source whose lease ran out while the control was down refuses writes
-  // until the restarted control confirms it again (a heartbeat): the user retries.
-  let refused = '';
-  const accepted = await waitFor(`the source ${source.name} takes writes`, async () => {
-    refused = await u.refusal(source.port, row);
-    return refused === '' || (/Duplicate entry/.test(refused) && 'duplicate');
-  }, 30_000).catch(() => false);
-  t.ok(accepted, `the source ${source.name} takes writes${refused ? ` (first refused: ${refused})` : ''}`);
-  if (!accepted) t.comment(`refusal: ${refused}\n${diagnose(h, ids)}`);
-  const replicas: Instance[] = [];
-  for (const m of members.filter((x) => x.id !== source.id)) {
-    if (m.status === InstanceStatus.INSTANCE_STATUS_ERROR) {
-      t.ok(m.fault?.message, `${m.name} is ERROR with a fault: ${m.fault?.message}`);
-      continue;
+    // create-replicas: two replicas, built in parallel and killed at each
+    // step (crashRounds); with a task per step, one replica per round but
+    // the last.
+    let kept: string[] = [];
+    for (const [n, steps] of createRounds.entries()) {
+      const keep = n === createRounds.length - 1;
+      const created = await createReplicas(h, token, source.id, `r-${steps[0]}`, keep ? 2 : 1);
+      for (const step of steps) t.comment(`killed at ${step} (${await killAtStep(h, created.taskId, step)})`);
+      t.comment(`the task ended ${await taskEnded(h, created.taskId)}`);
+      const ids = [source.id, ...(await getInstance(h, token, source.id)).replicas.map((r) => r.id)];
+      const { replicas } = await consistent(t, h, token, u, ids, row);
+      row += 10;
+      for (const r of created.replicas) {
+        const i = await getInstance(h, token, r.id);
+        t.ok(isActive(i), `${i.name} ended ACTIVE after kills at ${steps.join(', ')}`);
+        if (isActive(i)) await waitRows(u, i.port, [1, 10], `${i.name} holds the source's rows`);
+      }
+      t.equal(replicas.length, created.replicas.length, 'the new replicas serve');
+      lap(`create-replicas, killed at ${steps.join(', ')}`);
+      if (keep) {
+        kept = created.replicas.map((r) => r.id);
+        continue;
+      }
+      // The replicas go again (deleting them drops their access).
+      for (const r of created.replicas) await ccall(h.clients.instances, 'deleteInstance', { id: r.id }, token);
+      await waitFor('the replicas deleted', async () => (await getInstance(h, token, source.id)).replicas.length === 0, 120_000);
     }
-    t.equal(m.status, InstanceStatus.INSTANCE_STATUS_ACTIVE, `${m.name} is ACTIVE`);
-    t.equal(m.replicaOf?.id, source.id, `${m.name} is a replica of ${source.name}`);
-    await waitRows(u, m.port, [row], `${m.name} follows the source`).catch((err) => {
-      t.comment(diagnose(h, ids));
-      throw err;
-    });
-    t.not(await u.refusal(m.port, row + 1), '', `${m.name} refuses writes`);
-    replicas.push(m);
-  }
-  const agents = agentsPerInstance(h);
-  t.ok(ids.every((id) => (agents.get(id) ?? 0) <= 1), 'at most one agent per instance');
-  return { source, replicas };
+    if (switchoverRounds.length === 0 && ejectRounds.length === 0) return;
+
+    // Switchovers on the same set: the source and the two kept replicas.
+    if (kept.length < 2) {
+      kept = (await createReplicas(h, token, source.id, 'sw-r', 2)).replicas.map((r) => r.id);
+      await Promise.all(kept.map((id) => waitInstance(h, token, id, `replica ${id} ACTIVE`, isActive)));
+    }
+    const ids = [source.id, ...kept];
+    let set = await consistent(t, h, token, u, ids, row++);
+    for (const steps of switchoverRounds) {
+      // Fenced members rejoin on their own; a switchover needs the whole set ACTIVE.
+      await waitFor('the whole set ACTIVE', async () => (await Promise.all(ids.map((id) => getInstance(h, token, id)))).every(isActive), 300_000);
+      const candidate = set.replicas[0]!;
+      const p = await ccall<PromoteToReplicaSourceResponse>(h.clients.instances, 'promoteToReplicaSource', { id: candidate.id }, token);
+      for (const step of steps) t.comment(`killed at ${step} (${await killAtStep(h, p.taskId, step)})`);
+      const ended = await taskEnded(h, p.taskId);
+      t.comment(`the switchover ended ${ended}`);
+      row += 10;
+      set = await consistent(t, h, token, u, ids, row);
+      if (ended === 'SUCCEEDED') t.equal(set.source.id, candidate.id, `the promoted ${candidate.name} is the source`);
+      lap(`switchover, killed at ${steps.join(', ')}`);
+    }
+
+    // Ejects on the same set: its source's agent and datastore killed -9
+    // (a crashed VM; the control judges it gone 3 s after its last
+    // heartbeat), then the control killed at the eject's steps. After the
+    // restart the set is consistent, and the old source takes no write
+    // until it has rejoined as a replica of the new one.
+    for (const kills of ejectRounds) {
+      await waitFor('the whole set ACTIVE', async () => (await Promise.all(ids.map((id) => getInstance(h, token, id)))).every(isActive), 300_000);
+      const old = set.source;
+      row += 10;
+      const acked = row;
+      t.ok(await u.write(old.port, acked), `${old.name} takes a write before it dies`);
+      for (const id of ids.filter((x) => x !== old.id)) await waitRows(u, (await getInstance(h, token, id)).port, [acked], `replica ${id} has it`);
+      killInstance(h, old.id);
+      const probe = writeProbe(u, old.port, 1_000_000 + row * 1000);
+      await waitInstance(h, token, old.id, `${old.name} shows unreachable`, (i) => !i.agentReachable, 60_000);
+      const e = await ccall<EjectReplicaSourceResponse>(h.clients.instances, 'ejectReplicaSource', { id: old.id }, token);
+      for (const step of kills) t.comment(`killed at ${step} (${await killAtStep(h, e.taskId, step)})`);
+      t.comment(`the eject ended ${await taskEnded(h, e.taskId)}`);
+      row += 10;
+      set = await consistent(t, h, token, u, ids, row);
+      t.not(set.source.id, old.id, 'a replica took over from the dead source');
+      await waitRows(u, set.source.port, [acked], 'the new source has the write the old one acknowledged');
+      // The restarted control starts the agents that should run (the local
+      // driver's adopt); where it did not, the old source's agent is started here.
+      if (!agentsPerInstance(h).get(old.id)) restartAgent(h, old.id);
+      const back = await waitFor(`${old.name} rejoined`, async () => {
+        const i = await getInstance(h, token, old.id);
+        return isActive(i) && i.replicaOf?.id === set.source.id && i.role === 'replica' ? i : false;
+      }, 300_000);
+      const { accepted, tried } = await probe.stop();
+      t.equal(accepted, 0, `${old.name} took no write from its kill until it rejoined (${tried} tried)`);
+      t.equal(back.replicaOf?.id, set.source.id, `${old.name} is a replica of the new source`);
+      await waitRows(u, old.port, [row], `${old.name} follows the new source`);
+      lap(`eject, killed at ${kills.join(', ')}`);
+    }
+  });
 }
 
-/** What the agents last reported and what they logged about roles and fencing (for a failure). */
-function diagnose(h: ControlHarness, ids: string[]): string {
-  const out: string[] = [];
-  for (const id of ids) {
-    out.push(`== ${id}: ${readDb(h, (db) => JSON.stringify(db.prepare('SELECT i.name, i.status, i.replica_of, i.fenced, h.replication FROM instances i LEFT JOIN instance_heartbeats h ON h.instance_id = i.id WHERE i.id = ?').get(id)))}`);
-    try {
-      const log = readFileSync(path.join(h.dataDir, 'instances', id, 'agent.log'), 'utf8').split('\n');
-      out.push(...log.filter((l) => /fence|read-only|refusing|writes|source|replica|promot|demot|lease|confirm/i.test(l)).slice(-25).map((l) => l.slice(0, 400)));
-    } catch (err) {
-      out.push(`(no agent log: ${(err as Error).message})`);
-    }
-  }
-  return out.join('\n');
+/** Logs how long each round took (the suite's time is watched). */
+function timer(t: Test): (what: string) => void {
+  let last = Date.now();
+  return (what) => {
+    t.comment(`${what}: ${Date.now() - last} ms`);
+    last = Date.now();
+  };
 }
-
-t.test(`${ds}: kill -9 of the control at every step of create-replicas`, { skip: CREATE_STEPS.length === 0 }, async (t) => {
-  const h = await startControl(t, { stepDelayMs: 500 });
-  const token = h.token('p1');
-  const source = await createSource(h, token, u, 'crash-src', 10);
-  let row = 1000;
-  for (const step of CREATE_STEPS) {
-    const created = await createReplicas(h, token, source.id, `r-${step}`, 2);
-    const at = await killAtStep(h, created.taskId, step);
-    await waitFor('the task ended', async () => taskState(h, created.taskId) !== 'RUNNING', 300_000);
-    t.comment(`killed at ${step} (${at}); the task ended ${taskState(h, created.taskId)}`);
-    const ids = [source.id, ...(await getInstance(h, token, source.id)).replicas.map((r) => r.id)];
-    const { replicas } = await consistent(t, h, token, ids, row);
-    row += 10;
-    for (const r of created.replicas) {
-      const i = await getInstance(h, token, r.id);
-      t.ok(isActive(i) || i.status === InstanceStatus.INSTANCE_STATUS_ERROR, `${i.name} ended ACTIVE or ERROR after a kill at ${step}`);
-      if (isActive(i)) await waitRows(u, i.port, [1, 10], `${i.name} holds the source's rows`);
-    }
-    t.ok(replicas.length >= 2, 'the new replicas serve');
-    // Keep the set small: the replicas go again (deleting them drops their access).
-    for (const r of created.replicas) await ccall(h.clients.instances, 'deleteInstance', { id: r.id }, token);
-    await waitFor('the replicas deleted', async () => (await getInstance(h, token, source.id)).replicas.length === 0, 120_000);
-  }
-});
-
-t.test(`${ds}: kill -9 of the control at every step of a switchover`, { skip: SWITCHOVER_STEPS.length === 0 }, async (t) => {
-  const h = await startControl(t, { stepDelayMs: 500 });
-  const token = h.token('p1');
-  const first = await createSource(h, token, u, 'sw-src', 10);
-  const created = await createReplicas(h, token, first.id, 'sw-r', 2);
-  await Promise.all(created.replicas.map((r) => waitInstance(h, token, r.id, `${r.name} ACTIVE`, isActive)));
-  const ids = [first.id, ...created.replicas.map((r) => r.id)];
-  let row = 2000;
-  let set = await consistent(t, h, token, ids, row++);
-  for (const step of SWITCHOVER_STEPS) {
-    // Fenced members rejoin on their own; a switchover needs the whole set ACTIVE.
-    await waitFor('the whole set ACTIVE', async () => (await Promise.all(ids.map((id) => getInstance(h, token, id)))).every(isActive), 300_000);
-    const candidate = set.replicas[0]!;
-    const p = await ccall<PromoteToReplicaSourceResponse>(h.clients.instances, 'promoteToReplicaSource', { id: candidate.id }, token);
-    const at = await killAtStep(h, p.taskId, step);
-    await waitFor('the task ended', async () => taskState(h, p.taskId) !== 'RUNNING', 300_000);
-    t.comment(`killed at ${step} (${at}); the switchover ended ${taskState(h, p.taskId)}`);
-    row += 10;
-    set = await consistent(t, h, token, ids, row);
-    if (taskState(h, p.taskId) === 'SUCCEEDED') t.equal(set.source.id, candidate.id, `the promoted ${candidate.name} is the source`);
-  }
-});
