@@ -8,7 +8,7 @@
 // every row intact. One cluster for the whole file: each step builds on the
 // last.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import t from 'tap';
@@ -113,6 +113,7 @@ t.teardown(async () => {
     await n.agent.stop('SIGKILL');
     killLeftoverDatastore(n.baseDir);
   }
+  rmSync(root, { recursive: true, force: true });
 });
 
 t.test('bad inputs are refused naming what is wrong, before anything changes', async (t) => {
