@@ -18,6 +18,8 @@ import { runPrepare, validatePrepare, type PrepareFromBackup, type PrepareReques
 import { restorePrepared, type RestorePlan } from './lifecycle/restore-swap.js';
 import { startDatastore, stopDatastore } from './lifecycle/start-stop.js';
 import { Replication } from './replication/replication.js';
+import { Cluster } from './cluster/cluster.js';
+import type { ClusterContext } from '../proto/gen/coffer/agent/v1/cluster.js';
 import type { ReplicationStatus, SourceInfo } from '../proto/gen/coffer/agent/v1/replication_state.js';
 
 export { AGENT_VERSION } from './status.js';
@@ -38,6 +40,7 @@ export class Agent {
   readonly operations = new Operations();
   readonly supervisor: Supervisor;
   readonly replication: Replication;
+  readonly cluster: Cluster;
   private readonly lock = new OperationLock();
   private readonly ctx: LifecycleContext;
   private readonly startedAtMs = Date.now();
@@ -69,6 +72,24 @@ export class Agent {
       },
       log: deps.log.child({ component: 'replication' }),
     });
+    this.cluster = new Cluster({
+      capability: deps.manager.cluster,
+      datastore: deps.manager.name,
+      instanceId: deps.config.instanceId,
+      agentDir: deps.layout.agentDir,
+      locked: (what, fn) => this.lock.run(what, fn),
+      requirePrepared: (what) => this.requirePrepared(what),
+      running: () => this.running,
+      datastoreControl: {
+        stop: async () => stopDatastore(this.ctx, true),
+        start: async () => startDatastore(this.ctx),
+      },
+      rekeyAdmin: async (signal) => {
+        await deps.manager.secure(signal, false);
+        await deps.manager.connect();
+      },
+      log: deps.log.child({ component: 'cluster' }),
+    });
   }
 
   /** The datastore runs and answers (ACTIVE, or waiting for a restart). */
@@ -95,7 +116,13 @@ export class Agent {
     // marked now, before any call is served, and told to the datastore
     // before it starts.
     this.replication.fence.markBoot();
-    return recoverAtBoot(this.ctx, this.lock, () => this.replication.fence.beforeStart(), () => this.replication.fence.afterStart());
+    return recoverAtBoot(
+      this.ctx,
+      this.lock,
+      () => this.replication.fence.beforeStart(),
+      () => this.replication.fence.afterStart(),
+      () => this.cluster.holdAtBoot(),
+    );
   }
 
   /** Throws unless the datastore runs (account and configuration calls need it). */
@@ -169,10 +196,11 @@ export class Agent {
     this.state.update({ state: 'RESTART_REQUIRED', reason: `restart to apply: ${pending.join(', ')}`, pendingRestart: pending });
   }
 
-  async status(): Promise<AgentStatus & { replication: ReplicationStatus }> {
+  async status(): Promise<AgentStatus & { replication: ReplicationStatus; cluster: ClusterContext | undefined }> {
     const s = await statusOf(this.ctx, this.deps.config, this.operations, this.startedAtMs);
     const replication = await this.replication.status();
-    return { ...s, role: replication.role, replication };
+    const cluster = this.deps.manager.cluster ? await this.cluster.context() : undefined;
+    return { ...s, role: replication.role, replication, cluster };
   }
 
   /** SIGTERM: cancel operations, stop the datastore cleanly. It restarts at the next boot. */

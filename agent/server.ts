@@ -5,7 +5,6 @@ import { startGrpcServer, type CofferServer } from '../lib/grpc-server.js';
 import path from 'node:path';
 import type { Backups } from './backup/backups.js';
 import { addBackupService } from './services/backup-service.js';
-import { ClusterServiceService } from '../proto/gen/coffer/agent/v1/cluster.js';
 import { LogServiceService } from '../proto/gen/coffer/agent/v1/logs.js';
 import { ConsoleServiceService } from '../proto/gen/coffer/agent/v1/console.js';
 import type { Agent } from './agent.js';
@@ -13,6 +12,7 @@ import { addLifecycleService } from './services/lifecycle-service.js';
 import { addAccountService } from './services/accounts-service.js';
 import { addConfigurationService } from './services/configuration-service.js';
 import { addReplicationService } from './services/replication-service.js';
+import { addClusterService } from './services/cluster-service.js';
 import { unimplementedService } from './services/handlers.js';
 
 export async function startAgentServer(agent: Agent, backups: Backups, log: Logger): Promise<CofferServer> {
@@ -28,7 +28,7 @@ export async function startAgentServer(agent: Agent, backups: Backups, log: Logg
       addConfigurationService(server, agent, log);
       addBackupService(server, agent, backups, log, path.join(agent.layout.agentDir, 'uploads'));
       addReplicationService(server, agent, backups, log);
-      server.addService(ClusterServiceService, unimplementedService(ClusterServiceService, 'cluster', ds));
+      addClusterService(server, agent, log);
       server.addService(LogServiceService, unimplementedService(LogServiceService, 'logs', ds));
       server.addService(ConsoleServiceService, unimplementedService(ConsoleServiceService, 'console', ds));
     },

@@ -53,6 +53,8 @@ export async function recoverAtBoot(
   lock: OperationLock,
   beforeStart: () => Promise<void> = async () => undefined,
   afterStart: () => Promise<void> = async () => undefined,
+  /** A reason not to start the datastore now (a cluster in a full outage), or ''. */
+  holdAtBoot: () => Promise<string> = async () => '',
 ): Promise<void> {
   const { log, state, layout } = ctx;
   // Synchronously, before any call is served: nothing is running yet.
@@ -97,6 +99,15 @@ export async function recoverAtBoot(
         ? 'the agent stopped during a restore; the restore was rolled back and the previous data kept'
         : 'the agent stopped during a restore, before it set the data aside or after it had finished; the data directory is kept as it was';
     if (s.wantRunning) {
+      // A cluster member none of whose peers answers is in a full outage:
+      // it could only wait for a primary component that never comes, so it
+      // stays down until the control recovers the cluster (RecoverCluster).
+      const hold = await holdAtBoot().catch((err: Error) => `the cluster check failed: ${err.message}`);
+      if (hold) {
+        log.warn({ reason: hold }, 'the datastore is not started at boot');
+        state.update({ state: 'SHUTDOWN', reason: hold });
+        return;
+      }
       try {
         await beforeStart();
       } catch (err) {

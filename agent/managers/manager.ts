@@ -13,6 +13,7 @@ import type { BackupRequest, BackupSource } from '../../strategies/backup/source
 import type { Readable } from 'node:stream';
 import type { ReplicationStatus, SourceInfo } from '../../proto/gen/coffer/agent/v1/replication_state.js';
 import type { ReplicaAccess } from '../../proto/gen/coffer/agent/v1/replication.js';
+import type { ClusterMember, ClusterNodeStatus, RecoveryPosition } from '../../proto/gen/coffer/agent/v1/cluster.js';
 
 export type { BackupRequest, BackupSource };
 
@@ -38,6 +39,7 @@ export interface DatastoreManager {
   readonly configuration?: ConfigurationCapability;
   readonly backup?: BackupCapability;
   readonly replication?: ReplicationCapability;
+  readonly cluster?: ClusterCapability;
 
   /** Throws INVALID_ARGUMENT for anything in the request that would fail later. */
   validatePrepare(input: PrepareInput): void;
@@ -218,4 +220,66 @@ export interface ReplicationCapability {
   reached(target: string, current: string): boolean;
   /** Lag, stream state and errors as the datastore reports them (role and fencing are filled in by the agent). */
   status(): Promise<Omit<ReplicationStatus, 'role' | 'fenced'>>;
+}
+
+/** One member's place in its cluster, as the core (agent/cluster/) keeps it: no secret. */
+export interface ClusterPlan {
+  readonly strategy: string;
+  readonly clusterId: string;
+  readonly members: readonly ClusterMember[];
+  /** This instance, found in `members` by the agent's instance id. */
+  readonly self: ClusterMember;
+}
+
+/**
+ * Clustering of one datastore: the local steps. The agent's core
+ * (agent/cluster/) validates requests, keeps the member list
+ * (<agentDir>/cluster.json), starts and stops the datastore, waits for the
+ * node to serve and applies the recovery rule (never bootstrap from a node
+ * that is behind); the control owns the order across members. Secrets
+ * reach the datastore through 0600 files or the admin connection, never
+ * argv or a log.
+ */
+export interface ClusterCapability {
+  /** The strategies this datastore implements (galera; redis-cluster). */
+  readonly strategies: readonly string[];
+  /** The cluster_ports every member must name, per strategy (galera: gmcast, ist, sst). */
+  requiredPorts(strategy: string): readonly string[];
+  /** The cluster port a running member listens on, which the core probes at boot to tell a lone crash from a full outage (galera: gmcast). */
+  peerPort(strategy: string): string;
+  /** The secrets InstallCluster must carry, per strategy (galera: sst). */
+  requiredSecrets(strategy: string): readonly string[];
+  /**
+   * Datastore stopped: renders the member's cluster settings and stores its
+   * secrets (0600, readable by the datastore's user only). `bootstrap`: the
+   * next start, and only it, creates a new cluster from this node's data.
+   */
+  configure(plan: ClusterPlan, secrets: Readonly<Record<string, string>>, bootstrap: boolean): Promise<void>;
+  /**
+   * Running bootstrap node, once it serves: what the joiners need from the
+   * cluster (Galera: the state-transfer account, replicated to every joiner
+   * by their SST). Idempotent.
+   */
+  afterBootstrap(plan: ClusterPlan, secrets: Readonly<Record<string, string>>): Promise<void>;
+  /** Drops the one-time bootstrap flag (the next start joins like any other member). */
+  clearBootstrap(): Promise<void>;
+  /** True when a start would bootstrap (the flag is set). */
+  bootstrapPending(): boolean;
+  /**
+   * Running or not: the member list changed (grow, shrink). Rewrites the
+   * setting that names the members, without disturbing a running node
+   * (Galera: wsrep_cluster_address in the option file, read at the next
+   * start; the running node learns members from the cluster's view).
+   */
+  setMembers(plan: ClusterPlan, running: boolean): Promise<void>;
+  /** The node's view. Never throws: running false when the datastore does not answer. */
+  nodeStatus(): Promise<ClusterNodeStatus>;
+  /** True once the node serves as a full member (Galera: primary, Synced, ready). */
+  serving(status: ClusterNodeStatus): boolean;
+  /** Datastore stopped: where its committed history ends (Galera: grastate.dat, else --wsrep-recover). */
+  recoveryPosition(signal: AbortSignal): Promise<Omit<RecoveryPosition, 'instanceId'>>;
+  /** Datastore stopped: this node is the one to start the cluster anew from (Galera: safe_to_bootstrap: 1, here only). */
+  markSafeToBootstrap(): Promise<void>;
+  /** Leaves the cluster's settings (after a shrink): the datastore starts standalone next time. */
+  deconfigure(): Promise<void>;
 }

@@ -59,12 +59,12 @@ t.test('buf curl lists every method through reflection and calls one with JSON',
 
 t.test('methods not built yet answer UNIMPLEMENTED naming the capability', async (t) => {
   const agent = await startAgent(t);
-  const { ClusterServiceClient } = await import('../../proto/gen/coffer/agent/v1/cluster.js');
-  const client = new ClusterServiceClient(agent.address, credentials.createInsecure());
+  const { LogServiceClient } = await import('../../proto/gen/coffer/agent/v1/logs.js');
+  const client = new LogServiceClient(agent.address, credentials.createInsecure());
   t.teardown(() => client.close());
-  const err = await call(client, 'getClusterContext', {}).catch((e: { code: number; details: string }) => e);
+  const err = await call(client, 'listLogs', {}).catch((e: { code: number; details: string }) => e);
   t.equal((err as { code: number }).code, Status.UNIMPLEMENTED);
-  t.match((err as { details: string }).details, /cluster/);
+  t.match((err as { details: string }).details, /logs/);
 });
 
 t.test('mutual TLS: a client without a certificate signed by the CA is rejected', async (t) => {

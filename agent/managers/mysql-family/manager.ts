@@ -25,6 +25,8 @@ import { createMysqlReplication } from './replication/capability.js';
 import { isMarkedReadOnly, markReadOnly } from './replication/read-only.js';
 import { serverIdFor } from './server-id.js';
 import { nativePasswordHash } from './password-hash.js';
+import { createGalera } from './galera/capability.js';
+import { galeraSettings } from './galera/settings.js';
 
 // Rules files are data in the source tree (rules/), also when running from
 // dist/: resolve them from the installation root.
@@ -43,17 +45,20 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
 
   const writeConfig = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs();
+    const plan = galera.plan();
     const tls = installServerTls(layout.etcDir, config.datastoreTls, mysqlUser());
     const text = renderMyCnf({
       dataDir: layout.dataDir, runDir: layout.runDir, tmpDir: path.join(layout.baseDir, 'tmp'), port: config.datastorePort, bindAddress: config.datastoreBind, overrides, tls,
       serverId: serverIdFor(config.instanceId),
       readOnly: isMarkedReadOnly(layout.agentDir),
+      cluster: plan ? galeraSettings({ plan, sstAuthFile: galera.sstAuthFile }) : undefined,
     });
     const tmp = `${cnfFile}.tmp`;
     writeFileSync(tmp, text, { mode: 0o644 });
     renameSync(tmp, cnfFile);
   };
 
+  const galera = createGalera({ layout, runner, log, cnfFile, socket, mysqlUser, rerenderConfig: () => writeConfig(store.get()) });
   const accounts = new MysqlAccounts(sql, flavor);
   const configuration = new Configuration({ rules, store, applier: mysqlApplier(sql, rules, writeConfig), log });
   const replication = createMysqlReplication({
@@ -85,6 +90,8 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     accounts,
     configuration,
     replication,
+    // Galera is MariaDB's (Debian's galera-4 is built for it).
+    cluster: flavor.name === 'mariadb' ? galera : undefined,
     backup: createMysqlBackup({ flavor, layout, runner, log, sql, socket, cnfFile, secretFile, mysqlUser }),
 
     // Accounts are told apart by host: alice@% and alice@localhost are two.
@@ -119,7 +126,11 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     childSpec(): ChildSpec {
       const server = requireProgram('the MariaDB server', 'mariadbd', 'mysqld');
       const u = mysqlUser();
-      return { argv: [server, `--defaults-file=${cnfFile}`], uid: u.uid, gid: u.gid, marker: cnfFile };
+      // --wsrep-new-cluster for the one start that creates (or recreates,
+      // after a full outage) the cluster: the flag is dropped once the node
+      // serves, so a later restart by the supervisor joins instead.
+      const bootstrap = galera.plan() && galera.bootstrapPending() ? ['--wsrep-new-cluster'] : [];
+      return { argv: [server, `--defaults-file=${cnfFile}`, ...bootstrap], uid: u.uid, gid: u.gid, marker: cnfFile };
     },
 
     async probe(): Promise<boolean> {
@@ -143,12 +154,15 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       // instance's own: kept out of the binary log, so a replica (whose
       // account is re-made after its restore) holds no transaction its
       // source never had, and a source sends no agent password to replicas.
-      const bootstrap = [
+      const statements = [
+        // A cluster member's account is its own too: wsrep_on off keeps the
+        // statement off the cluster (sql_log_bin does not).
+        ...(galera.plan() ? ['SET SESSION wsrep_on = OFF;'] : []),
         'SET SESSION sql_log_bin = 0;',
         `CREATE OR REPLACE USER ${account(ADMIN_USER, 'localhost')} IDENTIFIED WITH mysql_native_password AS ${escape(nativePasswordHash(secret))};`,
         `GRANT ALL PRIVILEGES ON *.* TO ${account(ADMIN_USER, 'localhost')} WITH GRANT OPTION;`,
       ].join('\n');
-      await runner.run([client, '--no-defaults', `--socket=${socket}`, '--user=root', '--batch'], { input: bootstrap, signal, timeoutMs: 60_000 });
+      await runner.run([client, '--no-defaults', `--socket=${socket}`, '--user=root', '--batch'], { input: statements, signal, timeoutMs: 60_000 });
       await sql.close();
       sql.open();
       if (!fresh) return;

@@ -17,6 +17,8 @@ export interface MyCnfInput {
   readonly serverId: number;
   /** Start refusing writes (a replica, or a fenced source): replication/read-only.ts. */
   readonly readOnly?: boolean;
+  /** A cluster member's settings (galera/settings.ts), rendered after the template's. */
+  readonly cluster?: readonly string[];
 }
 
 export const socketPath = (runDir: string): string => path.join(runDir, 'mysqld.sock');
@@ -65,7 +67,8 @@ export function renderMyCnf(input: MyCnfInput): string {
     'relay_log_recovery = ON',
     // A transaction a replica has that its source never sent (errant) stops
     // replication instead of being silently mixed in.
-    'gtid_strict_mode = ON',
+    // (Not in a Galera cluster: galera/settings.ts says why.)
+    ...(input.cluster ? [] : ['gtid_strict_mode = ON']),
     // Oracle MySQL's GTID switches (untested here: docs/replication.md);
     // loose- makes MariaDB pass over them.
     'loose-gtid_mode = ON',
@@ -76,6 +79,7 @@ export function renderMyCnf(input: MyCnfInput): string {
     // TLS offered to clients that ask for it (REQUIRE SSL per account, or a
     // client's --ssl-verify-server-cert, decides whether it is used).
     ...(input.tls ? [`ssl-cert = ${input.tls.certFile}`, `ssl-key = ${input.tls.keyFile}`, 'tls_version = TLSv1.2,TLSv1.3'] : []),
+    ...(input.cluster ? ['', '# Cluster member', ...input.cluster] : []),
     '',
     '# Overrides',
   ];

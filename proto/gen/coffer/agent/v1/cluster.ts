@@ -26,21 +26,50 @@ export const protobufPackage = "coffer.agent.v1";
 
 export const protobufFileName = "coffer/agent/v1/cluster.proto";
 
+/**
+ * One member as every other member reaches it. The host is an address the
+ * members can reach each other on; under the local compute driver every
+ * member is 127.0.0.1 with ports of its own.
+ */
 export interface ClusterMember {
   instanceId: string;
   host: string;
+  /** The datastore's client port. */
   port: number;
+  /** Strategy-defined: redis-cluster "master" or "replica"; empty for galera. */
   role: string;
+  /**
+   * The ports the cluster's own traffic uses on this member, by name.
+   * galera: "gmcast" (group communication), "ist" (incremental state
+   * transfer), "sst" (full state transfer). redis-cluster: "bus".
+   */
+  clusterPorts: { [key: string]: number };
+}
+
+export interface ClusterMember_ClusterPortsEntry {
+  key: string;
+  value: number;
 }
 
 export interface InstallClusterRequest {
-  /** Cluster strategy: galera, redis-cluster, mongodb-sharding. */
+  /** Cluster strategy: galera, redis-cluster. */
   strategy: string;
+  /**
+   * The control's id of the cluster; also its name on the wire (Galera's
+   * wsrep_cluster_name).
+   */
   clusterId: string;
+  /** Every member, this one included (found by the agent's instance id). */
   members: ClusterMember[];
-  /** Shared secrets the strategy needs (replication user, cluster key). */
+  /**
+   * Secrets the strategy needs, given by the control. galera: "sst", the
+   * password of the state-transfer account (the same on every member).
+   */
   secrets: { [key: string]: string };
-  /** Whether this member bootstraps the cluster. */
+  /**
+   * This member starts a new cluster (one member of a new cluster, never
+   * on a grow).
+   */
   bootstrap: boolean;
 }
 
@@ -51,7 +80,7 @@ export interface InstallClusterRequest_SecretsEntry {
 
 export interface InstallClusterResponse {
   progress?: Progress | undefined;
-  member?: ClusterMember | undefined;
+  context?: ClusterContext | undefined;
 }
 
 export interface CompleteClusterRequest {
@@ -61,31 +90,102 @@ export interface CompleteClusterRequest {
 export interface CompleteClusterResponse {
 }
 
+/** This node's view of its cluster, as the datastore reports it. */
+export interface ClusterNodeStatus {
+  /**
+   * The datastore's own name of the node's state (Galera's
+   * wsrep_local_state_comment: Synced, Donor/Desynced, Joining, Joined...).
+   */
+  state: string;
+  /** Members in the component this node belongs to (wsrep_cluster_size). */
+  clusterSize: number;
+  /** Accepts queries (wsrep_ready). */
+  ready: boolean;
+  /** In the primary component (wsrep_cluster_status = Primary). */
+  primary: boolean;
+  /**
+   * The cluster's state id and the last transaction committed here
+   * (wsrep_cluster_state_uuid, wsrep_last_committed).
+   */
+  clusterUuid: string;
+  lastCommitted: number;
+  /** False while the datastore does not run (the fields above are then empty). */
+  running: boolean;
+}
+
+export interface ClusterContext {
+  clusterId: string;
+  strategy: string;
+  members: ClusterMember[];
+  instanceId: string;
+  status: ClusterNodeStatus | undefined;
+}
+
 export interface GetClusterContextRequest {
 }
 
 export interface GetClusterContextResponse {
+  /** Empty when this instance is no cluster's member. */
+  context: ClusterContext | undefined;
+}
+
+/** Where a member's committed history ends. */
+export interface RecoveryPosition {
+  instanceId: string;
+  /** The cluster's state id (Galera: grastate.dat's uuid). */
+  clusterUuid: string;
+  /** The last transaction committed; -1 when unknown. */
+  seqno: number;
+  /** Galera's safe_to_bootstrap flag, as read. */
+  safeToBootstrap: boolean;
+  /** How it was read: "grastate" or "wsrep-recover". */
+  source: string;
+}
+
+export interface GetRecoveryPositionRequest {
+}
+
+export interface GetRecoveryPositionResponse {
+  position: RecoveryPosition | undefined;
+}
+
+export interface RecoverClusterRequest {
   clusterId: string;
-  strategy: string;
+  /** This node starts the cluster anew from its data. */
+  bootstrap: boolean;
+  /**
+   * Every member's position as GetRecoveryPosition gave them. With
+   * bootstrap, the agent refuses when any of them is ahead of its own
+   * (same cluster_uuid, higher seqno) or belongs to another history:
+   * a cluster is never bootstrapped from a node that is behind.
+   */
+  positions: RecoveryPosition[];
+}
+
+export interface RecoverClusterResponse {
+  progress?: Progress | undefined;
+  context?: ClusterContext | undefined;
+}
+
+export interface SetClusterMembersRequest {
+  clusterId: string;
+  /** The full new member list, this member included. */
   members: ClusterMember[];
 }
 
-export interface GrowClusterRequest {
-  newMembers: ClusterMember[];
+export interface SetClusterMembersResponse {
+  context: ClusterContext | undefined;
 }
 
-export interface GrowClusterResponse {
+export interface LeaveClusterRequest {
+  clusterId: string;
 }
 
-export interface ShrinkClusterRequest {
-  removedInstanceIds: string[];
-}
-
-export interface ShrinkClusterResponse {
+export interface LeaveClusterResponse {
 }
 
 function createBaseClusterMember(): ClusterMember {
-  return { instanceId: "", host: "", port: 0, role: "" };
+  return { instanceId: "", host: "", port: 0, role: "", clusterPorts: {} };
 }
 
 export const ClusterMember: MessageFns<ClusterMember> = {
@@ -102,6 +202,9 @@ export const ClusterMember: MessageFns<ClusterMember> = {
     if (message.role !== "") {
       writer.uint32(34).string(message.role);
     }
+    globalThis.Object.entries(message.clusterPorts).forEach(([key, value]: [string, number]) => {
+      ClusterMember_ClusterPortsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
     return writer;
   },
 
@@ -150,6 +253,17 @@ export const ClusterMember: MessageFns<ClusterMember> = {
             message.role = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = ClusterMember_ClusterPortsEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.clusterPorts[entry5.key] = entry5.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -172,6 +286,33 @@ export const ClusterMember: MessageFns<ClusterMember> = {
       host: isSet(object.host) ? globalThis.String(object.host) : "",
       port: isSet(object.port) ? globalThis.Number(object.port) : 0,
       role: isSet(object.role) ? globalThis.String(object.role) : "",
+      clusterPorts: isObject(object.clusterPorts)
+        ? (globalThis.Object.entries(object.clusterPorts) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.cluster_ports)
+        ? (globalThis.Object.entries(object.cluster_ports) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -189,6 +330,15 @@ export const ClusterMember: MessageFns<ClusterMember> = {
     if (message.role !== "") {
       obj.role = message.role;
     }
+    if (message.clusterPorts) {
+      const entries = globalThis.Object.entries(message.clusterPorts) as [string, number][];
+      if (entries.length > 0) {
+        obj.clusterPorts = {};
+        entries.forEach(([k, v]) => {
+          obj.clusterPorts[k] = Math.round(v);
+        });
+      }
+    }
     return obj;
   },
 
@@ -201,6 +351,102 @@ export const ClusterMember: MessageFns<ClusterMember> = {
     message.host = object.host ?? "";
     message.port = object.port ?? 0;
     message.role = object.role ?? "";
+    message.clusterPorts = (globalThis.Object.entries(object.clusterPorts ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseClusterMember_ClusterPortsEntry(): ClusterMember_ClusterPortsEntry {
+  return { key: "", value: 0 };
+}
+
+export const ClusterMember_ClusterPortsEntry: MessageFns<ClusterMember_ClusterPortsEntry> = {
+  encode(message: ClusterMember_ClusterPortsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int32(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClusterMember_ClusterPortsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClusterMember_ClusterPortsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClusterMember_ClusterPortsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ClusterMember_ClusterPortsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClusterMember_ClusterPortsEntry>, I>>(base?: I): ClusterMember_ClusterPortsEntry {
+    return ClusterMember_ClusterPortsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClusterMember_ClusterPortsEntry>, I>>(
+    object: I,
+  ): ClusterMember_ClusterPortsEntry {
+    const message = createBaseClusterMember_ClusterPortsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
     return message;
   },
 };
@@ -464,7 +710,7 @@ export const InstallClusterRequest_SecretsEntry: MessageFns<InstallClusterReques
 };
 
 function createBaseInstallClusterResponse(): InstallClusterResponse {
-  return { progress: undefined, member: undefined };
+  return { progress: undefined, context: undefined };
 }
 
 export const InstallClusterResponse: MessageFns<InstallClusterResponse> = {
@@ -472,8 +718,8 @@ export const InstallClusterResponse: MessageFns<InstallClusterResponse> = {
     if (message.progress !== undefined) {
       Progress.encode(message.progress, writer.uint32(10).fork()).join();
     }
-    if (message.member !== undefined) {
-      ClusterMember.encode(message.member, writer.uint32(18).fork()).join();
+    if (message.context !== undefined) {
+      ClusterContext.encode(message.context, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -504,7 +750,7 @@ export const InstallClusterResponse: MessageFns<InstallClusterResponse> = {
               break;
             }
 
-            message.member = ClusterMember.decode(reader, reader.uint32());
+            message.context = ClusterContext.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -522,7 +768,7 @@ export const InstallClusterResponse: MessageFns<InstallClusterResponse> = {
   fromJSON(object: any): InstallClusterResponse {
     return {
       progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
-      member: isSet(object.member) ? ClusterMember.fromJSON(object.member) : undefined,
+      context: isSet(object.context) ? ClusterContext.fromJSON(object.context) : undefined,
     };
   },
 
@@ -531,8 +777,8 @@ export const InstallClusterResponse: MessageFns<InstallClusterResponse> = {
     if (message.progress !== undefined) {
       obj.progress = Progress.toJSON(message.progress);
     }
-    if (message.member !== undefined) {
-      obj.member = ClusterMember.toJSON(message.member);
+    if (message.context !== undefined) {
+      obj.context = ClusterContext.toJSON(message.context);
     }
     return obj;
   },
@@ -545,8 +791,8 @@ export const InstallClusterResponse: MessageFns<InstallClusterResponse> = {
     message.progress = (object.progress !== undefined && object.progress !== null)
       ? Progress.fromPartial(object.progress)
       : undefined;
-    message.member = (object.member !== undefined && object.member !== null)
-      ? ClusterMember.fromPartial(object.member)
+    message.context = (object.context !== undefined && object.context !== null)
+      ? ClusterContext.fromPartial(object.context)
       : undefined;
     return message;
   },
@@ -677,6 +923,328 @@ export const CompleteClusterResponse: MessageFns<CompleteClusterResponse> = {
   },
 };
 
+function createBaseClusterNodeStatus(): ClusterNodeStatus {
+  return { state: "", clusterSize: 0, ready: false, primary: false, clusterUuid: "", lastCommitted: 0, running: false };
+}
+
+export const ClusterNodeStatus: MessageFns<ClusterNodeStatus> = {
+  encode(message: ClusterNodeStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== "") {
+      writer.uint32(10).string(message.state);
+    }
+    if (message.clusterSize !== 0) {
+      writer.uint32(16).int32(message.clusterSize);
+    }
+    if (message.ready !== false) {
+      writer.uint32(24).bool(message.ready);
+    }
+    if (message.primary !== false) {
+      writer.uint32(32).bool(message.primary);
+    }
+    if (message.clusterUuid !== "") {
+      writer.uint32(42).string(message.clusterUuid);
+    }
+    if (message.lastCommitted !== 0) {
+      writer.uint32(48).int64(message.lastCommitted);
+    }
+    if (message.running !== false) {
+      writer.uint32(56).bool(message.running);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClusterNodeStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClusterNodeStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.clusterSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ready = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.primary = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.clusterUuid = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.lastCommitted = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.running = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClusterNodeStatus {
+    return {
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      clusterSize: isSet(object.clusterSize)
+        ? globalThis.Number(object.clusterSize)
+        : isSet(object.cluster_size)
+        ? globalThis.Number(object.cluster_size)
+        : 0,
+      ready: isSet(object.ready) ? globalThis.Boolean(object.ready) : false,
+      primary: isSet(object.primary) ? globalThis.Boolean(object.primary) : false,
+      clusterUuid: isSet(object.clusterUuid)
+        ? globalThis.String(object.clusterUuid)
+        : isSet(object.cluster_uuid)
+        ? globalThis.String(object.cluster_uuid)
+        : "",
+      lastCommitted: isSet(object.lastCommitted)
+        ? globalThis.Number(object.lastCommitted)
+        : isSet(object.last_committed)
+        ? globalThis.Number(object.last_committed)
+        : 0,
+      running: isSet(object.running) ? globalThis.Boolean(object.running) : false,
+    };
+  },
+
+  toJSON(message: ClusterNodeStatus): unknown {
+    const obj: any = {};
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.clusterSize !== 0) {
+      obj.clusterSize = Math.round(message.clusterSize);
+    }
+    if (message.ready !== false) {
+      obj.ready = message.ready;
+    }
+    if (message.primary !== false) {
+      obj.primary = message.primary;
+    }
+    if (message.clusterUuid !== "") {
+      obj.clusterUuid = message.clusterUuid;
+    }
+    if (message.lastCommitted !== 0) {
+      obj.lastCommitted = Math.round(message.lastCommitted);
+    }
+    if (message.running !== false) {
+      obj.running = message.running;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClusterNodeStatus>, I>>(base?: I): ClusterNodeStatus {
+    return ClusterNodeStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClusterNodeStatus>, I>>(object: I): ClusterNodeStatus {
+    const message = createBaseClusterNodeStatus();
+    message.state = object.state ?? "";
+    message.clusterSize = object.clusterSize ?? 0;
+    message.ready = object.ready ?? false;
+    message.primary = object.primary ?? false;
+    message.clusterUuid = object.clusterUuid ?? "";
+    message.lastCommitted = object.lastCommitted ?? 0;
+    message.running = object.running ?? false;
+    return message;
+  },
+};
+
+function createBaseClusterContext(): ClusterContext {
+  return { clusterId: "", strategy: "", members: [], instanceId: "", status: undefined };
+}
+
+export const ClusterContext: MessageFns<ClusterContext> = {
+  encode(message: ClusterContext, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== "") {
+      writer.uint32(10).string(message.clusterId);
+    }
+    if (message.strategy !== "") {
+      writer.uint32(18).string(message.strategy);
+    }
+    for (const v of message.members) {
+      ClusterMember.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.instanceId !== "") {
+      writer.uint32(34).string(message.instanceId);
+    }
+    if (message.status !== undefined) {
+      ClusterNodeStatus.encode(message.status, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClusterContext {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClusterContext();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.strategy = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.members.push(ClusterMember.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.status = ClusterNodeStatus.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClusterContext {
+    return {
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      strategy: isSet(object.strategy) ? globalThis.String(object.strategy) : "",
+      members: globalThis.Array.isArray(object?.members)
+        ? object.members.map((e: any) => ClusterMember.fromJSON(e))
+        : [],
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
+      status: isSet(object.status) ? ClusterNodeStatus.fromJSON(object.status) : undefined,
+    };
+  },
+
+  toJSON(message: ClusterContext): unknown {
+    const obj: any = {};
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.strategy !== "") {
+      obj.strategy = message.strategy;
+    }
+    if (message.members?.length) {
+      obj.members = message.members.map((e) => ClusterMember.toJSON(e));
+    }
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
+    if (message.status !== undefined) {
+      obj.status = ClusterNodeStatus.toJSON(message.status);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClusterContext>, I>>(base?: I): ClusterContext {
+    return ClusterContext.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClusterContext>, I>>(object: I): ClusterContext {
+    const message = createBaseClusterContext();
+    message.clusterId = object.clusterId ?? "";
+    message.strategy = object.strategy ?? "";
+    message.members = object.members?.map((e) => ClusterMember.fromPartial(e)) || [];
+    message.instanceId = object.instanceId ?? "";
+    message.status = (object.status !== undefined && object.status !== null)
+      ? ClusterNodeStatus.fromPartial(object.status)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseGetClusterContextRequest(): GetClusterContextRequest {
   return {};
 }
@@ -730,19 +1298,13 @@ export const GetClusterContextRequest: MessageFns<GetClusterContextRequest> = {
 };
 
 function createBaseGetClusterContextResponse(): GetClusterContextResponse {
-  return { clusterId: "", strategy: "", members: [] };
+  return { context: undefined };
 }
 
 export const GetClusterContextResponse: MessageFns<GetClusterContextResponse> = {
   encode(message: GetClusterContextResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.clusterId !== "") {
-      writer.uint32(10).string(message.clusterId);
-    }
-    if (message.strategy !== "") {
-      writer.uint32(18).string(message.strategy);
-    }
-    for (const v of message.members) {
-      ClusterMember.encode(v!, writer.uint32(26).fork()).join();
+    if (message.context !== undefined) {
+      ClusterContext.encode(message.context, writer.uint32(10).fork()).join();
     }
     return writer;
   },
@@ -765,7 +1327,88 @@ export const GetClusterContextResponse: MessageFns<GetClusterContextResponse> = 
               break;
             }
 
-            message.clusterId = reader.string();
+            message.context = ClusterContext.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetClusterContextResponse {
+    return { context: isSet(object.context) ? ClusterContext.fromJSON(object.context) : undefined };
+  },
+
+  toJSON(message: GetClusterContextResponse): unknown {
+    const obj: any = {};
+    if (message.context !== undefined) {
+      obj.context = ClusterContext.toJSON(message.context);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetClusterContextResponse>, I>>(base?: I): GetClusterContextResponse {
+    return GetClusterContextResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetClusterContextResponse>, I>>(object: I): GetClusterContextResponse {
+    const message = createBaseGetClusterContextResponse();
+    message.context = (object.context !== undefined && object.context !== null)
+      ? ClusterContext.fromPartial(object.context)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRecoveryPosition(): RecoveryPosition {
+  return { instanceId: "", clusterUuid: "", seqno: 0, safeToBootstrap: false, source: "" };
+}
+
+export const RecoveryPosition: MessageFns<RecoveryPosition> = {
+  encode(message: RecoveryPosition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instanceId !== "") {
+      writer.uint32(10).string(message.instanceId);
+    }
+    if (message.clusterUuid !== "") {
+      writer.uint32(18).string(message.clusterUuid);
+    }
+    if (message.seqno !== 0) {
+      writer.uint32(24).int64(message.seqno);
+    }
+    if (message.safeToBootstrap !== false) {
+      writer.uint32(32).bool(message.safeToBootstrap);
+    }
+    if (message.source !== "") {
+      writer.uint32(42).string(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecoveryPosition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecoveryPosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instanceId = reader.string();
             continue;
           }
           case 2: {
@@ -773,11 +1416,456 @@ export const GetClusterContextResponse: MessageFns<GetClusterContextResponse> = 
               break;
             }
 
-            message.strategy = reader.string();
+            message.clusterUuid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seqno = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.safeToBootstrap = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecoveryPosition {
+    return {
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
+      clusterUuid: isSet(object.clusterUuid)
+        ? globalThis.String(object.clusterUuid)
+        : isSet(object.cluster_uuid)
+        ? globalThis.String(object.cluster_uuid)
+        : "",
+      seqno: isSet(object.seqno) ? globalThis.Number(object.seqno) : 0,
+      safeToBootstrap: isSet(object.safeToBootstrap)
+        ? globalThis.Boolean(object.safeToBootstrap)
+        : isSet(object.safe_to_bootstrap)
+        ? globalThis.Boolean(object.safe_to_bootstrap)
+        : false,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+    };
+  },
+
+  toJSON(message: RecoveryPosition): unknown {
+    const obj: any = {};
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
+    if (message.clusterUuid !== "") {
+      obj.clusterUuid = message.clusterUuid;
+    }
+    if (message.seqno !== 0) {
+      obj.seqno = Math.round(message.seqno);
+    }
+    if (message.safeToBootstrap !== false) {
+      obj.safeToBootstrap = message.safeToBootstrap;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecoveryPosition>, I>>(base?: I): RecoveryPosition {
+    return RecoveryPosition.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecoveryPosition>, I>>(object: I): RecoveryPosition {
+    const message = createBaseRecoveryPosition();
+    message.instanceId = object.instanceId ?? "";
+    message.clusterUuid = object.clusterUuid ?? "";
+    message.seqno = object.seqno ?? 0;
+    message.safeToBootstrap = object.safeToBootstrap ?? false;
+    message.source = object.source ?? "";
+    return message;
+  },
+};
+
+function createBaseGetRecoveryPositionRequest(): GetRecoveryPositionRequest {
+  return {};
+}
+
+export const GetRecoveryPositionRequest: MessageFns<GetRecoveryPositionRequest> = {
+  encode(_: GetRecoveryPositionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRecoveryPositionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRecoveryPositionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetRecoveryPositionRequest {
+    return {};
+  },
+
+  toJSON(_: GetRecoveryPositionRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetRecoveryPositionRequest>, I>>(base?: I): GetRecoveryPositionRequest {
+    return GetRecoveryPositionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetRecoveryPositionRequest>, I>>(_: I): GetRecoveryPositionRequest {
+    const message = createBaseGetRecoveryPositionRequest();
+    return message;
+  },
+};
+
+function createBaseGetRecoveryPositionResponse(): GetRecoveryPositionResponse {
+  return { position: undefined };
+}
+
+export const GetRecoveryPositionResponse: MessageFns<GetRecoveryPositionResponse> = {
+  encode(message: GetRecoveryPositionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.position !== undefined) {
+      RecoveryPosition.encode(message.position, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRecoveryPositionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRecoveryPositionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.position = RecoveryPosition.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRecoveryPositionResponse {
+    return { position: isSet(object.position) ? RecoveryPosition.fromJSON(object.position) : undefined };
+  },
+
+  toJSON(message: GetRecoveryPositionResponse): unknown {
+    const obj: any = {};
+    if (message.position !== undefined) {
+      obj.position = RecoveryPosition.toJSON(message.position);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetRecoveryPositionResponse>, I>>(base?: I): GetRecoveryPositionResponse {
+    return GetRecoveryPositionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetRecoveryPositionResponse>, I>>(object: I): GetRecoveryPositionResponse {
+    const message = createBaseGetRecoveryPositionResponse();
+    message.position = (object.position !== undefined && object.position !== null)
+      ? RecoveryPosition.fromPartial(object.position)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRecoverClusterRequest(): RecoverClusterRequest {
+  return { clusterId: "", bootstrap: false, positions: [] };
+}
+
+export const RecoverClusterRequest: MessageFns<RecoverClusterRequest> = {
+  encode(message: RecoverClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== "") {
+      writer.uint32(10).string(message.clusterId);
+    }
+    if (message.bootstrap !== false) {
+      writer.uint32(16).bool(message.bootstrap);
+    }
+    for (const v of message.positions) {
+      RecoveryPosition.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecoverClusterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecoverClusterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.bootstrap = reader.bool();
             continue;
           }
           case 3: {
             if (tag !== 26) {
+              break;
+            }
+
+            message.positions.push(RecoveryPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecoverClusterRequest {
+    return {
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      bootstrap: isSet(object.bootstrap) ? globalThis.Boolean(object.bootstrap) : false,
+      positions: globalThis.Array.isArray(object?.positions)
+        ? object.positions.map((e: any) => RecoveryPosition.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RecoverClusterRequest): unknown {
+    const obj: any = {};
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.bootstrap !== false) {
+      obj.bootstrap = message.bootstrap;
+    }
+    if (message.positions?.length) {
+      obj.positions = message.positions.map((e) => RecoveryPosition.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecoverClusterRequest>, I>>(base?: I): RecoverClusterRequest {
+    return RecoverClusterRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecoverClusterRequest>, I>>(object: I): RecoverClusterRequest {
+    const message = createBaseRecoverClusterRequest();
+    message.clusterId = object.clusterId ?? "";
+    message.bootstrap = object.bootstrap ?? false;
+    message.positions = object.positions?.map((e) => RecoveryPosition.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRecoverClusterResponse(): RecoverClusterResponse {
+  return { progress: undefined, context: undefined };
+}
+
+export const RecoverClusterResponse: MessageFns<RecoverClusterResponse> = {
+  encode(message: RecoverClusterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.progress !== undefined) {
+      Progress.encode(message.progress, writer.uint32(10).fork()).join();
+    }
+    if (message.context !== undefined) {
+      ClusterContext.encode(message.context, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecoverClusterResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecoverClusterResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.progress = Progress.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.context = ClusterContext.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecoverClusterResponse {
+    return {
+      progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
+      context: isSet(object.context) ? ClusterContext.fromJSON(object.context) : undefined,
+    };
+  },
+
+  toJSON(message: RecoverClusterResponse): unknown {
+    const obj: any = {};
+    if (message.progress !== undefined) {
+      obj.progress = Progress.toJSON(message.progress);
+    }
+    if (message.context !== undefined) {
+      obj.context = ClusterContext.toJSON(message.context);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecoverClusterResponse>, I>>(base?: I): RecoverClusterResponse {
+    return RecoverClusterResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecoverClusterResponse>, I>>(object: I): RecoverClusterResponse {
+    const message = createBaseRecoverClusterResponse();
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? Progress.fromPartial(object.progress)
+      : undefined;
+    message.context = (object.context !== undefined && object.context !== null)
+      ? ClusterContext.fromPartial(object.context)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetClusterMembersRequest(): SetClusterMembersRequest {
+  return { clusterId: "", members: [] };
+}
+
+export const SetClusterMembersRequest: MessageFns<SetClusterMembersRequest> = {
+  encode(message: SetClusterMembersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== "") {
+      writer.uint32(10).string(message.clusterId);
+    }
+    for (const v of message.members) {
+      ClusterMember.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetClusterMembersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetClusterMembersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
               break;
             }
 
@@ -796,27 +1884,23 @@ export const GetClusterContextResponse: MessageFns<GetClusterContextResponse> = 
     }
   },
 
-  fromJSON(object: any): GetClusterContextResponse {
+  fromJSON(object: any): SetClusterMembersRequest {
     return {
       clusterId: isSet(object.clusterId)
         ? globalThis.String(object.clusterId)
         : isSet(object.cluster_id)
         ? globalThis.String(object.cluster_id)
         : "",
-      strategy: isSet(object.strategy) ? globalThis.String(object.strategy) : "",
       members: globalThis.Array.isArray(object?.members)
         ? object.members.map((e: any) => ClusterMember.fromJSON(e))
         : [],
     };
   },
 
-  toJSON(message: GetClusterContextResponse): unknown {
+  toJSON(message: SetClusterMembersRequest): unknown {
     const obj: any = {};
     if (message.clusterId !== "") {
       obj.clusterId = message.clusterId;
-    }
-    if (message.strategy !== "") {
-      obj.strategy = message.strategy;
     }
     if (message.members?.length) {
       obj.members = message.members.map((e) => ClusterMember.toJSON(e));
@@ -824,31 +1908,30 @@ export const GetClusterContextResponse: MessageFns<GetClusterContextResponse> = 
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<GetClusterContextResponse>, I>>(base?: I): GetClusterContextResponse {
-    return GetClusterContextResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<SetClusterMembersRequest>, I>>(base?: I): SetClusterMembersRequest {
+    return SetClusterMembersRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<GetClusterContextResponse>, I>>(object: I): GetClusterContextResponse {
-    const message = createBaseGetClusterContextResponse();
+  fromPartial<I extends Exact<DeepPartial<SetClusterMembersRequest>, I>>(object: I): SetClusterMembersRequest {
+    const message = createBaseSetClusterMembersRequest();
     message.clusterId = object.clusterId ?? "";
-    message.strategy = object.strategy ?? "";
     message.members = object.members?.map((e) => ClusterMember.fromPartial(e)) || [];
     return message;
   },
 };
 
-function createBaseGrowClusterRequest(): GrowClusterRequest {
-  return { newMembers: [] };
+function createBaseSetClusterMembersResponse(): SetClusterMembersResponse {
+  return { context: undefined };
 }
 
-export const GrowClusterRequest: MessageFns<GrowClusterRequest> = {
-  encode(message: GrowClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.newMembers) {
-      ClusterMember.encode(v!, writer.uint32(10).fork()).join();
+export const SetClusterMembersResponse: MessageFns<SetClusterMembersResponse> = {
+  encode(message: SetClusterMembersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.context !== undefined) {
+      ClusterContext.encode(message.context, writer.uint32(10).fork()).join();
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): GrowClusterRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): SetClusterMembersResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -857,7 +1940,7 @@ export const GrowClusterRequest: MessageFns<GrowClusterRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGrowClusterRequest();
+      const message = createBaseSetClusterMembersResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -866,7 +1949,7 @@ export const GrowClusterRequest: MessageFns<GrowClusterRequest> = {
               break;
             }
 
-            message.newMembers.push(ClusterMember.decode(reader, reader.uint32()));
+            message.context = ClusterContext.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -881,44 +1964,43 @@ export const GrowClusterRequest: MessageFns<GrowClusterRequest> = {
     }
   },
 
-  fromJSON(object: any): GrowClusterRequest {
-    return {
-      newMembers: globalThis.Array.isArray(object?.newMembers)
-        ? object.newMembers.map((e: any) => ClusterMember.fromJSON(e))
-        : globalThis.Array.isArray(object?.new_members)
-        ? object.new_members.map((e: any) => ClusterMember.fromJSON(e))
-        : [],
-    };
+  fromJSON(object: any): SetClusterMembersResponse {
+    return { context: isSet(object.context) ? ClusterContext.fromJSON(object.context) : undefined };
   },
 
-  toJSON(message: GrowClusterRequest): unknown {
+  toJSON(message: SetClusterMembersResponse): unknown {
     const obj: any = {};
-    if (message.newMembers?.length) {
-      obj.newMembers = message.newMembers.map((e) => ClusterMember.toJSON(e));
+    if (message.context !== undefined) {
+      obj.context = ClusterContext.toJSON(message.context);
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<GrowClusterRequest>, I>>(base?: I): GrowClusterRequest {
-    return GrowClusterRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<SetClusterMembersResponse>, I>>(base?: I): SetClusterMembersResponse {
+    return SetClusterMembersResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<GrowClusterRequest>, I>>(object: I): GrowClusterRequest {
-    const message = createBaseGrowClusterRequest();
-    message.newMembers = object.newMembers?.map((e) => ClusterMember.fromPartial(e)) || [];
+  fromPartial<I extends Exact<DeepPartial<SetClusterMembersResponse>, I>>(object: I): SetClusterMembersResponse {
+    const message = createBaseSetClusterMembersResponse();
+    message.context = (object.context !== undefined && object.context !== null)
+      ? ClusterContext.fromPartial(object.context)
+      : undefined;
     return message;
   },
 };
 
-function createBaseGrowClusterResponse(): GrowClusterResponse {
-  return {};
+function createBaseLeaveClusterRequest(): LeaveClusterRequest {
+  return { clusterId: "" };
 }
 
-export const GrowClusterResponse: MessageFns<GrowClusterResponse> = {
-  encode(_: GrowClusterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const LeaveClusterRequest: MessageFns<LeaveClusterRequest> = {
+  encode(message: LeaveClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== "") {
+      writer.uint32(10).string(message.clusterId);
+    }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): GrowClusterResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaveClusterRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -927,62 +2009,7 @@ export const GrowClusterResponse: MessageFns<GrowClusterResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGrowClusterResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(_: any): GrowClusterResponse {
-    return {};
-  },
-
-  toJSON(_: GrowClusterResponse): unknown {
-    const obj: any = {};
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<GrowClusterResponse>, I>>(base?: I): GrowClusterResponse {
-    return GrowClusterResponse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<GrowClusterResponse>, I>>(_: I): GrowClusterResponse {
-    const message = createBaseGrowClusterResponse();
-    return message;
-  },
-};
-
-function createBaseShrinkClusterRequest(): ShrinkClusterRequest {
-  return { removedInstanceIds: [] };
-}
-
-export const ShrinkClusterRequest: MessageFns<ShrinkClusterRequest> = {
-  encode(message: ShrinkClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.removedInstanceIds) {
-      writer.uint32(10).string(v!);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): ShrinkClusterRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseShrinkClusterRequest();
+      const message = createBaseLeaveClusterRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -991,7 +2018,7 @@ export const ShrinkClusterRequest: MessageFns<ShrinkClusterRequest> = {
               break;
             }
 
-            message.removedInstanceIds.push(reader.string());
+            message.clusterId = reader.string();
             continue;
           }
         }
@@ -1006,44 +2033,44 @@ export const ShrinkClusterRequest: MessageFns<ShrinkClusterRequest> = {
     }
   },
 
-  fromJSON(object: any): ShrinkClusterRequest {
+  fromJSON(object: any): LeaveClusterRequest {
     return {
-      removedInstanceIds: globalThis.Array.isArray(object?.removedInstanceIds)
-        ? object.removedInstanceIds.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.removed_instance_ids)
-        ? object.removed_instance_ids.map((e: any) => globalThis.String(e))
-        : [],
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
     };
   },
 
-  toJSON(message: ShrinkClusterRequest): unknown {
+  toJSON(message: LeaveClusterRequest): unknown {
     const obj: any = {};
-    if (message.removedInstanceIds?.length) {
-      obj.removedInstanceIds = message.removedInstanceIds;
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<ShrinkClusterRequest>, I>>(base?: I): ShrinkClusterRequest {
-    return ShrinkClusterRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<LeaveClusterRequest>, I>>(base?: I): LeaveClusterRequest {
+    return LeaveClusterRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ShrinkClusterRequest>, I>>(object: I): ShrinkClusterRequest {
-    const message = createBaseShrinkClusterRequest();
-    message.removedInstanceIds = object.removedInstanceIds?.map((e) => e) || [];
+  fromPartial<I extends Exact<DeepPartial<LeaveClusterRequest>, I>>(object: I): LeaveClusterRequest {
+    const message = createBaseLeaveClusterRequest();
+    message.clusterId = object.clusterId ?? "";
     return message;
   },
 };
 
-function createBaseShrinkClusterResponse(): ShrinkClusterResponse {
+function createBaseLeaveClusterResponse(): LeaveClusterResponse {
   return {};
 }
 
-export const ShrinkClusterResponse: MessageFns<ShrinkClusterResponse> = {
-  encode(_: ShrinkClusterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const LeaveClusterResponse: MessageFns<LeaveClusterResponse> = {
+  encode(_: LeaveClusterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): ShrinkClusterResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaveClusterResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1052,7 +2079,7 @@ export const ShrinkClusterResponse: MessageFns<ShrinkClusterResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseShrinkClusterResponse();
+      const message = createBaseLeaveClusterResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1068,30 +2095,40 @@ export const ShrinkClusterResponse: MessageFns<ShrinkClusterResponse> = {
     }
   },
 
-  fromJSON(_: any): ShrinkClusterResponse {
+  fromJSON(_: any): LeaveClusterResponse {
     return {};
   },
 
-  toJSON(_: ShrinkClusterResponse): unknown {
+  toJSON(_: LeaveClusterResponse): unknown {
     const obj: any = {};
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<ShrinkClusterResponse>, I>>(base?: I): ShrinkClusterResponse {
-    return ShrinkClusterResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<LeaveClusterResponse>, I>>(base?: I): LeaveClusterResponse {
+    return LeaveClusterResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ShrinkClusterResponse>, I>>(_: I): ShrinkClusterResponse {
-    const message = createBaseShrinkClusterResponse();
+  fromPartial<I extends Exact<DeepPartial<LeaveClusterResponse>, I>>(_: I): LeaveClusterResponse {
+    const message = createBaseLeaveClusterResponse();
     return message;
   },
 };
 
 /**
- * The agent half of cluster strategies (Galera, Redis Cluster, MongoDB
- * sharding): local steps ordered by the control.
+ * The agent half of cluster strategies (Galera, Redis Cluster): local steps
+ * on one member, ordered by the control (docs/clusters.md). Every call is
+ * idempotent: called again after a crash of the agent or the control, it
+ * finds its work done. Secrets arrive in `secrets` maps, reach the datastore
+ * through 0600 files or the admin connection, and are never logged or put on
+ * a command line.
  */
 export type ClusterServiceService = typeof ClusterServiceService;
 export const ClusterServiceService = {
+  /**
+   * Makes this prepared instance a member: renders the cluster settings and
+   * starts the datastore as the first node (bootstrap) or as a joiner (which
+   * copies its data from a running member). Streams progress, ends with the
+   * node's context once it serves as a member.
+   */
   installCluster: {
     path: "/coffer.agent.v1.ClusterService/InstallCluster" as const,
     requestStream: false as const,
@@ -1103,6 +2140,10 @@ export const ClusterServiceService = {
       Buffer.from(InstallClusterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): InstallClusterResponse => InstallClusterResponse.decode(value),
   },
+  /**
+   * Called on every member once all are installed: the bootstrap node's one
+   * time start flag is dropped, so its next start joins like any other.
+   */
   completeCluster: {
     path: "/coffer.agent.v1.ClusterService/CompleteCluster" as const,
     requestStream: false as const,
@@ -1114,6 +2155,7 @@ export const ClusterServiceService = {
       Buffer.from(CompleteClusterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CompleteClusterResponse => CompleteClusterResponse.decode(value),
   },
+  /** The member list this node holds and its view of the cluster. */
   getClusterContext: {
     path: "/coffer.agent.v1.ClusterService/GetClusterContext" as const,
     requestStream: false as const,
@@ -1125,36 +2167,119 @@ export const ClusterServiceService = {
       Buffer.from(GetClusterContextResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetClusterContextResponse => GetClusterContextResponse.decode(value),
   },
-  growCluster: {
-    path: "/coffer.agent.v1.ClusterService/GrowCluster" as const,
+  /**
+   * Full outage: the last transaction this node committed, read with the
+   * datastore stopped (Galera: grastate.dat, or `mariadbd --wsrep-recover`
+   * when the node crashed). Refused on a node that serves in a primary
+   * component: the cluster is up, nothing to recover.
+   */
+  getRecoveryPosition: {
+    path: "/coffer.agent.v1.ClusterService/GetRecoveryPosition" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: GrowClusterRequest): Buffer => Buffer.from(GrowClusterRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): GrowClusterRequest => GrowClusterRequest.decode(value),
-    responseSerialize: (value: GrowClusterResponse): Buffer => Buffer.from(GrowClusterResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): GrowClusterResponse => GrowClusterResponse.decode(value),
+    requestSerialize: (value: GetRecoveryPositionRequest): Buffer =>
+      Buffer.from(GetRecoveryPositionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRecoveryPositionRequest => GetRecoveryPositionRequest.decode(value),
+    responseSerialize: (value: GetRecoveryPositionResponse): Buffer =>
+      Buffer.from(GetRecoveryPositionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRecoveryPositionResponse => GetRecoveryPositionResponse.decode(value),
   },
-  shrinkCluster: {
-    path: "/coffer.agent.v1.ClusterService/ShrinkCluster" as const,
+  /**
+   * Full outage: bootstrap = true on the most advanced node only (refused,
+   * naming the more advanced peer, when any given position is ahead of
+   * this node's); then bootstrap = false on the others, which rejoin it.
+   */
+  recoverCluster: {
+    path: "/coffer.agent.v1.ClusterService/RecoverCluster" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: RecoverClusterRequest): Buffer =>
+      Buffer.from(RecoverClusterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RecoverClusterRequest => RecoverClusterRequest.decode(value),
+    responseSerialize: (value: RecoverClusterResponse): Buffer =>
+      Buffer.from(RecoverClusterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RecoverClusterResponse => RecoverClusterResponse.decode(value),
+  },
+  /**
+   * Grow and shrink are member-list rewrites: called on every member that
+   * stays (and on each new one, through InstallCluster, with the full list).
+   */
+  setClusterMembers: {
+    path: "/coffer.agent.v1.ClusterService/SetClusterMembers" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: ShrinkClusterRequest): Buffer => Buffer.from(ShrinkClusterRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ShrinkClusterRequest => ShrinkClusterRequest.decode(value),
-    responseSerialize: (value: ShrinkClusterResponse): Buffer =>
-      Buffer.from(ShrinkClusterResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ShrinkClusterResponse => ShrinkClusterResponse.decode(value),
+    requestSerialize: (value: SetClusterMembersRequest): Buffer =>
+      Buffer.from(SetClusterMembersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetClusterMembersRequest => SetClusterMembersRequest.decode(value),
+    responseSerialize: (value: SetClusterMembersResponse): Buffer =>
+      Buffer.from(SetClusterMembersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetClusterMembersResponse => SetClusterMembersResponse.decode(value),
+  },
+  /**
+   * Shrink, on a member being removed: leaves the cluster cleanly (Galera:
+   * a clean stop, so the others drop it from the view at once; Redis
+   * Cluster: its slots migrated away first) and stops the datastore.
+   */
+  leaveCluster: {
+    path: "/coffer.agent.v1.ClusterService/LeaveCluster" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaveClusterRequest): Buffer => Buffer.from(LeaveClusterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaveClusterRequest => LeaveClusterRequest.decode(value),
+    responseSerialize: (value: LeaveClusterResponse): Buffer =>
+      Buffer.from(LeaveClusterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaveClusterResponse => LeaveClusterResponse.decode(value),
   },
 } as const;
 
 export interface ClusterServiceServer extends UntypedServiceImplementation {
+  /**
+   * Makes this prepared instance a member: renders the cluster settings and
+   * starts the datastore as the first node (bootstrap) or as a joiner (which
+   * copies its data from a running member). Streams progress, ends with the
+   * node's context once it serves as a member.
+   */
   installCluster: handleServerStreamingCall<InstallClusterRequest, InstallClusterResponse>;
+  /**
+   * Called on every member once all are installed: the bootstrap node's one
+   * time start flag is dropped, so its next start joins like any other.
+   */
   completeCluster: handleUnaryCall<CompleteClusterRequest, CompleteClusterResponse>;
+  /** The member list this node holds and its view of the cluster. */
   getClusterContext: handleUnaryCall<GetClusterContextRequest, GetClusterContextResponse>;
-  growCluster: handleUnaryCall<GrowClusterRequest, GrowClusterResponse>;
-  shrinkCluster: handleUnaryCall<ShrinkClusterRequest, ShrinkClusterResponse>;
+  /**
+   * Full outage: the last transaction this node committed, read with the
+   * datastore stopped (Galera: grastate.dat, or `mariadbd --wsrep-recover`
+   * when the node crashed). Refused on a node that serves in a primary
+   * component: the cluster is up, nothing to recover.
+   */
+  getRecoveryPosition: handleUnaryCall<GetRecoveryPositionRequest, GetRecoveryPositionResponse>;
+  /**
+   * Full outage: bootstrap = true on the most advanced node only (refused,
+   * naming the more advanced peer, when any given position is ahead of
+   * this node's); then bootstrap = false on the others, which rejoin it.
+   */
+  recoverCluster: handleServerStreamingCall<RecoverClusterRequest, RecoverClusterResponse>;
+  /**
+   * Grow and shrink are member-list rewrites: called on every member that
+   * stays (and on each new one, through InstallCluster, with the full list).
+   */
+  setClusterMembers: handleUnaryCall<SetClusterMembersRequest, SetClusterMembersResponse>;
+  /**
+   * Shrink, on a member being removed: leaves the cluster cleanly (Galera:
+   * a clean stop, so the others drop it from the view at once; Redis
+   * Cluster: its slots migrated away first) and stops the datastore.
+   */
+  leaveCluster: handleUnaryCall<LeaveClusterRequest, LeaveClusterResponse>;
 }
 
 export interface ClusterServiceClient extends Client {
+  /**
+   * Makes this prepared instance a member: renders the cluster settings and
+   * starts the datastore as the first node (bootstrap) or as a joiner (which
+   * copies its data from a running member). Streams progress, ends with the
+   * node's context once it serves as a member.
+   */
   installCluster(
     request: InstallClusterRequest,
     options?: Partial<CallOptions>,
@@ -1164,6 +2289,10 @@ export interface ClusterServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<InstallClusterResponse>;
+  /**
+   * Called on every member once all are installed: the bootstrap node's one
+   * time start flag is dropped, so its next start joins like any other.
+   */
   completeCluster(
     request: CompleteClusterRequest,
     callback: (error: ServiceError | null, response: CompleteClusterResponse) => void,
@@ -1179,6 +2308,7 @@ export interface ClusterServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CompleteClusterResponse) => void,
   ): ClientUnaryCall;
+  /** The member list this node holds and its view of the cluster. */
   getClusterContext(
     request: GetClusterContextRequest,
     callback: (error: ServiceError | null, response: GetClusterContextResponse) => void,
@@ -1194,35 +2324,79 @@ export interface ClusterServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetClusterContextResponse) => void,
   ): ClientUnaryCall;
-  growCluster(
-    request: GrowClusterRequest,
-    callback: (error: ServiceError | null, response: GrowClusterResponse) => void,
+  /**
+   * Full outage: the last transaction this node committed, read with the
+   * datastore stopped (Galera: grastate.dat, or `mariadbd --wsrep-recover`
+   * when the node crashed). Refused on a node that serves in a primary
+   * component: the cluster is up, nothing to recover.
+   */
+  getRecoveryPosition(
+    request: GetRecoveryPositionRequest,
+    callback: (error: ServiceError | null, response: GetRecoveryPositionResponse) => void,
   ): ClientUnaryCall;
-  growCluster(
-    request: GrowClusterRequest,
+  getRecoveryPosition(
+    request: GetRecoveryPositionRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: GrowClusterResponse) => void,
+    callback: (error: ServiceError | null, response: GetRecoveryPositionResponse) => void,
   ): ClientUnaryCall;
-  growCluster(
-    request: GrowClusterRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: GrowClusterResponse) => void,
-  ): ClientUnaryCall;
-  shrinkCluster(
-    request: ShrinkClusterRequest,
-    callback: (error: ServiceError | null, response: ShrinkClusterResponse) => void,
-  ): ClientUnaryCall;
-  shrinkCluster(
-    request: ShrinkClusterRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: ShrinkClusterResponse) => void,
-  ): ClientUnaryCall;
-  shrinkCluster(
-    request: ShrinkClusterRequest,
+  getRecoveryPosition(
+    request: GetRecoveryPositionRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ShrinkClusterResponse) => void,
+    callback: (error: ServiceError | null, response: GetRecoveryPositionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Full outage: bootstrap = true on the most advanced node only (refused,
+   * naming the more advanced peer, when any given position is ahead of
+   * this node's); then bootstrap = false on the others, which rejoin it.
+   */
+  recoverCluster(
+    request: RecoverClusterRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<RecoverClusterResponse>;
+  recoverCluster(
+    request: RecoverClusterRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<RecoverClusterResponse>;
+  /**
+   * Grow and shrink are member-list rewrites: called on every member that
+   * stays (and on each new one, through InstallCluster, with the full list).
+   */
+  setClusterMembers(
+    request: SetClusterMembersRequest,
+    callback: (error: ServiceError | null, response: SetClusterMembersResponse) => void,
+  ): ClientUnaryCall;
+  setClusterMembers(
+    request: SetClusterMembersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetClusterMembersResponse) => void,
+  ): ClientUnaryCall;
+  setClusterMembers(
+    request: SetClusterMembersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetClusterMembersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Shrink, on a member being removed: leaves the cluster cleanly (Galera:
+   * a clean stop, so the others drop it from the view at once; Redis
+   * Cluster: its slots migrated away first) and stops the datastore.
+   */
+  leaveCluster(
+    request: LeaveClusterRequest,
+    callback: (error: ServiceError | null, response: LeaveClusterResponse) => void,
+  ): ClientUnaryCall;
+  leaveCluster(
+    request: LeaveClusterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaveClusterResponse) => void,
+  ): ClientUnaryCall;
+  leaveCluster(
+    request: LeaveClusterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaveClusterResponse) => void,
   ): ClientUnaryCall;
 }
 
@@ -1246,6 +2420,17 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isObject(value: any): boolean {
   return typeof value === "object" && value !== null;

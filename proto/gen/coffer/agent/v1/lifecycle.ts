@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { ClusterContext } from "./cluster.js";
 import { Database, Progress, StorageLocation, User } from "./common.js";
 import { ReplicationStatus, SourceInfo } from "./replication_state.js";
 
@@ -174,7 +175,14 @@ export interface GetStatusResponse {
   /** Parameters changed that need a restart to take effect. */
   pendingRestart: string[];
   /** Replication: role, the source followed, lag, fencing. */
-  replication: ReplicationStatus | undefined;
+  replication:
+    | ReplicationStatus
+    | undefined;
+  /**
+   * Cluster membership and this node's view (wsrep state for Galera);
+   * absent when the instance is no cluster's member.
+   */
+  cluster: ClusterContext | undefined;
 }
 
 /** Where Prepare restores from when the instance is created from a backup. */
@@ -765,6 +773,7 @@ function createBaseGetStatusResponse(): GetStatusResponse {
     datastorePort: 0,
     pendingRestart: [],
     replication: undefined,
+    cluster: undefined,
   };
 }
 
@@ -817,6 +826,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     }
     if (message.replication !== undefined) {
       ReplicationStatus.encode(message.replication, writer.uint32(130).fork()).join();
+    }
+    if (message.cluster !== undefined) {
+      ClusterContext.encode(message.cluster, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -962,6 +974,14 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.replication = ReplicationStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.cluster = ClusterContext.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1030,6 +1050,7 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         ? object.pending_restart.map((e: any) => globalThis.String(e))
         : [],
       replication: isSet(object.replication) ? ReplicationStatus.fromJSON(object.replication) : undefined,
+      cluster: isSet(object.cluster) ? ClusterContext.fromJSON(object.cluster) : undefined,
     };
   },
 
@@ -1083,6 +1104,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.replication !== undefined) {
       obj.replication = ReplicationStatus.toJSON(message.replication);
     }
+    if (message.cluster !== undefined) {
+      obj.cluster = ClusterContext.toJSON(message.cluster);
+    }
     return obj;
   },
 
@@ -1110,6 +1134,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     message.pendingRestart = object.pendingRestart?.map((e) => e) || [];
     message.replication = (object.replication !== undefined && object.replication !== null)
       ? ReplicationStatus.fromPartial(object.replication)
+      : undefined;
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? ClusterContext.fromPartial(object.cluster)
       : undefined;
     return message;
   },
