@@ -17,6 +17,8 @@ export interface ProgressRecord {
 
 interface EventMap {
   instance: [id: string];
+  /** A cluster record changed (its task, its member list); a member's own changes come as `instance`. */
+  cluster: [id: string];
   task: [id: string];
   progress: [event: ProgressRecord];
 }
