@@ -64,7 +64,7 @@ export function createGalera(deps: GaleraDeps): GaleraCapability {
     return stdout;
   };
 
-  const NOT_RUNNING: ClusterNodeStatus = { state: '', clusterSize: 0, ready: false, primary: false, clusterUuid: '', lastCommitted: 0, running: false };
+  const NOT_RUNNING: ClusterNodeStatus = { state: '', clusterSize: 0, ready: false, primary: false, clusterUuid: '', lastCommitted: 0, running: false, role: '', slots: 0, slotsMigrating: 0 };
 
   return {
     strategies: ['galera'],
@@ -128,6 +128,10 @@ export function createGalera(deps: GaleraDeps): GaleraCapability {
         clusterUuid: v.get('wsrep_cluster_state_uuid') ?? '',
         lastCommitted: Number(v.get('wsrep_last_committed') ?? 0) || 0,
         running: true,
+        // Galera has no roles or slots: every member is the same.
+        role: '',
+        slots: 0,
+        slotsMigrating: 0,
       };
     },
 

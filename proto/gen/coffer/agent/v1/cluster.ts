@@ -111,6 +111,18 @@ export interface ClusterNodeStatus {
   lastCommitted: number;
   /** False while the datastore does not run (the fields above are then empty). */
   running: boolean;
+  /**
+   * The node's role as the datastore has it now (redis-cluster: "master" or
+   * "replica", which a failover changes; empty for galera).
+   */
+  role: string;
+  /** Hash slots this node serves (redis-cluster; 0 for a replica, and for galera). */
+  slots: number;
+  /**
+   * Slots this node is moving to or from another node right now (Redis's
+   * MIGRATING and IMPORTING slots): a rebalance or a leave in flight; 0 at rest.
+   */
+  slotsMigrating: number;
 }
 
 export interface ClusterContext {
@@ -924,7 +936,18 @@ export const CompleteClusterResponse: MessageFns<CompleteClusterResponse> = {
 };
 
 function createBaseClusterNodeStatus(): ClusterNodeStatus {
-  return { state: "", clusterSize: 0, ready: false, primary: false, clusterUuid: "", lastCommitted: 0, running: false };
+  return {
+    state: "",
+    clusterSize: 0,
+    ready: false,
+    primary: false,
+    clusterUuid: "",
+    lastCommitted: 0,
+    running: false,
+    role: "",
+    slots: 0,
+    slotsMigrating: 0,
+  };
 }
 
 export const ClusterNodeStatus: MessageFns<ClusterNodeStatus> = {
@@ -949,6 +972,15 @@ export const ClusterNodeStatus: MessageFns<ClusterNodeStatus> = {
     }
     if (message.running !== false) {
       writer.uint32(56).bool(message.running);
+    }
+    if (message.role !== "") {
+      writer.uint32(66).string(message.role);
+    }
+    if (message.slots !== 0) {
+      writer.uint32(72).int32(message.slots);
+    }
+    if (message.slotsMigrating !== 0) {
+      writer.uint32(80).int32(message.slotsMigrating);
     }
     return writer;
   },
@@ -1022,6 +1054,30 @@ export const ClusterNodeStatus: MessageFns<ClusterNodeStatus> = {
             message.running = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.slots = reader.int32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.slotsMigrating = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1055,6 +1111,13 @@ export const ClusterNodeStatus: MessageFns<ClusterNodeStatus> = {
         ? globalThis.Number(object.last_committed)
         : 0,
       running: isSet(object.running) ? globalThis.Boolean(object.running) : false,
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      slots: isSet(object.slots) ? globalThis.Number(object.slots) : 0,
+      slotsMigrating: isSet(object.slotsMigrating)
+        ? globalThis.Number(object.slotsMigrating)
+        : isSet(object.slots_migrating)
+        ? globalThis.Number(object.slots_migrating)
+        : 0,
     };
   },
 
@@ -1081,6 +1144,15 @@ export const ClusterNodeStatus: MessageFns<ClusterNodeStatus> = {
     if (message.running !== false) {
       obj.running = message.running;
     }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.slots !== 0) {
+      obj.slots = Math.round(message.slots);
+    }
+    if (message.slotsMigrating !== 0) {
+      obj.slotsMigrating = Math.round(message.slotsMigrating);
+    }
     return obj;
   },
 
@@ -1096,6 +1168,9 @@ export const ClusterNodeStatus: MessageFns<ClusterNodeStatus> = {
     message.clusterUuid = object.clusterUuid ?? "";
     message.lastCommitted = object.lastCommitted ?? 0;
     message.running = object.running ?? false;
+    message.role = object.role ?? "";
+    message.slots = object.slots ?? 0;
+    message.slotsMigrating = object.slotsMigrating ?? 0;
     return message;
   },
 };
