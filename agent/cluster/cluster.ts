@@ -93,6 +93,7 @@ export class Cluster {
     const cap = this.capability();
     return this.deps.locked('InstallCluster', async () => {
       if (this.membership.get() && this.deps.running() && cap.serving(await cap.nodeStatus())) {
+        if (cap.join) await cap.join(plan, req.secrets, emit, signal);
         emit({ phase: 'done', message: 'already a serving member', percent: 100 });
         return (await this.context())!;
       }
@@ -104,6 +105,7 @@ export class Cluster {
       emit({ phase: 'start', message: req.bootstrap ? 'starting a new cluster' : 'starting and joining (a full state transfer from a member)', percent: 20 });
       await this.startAndServe(cap, req.bootstrap, emit, signal);
       if (req.bootstrap) await cap.afterBootstrap(plan, req.secrets);
+      if (cap.join) await cap.join(plan, req.secrets, emit, signal);
       emit({ phase: 'done', message: 'the node serves as a member', percent: 100 });
       return (await this.context())!;
     });
@@ -145,6 +147,8 @@ export class Cluster {
     const cap = this.deps.capability;
     const m = this.membership.get();
     if (!cap || !m) return '';
+    // Its cluster comes back by itself: nothing for the control to choose.
+    if (cap.selfRecovering) return '';
     if (cap.bootstrapPending()) return '';
     const peers = m.members.filter((x) => x.instanceId !== this.deps.instanceId);
     if (!peers.length) return '';
@@ -155,10 +159,16 @@ export class Cluster {
   }
 
   /** CompleteCluster: the bootstrap flag is dropped for good (idempotent). */
-  async complete(clusterId: string): Promise<void> {
-    const { cap, m } = this.member('complete a cluster');
+  async complete(clusterId: string, signal: AbortSignal): Promise<void> {
+    const { cap, m, plan } = this.member('complete a cluster');
     if (m.clusterId !== clusterId) throw new AgentError('AGENT_ERR_NOT_READY', `cannot complete cluster ${clusterId}: this instance is a member of ${m.clusterId}`);
     await cap.clearBootstrap();
+    if (cap.complete) await this.deps.locked('CompleteCluster', () => cap.complete!(plan, signal));
+  }
+
+  /** A datastore whose cluster recovers by itself has no recovery position to give. */
+  private noRecovery(cap: ClusterCapability): void {
+    if (cap.selfRecovering) throw new AgentError('AGENT_ERR_UNIMPLEMENTED', `${unimplemented('cluster recovery', this.deps.datastore).message}: ${cap.selfRecovering}`);
   }
 
   /** GetClusterContext: null when no cluster's member. */
@@ -176,6 +186,7 @@ export class Cluster {
    */
   async recoveryPosition(signal: AbortSignal): Promise<RecoveryPosition> {
     const { cap } = this.member('read a recovery position');
+    this.noRecovery(cap);
     return this.deps.locked('GetRecoveryPosition', () => this.stoppedPosition(cap, signal));
   }
 
@@ -192,6 +203,7 @@ export class Cluster {
   /** RecoverCluster: bootstrap only from the most advanced node; the others rejoin. */
   async recover(clusterId: string, bootstrap: boolean, positions: readonly RecoveryPosition[], emit: (p: ProgressEvent) => void, signal: AbortSignal): Promise<ClusterContext> {
     const { cap, m } = this.member('recover a cluster');
+    this.noRecovery(cap);
     if (m.clusterId !== clusterId) throw new AgentError('AGENT_ERR_NOT_READY', `cannot recover cluster ${clusterId}: this instance is a member of ${m.clusterId}`);
     if (bootstrap && !positions.length) throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', 'positions is empty: bootstrap needs every member\'s recovery position, to refuse a node that is behind');
     return this.deps.locked('RecoverCluster', async () => {
@@ -217,12 +229,12 @@ export class Cluster {
   }
 
   /** SetClusterMembers: grow and shrink rewrite every member's list. */
-  async setMembers(clusterId: string, members: readonly ClusterMember[]): Promise<ClusterContext> {
+  async setMembers(clusterId: string, members: readonly ClusterMember[], signal: AbortSignal): Promise<ClusterContext> {
     const { cap, m } = this.member('change the member list');
     if (m.clusterId !== clusterId) throw new AgentError('AGENT_ERR_NOT_READY', `cannot change cluster ${clusterId}: this instance is a member of ${m.clusterId}`);
     const self = checkMembers(cap, m.strategy, members, this.deps.instanceId);
     return this.deps.locked('SetClusterMembers', async () => {
-      await cap.setMembers({ strategy: m.strategy, clusterId, members, self }, this.deps.running());
+      await cap.setMembers({ strategy: m.strategy, clusterId, members, self }, this.deps.running(), signal);
       this.membership.set({ ...m, members });
       return (await this.context())!;
     });
@@ -235,6 +247,10 @@ export class Cluster {
     if (!m) return;
     if (m.clusterId !== clusterId) throw new AgentError('AGENT_ERR_NOT_READY', `cannot leave cluster ${clusterId}: this instance is a member of ${m.clusterId}`);
     await this.deps.locked('LeaveCluster', async () => {
+      if (cap.beforeLeave) {
+        const self = m.members.find((x) => x.instanceId === this.deps.instanceId)!;
+        await cap.beforeLeave({ ...m, self }, this.deps.running(), signal);
+      }
       await this.deps.datastoreControl.stop(signal);
       await cap.deconfigure();
       this.membership.set(null);

@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import type { ReplicationStatus, SourceInfo } from '../../proto/gen/coffer/agent/v1/replication_state.js';
 import type { ReplicaAccess } from '../../proto/gen/coffer/agent/v1/replication.js';
 import type { ClusterMember, ClusterNodeStatus, RecoveryPosition } from '../../proto/gen/coffer/agent/v1/cluster.js';
+import type { ProgressEvent } from '../lifecycle/context.js';
 
 export type { BackupRequest, BackupSource };
 
@@ -271,7 +272,7 @@ export interface ClusterCapability {
    * (Galera: wsrep_cluster_address in the option file, read at the next
    * start; the running node learns members from the cluster's view).
    */
-  setMembers(plan: ClusterPlan, running: boolean): Promise<void>;
+  setMembers(plan: ClusterPlan, running: boolean, signal: AbortSignal): Promise<void>;
   /** The node's view. Never throws: running false when the datastore does not answer. */
   nodeStatus(): Promise<ClusterNodeStatus>;
   /** True once the node serves as a full member (Galera: primary, Synced, ready). */
@@ -282,4 +283,25 @@ export interface ClusterCapability {
   markSafeToBootstrap(): Promise<void>;
   /** Leaves the cluster's settings (after a shrink): the datastore starts standalone next time. */
   deconfigure(): Promise<void>;
+  /**
+   * Set when the datastore's cluster recovers from a full outage on its own
+   * (Redis Cluster: every node restarts from its nodes.conf): why. Then the
+   * agent never holds a member's datastore at boot, and GetRecoveryPosition
+   * and RecoverCluster answer UNIMPLEMENTED with this text.
+   */
+  readonly selfRecovering?: string;
+  /**
+   * Running member, after its start in InstallCluster (and when InstallCluster
+   * is called again on a serving member): what makes it a member beyond its
+   * own settings (Redis Cluster: its cluster account, MEET, and the cluster
+   * formed or rebalanced once every listed member answers). Idempotent.
+   */
+  join?(plan: ClusterPlan, secrets: Readonly<Record<string, string>>, emit: (p: ProgressEvent) => void, signal: AbortSignal): Promise<void>;
+  /** CompleteCluster, beyond the bootstrap flag (Redis Cluster: forms the cluster if no install could, and waits until it serves). */
+  complete?(plan: ClusterPlan, signal: AbortSignal): Promise<void>;
+  /**
+   * LeaveCluster, before the datastore stops (Redis Cluster: the node's
+   * slots migrated to the others, then the others forget it). Idempotent.
+   */
+  beforeLeave?(plan: ClusterPlan, running: boolean, signal: AbortSignal): Promise<void>;
 }

@@ -55,8 +55,8 @@ export function addClusterService(server: grpc.Server, agent: Agent, log: Logger
       await tracked(agent, 'install-cluster', write, signal, (emit, s) => c.install(req, emit, s));
     }),
 
-    completeCluster: unary(log, 'CompleteCluster', async (req) => {
-      await c.complete(req.clusterId);
+    completeCluster: unary(log, 'CompleteCluster', async (req, call) => {
+      await c.complete(req.clusterId, callSignal(call));
       return {};
     }),
 
@@ -69,7 +69,7 @@ export function addClusterService(server: grpc.Server, agent: Agent, log: Logger
       await tracked(agent, 'recover-cluster', write, signal, (emit, s) => c.recover(req.clusterId, req.bootstrap, req.positions, emit, s));
     }),
 
-    setClusterMembers: unary(log, 'SetClusterMembers', async (req) => ({ context: await c.setMembers(req.clusterId, req.members) })),
+    setClusterMembers: unary(log, 'SetClusterMembers', async (req, call) => ({ context: await c.setMembers(req.clusterId, req.members, callSignal(call)) })),
 
     leaveCluster: unary(log, 'LeaveCluster', async (req, call) => {
       await c.leave(req.clusterId, callSignal(call));

@@ -26,6 +26,8 @@ import { loadRedisRules } from './rules.js';
 import { installRedisTls } from './tls-files.js';
 import { generatePassword } from './secret.js';
 import { RedisReplication } from './replication/capability.js';
+import { createRedisCluster } from './cluster/capability.js';
+import { redisClusterSettings } from './cluster/settings.js';
 import { ReplicationConf } from './replication/replication-conf.js';
 
 // Rules files are data in the source tree, also when running from dist/.
@@ -51,7 +53,9 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
   const writeConfigFile = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs();
     const tls = installRedisTls(layout.etcDir, config.datastoreTls, config.datastoreCa, redisUser());
-    const text = renderRedisConf({ paths, dataDir: layout.dataDir, port: config.datastorePort, bindAddress: config.datastoreBind, tls, overrides });
+    const plan = cluster.plan();
+    const clusterLines = plan ? redisClusterSettings({ self: plan.self, dataDir: layout.dataDir, tls: cluster.tls }) : undefined;
+    const text = renderRedisConf({ paths, dataDir: layout.dataDir, port: config.datastorePort, bindAddress: config.datastoreBind, tls, overrides, cluster: clusterLines });
     const tmp = `${paths.conf}.tmp`;
     // No secrets in it (accounts are in the ACL file): redis reads it, root writes it.
     writeFileSync(tmp, text, { mode: 0o644 });
@@ -74,6 +78,16 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       chmodSync(dir, mode);
     }
   }
+
+  const cluster = createRedisCluster({
+    layout,
+    log: log.child({ component: 'redis-cluster' }),
+    client,
+    aclFile: paths.aclFile,
+    tls: config.datastoreTls ? (config.datastoreCa ? 'verified' : 'no-ca') : 'off',
+    caFile: config.datastoreCa,
+    rerenderConfig: () => writeConfigFile(store.get()),
+  });
 
   const accounts = new RedisAccounts(client, rules.aclCategories);
   const configuration = new Configuration({ rules, store, applier: redisApplier(client, rules, writeConfigFile), log });
@@ -113,6 +127,8 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       tls: config.datastoreTls ? (config.datastoreCa ? 'verified' : 'no-ca') : 'off',
       log: log.child({ component: 'redis-replication' }),
     }),
+
+    cluster,
 
     // Redis has no databases to create: its accounts refuse any by name.
     validatePrepare: (input: PrepareInput) => validatePrepare(input, prepareRules(checkPassword, accounts, configuration)),

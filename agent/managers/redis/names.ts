@@ -7,12 +7,15 @@ import { invalid } from '../../errors.js';
 export const ADMIN_USER = 'coffer_admin';
 /** Replicas' account on a source (replication/replication-user.ts): psync, replconf and ping only. */
 export const REPLICATION_USER = 'coffer-replication';
+/** The agents' account on every member of a Redis Cluster (cluster/cluster-account.ts). */
+export const CLUSTER_USER = 'coffer-cluster';
 /**
  * Accounts no API call may touch: the agent's, Redis's `default` (that is
  * root, managed by EnableRoot/DisableRoot), `root` itself so that nobody
- * mistakes an ordinary user for the root account, and the replicas'.
+ * mistakes an ordinary user for the root account, the replicas' and the
+ * cluster's.
  */
-export const RESERVED_USERS: readonly string[] = ['default', ADMIN_USER, 'root', REPLICATION_USER];
+export const RESERVED_USERS: readonly string[] = ['default', ADMIN_USER, 'root', REPLICATION_USER, CLUSTER_USER];
 
 // ACL user names end up as one token of an ACL file line: no spaces, no
 // control characters, nothing Redis's ACL file parser treats specially.

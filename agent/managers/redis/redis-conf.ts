@@ -19,6 +19,8 @@ export interface RedisConfInput {
   readonly tls?: RedisTlsFiles;
   /** Validated and normalised (../configuration/rules.ts): plain names, values without control characters. */
   readonly overrides: Readonly<Record<string, string>>;
+  /** A Redis Cluster member's settings (cluster/settings.ts), after the overrides. */
+  readonly cluster?: readonly string[];
 }
 
 /**
@@ -80,6 +82,7 @@ export function renderRedisConf(input: RedisConfInput): string {
     // Quoted: an empty value ("save" off) and multi-word values stay one argument.
     lines.push(`${name} "${value}"`);
   }
+  if (input.cluster) lines.push('', '# Cluster member (rendered by the agent)', ...input.cluster);
   // Last, so it wins: whom this instance follows and whether it refuses
   // writes (replication/replication-conf.ts), kept where only redis reads it.
   lines.push('', '# Replication (rendered by the agent; holds masterauth, so 0600)', `include ${paths.replicationConf}`);

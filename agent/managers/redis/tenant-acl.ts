@@ -74,7 +74,7 @@ export function parseTenantAcl(text: string): TenantAclUser[] {
  * accounts are not touched. One MULTI, then ACL SAVE; if anything fails the
  * server goes back to its ACL file (ACL LOAD) and the error is thrown.
  */
-export async function replaceTenantUsers(client: AdminClient, users: readonly TenantAclUser[]): Promise<void> {
+export async function replaceTenantUsers(client: Pick<AdminClient, 'call' | 'transaction'>, users: readonly TenantAclUser[]): Promise<void> {
   const wanted = new Set(users.map((u) => u.name));
   const current = ((await client.call('ACL', 'USERS')) as unknown[]).map(String).filter(isTenantUser);
   const commands: string[][] = [
