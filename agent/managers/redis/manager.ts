@@ -86,6 +86,7 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
     aclFile: paths.aclFile,
     tls: config.datastoreTls ? (config.datastoreCa ? 'verified' : 'no-ca') : 'off',
     caFile: config.datastoreCa,
+    setMasterAuth: (masterUser, masterAuth) => void replicationConf.update({ masterUser, masterAuth }),
     rerenderConfig: () => writeConfigFile(store.get()),
   });
 

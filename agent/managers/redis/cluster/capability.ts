@@ -33,6 +33,13 @@ export interface RedisClusterDeps {
   readonly tls: 'off' | 'verified' | 'no-ca';
   /** The deployment's CA file (for 'verified'). */
   readonly caFile: string | null;
+  /**
+   * Whom a replica authenticates as with its master (masteruser and
+   * masterauth, in the 0600 replication include): the cluster account, on
+   * every member, since a failover makes any master's node a replica.
+   * Empty strings: none.
+   */
+  readonly setMasterAuth: (user: string, password: string) => void;
   /** Renders redis.conf again (it reads the plan through plan()). */
   readonly rerenderConfig: () => Promise<void>;
   /** How long gossip may take to agree. */
@@ -84,6 +91,7 @@ export function createRedisCluster(deps: RedisClusterDeps): RedisClusterCapabili
         throw new AgentError('AGENT_ERR_NOT_READY', 'this instance serves TLS but the agent has no deployment CA (--datastore-tls-ca): the cluster bus (tls-cluster) must verify the other members with it');
       }
       atomic(secretFile, `${secrets.cluster}\n`);
+      deps.setMasterAuth(CLUSTER_USER, secrets.cluster!);
       writePlan(plan);
       await deps.rerenderConfig();
     },
@@ -133,6 +141,7 @@ export function createRedisCluster(deps: RedisClusterDeps): RedisClusterCapabili
     async deconfigure(): Promise<void> {
       writePlan(null);
       rmSync(secretFile, { force: true });
+      deps.setMasterAuth('', '');
       // A standalone start: no cluster state, no cluster account.
       rmSync(nodesConf, { force: true });
       if (existsSync(deps.aclFile)) {

@@ -119,6 +119,10 @@ async function reconcileOpen(peers: Peer[], opts: ReconcileOptions): Promise<Rec
     }
   }
 
+  // A node that just joined serves (and takes keys: MIGRATE's target
+  // refuses with CLUSTERDOWN before) only once it sees every slot covered.
+  await waitConverged(peers, convergeMs, signal);
+
   // 6. Replicas: a listed replica that is an empty master follows its pair
   // (pairReplicas), or whoever took that master's slots in a failover.
   const listedMasters = peers.filter((p) => !isReplicaRole(p.member));
