@@ -14,8 +14,9 @@
 //   BENCH_LAG_EVERY_MS the interval between the lag bench's writes (default 100)
 //   BENCH_FAILOVER_HEARTBEAT_SECONDS, BENCH_FAILOVER_GRACE_SECONDS  the failover part's control settings (default: the control's, 10 and 10)
 //   BENCH_ONEPASS      MariaDB replica creation's one-pass prototypes, comma list of follow, follow-none, relay-zstd, relay-none (default follow; "" none)
+//   BENCH_REDIS_CLUSTER_KEYS  keys of 100 B in the Redis Cluster rebalance bench (default 1000000)
 //   BENCH_REPLICA_LOG  a file to keep the Coffer replica agent's log in (info level), to time the steps inside Prepare
-export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication'] as const;
+export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'redis-cluster'] as const;
 export const REPLICATION_PARTS = ['mariadb', 'postgres', 'redis', 'failover'] as const;
 export type ReplicationPart = (typeof REPLICATION_PARTS)[number];
 export type Suite = (typeof SUITES)[number];
@@ -34,6 +35,7 @@ export interface BenchOptions {
   readonly lagEveryMs: number;
   readonly failoverHeartbeatSeconds: number | undefined;
   readonly failoverGraceSeconds: number | undefined;
+  readonly redisClusterKeys: number;
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
@@ -71,5 +73,6 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
     lagEveryMs: Math.floor(num(env, 'BENCH_LAG_EVERY_MS', 100, 10)),
     failoverHeartbeatSeconds: env.BENCH_FAILOVER_HEARTBEAT_SECONDS ? Math.floor(num(env, 'BENCH_FAILOVER_HEARTBEAT_SECONDS', 10, 1)) : undefined,
     failoverGraceSeconds: env.BENCH_FAILOVER_GRACE_SECONDS ? num(env, 'BENCH_FAILOVER_GRACE_SECONDS', 10, 0) : undefined,
+    redisClusterKeys: Math.floor(num(env, 'BENCH_REDIS_CLUSTER_KEYS', 1_000_000, 1000)),
   });
 }

@@ -26,6 +26,7 @@ const suites: Record<Suite, () => Promise<Row[]>> = {
   postgres: async () => (await import('./postgres.js')).benchPostgres(o, td),
   redis: async () => (await import('./redis.js')).benchRedis(o, td),
   replication: async () => (await import('./replication.js')).benchReplication(o, td),
+  'redis-cluster': async () => (await import('./redis-cluster.js')).benchRedisCluster(o, td),
 };
 
 console.log(`bench: ${new Date().toISOString()} ${os.cpus().length} cores, load ${loadavg()}, options ${JSON.stringify(o)}`);

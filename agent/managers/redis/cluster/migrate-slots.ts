@@ -15,7 +15,7 @@ import type { SlotMove } from './slot-plan.js';
 /** Keys per MIGRATE: big enough to amortise the round trip, small enough to keep a slow value from blocking long. */
 export const MIGRATE_BATCH = 1000;
 /** Slots in flight at once (the round trips of one slot overlap the others'). */
-export const SLOTS_IN_FLIGHT = 16;
+export const SLOTS_IN_FLIGHT = 64;
 const MIGRATE_TIMEOUT_MS = 60_000;
 
 export interface MigrateProgress {

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
-import calculateSlot from 'cluster-key-slot';
+import { hashSlot as calculateSlot } from '../../../../support/redis-slot.js';
 import { Cluster, Redis } from 'ioredis';
 import t from 'tap';
 import {
