@@ -13,7 +13,9 @@
 //   removed instance gone;
 // - full outage: every member's mariadbd and agent killed -9 (a row
 //   committed after the first died), the agents started again: the
-//   control recovers from the most advanced member, no committed row lost;
+//   control recovers from the most advanced member (killed -9 itself as
+//   the recovery is about to bootstrap, and started again), no committed
+//   row lost;
 // - delete: a grow while it runs is refused (409), then everything is gone.
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
@@ -130,6 +132,10 @@ t.test('a Galera cluster through the control: create (the control killed mid-cre
     return c.task === ClusterTask.CLUSTER_TASK_RESTARTING_CLUSTER ? c : false;
   }, 180_000);
   t.ok(recovering.taskId, 'the control started RESTARTING_CLUSTER by itself');
+  // The control dies as the recovery is about to bootstrap; it resumes after its restart.
+  t.comment(`killed the control at the recovery's bootstrap (${await killAtStep(h, recovering.taskId, 'bootstrap')})`);
+  client.close();
+  client = clusterClient(h);
   cluster = await waitClusterActive(client, token, id, 3, 'recovered');
   const rec = readDb(h, (db) => JSON.parse((db.prepare("SELECT data FROM tasks WHERE kind = 'cluster-recover' AND resource_id = ?").get(id) as { data: string }).data) as { bootstrapId: string; positions: Array<{ instanceId: string; seqno: number }> });
   const seqno = (mid: string): number => rec.positions.find((p) => p.instanceId === mid)!.seqno;
