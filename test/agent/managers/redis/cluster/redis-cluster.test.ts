@@ -1,5 +1,6 @@
-// A Redis Cluster of real redis-server 7.0 nodes through real agents, one
-// cluster walked through in order: three masters and a replica installed
+// A Redis Cluster of real redis-server 7.0 nodes through real agents, over
+// TLS as the control deploys them (the bus with tls-cluster), one cluster
+// walked through in order: three masters and a replica installed
 // through ClusterService (the last one installed forms it); 100,000 keys
 // over every hash slot; `redis-cli -c` reading and writing through any node
 // with one tenant credential; grown to four masters (the new member's
@@ -8,7 +9,7 @@
 // and kill -9 of the master that has the replica: Redis fails over, and
 // GetClusterContext on the survivors shows it.
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { hashSlot as calculateSlot } from '../../../../support/redis-slot.js';
@@ -21,6 +22,7 @@ import {
   type InstallClusterResponse,
 } from '../../../../../proto/gen/coffer/agent/v1/cluster.js';
 import { call, collect, datastorePid, killLeftoverDatastore, startAgent, tempBase, waitFor, type AgentProcess } from '../../../../support/agent.js';
+import { makePki } from '../../../../support/certs.js';
 import { freePort } from '../../../../support/ports.js';
 import { redisCli } from '../../../../support/redis-cli.js';
 import { PREPARE, user } from '../fixtures/instance.js';
@@ -31,6 +33,14 @@ const APP = 'app';
 const APP_PASSWORD = `app-${randomUUID()}`;
 const KEYS = 100_000;
 const SLOTS = 16384;
+
+// The deployment's TLS, as the control gives it: every member serves TLS
+// only, so the bus (tls-cluster) and every redirection are TLS too.
+const pki = makePki('coffer-redis-cluster-pki-');
+const pair = pki.issue('datastore', { server: true });
+const TLS_ARGS = ['--datastore-tls-cert', pair.cert, '--datastore-tls-key', pair.key, '--datastore-tls-ca', pki.ca];
+const TLS = { ca: pki.ca };
+const tlsOptions = { ca: readFileSync(pki.ca) };
 
 interface Node {
   readonly name: string;
@@ -52,7 +62,7 @@ async function newNode(name: string, role: string): Promise<Node> {
   const baseDir = path.join(root, name);
   const port = await freePort();
   const member: ClusterMember = { instanceId: id, host: '127.0.0.1', port, role, clusterPorts: { bus: await freePort() } };
-  const agent = await startAgent(t, { datastore: 'redis', baseDir, datastorePort: port, extraArgs: ['--instance-id', id] });
+  const agent = await startAgent(t, { datastore: 'redis', baseDir, datastorePort: port, extraArgs: ['--instance-id', id, ...TLS_ARGS] });
   const cluster = new ClusterServiceClient(agent.address, credentials.createInsecure());
   t.teardown(() => cluster.close());
   // Small: five servers share a loaded 2-core box. A short node timeout
@@ -73,12 +83,12 @@ async function install(n: Node, bootstrap: boolean): Promise<InstallClusterRespo
   });
 }
 
-const cli = (n: Node, ...args: string[]) => redisCli(n.member.port, APP, APP_PASSWORD, ['-c', ...args]);
+const cli = (n: Node, ...args: string[]) => redisCli(n.member.port, APP, APP_PASSWORD, ['-c', ...args], TLS);
 
 /** A cluster client as an application has one: MOVED and ASK followed, one credential on every node. */
 function clusterClient(): Cluster {
   const c = new Cluster(members.filter((n) => n.name !== 'm0').map((n) => ({ host: '127.0.0.1', port: n.member.port })), {
-    redisOptions: { username: APP, password: APP_PASSWORD },
+    redisOptions: { username: APP, password: APP_PASSWORD, tls: tlsOptions },
     maxRedirections: 64,
     retryDelayOnMoved: 0,
   });
@@ -103,7 +113,7 @@ const value = (k: string): string => `v:${k}`;
 /** The keys by the port of the node that serves their slot, as `via` sees it (CLUSTER SLOTS). */
 async function byOwner(via: Node): Promise<Map<number, string[]>> {
   const owner = new Map<number, number>();
-  for (const [a, b, [, port]] of JSON.parse((await redisCli(via.member.port, APP, APP_PASSWORD, ['--json', 'CLUSTER', 'SLOTS'])).stdout) as Array<[number, number, [string, number]]>) {
+  for (const [a, b, [, port]] of JSON.parse((await redisCli(via.member.port, APP, APP_PASSWORD, ['--json', 'CLUSTER', 'SLOTS'], TLS)).stdout) as Array<[number, number, [string, number]]>) {
     for (let s = a; s <= b; s++) owner.set(s, port);
   }
   const out = new Map<number, string[]>();
@@ -119,7 +129,7 @@ async function byOwner(via: Node): Promise<Map<number, string[]>> {
 async function pipelined(via: Node, command: 'get' | 'set'): Promise<string[]> {
   const bad: string[] = [];
   for (const [port, ks] of await byOwner(via)) {
-    const r = new Redis(port, '127.0.0.1', { username: APP, password: APP_PASSWORD });
+    const r = new Redis(port, '127.0.0.1', { username: APP, password: APP_PASSWORD, tls: tlsOptions });
     try {
       for (let i = 0; i < ks.length; i += 10_000) {
         const chunk = ks.slice(i, i + 10_000);
@@ -167,7 +177,7 @@ async function slotsOf(n: Node): Promise<number> {
 
 async function dbsizes(ns: Node[]): Promise<number> {
   let sum = 0;
-  for (const n of ns) sum += Number((await redisCli(n.member.port, APP, APP_PASSWORD, ['DBSIZE'])).stdout.trim());
+  for (const n of ns) sum += Number((await redisCli(n.member.port, APP, APP_PASSWORD, ['DBSIZE'], TLS)).stdout.trim());
   return sum;
 }
 
@@ -214,6 +224,10 @@ t.test('installed one by one: the last member forms the cluster, slots even over
   const nodes = (await cli(m1, 'CLUSTER', 'NODES')).stdout;
   const m0Id = (await cli(m0, 'CLUSTER', 'MYID')).stdout.trim();
   t.match(nodes, new RegExp(`slave ${m0Id}`), 'the replica follows m0 (replica i follows master i)');
+  const conf = readFileSync(path.join(m1.baseDir, 'etc', 'redis.conf'), 'utf8');
+  t.match(conf, /^port 0$/m, 'no plaintext port');
+  t.match(conf, /^tls-cluster yes$/m, 'the bus and the redirections are TLS');
+  t.match(conf, new RegExp(`^cluster-port ${m1.member.clusterPorts.bus}$`, 'm'), 'the bus on the member\'s own port');
   const again = await install(m1, false);
   t.equal(again.at(-1)?.context?.status?.state, 'ok', 'InstallCluster again only reports');
   t.notOk(all.some((n) => JSON.stringify(n.agent.logs).includes(SECRET)), 'the cluster secret is in no log line');
