@@ -34,7 +34,7 @@ interface Node {
 async function node(td: Teardown, root: string, name: string): Promise<Node> {
   const port = await freePort();
   const id = `${name}-${randomUUID().slice(0, 8)}`;
-  const agent = await startAgent(td, { datastore: 'redis', baseDir: path.join(root, name), datastorePort: port, extraArgs: ['--instance-id', id, '--log-level', 'warn'] });
+  const agent = await startAgent(td, { datastore: 'redis', baseDir: path.join(root, name), datastorePort: port, extraArgs: ['--instance-id', id] });
   await collect(agent.clients.lifecycle.prepare({ datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined }));
   const cluster = new ClusterServiceClient(agent.address, credentials.createInsecure());
   td.teardown(() => cluster.close());
@@ -94,6 +94,8 @@ export async function benchRedisCluster(o: BenchOptions, td: Teardown): Promise<
       for (const n of [m0, m1, m2]) await call(n.cluster, 'completeCluster', { clusterId });
     })).seconds.toFixed(2)} s`);
   });
+  const formed = m2.agent.logs.find((l) => l.includes('the cluster is as the member list says'));
+  if (formed) console.log(`bench ${S}: m2's reconcile: ${JSON.stringify((JSON.parse(formed) as { ms: unknown }).ms)}`);
   rows.push(row({ suite: S, name: 'InstallCluster x3 + CompleteCluster x3 to cluster_state ok (3 masters, empty)', seconds: inst.seconds, note: steps.join(', ') }));
 
   const keys = o.redisClusterKeys;

@@ -73,7 +73,7 @@ export function createRedisCluster(deps: RedisClusterDeps): RedisClusterCapabili
   };
   const report = (r: ReconcileResult, emit: (p: { phase: string; message: string; percent: number }) => void): void => {
     if (r.done) emit({ phase: 'cluster', message: `the cluster serves (${r.slotsMoved} slots, ${r.keysMoved} keys moved)`, percent: 95 });
-    else if (r.missing.length) emit({ phase: 'cluster', message: `waiting for ${names(r.missing)} to be installed: the last member installed forms or rebalances the cluster`, percent: 95 });
+    else if (r.missing.length) emit({ phase: 'cluster', message: `${names(r.missing)} do not answer as members yet (not installed, or down): the member installed last forms or rebalances the cluster`, percent: 95 });
   };
 
   return {
@@ -118,7 +118,7 @@ export function createRedisCluster(deps: RedisClusterDeps): RedisClusterCapabili
       writePlan(plan);
       if (!running) return;
       const r = await reconcile(plan.members, { auth: auth(), log, emit: (p) => log.info({ phase: p.phase }, p.message), signal, onlyIfDriver: plan.self.instanceId, convergeMs: deps.convergeMs });
-      if (!r.done && r.missing.length) log.info({ missing: names(r.missing) }, 'members not installed yet: the last one installed rebalances');
+      if (!r.done && r.missing.length) log.info({ missing: names(r.missing) }, 'members do not answer (not installed, or down): nothing moves now; the member installed last rebalances');
       else if (!r.done) log.info({ driver: r.driver }, 'another member drives the rebalance');
     },
 

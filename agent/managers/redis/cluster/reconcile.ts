@@ -64,6 +64,11 @@ async function reconcileOpen(peers: Peer[], opts: ReconcileOptions): Promise<Rec
   const { emit, log, signal } = opts;
   const convergeMs = opts.convergeMs ?? 120_000;
   const ids = new Set(peers.map((p) => p.id));
+  const t0 = Date.now();
+  const took: Record<string, number> = {};
+  const mark = (what: string): void => {
+    took[what] = Date.now() - t0;
+  };
   const mine = async (): Promise<NodeLine[]> => Promise.all(peers.map((p) => p.myself()));
 
   // 1. Every node in one cluster. A new cluster's nodes first get distinct
@@ -84,6 +89,7 @@ async function reconcileOpen(peers: Peer[], opts: ReconcileOptions): Promise<Rec
     const short = peers.filter((p, i) => [...ids].some((id) => !views[i]!.some((n) => n.id === id && !n.flags.includes('handshake'))));
     return short.length ? `not yet complete on ${short.map((p) => p.member.instanceId).join(', ')}` : '';
   }, convergeMs, signal);
+  mark('met');
 
   // 2. Accounts: a redirected client authenticates on every node alike.
   await copyAccounts(anchor, peers, log);
@@ -111,7 +117,12 @@ async function reconcileOpen(peers: Peer[], opts: ReconcileOptions): Promise<Rec
     const owned = new Set(selves.flatMap((s) => s.slots));
     const owner = formationOwner(masters.map((p) => p.id));
     const bySlots = new Map<string, number[]>();
-    for (let s = 0; s < SLOTS; s++) if (!owned.has(s)) bySlots.set(owner(s), [...(bySlots.get(owner(s)) ?? []), s]);
+    for (let s = 0; s < SLOTS; s++) {
+      if (owned.has(s)) continue;
+      const o = owner(s);
+      if (!bySlots.has(o)) bySlots.set(o, []);
+      bySlots.get(o)!.push(s);
+    }
     emit({ phase: 'slots', message: `assigning ${SLOTS - assigned} slots over ${masters.length} masters`, percent: 65 });
     for (const p of masters) {
       const slots = bySlots.get(p.id) ?? [];
@@ -121,7 +132,12 @@ async function reconcileOpen(peers: Peer[], opts: ReconcileOptions): Promise<Rec
 
   // A node that just joined serves (and takes keys: MIGRATE's target
   // refuses with CLUSTERDOWN before) only once it sees every slot covered.
+  // A new cluster's masters take up to min(cluster-node-timeout, 5 s)
+  // more: Redis keeps a master that was in a minority (a node alone with
+  // no slot counts as one) from serving for that long after it is not.
+  mark('assigned');
   await waitConverged(peers, convergeMs, signal);
+  mark('serving');
 
   // 6. Replicas: a listed replica that is an empty master follows its pair
   // (pairReplicas), or whoever took that master's slots in a failover.
@@ -151,8 +167,11 @@ async function reconcileOpen(peers: Peer[], opts: ReconcileOptions): Promise<Rec
     log.info({ slots: moves.length, keys: keysMoved, ms: Date.now() - started }, 'rebalanced the cluster');
   }
 
+  mark('moved');
   // 8. Until every member serves with the same slot map.
   await waitConverged(peers, convergeMs, signal);
+  mark('converged');
+  log.info({ ms: took, slots: moves.length, keys: keysMoved }, 'the cluster is as the member list says');
   return { done: true, slotsMoved: moves.length, keysMoved };
 }
 
