@@ -284,6 +284,8 @@ t.test('shrink back to 3: the leaving master\'s slots move away first, then the 
   t.ok(reads > 0, 'the reader ran during the shrink');
   t.same(missing.slice(0, 5), [], 'no read missed a key during the shrink');
   t.notOk(await context(m1), 'the removed instance is no member any more');
+  await call(m1.cluster, 'leaveCluster', { clusterId: CLUSTER });
+  t.pass('LeaveCluster again does nothing');
   for (const n of ['m0', 'm2', 'm3'].map(byName)) t.ok([5461, 5462].includes(await slotsOf(n)), `${n.name} serves a third of the slots again`);
   for (const n of members) t.notMatch((await cli(n, 'CLUSTER', 'NODES')).stdout, m1Id, `${n.name} forgot the removed node`);
   t.same(await unreadable(byName('m2')), [], 'every key is readable after the shrink');
@@ -311,4 +313,7 @@ t.test('kill -9 of the master that has a replica: Redis fails over, and the surv
   }, 30_000);
   t.match(seen, { ready: true, primary: true, role: 'master' }, 'GetClusterContext on another survivor: ok, 3 nodes up');
   t.same(await unreadable(m2), [], 'every key is readable after the failover');
+  const err = (await call(m2.cluster, 'getRecoveryPosition', {}).catch((e: ServiceError) => e)) as ServiceError;
+  t.equal(err.code, Status.UNIMPLEMENTED, 'no recovery position: Redis Cluster recovers by itself');
+  t.match(err.details, /recovers from a full outage by itself/);
 });
