@@ -6,8 +6,9 @@
 // with one tenant credential; grown to four masters (the new member's
 // install moves the slots, keys and all) with a reader that must never miss
 // a key; shrunk back to three (the leaving master's slots move away first);
-// and kill -9 of the master that has the replica: Redis fails over, and
-// GetClusterContext on the survivors shows it.
+// and kill -9 of the master that has the replica: Redis fails over,
+// GetClusterContext on the survivors shows it, and the old master, its agent
+// back, rejoins by itself as a replica.
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -44,6 +45,7 @@ const tlsOptions = { ca: readFileSync(pki.ca) };
 
 interface Node {
   readonly name: string;
+  readonly port: number;
   readonly id: string;
   readonly baseDir: string;
   readonly member: ClusterMember;
@@ -57,20 +59,25 @@ const byName = (name: string): Node => all.find((n) => n.name === name)!;
 let members: Node[] = [];
 const list = (): ClusterMember[] => members.map((n) => n.member);
 
+async function startNodeAgent(id: string, baseDir: string, port: number): Promise<{ agent: AgentProcess; cluster: ClusterServiceClient }> {
+  const agent = await startAgent(t, { datastore: 'redis', baseDir, datastorePort: port, extraArgs: ['--instance-id', id, ...TLS_ARGS] });
+  const cluster = new ClusterServiceClient(agent.address, credentials.createInsecure());
+  t.teardown(() => cluster.close());
+  return { agent, cluster };
+}
+
 async function newNode(name: string, role: string): Promise<Node> {
   const id = `${name}-${randomUUID().slice(0, 8)}`;
   const baseDir = path.join(root, name);
   const port = await freePort();
   const member: ClusterMember = { instanceId: id, host: '127.0.0.1', port, role, clusterPorts: { bus: await freePort() } };
-  const agent = await startAgent(t, { datastore: 'redis', baseDir, datastorePort: port, extraArgs: ['--instance-id', id, ...TLS_ARGS] });
-  const cluster = new ClusterServiceClient(agent.address, credentials.createInsecure());
-  t.teardown(() => cluster.close());
+  const { agent, cluster } = await startNodeAgent(id, baseDir, port);
   // Small: five servers share a loaded 2-core box. A short node timeout
   // makes the failover below take seconds, not the default 15.
   const overrides = { maxmemory: '67108864', 'cluster-node-timeout': '2000' };
   // Only the first master has the tenant user: the cluster copies it to every member.
   await collect(agent.clients.lifecycle.prepare({ ...PREPARE, overrides, users: name === 'm0' ? [user(APP, APP_PASSWORD, ['~*', '&*', '+@all'])] : [] }));
-  return { name, id, baseDir, member, agent, cluster };
+  return { name, id, port, baseDir, member, agent, cluster };
 }
 
 async function context(n: Node): Promise<ClusterContext | undefined> {
@@ -292,7 +299,7 @@ t.test('shrink back to 3: the leaving master\'s slots move away first, then the 
   t.equal(await dbsizes(['m0', 'm2', 'm3'].map(byName)), KEYS + 4, 'no key lost');
 });
 
-t.test('kill -9 of the master that has a replica: Redis fails over, and the survivors show it', async (t) => {
+t.test('kill -9 of the master that has a replica: Redis fails over, the survivors show it, the old master rejoins as a replica', async (t) => {
   const [m0, r0, m2] = ['m0', 'r0', 'm2'].map(byName) as [Node, Node, Node];
   const pid = datastorePid(m0.baseDir);
   t.ok(pid > 0, 'the master runs');
@@ -313,6 +320,14 @@ t.test('kill -9 of the master that has a replica: Redis fails over, and the surv
   }, 30_000);
   t.match(seen, { ready: true, primary: true, role: 'master' }, 'GetClusterContext on another survivor: ok, 3 nodes up');
   t.same(await unreadable(m2), [], 'every key is readable after the failover');
+
+  // Its agent back: the old master rejoins by itself, as a replica of the node that took its slots.
+  Object.assign(m0, await startNodeAgent(m0.id, m0.baseDir, m0.port));
+  const back = await waitFor('the old master back as a replica', async () => {
+    const s = (await context(m0))?.status;
+    return s?.role === 'replica' && s.state === 'ok' && s;
+  }, 60_000);
+  t.match(back, { slots: 0, clusterSize: 4 }, 'the old master follows the new one; 4 nodes up again');
   const err = (await call(m2.cluster, 'getRecoveryPosition', {}).catch((e: ServiceError) => e)) as ServiceError;
   t.equal(err.code, Status.UNIMPLEMENTED, 'no recovery position: Redis Cluster recovers by itself');
   t.match(err.details, /recovers from a full outage by itself/);
