@@ -6,10 +6,11 @@ import type { ClientReadableStream } from '@grpc/grpc-js';
 import { InstanceStatus, type Instance, type WatchInstanceResponse } from '../proto/gen/coffer/control/v1/instances.js';
 import type { GetTaskResponse, Task, WatchTaskResponse } from '../proto/gen/coffer/control/v1/tasks.js';
 import type { TaskEvent } from '../proto/gen/coffer/control/v1/common.js';
+import type { Cluster, WatchClusterResponse } from '../proto/gen/coffer/control/v1/clusters.js';
 import type { Connection } from './connection.js';
 import { CliError, EXIT } from './errors.js';
 import type { ProgressDisplay } from './progress.js';
-import { bytes } from './views.js';
+import { bytes, instanceStatus } from './views.js';
 
 /**
  * How much of a task each step is, for one bar over the whole task: the steps
@@ -140,4 +141,42 @@ export async function followTask(conn: Connection, display: ProgressDisplay, tas
     display.stop();
   }
   return task;
+}
+
+/**
+ * Follows a cluster until its task is NONE (or it is gone: then null),
+ * showing its task's progress (every member's InstallCluster events) and
+ * each member's status as it changes.
+ */
+export async function followCluster(conn: Connection, display: ProgressDisplay, id: string, taskId: string, title: string): Promise<Cluster | null> {
+  const overall = new OverallProgress(await stepsOf(conn, taskId));
+  let last: Cluster | null = null;
+  let percent = 0;
+  const seen = new Map<string, string>();
+  display.start(title);
+  try {
+    await follow<WatchClusterResponse>(
+      conn,
+      conn.stream((md) => conn.clusters.watchCluster({ id }, md)),
+      (m) => {
+        if (m.progress) {
+          percent = overall.percent(m.progress);
+          display.update(percent, label(m.progress));
+        }
+        if (m.cluster) {
+          last = m.cluster;
+          for (const i of m.cluster.instances) {
+            const s = instanceStatus(i);
+            if (seen.get(i.id) === s) continue;
+            seen.set(i.id, s);
+            display.update(percent, `${i.name}: ${s}`);
+          }
+        }
+      },
+      `stopped watching; the operation continues in coffer-control: follow it again with \`coffer cluster watch ${id}\``,
+    );
+  } finally {
+    display.stop();
+  }
+  return last;
 }
