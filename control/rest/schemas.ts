@@ -34,7 +34,8 @@ const clusterMember = (grow: boolean) => ({
     flavorRef: idOrName,
     volume: { type: 'object', required: ['size'], properties: { size, type: nullableString() } },
     // Trove's schema says a string; python-troveclient sends a list (--instance type=...).
-    type: { anyOf: [name(64), { type: 'array', maxItems: 1, items: name(64) }] },
+    // (Each keyword applies to its own type, so a failure names the one that fails.)
+    type: { type: ['string', 'array'], minLength: 1, maxLength: 64, minItems: 1, maxItems: 1, items: name(64) },
     nics: { type: ['array', 'null'], maxItems: 16, items: { type: 'object' } },
     availability_zone: nullableString(),
     modules: { type: ['array', 'null'] },
