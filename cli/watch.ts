@@ -32,6 +32,14 @@ const STEP_WEIGHT: Readonly<Record<string, number>> = {
   'candidate-catch-up': 3,
   'demote-source': 4,
   demote: 4,
+  // clusters: every member's Prepare, then InstallCluster (a joiner takes a
+  // full copy from a donor), and a shrink's clean leave.
+  'build-members': 12,
+  'install-bootstrap': 4,
+  'install-joiners': 10,
+  'install-members': 10,
+  'delete-members': 6,
+  leave: 3,
 };
 
 /** Turns step-local percentages into one that only moves forward. */
