@@ -78,9 +78,17 @@ export interface ClusterCreateInput {
   members: readonly NewMember[];
 }
 
+/**
+ * A new cluster's id: 32 hex digits (a UUID without its dashes). It is the
+ * cluster's name on the wire too (Galera's wsrep_cluster_name), which
+ * Galera's group communication carries in at most 32 characters: a joiner
+ * of a cluster named by a 36-character UUID fails its handshake.
+ */
+export const newClusterId = (): string => randomUUID().replaceAll('-', '');
+
 export function submitClusterCreate(c: ControlContext, input: ClusterCreateInput): { cluster: ClusterRow; taskId: string } {
   const { version: v, strategy } = input;
-  const id = randomUUID();
+  const id = newClusterId();
   const data: ClusterCreateData = { clusterId: id, builds: [], built: [], installed: [] };
   const taskId = c.engine.submit('cluster-create', input.project, id, data, (tid) => {
     c.clusters.insert({ id, project: input.project, name: input.name, datastore: v.datastore, datastore_version: v.name, strategy: strategy.name });
