@@ -55,7 +55,8 @@ export async function allClusters(conn: Connection): Promise<Cluster[]> {
 /** The cluster named or identified by `ref`. */
 export async function findCluster(conn: Connection, ref: string): Promise<Cluster> {
   if (!ref.trim()) throw usage('a cluster id or name is required');
-  if (UUID.test(ref)) {
+  // Cluster ids are 32 hex digits (Galera's group name holds at most 32 characters).
+  if (UUID.test(ref) || /^[0-9a-f]{32}$/i.test(ref)) {
     const r = await conn.unary<GetClusterResponse>((md, o, cb) => conn.clusters.getCluster({ id: ref }, md, o, cb));
     return r.cluster!;
   }

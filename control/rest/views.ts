@@ -80,8 +80,7 @@ export function instanceView(c: ControlContext, r: InstanceRow, l: Links, detail
     v.addresses = [{ address: r.host, type: 'private' }];
   }
   // Trove's: a member of a cluster names it.
-  const clusterId = (r as InstanceRow & { cluster_id?: string | null }).cluster_id;
-  if (clusterId) v.cluster_id = clusterId;
+  if (r.cluster_id) v.cluster_id = r.cluster_id;
   Object.assign(v, replicationFields(c, r, l));
   if (!detail) return v;
   // Not in Trove (its datastores always listen on the default port); the
@@ -192,9 +191,8 @@ export const userView = (u: User): Record<string, unknown> => ({ name: u.name, h
 
 /** A member's type as Trove shows it: Galera's members are all "member"; Redis Cluster's are masters or replicas. */
 function memberType(cluster: ClusterRow, m: InstanceRow): string {
-  const role = (m as InstanceRow & { cluster_role?: string | null }).cluster_role;
   if (cluster.strategy === 'galera') return 'member';
-  return role || 'master';
+  return m.cluster_role || 'master';
 }
 
 /**
