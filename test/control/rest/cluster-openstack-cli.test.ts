@@ -56,6 +56,7 @@ t.test('openstack database cluster create, list, show, list-instances, grow, shr
   await refused('shrink without ids', post(`${base}/x`, { shrink: [{}] }), 400, /shrink\[0\]\.id is required/);
   // The service's own refusals, passed through with their status.
   await refused('a 2-member Galera cluster', create({ instances: [member, member] }), 400, /3/);
+  await refused('mixed flavors', create({ instances: [member, member, { ...member, flavorRef: 'medium' }] }), 400, /instances\[2\]\.flavorRef "medium" differs/);
   await refused('an unknown datastore', post(base, { cluster: { name: 'bad', datastore: { type: 'nosuch' }, instances: [member, member, member] } }), 400, /nosuch/);
   await refused('an unknown cluster', request('GET', `${base}/00000000-0000-4000-8000-000000000000`, { token }), 404, /00000000-0000-4000-8000-000000000000/);
   await refused('an action on an unknown cluster', post(`${base}/00000000-0000-4000-8000-000000000000`, { 'reset-status': {} }), 404, /does not exist/);
@@ -76,13 +77,20 @@ t.test('openstack database cluster create, list, show, list-instances, grow, shr
   const id = String(made.id);
   const get = async (): Promise<Row> => (await request('GET', `${base}/${id}`, { token })).body.cluster as Row;
   const members = (c: Row) => c.instances as Row[];
-  const settled = (n: number) => async () => {
-    const c = await get();
-    const task = (c.task as Row).name;
-    if (task === 'NONE' && members(c).some((m) => m.status === 'ERROR')) throw new Error(`a member failed: ${JSON.stringify(c)}`);
-    return task === 'NONE' && members(c).length === n && members(c).every((m) => m.status === 'ACTIVE') ? c : undefined;
+  // What a user waits for: the task over with n members, every one ACTIVE.
+  // A task that ended with a fault ends the wait at once, saying why.
+  const settled = async (n: number, timeoutMs: number): Promise<Row> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const c = await get();
+      const over = (c.task as Row).name === 'NONE';
+      if (over && c.fault) throw new Error(`cluster c1's task failed: ${JSON.stringify(c.fault).slice(0, 3000)}`);
+      if (over && members(c).length === n && members(c).every((m) => m.status === 'ACTIVE')) return c;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} ACTIVE members: ${JSON.stringify(c)}`);
+      await new Promise((res) => setTimeout(res, 500));
+    }
   };
-  const built = await waitFor('the 3 members are ACTIVE and the task NONE', settled(3), 900_000);
+  const built = await settled(3, 900_000);
 
   // GET /clusters/{id}: Trove's view (task ids, members with status, flavor, volume, ip).
   t.same(built.task, { id: 1, name: 'NONE', description: 'No tasks for the cluster.' }, 'show: the task with Trove\'s id and description');
@@ -133,15 +141,18 @@ t.test('openstack database cluster create, list, show, list-instances, grow, shr
   await os.ok('database', 'cluster', 'grow', 'c1', '--instance', INSTANCE);
   const growing = await get();
   t.equal((growing.task as Row).name, 'GROWING_CLUSTER', 'after grow: the task is GROWING_CLUSTER');
-  const grown = await waitFor('4 members ACTIVE', settled(4), 900_000);
+  const grown = await settled(4, 900_000);
   const added = members(grown).find((m) => !ids.includes(String(m.id)))!;
   t.equal(added.name, 'c1-member-4', 'the new member');
   t.equal(await waitFor('the new member has the row', async () => sql(String(added.id), 'SELECT v FROM shop.t WHERE id = 1').catch(() => undefined), 60_000), 'written on member 1', 'the grown member has the cluster\'s data');
   await sql(String(added.id), 'INSERT INTO shop.t VALUES (2, \'written on member 4\')');
 
+  await refused('shrink of an instance that is not a member', post(`${base}/${id}`, { shrink: [{ id: '00000000-0000-4000-8000-000000000000' }] }), 400, /is not a member of cluster c1/);
+  await refused('shrink below 3 members', post(`${base}/${id}`, { shrink: [{ id: ids[0] }, { id: ids[1] }] }), 400, /would keep 2 members: a galera cluster needs at least 3/);
+
   // shrink: member 4 leaves; the rest keep every row.
   await os.ok('database', 'cluster', 'shrink', 'c1', String(added.id));
-  const shrunk = await waitFor('3 members again', settled(3), 600_000);
+  const shrunk = await settled(3, 600_000);
   t.same(members(shrunk).map((m) => m.id), ids, 'after shrink: the first three remain');
   t.equal(await sql(ids[2]!, 'SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.t'), '1,2', 'every row is kept, the removed member\'s write too');
 
@@ -153,6 +164,7 @@ t.test('openstack database cluster create, list, show, list-instances, grow, shr
 
   // delete: the cluster and its members go away.
   await os.ok('database', 'cluster', 'delete', 'c1');
+  await refused('grow of a cluster being deleted', post(`${base}/${id}`, { grow: [member] }), 409, /is being deleted/);
   await waitFor('the cluster is gone', async () => (await request('GET', `${base}/${id}`, { token })).status === 404, 600_000);
   t.same(await os.json<Row[]>('database', 'cluster', 'list'), [], 'cluster list is empty');
   const left = (await os.json<Row[]>('database', 'instance', 'list')).filter((i) => ids.includes(String(i.ID)));
