@@ -2,9 +2,9 @@
 // unchanged) against a real coffer-control: bad requests refused with a 400
 // naming the field (straight over HTTP, and through the CLI), then ONE real
 // 3-node MariaDB Galera cluster walked through every command in order:
-// `database cluster create`, `list`, `show`, `list-instances`, a member's
+// `database cluster create`, `list`, `show`, `list instances`, a member's
 // detail (GET /clusters/{id}/instances/{iid}), `grow`, `shrink`,
-// `reset-status` and `delete`. A row written through one member is read
+// `reset status` and `delete`. A row written through one member is read
 // through the others, the member added by grow, and after the shrink.
 // Members get small buffers (--cluster-member-override): four mariadbd
 // share this host.
@@ -114,8 +114,8 @@ t.test('openstack database cluster create, list, show, list-instances, grow, shr
   t.equal(shown.task_description, 'No tasks for the cluster.', 'cluster show: task_description');
   t.equal(shown.instance_count, 3, 'cluster show: instance_count');
   t.match(String(shown.ip), /^127\.0\.0\.1, 127\.0\.0\.1, 127\.0\.0\.1$/, 'cluster show: ip');
-  const instances = await os.json<Row[]>('database', 'cluster', 'list-instances', 'c1');
-  t.same(instances.map((i) => [i['Flavor ID'], i.Size, i.Status]), [['small', 1, 'ACTIVE'], ['small', 1, 'ACTIVE'], ['small', 1, 'ACTIVE']], 'cluster list-instances: flavor, size, status');
+  const instances = await os.json<Row[]>('database', 'cluster', 'list', 'instances', 'c1');
+  t.same(instances.map((i) => [i['Flavor ID'], i.Size, i.Status]), [['small', 1, 'ACTIVE'], ['small', 1, 'ACTIVE'], ['small', 1, 'ACTIVE']], 'cluster list instances: flavor, size, status');
   t.same(instances.map((i) => i.Name), ['c1-member-1', 'c1-member-2', 'c1-member-3'], 'members named NAME-member-N');
 
   // A member's detail: Trove's instance view, naming its cluster.
@@ -157,7 +157,7 @@ t.test('openstack database cluster create, list, show, list-instances, grow, shr
   t.equal(await sql(ids[2]!, 'SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.t'), '1,2', 'every row is kept, the removed member\'s write too');
 
   // reset-status on an idle cluster: task NONE, ACTIVE members stay ACTIVE.
-  await os.ok('database', 'cluster', 'reset-status', 'c1');
+  await os.ok('database', 'cluster', 'reset', 'status', 'c1');
   const reset = await get();
   t.equal((reset.task as Row).name, 'NONE', 'reset-status: the task is NONE');
   t.ok(members(reset).every((m) => m.status === 'ACTIVE'), 'and the members stay ACTIVE');
