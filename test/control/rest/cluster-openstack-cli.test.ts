@@ -24,7 +24,7 @@ t.setTimeout(1_200_000);
 const SMALL = ['--cluster-member-override', 'innodb_buffer_pool_size=33554432'];
 const INSTANCE = 'flavor=small,volume=1';
 
-t.test('openstack database cluster create, list, show, list-instances, grow, shrink, reset-status, delete', async (t) => {
+t.test('openstack database cluster create, list, show, list instances, grow, shrink, reset status, delete', async (t) => {
   const control = await startControl(t, { extraArgs: SMALL });
   const token = control.token('shop');
   const other = control.token('other');
@@ -163,8 +163,18 @@ t.test('openstack database cluster create, list, show, list-instances, grow, shr
   t.ok(members(reset).every((m) => m.status === 'ACTIVE'), 'and the members stay ACTIVE');
 
   // delete: the cluster and its members go away.
-  await os.ok('database', 'cluster', 'delete', 'c1');
+  // delete: while it runs (task DELETING), a grow is refused.
+  let cliDone = false;
+  const deleting = os.ok('database', 'cluster', 'delete', 'c1').finally(() => (cliDone = true));
+  for (let seen = false; !seen;) {
+    const r = await request('GET', `${base}/${id}`, { token });
+    if (r.status === 404) throw new Error('the cluster was gone before its task was seen DELETING');
+    if (cliDone && (r.body.cluster.task as Row).name === 'NONE') await deleting; // the CLI failed: its error ends the test
+    seen = (r.body.cluster.task as Row).name === 'DELETING';
+    if (!seen) await new Promise((res) => setTimeout(res, 50));
+  }
   await refused('grow of a cluster being deleted', post(`${base}/${id}`, { grow: [member] }), 409, /is being deleted/);
+  await deleting;
   await waitFor('the cluster is gone', async () => (await request('GET', `${base}/${id}`, { token })).status === 404, 600_000);
   t.same(await os.json<Row[]>('database', 'cluster', 'list'), [], 'cluster list is empty');
   const left = (await os.json<Row[]>('database', 'instance', 'list')).filter((i) => ids.includes(String(i.ID)));
