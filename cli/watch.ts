@@ -168,8 +168,11 @@ export async function followCluster(conn: Connection, display: ProgressDisplay, 
       conn.stream((md) => conn.clusters.watchCluster({ id }, md)),
       (m) => {
         if (m.progress) {
-          percent = overall.percent(m.progress);
-          display.update(percent, label(m.progress));
+          // A member's InstallCluster ends with phase "done": its step's end,
+          // not the task's (the watch ends with the task).
+          const e = m.progress.phase === 'done' ? { ...m.progress, phase: 'step' } : m.progress;
+          percent = overall.percent(e);
+          display.update(percent, label(e));
         }
         if (m.cluster) {
           last = m.cluster;
@@ -183,6 +186,8 @@ export async function followCluster(conn: Connection, display: ProgressDisplay, 
       },
       `stopped watching; the operation continues in coffer-control: follow it again with \`coffer cluster watch ${id}\``,
     );
+    const end = last as Cluster | null;
+    if (end && !end.fault && end.instances.every((i) => instanceStatus(i) === 'ACTIVE')) display.update(100, `${end.name}: every member is ACTIVE`);
   } finally {
     display.stop();
   }
