@@ -93,6 +93,10 @@ export class Cluster {
     const cap = this.capability();
     return this.deps.locked('InstallCluster', async () => {
       if (this.membership.get() && this.deps.running() && cap.serving(await cap.nodeStatus())) {
+        // A joiner whose first install was cut off (the control died, the
+        // stream was cancelled) after its full copy but before it re-keyed
+        // its own account holds the donor's: re-key it now (idempotent).
+        if (!req.bootstrap) await this.deps.rekeyAdmin(signal);
         emit({ phase: 'done', message: 'already a serving member', percent: 100 });
         return (await this.context())!;
       }
@@ -204,6 +208,8 @@ export class Cluster {
       } else {
         const s = await cap.nodeStatus();
         if (cap.serving(s)) {
+          // As in install: a rejoin cut off after a full copy left the donor's account.
+          await this.deps.rekeyAdmin(signal);
           emit({ phase: 'done', message: 'already a serving member', percent: 100 });
           return (await this.context())!;
         }

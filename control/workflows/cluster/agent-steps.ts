@@ -16,7 +16,7 @@ import { allocationOf, withAgent, type ControlContext } from '../../context.js';
 import type { ClusterRow } from '../../store/clusters.js';
 import type { InstanceRow } from '../../store/instances.js';
 import { PermanentStepError, type StepProgress } from '../../tasks/workflow.js';
-import { clusterSecrets, strategyOf } from './strategies.js';
+import { clusterSecrets } from './strategies.js';
 
 const QUICK_MS = 30_000;
 
@@ -102,6 +102,3 @@ export async function recoverMember(c: ControlContext, cluster: ClusterRow, r: I
     }
   });
 }
-
-/** Whether the cluster's strategy recovers full outages through the control. */
-export const recovers = (cluster: ClusterRow): boolean => strategyOf(cluster).recovery;

@@ -98,8 +98,16 @@ export function clusterRecoverWorkflow(c: ControlContext): Workflow<ClusterRecov
           if (!d.bootstrapId || d.recovered.includes(d.bootstrapId)) return;
           const cluster = liveCluster(c, d.clusterId);
           const r = liveMember(c, d.bootstrapId);
-          // Resumed after it started: a serving node refuses a second bootstrap.
-          if (!servesPrimary(await memberContext(c, r))) await recoverMember(c, cluster, r, true, d.positions ?? [], ctx.progress, ctx.signal);
+          // Resumed after it started: a serving node refuses a second
+          // bootstrap, so one that serves (already, or by the time its
+          // refusal came back) is done.
+          if (!servesPrimary(await memberContext(c, r))) {
+            try {
+              await recoverMember(c, cluster, r, true, d.positions ?? [], ctx.progress, ctx.signal);
+            } catch (err) {
+              if (!servesPrimary(await memberContext(c, r).catch(() => undefined))) throw err;
+            }
+          }
           d.recovered.push(r.id);
           ctx.save();
         },

@@ -13,7 +13,9 @@
 //   removed instance gone;
 // - full outage: every member's mariadbd and agent killed -9 (a row
 //   committed after the first died), the agents started again: the
-//   control recovers from the most advanced member, no committed row lost;
+//   control recovers from the most advanced member (killed -9 itself as
+//   the recovery is about to bootstrap, and started again), no committed
+//   row lost;
 // - delete: a grow while it runs is refused (409), then everything is gone.
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
@@ -26,7 +28,7 @@ import { clusterClient, getCluster, waitClusterActive } from '../../../support/c
 import { waitFor } from '../../../support/agent.js';
 import { mariadb } from '../../../support/mariadb-client.js';
 import { killInstance, restartAgent } from '../../../support/replication.js';
-import { agentsPerInstance, killAtStep, taskEnded } from '../../../support/replication-crash.js';
+import { agentsPerInstance, killAtStep, readDb, taskEnded } from '../../../support/replication-crash.js';
 
 t.setTimeout(30 * 60_000);
 
@@ -75,6 +77,8 @@ t.test('a Galera cluster through the control: create (the control killed mid-cre
   await watch;
   let cluster = await waitClusterActive(client, token, id, 3, 'every member ACTIVE');
   t.equal(watched.at(-1)?.cluster?.task, ClusterTask.CLUSTER_TASK_NONE, 'WatchCluster ended with the task NONE');
+  const said = watched.flatMap((m) => (m.progress ? [m.progress.message] : []));
+  for (const n of ['g1-member-1', 'g1-member-2', 'g1-member-3']) t.ok(said.some((m) => m.startsWith(`${n}: the node serves as a member`) || m.startsWith(`${n}: already a serving member`)), `WatchCluster showed ${n}'s InstallCluster`);
   t.same([...agentsPerInstance(h).values()], [1, 1, 1], 'one agent per member');
   const [m1, m2, m3] = cluster.instances as [Instance, Instance, Instance];
 
@@ -128,7 +132,15 @@ t.test('a Galera cluster through the control: create (the control killed mid-cre
     return c.task === ClusterTask.CLUSTER_TASK_RESTARTING_CLUSTER ? c : false;
   }, 180_000);
   t.ok(recovering.taskId, 'the control started RESTARTING_CLUSTER by itself');
+  // The control dies as the recovery is about to bootstrap; it resumes after its restart.
+  t.comment(`killed the control at the recovery's bootstrap (${await killAtStep(h, recovering.taskId, 'bootstrap')})`);
+  client.close();
+  client = clusterClient(h);
   cluster = await waitClusterActive(client, token, id, 3, 'recovered');
+  const rec = readDb(h, (db) => JSON.parse((db.prepare("SELECT data FROM tasks WHERE kind = 'cluster-recover' AND resource_id = ?").get(id) as { data: string }).data) as { bootstrapId: string; positions: Array<{ instanceId: string; seqno: number }> });
+  const seqno = (mid: string): number => rec.positions.find((p) => p.instanceId === mid)!.seqno;
+  t.not(rec.bootstrapId, z.id, 'not started again from the member that died first');
+  t.ok(seqno(z.id) < seqno(rec.bootstrapId), `started from the most advanced member (${JSON.stringify(rec.positions.map((p) => p.seqno))})`);
   for (const m of cluster.instances) t.equal(await waitFor(`${m.name} serves`, () => rows(m).catch(() => false), 180_000), 'a1,b4,c2,d1', `${m.name}: no committed row lost`);
 
   // Delete: a grow while it runs is refused; then everything is gone.
