@@ -7,6 +7,7 @@ import { AccountServiceClient } from '../proto/gen/coffer/control/v1/accounts.js
 import { BackupServiceClient } from '../proto/gen/coffer/control/v1/backups.js';
 import { CatalogServiceClient } from '../proto/gen/coffer/control/v1/catalog.js';
 import { TaskServiceClient } from '../proto/gen/coffer/control/v1/tasks.js';
+import { ClusterServiceClient } from '../proto/gen/coffer/control/v1/clusters.js';
 import { toCliError } from './errors.js';
 import type { CliSettings } from './settings.js';
 
@@ -18,6 +19,7 @@ export class Connection {
   readonly backups: BackupServiceClient;
   readonly catalog: CatalogServiceClient;
   readonly tasks: TaskServiceClient;
+  readonly clusters: ClusterServiceClient;
 
   constructor(readonly settings: CliSettings) {
     // The API is plaintext on loopback until API TLS lands (coffer-control
@@ -29,6 +31,7 @@ export class Connection {
     this.backups = new BackupServiceClient(target, creds);
     this.catalog = new CatalogServiceClient(target, creds);
     this.tasks = new TaskServiceClient(target, creds);
+    this.clusters = new ClusterServiceClient(target, creds);
   }
 
   private metadata(): Metadata {
@@ -58,6 +61,6 @@ export class Connection {
   }
 
   close(): void {
-    for (const c of [this.instances, this.accounts, this.backups, this.catalog, this.tasks]) c.close();
+    for (const c of [this.instances, this.accounts, this.backups, this.catalog, this.tasks, this.clusters]) c.close();
   }
 }

@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { backupCommand } from './commands/backup.js';
 import { datastoreCommand, flavorCommand } from './commands/catalog.js';
+import { clusterCommand } from './commands/cluster.js';
 import { databaseCommand } from './commands/database.js';
 import { instanceCommand } from './commands/instance.js';
 import { rootCommand } from './commands/root.js';
@@ -27,7 +28,7 @@ function all(cmd: Command): Command[] {
 export function buildProgram(): Command {
   const program = new Command('coffer')
     .description(
-      'Coffer\'s operator CLI: instances, databases, users, root and backups through coffer-control.\n' +
+      'Coffer\'s operator CLI: instances, clusters, databases, users, root and backups through coffer-control.\n' +
         'The token comes from COFFER_TOKEN or --token-file FILE, never the command line.',
     )
     .version(VERSION)
@@ -36,7 +37,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON on stdout, for scripts; no progress display')
     .option('--timeout <seconds>', 'deadline of each call to coffer-control (default 60)')
     .addOption(new Option('--token <value>').hideHelp());
-  for (const c of [instanceCommand(), databaseCommand(), userCommand(), rootCommand(), backupCommand(), datastoreCommand(), flavorCommand()]) {
+  for (const c of [instanceCommand(), clusterCommand(), databaseCommand(), userCommand(), rootCommand(), backupCommand(), datastoreCommand(), flavorCommand()]) {
     program.addCommand(c);
   }
   for (const leaf of leaves(program)) {

@@ -6,6 +6,7 @@ import { backupKindToJSON, backupStatusToJSON, type Backup } from '../proto/gen/
 import { taskStateToJSON, type Task } from '../proto/gen/coffer/control/v1/tasks.js';
 import { datastoreStateToJSON } from '../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { Fault } from '../proto/gen/coffer/control/v1/common.js';
+import { clusterTaskToJSON, type Cluster } from '../proto/gen/coffer/control/v1/clusters.js';
 
 const short = (name: string, prefix: string): string => (name.startsWith(prefix) ? name.slice(prefix.length) : name);
 
@@ -148,4 +149,41 @@ export function backupFields(b: Backup): Array<[string, string]> {
 
 export function taskJson(t: Task): Record<string, unknown> {
   return { ...t, state: taskState(t) };
+}
+
+export const clusterTask = (c: Cluster): string => short(clusterTaskToJSON(c.task), 'CLUSTER_TASK_');
+
+export function clusterJson(c: Cluster): Record<string, unknown> {
+  return { ...c, task: clusterTask(c), fault: c.fault ?? null, instances: c.instances.map(instanceJson) };
+}
+
+/** "3 ACTIVE", "2 ACTIVE, 1 BUILD": the members by status. */
+export function membersText(c: Cluster): string {
+  const counts = new Map<string, number>();
+  for (const i of c.instances) counts.set(instanceStatus(i), (counts.get(instanceStatus(i)) ?? 0) + 1);
+  return [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
+}
+
+export const CLUSTER_HEADERS = ['ID', 'NAME', 'DATASTORE', 'TASK', 'MEMBERS'] as const;
+
+export function clusterRow(c: Cluster): string[] {
+  return [c.id, c.name, `${c.datastore} ${c.datastoreVersion}`, clusterTask(c), membersText(c)];
+}
+
+export function clusterFields(c: Cluster): Array<[string, string]> {
+  // One line per member; the key only on the first.
+  const members = c.instances.map((i, n): [string, string] => [n === 0 ? 'members' : '', `${i.name} (${i.id}) ${instanceStatus(i)} ${address(i)}`.trimEnd()]);
+  return [
+    ['id', c.id],
+    ['name', c.name],
+    ['project', c.project],
+    ['datastore', `${c.datastore} ${c.datastoreVersion}`],
+    ['strategy', c.strategy],
+    ['task', clusterTask(c)],
+    ['task id', c.taskId],
+    ['fault', faultText(c.fault)],
+    ...members,
+    ['created', time(c.createdAtMs)],
+    ['updated', time(c.updatedAtMs)],
+  ];
 }

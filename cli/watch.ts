@@ -6,10 +6,11 @@ import type { ClientReadableStream } from '@grpc/grpc-js';
 import { InstanceStatus, type Instance, type WatchInstanceResponse } from '../proto/gen/coffer/control/v1/instances.js';
 import type { GetTaskResponse, Task, WatchTaskResponse } from '../proto/gen/coffer/control/v1/tasks.js';
 import type { TaskEvent } from '../proto/gen/coffer/control/v1/common.js';
+import type { Cluster, WatchClusterResponse } from '../proto/gen/coffer/control/v1/clusters.js';
 import type { Connection } from './connection.js';
 import { CliError, EXIT } from './errors.js';
 import type { ProgressDisplay } from './progress.js';
-import { bytes } from './views.js';
+import { bytes, instanceStatus } from './views.js';
 
 /**
  * How much of a task each step is, for one bar over the whole task: the steps
@@ -31,6 +32,14 @@ const STEP_WEIGHT: Readonly<Record<string, number>> = {
   'candidate-catch-up': 3,
   'demote-source': 4,
   demote: 4,
+  // clusters: every member's Prepare, then InstallCluster (a joiner takes a
+  // full copy from a donor), and a shrink's clean leave.
+  'build-members': 12,
+  'install-bootstrap': 4,
+  'install-joiners': 10,
+  'install-members': 10,
+  'delete-members': 6,
+  leave: 3,
 };
 
 /** Turns step-local percentages into one that only moves forward. */
@@ -140,4 +149,47 @@ export async function followTask(conn: Connection, display: ProgressDisplay, tas
     display.stop();
   }
   return task;
+}
+
+/**
+ * Follows a cluster until its task is NONE (or it is gone: then null),
+ * showing its task's progress (every member's InstallCluster events) and
+ * each member's status as it changes.
+ */
+export async function followCluster(conn: Connection, display: ProgressDisplay, id: string, taskId: string, title: string): Promise<Cluster | null> {
+  const overall = new OverallProgress(await stepsOf(conn, taskId));
+  let last: Cluster | null = null;
+  let percent = 0;
+  const seen = new Map<string, string>();
+  display.start(title);
+  try {
+    await follow<WatchClusterResponse>(
+      conn,
+      conn.stream((md) => conn.clusters.watchCluster({ id }, md)),
+      (m) => {
+        if (m.progress) {
+          // A member's InstallCluster ends with phase "done": its step's end,
+          // not the task's (the watch ends with the task).
+          const e = m.progress.phase === 'done' ? { ...m.progress, phase: 'step' } : m.progress;
+          percent = overall.percent(e);
+          display.update(percent, label(e));
+        }
+        if (m.cluster) {
+          last = m.cluster;
+          for (const i of m.cluster.instances) {
+            const s = instanceStatus(i);
+            if (seen.get(i.id) === s) continue;
+            seen.set(i.id, s);
+            display.update(percent, `${i.name}: ${s}`);
+          }
+        }
+      },
+      `stopped watching; the operation continues in coffer-control: follow it again with \`coffer cluster watch ${id}\``,
+    );
+    const end = last as Cluster | null;
+    if (end && !end.fault && end.instances.every((i) => instanceStatus(i) === 'ACTIVE')) display.update(100, `${end.name}: every member is ACTIVE`);
+  } finally {
+    display.stop();
+  }
+  return last;
 }

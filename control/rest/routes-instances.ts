@@ -46,10 +46,10 @@ export const toDatabase = (d: DatabaseIn): Database => ({ name: d.name, characte
 export const toUser = (u: UserIn): User => ({ name: u.name, host: u.host || '%', password: u.password, databases: (u.databases ?? []).map((d) => d.name), rules: [] });
 
 /** flavorRef may be an id, a name or a link ending in the id. */
-const flavorRef = (ref: string | number | undefined): string => (ref === undefined ? '' : String(ref).split('/').pop() ?? '');
+export const flavorRef = (ref: string | number | undefined): string => (ref === undefined ? '' : String(ref).split('/').pop() ?? '');
 
 /** A datastore version given by name or by the UUID-shaped id the API shows. */
-function versionName(c: ControlContext, datastore: string, version: string): string {
+export function versionName(c: ControlContext, datastore: string, version: string): string {
   const v = c.catalog.versions(datastore).find((x) => x.name === version || versionId(x.datastore, x.name) === version);
   return v?.name ?? version;
 }

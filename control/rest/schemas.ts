@@ -26,6 +26,25 @@ const userItem = {
   },
 };
 
+/** One member, as Trove's client sends it (create and grow). */
+const clusterMember = (grow: boolean) => ({
+  type: 'object',
+  required: ['flavorRef'],
+  properties: {
+    flavorRef: idOrName,
+    volume: { type: 'object', required: ['size'], properties: { size, type: nullableString() } },
+    // Trove's schema says a string; python-troveclient sends a list (--instance type=...).
+    // (Each keyword applies to its own type, so a failure names the one that fails.)
+    type: { type: ['string', 'array'], minLength: 1, maxLength: 64, minItems: 1, maxItems: 1, items: name(64) },
+    nics: { type: ['array', 'null'], maxItems: 16, items: { type: 'object' } },
+    availability_zone: nullableString(),
+    modules: { type: ['array', 'null'] },
+    region_name: nullableString(),
+    region: nullableString(),
+    ...(grow ? { name: name(), related_to: nullableString() } : {}),
+  },
+});
+
 export const S = {
   projectParams: {
     type: 'object',
@@ -102,6 +121,44 @@ export const S = {
         minProperties: 1,
         properties: { volume: { type: 'object', required: ['size'], properties: { size } }, flavorRef: idOrName },
       },
+    },
+  },
+  createCluster: {
+    type: 'object',
+    required: ['cluster'],
+    properties: {
+      cluster: {
+        type: 'object',
+        required: ['name', 'datastore', 'instances'],
+        properties: {
+          name: name(),
+          datastore: { type: 'object', required: ['type'], properties: { type: name(64), version: nullableString(64) } },
+          instances: { type: 'array', minItems: 1, maxItems: 64, items: clusterMember(false) },
+          // Kept for Trove's API: the local driver puts every member on this host.
+          locality: { type: ['string', 'null'], enum: ['affinity', 'anti-affinity', null] },
+          extended_properties: { type: ['object', 'null'] },
+          configuration: { type: ['string', 'null'] },
+        },
+      },
+    },
+  },
+  clusterParams: {
+    type: 'object',
+    required: ['project_id', 'id'],
+    properties: { project_id: { type: 'string' }, id: { type: 'string', minLength: 1, maxLength: 64 } },
+  },
+  clusterInstanceParams: {
+    type: 'object',
+    required: ['project_id', 'id', 'instance_id'],
+    properties: { project_id: { type: 'string' }, id: { type: 'string', minLength: 1, maxLength: 64 }, instance_id: { type: 'string', minLength: 1, maxLength: 64 } },
+  },
+  /** Exactly one action: the route names an unknown one, or a second, itself (routes-clusters.ts). */
+  clusterAction: {
+    type: 'object',
+    properties: {
+      grow: { type: 'array', minItems: 1, maxItems: 64, items: clusterMember(true) },
+      shrink: { type: 'array', minItems: 1, maxItems: 64, items: { type: 'object', required: ['id'], properties: { id: name(64) } } },
+      'reset-status': { type: ['object', 'null'] },
     },
   },
   databases: {

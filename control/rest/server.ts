@@ -11,6 +11,7 @@ import './request.js';
 import { accountRoutes } from './routes-accounts.js';
 import { backupRoutes } from './routes-backups.js';
 import { catalogRoutes } from './routes-catalog.js';
+import { clusterRoutes } from './routes-clusters.js';
 import { instanceRoutes } from './routes-instances.js';
 
 export const API_VERSION = '0.1.0';
@@ -83,6 +84,7 @@ export async function buildRestApp(c: ControlContext): Promise<FastifyInstance> 
   accountRoutes(app, c);
   backupRoutes(app, c);
   catalogRoutes(app, c);
+  clusterRoutes(app, c);
 
   app.get('/openapi.json', { schema: { summary: 'This API as OpenAPI 3' } }, async () => openApiDocument(routes, API_VERSION));
   await app.ready();

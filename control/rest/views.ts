@@ -7,9 +7,11 @@ import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { Database, User } from '../../proto/gen/coffer/agent/v1/common.js';
 import type { ControlContext } from '../context.js';
 import type { BackupRow } from '../store/backups.js';
+import { CLUSTER_TASK_DESCRIPTIONS, CLUSTER_TASK_IDS, type ClusterRow } from '../store/clusters.js';
 import type { FlavorRow, VersionRow } from '../store/catalog.js';
 import type { InstanceRow, InstanceStatus } from '../store/instances.js';
 import type { DatastoreView } from '../service/catalog.js';
+import type { ClusterView } from '../service/clusters.js';
 import { agentLiveness } from '../service/agent-liveness.js';
 import { replicationOf, type Lag } from '../service/replication-view.js';
 
@@ -77,6 +79,8 @@ export function instanceView(c: ControlContext, r: InstanceRow, l: Links, detail
     v.ip = [r.host];
     v.addresses = [{ address: r.host, type: 'private' }];
   }
+  // Trove's: a member of a cluster names it.
+  if (r.cluster_id) v.cluster_id = r.cluster_id;
   Object.assign(v, replicationFields(c, r, l));
   if (!detail) return v;
   // Not in Trove (its datastores always listen on the default port); the
@@ -184,3 +188,48 @@ export function flavorView(f: FlavorRow, l: Links): Record<string, unknown> {
 export const databaseView = (d: Database): Record<string, unknown> => ({ name: d.name, ...(d.characterSet ? { character_set: d.characterSet } : {}), ...(d.collation ? { collate: d.collation } : {}) });
 
 export const userView = (u: User): Record<string, unknown> => ({ name: u.name, host: u.host || '%', databases: (u.databases ?? []).map((name) => ({ name })) });
+
+/** A member's type as Trove shows it: Galera's members are all "member"; Redis Cluster's are masters or replicas. */
+function memberType(cluster: ClusterRow, m: InstanceRow): string {
+  if (cluster.strategy === 'galera') return 'member';
+  return m.cluster_role || 'master';
+}
+
+/**
+ * Trove's cluster view. With `servers` (show), each member carries its
+ * status, flavor, volume and ip, and the cluster the ip list of its members
+ * (sorted, one entry per member); without (list, create, actions) a member
+ * is its id, name, type and links, as in Trove. Coffer adds the last task's
+ * fault, when one failed, and each member's port (the local driver gives
+ * each its own).
+ */
+export function clusterView(v: ClusterView, l: Links, servers: boolean): Record<string, unknown> {
+  const { cluster: r, members } = v;
+  const ips: string[] = [];
+  const instances = members.map((m) => {
+    const o: Record<string, unknown> = { id: m.id, name: m.name, type: memberType(r, m), links: link(`${l.base}/instances/${m.id}`) };
+    if (!servers) return o;
+    o.status = INSTANCE_STATUS[m.status];
+    o.flavor = { id: m.flavor_id, links: link(`${l.base}/flavors/${m.flavor_id}`) };
+    o.volume = { size: m.volume_size_gb };
+    if (m.host) {
+      o.ip = [m.host];
+      ips.push(m.host);
+    }
+    o.port = m.port || null;
+    return o;
+  });
+  const out: Record<string, unknown> = {
+    id: r.id,
+    name: r.name,
+    task: { id: CLUSTER_TASK_IDS[r.task], name: r.task, description: CLUSTER_TASK_DESCRIPTIONS[r.task] },
+    created: time(r.created_at),
+    updated: time(r.updated_at),
+    links: link(`${l.base}/clusters/${r.id}`),
+    datastore: { type: r.datastore, version: r.datastore_version },
+    instances,
+  };
+  if (ips.length) out.ip = ips.sort();
+  if (r.fault_message) out.fault = { message: r.fault_message, details: `step ${r.fault_step ?? ''}` };
+  return out;
+}

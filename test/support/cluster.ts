@@ -14,12 +14,18 @@ export async function getCluster(client: ClusterServiceClient, token: string, id
   return (await ccall<GetClusterResponse>(client, 'getCluster', { id }, token)).cluster!;
 }
 
-/** The cluster's task over, with `size` members, every one ACTIVE (a user refreshing `cluster show`). */
-export function waitClusterActive(client: ClusterServiceClient, token: string, id: string, size: number, what: string, timeoutMs = 600_000): Promise<Cluster> {
-  return waitFor(what, async () => {
+/**
+ * The cluster's task over, with `size` members, every one ACTIVE (a user
+ * refreshing `cluster show`). A task that failed ends the wait at once with
+ * the cluster's fault.
+ */
+export async function waitClusterActive(client: ClusterServiceClient, token: string, id: string, size: number, what: string, timeoutMs = 600_000): Promise<Cluster> {
+  const seen = await waitFor(what, async () => {
     const c = await getCluster(client, token, id);
-    if (c.task === ClusterTask.CLUSTER_TASK_NONE && c.fault) throw new Error(`cluster ${c.name} failed at ${c.fault.step}: ${c.fault.message}`);
+    if (c.task === ClusterTask.CLUSTER_TASK_NONE && c.fault) return { failed: `cluster ${c.name} failed at ${c.fault.step}: ${c.fault.message}` };
     const ready = c.task === ClusterTask.CLUSTER_TASK_NONE && c.instances.length === size && c.instances.every((i) => i.status === InstanceStatus.INSTANCE_STATUS_ACTIVE && !i.taskId);
-    return ready ? c : false;
+    return ready ? { cluster: c } : false;
   }, timeoutMs);
+  if ('failed' in seen) throw new Error(seen.failed);
+  return seen.cluster;
 }

@@ -29,6 +29,8 @@ t.test('versions and /openapi.json need no token; the document covers the routes
     ['/v1.0/{project_id}/instances/{id}/root', 'post'], ['/v1.0/{project_id}/instances/{id}/root', 'get'], ['/v1.0/{project_id}/instances/{id}/root', 'delete'],
     ['/v1.0/{project_id}/backups', 'get'], ['/v1.0/{project_id}/backups', 'post'], ['/v1.0/{project_id}/backups/{id}', 'get'], ['/v1.0/{project_id}/backups/{id}', 'delete'],
     ['/v1.0/{project_id}/datastores', 'get'], ['/v1.0/{project_id}/datastores/{id}/versions', 'get'], ['/v1.0/{project_id}/flavors', 'get'], ['/v1.0/{project_id}/limits', 'get'],
+    ['/v1.0/{project_id}/clusters', 'get'], ['/v1.0/{project_id}/clusters', 'post'], ['/v1.0/{project_id}/clusters/{id}', 'get'], ['/v1.0/{project_id}/clusters/{id}', 'post'],
+    ['/v1.0/{project_id}/clusters/{id}', 'delete'], ['/v1.0/{project_id}/clusters/{id}/instances/{instance_id}', 'get'],
   ];
   for (const [path, method] of expected) t.ok(doc.body.paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`);
   const create = doc.body.paths['/v1.0/{project_id}/instances'].post;

@@ -45,7 +45,7 @@ const HOSTILE = [
   '\n',
 ];
 
-const KEYS = ['instance', 'name', 'databases', 'users', 'volume', 'size', 'flavorRef', 'datastore', 'type', 'version', 'restart', 'resize', 'reset_status', 'backup', 'incremental', 'parent_id', 'password', 'host', 'user', 'restorePoint', 'backupRef', '__proto__', 'constructor'];
+const KEYS = ['instance', 'name', 'databases', 'users', 'volume', 'size', 'flavorRef', 'datastore', 'type', 'version', 'restart', 'resize', 'reset_status', 'backup', 'incremental', 'parent_id', 'password', 'host', 'user', 'restorePoint', 'backupRef', 'cluster', 'instances', 'grow', 'shrink', 'reset-status', 'id', '__proto__', 'constructor'];
 
 t.test('malformed and hostile requests never get a 5xx', async (t) => {
   const control = await startControl(t);
@@ -88,6 +88,9 @@ t.test('malformed and hostile requests never get a 5xx', async (t) => {
       `/v1.0/fuzz/backups?instance_id=${s}&all_projects=${segment()}`,
       `/v1.0/fuzz/datastores/${s}/versions/${segment()}`,
       `/v1.0/fuzz/flavors/${s}`,
+      '/v1.0/fuzz/clusters',
+      `/v1.0/fuzz/clusters/${s}`,
+      `/v1.0/fuzz/clusters/${s}/instances/${segment()}`,
       `/v1.0/${s}/instances`,
       `/${s}`,
     ]);
