@@ -31,7 +31,10 @@ export function clusterCreateWorkflow(c: ControlContext): Workflow<ClusterCreate
     const cluster = liveCluster(c, d.clusterId);
     const rows = ids(d).map((id) => liveMember(c, id));
     const members = rows.map(memberOf);
-    const targets = which === 'bootstrap' ? rows.slice(0, 1) : rows.slice(1);
+    // The first member that is no replica starts the cluster (Galera: the
+    // first; Redis Cluster: the first master, whatever order the caller gave).
+    const first = rows.find((r) => r.cluster_role !== 'replica') ?? rows[0]!;
+    const targets = which === 'bootstrap' ? [first] : rows.filter((r) => r !== first);
     for (const r of targets) {
       if (d.installed.includes(r.id)) continue;
       await installMember(c, cluster, r, members, which === 'bootstrap', ctx.progress, ctx.signal);

@@ -2,11 +2,7 @@
 // the workflows (create, grow, shrink, delete, recover) are the same for
 // all (docs/clusters.md). Keyed by the agent manager (the catalog's
 // `manager`), like replication's datastores.ts. A datastore whose agent
-// gains a cluster capability plugs in here by one entry; Redis Cluster's
-// will read:
-//   redis: { name: 'redis-cluster', minMembers: 3, sameFlavor: true, ports: ['bus'],
-//            secrets: [], roles: ['master', 'replica'], defaultRole: 'master',
-//            replicatesAccounts: false, recovery: false }
+// gains a cluster capability plugs in here by one entry.
 import type { ControlContext } from '../../context.js';
 import type { ClusterRow } from '../../store/clusters.js';
 
@@ -46,6 +42,21 @@ export const CLUSTER_STRATEGIES: Readonly<Record<string, ClusterStrategy>> = {
     defaultRole: '',
     replicatesAccounts: true,
     recovery: true,
+  },
+  // Redis Cluster: the `cluster` secret is the cluster account's password
+  // (the agent refuses an InstallCluster without it); ACL users are not
+  // replicated, so account changes go to every member; a full outage is
+  // recovered by Redis itself from nodes.conf (no recovery watcher).
+  redis: {
+    name: 'redis-cluster',
+    minMembers: 3,
+    sameFlavor: true,
+    ports: ['bus'],
+    secrets: ['cluster'],
+    roles: ['master', 'replica'],
+    defaultRole: 'master',
+    replicatesAccounts: false,
+    recovery: false,
   },
 };
 
