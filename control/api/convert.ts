@@ -65,6 +65,7 @@ export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiry
     lagBytes: rep.lag.bytes,
     lagSeconds: rep.lag.seconds,
     autoFailover: rep.autoFailover,
+    clusterRole: r.cluster_role,
   };
 }
 
@@ -118,7 +119,8 @@ export function toTaskEvent(e: ProgressRecord): TaskEvent {
   };
 }
 
-export function toCluster(r: ClusterRow, members: readonly InstanceRow[], store: InstanceStore, heartbeatExpiryMs: number, now = Date.now()): Cluster {
+/** `roles`: each member's role now (control/cluster/member-roles.ts); else the recorded one. */
+export function toCluster(r: ClusterRow, members: readonly InstanceRow[], store: InstanceStore, heartbeatExpiryMs: number, now = Date.now(), roles?: ReadonlyMap<string, string>): Cluster {
   return {
     id: r.id,
     name: r.name,
@@ -129,7 +131,7 @@ export function toCluster(r: ClusterRow, members: readonly InstanceRow[], store:
     task: ClusterTask[`CLUSTER_TASK_${r.task}`],
     taskId: r.task_id ?? '',
     fault: r.fault_step ? { step: r.fault_step, message: r.fault_message ?? '', createdAtMs: r.updated_at } : undefined,
-    instances: members.map((m) => toInstance(m, store, heartbeatExpiryMs, now)),
+    instances: members.map((m) => ({ ...toInstance(m, store, heartbeatExpiryMs, now), clusterRole: roles?.get(m.id) ?? m.cluster_role })),
     createdAtMs: r.created_at,
     updatedAtMs: r.updated_at,
   };

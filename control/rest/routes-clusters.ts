@@ -12,6 +12,7 @@ import { badRequest, RestError } from './faults.js';
 import { callerOf, linksOf, listBody, pageOf } from './request.js';
 import { flavorRef, versionName } from './routes-instances.js';
 import { S } from './schemas.js';
+import { currentRoles } from '../cluster/member-roles.js';
 import { clusterView, instanceView } from './views.js';
 
 interface MemberIn {
@@ -106,9 +107,10 @@ export function clusterRoutes(app: FastifyInstance, c: ControlContext): void {
     return { cluster: clusterView(v, linksOf(req), false) };
   });
 
-  app.get(`${base}/:id`, { schema: { summary: 'Show a cluster', params: S.clusterParams } }, async (req: IdReq) => ({
-    cluster: clusterView(viewOf(c, callerOf(req), req.params.id), linksOf(req), true),
-  }));
+  app.get(`${base}/:id`, { schema: { summary: 'Show a cluster', params: S.clusterParams } }, async (req: IdReq) => {
+    const v = viewOf(c, callerOf(req), req.params.id);
+    return { cluster: clusterView({ ...v, roles: await currentRoles(c, v.cluster, v.members) }, linksOf(req), true) };
+  });
 
   app.get(`${base}/:id/instances/:instance_id`, { schema: { summary: 'Show a member of a cluster', params: S.clusterInstanceParams } }, async (req: FastifyRequest<{ Params: { project_id: string; id: string; instance_id: string } }>) => {
     const v = viewOf(c, callerOf(req), req.params.id);

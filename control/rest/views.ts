@@ -189,10 +189,14 @@ export const databaseView = (d: Database): Record<string, unknown> => ({ name: d
 
 export const userView = (u: User): Record<string, unknown> => ({ name: u.name, host: u.host || '%', databases: (u.databases ?? []).map((name) => ({ name })) });
 
-/** A member's type as Trove shows it: Galera's members are all "member"; Redis Cluster's are masters or replicas. */
-function memberType(cluster: ClusterRow, m: InstanceRow): string {
+/**
+ * A member's type as Trove shows it: Galera's members are all "member";
+ * Redis Cluster's are masters or replicas, as Redis reports them now when
+ * `roles` has it (a replica that took over after a failover is a master).
+ */
+function memberType(cluster: ClusterRow, m: InstanceRow, roles?: ReadonlyMap<string, string>): string {
   if (cluster.strategy === 'galera') return 'member';
-  return m.cluster_role || 'master';
+  return roles?.get(m.id) || m.cluster_role || 'master';
 }
 
 /**
@@ -207,7 +211,7 @@ export function clusterView(v: ClusterView, l: Links, servers: boolean): Record<
   const { cluster: r, members } = v;
   const ips: string[] = [];
   const instances = members.map((m) => {
-    const o: Record<string, unknown> = { id: m.id, name: m.name, type: memberType(r, m), links: link(`${l.base}/instances/${m.id}`) };
+    const o: Record<string, unknown> = { id: m.id, name: m.name, type: memberType(r, m, v.roles), links: link(`${l.base}/instances/${m.id}`) };
     if (!servers) return o;
     o.status = INSTANCE_STATUS[m.status];
     o.flavor = { id: m.flavor_id, links: link(`${l.base}/flavors/${m.flavor_id}`) };

@@ -182,6 +182,14 @@ export interface Instance {
    * is gone for longer than the grace period.
    */
   autoFailover: boolean;
+  /**
+   * For a cluster's member: its role now, as the datastore reports it
+   * (Redis Cluster: master or replica; a replica that took over its
+   * master's slots after a failover shows master), else the role it was
+   * created with when its agent does not answer. Empty for Galera's
+   * members and outside a cluster.
+   */
+  clusterRole: string;
 }
 
 export interface CreateInstanceRequest {
@@ -473,6 +481,7 @@ function createBaseInstance(): Instance {
     lagBytes: 0,
     lagSeconds: 0,
     autoFailover: false,
+    clusterRole: "",
   };
 }
 
@@ -549,6 +558,9 @@ export const Instance: MessageFns<Instance> = {
     }
     if (message.autoFailover !== false) {
       writer.uint32(192).bool(message.autoFailover);
+    }
+    if (message.clusterRole !== "") {
+      writer.uint32(202).string(message.clusterRole);
     }
     return writer;
   },
@@ -758,6 +770,14 @@ export const Instance: MessageFns<Instance> = {
             message.autoFailover = reader.bool();
             continue;
           }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.clusterRole = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -854,6 +874,11 @@ export const Instance: MessageFns<Instance> = {
         : isSet(object.auto_failover)
         ? globalThis.Boolean(object.auto_failover)
         : false,
+      clusterRole: isSet(object.clusterRole)
+        ? globalThis.String(object.clusterRole)
+        : isSet(object.cluster_role)
+        ? globalThis.String(object.cluster_role)
+        : "",
     };
   },
 
@@ -931,6 +956,9 @@ export const Instance: MessageFns<Instance> = {
     if (message.autoFailover !== false) {
       obj.autoFailover = message.autoFailover;
     }
+    if (message.clusterRole !== "") {
+      obj.clusterRole = message.clusterRole;
+    }
     return obj;
   },
 
@@ -965,6 +993,7 @@ export const Instance: MessageFns<Instance> = {
     message.lagBytes = object.lagBytes ?? 0;
     message.lagSeconds = object.lagSeconds ?? 0;
     message.autoFailover = object.autoFailover ?? false;
+    message.clusterRole = object.clusterRole ?? "";
     return message;
   },
 };
