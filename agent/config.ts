@@ -25,6 +25,8 @@ export interface CompiledAgentConfig {
   readonly tls: Readonly<{ cert: string; key: string; ca: string }> | null;
   /** The datastore's own serving pair, null when it offers no TLS. Never the identity's. */
   readonly datastoreTls: Readonly<{ cert: string; key: string }> | null;
+  /** The datastore's pair towards its peers (clientAuth: Redis Cluster's bus), null when none was given. */
+  readonly datastoreTlsPeer: Readonly<{ cert: string; key: string }> | null;
   /**
    * The CA other instances' datastore certificates are verified with (a
    * replica checks its source): datastoreTlsCa, else the identity's CA;
@@ -156,6 +158,9 @@ export function compileAgentConfig(
   }
 
   const datastoreTls = compileDatastoreTls(str(opts, 'datastoreTlsCert'), str(opts, 'datastoreTlsKey'), tls);
+  const peerCert = str(opts, 'datastoreTlsPeerCert');
+  const peerKey = str(opts, 'datastoreTlsPeerKey');
+  const datastoreTlsPeer = peerCert === undefined && peerKey === undefined ? null : compileDatastoreTls(peerCert, peerKey, tls);
   const datastoreTlsCa = str(opts, 'datastoreTlsCa');
   if (datastoreTlsCa !== undefined && !existsSync(datastoreTlsCa)) throw new ConfigError(`datastore TLS CA file ${datastoreTlsCa} does not exist`);
 
@@ -198,6 +203,7 @@ export function compileAgentConfig(
     datastoreBind,
     tls,
     datastoreTls,
+    datastoreTlsPeer,
     datastoreCa: datastoreTlsCa ?? tls?.ca ?? null,
     logLevel,
     backup,

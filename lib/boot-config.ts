@@ -45,6 +45,9 @@ export interface AgentConfigFile {
   /** The datastore's own serving certificate and key for its clients' TLS. Left out: the datastore offers no TLS. */
   datastoreTlsCert?: string;
   datastoreTlsKey?: string;
+  /** The datastore's certificate towards its peers (clientAuth only): Redis Cluster's bus. Left out: none. */
+  datastoreTlsPeerCert?: string;
+  datastoreTlsPeerKey?: string;
   /**
    * The CA that signs every instance's datastore certificate: a replica
    * verifies its source's datastore with it. Left out: tlsCa.
@@ -96,7 +99,7 @@ export interface BootConfig extends AgentConfigFile {
 // type makes a key added to the interface and not here a compile error.
 const KEYS: { readonly [K in keyof Required<AgentConfigFile>]: true } = {
   version: true, instanceId: true, listen: true, datastore: true, datastoreVersion: true, baseDir: true, datastorePort: true,
-  datastoreBind: true, insecure: true, tlsCert: true, tlsKey: true, tlsCa: true, datastoreTlsCert: true, datastoreTlsKey: true, datastoreTlsCa: true,
+  datastoreBind: true, insecure: true, tlsCert: true, tlsKey: true, tlsCa: true, datastoreTlsCert: true, datastoreTlsKey: true, datastoreTlsPeerCert: true, datastoreTlsPeerKey: true, datastoreTlsCa: true,
   logLevel: true, backup: true, backupDir: true, backupKeyFile: true, controlEndpoint: true, heartbeatSeconds: true, logFile: true,
 };
 export const AGENT_CONFIG_KEYS: ReadonlySet<string> = new Set(Object.keys(KEYS));

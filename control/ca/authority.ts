@@ -32,6 +32,8 @@ export interface InstanceCertFiles extends KeyPair {
   readonly ca: string;
   /** The datastore's serving certificate and key (serverAuth only). */
   readonly datastore: KeyPair;
+  /** The datastore's certificate towards its peers (clientAuth only, CN INSTANCE.datastore-peer): Redis Cluster's bus. */
+  readonly datastorePeer: KeyPair;
   /** The instances CA, which signs every datastore's serving certificate: replicas verify their source with it. */
   readonly datastoreCa: string;
 }
@@ -88,6 +90,7 @@ export class CertificateAuthority {
       key: path.join(dir, 'instance.key'),
       ca: path.join(dir, 'ca.crt'),
       datastore: { cert: path.join(dir, 'datastore.crt'), key: path.join(dir, 'datastore.key') },
+      datastorePeer: { cert: path.join(dir, 'datastore-peer.crt'), key: path.join(dir, 'datastore-peer.key') },
       datastoreCa: path.join(dir, 'datastore-ca.crt'),
     };
     // A copy of the control CA, so the instance's directory is complete on
@@ -99,9 +102,10 @@ export class CertificateAuthority {
     // connects to it by address and verifies the name (MariaDB's
     // MASTER_SSL_VERIFY_SERVER_CERT, PostgreSQL's verify-full).
     const hostNames = datastoreHost ? (isIP(datastoreHost) ? { ips: [datastoreHost] } : { extraDns: [datastoreHost] }) : {};
-    for (const [pair, purpose] of [[files, 'identity'], [files.datastore, 'serving']] as const) {
+    for (const [pair, purpose] of [[files, 'identity'], [files.datastore, 'serving'], [files.datastorePeer, 'peer']] as const) {
       if (existsSync(pair.cert) && existsSync(pair.key)) continue;
-      await this.withWorkDir((work) => this.openssl.issue(this.instancesCa, { name: instanceId, days: 825, purpose, ...(purpose === 'serving' ? hostNames : {}) }, pair.key, pair.cert, work));
+      const name = purpose === 'peer' ? `${instanceId}.datastore-peer` : instanceId;
+      await this.withWorkDir((work) => this.openssl.issue(this.instancesCa, { name, days: 825, purpose, ...(purpose === 'serving' ? hostNames : {}) }, pair.key, pair.cert, work));
     }
     return files;
   }

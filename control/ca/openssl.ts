@@ -27,9 +27,13 @@ export interface LeafSpec {
    * What the key may do. "identity" (the default): serve and present TLS, as
    * an agent and the control do. "serving": serve TLS only (extendedKeyUsage
    * serverAuth), for a datastore's clients; TLS peers refuse it as a client
-   * certificate, so it cannot speak for the instance.
+   * certificate, so it cannot speak for the instance. "peer": present TLS
+   * only (clientAuth), for a datastore's own links to its peers (Redis
+   * Cluster's bus verifies the connecting node's certificate); named apart
+   * from the instance (NAME is not an instance id), so the conductor takes
+   * it for no instance.
    */
-  readonly purpose?: 'identity' | 'serving';
+  readonly purpose?: 'identity' | 'serving' | 'peer';
 }
 
 export class OpenSsl {
@@ -62,7 +66,7 @@ export class OpenSsl {
         '[v3]',
         'basicConstraints = critical,CA:FALSE',
         'keyUsage = critical,digitalSignature,keyEncipherment',
-        `extendedKeyUsage = ${spec.purpose === 'serving' ? 'serverAuth' : 'serverAuth,clientAuth'}`,
+        `extendedKeyUsage = ${spec.purpose === 'serving' ? 'serverAuth' : spec.purpose === 'peer' ? 'clientAuth' : 'serverAuth,clientAuth'}`,
         `subjectAltName = ${san.join(',')}`,
         'authorityKeyIdentifier = keyid',
         '',

@@ -31,6 +31,8 @@ export interface CertSource {
   readonly ca: string;
   /** The datastore's serving pair, which the datastore's OS user reads. */
   readonly datastore: { readonly cert: string; readonly key: string };
+  /** The datastore's pair towards its peers (clientAuth only: Redis Cluster's bus); instances issued before it have none. */
+  readonly datastorePeer?: { readonly cert: string; readonly key: string };
   /** The CA that signs every datastore's serving certificate (a replica verifies its source with it). */
   readonly datastoreCa?: string;
 }

@@ -114,6 +114,9 @@ export class LocalDriver implements ComputeDriver {
       tlsCa: place(certs.ca, 'ca.crt'),
       datastoreTlsCert: place(certs.datastore.cert, 'datastore.crt'),
       datastoreTlsKey: place(certs.datastore.key, 'datastore.key'),
+      ...(certs.datastorePeer && existsSync(certs.datastorePeer.cert)
+        ? { datastoreTlsPeerCert: place(certs.datastorePeer.cert, 'datastore-peer.crt'), datastoreTlsPeerKey: place(certs.datastorePeer.key, 'datastore-peer.key') }
+        : {}),
       // Instances issued before it existed have none: the agent falls back to tlsCa.
       datastoreTlsCa: certs.datastoreCa ? place(certs.datastoreCa, 'datastore-ca.crt') : place(certs.ca, 'ca.crt'),
       logLevel: config.logLevel,

@@ -52,7 +52,7 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
 
   const writeConfigFile = async (overrides: Readonly<Record<string, string>>): Promise<void> => {
     ensureDirs();
-    const tls = installRedisTls(layout.etcDir, config.datastoreTls, config.datastoreCa, redisUser());
+    const tls = installRedisTls(layout.etcDir, config.datastoreTls, config.datastoreCa, redisUser(), config.datastoreTlsPeer);
     const plan = cluster.plan();
     const clusterLines = plan ? redisClusterSettings({ self: plan.self, dataDir: layout.dataDir, tls: cluster.tls }) : undefined;
     const text = renderRedisConf({ paths, dataDir: layout.dataDir, port: config.datastorePort, bindAddress: config.datastoreBind, tls, overrides, cluster: clusterLines });

@@ -103,10 +103,13 @@ export function renderRedisConf(input: RedisConfInput): string {
 function listenLines(input: RedisConfInput): string[] {
   const { tls } = input;
   if (!tls) return [`port ${input.port}`];
-  for (const f of [tls.certFile, tls.keyFile, tls.caFile ?? '']) {
+  for (const f of [tls.certFile, tls.keyFile, tls.caFile ?? '', tls.clientCertFile ?? '', tls.clientKeyFile ?? '']) {
     if (/[\s"'\\]/.test(f)) throw new Error(`refusing to render the TLS file path ${JSON.stringify(f)}: it holds spaces, quotes or backslashes`);
   }
   const lines = ['port 0', `tls-port ${input.port}`, `tls-cert-file ${tls.certFile}`, `tls-key-file ${tls.keyFile}`, 'tls-auth-clients no'];
   if (tls.caFile) lines.push(`tls-ca-cert-file ${tls.caFile}`, 'tls-replication yes');
+  // Redis Cluster's bus verifies the connecting node's certificate as a
+  // client's: the peer pair (clientAuth), not the serving one (serverAuth only).
+  if (tls.clientCertFile && tls.clientKeyFile) lines.push(`tls-client-cert-file ${tls.clientCertFile}`, `tls-client-key-file ${tls.clientKeyFile}`);
   return lines;
 }

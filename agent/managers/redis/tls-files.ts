@@ -15,6 +15,9 @@ export interface RedisTlsFiles {
   readonly keyFile: string;
   /** The deployment's CA; undefined when the agent has none (then replication cannot verify a source). */
   readonly caFile?: string;
+  /** The pair Redis presents on its own links to peers (Redis Cluster's bus checks it); undefined: the serving pair. */
+  readonly clientCertFile?: string;
+  readonly clientKeyFile?: string;
 }
 
 export function installRedisTls(
@@ -22,15 +25,24 @@ export function installRedisTls(
   pair: { readonly cert: string; readonly key: string } | null,
   ca: string | null,
   redisUser: OsUser,
+  peer: { readonly cert: string; readonly key: string } | null = null,
 ): RedisTlsFiles | undefined {
   const served = installServerTls(etcDir, pair, redisUser);
   if (!served) return undefined;
-  if (!ca) return served;
-  const caFile = path.join(path.dirname(served.certFile), 'ca.crt');
-  const tmp = `${caFile}.tmp`;
-  copyFileSync(ca, tmp);
+  const dir = path.dirname(served.certFile);
+  const client = peer
+    ? { clientCertFile: place(peer.cert, path.join(dir, 'peer.crt'), 0o644, redisUser), clientKeyFile: place(peer.key, path.join(dir, 'peer.key'), 0o640, redisUser) }
+    : {};
+  if (!ca) return { ...served, ...client };
+  return { ...served, ...client, caFile: place(ca, path.join(dir, 'ca.crt'), 0o644, redisUser) };
+}
+
+/** Copies into place atomically, readable by the redis user's group, mode set before it is visible. */
+function place(from: string, to: string, mode: number, redisUser: OsUser): string {
+  const tmp = `${to}.tmp`;
+  copyFileSync(from, tmp);
   chownSync(tmp, 0, redisUser.gid);
-  chmodSync(tmp, 0o644);
-  renameSync(tmp, caFile);
-  return { ...served, caFile };
+  chmodSync(tmp, mode);
+  renameSync(tmp, to);
+  return to;
 }

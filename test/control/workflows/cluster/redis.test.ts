@@ -1,0 +1,141 @@
+// A Redis Cluster through the real control, its gRPC ClusterService, the
+// REST bridge, real agents and redis-server 7.0 (TLS only, as the control
+// deploys them), one cluster for the file walked through in order:
+// - create 3 masters + 1 replica (the replica named first: the control
+//   starts the cluster on the first master); REST shows the types;
+// - one user created through one member's id logs in on every member (the
+//   control relays it: Redis does not replicate ACL users); a key in every
+//   one of the 16384 slots written and read back through a cluster client,
+//   and `redis-cli -c` reads and writes through each member;
+// - grow to 4 masters, shrink back to 3: every key readable after each;
+// - kill -9 of the master that has the replica (agent and redis-server):
+//   Redis fails over, and both the gRPC and the REST view show the replica
+//   as a master; its agent back, the old master shows as a replica;
+// - delete: everything gone.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { Cluster as RedisCluster } from 'ioredis';
+import { ClusterTask, CreateClusterRequest, GrowClusterRequest, type Cluster, type CreateClusterResponse } from '../../../../proto/gen/coffer/control/v1/clusters.js';
+import type { Instance } from '../../../../proto/gen/coffer/control/v1/instances.js';
+import { ccall, startControl, type ControlHarness } from '../../../support/control.js';
+import { clusterClient, getCluster, waitClusterActive } from '../../../support/cluster.js';
+import { waitFor } from '../../../support/agent.js';
+import { redisCli } from '../../../support/redis-cli.js';
+import { hashSlot } from '../../../support/redis-slot.js';
+import { restClient } from '../../../support/openstack/rest.js';
+import { killInstance, restartAgent } from '../../../support/replication.js';
+import { taskEnded } from '../../../support/replication-crash.js';
+
+t.setTimeout(15 * 60_000);
+
+const USER = 'app';
+const PASSWORD = 'App-redis-cluster-7';
+const MASTER = { flavorId: 'small', volumeSizeGb: 1, role: 'master' };
+const REPLICA = { ...MASTER, role: 'replica' };
+// Five redis-servers share this host: small memory; a short node timeout
+// makes the failover take seconds, not Redis's default 15.
+const SMALL = ['--cluster-member-override', 'maxmemory=67108864', '--cluster-member-override', 'cluster-node-timeout=2000'];
+
+// One key in every hash slot.
+const KEYS: string[] = (() => {
+  const bySlot = new Map<number, string>();
+  for (let n = 0; bySlot.size < 16384; n++) {
+    const k = `k:${n}`;
+    const s = hashSlot(k);
+    if (!bySlot.has(s)) bySlot.set(s, k);
+  }
+  return [...bySlot.values()];
+})();
+const value = (k: string): string => `v:${k}`;
+
+t.test('a Redis Cluster through the control: create, accounts, every slot, grow, shrink, failover shown, delete', async (t) => {
+  const h: ControlHarness = await startControl(t, { heartbeatSeconds: 1, heartbeatExpirySeconds: 3, extraArgs: SMALL });
+  const token = h.token('p1');
+  const client = clusterClient(h);
+  t.teardown(() => client.close());
+  const rest = restClient(h.restPort);
+  const tls = { ca: h.datastoreCa };
+  const cli = (i: Instance, ...args: string[]) => redisCli(i.port, USER, PASSWORD, ['-c', ...args], tls);
+  const restTypes = async (id: string): Promise<Record<string, string>> => {
+    const r = await rest('GET', `/v1.0/p1/clusters/${id}`, { token });
+    return Object.fromEntries((r.body.cluster.instances as Array<{ name: string; type: string }>).map((m) => [m.name, m.type]));
+  };
+  const grpcRoles = (c: Cluster): Record<string, string> => Object.fromEntries(c.instances.map((i) => [i.name, i.clusterRole]));
+
+  // Create: the replica listed first.
+  const created = await ccall<CreateClusterResponse>(client, 'createCluster', CreateClusterRequest.fromPartial({ name: 'r1', datastore: 'redis', instances: [REPLICA, MASTER, MASTER, MASTER] }), token);
+  const id = created.cluster!.id;
+  t.equal(created.cluster!.strategy, 'redis-cluster', 'the redis-cluster strategy');
+  let cluster = await waitClusterActive(client, token, id, 4, 'every member ACTIVE');
+  t.same(grpcRoles(cluster), { 'r1-member-1': 'replica', 'r1-member-2': 'master', 'r1-member-3': 'master', 'r1-member-4': 'master' }, 'gRPC: the roles as Redis reports them');
+  t.same(await restTypes(id), { 'r1-member-1': 'replica', 'r1-member-2': 'master', 'r1-member-3': 'master', 'r1-member-4': 'master' }, 'REST: the member types');
+  const byName = (c: Cluster, n: string): Instance => c.instances.find((i) => i.name === n)!;
+  const replica = byName(cluster, 'r1-member-1');
+
+  // One user through one member's id: the control relays it to every member.
+  await ccall(h.clients.accounts, 'createUsers', { instanceId: byName(cluster, 'r1-member-3').id, users: [{ name: USER, host: '', password: PASSWORD, databases: [], rules: ['~*', '&*', '+@all'] }] }, token);
+  for (const i of cluster.instances) t.equal((await redisCli(i.port, USER, PASSWORD, ['PING'], tls)).stdout.trim(), 'PONG', `${i.name}: the user logs in`);
+
+  const app = (c: Cluster): RedisCluster => {
+    const r = new RedisCluster(c.instances.map((i) => ({ host: '127.0.0.1', port: i.port })), {
+      redisOptions: { username: USER, password: PASSWORD, tls: { ca: readFileSync(h.datastoreCa) } },
+      maxRedirections: 64,
+    });
+    r.on('error', () => undefined);
+    return r;
+  };
+  /** Every key read through a cluster client that knows only these members; the missing or wrong ones. */
+  const unreadable = async (c: Cluster): Promise<string[]> => {
+    const r = app(c);
+    try {
+      const got = await Promise.all(KEYS.map((k) => r.get(k).catch((e: Error) => `error: ${e.message}`)));
+      return got.flatMap((v, j) => (v === value(KEYS[j]!) ? [] : [`${KEYS[j]} -> ${v}`])).slice(0, 5);
+    } finally {
+      r.disconnect();
+    }
+  };
+  const writer = app(cluster);
+  const wrote = await Promise.all(KEYS.map((k) => writer.set(k, value(k)).catch((e: Error) => e.message)));
+  writer.disconnect();
+  t.same(wrote.filter((x) => x !== 'OK').slice(0, 5), [], `${KEYS.length} keys written, one in every slot`);
+  t.same(await unreadable(cluster), [], 'every key read back');
+  for (const [n, i] of cluster.instances.entries()) {
+    const next = cluster.instances[(n + 1) % cluster.instances.length]!;
+    t.equal((await cli(i, 'SET', `cli:${n}`, `w${n}`)).stdout.trim(), 'OK', `redis-cli -c writes through ${i.name}`);
+    t.equal((await cli(next, 'GET', `cli:${n}`)).stdout.trim(), `w${n}`, `and reads it through ${next.name}`);
+    t.equal((await cli(i, 'GET', KEYS[n * 4001]!)).stdout.trim(), value(KEYS[n * 4001]!), `a key of any slot read through ${i.name}`);
+  }
+
+  // Grow to 4 masters, shrink back to 3.
+  await ccall(client, 'growCluster', GrowClusterRequest.fromPartial({ id, instances: [MASTER] }), token);
+  cluster = await waitClusterActive(client, token, id, 5, 'grown to 4 masters');
+  t.equal(grpcRoles(cluster)['r1-member-5'], 'master', 'the new member is a master');
+  t.same(await unreadable(cluster), [], 'every key readable after the grow');
+  const gone = byName(cluster, 'r1-member-3');
+  await ccall(client, 'shrinkCluster', { id, instanceIds: [gone.id] }, token);
+  cluster = await waitClusterActive(client, token, id, 4, 'shrunk back to 3 masters');
+  t.notOk(cluster.instances.some((i) => i.id === gone.id), 'the removed master is no longer listed');
+  t.same(await unreadable(cluster), [], 'every key readable after the shrink');
+
+  // kill -9 of the replica's master: Redis fails over; the views show it.
+  const role = (await redisCli(replica.port, USER, PASSWORD, ['ROLE'], tls)).stdout.trim().split('\n');
+  t.equal(role[0], 'slave', 'the replica follows a master');
+  const master = cluster.instances.find((i) => i.port === Number(role[2]))!;
+  t.ok(master, `its master is a member (${master?.name})`);
+  killInstance(h, master.id);
+  cluster = await waitFor('the control\'s view shows the replica as a master', async () => {
+    const c = await getCluster(client, token, id);
+    return grpcRoles(c)[replica.name] === 'master' && c;
+  }, 120_000);
+  t.pass(`gRPC: ${replica.name} took over from ${master.name}`);
+  t.equal((await restTypes(id))[replica.name], 'master', 'REST: its type is master');
+  t.same(await unreadable({ ...cluster, instances: cluster.instances.filter((i) => i.id !== master.id) }), [], 'every key readable after the failover');
+  restartAgent(h, master.id);
+  await waitFor('the old master shows as a replica', async () => grpcRoles(await getCluster(client, token, id))[master.name] === 'replica', 120_000);
+  t.pass(`${master.name}, its agent back, follows the new master`);
+
+  // Delete.
+  const del = (await ccall<{ taskId: string }>(client, 'deleteCluster', { id }, token)).taskId;
+  t.equal(await taskEnded(h, del), 'SUCCEEDED', 'the delete succeeded');
+  t.equal(await getCluster(client, token, id).then(() => ClusterTask.CLUSTER_TASK_NONE, () => -1), -1, 'the cluster is gone');
+});
