@@ -2,7 +2,8 @@
 // local driver: an agent rejects a client without a certificate and a
 // client with another instance's certificate; the conductor accepts a
 // report only from the certificate of the instance it concerns, and drops
-// one sent before the last accepted.
+// one sent before the last accepted; the datastore's peer certificate
+// (Redis Cluster's bus) speaks for no instance.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -64,6 +65,15 @@ t.test('agents and the conductor check certificates', async (t) => {
   t.match(await unary(asA, 'heartbeat', hb(a, now - 1000)), { accepted: false }, 'a report sent before the last accepted one is dropped');
   t.match(await unary(asA, 'heartbeat', hb(a, now + 1)), { accepted: true }, 'a newer one is accepted');
   asA.close();
+
+  // The datastore's peer certificate (clientAuth, for Redis Cluster's bus) speaks for no instance.
+  const peer = credentials.createSsl(controlCa, read(dir(a), 'tls', 'datastore-peer.key'), read(dir(a), 'tls', 'datastore-peer.crt'));
+  const asPeer = new ConductorServiceClient(conductorAddress, peer, nameOf('coffer-control'));
+  await t.rejects(unary(asPeer, 'heartbeat', hb(a, now + 3)), { code: Status.PERMISSION_DENIED }, 'A\'s datastore peer certificate cannot report for A');
+  asPeer.close();
+  const peerToAgent = new LifecycleServiceClient(agentAddress(a), credentials.createSsl(instancesCa, read(dir(a), 'tls', 'datastore-peer.key'), read(dir(a), 'tls', 'datastore-peer.crt')), nameOf(a));
+  await t.rejects(unary(peerToAgent, 'ping', {}), { code: Status.UNAVAILABLE }, 'nor call A\'s agent');
+  peerToAgent.close();
 
   const anonymous = new ConductorServiceClient(conductorAddress, credentials.createSsl(controlCa), nameOf('coffer-control'));
   await t.rejects(unary(anonymous, 'heartbeat', hb(a, now + 2)), { code: Status.UNAVAILABLE }, 'the conductor rejects a client without a certificate');

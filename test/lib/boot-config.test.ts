@@ -49,6 +49,7 @@ t.test('what the local driver writes, the agent reads into the configuration it 
       key: src('instance.key', 'IDENTITY KEY'),
       ca: src('ca.crt', 'CONTROL CA'),
       datastore: { cert: src('datastore.crt', 'SERVING CERT'), key: src('datastore.key', 'SERVING KEY') },
+      datastorePeer: { cert: src('datastore-peer.crt', 'PEER CERT'), key: src('datastore-peer.key', 'PEER KEY') },
       datastoreCa: src('datastore-ca.crt', 'INSTANCES CA'),
     },
   );
@@ -73,6 +74,7 @@ t.test('what the local driver writes, the agent reads into the configuration it 
     datastoreBind: '127.0.0.1',
     tls: { cert: path.join(tls, 'instance.crt'), key: path.join(tls, 'instance.key'), ca: path.join(tls, 'ca.crt') },
     datastoreTls: { cert: path.join(tls, 'datastore.crt'), key: path.join(tls, 'datastore.key') },
+    datastoreTlsPeer: { cert: path.join(tls, 'datastore-peer.crt'), key: path.join(tls, 'datastore-peer.key') },
     datastoreCa: path.join(tls, 'datastore-ca.crt'),
     logLevel: 'debug',
     backup: {
@@ -83,7 +85,7 @@ t.test('what the local driver writes, the agent reads into the configuration it 
     control: { host: '127.0.0.1', port: 8781, heartbeatMs: 2500 },
     logFile: path.join(dir, 'agent.log'),
   });
-  for (const [name, text] of [['instance.key', 'IDENTITY KEY'], ['datastore.key', 'SERVING KEY'], ['backup.key', `${'ab'.repeat(32)}\n`]]) {
+  for (const [name, text] of [['instance.key', 'IDENTITY KEY'], ['datastore.key', 'SERVING KEY'], ['datastore-peer.key', 'PEER KEY'], ['backup.key', `${'ab'.repeat(32)}\n`]]) {
     t.equal(readFileSync(path.join(tls, name!), 'utf8'), text, `${name} copied`);
     t.equal(statSync(path.join(tls, name!)).mode & 0o777, 0o600, `${name} is 0600`);
   }
