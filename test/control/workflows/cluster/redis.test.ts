@@ -1,8 +1,9 @@
 // A Redis Cluster through the real control, its gRPC ClusterService, the
 // REST bridge, real agents and redis-server 7.0 (TLS only, as the control
 // deploys them), one cluster for the file walked through in order:
-// - create 3 masters + 1 replica (the replica named first: the control
-//   starts the cluster on the first master); REST shows the types;
+// - create 3 masters + 1 replica through the real OpenStack CLI (the
+//   replica named first: the control starts the cluster on the first
+//   master); gRPC and REST show the roles (a bad role refused first);
 // - one user created through one member's id logs in on every member (the
 //   control relays it: Redis does not replicate ACL users); a key in every
 //   one of the 16384 slots written and read back through a cluster client,
@@ -25,6 +26,7 @@ import { waitFor } from '../../../support/agent.js';
 import { redisCli } from '../../../support/redis-cli.js';
 import { hashSlot } from '../../../support/redis-slot.js';
 import { restClient } from '../../../support/openstack/rest.js';
+import { openstack } from '../../../support/openstack/cli.js';
 import { killInstance, restartAgent } from '../../../support/replication.js';
 import { taskEnded } from '../../../support/replication-crash.js';
 
@@ -33,7 +35,6 @@ t.setTimeout(15 * 60_000);
 const USER = 'app';
 const PASSWORD = 'App-redis-cluster-7';
 const MASTER = { flavorId: 'small', volumeSizeGb: 1, role: 'master' };
-const REPLICA = { ...MASTER, role: 'replica' };
 // Five redis-servers share this host: small memory; a short node timeout
 // makes the failover take seconds, not Redis's default 15.
 const SMALL = ['--cluster-member-override', 'maxmemory=67108864', '--cluster-member-override', 'cluster-node-timeout=2000'];
@@ -64,10 +65,18 @@ t.test('a Redis Cluster through the control: create, accounts, every slot, grow,
   };
   const grpcRoles = (c: Cluster): Record<string, string> => Object.fromEntries(c.instances.map((i) => [i.name, i.clusterRole]));
 
-  // Create: the replica listed first.
-  const created = await ccall<CreateClusterResponse>(client, 'createCluster', CreateClusterRequest.fromPartial({ name: 'r1', datastore: 'redis', instances: [REPLICA, MASTER, MASTER, MASTER] }), token);
-  const id = created.cluster!.id;
-  t.equal(created.cluster!.strategy, 'redis-cluster', 'the redis-cluster strategy');
+  // Refused through gRPC: a role Redis Cluster has not.
+  const badRole = await ccall<CreateClusterResponse>(client, 'createCluster', CreateClusterRequest.fromPartial({ name: 'bad', datastore: 'redis', instances: [MASTER, MASTER, { ...MASTER, role: 'leader' }] }), token).then(() => undefined, (e: ServiceError) => e);
+  t.equal(badRole?.code, Status.INVALID_ARGUMENT, 'an unknown role is refused');
+  t.match(badRole?.details, /instances\[2\]\.role "leader" is not a member role of redis-cluster; use master or replica/, `naming it: ${badRole?.details}`);
+
+  // Create through the real OpenStack CLI, the replica listed first (the
+  // control starts the cluster on the first master).
+  const os = openstack(h.restPort, 'p1', token);
+  const member = (type: string): string[] => ['--instance', `flavor=small,volume=1,type=${type}`];
+  const made = await os.json<Record<string, unknown>>('database', 'cluster', 'create', 'r1', 'redis', '7.0', ...member('replica'), ...member('master'), ...member('master'), ...member('master'));
+  const id = String(made.id);
+  t.equal((await getCluster(client, token, id)).strategy, 'redis-cluster', 'the redis-cluster strategy');
   let cluster = await waitClusterActive(client, token, id, 4, 'every member ACTIVE');
   t.same(grpcRoles(cluster), { 'r1-member-1': 'replica', 'r1-member-2': 'master', 'r1-member-3': 'master', 'r1-member-4': 'master' }, 'gRPC: the roles as Redis reports them');
   t.same(await restTypes(id), { 'r1-member-1': 'replica', 'r1-member-2': 'master', 'r1-member-3': 'master', 'r1-member-4': 'master' }, 'REST: the member types');
