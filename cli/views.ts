@@ -172,7 +172,8 @@ export function clusterRow(c: Cluster): string[] {
 
 export function clusterFields(c: Cluster): Array<[string, string]> {
   // One line per member; the key only on the first.
-  const members = c.instances.map((i, n): [string, string] => [n === 0 ? 'members' : '', `${i.name} (${i.id}) ${instanceStatus(i)} ${address(i)}`.trimEnd()]);
+  // A Redis Cluster member's role as Redis reports it now (a replica that took over shows master).
+  const members = c.instances.map((i, n): [string, string] => [n === 0 ? 'members' : '', `${i.name} (${i.id}) ${i.clusterRole ? `${i.clusterRole} ` : ''}${instanceStatus(i)} ${address(i)}`.trimEnd()]);
   return [
     ['id', c.id],
     ['name', c.name],

@@ -10,8 +10,9 @@
 //   and `redis-cli -c` reads and writes through each member;
 // - grow to 4 masters, shrink back to 3: every key readable after each;
 // - kill -9 of the master that has the replica (agent and redis-server):
-//   Redis fails over, and both the gRPC and the REST view show the replica
-//   as a master; its agent back, the old master shows as a replica;
+//   Redis fails over, and the gRPC and REST views and `coffer cluster
+//   show` show the replica as a master; its agent back, the old master
+//   shows as a replica;
 // - delete: everything gone.
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { redisCli } from '../../../support/redis-cli.js';
 import { hashSlot } from '../../../support/redis-slot.js';
 import { restClient } from '../../../support/openstack/rest.js';
 import { openstack } from '../../../support/openstack/cli.js';
+import { cliFor } from '../../../cli/coffer-cli.js';
 import { killInstance, restartAgent } from '../../../support/replication.js';
 import { taskEnded } from '../../../support/replication-crash.js';
 
@@ -141,6 +143,8 @@ t.test('a Redis Cluster through the control: create, accounts, every slot, grow,
   }, 120_000);
   t.pass(`gRPC: ${replica.name} took over from ${master.name}`);
   t.equal((await restTypes(id))[replica.name], 'master', 'REST: its type is master');
+  const shown = await cliFor(h.address, token)(['cluster', 'show', 'r1']);
+  t.match(shown.stdout, new RegExp(`${replica.name} \\(${replica.id}\\) master ACTIVE`), `coffer cluster show: ${replica.name} is a master`);
   t.same(await unreadable({ ...cluster, instances: cluster.instances.filter((i) => i.id !== master.id) }), [], 'every key readable after the failover');
   restartAgent(h, master.id);
   await waitFor('the old master shows as a replica', async () => grpcRoles(await getCluster(client, token, id))[master.name] === 'replica', 120_000);
