@@ -72,7 +72,7 @@ export class Cluster {
   validateInstall(req: InstallClusterRequest): ClusterPlan {
     const cap = this.capability();
     checkStrategy(cap, req.strategy, this.deps.datastore);
-    checkClusterId(req.clusterId);
+    checkClusterId(req.clusterId, req.strategy, cap.maxClusterIdLength?.(req.strategy) ?? 64);
     const self = checkMembers(cap, req.strategy, req.members, this.deps.instanceId);
     checkSecrets(cap, req.strategy, req.secrets);
     this.deps.requirePrepared('install a cluster');

@@ -22,6 +22,9 @@ import { account, escape } from '../sql-client.js';
 import { parseRecoveredPosition, readGrastate, writeSafeToBootstrap } from './grastate.js';
 import { SST_USER } from './settings.js';
 
+/** gcomm carries the group name (wsrep_cluster_name) in at most 32 characters. */
+const GALERA_MAX_CLUSTER_ID = 32;
+
 export interface GaleraDeps {
   readonly layout: Layout;
   readonly runner: ProcessRunner;
@@ -73,6 +76,7 @@ export function createGalera(deps: GaleraDeps): GaleraCapability {
     rootQuery,
     requiredPorts: () => ['gmcast', 'ist', 'sst'],
     requiredSecrets: () => ['sst'],
+    maxClusterIdLength: () => GALERA_MAX_CLUSTER_ID,
     peerPort: () => 'gmcast',
 
     async configure(plan, secrets, bootstrap): Promise<void> {

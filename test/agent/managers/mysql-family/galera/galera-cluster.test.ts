@@ -127,6 +127,7 @@ t.test('bad inputs are refused naming what is wrong, before anything changes', a
   await refuse({ secrets: {} }, /secrets has no "sst"/, 'missing SST secret');
   await refuse({ members: members().map((m) => ({ ...m, clusterPorts: { gmcast: m.clusterPorts.gmcast } })) }, /cluster_ports has no "ist"/, 'missing IST port');
   await refuse({ members: members().slice(1) }, /does not name this instance/, 'self not a member');
+  await refuse({ clusterId: 'c'.repeat(33) }, /has 33 characters; galera carries at most 32/, 'a cluster id longer than gcomm carries');
   t.notOk(await context(n), 'still no cluster member');
   t.notOk(JSON.stringify(n.agent.logs).includes(SST), 'the SST secret is in no log line');
 });
