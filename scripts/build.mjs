@@ -8,7 +8,7 @@
 // even an incremental no-op tsc parses every source and declaration (~8 s of
 // CPU), paid by every `npx tap` and twice by `make test`. "Changed" is by
 // content (a sha256 over the path and bytes of every file under the compiled
-// folders, tsconfig.json and the TypeScript version), not by mtime, so
+// folders, tsconfig.json, package-lock.json and the TypeScript version), not by mtime, so
 // checkouts, regenerated files and extracted archives are judged right. The
 // fingerprint is written only after tsc succeeds.
 import { spawnSync } from 'node:child_process';
@@ -22,7 +22,8 @@ const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const stamp = path.join(root, 'dist', '.build-inputs.sha256');
 // What tsconfig.json compiles (its include) and what that imports (lib/).
 const INPUT_DIRS = ['agent', 'control', 'strategies', 'proto/gen', 'cli', 'lib'];
-const INPUT_FILES = ['tsconfig.json', 'node_modules/typescript/package.json'];
+// The lock file: new type declarations can turn a clean tree into a failing one.
+const INPUT_FILES = ['tsconfig.json', 'package-lock.json', 'node_modules/typescript/package.json'];
 
 function fingerprint() {
   const h = createHash('sha256');
