@@ -4,8 +4,8 @@
 //
 // The agent loads only the chosen datastore's manager (a dynamic import of a
 // fixed module): each manager pulls in its client driver (mysql2, pg,
-// ioredis), and loading all four cost every agent start ~0.4 s of CPU for
-// drivers it never uses (measured in docs/performance.md, "Agent start").
+// ioredis), and loading all four cost every agent start ~0.35 s of CPU for
+// drivers it never uses (docs/performance.md, "What one start costs").
 // registry.ts holds the same managers loaded eagerly, for code that wants
 // them all at once.
 import type { DatastoreDefaults } from '../config.js';
