@@ -24,8 +24,13 @@ export interface ClusterDeps {
   readonly requirePrepared: (what: string) => void;
   readonly running: () => boolean;
   readonly datastoreControl: DatastoreControl;
-  /** Re-makes the agent's own account on this node only (a joiner's accounts are its donor's after a full copy). */
-  readonly rekeyAdmin: (signal: AbortSignal) => Promise<void>;
+  /**
+   * Makes sure the agent's own account on this node is its own, re-made
+   * on this node only when not (a node's accounts are its donor's after a
+   * full copy). The manager's connect does it at every start; called again
+   * once the node serves.
+   */
+  readonly ensureOwnAccount: () => Promise<void>;
   readonly log: Logger;
   /** How long a node may take to serve (a joiner's full copy included). */
   readonly joinTimeoutMs?: number;
@@ -93,6 +98,9 @@ export class Cluster {
     const cap = this.capability();
     return this.deps.locked('InstallCluster', async () => {
       if (this.membership.get() && this.deps.running() && cap.serving(await cap.nodeStatus())) {
+        // Started by another path (boot, after the agent died mid-install):
+        // its account is checked again, as after any start.
+        await this.deps.ensureOwnAccount();
         emit({ phase: 'done', message: 'already a serving member', percent: 100 });
         return (await this.context())!;
       }
@@ -102,20 +110,20 @@ export class Cluster {
       this.membership.set({ strategy: plan.strategy, clusterId: plan.clusterId, members: plan.members });
       throwIfCancelled(signal, 'InstallCluster');
       emit({ phase: 'start', message: req.bootstrap ? 'starting a new cluster' : 'starting and joining (a full state transfer from a member)', percent: 20 });
-      await this.startAndServe(cap, req.bootstrap, emit, signal);
+      await this.startAndServe(cap, emit, signal);
       if (req.bootstrap) await cap.afterBootstrap(plan, req.secrets);
       emit({ phase: 'done', message: 'the node serves as a member', percent: 100 });
       return (await this.context())!;
     });
   }
 
-  /** Starts the datastore and waits until it serves; a joiner then re-keys its own account. */
-  private async startAndServe(cap: ClusterCapability, bootstrap: boolean, emit: (p: ProgressEvent) => void, signal: AbortSignal): Promise<void> {
+  /** Starts the datastore and waits until it serves, with the agent's own account. */
+  private async startAndServe(cap: ClusterCapability, emit: (p: ProgressEvent) => void, signal: AbortSignal): Promise<void> {
     await this.deps.datastoreControl.start(signal);
     await this.waitServing(cap, emit, signal);
     // Only once serving: a restart of this node from now on joins.
     await cap.clearBootstrap();
-    if (!bootstrap) await this.deps.rekeyAdmin(signal);
+    await this.deps.ensureOwnAccount();
   }
 
   private async waitServing(cap: ClusterCapability, emit: (p: ProgressEvent) => void, signal: AbortSignal): Promise<ClusterNodeStatus> {
@@ -204,13 +212,14 @@ export class Cluster {
       } else {
         const s = await cap.nodeStatus();
         if (cap.serving(s)) {
+          await this.deps.ensureOwnAccount();
           emit({ phase: 'done', message: 'already a serving member', percent: 100 });
           return (await this.context())!;
         }
         await this.deps.datastoreControl.stop(signal);
         emit({ phase: 'start', message: 'rejoining the cluster', percent: 20 });
       }
-      await this.startAndServe(cap, bootstrap, emit, signal);
+      await this.startAndServe(cap, emit, signal);
       emit({ phase: 'done', message: 'the node serves as a member', percent: 100 });
       return (await this.context())!;
     });

@@ -59,6 +59,29 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
   };
 
   const galera = createGalera({ layout, runner, log, cnfFile, socket, mysqlUser, rerenderConfig: () => writeConfig(store.get()) });
+  const admin = adminConnection(sql, 'SELECT VERSION() AS v');
+
+  // A Galera member's grant tables are its donor's after a full state
+  // transfer (SST), whichever start brought one (install, a restart by the
+  // supervisor or at boot after its data was lost or the donors' gcache no
+  // longer held what it lacked, RecoverCluster): the agent's account then
+  // carries the donor's password. Checked as the OS root at every connect,
+  // re-made on this node only (secure sets wsrep_on = OFF for it).
+  const ensureOwnAccount = async (): Promise<void> => {
+    if (!galera.plan() || !existsSync(secretFile)) return;
+    const want = nativePasswordHash(readFileSync(secretFile, 'utf8').trim());
+    let have: string;
+    try {
+      // wsrep_on off: a node not (yet) in a primary component refuses reads otherwise.
+      have = (await galera.rootQuery(`SET SESSION wsrep_on = OFF;\nSELECT Password FROM mysql.user WHERE User = ${escape(ADMIN_USER)} AND Host = 'localhost';`)).trim();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not check the agent\'s account on this cluster member');
+      return;
+    }
+    if (have.toUpperCase() === want) return;
+    log.warn({ user: ADMIN_USER }, 'the agent\'s account on this node is not its own (a full state transfer brought the donor\'s accounts): re-making it on this node only');
+    await manager.secure(AbortSignal.timeout(120_000), false);
+  };
   const accounts = new MysqlAccounts(sql, flavor);
   const configuration = new Configuration({ rules, store, applier: mysqlApplier(sql, rules, writeConfig), log });
   const replication = createMysqlReplication({
@@ -176,7 +199,12 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       log.info({ user: ADMIN_USER }, 'datastore secured');
     },
 
-    ...adminConnection(sql, 'SELECT VERSION() AS v'),
+    async connect(): Promise<void> {
+      await ensureOwnAccount();
+      await admin.connect();
+    },
+    disconnect: admin.disconnect,
+    serverVersion: admin.serverVersion,
   };
   return manager;
 }
