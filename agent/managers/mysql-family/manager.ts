@@ -27,6 +27,7 @@ import { serverIdFor } from './server-id.js';
 import { nativePasswordHash } from './password-hash.js';
 import { createGalera } from './galera/capability.js';
 import { galeraSettings } from './galera/settings.js';
+import { sstInProgressSince } from './galera/sst-progress.js';
 
 // Rules files are data in the source tree (rules/), also when running from
 // dist/: resolve them from the installation root.
@@ -153,7 +154,14 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       // after a full outage) the cluster: the flag is dropped once the node
       // serves, so a later restart by the supervisor joins instead.
       const bootstrap = galera.plan() && galera.bootstrapPending() ? ['--wsrep-new-cluster'] : [];
-      return { argv: [server, `--defaults-file=${cnfFile}`, ...bootstrap], uid: u.uid, gid: u.gid, marker: cnfFile };
+      return {
+        argv: [server, `--defaults-file=${cnfFile}`, ...bootstrap], uid: u.uid, gid: u.gid, marker: cnfFile,
+        // A joiner opens its socket only once its SST is in, which takes as
+        // long as the data: the SST script (wsrep_sst_mariabackup) touches
+        // sst_in_progress when it starts receiving and removes it when done.
+        // Its own timeouts end a stalled transfer, and the server with it.
+        stillStarting: galera.plan() ? (startedAtMs) => sstInProgressSince(layout.dataDir, startedAtMs) : undefined,
+      };
     },
 
     async probe(): Promise<boolean> {
