@@ -4,10 +4,10 @@
 // then each joiner in turn); (a) the time a new member takes to join a
 // cluster holding BENCH_SIZE_GB (InstallCluster on a prepared instance: a
 // mariabackup SST from the donor) against the same copy done by hand
-// (cluster/galera-by-hand.ts), round after round on one donor. Target:
-// Coffer's join at most 1.3x the by-hand time.
+// (cluster/galera-by-hand.ts), round after round on one donor. Issue 13
+// sets no target; the ratio is reported with where the time went.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { call } from '../support/agent.js';
 import { socketOf } from '../support/dataset.js';
@@ -22,7 +22,6 @@ import { galeraJoinByHand } from './cluster/galera-by-hand.js';
 
 const S = 'cluster';
 const GIB = 1024 ** 3;
-const TARGET = 1.3;
 
 // BENCH_CLUSTER_LOG: a directory to keep the joiners' and the donor's agent logs in (mariadbd and the SST script write there), to see where a join's time goes.
 const LOG_DIR = process.env.BENCH_CLUSTER_LOG || '';
@@ -129,6 +128,11 @@ export async function benchCluster(o: BenchOptions, td: Teardown): Promise<Row[]
       // Where the time went: the SST script's and the server's own lines.
       console.log(`bench cluster: joiner's state-transfer lines, round ${r}:\n  ${sstLines(j).join('\n  ')}`);
       console.log(`bench cluster: donor's state-transfer lines, round ${r}:\n  ${sstLines(donor, donorLogFrom).join('\n  ')}`);
+      // What the SST sent besides the data: the donor's binary logs (the
+      // by-hand backup sends none).
+      const backupLog = path.join(donor.agent.baseDir, 'data', 'mariabackup.backup.log');
+      const binlogs = readdirSync(path.join(donor.agent.baseDir, 'data')).filter((f) => /^mysql-bin\.\d+$/.test(f));
+      console.log(`bench cluster: donor binary logs ${binlogs.map((f) => `${f} ${(statSync(path.join(donor.agent.baseDir, 'data', f)).size / 1e6).toFixed(1)} MB`).join(', ')}; SST backup log lines naming them:\n  ${existsSync(backupLog) ? readFileSync(backupLog, 'utf8').split('\n').filter((l) => /mysql-bin/.test(l)).join('\n  ') : '(no mariabackup.backup.log)'}`);
       keepLog(`join-${r}-joiner`, j);
       keepLog(`join-${r}-donor`, donor, donorLogFrom);
       await call(j.cluster, 'leaveCluster', { clusterId });
@@ -144,7 +148,7 @@ export async function benchCluster(o: BenchOptions, td: Teardown): Promise<Row[]
     row({
       suite: S,
       name: `Galera join, Coffer / by hand (median of ${pairs.length} round(s))`,
-      note: `${median.toFixed(2)}x (target <= ${TARGET}x): ${pairs.map((p) => `${p.coffer.toFixed(1)} s / ${p.hand.toFixed(1)} s`).join(', ')}`,
+      note: `${median.toFixed(2)}x: ${pairs.map((p) => `${p.coffer.toFixed(1)} s / ${p.hand.toFixed(1)} s`).join(', ')}`,
     }),
   );
   return rows;
