@@ -250,6 +250,10 @@ t.test('full outage: positions read, a node behind refused, bootstrap from the m
   for (const n of [a, c]) await collect(n.cluster.recoverCluster({ clusterId: CLUSTER, bootstrap: false, positions: [] }));
   for (const n of nodes) await waitFor('a cluster of 3 again', () => serving(n, 3), 180_000);
   for (const n of nodes) t.equal(await rows(n), 'a0,a1,a2,b0,b1,c0,c1', 'no committed row lost');
+  // The nodes behind rejoined by IST or, when the bootstrap node's gcache
+  // no longer held what they lacked, by a full SST: either way the agent's
+  // own account works on them.
+  for (const n of [a, c]) t.match(await usersThroughAgent(n), /alice/, `the agent's own account works on ${n.id.slice(0, 8)} after RecoverCluster`);
 });
 
 t.test('grow to 4 (the list rewritten on every member, the new one joins) and shrink back to 3: every row on every member', async (t) => {
