@@ -9,6 +9,7 @@ import { LifecycleServiceClient } from '../proto/gen/coffer/agent/v1/lifecycle.j
 import { AccountServiceClient } from '../proto/gen/coffer/agent/v1/accounts.js';
 import { BackupServiceClient } from '../proto/gen/coffer/agent/v1/backup.js';
 import { ReplicationServiceClient } from '../proto/gen/coffer/agent/v1/replication.js';
+import { ClusterServiceClient } from '../proto/gen/coffer/agent/v1/cluster.js';
 import { statusErrorOf } from '../lib/retryable.js';
 import { ControlError } from './errors.js';
 
@@ -17,6 +18,7 @@ export interface AgentClients {
   readonly accounts: AccountServiceClient;
   readonly backup: BackupServiceClient;
   readonly replication: ReplicationServiceClient;
+  readonly cluster: ClusterServiceClient;
   close(): void;
 }
 
@@ -40,13 +42,15 @@ export class AgentConnector {
     const accounts = new AccountServiceClient(address, this.creds, opts);
     const backup = new BackupServiceClient(address, this.creds, opts);
     const replication = new ReplicationServiceClient(address, this.creds, opts);
+    const cluster = new ClusterServiceClient(address, this.creds, opts);
     return {
       lifecycle,
       accounts,
       backup,
       replication,
+      cluster,
       close() {
-        for (const c of [lifecycle, accounts, backup, replication]) c.close();
+        for (const c of [lifecycle, accounts, backup, replication, cluster]) c.close();
       },
     };
   }

@@ -36,6 +36,11 @@ export interface ControlOptions {
   sourceLeaseSeconds?: number;
   /** How long a source whose lease ran out must also fail Ping before the control ejects it. Default 5. */
   failoverGraceSeconds?: number;
+  /**
+   * Configuration overrides every new cluster member's Prepare gets, as
+   * KEY=VALUE (tests give members small buffers: several share one host).
+   */
+  clusterMemberOverride?: string[];
 }
 
 export type { HostPort };
@@ -56,6 +61,8 @@ export interface CompiledControlConfig {
   readonly failoverGraceMs: number;
   /** The lease the conductor grants a set's source (≤ heartbeatExpiryMs). */
   readonly sourceLeaseMs: number;
+  /** Overrides every new cluster member's Prepare gets (--cluster-member-override). */
+  readonly clusterMemberOverrides: Readonly<Record<string, string>>;
 }
 
 export class ConfigError extends Error {
@@ -108,7 +115,18 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
     autoFailoverDefault: o.autoFailover === true,
     failoverGraceMs: seconds(o.failoverGraceSeconds, 5, '--failover-grace-seconds'),
     sourceLeaseMs: Math.min(seconds(o.sourceLeaseSeconds, 12, '--source-lease-seconds'), heartbeatExpiryMs),
+    clusterMemberOverrides: Object.freeze(overridesOf(o.clusterMemberOverride ?? [])),
   });
+}
+
+function overridesOf(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const m = /^([A-Za-z0-9_.-]+)=(.*)$/.exec(p);
+    if (!m) throw new ConfigError(`--cluster-member-override must be KEY=VALUE, got "${p}"`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
 }
 
 function storageOf(file: string | undefined): DeploymentStorage {

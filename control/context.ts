@@ -7,6 +7,7 @@ import type { CatalogStore } from './store/catalog.js';
 import type { InstanceStore, InstanceRow } from './store/instances.js';
 import type { BackupStore } from './store/backups.js';
 import type { TaskStore } from './store/tasks.js';
+import type { ClusterStore } from './store/clusters.js';
 import type { ComputeDriver, Allocation } from './compute/driver.js';
 import type { CertificateAuthority } from './ca/authority.js';
 import type { AgentConnector, AgentClients } from './agent-client.js';
@@ -23,11 +24,12 @@ export interface ControlContext {
   readonly instances: InstanceStore;
   readonly backups: BackupStore;
   readonly tasks: TaskStore;
+  readonly clusters: ClusterStore;
   readonly driver: ComputeDriver;
   readonly ca: CertificateAuthority;
   readonly connector: AgentConnector;
   readonly engine: TaskEngine;
-  /** Derives replication secrets (never stored). */
+  /** Derives replication and cluster secrets (never stored). */
   readonly replicationSecrets: ReplicationSecrets;
 }
 

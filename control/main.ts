@@ -65,6 +65,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--source-lease-seconds <n>', 'how long a replication source takes writes after its last confirmed heartbeat; automatic failover judges it gone after this (default 12, at most the heartbeat expiry)', num('--source-lease-seconds'))
     .option('--failover-grace-seconds <n>', 'with automatic failover: after the source\'s lease ran out, how long its agent must also fail to answer before a replica takes over (default 5)', num('--failover-grace-seconds'))
     .option('--backup-storage <file>', 'JSON file (mode 600: it holds credentials) choosing Swift or S3 for backups; default: local, under --data-dir (see docs/backup-storage.md)')
+    .addOption(new Option('--cluster-member-override <key=value>', 'a configuration override every new cluster member is prepared with (repeat for more); tests give members small buffers').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--step-delay-ms <n>', 'test seam: pause before each task step').argParser(num('--step-delay-ms')).hideHelp())
     .action((o: ControlOptions) => serve(o).catch(fail));
   const token = program.command('token').description('API tokens');

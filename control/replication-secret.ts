@@ -1,4 +1,5 @@
-// Replication secrets (docs/replication.md, "Names and secrets"): derived,
+// Replication and cluster secrets (docs/replication.md, "Names and
+// secrets"; docs/clusters.md, "Secrets"): derived,
 // never stored. Each is HMAC-SHA256, under a 0600 key file in the control's
 // data directory (created once), of the replica id (a per-replica account:
 // MariaDB/MySQL) or of "deployment" (one account for every replica:
@@ -36,6 +37,19 @@ export class ReplicationSecrets {
   /** The secret of `replicaId`'s account (scope replica) or of the deployment's. Hex: safe in every datastore's syntax. */
   secretFor(scope: SecretScope, replicaId: string): string {
     const subject = scope === 'replica' ? `replica:${replicaId}` : 'deployment';
+    return this.derive(subject);
+  }
+
+  /**
+   * A cluster's secret by the strategy's name for it (galera: "sst"), the
+   * same on every member: HMAC of the cluster id and that name, so every
+   * step of a retried workflow derives it again.
+   */
+  clusterSecret(clusterId: string, name: string): string {
+    return this.derive(`cluster:${clusterId}:${name}`);
+  }
+
+  private derive(subject: string): string {
     return createHmac('sha256', this.key).update(subject).digest('hex');
   }
 }

@@ -15,6 +15,7 @@ import { CatalogStore } from './store/catalog.js';
 import { InstanceStore } from './store/instances.js';
 import { BackupStore } from './store/backups.js';
 import { TaskStore } from './store/tasks.js';
+import { ClusterStore } from './store/clusters.js';
 import { OpenSsl } from './ca/openssl.js';
 import { CertificateAuthority } from './ca/authority.js';
 import { LocalDriver } from './compute/local.js';
@@ -27,13 +28,16 @@ import { restartWorkflow } from './workflows/restart.js';
 import { resizeWorkflow } from './workflows/resize.js';
 import { backupWorkflow } from './workflows/backup.js';
 import { REPLICATION_WORKFLOWS } from './workflows/replication/index.js';
+import { CLUSTER_WORKFLOWS } from './workflows/cluster/index.js';
 import { ReplicationSecrets } from './replication-secret.js';
 import { FailoverWatcher } from './replication/failover-watcher.js';
+import { RecoveryWatcher } from './cluster/recovery-watcher.js';
 import { addInstanceService } from './api/instance-service.js';
 import { addAccountService } from './api/account-service.js';
 import { addBackupService } from './api/backup-service.js';
 import { addCatalogService } from './api/catalog-service.js';
 import { addTaskService } from './api/task-service.js';
+import { addClusterService } from './api/cluster-service.js';
 import { startConductorServer } from './conductor/service.js';
 import { ConfigError } from './config.js';
 import { startRestServer, type RestServer } from './rest/server.js';
@@ -75,13 +79,14 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
     instances,
     backups: new BackupStore(db),
     tasks,
+    clusters: new ClusterStore(db),
     driver,
     ca,
     connector: new AgentConnector({ ca: ca.instancesCa.cert, cert: ca.control.cert, key: ca.control.key }),
     engine,
     replicationSecrets: ReplicationSecrets.open(config.dataDir),
   };
-  for (const w of [createWorkflow, deleteWorkflow, restartWorkflow, resizeWorkflow, backupWorkflow, ...REPLICATION_WORKFLOWS]) engine.register(w(context));
+  for (const w of [createWorkflow, deleteWorkflow, restartWorkflow, resizeWorkflow, backupWorkflow, ...REPLICATION_WORKFLOWS, ...CLUSTER_WORKFLOWS]) engine.register(w(context));
 
   const conductor = await startConductorServer(context);
   await driver.adopt(
@@ -102,11 +107,14 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
       addBackupService(server, context);
       addCatalogService(server, context);
       addTaskService(server, context);
+      addClusterService(server, context);
     },
   });
   const rest = await startRestServer(context, config.rest.host, config.rest.port);
   const failover = new FailoverWatcher(context);
   failover.start();
+  const recovery = new RecoveryWatcher(context);
+  recovery.start();
   log.info({ grpc: `${config.grpc.host}:${api.port}`, rest: `${config.rest.host}:${rest.port}`, conductor: `${config.conductor.host}:${conductor.port}`, resumedTasks: resumed, dataDir: config.dataDir, backupStorage: config.backupStorage.defaultStorage }, 'coffer-control listening');
 
   return {
@@ -116,6 +124,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
     rest,
     async stop() {
       await failover.stop();
+      await recovery.stop();
       await rest.close();
       await api.close(2000);
       await engine.stop();

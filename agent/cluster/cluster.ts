@@ -98,8 +98,10 @@ export class Cluster {
     const cap = this.capability();
     return this.deps.locked('InstallCluster', async () => {
       if (this.membership.get() && this.deps.running() && cap.serving(await cap.nodeStatus())) {
-        // Started by another path (boot, after the agent died mid-install):
-        // its account is checked again, as after any start.
+        // Started by another path (boot, after the agent died mid-install),
+        // or a first install cut off (the control died, the stream was
+        // cancelled) after the full copy: its account is checked again, as
+        // after any start, and re-made when it is the donor's.
         await this.deps.ensureOwnAccount();
         emit({ phase: 'done', message: 'already a serving member', percent: 100 });
         return (await this.context())!;
@@ -212,6 +214,7 @@ export class Cluster {
       } else {
         const s = await cap.nodeStatus();
         if (cap.serving(s)) {
+          // As in install: a rejoin cut off after a full copy left the donor's account.
           await this.deps.ensureOwnAccount();
           emit({ phase: 'done', message: 'already a serving member', percent: 100 });
           return (await this.context())!;

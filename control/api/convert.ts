@@ -4,6 +4,8 @@ import { InstanceStatus, type Instance, type ReplicaRef } from '../../proto/gen/
 import { BackupKind, BackupStatus, type Backup } from '../../proto/gen/coffer/control/v1/backups.js';
 import { TaskState, type Task } from '../../proto/gen/coffer/control/v1/tasks.js';
 import type { TaskEvent } from '../../proto/gen/coffer/control/v1/common.js';
+import { ClusterTask, type Cluster } from '../../proto/gen/coffer/control/v1/clusters.js';
+import type { ClusterRow } from '../store/clusters.js';
 import type { InstanceRow, InstanceStatus as Status, InstanceStore } from '../store/instances.js';
 import type { BackupRow } from '../store/backups.js';
 import type { StepRow, TaskRow } from '../store/tasks.js';
@@ -113,5 +115,22 @@ export function toTaskEvent(e: ProgressRecord): TaskEvent {
     bytesDone: e.bytes_done,
     bytesTotal: e.bytes_total,
     atMs: e.at,
+  };
+}
+
+export function toCluster(r: ClusterRow, members: readonly InstanceRow[], store: InstanceStore, heartbeatExpiryMs: number, now = Date.now()): Cluster {
+  return {
+    id: r.id,
+    name: r.name,
+    project: r.project,
+    datastore: r.datastore,
+    datastoreVersion: r.datastore_version,
+    strategy: r.strategy,
+    task: ClusterTask[`CLUSTER_TASK_${r.task}`],
+    taskId: r.task_id ?? '',
+    fault: r.fault_step ? { step: r.fault_step, message: r.fault_message ?? '', createdAtMs: r.updated_at } : undefined,
+    instances: members.map((m) => toInstance(m, store, heartbeatExpiryMs, now)),
+    createdAtMs: r.created_at,
+    updatedAtMs: r.updated_at,
   };
 }

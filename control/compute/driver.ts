@@ -44,12 +44,24 @@ export interface Allocation {
   readonly datastorePort: number;
   /** Driver-specific details (a directory, a domain name, a pod). */
   readonly details: Readonly<Record<string, string | number>>;
+  /**
+   * A cluster member's own cluster ports by name (docs/clusters.md "Ports":
+   * galera gmcast, ist, sst; redis-cluster bus), reachable on
+   * datastoreHost. Absent for an instance that is no cluster's member.
+   */
+  readonly clusterPorts?: Readonly<Record<string, number>>;
 }
 
 export interface ResourceRequest {
   readonly vcpus: number;
   readonly ramMb: number;
   readonly volumeGb: number;
+  /**
+   * A cluster member's named cluster ports (the strategy's names): the
+   * driver reserves one port per name, beside the client port, kept in the
+   * allocation's clusterPorts. An allocation that lacks some gets them.
+   */
+  readonly clusterPorts?: readonly string[];
 }
 
 /**

@@ -56,7 +56,7 @@ export class LocalDriver implements ComputeDriver {
     return path.join(this.dir(id), 'agent.json');
   }
 
-  async allocate(id: string, _resources: ResourceRequest, existing: Allocation | null): Promise<Allocation> {
+  async allocate(id: string, resources: ResourceRequest, existing: Allocation | null): Promise<Allocation> {
     const dir = this.dir(id);
     mkdirSync(this.root, { recursive: true, mode: 0o711 });
     chmodSync(this.deps.dataDir, 0o711);
@@ -65,9 +65,28 @@ export class LocalDriver implements ComputeDriver {
     chmodSync(dir, 0o711);
     chmodSync(path.join(dir, 'base'), 0o755);
     // The local driver has no volumes: the size is recorded, not enforced.
-    if (existing) return existing;
+    const base = existing ?? (await this.newAllocation(dir));
+    return this.withClusterPorts(base, resources.clusterPorts ?? []);
+  }
+
+  private async newAllocation(dir: string): Promise<Allocation> {
     const [agentPort, datastorePort] = await allocatePorts(2, this.deps.usedPorts());
     return { agentAddress: `127.0.0.1:${agentPort}`, datastoreHost: '127.0.0.1', datastorePort: datastorePort!, details: { dir } };
+  }
+
+  /**
+   * A cluster member's named ports on 127.0.0.1, so several members share
+   * this host: the ones the allocation has are kept (same id, same answer),
+   * missing names get a port none of the live instances holds.
+   */
+  private async withClusterPorts(a: Allocation, names: readonly string[]): Promise<Allocation> {
+    const have = a.clusterPorts ?? {};
+    const missing = names.filter((n) => !Object.hasOwn(have, n));
+    if (!missing.length) return a;
+    const agentPort = Number(a.agentAddress.split(':').pop());
+    const taken = new Set([...this.deps.usedPorts(), agentPort, a.datastorePort, ...Object.values(have)]);
+    const ports = await allocatePorts(missing.length, taken);
+    return { ...a, clusterPorts: { ...have, ...Object.fromEntries(missing.map((n, i) => [n, ports[i]!])) } };
   }
 
   async injectConfig(id: string, a: Allocation, config: AgentBootConfig, certs: CertSource): Promise<void> {

@@ -169,4 +169,30 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX instances_replica_of ON instances(replica_of) WHERE replica_of IS NOT NULL AND deleted_at IS NULL;
   ALTER TABLE instance_heartbeats ADD COLUMN replication TEXT NOT NULL DEFAULT '';
   `,
+  // 4: clusters (issue 13, docs/clusters.md). A member is an instance row
+  // whose cluster_id names its cluster; its cluster ports live in its
+  // compute allocation (JSON), beside its client port. cluster_role is the
+  // strategy's role of the member (redis-cluster: master or replica; '' for
+  // galera).
+  `
+  CREATE TABLE clusters (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL REFERENCES projects(name),
+    name TEXT NOT NULL,
+    datastore TEXT NOT NULL,
+    datastore_version TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    task TEXT NOT NULL DEFAULT 'NONE',
+    task_id TEXT,
+    fault_step TEXT,
+    fault_message TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deleted_at INTEGER
+  );
+  CREATE INDEX clusters_project ON clusters(project, id);
+  ALTER TABLE instances ADD COLUMN cluster_id TEXT;
+  ALTER TABLE instances ADD COLUMN cluster_role TEXT NOT NULL DEFAULT '';
+  CREATE INDEX instances_cluster ON instances(cluster_id) WHERE cluster_id IS NOT NULL;
+  `,
 ];

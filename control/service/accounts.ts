@@ -2,7 +2,11 @@
 // caller's project owns the instance and it is ACTIVE. For a datastore that
 // does not replicate its accounts (Redis), a user change on a member of a
 // replication set is relayed to every member, so that the set keeps one set
-// of users whichever member is the source (docs/replication.md).
+// of users whichever member is the source (docs/replication.md). The same
+// for a cluster whose strategy does not replicate accounts (Redis Cluster:
+// a client following MOVED redirects uses one credential everywhere,
+// docs/clusters.md); a Galera cluster replicates them itself, so a change
+// through any member's id is made once.
 import type { Database, User } from '../../proto/gen/coffer/agent/v1/common.js';
 import { agentCall, relayAgentError, type AgentClients } from '../agent-client.js';
 import { withAgent, type ControlContext } from '../context.js';
@@ -11,6 +15,7 @@ import type { Caller } from './caller.js';
 import { findInstance } from './instances.js';
 import type { InstanceRow } from '../store/instances.js';
 import { managerOf, REPLICATION_TRAITS } from '../workflows/replication/datastores.js';
+import { strategyOf } from '../workflows/cluster/strategies.js';
 
 export interface UserRef {
   name: string;
@@ -31,8 +36,16 @@ async function onAgent<T>(c: ControlContext, caller: Caller, instanceId: string,
 
 const call = <Res = unknown>(a: AgentClients, method: string, req: object): Promise<Res> => agentCall<Res>(a.accounts, method, req);
 
-/** The other members of the instance's replication set, when its datastore does not replicate account changes. */
+/** The other members of the instance's cluster, when its strategy does not replicate account changes. */
+function clusterPeers(c: ControlContext, r: InstanceRow): InstanceRow[] {
+  const cluster = r.cluster_id ? c.clusters.get(r.cluster_id) : undefined;
+  if (!cluster || strategyOf(cluster).replicatesAccounts) return [];
+  return c.instances.clusterMembers(cluster.id).filter((m) => m.id !== r.id);
+}
+
+/** The other members of the instance's replication set or cluster, when its datastore does not replicate account changes. */
 function accountPeers(c: ControlContext, r: InstanceRow): InstanceRow[] {
+  if (r.cluster_id) return clusterPeers(c, r);
   const traits = REPLICATION_TRAITS[managerOf(c, r)];
   if (!traits || traits.replicatesAccounts) return [];
   const source = r.replica_of ? c.instances.get(r.replica_of) : r;
@@ -46,10 +59,10 @@ function accountPeers(c: ControlContext, r: InstanceRow): InstanceRow[] {
  * or whose agent refuses, is named in a 409 after the others got the change,
  * so the caller knows where to repeat it.
  */
-async function onSet(c: ControlContext, caller: Caller, instanceId: string, what: string, fn: (a: AgentClients) => Promise<void>): Promise<void> {
+async function onSet(c: ControlContext, caller: Caller, instanceId: string, what: string, fn: (a: AgentClients) => Promise<void>, peersOf = accountPeers): Promise<void> {
   await onAgent(c, caller, instanceId, fn);
   const missed: string[] = [];
-  for (const m of accountPeers(c, findInstance(c, caller, instanceId))) {
+  for (const m of peersOf(c, findInstance(c, caller, instanceId))) {
     if (m.status !== 'ACTIVE') {
       missed.push(`${m.name} (${m.id}, ${m.status})`);
       continue;
@@ -61,7 +74,8 @@ async function onSet(c: ControlContext, caller: Caller, instanceId: string, what
     }
   }
   if (missed.length) {
-    throw conflict(`${what} was made on instance ${instanceId} but not on these members of its replication set, which keep their own users: ${missed.join('; ')}; repeat it on each once it is ACTIVE`);
+    const group = findInstance(c, caller, instanceId).cluster_id ? 'cluster' : 'replication set';
+    throw conflict(`${what} was made on instance ${instanceId} but not on these members of its ${group}, which keep their own users: ${missed.join('; ')}; repeat it on each once it is ACTIVE`);
   }
 }
 
@@ -125,15 +139,22 @@ export const grantAccess = (c: ControlContext, caller: Caller, instanceId: strin
 export const revokeAccess = (c: ControlContext, caller: Caller, instanceId: string, u: UserRef, database: string): Promise<void> =>
   onAgent(c, caller, instanceId, async (a) => void (await call(a, 'revokeAccess', { ...u, database })));
 
-/** Enables root (with `password`, or a generated one) and returns its name and password. */
-export const enableRoot = (c: ControlContext, caller: Caller, instanceId: string, password: string): Promise<{ name: string; password: string }> =>
-  onAgent(c, caller, instanceId, async (a) => {
-    const r = await call<{ user?: User; password: string }>(a, 'enableRoot', { password });
-    return { name: r.user?.name || 'root', password: r.password };
-  });
+/**
+ * Enables root (with `password`, or a generated one) and returns its name
+ * and password. Where the members keep their own accounts, every other
+ * member is given the same password.
+ */
+export async function enableRoot(c: ControlContext, caller: Caller, instanceId: string, password: string): Promise<{ name: string; password: string }> {
+  let out = { name: 'root', password };
+  await onSet(c, caller, instanceId, 'the root enable', async (a) => {
+    const r = await call<{ user?: User; password: string }>(a, 'enableRoot', { password: out.password });
+    out = { name: r.user?.name || 'root', password: r.password };
+  }, clusterPeers);
+  return out;
+}
 
 export const disableRoot = (c: ControlContext, caller: Caller, instanceId: string): Promise<void> =>
-  onAgent(c, caller, instanceId, async (a) => void (await call(a, 'disableRoot', {})));
+  onSet(c, caller, instanceId, 'the root disable', async (a) => void (await call(a, 'disableRoot', {})), clusterPeers);
 
 export const isRootEnabled = (c: ControlContext, caller: Caller, instanceId: string): Promise<boolean> =>
   onAgent(c, caller, instanceId, async (a) => (await call<{ enabled: boolean }>(a, 'isRootEnabled', {})).enabled);

@@ -116,8 +116,16 @@ function startTask(c: ControlContext, r: InstanceRow, kind: string, status: Inst
   return id;
 }
 
+/** 400 for an instance that is a cluster's member: `doing` is done to the cluster as a whole. */
+function refuseClusterMember(c: ControlContext, r: InstanceRow, doing: string): void {
+  if (!r.cluster_id) return;
+  const cluster = c.clusters.get(r.cluster_id);
+  throw invalid(`instance ${r.name} (${r.id}) is a member of cluster ${cluster?.name ?? r.cluster_id} (${r.cluster_id}): ${doing}`);
+}
+
 export function deleteInstance(c: ControlContext, caller: Caller, id: string): string {
   const r = findInstance(c, caller, id);
+  refuseClusterMember(c, r, 'shrink the cluster to remove it, or delete the cluster');
   // Its replicas would follow nothing (issue 12): the caller chooses what becomes of them.
   const replicas = c.instances.replicasOf(r.id);
   if (replicas.length) {
@@ -136,6 +144,8 @@ export function restartInstance(c: ControlContext, caller: Caller, id: string): 
 
 export function resizeVolume(c: ControlContext, caller: Caller, id: string, volumeSizeGb: number): string {
   const r = findInstance(c, caller, id);
+  // Every member of a cluster has the same volume size.
+  refuseClusterMember(c, r, 'its members keep one volume size; a cluster\'s volumes are not resized one by one');
   if (!Number.isInteger(volumeSizeGb) || volumeSizeGb > MAX_VOLUME_GB) throw invalid(`volume size must be an integer up to ${MAX_VOLUME_GB} GB`);
   if (volumeSizeGb <= r.volume_size_gb) throw invalid(`volume_size_gb must be larger than the current ${r.volume_size_gb} GB`);
   return startTask(c, r, 'resize', 'RESIZE', { instanceId: r.id, volumeGb: volumeSizeGb });

@@ -107,6 +107,10 @@ export function createReplicas(
   if (count > 1 && name.length > 253) throw invalid(`name is too long for ${count} replicas: they are named NAME-1 to NAME-${count}, at most 255 characters`);
 
   const source = findInstance(c, caller, sourceId);
+  if (source.cluster_id) {
+    // A switchover or eject would make a cluster member a replica of another instance.
+    throw invalid(`instance ${source.name} (${source.id}) is a member of cluster ${c.clusters.get(source.cluster_id)?.name ?? source.cluster_id} (${source.cluster_id}): its members are not replication sources`);
+  }
   if (source.replica_of) {
     const of = c.instances.get(source.replica_of);
     const named = of ? `${of.name} (${of.id})` : source.replica_of;

@@ -1,6 +1,9 @@
 // Cluster records (issue 13, docs/clusters.md). A cluster's members are
-// instance rows whose cluster_id names it. CONTRACT: the row shape below is
-// fixed; the store's methods are filled in by the control's cluster work.
+// instance rows whose cluster_id names it (InstanceStore.clusterMembers).
+// The row shape below is the contract the REST bridge and the gRPC view
+// read.
+import type { Db } from '../db/database.js';
+import { scopeWhere, type Scope } from './scope.js';
 
 /**
  * Trove's cluster tasks (numeric ids in REST's task.id and the proto's
@@ -44,4 +47,67 @@ export interface ClusterRow {
   created_at: number;
   updated_at: number;
   deleted_at: number | null;
+}
+
+export type NewCluster = Pick<ClusterRow, 'id' | 'project' | 'name' | 'datastore' | 'datastore_version' | 'strategy'>;
+
+export type ClusterPatch = Partial<Pick<ClusterRow, 'task' | 'task_id' | 'fault_step' | 'fault_message'>>;
+
+export class ClusterStore {
+  constructor(private readonly db: Db) {}
+
+  insert(c: NewCluster, now = Date.now()): void {
+    this.db
+      .prepare(
+        `INSERT INTO clusters (id, project, name, datastore, datastore_version, strategy, task, created_at, updated_at)
+         VALUES (@id, @project, @name, @datastore, @datastore_version, @strategy, 'NONE', @now, @now)`,
+      )
+      .run({ ...c, now });
+  }
+
+  /** A live cluster visible to the scope (undefined for another project's or a deleted one). */
+  get(id: string, scope?: Scope): ClusterRow | undefined {
+    const w = scope ? scopeWhere(scope) : { sql: '1 = 1', params: [] };
+    return this.db.prepare(`SELECT * FROM clusters WHERE id = ? AND deleted_at IS NULL AND ${w.sql}`).get(id, ...w.params) as ClusterRow | undefined;
+  }
+
+  /** A page in id order, after `afterId`. */
+  list(scope: Scope, limit: number, afterId: string): ClusterRow[] {
+    const w = scopeWhere(scope);
+    return this.db
+      .prepare(`SELECT * FROM clusters WHERE deleted_at IS NULL AND ${w.sql} AND id > ? ORDER BY id LIMIT ?`)
+      .all(...w.params, afterId, limit) as ClusterRow[];
+  }
+
+  /** Every live cluster (the recovery watcher's round). */
+  all(): ClusterRow[] {
+    return this.db.prepare('SELECT * FROM clusters WHERE deleted_at IS NULL ORDER BY created_at').all() as ClusterRow[];
+  }
+
+  update(id: string, patch: ClusterPatch, now = Date.now()): void {
+    const keys = Object.keys(patch);
+    if (!keys.length) return;
+    const set = keys.map((k) => `${k} = @${k}`).join(', ');
+    this.db.prepare(`UPDATE clusters SET ${set}, updated_at = @now WHERE id = @id`).run({ ...patch, id, now });
+  }
+
+  markDeleted(id: string, now = Date.now()): void {
+    this.db.prepare("UPDATE clusters SET deleted_at = ?, updated_at = ?, task = 'NONE', task_id = NULL WHERE id = ?").run(now, now, id);
+  }
+
+  /**
+   * The next member number of a cluster (NAME-member-N): one past the
+   * highest any member ever had, removed members included, so a name is
+   * never given twice in one cluster.
+   */
+  nextMemberNumber(clusterId: string, clusterName: string): number {
+    const rows = this.db.prepare('SELECT name FROM instances WHERE cluster_id = ?').all(clusterId) as Array<{ name: string }>;
+    const prefix = `${clusterName}-member-`;
+    let max = 0;
+    for (const r of rows) {
+      const n = r.name.startsWith(prefix) ? Number(r.name.slice(prefix.length)) : NaN;
+      if (Number.isInteger(n) && n > max) max = n;
+    }
+    return Math.max(max, rows.length) + 1;
+  }
 }

@@ -38,6 +38,10 @@ export interface InstanceRow {
   auto_failover: number;
   /** 1: ejected while it was gone; told FENCED until it has rejoined as a replica. */
   fenced: number;
+  /** The cluster this instance is a member of (store/clusters.ts), if any. */
+  cluster_id: string | null;
+  /** The member's role in its cluster's strategy (redis-cluster: master, replica); '' for none. */
+  cluster_role: string;
 }
 
 export interface FaultRow {
@@ -56,7 +60,8 @@ export interface HeartbeatRow {
   replication: string;
 }
 
-export type NewInstance = Pick<InstanceRow, 'id' | 'project' | 'name' | 'datastore' | 'datastore_version' | 'flavor_id' | 'volume_size_gb' | 'restored_from_backup_id'>;
+export type NewInstance = Pick<InstanceRow, 'id' | 'project' | 'name' | 'datastore' | 'datastore_version' | 'flavor_id' | 'volume_size_gb' | 'restored_from_backup_id'> &
+  Partial<Pick<InstanceRow, 'cluster_id' | 'cluster_role'>>;
 
 export class InstanceStore {
   constructor(private readonly db: Db) {}
@@ -65,11 +70,11 @@ export class InstanceStore {
     this.db
       .prepare(
         `INSERT INTO instances (id, project, name, status, datastore, datastore_version, flavor_id, volume_size_gb,
-           restored_from_backup_id, created_at, updated_at)
+           restored_from_backup_id, cluster_id, cluster_role, created_at, updated_at)
          VALUES (@id, @project, @name, 'BUILD', @datastore, @datastore_version, @flavor_id, @volume_size_gb,
-           @restored_from_backup_id, @now, @now)`,
+           @restored_from_backup_id, @cluster_id, @cluster_role, @now, @now)`,
       )
-      .run({ ...i, now });
+      .run({ cluster_id: null, cluster_role: '', ...i, now });
   }
 
   /** An instance visible to the scope (undefined for another project's). */
@@ -91,7 +96,7 @@ export class InstanceStore {
     return this.db.prepare('SELECT * FROM instances WHERE deleted_at IS NULL').all() as InstanceRow[];
   }
 
-  update(id: string, patch: Partial<Pick<InstanceRow, 'status' | 'task_id' | 'compute' | 'host' | 'port' | 'agent_port' | 'volume_size_gb' | 'replica_of' | 'auto_failover' | 'fenced'>>, now = Date.now()): void {
+  update(id: string, patch: Partial<Pick<InstanceRow, 'status' | 'task_id' | 'compute' | 'host' | 'port' | 'agent_port' | 'volume_size_gb' | 'replica_of' | 'auto_failover' | 'fenced' | 'cluster_id' | 'cluster_role'>>, now = Date.now()): void {
     const keys = Object.keys(patch);
     if (!keys.length) return;
     const set = keys.map((k) => `${k} = @${k}`).join(', ');
@@ -121,9 +126,25 @@ export class InstanceStore {
     return this.db.prepare('SELECT * FROM instance_heartbeats WHERE instance_id = ?').get(id) as HeartbeatRow | undefined;
   }
 
-  /** Ports already given to live instances, so the driver does not hand them out twice. */
-  usedPorts(): Set<number> {
-    const rows = this.db.prepare('SELECT port, agent_port FROM instances WHERE deleted_at IS NULL').all() as Array<{ port: number; agent_port: number }>;
-    return new Set(rows.flatMap((r) => [r.port, r.agent_port]).filter((p) => p > 0));
+  /** The live members of a cluster, in creation order. */
+  clusterMembers(clusterId: string): InstanceRow[] {
+    return this.db.prepare('SELECT * FROM instances WHERE cluster_id = ? AND deleted_at IS NULL ORDER BY created_at, rowid').all(clusterId) as InstanceRow[];
   }
+
+  /**
+   * Ports already given to live instances, so the driver does not hand them
+   * out twice: the client and agent ports, and a cluster member's cluster
+   * ports (kept in its allocation).
+   */
+  usedPorts(): Set<number> {
+    const rows = this.db.prepare('SELECT port, agent_port, compute FROM instances WHERE deleted_at IS NULL').all() as Array<{ port: number; agent_port: number; compute: string | null }>;
+    return new Set(rows.flatMap((r) => [r.port, r.agent_port, ...clusterPortsOf(r.compute)]).filter((p) => p > 0));
+  }
+}
+
+/** The cluster ports recorded in an allocation's JSON (none for a standalone). */
+function clusterPortsOf(compute: string | null): number[] {
+  if (!compute) return [];
+  const ports = (JSON.parse(compute) as { clusterPorts?: Record<string, number> }).clusterPorts;
+  return ports ? Object.values(ports) : [];
 }

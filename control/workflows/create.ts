@@ -18,7 +18,8 @@ export interface CreateData {
   instanceId: string;
   manager: string;
   managerVersion: string;
-  resources: { vcpus: number; ramMb: number; volumeGb: number };
+  /** clusterPorts: a cluster member's named cluster ports (the driver reserves them). */
+  resources: { vcpus: number; ramMb: number; volumeGb: number; clusterPorts?: string[] };
   prepare: { rootPassword: string; databases: Database[]; users: User[]; overrides: Record<string, string> };
   /** Restore from this backup (its artifact JSON), when created from a backup. */
   restore: { backupId: string; artifact: string } | null;

@@ -84,7 +84,10 @@ export interface BackupMetadata {
   backupId: string;
   type: BackupType;
   parentId: string;
-  /** Backup strategy: mariabackup, mysqldump, pg_basebackup, pg_dump, redis-rdb. */
+  /**
+   * Backup strategy: mariabackup, mysqldump, pg_basebackup, pg_dump, redis-rdb-acl (an RDB with the
+   * tenant ACL users before it; old redis-rdb backups still restore).
+   */
   strategy: string;
   datastore: string;
   datastoreVersion: string;
