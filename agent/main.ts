@@ -122,7 +122,10 @@ Examples:
       status: async () => {
         const s = agent.state.get();
         const replication = await agent.replication.status();
-        return { state: STATE_TO_PROTO[s.state], reason: s.reason, agentVersion: AGENT_VERSION, datastorePort: config.datastorePort, replication };
+        // A cluster member's wsrep view rides along (one local status query);
+        // a failure to read it must not stop the heartbeat.
+        const cluster = agent.manager.cluster ? await agent.cluster.context().catch(() => undefined) : undefined;
+        return { state: STATE_TO_PROTO[s.state], reason: s.reason, agentVersion: AGENT_VERSION, datastorePort: config.datastorePort, replication, cluster };
       },
       onAnswer: (res, sentAtMs) => agent.replication.onVerdict(res.sourceVerdict, Number(res.sourceLeaseMs), sentAtMs),
     });

@@ -7,7 +7,7 @@
 //
 // The node's status is read as the OS root over the socket (unix_socket),
 // not through the agent's account: a joiner's accounts are its donor's
-// until the agent re-keys its own (rekeyAdmin), and that must be possible.
+// until the agent re-makes its own (the manager's connect), and that must be possible.
 import { chownSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ProcessRunner } from '../../../../lib/process-runner.js';
