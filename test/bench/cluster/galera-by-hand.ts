@@ -10,12 +10,13 @@
 // timed until the node is Synced in the primary component. The transport
 // is socat over TCP on 127.0.0.1 as in Galera's own SST (a local pipe would
 // save a hop the SST cannot).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { socketOf } from '../../support/dataset.js';
 import { freePort } from '../../support/ports.js';
 import { run, runPipeline, type Teardown } from '../harness.js';
 import { startDaemon, until, type Daemon } from '../replication/daemon.js';
+import { handServer } from '../replication/hand-server.js';
 import { Phases } from '../replication/phases.js';
 import { mariadbSql } from '../replication/mariadb-sql.js';
 
@@ -38,30 +39,14 @@ export interface HandJoin {
 }
 
 export async function galeraJoinByHand(td: Teardown, dir: string, donor: DonorForHand, serverId: number): Promise<HandJoin> {
-  const data = path.join(dir, 'data');
-  const work = path.join(dir, 'work');
-  for (const d of [data, path.join(work, 'target'), path.join(work, 'tmp'), path.join(dir, 'run'), path.join(dir, 'tmp')]) mkdirSync(d, { recursive: true, mode: 0o755 });
-  const socket = path.join(dir, 'run', 'j.sock');
-  const [port, gmcast, ist, sst, streamPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const { data, work, socket, port, lines } = await handServer(dir, 'j', serverId);
+  const [gmcast, ist, sst, streamPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const cnf = path.join(dir, 'my.cnf');
   const log = path.join(dir, 'mariadbd.log');
   writeFileSync(
     cnf,
     [
-      '[mysqld]',
-      `datadir = ${data}`,
-      `socket = ${socket}`,
-      `port = ${port}`,
-      'bind-address = 127.0.0.1',
-      `pid-file = ${path.join(dir, 'run', 'j.pid')}`,
-      `tmpdir = ${path.join(dir, 'tmp')}`,
-      'skip-name-resolve',
-      // What Coffer's members run with (its template and galera/settings.ts).
-      'innodb_buffer_pool_size = 128M',
-      `server_id = ${serverId}`,
-      'log_bin = mysql-bin',
-      'binlog_format = ROW',
-      'log_slave_updates = ON',
+      ...lines,
       'innodb_autoinc_lock_mode = 2',
       'wsrep_on = ON',
       'wsrep_provider = /usr/lib/galera/libgalera_smm.so',
