@@ -84,10 +84,7 @@ export class Agent {
         stop: async () => stopDatastore(this.ctx, true),
         start: async () => startDatastore(this.ctx),
       },
-      rekeyAdmin: async (signal) => {
-        await deps.manager.secure(signal, false);
-        await deps.manager.connect();
-      },
+      ensureOwnAccount: () => deps.manager.connect(),
       log: deps.log.child({ component: 'cluster' }),
     });
   }

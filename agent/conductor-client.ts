@@ -14,12 +14,13 @@ import type { Logger } from '../lib/logger.js';
 import { ConductorServiceClient, SourceVerdict, type HeartbeatResponse } from '../proto/gen/coffer/control/v1/conductor.js';
 import type { DatastoreState } from '../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { ReplicationStatus } from '../proto/gen/coffer/agent/v1/replication_state.js';
+import type { ClusterContext } from '../proto/gen/coffer/agent/v1/cluster.js';
 
 /** The control's certificate names it so, whatever address it is reached at. */
 const CONTROL_NAME = 'coffer-control';
 
 export interface HeartbeatSource {
-  (): Promise<{ state: DatastoreState; reason: string; agentVersion: string; datastorePort: number; replication?: ReplicationStatus }>;
+  (): Promise<{ state: DatastoreState; reason: string; agentVersion: string; datastorePort: number; replication?: ReplicationStatus; cluster?: ClusterContext }>;
 }
 
 /** What the control answered to the heartbeat sent at `sentAtMs`. */
@@ -90,6 +91,7 @@ export class ConductorClient {
         agentVersion: s.agentVersion,
         datastorePort: s.datastorePort,
         replication: s.replication,
+        cluster: s.cluster,
       });
       if (this.reachable !== true) this.opts.log.info('conductor reachable; heartbeats flowing');
       this.reachable = true;

@@ -9,7 +9,7 @@ import { ProcessRunner } from '../lib/process-runner.js';
 import { installShutdown } from '../lib/shutdown.js';
 import { compileAgentConfig, ConfigError, DEFAULT_CONFIG_PATH, readConfigFile, type AgentOptions } from './config.js';
 import { layoutFor } from './layout.js';
-import { MANAGERS } from './managers/registry.js';
+import { DATASTORES } from './managers/catalog.js';
 import { Agent, AGENT_VERSION } from './agent.js';
 import { startAgentServer } from './server.js';
 import { Backups } from './backup/backups.js';
@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<void> {
     .version(AGENT_VERSION)
     .option('--config <file>', `JSON configuration file (default ${DEFAULT_CONFIG_PATH}; flags win over it)`)
     .option('--listen <host:port>', 'gRPC listen address (default 127.0.0.1:8790)')
-    .addOption(new Option('--datastore <name>', 'datastore to manage').choices([...MANAGERS.keys()]))
+    .addOption(new Option('--datastore <name>', 'datastore to manage').choices([...DATASTORES.keys()]))
     .option('--datastore-version <version>', 'datastore version (default: the datastore\'s newest)')
     .option('--base-dir <dir>', 'directory for data, config, run files and agent state (default /var/lib/coffer)')
     .option('--datastore-port <port>', 'TCP port of the datastore', parsePort)
@@ -75,7 +75,7 @@ Examples:
       backupDir: o.backupDir,
       backupKeyFile: o.backupKeyFile,
     };
-    config = compileAgentConfig(fileOpts, flags, MANAGERS);
+    config = compileAgentConfig(fileOpts, flags, DATASTORES);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`coffer-agent: ${err.message}\n`);
@@ -94,7 +94,8 @@ Examples:
   });
   const runner = new ProcessRunner(log);
   const layout = layoutFor(config.baseDir);
-  const factory = MANAGERS.get(config.datastore)!;
+  // Only the chosen datastore's manager and driver are loaded (catalog.ts).
+  const factory = await DATASTORES.get(config.datastore)!.load();
   const manager = factory.create({ config, layout, runner, log });
   const agent = new Agent({ config, layout, manager, runner, log });
 
@@ -121,7 +122,10 @@ Examples:
       status: async () => {
         const s = agent.state.get();
         const replication = await agent.replication.status();
-        return { state: STATE_TO_PROTO[s.state], reason: s.reason, agentVersion: AGENT_VERSION, datastorePort: config.datastorePort, replication };
+        // A cluster member's wsrep view rides along (one local status query);
+        // a failure to read it must not stop the heartbeat.
+        const cluster = agent.manager.cluster ? await agent.cluster.context().catch(() => undefined) : undefined;
+        return { state: STATE_TO_PROTO[s.state], reason: s.reason, agentVersion: AGENT_VERSION, datastorePort: config.datastorePort, replication, cluster };
       },
       onAnswer: (res, sentAtMs) => agent.replication.onVerdict(res.sourceVerdict, Number(res.sourceLeaseMs), sentAtMs),
     });

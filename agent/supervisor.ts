@@ -24,6 +24,14 @@ export interface ChildSpec {
    */
   readonly stopSignal?: NodeJS.Signals;
   readonly stopScope?: 'group' | 'process';
+  /**
+   * True while a child that does not answer yet is still legitimately
+   * starting (a Galera joiner receiving its full state transfer answers
+   * only once the copy is in, however long that takes): the ready timeout
+   * waits for it. Given the child's start time, to tell a stale sign left
+   * by an earlier run from this child's.
+   */
+  readonly stillStarting?: (startedAtMs: number) => boolean;
 }
 
 export interface SupervisorOptions {
@@ -142,7 +150,7 @@ export class Supervisor {
         this.readyChild = child;
         return;
       }
-      if (Date.now() > deadline) {
+      if (Date.now() > deadline && !spec.stillStarting?.(this.startedAtMs)) {
         const tailText = child.outputTail();
         await this.killChild(HALF_STARTED_GRACE_MS);
         throw new AgentError('AGENT_ERR_TIMEOUT', `${program} did not answer within ${this.opts.readyTimeoutMs ?? 120_000} ms: ${tailText}`);

@@ -9,7 +9,6 @@ import { installShutdown } from '../lib/shutdown.js';
 import { compileControlConfig, ConfigError, type ControlOptions } from './config.js';
 import { openDatabase } from './db/database.js';
 import { createToken, validProjectName } from './store/tokens.js';
-import { defaultAgentBin, startControl } from './server.js';
 
 const VERSION = '0.1.0';
 
@@ -30,6 +29,9 @@ function fail(err: unknown): never {
 }
 
 async function serve(o: ControlOptions): Promise<void> {
+  // Loaded here, not at the top: the servers, the REST bridge and the task
+  // engine cost ~0.5 s of CPU to load, which `token create` does not need.
+  const { defaultAgentBin, startControl } = await import('./server.js');
   let config;
   try {
     config = compileControlConfig(o, defaultAgentBin(repoRoot()));

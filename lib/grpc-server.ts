@@ -74,6 +74,42 @@ function fixMapEntryNames(bin: Buffer): Buffer {
 /** The reflection service's own names (it serves v1 and v1alpha). */
 const REFLECTION_SERVICES = ['grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
 
+/**
+ * Serves reflection now but builds its index on the first reflection call.
+ * Building it (decoding and indexing the whole schema, twice: v1 and
+ * v1alpha) cost every agent and control start ~0.3 s of CPU, for a service
+ * only grpcurl and `buf curl` call. The services are registered with the
+ * definitions the library itself adds (taken from an instance over an empty
+ * schema); their handlers hand each call to the full instance's.
+ */
+function addReflectionOnFirstUse(server: grpc.Server, build: () => ReflectionService): void {
+  const capture = (into: Map<string, grpc.UntypedServiceImplementation>, defs?: Map<string, grpc.ServiceDefinition>) => ({
+    addService(def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation) {
+      const name = Object.values(def)[0]!.path.split('/')[1]!;
+      into.set(name, impl);
+      defs?.set(name, def);
+    },
+  });
+  const defs = new Map<string, grpc.ServiceDefinition>();
+  new ReflectionService({}, { services: [] }).addToServer(capture(new Map(), defs));
+  let full: Map<string, grpc.UntypedServiceImplementation> | null = null;
+  const handlersOf = (name: string): grpc.UntypedServiceImplementation => {
+    if (!full) {
+      const built = new Map<string, grpc.UntypedServiceImplementation>();
+      build().addToServer(capture(built));
+      full = built;
+    }
+    return full.get(name)!;
+  };
+  for (const [name, def] of defs) {
+    const handlers: grpc.UntypedServiceImplementation = {};
+    for (const method of Object.keys(def)) {
+      handlers[method] = ((call: unknown, callback: unknown) => (handlersOf(name)[method] as Function)(call, callback)) as grpc.UntypedHandleCall;
+    }
+    server.addService(def, handlers);
+  }
+}
+
 /** Records the full name of every service added to `server` from now on. */
 function recordServices(server: grpc.Server): Set<string> {
   const served = new Set<string>();
@@ -126,7 +162,7 @@ export async function startGrpcServer(opts: {
   opts.register(server);
   // Reflection lists what this server serves, not every service in the
   // schema: a client must not be offered a service that answers UNIMPLEMENTED.
-  new ReflectionService(reflectionPackage(), { services: [...served, ...REFLECTION_SERVICES] }).addToServer(server);
+  addReflectionOnFirstUse(server, () => new ReflectionService(reflectionPackage(), { services: [...served, ...REFLECTION_SERVICES] }));
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${opts.port}`, serverCredentials(opts.tls), (err, p) => (err ? reject(err) : resolve(p))),

@@ -24,8 +24,13 @@ export interface ClusterDeps {
   readonly requirePrepared: (what: string) => void;
   readonly running: () => boolean;
   readonly datastoreControl: DatastoreControl;
-  /** Re-makes the agent's own account on this node only (a joiner's accounts are its donor's after a full copy). */
-  readonly rekeyAdmin: (signal: AbortSignal) => Promise<void>;
+  /**
+   * Makes sure the agent's own account on this node is its own, re-made
+   * on this node only when not (a node's accounts are its donor's after a
+   * full copy). The manager's connect does it at every start; called again
+   * once the node serves.
+   */
+  readonly ensureOwnAccount: () => Promise<void>;
   readonly log: Logger;
   /** How long a node may take to serve (a joiner's full copy included). */
   readonly joinTimeoutMs?: number;
@@ -72,7 +77,7 @@ export class Cluster {
   validateInstall(req: InstallClusterRequest): ClusterPlan {
     const cap = this.capability();
     checkStrategy(cap, req.strategy, this.deps.datastore);
-    checkClusterId(req.clusterId);
+    checkClusterId(req.clusterId, req.strategy, cap.maxClusterIdLength?.(req.strategy) ?? 64);
     const self = checkMembers(cap, req.strategy, req.members, this.deps.instanceId);
     checkSecrets(cap, req.strategy, req.secrets);
     this.deps.requirePrepared('install a cluster');
@@ -93,10 +98,11 @@ export class Cluster {
     const cap = this.capability();
     return this.deps.locked('InstallCluster', async () => {
       if (this.membership.get() && this.deps.running() && cap.serving(await cap.nodeStatus())) {
-        // A joiner whose first install was cut off (the control died, the
-        // stream was cancelled) after its full copy but before it re-keyed
-        // its own account holds the donor's: re-key it now (idempotent).
-        if (!req.bootstrap) await this.deps.rekeyAdmin(signal);
+        // Started by another path (boot, after the agent died mid-install),
+        // or a first install cut off (the control died, the stream was
+        // cancelled) after the full copy: its account is checked again, as
+        // after any start, and re-made when it is the donor's.
+        await this.deps.ensureOwnAccount();
         if (cap.join) await cap.join(plan, req.secrets, emit, signal);
         emit({ phase: 'done', message: 'already a serving member', percent: 100 });
         return (await this.context())!;
@@ -107,7 +113,7 @@ export class Cluster {
       this.membership.set({ strategy: plan.strategy, clusterId: plan.clusterId, members: plan.members });
       throwIfCancelled(signal, 'InstallCluster');
       emit({ phase: 'start', message: req.bootstrap ? 'starting a new cluster' : 'starting and joining (a full state transfer from a member)', percent: 20 });
-      await this.startAndServe(cap, req.bootstrap, emit, signal);
+      await this.startAndServe(cap, emit, signal);
       if (req.bootstrap) await cap.afterBootstrap(plan, req.secrets);
       if (cap.join) await cap.join(plan, req.secrets, emit, signal);
       emit({ phase: 'done', message: 'the node serves as a member', percent: 100 });
@@ -115,13 +121,13 @@ export class Cluster {
     });
   }
 
-  /** Starts the datastore and waits until it serves; a joiner then re-keys its own account. */
-  private async startAndServe(cap: ClusterCapability, bootstrap: boolean, emit: (p: ProgressEvent) => void, signal: AbortSignal): Promise<void> {
+  /** Starts the datastore and waits until it serves, with the agent's own account. */
+  private async startAndServe(cap: ClusterCapability, emit: (p: ProgressEvent) => void, signal: AbortSignal): Promise<void> {
     await this.deps.datastoreControl.start(signal);
     await this.waitServing(cap, emit, signal);
     // Only once serving: a restart of this node from now on joins.
     await cap.clearBootstrap();
-    if (!bootstrap) await this.deps.rekeyAdmin(signal);
+    await this.deps.ensureOwnAccount();
   }
 
   private async waitServing(cap: ClusterCapability, emit: (p: ProgressEvent) => void, signal: AbortSignal): Promise<ClusterNodeStatus> {
@@ -221,14 +227,14 @@ export class Cluster {
         const s = await cap.nodeStatus();
         if (cap.serving(s)) {
           // As in install: a rejoin cut off after a full copy left the donor's account.
-          await this.deps.rekeyAdmin(signal);
+          await this.deps.ensureOwnAccount();
           emit({ phase: 'done', message: 'already a serving member', percent: 100 });
           return (await this.context())!;
         }
         await this.deps.datastoreControl.stop(signal);
         emit({ phase: 'start', message: 'rejoining the cluster', percent: 20 });
       }
-      await this.startAndServe(cap, bootstrap, emit, signal);
+      await this.startAndServe(cap, emit, signal);
       emit({ phase: 'done', message: 'the node serves as a member', percent: 100 });
       return (await this.context())!;
     });

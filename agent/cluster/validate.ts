@@ -16,9 +16,10 @@ export function checkStrategy(cap: ClusterCapability, strategy: string, datastor
   if (!cap.strategies.includes(strategy)) throw invalid(`unknown cluster strategy ${show(strategy)} for ${datastore} (offers: ${cap.strategies.join(', ')})`);
 }
 
-export function checkClusterId(id: string): void {
+export function checkClusterId(id: string, strategy = '', max = 64): void {
   if (!id) throw invalid('cluster_id is required');
   if (!CLUSTER_ID.test(id)) throw invalid(`cluster_id ${show(id)} may hold only letters, digits, '_', '.' and '-' (at most 64)`);
+  if (id.length > max) throw invalid(`cluster_id ${show(id)} has ${id.length} characters; ${strategy} carries at most ${max}`);
 }
 
 /** The member list, and this instance's place in it. */

@@ -251,6 +251,12 @@ export interface ClusterCapability {
   /** The secrets InstallCluster must carry, per strategy (galera: sst). */
   requiredSecrets(strategy: string): readonly string[];
   /**
+   * The longest cluster id the strategy can carry, when shorter than the
+   * core's 64 (galera: 32, the most its group communication carries of
+   * wsrep_cluster_name: a longer one fails every joiner's handshake).
+   */
+  maxClusterIdLength?(strategy: string): number;
+  /**
    * Datastore stopped: renders the member's cluster settings and stores its
    * secrets (0600, readable by the datastore's user only). `bootstrap`: the
    * next start, and only it, creates a new cluster from this node's data.

@@ -1,5 +1,7 @@
-// The datastores this agent can manage, by name. A static table: nothing is
-// loaded from a name given in configuration.
+// Every datastore manager, loaded at once, by name. The agent itself loads
+// only the one it manages, through catalog.ts (same names, same defaults); this
+// eager table is for code that wants them all (tests that build a manager
+// in-process).
 import type { ManagerFactory } from './manager.js';
 import { mariadb } from './mariadb/index.js';
 import { mysql } from './mysql/index.js';

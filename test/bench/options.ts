@@ -1,11 +1,11 @@
 // `make bench` options, from the environment, compiled once: nothing reads
 // process.env after this.
 //
-//   BENCH_ONLY       comma list of mariadb, postgres, redis, control, replication (default: all)
-//   BENCH_SIZE_GB    MariaDB and PostgreSQL dataset size (default 2: large enough that the tools, not set-up, dominate)
+//   BENCH_ONLY       comma list of mariadb, postgres, redis, control, replication, cluster (default: all)
+//   BENCH_SIZE_GB    MariaDB and PostgreSQL dataset size, and the Galera donor's (default 2: large enough that the tools, not set-up, dominate)
 //   BENCH_REDIS_GB   Redis dataset size (default 1)
 //   BENCH_AGENTS     simulated agents / instances for the control bench (default 10000)
-//   BENCH_ROUNDS     times each backup pair (bare, then Coffer) is repeated, MariaDB and PostgreSQL (default 3)
+//   BENCH_ROUNDS     times each backup pair (bare, then Coffer) is repeated, MariaDB and PostgreSQL; also replica creations and Galera joins (default 3)
 //   BENCH_VERIFY     "count" (default) or "checksum": how a restore is checked
 //   BENCH_TMP        where datasets and backups go (default the OS temp dir)
 //   BENCH_JSON       also write the results as JSON to this file
@@ -15,8 +15,9 @@
 //   BENCH_FAILOVER_HEARTBEAT_SECONDS, BENCH_FAILOVER_GRACE_SECONDS  the failover part's control settings (default: the control's, 10 and 10)
 //   BENCH_ONEPASS      MariaDB replica creation's one-pass prototypes, comma list of follow, follow-none, relay-zstd, relay-none (default follow; "" none)
 //   BENCH_REDIS_CLUSTER_KEYS  keys of 100 B in the Redis Cluster rebalance bench (default 1000000)
+//   BENCH_CLUSTER_LOG  a directory to keep the cluster bench's agent logs in (the joiners' and the donor's), to see where a join's time goes
 //   BENCH_REPLICA_LOG  a file to keep the Coffer replica agent's log in (info level), to time the steps inside Prepare
-export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'redis-cluster'] as const;
+export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster'] as const;
 export const REPLICATION_PARTS = ['mariadb', 'postgres', 'redis', 'failover'] as const;
 export type ReplicationPart = (typeof REPLICATION_PARTS)[number];
 export type Suite = (typeof SUITES)[number];

@@ -1,5 +1,5 @@
 // `make bench`: runs the selected suites in order (MariaDB, control,
-// PostgreSQL, Redis, replication), printing each figure as it is taken and a summary at
+// PostgreSQL, Redis, replication, cluster), printing each figure as it is taken and a summary at
 // the end. Options come from the environment (options.ts). Figures are not
 // assertions: targets are stated beside them, and docs/performance.md
 // records runs.
@@ -26,6 +26,7 @@ const suites: Record<Suite, () => Promise<Row[]>> = {
   postgres: async () => (await import('./postgres.js')).benchPostgres(o, td),
   redis: async () => (await import('./redis.js')).benchRedis(o, td),
   replication: async () => (await import('./replication.js')).benchReplication(o, td),
+  cluster: async () => (await import('./cluster.js')).benchCluster(o, td),
   'redis-cluster': async () => (await import('./redis-cluster.js')).benchRedisCluster(o, td),
 };
 

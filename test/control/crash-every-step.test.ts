@@ -42,7 +42,12 @@ const CREATE_STEPS = createWorkflow(stub).steps.map((s) => s.name);
 const BACKUP_STEPS = backupWorkflow(stub).steps.map((s) => s.name);
 
 const PASSWORD = 'Crash-pass-1';
-const STEP_DELAY_MS = 1000;
+// The pause before each step keeps the task at a step long enough for the
+// 5 ms poll below to see it and kill: 500 ms, as the replication crash tests
+// (test/support/replication-crash.ts) have run with, is ample. It was 1000,
+// which spent ~35 s of this file's runtime asleep (every step of every
+// create and backup, resumed steps again).
+const STEP_DELAY_MS = 500;
 
 function request(name: string): CreateInstanceRequest {
   return CreateInstanceRequest.fromPartial({

@@ -7,7 +7,7 @@ import { collect, waitFor } from '../support/agent.js';
 import { mariadb } from '../support/mariadb-client.js';
 import { agentPids, ccall, cstream, startControl, type ControlHarness } from '../support/control.js';
 import { CreateInstanceRequest, InstanceStatus, type CreateInstanceResponse, type GetInstanceResponse, type Instance, type WatchInstanceResponse } from '../../proto/gen/coffer/control/v1/instances.js';
-import type { GetTaskResponse } from '../../proto/gen/coffer/control/v1/tasks.js';
+import type { GetTaskResponse, WatchTaskResponse } from '../../proto/gen/coffer/control/v1/tasks.js';
 
 const REQUEST = CreateInstanceRequest.fromPartial({
   name: 'resilient',
@@ -15,13 +15,43 @@ const REQUEST = CreateInstanceRequest.fromPartial({
   users: [{ name: 'app', host: '%', password: 'App-pass-1', databases: ['app'] }],
 });
 
-async function createAndKillAt(t: Test, control: ControlHarness, token: string, step: string, extraMs: number): Promise<Instance> {
+/**
+ * Resolves once the agent relays progress of its own for `step` of the task
+ * (a phase other than the engine's step, done and failed): the agent is at
+ * work on it.
+ */
+function untilAgentWorks(control: ControlHarness, token: string, taskId: string, step: string, timeoutMs = 60_000): Promise<void> {
+  const stream = cstream<WatchTaskResponse>(control.clients.tasks, 'watchTask', { id: taskId }, token);
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the agent relayed no progress for ${step} in ${timeoutMs} ms`)), timeoutMs);
+    const end = (err?: Error): void => {
+      clearTimeout(timer);
+      stream.removeAllListeners();
+      stream.on('error', () => undefined);
+      stream.cancel();
+      if (err) reject(err);
+      else resolve();
+    };
+    stream.on('data', (m: WatchTaskResponse) => {
+      const p = m.progress;
+      if (p && p.step === step && !['step', 'done', 'failed'].includes(p.phase)) end();
+    });
+    stream.on('error', (err: Error) => end(err));
+    stream.on('end', () => end(new Error(`the task ended before the agent worked on ${step}`)));
+  });
+}
+
+/** Kills the control once the task is at `step` ('start') or once the agent works on it ('agent-working'), and starts it again. */
+async function createAndKillAt(t: Test, control: ControlHarness, token: string, step: string, point: 'start' | 'agent-working'): Promise<Instance> {
   const created = await ccall<CreateInstanceResponse>(control.clients.instances, 'createInstance', REQUEST, token);
-  await waitFor(`the create task to reach ${step}`, async () => {
-    const r = await ccall<GetTaskResponse>(control.clients.tasks, 'getTask', { id: created.taskId }, token);
-    return r.task!.currentStep === step;
-  }, 60_000);
-  await new Promise((r) => setTimeout(r, extraMs));
+  if (point === 'agent-working') {
+    await untilAgentWorks(control, token, created.taskId, step);
+  } else {
+    await waitFor(`the create task to reach ${step}`, async () => {
+      const r = await ccall<GetTaskResponse>(control.clients.tasks, 'getTask', { id: created.taskId }, token);
+      return r.task!.currentStep === step;
+    }, 60_000);
+  }
   await control.kill('SIGKILL');
   await control.start();
   const events = await collect<WatchInstanceResponse>(cstream(control.clients.instances, 'watchInstance', { id: created.instance!.id }, token));
@@ -34,14 +64,16 @@ function endsActiveOrFaulted(t: Test, i: Instance, what: string): void {
 }
 
 t.test('kill -9 of the control during create, at two different steps', async (t) => {
-  const control = await startControl(t, { stepDelayMs: 1500 });
+  // The pause before each step keeps the task at a step long enough to be
+  // seen at it: 500 ms, as test/control/crash-every-step.test.ts.
+  const control = await startControl(t, { stepDelayMs: 500 });
   const token = control.token('ops');
 
-  const a = await createAndKillAt(t, control, token, 'start-agent', 0);
+  const a = await createAndKillAt(t, control, token, 'start-agent', 'start');
   endsActiveOrFaulted(t, a, 'killed while starting the agent');
   t.equal(a.status, InstanceStatus.INSTANCE_STATUS_ACTIVE, 'the resumed create finished');
 
-  const b = await createAndKillAt(t, control, token, 'prepare', 2500);
+  const b = await createAndKillAt(t, control, token, 'prepare', 'agent-working');
   endsActiveOrFaulted(t, b, 'killed during Prepare');
   t.equal(b.status, InstanceStatus.INSTANCE_STATUS_ACTIVE, 'the resumed Prepare finished');
 

@@ -1,10 +1,9 @@
 import type { ManagerFactory } from '../manager.js';
+import { MARIADB_DEFAULTS } from '../catalog.js';
 import { createMysqlFamilyManager } from '../mysql-family/manager.js';
 import { mariadbFlavor } from './flavor.js';
 
 export const mariadb: ManagerFactory = {
-  versions: mariadbFlavor.versions,
-  defaultVersion: mariadbFlavor.defaultVersion,
-  defaultPort: 3306,
+  ...MARIADB_DEFAULTS,
   create: (ctx) => createMysqlFamilyManager(mariadbFlavor, ctx),
 };

@@ -27,6 +27,7 @@ import { serverIdFor } from './server-id.js';
 import { nativePasswordHash } from './password-hash.js';
 import { createGalera } from './galera/capability.js';
 import { galeraSettings } from './galera/settings.js';
+import { sstInProgressSince } from './galera/sst-progress.js';
 
 // Rules files are data in the source tree (rules/), also when running from
 // dist/: resolve them from the installation root.
@@ -59,6 +60,29 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
   };
 
   const galera = createGalera({ layout, runner, log, cnfFile, socket, mysqlUser, rerenderConfig: () => writeConfig(store.get()) });
+  const admin = adminConnection(sql, 'SELECT VERSION() AS v');
+
+  // A Galera member's grant tables are its donor's after a full state
+  // transfer (SST), whichever start brought one (install, a restart by the
+  // supervisor or at boot after its data was lost or the donors' gcache no
+  // longer held what it lacked, RecoverCluster): the agent's account then
+  // carries the donor's password. Checked as the OS root at every connect,
+  // re-made on this node only (secure sets wsrep_on = OFF for it).
+  const ensureOwnAccount = async (): Promise<void> => {
+    if (!galera.plan() || !existsSync(secretFile)) return;
+    const want = nativePasswordHash(readFileSync(secretFile, 'utf8').trim());
+    let have: string;
+    try {
+      // wsrep_on off: a node not (yet) in a primary component refuses reads otherwise.
+      have = (await galera.rootQuery(`SET SESSION wsrep_on = OFF;\nSELECT Password FROM mysql.user WHERE User = ${escape(ADMIN_USER)} AND Host = 'localhost';`)).trim();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not check the agent\'s account on this cluster member');
+      return;
+    }
+    if (have.toUpperCase() === want) return;
+    log.warn({ user: ADMIN_USER }, 'the agent\'s account on this node is not its own (a full state transfer brought the donor\'s accounts): re-making it on this node only');
+    await manager.secure(AbortSignal.timeout(120_000), false);
+  };
   const accounts = new MysqlAccounts(sql, flavor);
   const configuration = new Configuration({ rules, store, applier: mysqlApplier(sql, rules, writeConfig), log });
   const replication = createMysqlReplication({
@@ -130,7 +154,14 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       // after a full outage) the cluster: the flag is dropped once the node
       // serves, so a later restart by the supervisor joins instead.
       const bootstrap = galera.plan() && galera.bootstrapPending() ? ['--wsrep-new-cluster'] : [];
-      return { argv: [server, `--defaults-file=${cnfFile}`, ...bootstrap], uid: u.uid, gid: u.gid, marker: cnfFile };
+      return {
+        argv: [server, `--defaults-file=${cnfFile}`, ...bootstrap], uid: u.uid, gid: u.gid, marker: cnfFile,
+        // A joiner opens its socket only once its SST is in, which takes as
+        // long as the data: the SST script (wsrep_sst_mariabackup) touches
+        // sst_in_progress when it starts receiving and removes it when done.
+        // Its own timeouts end a stalled transfer, and the server with it.
+        stillStarting: galera.plan() ? (startedAtMs) => sstInProgressSince(layout.dataDir, startedAtMs) : undefined,
+      };
     },
 
     async probe(): Promise<boolean> {
@@ -176,7 +207,12 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       log.info({ user: ADMIN_USER }, 'datastore secured');
     },
 
-    ...adminConnection(sql, 'SELECT VERSION() AS v'),
+    async connect(): Promise<void> {
+      await ensureOwnAccount();
+      await admin.connect();
+    },
+    disconnect: admin.disconnect,
+    serverVersion: admin.serverVersion,
   };
   return manager;
 }

@@ -1,10 +1,9 @@
 import type { ManagerFactory } from '../manager.js';
+import { MYSQL_DEFAULTS } from '../catalog.js';
 import { createMysqlFamilyManager } from '../mysql-family/manager.js';
 import { mysqlFlavor } from './flavor.js';
 
 export const mysql: ManagerFactory = {
-  versions: mysqlFlavor.versions,
-  defaultVersion: mysqlFlavor.defaultVersion,
-  defaultPort: 3306,
+  ...MYSQL_DEFAULTS,
   create: (ctx) => createMysqlFamilyManager(mysqlFlavor, ctx),
 };

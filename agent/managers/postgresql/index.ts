@@ -1,9 +1,8 @@
 import type { ManagerFactory } from '../manager.js';
+import { POSTGRESQL_DEFAULTS } from '../catalog.js';
 import { createPostgresqlManager } from './manager.js';
 
 export const postgresql: ManagerFactory = {
-  versions: ['15'],
-  defaultVersion: '15',
-  defaultPort: 5432,
+  ...POSTGRESQL_DEFAULTS,
   create: (ctx) => createPostgresqlManager(ctx),
 };

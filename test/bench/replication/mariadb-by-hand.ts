@@ -7,12 +7,12 @@
 //   CHANGE MASTER TO ... MASTER_SSL=1 ..., MASTER_USE_GTID=slave_pos; START SLAVE
 // timed until its IO and SQL threads run and it has applied everything
 // the source has logged.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { socketOf } from '../../support/dataset.js';
-import { freePort } from '../../support/ports.js';
 import { run, runPipeline, type Teardown } from '../harness.js';
 import { startDaemon, until } from './daemon.js';
+import { handServer } from './hand-server.js';
 import { Phases } from './phases.js';
 import { gtidOfBinlogInfo, mariadbCaughtUp, mariadbSql } from './mariadb-sql.js';
 
@@ -41,29 +41,12 @@ export interface CopyStep {
 }
 
 export async function mariadbReplicaByHand(td: Teardown, dir: string, src: MariadbSourceForHand, serverId: number, copyStep?: CopyStep): Promise<HandTiming> {
-  const data = path.join(dir, 'data');
-  const work = path.join(dir, 'work');
-  for (const d of [data, path.join(work, 'target'), path.join(work, 'tmp'), path.join(dir, 'run'), path.join(dir, 'tmp')]) mkdirSync(d, { recursive: true, mode: 0o755 });
-  const socket = path.join(dir, 'run', 'r.sock');
-  const port = await freePort();
+  const { data, work, socket, port, lines } = await handServer(dir, 'r', serverId);
   const cnf = path.join(dir, 'my.cnf');
   writeFileSync(
     cnf,
     [
-      '[mysqld]',
-      `datadir = ${data}`,
-      `socket = ${socket}`,
-      `port = ${port}`,
-      'bind-address = 127.0.0.1',
-      `pid-file = ${path.join(dir, 'run', 'r.pid')}`,
-      `tmpdir = ${path.join(dir, 'tmp')}`,
-      'skip-name-resolve',
-      'innodb_buffer_pool_size = 128M',
-      // What a replica that may later be promoted needs (the same as Coffer's).
-      `server_id = ${serverId}`,
-      'log_bin = mysql-bin',
-      'binlog_format = ROW',
-      'log_slave_updates = ON',
+      ...lines,
       'read_only = ON',
       '',
     ].join('\n'),

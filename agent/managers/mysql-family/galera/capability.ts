@@ -7,7 +7,7 @@
 //
 // The node's status is read as the OS root over the socket (unix_socket),
 // not through the agent's account: a joiner's accounts are its donor's
-// until the agent re-keys its own (rekeyAdmin), and that must be possible.
+// until the agent re-makes its own (the manager's connect), and that must be possible.
 import { chownSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ProcessRunner } from '../../../../lib/process-runner.js';
@@ -21,6 +21,9 @@ import type { ClusterCapability, ClusterPlan } from '../../manager.js';
 import { account, escape } from '../sql-client.js';
 import { parseRecoveredPosition, readGrastate, writeSafeToBootstrap } from './grastate.js';
 import { SST_USER } from './settings.js';
+
+/** gcomm carries the group name (wsrep_cluster_name) in at most 32 characters. */
+const GALERA_MAX_CLUSTER_ID = 32;
 
 export interface GaleraDeps {
   readonly layout: Layout;
@@ -73,6 +76,7 @@ export function createGalera(deps: GaleraDeps): GaleraCapability {
     rootQuery,
     requiredPorts: () => ['gmcast', 'ist', 'sst'],
     requiredSecrets: () => ['sst'],
+    maxClusterIdLength: () => GALERA_MAX_CLUSTER_ID,
     peerPort: () => 'gmcast',
 
     async configure(plan, secrets, bootstrap): Promise<void> {

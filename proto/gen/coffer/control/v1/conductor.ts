@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { ClusterContext } from "../../agent/v1/cluster.js";
 import { DatastoreState, datastoreStateFromJSON, datastoreStateToJSON } from "../../agent/v1/lifecycle.js";
 import { ReplicationStatus } from "../../agent/v1/replication_state.js";
 
@@ -86,7 +87,17 @@ export interface HeartbeatRequest {
    * Role, lag and fencing as the agent sees them now (the instance view's
    * replication fields come from here).
    */
-  replication: ReplicationStatus | undefined;
+  replication:
+    | ReplicationStatus
+    | undefined;
+  /**
+   * Cluster membership and this node's view as the agent sees them now
+   * (Galera: wsrep_local_state_comment, cluster size, ready, primary, the
+   * last committed seqno; status.running false while the datastore is
+   * down, state and reason above then say why, e.g. SHUTDOWN in a full
+   * outage). Absent when the instance is no cluster's member.
+   */
+  cluster: ClusterContext | undefined;
 }
 
 export interface HeartbeatResponse {
@@ -109,6 +120,7 @@ function createBaseHeartbeatRequest(): HeartbeatRequest {
     agentVersion: "",
     datastorePort: 0,
     replication: undefined,
+    cluster: undefined,
   };
 }
 
@@ -134,6 +146,9 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     }
     if (message.replication !== undefined) {
       ReplicationStatus.encode(message.replication, writer.uint32(58).fork()).join();
+    }
+    if (message.cluster !== undefined) {
+      ClusterContext.encode(message.cluster, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -207,6 +222,14 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
             message.replication = ReplicationStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.cluster = ClusterContext.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -244,6 +267,7 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
         ? globalThis.Number(object.datastore_port)
         : 0,
       replication: isSet(object.replication) ? ReplicationStatus.fromJSON(object.replication) : undefined,
+      cluster: isSet(object.cluster) ? ClusterContext.fromJSON(object.cluster) : undefined,
     };
   },
 
@@ -270,6 +294,9 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     if (message.replication !== undefined) {
       obj.replication = ReplicationStatus.toJSON(message.replication);
     }
+    if (message.cluster !== undefined) {
+      obj.cluster = ClusterContext.toJSON(message.cluster);
+    }
     return obj;
   },
 
@@ -286,6 +313,9 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     message.datastorePort = object.datastorePort ?? 0;
     message.replication = (object.replication !== undefined && object.replication !== null)
       ? ReplicationStatus.fromPartial(object.replication)
+      : undefined;
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? ClusterContext.fromPartial(object.cluster)
       : undefined;
     return message;
   },

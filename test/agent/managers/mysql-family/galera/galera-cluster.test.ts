@@ -1,14 +1,18 @@
 // A 3-node Galera cluster of real mariadbd (Debian's galera-4) through real
 // agents, installed through ClusterService in the order the control uses
-// (the bootstrap node, then each joiner by a mariabackup SST): a row written
-// on any node is read on every node; one node killed (mariadbd and agent)
-// leaves the others writable and catches up when its agent comes back; a
-// full outage is recovered from the most advanced node only, no committed
-// row lost; grown to 4 and shrunk back to 3 by member-list rewrites with
-// every row intact. One cluster for the whole file: each step builds on the
-// last.
+// (the bootstrap node, then each joiner by a mariabackup SST; the last
+// joiner's agent killed -9 while its SST runs, restarted, and installed
+// again): a row written on any node is read on every node; one node killed
+// (mariadbd and agent) leaves the others writable and catches up when its
+// agent comes back; a node whose data is lost comes back by a full SST
+// under its agent's supervision, with its own agent account; a full outage
+// is recovered from the most advanced node only, no committed row lost;
+// grown to 4 and shrunk back to 3 by member-list rewrites with every row
+// intact. One cluster for the whole file: each step builds on the last.
+// After every SST the agent's own account must work on the joiner (its
+// grant tables are the donor's): the accounts calls below go through it.
 import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import t from 'tap';
@@ -23,6 +27,7 @@ import {
 import { call, collect, killLeftoverDatastore, startAgent, tempBase, waitFor, type AgentProcess } from '../../../../support/agent.js';
 import { freePort } from '../../../../support/ports.js';
 import { mariadbSocket } from '../../../../support/mariadb-client.js';
+import { DatastoreState } from '../../../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { PREPARE } from '../replication-helpers.js';
 
 const CLUSTER = `c-${randomUUID().slice(0, 8)}`;
@@ -65,8 +70,10 @@ function members(): ClusterMember[] {
   return nodes.map((n) => n.member);
 }
 
+const installStream = (n: Node, bootstrap: boolean) => n.cluster.installCluster({ strategy: 'galera', clusterId: CLUSTER, members: members(), secrets: { sst: SST }, bootstrap });
+
 async function install(n: Node, bootstrap: boolean): Promise<ClusterContext> {
-  const events = await collect<InstallClusterResponse>(n.cluster.installCluster({ strategy: 'galera', clusterId: CLUSTER, members: members(), secrets: { sst: SST }, bootstrap })).catch((err: Error) => {
+  const events = await collect<InstallClusterResponse>(installStream(n, bootstrap)).catch((err: Error) => {
     throw new Error(`InstallCluster on ${n.id.slice(0, 8)} failed: ${err.message}\n${n.agent.logs.slice(-30).join('\n')}`, { cause: err });
   });
   const ctx = events.at(-1)?.context;
@@ -86,6 +93,9 @@ async function restartAgent(n: Node): Promise<void> {
   n.agent = agent;
   n.cluster = cluster;
 }
+
+/** The agent's accounts call: it goes through the agent's own account on that node. */
+const usersThroughAgent = async (n: Node): Promise<string> => JSON.stringify(await call(n.agent.clients.accounts, 'listUsers', { page: { limit: 10, marker: '' } }));
 
 const serving = async (n: Node, size: number): Promise<boolean> => {
   const s = (await context(n))?.status;
@@ -127,6 +137,7 @@ t.test('bad inputs are refused naming what is wrong, before anything changes', a
   await refuse({ secrets: {} }, /secrets has no "sst"/, 'missing SST secret');
   await refuse({ members: members().map((m) => ({ ...m, clusterPorts: { gmcast: m.clusterPorts.gmcast } })) }, /cluster_ports has no "ist"/, 'missing IST port');
   await refuse({ members: members().slice(1) }, /does not name this instance/, 'self not a member');
+  await refuse({ clusterId: 'c'.repeat(33) }, /has 33 characters; galera carries at most 32/, 'a cluster id longer than gcomm carries');
   t.notOk(await context(n), 'still no cluster member');
   t.notOk(JSON.stringify(n.agent.logs).includes(SST), 'the SST secret is in no log line');
 });
@@ -135,15 +146,42 @@ t.test('installed bootstrap node first, then the joiners: a row written on any n
   const first = await install(nodes[0]!, true);
   t.equal(first.status?.clusterSize, 1);
   await sql(nodes[0]!, 'CREATE TABLE shop.t (v VARCHAR(16) PRIMARY KEY) ENGINE=InnoDB');
-  for (const n of nodes.slice(1)) await install(n, false);
+  await install(nodes[1]!, false);
+  await sql(nodes[0]!, "INSERT INTO shop.t VALUES ('a0')");
+  await sql(nodes[1]!, "INSERT INTO shop.t VALUES ('a1')");
+
+  // The last joiner's agent is killed -9 while its SST runs (a donor says
+  // so), comes back, and InstallCluster is called again, as the control's
+  // retry would: it must finish, with every row.
+  const c = nodes[2]!;
+  const interrupted = collect(installStream(c, false)).then(() => 'finished', (err: Error) => err.message);
+  const donor = await waitFor('a member to give the joiner its SST', async () => {
+    for (const n of nodes.slice(0, 2)) if (/Donor/.test((await context(n))?.status?.state ?? '')) return n;
+    return undefined;
+  }, 120_000);
+  await c.agent.stop('SIGKILL');
+  t.not(await interrupted, 'finished', `the first InstallCluster did not finish (killed while ${donor.id.slice(0, 8)} was its donor)`);
+  await restartAgent(c);
+  const again = await waitFor('InstallCluster again (the restarted agent may be busy bringing its datastore back)', async () => {
+    try {
+      return await install(c, false);
+    } catch (err) {
+      if (/another operation is running|is running/.test((err as Error).message)) return undefined;
+      throw err;
+    }
+  }, 300_000);
+  t.equal(again.status?.state, 'Synced', 'InstallCluster again finished: the node serves');
+  t.equal(await rows(c), 'a0,a1', 'it holds every row written before');
+  t.match(await usersThroughAgent(c), /alice/, 'the agent\'s own account works on it');
+
   for (const n of nodes) t.ok(await waitFor('a cluster of 3', () => serving(n, 3), 120_000), `${n.id.slice(0, 8)} serves in a cluster of 3`);
-  for (const [i, n] of nodes.entries()) await sql(n, `INSERT INTO shop.t VALUES ('a${i}')`);
+  await sql(c, "INSERT INTO shop.t VALUES ('a2')");
   for (const n of nodes) t.equal(await rows(n), 'a0,a1,a2', 'every row on every node');
   for (const n of nodes) await call(n.cluster, 'completeCluster', { clusterId: CLUSTER });
   const st = await call<object, { cluster?: ClusterContext }>(nodes[1]!.agent.clients.lifecycle, 'getStatus', {});
   t.match(st.cluster, { clusterId: CLUSTER, strategy: 'galera', status: { state: 'Synced', clusterSize: 3, ready: true, primary: true, running: true } }, 'GetStatus carries the wsrep state');
   // Its own account still works on a joiner (SST copied the donor's).
-  t.match(JSON.stringify(await call(nodes[2]!.agent.clients.accounts, 'listUsers', { page: { limit: 10, marker: '' } })), /alice/);
+  t.match(await usersThroughAgent(nodes[1]!), /alice/);
   t.notOk(nodes.some((n) => JSON.stringify(n.agent.logs).includes(SST)), 'the SST secret is in no log line');
 });
 
@@ -157,6 +195,24 @@ t.test('kill -9 of one node: the others keep accepting writes, and it catches up
   await waitFor('the node back in a cluster of 3', () => serving(c, 3), 180_000);
   t.equal(await rows(c), 'a0,a1,a2,b0,b1', 'the restarted node has every row');
   t.match(c.agent.logs.join('\n'), /IST received|Receiving IST/, 'it caught up by IST');
+});
+
+t.test('a node whose data is lost comes back by a full SST when its agent restarts mariadbd: every row, and its agent\'s own account', async (t) => {
+  const c = nodes[2]!;
+  // Every file of the data directory removed under the running server,
+  // then the server killed -9: its agent's supervisor starts it again on
+  // an empty directory, and it can only rejoin by a full copy.
+  const dataDir = path.join(c.baseDir, 'data');
+  for (const f of readdirSync(dataDir)) rmSync(path.join(dataDir, f), { recursive: true, force: true });
+  const logsBefore = c.agent.logs.length;
+  killLeftoverDatastore(c.baseDir);
+  await waitFor('the node restarted by its agent, back in a cluster of 3', async () => {
+    const st = await call<object, { state: number; restartCount: number }>(c.agent.clients.lifecycle, 'getStatus', {});
+    return st.restartCount >= 1 && st.state === DatastoreState.DATASTORE_STATE_ACTIVE && (await serving(c, 3));
+  }, 240_000);
+  t.match(c.agent.logs.slice(logsBefore).join('\n'), /SST received|SST succeeded|Proceeding with SST/, 'it rejoined by a full SST');
+  t.equal(await rows(c), 'a0,a1,a2,b0,b1', 'every row on it');
+  t.match(await usersThroughAgent(c), /alice/, 'the agent\'s own account works on it');
 });
 
 t.test('full outage: positions read, a node behind refused, bootstrap from the most advanced, every committed row kept', async (t) => {
@@ -175,8 +231,10 @@ t.test('full outage: positions read, a node behind refused, bootstrap from the m
   for (const n of nodes) await restartAgent(n);
   // No peer answers: a crashed member keeps its datastore down for the control.
   for (const n of [b, c]) {
-    const s = await call<object, { state: number; reason: string }>(n.agent.clients.lifecycle, 'getStatus', {});
+    const s = await call<object, { state: number; reason: string; cluster?: ClusterContext }>(n.agent.clients.lifecycle, 'getStatus', {});
     t.match(s.reason, /full outage/, `${n.id.slice(0, 8)} waits for recovery`);
+    t.equal(s.state, DatastoreState.DATASTORE_STATE_SHUTDOWN, 'its datastore is down');
+    t.match(s.cluster, { clusterId: CLUSTER, status: { running: false } }, 'GetStatus still names its cluster, the node not running');
   }
   const positions: RecoveryPosition[] = [];
   for (const n of nodes) positions.push((await call<object, { position: RecoveryPosition }>(n.cluster, 'getRecoveryPosition', {})).position);
@@ -193,6 +251,10 @@ t.test('full outage: positions read, a node behind refused, bootstrap from the m
   for (const n of [a, c]) await collect(n.cluster.recoverCluster({ clusterId: CLUSTER, bootstrap: false, positions: [] }));
   for (const n of nodes) await waitFor('a cluster of 3 again', () => serving(n, 3), 180_000);
   for (const n of nodes) t.equal(await rows(n), 'a0,a1,a2,b0,b1,c0,c1', 'no committed row lost');
+  // The nodes behind rejoined by IST or, when the bootstrap node's gcache
+  // no longer held what they lacked, by a full SST: either way the agent's
+  // own account works on them.
+  for (const n of [a, c]) t.match(await usersThroughAgent(n), /alice/, `the agent's own account works on ${n.id.slice(0, 8)} after RecoverCluster`);
 });
 
 t.test('grow to 4 (the list rewritten on every member, the new one joins) and shrink back to 3: every row on every member', async (t) => {
