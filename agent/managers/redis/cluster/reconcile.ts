@@ -185,18 +185,25 @@ function ranges(slots: readonly number[]): Array<[number, number]> {
   return out;
 }
 
-/** A node's view of who holds which slots, as one comparable string. */
-function slotMap(view: readonly NodeLine[]): string {
-  return view.filter((n) => n.slots.length).map((n) => `${n.id}:${n.slots.length}:${n.slots[0]}:${n.slots.at(-1)}`).sort().join(' ');
+/**
+ * A node's view of who holds which slots and which replica follows whom, as
+ * one comparable string: a replica's CLUSTER REPLICATE reaches the others by
+ * gossip, and until it has, they still list it as an empty master.
+ */
+function topology(view: readonly NodeLine[], members: ReadonlySet<string>): string {
+  const slots = view.filter((n) => n.slots.length).map((n) => `${n.id}:${n.slots.length}:${n.slots[0]}:${n.slots.at(-1)}`);
+  const follows = view.filter((n) => n.master && members.has(n.id)).map((n) => `${n.id}>${n.master}`);
+  return [...slots, ...follows].sort().join(' ');
 }
 
 export async function waitConverged(peers: readonly Peer[], timeoutMs: number, signal: AbortSignal): Promise<void> {
-  await waitUntil('the cluster to serve with one slot map on every member', async () => {
+  await waitUntil('the cluster to serve with one slot map and one replica map on every member', async () => {
     const infos = await Promise.all(peers.map((p) => p.info()));
     const notOk = peers.filter((_, i) => infos[i]!.cluster_state !== 'ok' || infos[i]!.cluster_slots_assigned !== String(SLOTS));
     if (notOk.length) return `cluster_state not ok on ${notOk.map((p) => p.member.instanceId).join(', ')}`;
     const views = await Promise.all(peers.map((p) => p.nodes()));
-    if (new Set(views.map(slotMap)).size > 1) return 'the members disagree on the slot map';
+    const members = new Set(peers.map((p) => p.id));
+    if (new Set(views.map((v) => topology(v, members))).size > 1) return 'the members disagree on the slot map or on which replica follows whom';
     const down = views.flatMap((v) => v.filter((n) => peers.some((p) => p.id === n.id) && isDown(n)));
     return down.length ? `${down.length} member links not up` : '';
   }, timeoutMs, signal);
