@@ -197,20 +197,26 @@ t.test('kill -9 of one node: the others keep accepting writes, and it catches up
   t.match(c.agent.logs.join('\n'), /IST received|Receiving IST/, 'it caught up by IST');
 });
 
-t.test('a node whose data is lost comes back by a full SST when its agent restarts mariadbd: every row, and its agent\'s own account', async (t) => {
+t.test('a node whose data is lost comes back by a full SST when its agent is back: every row, and its agent\'s own account', async (t) => {
   const c = nodes[2]!;
-  // Every file of the data directory removed under the running server,
-  // then the server killed -9: its agent's supervisor starts it again on
-  // an empty directory, and it can only rejoin by a full copy.
+  // The node killed -9 (agent and mariadbd) and every file of its data
+  // directory gone, as when a volume is replaced: its agent starts it on an
+  // empty directory, and it can only rejoin by a full copy, after which its
+  // accounts are its donor's until the agent re-makes its own.
+  await killNode(c);
   const dataDir = path.join(c.baseDir, 'data');
   for (const f of readdirSync(dataDir)) rmSync(path.join(dataDir, f), { recursive: true, force: true });
-  const logsBefore = c.agent.logs.length;
-  killLeftoverDatastore(c.baseDir);
-  await waitFor('the node restarted by its agent, back in a cluster of 3', async () => {
-    const st = await call<object, { state: number; restartCount: number }>(c.agent.clients.lifecycle, 'getStatus', {});
-    return st.restartCount >= 1 && st.state === DatastoreState.DATASTORE_STATE_ACTIVE && (await serving(c, 3));
-  }, 240_000);
-  t.match(c.agent.logs.slice(logsBefore).join('\n'), /SST received|SST succeeded|Proceeding with SST/, 'it rejoined by a full SST');
+  await restartAgent(c);
+  let seen = '';
+  await waitFor('the node back in a cluster of 3', async () => {
+    const st = await call<object, { state: number; reason: string }>(c.agent.clients.lifecycle, 'getStatus', {});
+    seen = `state ${st.state}, ${st.reason}`;
+    return st.state === DatastoreState.DATASTORE_STATE_ACTIVE && (await serving(c, 3));
+  }, 240_000).catch((err: Error) => {
+    // What a person needs to see why: the agent's status and its last words.
+    throw new Error(`${err.message}; last status: ${seen}; agent log tail:\n${c.agent.logs.slice(-40).join('\n')}`);
+  });
+  t.match(c.agent.logs.join('\n'), /SST received|SST succeeded|Proceeding with SST/, 'it rejoined by a full SST');
   t.equal(await rows(c), 'a0,a1,a2,b0,b1', 'every row on it');
   t.match(await usersThroughAgent(c), /alice/, 'the agent\'s own account works on it');
 });
