@@ -65,6 +65,13 @@ export interface AgentConfigFile {
   heartbeatSeconds?: number;
   /** Write logs to this file instead of stdout (an agent that outlives whoever started it). */
   logFile?: string;
+  /**
+   * The instance's own data disk (Trove's device_path and mount_point): at
+   * Prepare the agent makes a filesystem on the device when it has none and
+   * mounts it at mountPoint, which holds baseDir's data; ResizeFilesystem
+   * grows that filesystem online. Left out: data lives on baseDir's disk.
+   */
+  dataVolume?: { devicePath: string; mountPoint: string };
 }
 
 /**
@@ -100,7 +107,7 @@ export interface BootConfig extends AgentConfigFile {
 const KEYS: { readonly [K in keyof Required<AgentConfigFile>]: true } = {
   version: true, instanceId: true, listen: true, datastore: true, datastoreVersion: true, baseDir: true, datastorePort: true,
   datastoreBind: true, insecure: true, tlsCert: true, tlsKey: true, tlsCa: true, datastoreTlsCert: true, datastoreTlsKey: true, datastoreTlsPeerCert: true, datastoreTlsPeerKey: true, datastoreTlsCa: true,
-  logLevel: true, backup: true, backupDir: true, backupKeyFile: true, controlEndpoint: true, heartbeatSeconds: true, logFile: true,
+  logLevel: true, backup: true, backupDir: true, backupKeyFile: true, controlEndpoint: true, heartbeatSeconds: true, logFile: true, dataVolume: true,
 };
 export const AGENT_CONFIG_KEYS: ReadonlySet<string> = new Set(Object.keys(KEYS));
 
