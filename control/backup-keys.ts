@@ -84,6 +84,19 @@ export class BackupKeys {
   }
 
   /**
+   * Why a backup an agent reported cannot be recorded, or null: its key id
+   * must be the key's its instance was given (recorded at inject-config;
+   * none recorded: the deployment-wide key, given before per-project keys).
+   * Otherwise a guest could make the control rewrap another's data key
+   * (legacyRewraps) by reporting it as its own.
+   */
+  reportedKeyProblem(instance: { id: string; backup_key_id: string | null }, backupId: string, keyId: string | undefined): string | null {
+    const given = instance.backup_key_id ?? this.legacyKeyId();
+    if (!keyId || !given || keyId === given) return null;
+    return `the agent wrapped backup ${backupId} with key ${keyId}, not with key ${given} that instance ${instance.id} was given`;
+  }
+
+  /**
    * Data keys of a chain's backups taken with the deployment-wide key,
    * wrapped again for `project`'s key, so that an instance of that project
    * restores them without ever holding the old key. Only a backup the

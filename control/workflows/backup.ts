@@ -61,14 +61,9 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
           });
           if (!artifact) throw new Error('the agent ended the backup without an artifact');
           const md = artifact.metadata;
-          // Wrapped by the key this instance was given, or it is no backup
-          // of ours: a legacy key id on an instance given its project's key
-          // would have the control rewrap another's data key (backup-keys.ts).
-          const given = row.backup_key_id ?? new BackupKeys(c.config.dataDir).legacyKeyId();
-          const got = md?.encryption?.keyId;
-          if (got && given && got !== given) {
-            throw new PermanentStepError(`the agent wrapped backup ${ctx.data.backupId} with key ${got}, not with key ${given} that instance ${row.id} was given`);
-          }
+          // Wrapped by the key this instance was given, or it is no backup of ours (backup-keys.ts).
+          const keyProblem = new BackupKeys(c.config.dataDir).reportedKeyProblem(row, ctx.data.backupId, md?.encryption?.keyId);
+          if (keyProblem) throw new PermanentStepError(keyProblem);
           c.backups.update(ctx.data.backupId, {
             status: 'COMPLETED',
             // Protobuf JSON: bytes (the wrapped key) survive as base64.
