@@ -43,6 +43,7 @@ t.test('Prepare formats and mounts the data volume, ResizeFilesystem grows it, a
   writeFileSync(image, '');
   execFileSync('truncate', ['-s', `${64 * MiB}`, image]);
   const device = sh('losetup', '-f', '--show', image);
+  const stray = path.join(root, 'stray');
   const agents: AgentProcess[] = [];
   t.teardown(async () => {
     // The agents (and their Redis) first: a busy mount cannot go.
@@ -56,6 +57,7 @@ t.test('Prepare formats and mounts the data volume, ResizeFilesystem grows it, a
       }
     }
     if (mountedAt(base)) execFileSync('umount', ['-l', base]);
+    if (mountedAt(stray)) execFileSync('umount', ['-l', stray]);
     execFileSync('losetup', ['-d', device]);
     rmSync(root, { recursive: true, force: true });
   });
@@ -118,6 +120,12 @@ t.test('Prepare formats and mounts the data volume, ResizeFilesystem grows it, a
   execFileSync('umount', [base]);
   t.equal(mountedAt(base), '', 'unmounted');
   t.notOk(existsSync(path.join(base, 'agent', 'state.json')), 'nothing of the instance is on the disk underneath');
+  // Mounted somewhere else, the agent will not start on it.
+  mkdirSync(stray);
+  execFileSync('mount', [device, stray]);
+  const refused = await start(config, base, a1.datastorePort).catch((e: Error) => e);
+  t.match(String(refused), `data volume device ${device} is mounted at ${stray}, not at ${base}`, 'an agent whose volume is mounted elsewhere refuses to start, naming both places');
+  execFileSync('umount', [stray]);
   const a2 = await start(config, base, a1.datastorePort);
   t.equal(mountedAt(base), devOf(device), 'the agent mounted the volume again at start');
   await waitFor('Redis to be ACTIVE again', async () => (await status(a2)).state === DatastoreState.DATASTORE_STATE_ACTIVE, 60_000);
