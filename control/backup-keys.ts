@@ -46,6 +46,11 @@ export class BackupKeys {
     this.legacyFile = path.join(dataDir, 'backup.key');
   }
 
+  /** At control start: the master key exists (created now on a new deployment) and is readable by the control only. */
+  ensureMaster(): void {
+    this.master();
+  }
+
   /** The master key: created (random, 0600) on first use, refused if others can read it. */
   private master(): Buffer {
     return loadWrappingKey(this.masterFile);
