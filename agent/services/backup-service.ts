@@ -80,7 +80,7 @@ export function addBackupService(server: grpc.Server, agent: Agent, backups: Bac
 
     restore: serverStream<RestoreRequest, RestoreResponse>(log, 'Restore', (req, write, signal) =>
       tracked('restore', signal, async (s, opId, setPhase) => {
-        const bytes = await backups.restore(req.chain, req.rewrappedKeys, (p) => {
+        const bytes = await backups.restore(req.chain, req.rewrapped?.keys ?? [], (p) => {
           setPhase(p.phase);
           write({ progress: progress(p, opId) });
         }, s);

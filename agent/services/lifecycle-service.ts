@@ -51,7 +51,7 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
         }
         // From a backup: find and check the chain before anything is built;
         // its objects are verified and restored inside Prepare.
-        const checked = req.restore ? await backups.checkRestore(await restoreChain(req.restore), undefined, req.restore.rewrappedKeys) : undefined;
+        const checked = req.restore ? await backups.checkRestore(await restoreChain(req.restore), undefined, req.restore.rewrapped?.keys ?? []) : undefined;
         await agent.prepare(
           {
             datastoreVersion: req.datastoreVersion,

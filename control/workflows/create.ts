@@ -205,7 +205,7 @@ export function scrubCreateData(data: CreateData): CreateData {
 
 function restoreSource(r: { backupId: string; artifact: string }, rewrappedKeys: RewrappedKey[]) {
   const artifact = JSON.parse(r.artifact) as { location?: { storage: string; location: string } };
-  return { backupId: r.backupId, location: artifact.location, rewrappedKeys };
+  return { backupId: r.backupId, location: artifact.location, rewrapped: rewrappedKeys.length ? { keys: rewrappedKeys } : undefined };
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Progress, RewrappedKey, StorageLocation } from "./common.js";
+import { Progress, RewrappedKeys, StorageLocation } from "./common.js";
 import { DatastoreState, datastoreStateFromJSON, datastoreStateToJSON } from "./lifecycle.js";
 
 export const protobufPackage = "coffer.agent.v1";
@@ -175,8 +175,8 @@ export interface StreamBackupResponse {
 export interface RestoreRequest {
   /** The chain to restore, parent first; a full backup alone is a chain of one. */
   chain: BackupArtifact[];
-  /** As RestoreSource.rewrapped_keys. */
-  rewrappedKeys: RewrappedKey[];
+  /** As RestoreSource.rewrapped. */
+  rewrapped: RewrappedKeys | undefined;
 }
 
 export interface RestoreResult {
@@ -1478,7 +1478,7 @@ export const StreamBackupResponse: MessageFns<StreamBackupResponse> = {
 };
 
 function createBaseRestoreRequest(): RestoreRequest {
-  return { chain: [], rewrappedKeys: [] };
+  return { chain: [], rewrapped: undefined };
 }
 
 export const RestoreRequest: MessageFns<RestoreRequest> = {
@@ -1486,8 +1486,8 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     for (const v of message.chain) {
       BackupArtifact.encode(v!, writer.uint32(10).fork()).join();
     }
-    for (const v of message.rewrappedKeys) {
-      RewrappedKey.encode(v!, writer.uint32(18).fork()).join();
+    if (message.rewrapped !== undefined) {
+      RewrappedKeys.encode(message.rewrapped, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1518,7 +1518,7 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
               break;
             }
 
-            message.rewrappedKeys.push(RewrappedKey.decode(reader, reader.uint32()));
+            message.rewrapped = RewrappedKeys.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1536,11 +1536,7 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
   fromJSON(object: any): RestoreRequest {
     return {
       chain: globalThis.Array.isArray(object?.chain) ? object.chain.map((e: any) => BackupArtifact.fromJSON(e)) : [],
-      rewrappedKeys: globalThis.Array.isArray(object?.rewrappedKeys)
-        ? object.rewrappedKeys.map((e: any) => RewrappedKey.fromJSON(e))
-        : globalThis.Array.isArray(object?.rewrapped_keys)
-        ? object.rewrapped_keys.map((e: any) => RewrappedKey.fromJSON(e))
-        : [],
+      rewrapped: isSet(object.rewrapped) ? RewrappedKeys.fromJSON(object.rewrapped) : undefined,
     };
   },
 
@@ -1549,8 +1545,8 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     if (message.chain?.length) {
       obj.chain = message.chain.map((e) => BackupArtifact.toJSON(e));
     }
-    if (message.rewrappedKeys?.length) {
-      obj.rewrappedKeys = message.rewrappedKeys.map((e) => RewrappedKey.toJSON(e));
+    if (message.rewrapped !== undefined) {
+      obj.rewrapped = RewrappedKeys.toJSON(message.rewrapped);
     }
     return obj;
   },
@@ -1561,7 +1557,9 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
   fromPartial<I extends Exact<DeepPartial<RestoreRequest>, I>>(object: I): RestoreRequest {
     const message = createBaseRestoreRequest();
     message.chain = object.chain?.map((e) => BackupArtifact.fromPartial(e)) || [];
-    message.rewrappedKeys = object.rewrappedKeys?.map((e) => RewrappedKey.fromPartial(e)) || [];
+    message.rewrapped = (object.rewrapped !== undefined && object.rewrapped !== null)
+      ? RewrappedKeys.fromPartial(object.rewrapped)
+      : undefined;
     return message;
   },
 };

@@ -99,6 +99,14 @@ export interface RewrappedKey {
   originalKeyId: string;
 }
 
+/**
+ * The rewrapped keys a restore is given (a message, so that a caller that
+ * has none leaves the field out).
+ */
+export interface RewrappedKeys {
+  keys: RewrappedKey[];
+}
+
 function createBaseProgress(): Progress {
   return { phase: "", message: "", percent: 0, bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, operationId: "" };
 }
@@ -839,6 +847,75 @@ export const RewrappedKey: MessageFns<RewrappedKey> = {
     message.wrappedKey = object.wrappedKey ?? Buffer.alloc(0);
     message.keyId = object.keyId ?? "";
     message.originalKeyId = object.originalKeyId ?? "";
+    return message;
+  },
+};
+
+function createBaseRewrappedKeys(): RewrappedKeys {
+  return { keys: [] };
+}
+
+export const RewrappedKeys: MessageFns<RewrappedKeys> = {
+  encode(message: RewrappedKeys, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.keys) {
+      RewrappedKey.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RewrappedKeys {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRewrappedKeys();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keys.push(RewrappedKey.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RewrappedKeys {
+    return {
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => RewrappedKey.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: RewrappedKeys): unknown {
+    const obj: any = {};
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => RewrappedKey.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RewrappedKeys>, I>>(base?: I): RewrappedKeys {
+    return RewrappedKeys.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RewrappedKeys>, I>>(object: I): RewrappedKeys {
+    const message = createBaseRewrappedKeys();
+    message.keys = object.keys?.map((e) => RewrappedKey.fromPartial(e)) || [];
     return message;
   },
 };

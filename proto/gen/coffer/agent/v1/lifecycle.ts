@@ -21,7 +21,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { ClusterContext } from "./cluster.js";
-import { Database, Progress, RewrappedKey, StorageLocation, User } from "./common.js";
+import { Database, Progress, RewrappedKeys, StorageLocation, User } from "./common.js";
 import { ReplicationStatus, SourceInfo } from "./replication_state.js";
 
 export const protobufPackage = "coffer.agent.v1";
@@ -196,7 +196,7 @@ export interface RestoreSource {
    * Data keys of chain elements wrapped by a key this instance does not
    * hold, wrapped again for its own key (RewrappedKey).
    */
-  rewrappedKeys: RewrappedKey[];
+  rewrapped: RewrappedKeys | undefined;
 }
 
 export interface PrepareRequest {
@@ -1148,7 +1148,7 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
 };
 
 function createBaseRestoreSource(): RestoreSource {
-  return { location: undefined, backupId: "", rewrappedKeys: [] };
+  return { location: undefined, backupId: "", rewrapped: undefined };
 }
 
 export const RestoreSource: MessageFns<RestoreSource> = {
@@ -1159,8 +1159,8 @@ export const RestoreSource: MessageFns<RestoreSource> = {
     if (message.backupId !== "") {
       writer.uint32(18).string(message.backupId);
     }
-    for (const v of message.rewrappedKeys) {
-      RewrappedKey.encode(v!, writer.uint32(26).fork()).join();
+    if (message.rewrapped !== undefined) {
+      RewrappedKeys.encode(message.rewrapped, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1199,7 +1199,7 @@ export const RestoreSource: MessageFns<RestoreSource> = {
               break;
             }
 
-            message.rewrappedKeys.push(RewrappedKey.decode(reader, reader.uint32()));
+            message.rewrapped = RewrappedKeys.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1222,11 +1222,7 @@ export const RestoreSource: MessageFns<RestoreSource> = {
         : isSet(object.backup_id)
         ? globalThis.String(object.backup_id)
         : "",
-      rewrappedKeys: globalThis.Array.isArray(object?.rewrappedKeys)
-        ? object.rewrappedKeys.map((e: any) => RewrappedKey.fromJSON(e))
-        : globalThis.Array.isArray(object?.rewrapped_keys)
-        ? object.rewrapped_keys.map((e: any) => RewrappedKey.fromJSON(e))
-        : [],
+      rewrapped: isSet(object.rewrapped) ? RewrappedKeys.fromJSON(object.rewrapped) : undefined,
     };
   },
 
@@ -1238,8 +1234,8 @@ export const RestoreSource: MessageFns<RestoreSource> = {
     if (message.backupId !== "") {
       obj.backupId = message.backupId;
     }
-    if (message.rewrappedKeys?.length) {
-      obj.rewrappedKeys = message.rewrappedKeys.map((e) => RewrappedKey.toJSON(e));
+    if (message.rewrapped !== undefined) {
+      obj.rewrapped = RewrappedKeys.toJSON(message.rewrapped);
     }
     return obj;
   },
@@ -1253,7 +1249,9 @@ export const RestoreSource: MessageFns<RestoreSource> = {
       ? StorageLocation.fromPartial(object.location)
       : undefined;
     message.backupId = object.backupId ?? "";
-    message.rewrappedKeys = object.rewrappedKeys?.map((e) => RewrappedKey.fromPartial(e)) || [];
+    message.rewrapped = (object.rewrapped !== undefined && object.rewrapped !== null)
+      ? RewrappedKeys.fromPartial(object.rewrapped)
+      : undefined;
     return message;
   },
 };
