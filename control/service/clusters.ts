@@ -55,8 +55,6 @@ export interface ClusterView {
   readonly cluster: ClusterRow;
   /** Members in creation order. */
   readonly members: InstanceRow[];
-  /** Each member's role now (control/cluster/member-roles.ts), when asked; else the recorded one shows. */
-  readonly roles?: ReadonlyMap<string, string>;
 }
 
 /** 404 for another project's cluster (and for a deleted one). */
