@@ -16,8 +16,9 @@
 //   operation completes, the task is NONE, every key readable after each;
 // - kill -9 of the master that has the replica (agent and redis-server):
 //   Redis fails over, and the gRPC and REST views and `coffer cluster
-//   show` show the replica as a master; its agent back, the old master
-//   shows as a replica;
+//   show` show the replica as a master; a grow meanwhile is refused
+//   naming the member that is away; its agent back, the old master shows
+//   as a replica;
 // - delete, the control killed -9 while the members are being deleted:
 //   everything gone (the views' roles come from the heartbeats the
 //   conductor records, docs/clusters.md "What the views show").
@@ -61,6 +62,8 @@ const KEYS: string[] = (() => {
 const value = (k: string): string => `v:${k}`;
 
 t.test('a Redis Cluster through the control: create, accounts, every slot, grow, shrink, failover shown, delete', async (t) => {
+  const t0 = Date.now();
+  const mark = (what: string): void => void t.comment(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
   const h: ControlHarness = await startControl(t, { heartbeatSeconds: 1, heartbeatExpirySeconds: 3, extraArgs: SMALL });
   const token = h.token('p1');
   let client = clusterClient(h);
@@ -96,6 +99,7 @@ t.test('a Redis Cluster through the control: create, accounts, every slot, grow,
   // A second cluster, for paging, built while the first is used.
   const other = (await ccall<CreateClusterResponse>(client, 'createCluster', CreateClusterRequest.fromPartial({ name: 'r2', datastore: 'redis', instances: [MASTER, MASTER, MASTER] }), token)).cluster!.id;
   let cluster = await waitClusterActive(client, token, id, 4, 'every member ACTIVE');
+  mark('created');
   t.same(grpcRoles(cluster), { 'r1-member-1': 'replica', 'r1-member-2': 'master', 'r1-member-3': 'master', 'r1-member-4': 'master' }, 'gRPC: the roles as Redis reports them');
   t.same(await restTypes(id), { 'r1-member-1': 'replica', 'r1-member-2': 'master', 'r1-member-3': 'master', 'r1-member-4': 'master' }, 'REST: the member types');
   const byName = (c: Cluster, n: string): Instance => c.instances.find((i) => i.name === n)!;
@@ -136,6 +140,7 @@ t.test('a Redis Cluster through the control: create, accounts, every slot, grow,
   }
 
   // Paging: one cluster a page, in id order, then none.
+  mark('keys written and read');
   const ids = [id, other].sort();
   const first = await rest('GET', '/v1.0/p1/clusters?limit=1', { token });
   t.same(first.body.clusters.map((x: { id: string }) => x.id), [ids[0]], 'GET /clusters?limit=1: the first cluster');
@@ -156,8 +161,10 @@ t.test('a Redis Cluster through the control: create, accounts, every slot, grow,
   h.args.push('--step-delay-ms', '300');
   const grow = await ccall<GrowClusterResponse>(client, 'growCluster', GrowClusterRequest.fromPartial({ id, instances: [MASTER] }), token);
   await crashAt(grow.taskId, 'install-members');
+  mark('grow: killed and restarted');
   t.equal(await taskEnded(h, grow.taskId), 'SUCCEEDED', 'the grow resumed and succeeded');
   cluster = await waitClusterActive(client, token, id, 5, 'grown to 4 masters');
+  mark('grown');
   t.equal(cluster.task, ClusterTask.CLUSTER_TASK_NONE, 'the cluster\'s task is NONE');
   t.equal(grpcRoles(cluster)['r1-member-5'], 'master', 'the new member is a master');
   t.same(await unreadable(cluster), [], 'every key readable after the grow');
@@ -165,8 +172,10 @@ t.test('a Redis Cluster through the control: create, accounts, every slot, grow,
   const gone = byName(cluster, 'r1-member-3');
   const shrink = await ccall<{ taskId: string }>(client, 'shrinkCluster', { id, instanceIds: [gone.id] }, token);
   await crashAt(shrink.taskId, 'leave');
+  mark('shrink: killed and restarted');
   t.equal(await taskEnded(h, shrink.taskId), 'SUCCEEDED', 'the shrink resumed and succeeded');
   cluster = await waitClusterActive(client, token, id, 4, 'shrunk back to 3 masters');
+  mark('shrunk');
   t.equal(cluster.task, ClusterTask.CLUSTER_TASK_NONE, 'the cluster\'s task is NONE');
   t.notOk(cluster.instances.some((i) => i.id === gone.id), 'the removed master is no longer listed');
   t.same(await unreadable(cluster), [], 'every key readable after the shrink');
@@ -183,21 +192,30 @@ t.test('a Redis Cluster through the control: create, accounts, every slot, grow,
     return grpcRoles(c)[replica.name] === 'master' && c;
   }, 120_000);
   t.pass(`gRPC: ${replica.name} took over from ${master.name}`);
+  mark('failover shown');
   t.equal((await restTypes(id))[replica.name], 'master', 'REST: its type is master');
   const shown = await cliFor(h.address, token)(['cluster', 'show', 'r1']);
   t.match(shown.stdout, new RegExp(`${replica.name} \\(${replica.id}\\) master ACTIVE`), `coffer cluster show: ${replica.name} is a master`);
   t.same(await unreadable({ ...cluster, instances: cluster.instances.filter((i) => i.id !== master.id) }), [], 'every key readable after the failover');
+  // A grow while a member is away is refused up front, naming it (its slots could not move).
+  await waitFor('the old master shown unreachable', async () => !byName(await getCluster(client, token, id), master.name).agentReachable, 60_000);
+  const away = await ccall(client, 'growCluster', GrowClusterRequest.fromPartial({ id, instances: [MASTER] }), token).then(() => undefined, (e: ServiceError) => e);
+  t.equal(away?.code, Status.FAILED_PRECONDITION, 'a grow while a member is away is refused');
+  t.match(away?.details, new RegExp(`member ${master.name} \\(${master.id}\\) is away`), `naming it: ${away?.details}`);
   restartAgent(h, master.id);
   await waitFor('the old master shows as a replica', async () => grpcRoles(await getCluster(client, token, id))[master.name] === 'replica', 120_000);
   t.pass(`${master.name}, its agent back, follows the new master`);
+  mark('old master back');
 
   // Delete both, the control killed -9 while r1's members are being deleted.
   const others = (await waitClusterActive(client, token, other, 3, 'the second cluster ACTIVE')).instances;
   const delOther = (await ccall<{ taskId: string }>(client, 'deleteCluster', { id: other }, token)).taskId;
   const del = (await ccall<{ taskId: string }>(client, 'deleteCluster', { id }, token)).taskId;
   await crashAt(del, 'delete-members');
+  mark('delete: killed and restarted');
   t.equal(await taskEnded(h, del), 'SUCCEEDED', 'the delete resumed and succeeded');
   t.equal(await taskEnded(h, delOther), 'SUCCEEDED', 'the second cluster\'s delete succeeded');
+  mark('deleted');
   for (const cid of [id, other]) t.equal(await getCluster(client, token, cid).then(() => 'still there', (e: ServiceError) => e.code), Status.NOT_FOUND, `cluster ${cid} is gone`);
   for (const m of [...cluster.instances, ...others]) t.notOk(existsSync(path.join(h.dataDir, 'instances', m.id)), `${m.name}'s directory is removed`);
 });
