@@ -8,12 +8,12 @@
 //   control relays it: Redis does not replicate ACL users); a key in every
 //   one of the 16384 slots written and read back through a cluster client,
 //   and `redis-cli -c` reads and writes through each member;
-// - a second cluster (3 masters, built meanwhile): GET /clusters and
-//   ListClusters page one cluster at a time (limit=1, the next link's
-//   marker; page_size 1, the page token);
 // - grow to 4 masters, shrink back to 3, the control killed -9 in the
 //   middle of each (mid-rebalance, mid-leave) and started again: the
 //   operation completes, the task is NONE, every key readable after each;
+// - a second cluster (3 masters, built meanwhile): GET /clusters and
+//   ListClusters page one cluster at a time (limit=1, the next link's
+//   marker; page_size 1, the page token);
 // - kill -9 of the master that has the replica (agent and redis-server):
 //   Redis fails over, and the gRPC and REST views and `coffer cluster
 //   show` show the replica as a master; a grow meanwhile is refused
@@ -96,8 +96,6 @@ t.test('a Redis Cluster through the control: create, accounts, every slot, grow,
   const made = await os.json<Record<string, unknown>>('database', 'cluster', 'create', 'r1', 'redis', '7.0', ...member('replica'), ...member('master'), ...member('master'), ...member('master'));
   const id = String(made.id);
   t.equal((await getCluster(client, token, id)).strategy, 'redis-cluster', 'the redis-cluster strategy');
-  // A second cluster, for paging, built while the first is used.
-  const other = (await ccall<CreateClusterResponse>(client, 'createCluster', CreateClusterRequest.fromPartial({ name: 'r2', datastore: 'redis', instances: [MASTER, MASTER, MASTER] }), token)).cluster!.id;
   let cluster = await waitClusterActive(client, token, id, 4, 'every member ACTIVE');
   mark('created');
   t.same(grpcRoles(cluster), { 'r1-member-1': 'replica', 'r1-member-2': 'master', 'r1-member-3': 'master', 'r1-member-4': 'master' }, 'gRPC: the roles as Redis reports them');
@@ -139,8 +137,35 @@ t.test('a Redis Cluster through the control: create, accounts, every slot, grow,
     t.equal((await cli(i, 'GET', KEYS[n * 4001]!)).stdout.trim(), value(KEYS[n * 4001]!), `a key of any slot read through ${i.name}`);
   }
 
-  // Paging: one cluster a page, in id order, then none.
-  mark('keys written and read');
+  // Grow to 4 masters, the control killed -9 as the new member joins and
+  // takes its share of the slots.
+  const grow = await ccall<GrowClusterResponse>(client, 'growCluster', GrowClusterRequest.fromPartial({ id, instances: [MASTER] }), token);
+  await crashAt(grow.taskId, 'install-members');
+  mark('grow: killed and restarted');
+  t.equal(await taskEnded(h, grow.taskId), 'SUCCEEDED', 'the grow resumed and succeeded');
+  cluster = await waitClusterActive(client, token, id, 5, 'grown to 4 masters');
+  mark('grown');
+  t.equal(cluster.task, ClusterTask.CLUSTER_TASK_NONE, 'the cluster\'s task is NONE');
+  t.equal(grpcRoles(cluster)['r1-member-5'], 'master', 'the new member is a master');
+  t.same(await unreadable(cluster), [], 'every key readable after the grow');
+  // Shrink back to 3, the control killed -9 as the removed master moves its
+  // slots away; after that restart every step is paused for a moment
+  // (--step-delay-ms), so that a short step (delete-members) is seen.
+  h.args.push('--step-delay-ms', '300');
+  const gone = byName(cluster, 'r1-member-3');
+  const shrink = await ccall<{ taskId: string }>(client, 'shrinkCluster', { id, instanceIds: [gone.id] }, token);
+  await crashAt(shrink.taskId, 'leave');
+  mark('shrink: killed and restarted');
+  t.equal(await taskEnded(h, shrink.taskId), 'SUCCEEDED', 'the shrink resumed and succeeded');
+  cluster = await waitClusterActive(client, token, id, 4, 'shrunk back to 3 masters');
+  mark('shrunk');
+  t.equal(cluster.task, ClusterTask.CLUSTER_TASK_NONE, 'the cluster\'s task is NONE');
+  t.notOk(cluster.instances.some((i) => i.id === gone.id), 'the removed master is no longer listed');
+  t.same(await unreadable(cluster), [], 'every key readable after the shrink');
+
+  // A second cluster (its build overlaps the failover's waits below), then
+  // paging: one cluster a page, in id order, then none.
+  const other = (await ccall<CreateClusterResponse>(client, 'createCluster', CreateClusterRequest.fromPartial({ name: 'r2', datastore: 'redis', instances: [MASTER, MASTER, MASTER] }), token)).cluster!.id;
   const ids = [id, other].sort();
   const first = await rest('GET', '/v1.0/p1/clusters?limit=1', { token });
   t.same(first.body.clusters.map((x: { id: string }) => x.id), [ids[0]], 'GET /clusters?limit=1: the first cluster');
@@ -154,31 +179,6 @@ t.test('a Redis Cluster through the control: create, accounts, every slot, grow,
   const page1 = await ccall<ListClustersResponse>(client, 'listClusters', { pageSize: 1, pageToken: '' }, token);
   const page2 = await ccall<ListClustersResponse>(client, 'listClusters', { pageSize: 1, pageToken: page1.nextPageToken }, token);
   t.same([page1.clusters.map((x) => x.id), page2.clusters.map((x) => x.id), page2.nextPageToken], [[ids[0]], [ids[1]], ''], 'ListClusters page_size 1: one, its page token, the other, no token');
-
-  // Grow to 4 masters, the control killed -9 as the new member joins and
-  // takes its share of the slots; from then on every step is paused for a
-  // moment (--step-delay-ms), so a test sees each step start.
-  h.args.push('--step-delay-ms', '300');
-  const grow = await ccall<GrowClusterResponse>(client, 'growCluster', GrowClusterRequest.fromPartial({ id, instances: [MASTER] }), token);
-  await crashAt(grow.taskId, 'install-members');
-  mark('grow: killed and restarted');
-  t.equal(await taskEnded(h, grow.taskId), 'SUCCEEDED', 'the grow resumed and succeeded');
-  cluster = await waitClusterActive(client, token, id, 5, 'grown to 4 masters');
-  mark('grown');
-  t.equal(cluster.task, ClusterTask.CLUSTER_TASK_NONE, 'the cluster\'s task is NONE');
-  t.equal(grpcRoles(cluster)['r1-member-5'], 'master', 'the new member is a master');
-  t.same(await unreadable(cluster), [], 'every key readable after the grow');
-  // Shrink back to 3, the control killed -9 as the removed master moves its slots away.
-  const gone = byName(cluster, 'r1-member-3');
-  const shrink = await ccall<{ taskId: string }>(client, 'shrinkCluster', { id, instanceIds: [gone.id] }, token);
-  await crashAt(shrink.taskId, 'leave');
-  mark('shrink: killed and restarted');
-  t.equal(await taskEnded(h, shrink.taskId), 'SUCCEEDED', 'the shrink resumed and succeeded');
-  cluster = await waitClusterActive(client, token, id, 4, 'shrunk back to 3 masters');
-  mark('shrunk');
-  t.equal(cluster.task, ClusterTask.CLUSTER_TASK_NONE, 'the cluster\'s task is NONE');
-  t.notOk(cluster.instances.some((i) => i.id === gone.id), 'the removed master is no longer listed');
-  t.same(await unreadable(cluster), [], 'every key readable after the shrink');
 
   // kill -9 of the replica's master: Redis fails over; the views show it.
   // Its master, as a user finds it (ROLE is an admin command a tenant may not run).
