@@ -196,7 +196,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX instances_cluster ON instances(cluster_id) WHERE cluster_id IS NOT NULL;
   `,
   // 5: the cluster view rides on the heartbeat (docs/clusters.md, "What the
-  // views show"): \`cluster\` is the agent's last ClusterNodeStatus (JSON,
+  // views show"): cluster is the agent's last ClusterNodeStatus (JSON,
   // '' when it sent none); cluster_role and cluster_slots are what it last
   // reported while its datastore ran, kept through reports sent while it
   // was down, so the views read a member's role with no agent call.
