@@ -5,7 +5,6 @@ import type { ControlContext } from '../context.js';
 import type { ProgressRecord } from '../events.js';
 import type { ClusterRow } from '../store/clusters.js';
 import * as svc from '../service/clusters.js';
-import { currentRoles } from '../cluster/member-roles.js';
 import { toCluster, toTaskEvent } from './convert.js';
 import { decodePageToken, encodePageToken, pageSize, serverStream, unary } from './handlers.js';
 
@@ -20,11 +19,6 @@ const memberInput = (m: ClusterMemberSpec): svc.ClusterMemberInput => ({
 export function addClusterService(server: grpc.Server, c: ControlContext): void {
   const deps = { db: c.db, log: c.log };
   const view = (r: ClusterRow) => toCluster(r, c.instances.clusterMembers(r.id), c.instances, c.config.heartbeatExpiryMs);
-  // What a caller reads (get, list): each member's role as its datastore reports it now.
-  const liveView = async (r: ClusterRow) => {
-    const members = c.instances.clusterMembers(r.id);
-    return toCluster(r, members, c.instances, c.config.heartbeatExpiryMs, Date.now(), await currentRoles(c, r, members));
-  };
 
   const impl: ClusterServiceServer = {
     createCluster: unary(deps, 'CreateCluster', async (req, scope) => {
@@ -34,10 +28,10 @@ export function addClusterService(server: grpc.Server, c: ControlContext): void 
 
     listClusters: unary(deps, 'ListClusters', async (req, scope) => {
       const page = svc.listClusters(c, scope, { limit: pageSize(req.pageSize), marker: decodePageToken(req.pageToken) });
-      return { clusters: await Promise.all(page.items.map(liveView)), nextPageToken: page.nextMarker ? encodePageToken(page.nextMarker) : '' };
+      return { clusters: page.items.map(view), nextPageToken: page.nextMarker ? encodePageToken(page.nextMarker) : '' };
     }),
 
-    getCluster: unary(deps, 'GetCluster', async (req, scope) => ({ cluster: await liveView(svc.findCluster(c, scope, req.id)) })),
+    getCluster: unary(deps, 'GetCluster', async (req, scope) => ({ cluster: view(svc.findCluster(c, scope, req.id)) })),
 
     growCluster: unary(deps, 'GrowCluster', async (req, scope) => {
       const r = svc.growCluster(c, scope, req.id, req.instances.map(memberInput), svc.GRPC_CLUSTER_FIELDS);

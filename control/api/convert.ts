@@ -12,6 +12,7 @@ import type { StepRow, TaskRow } from '../store/tasks.js';
 import type { ProgressRecord } from '../events.js';
 import { agentLiveness } from '../service/agent-liveness.js';
 import { replicationOf, type Lag } from '../service/replication-view.js';
+import { memberRole } from '../service/cluster-role.js';
 
 const INSTANCE_STATUS: Readonly<Record<Status, InstanceStatus>> = {
   BUILD: InstanceStatus.INSTANCE_STATUS_BUILD,
@@ -65,7 +66,7 @@ export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiry
     lagBytes: rep.lag.bytes,
     lagSeconds: rep.lag.seconds,
     autoFailover: rep.autoFailover,
-    clusterRole: r.cluster_role,
+    clusterRole: memberRole(store, r),
   };
 }
 
@@ -119,8 +120,8 @@ export function toTaskEvent(e: ProgressRecord): TaskEvent {
   };
 }
 
-/** `roles`: each member's role now (control/cluster/member-roles.ts); else the recorded one. */
-export function toCluster(r: ClusterRow, members: readonly InstanceRow[], store: InstanceStore, heartbeatExpiryMs: number, now = Date.now(), roles?: ReadonlyMap<string, string>): Cluster {
+/** Each member's role is the one its agent last reported (control/service/cluster-role.ts). */
+export function toCluster(r: ClusterRow, members: readonly InstanceRow[], store: InstanceStore, heartbeatExpiryMs: number, now = Date.now()): Cluster {
   return {
     id: r.id,
     name: r.name,
@@ -131,7 +132,7 @@ export function toCluster(r: ClusterRow, members: readonly InstanceRow[], store:
     task: ClusterTask[`CLUSTER_TASK_${r.task}`],
     taskId: r.task_id ?? '',
     fault: r.fault_step ? { step: r.fault_step, message: r.fault_message ?? '', createdAtMs: r.updated_at } : undefined,
-    instances: members.map((m) => ({ ...toInstance(m, store, heartbeatExpiryMs, now), clusterRole: roles?.get(m.id) ?? m.cluster_role })),
+    instances: members.map((m) => toInstance(m, store, heartbeatExpiryMs, now)),
     createdAtMs: r.created_at,
     updatedAtMs: r.updated_at,
   };

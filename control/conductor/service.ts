@@ -4,6 +4,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { ConductorServiceService, SourceVerdict, type ConductorServiceServer, type HeartbeatRequest } from '../../proto/gen/coffer/control/v1/conductor.js';
 import { ReplicationStatus } from '../../proto/gen/coffer/agent/v1/replication_state.js';
+import { ClusterNodeStatus } from '../../proto/gen/coffer/agent/v1/cluster.js';
 import { submitRejoin } from '../workflows/replication/submit.js';
 import { SourceVerdicts, type Verdict } from './source-verdict.js';
 import { startGrpcServer, type CofferServer } from '../../lib/grpc-server.js';
@@ -15,10 +16,15 @@ import { peerInstanceId, requireSameInstance } from './peer.js';
 
 export function conductorImplementation(c: ControlContext): ConductorServiceServer {
   const lastSeen = new LastSeen(c.db);
+  // A cluster member's role and slots are kept from its last report made
+  // while its datastore ran: a member that is down shows what it was.
   const recordHeartbeat = c.db.prepare(
-    `INSERT INTO instance_heartbeats (instance_id, datastore_state, reason, agent_version, received_at, replication) VALUES (?, ?, ?, ?, ?, ?)
+    `INSERT INTO instance_heartbeats (instance_id, datastore_state, reason, agent_version, received_at, replication, cluster, cluster_role, cluster_slots)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (instance_id) DO UPDATE SET datastore_state = excluded.datastore_state, reason = excluded.reason,
-       agent_version = excluded.agent_version, received_at = excluded.received_at, replication = excluded.replication`,
+       agent_version = excluded.agent_version, received_at = excluded.received_at, replication = excluded.replication, cluster = excluded.cluster,
+       cluster_role = CASE WHEN excluded.cluster_role = '' THEN instance_heartbeats.cluster_role ELSE excluded.cluster_role END,
+       cluster_slots = CASE WHEN excluded.cluster_role = '' THEN instance_heartbeats.cluster_slots ELSE excluded.cluster_slots END`,
   );
   const verdicts = new SourceVerdicts(c.db, c.config.sourceLeaseMs);
   const rejoins = new RejoinStarter(c);
@@ -32,7 +38,10 @@ export function conductorImplementation(c: ControlContext): ConductorServiceServ
           return { accepted: false, verdict: SourceVerdict.SOURCE_VERDICT_UNSPECIFIED, leaseMs: 0, rejoin: false };
         }
         const replication = req.replication ? JSON.stringify(ReplicationStatus.toJSON(req.replication)) : '';
-        recordHeartbeat.run(req.instanceId, req.state, req.reason, req.agentVersion, now, replication);
+        const node = req.cluster?.status;
+        const cluster = node ? JSON.stringify(ClusterNodeStatus.toJSON(node)) : '';
+        const running = node?.running === true;
+        recordHeartbeat.run(req.instanceId, req.state, req.reason, req.agentVersion, now, replication, cluster, running ? node.role : '', running ? node.slots : 0);
         return { accepted: true, ...verdicts.judge(req.instanceId, req.replication?.role ?? '', now) };
       }),
     ),

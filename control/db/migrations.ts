@@ -195,7 +195,17 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE instances ADD COLUMN cluster_role TEXT NOT NULL DEFAULT '';
   CREATE INDEX instances_cluster ON instances(cluster_id) WHERE cluster_id IS NOT NULL;
   `,
-  // 5: per-project backup wrapping keys (docs/backup-format.md "Keys"). The
+  // 5: the cluster view rides on the heartbeat (docs/clusters.md, "What the
+  // views show"): cluster is the agent's last ClusterNodeStatus (JSON,
+  // '' when it sent none); cluster_role and cluster_slots are what it last
+  // reported while its datastore ran, kept through reports sent while it
+  // was down, so the views read a member's role with no agent call.
+  `
+  ALTER TABLE instance_heartbeats ADD COLUMN cluster TEXT NOT NULL DEFAULT '';
+  ALTER TABLE instance_heartbeats ADD COLUMN cluster_role TEXT NOT NULL DEFAULT '';
+  ALTER TABLE instance_heartbeats ADD COLUMN cluster_slots INTEGER NOT NULL DEFAULT 0;
+  `,
+  // 6: per-project backup wrapping keys (docs/backup-format.md "Keys"). The
   // key id of the wrapping key the instance was given; NULL for an instance
   // created before, which holds the deployment-wide key.
   `

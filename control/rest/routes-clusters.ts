@@ -12,7 +12,6 @@ import { badRequest, RestError } from './faults.js';
 import { callerOf, linksOf, listBody, pageOf } from './request.js';
 import { flavorRef, versionName } from './routes-instances.js';
 import { S } from './schemas.js';
-import { currentRoles } from '../cluster/member-roles.js';
 import { clusterView, instanceView } from './views.js';
 
 interface MemberIn {
@@ -97,19 +96,19 @@ export function clusterRoutes(app: FastifyInstance, c: ControlContext): void {
   app.get(base, { schema: { summary: 'List clusters', params: S.projectParams, querystring: S.page } }, async (req) => {
     const page = pageOf(req);
     const r = svc.listClusters(c, callerOf(req), page);
-    const items = r.items.map((cluster) => clusterView({ cluster, members: svc.clusterMembers(c, cluster.id) }, linksOf(req), false));
+    const items = r.items.map((cluster) => clusterView(c, { cluster, members: svc.clusterMembers(c, cluster.id) }, linksOf(req), false));
     return listBody(req, 'clusters', 'clusters', items, page.limit, r.nextMarker);
   });
 
   app.post(base, { schema: { summary: 'Create a cluster (200)', params: S.projectParams, body: S.createCluster } }, async (req) => {
     const input = createInput(c, (req.body as CreateBody).cluster);
     const v = svc.createCluster(c, callerOf(req), input, svc.REST_CLUSTER_FIELDS);
-    return { cluster: clusterView(v, linksOf(req), false) };
+    return { cluster: clusterView(c, v, linksOf(req), false) };
   });
 
   app.get(`${base}/:id`, { schema: { summary: 'Show a cluster', params: S.clusterParams } }, async (req: IdReq) => {
     const v = viewOf(c, callerOf(req), req.params.id);
-    return { cluster: clusterView({ ...v, roles: await currentRoles(c, v.cluster, v.members) }, linksOf(req), true) };
+    return { cluster: clusterView(c, v, linksOf(req), true) };
   });
 
   app.get(`${base}/:id/instances/:instance_id`, { schema: { summary: 'Show a member of a cluster', params: S.clusterInstanceParams } }, async (req: FastifyRequest<{ Params: { project_id: string; id: string; instance_id: string } }>) => {
@@ -142,6 +141,6 @@ export function clusterRoutes(app: FastifyInstance, c: ControlContext): void {
         break;
     }
     // Trove answers an action with the cluster (python-troveclient reads it when a body comes).
-    return reply.code(202).send({ cluster: clusterView(v, linksOf(req), false) });
+    return reply.code(202).send({ cluster: clusterView(c, v, linksOf(req), false) });
   });
 }

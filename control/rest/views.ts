@@ -14,6 +14,7 @@ import type { DatastoreView } from '../service/catalog.js';
 import type { ClusterView } from '../service/clusters.js';
 import { agentLiveness } from '../service/agent-liveness.js';
 import { replicationOf, type Lag } from '../service/replication-view.js';
+import { memberRole } from '../service/cluster-role.js';
 
 /** Trove shows a deleting instance as SHUTDOWN; the rest are the same names. */
 const INSTANCE_STATUS: Readonly<Record<InstanceStatus, string>> = {
@@ -191,12 +192,12 @@ export const userView = (u: User): Record<string, unknown> => ({ name: u.name, h
 
 /**
  * A member's type as Trove shows it: Galera's members are all "member";
- * Redis Cluster's are masters or replicas, as Redis reports them now when
- * `roles` has it (a replica that took over after a failover is a master).
+ * Redis Cluster's are masters or replicas, as Redis last reported them
+ * (service/cluster-role.ts: a replica that took over after a failover is a master).
  */
-function memberType(cluster: ClusterRow, m: InstanceRow, roles?: ReadonlyMap<string, string>): string {
+function memberType(c: ControlContext, cluster: ClusterRow, m: InstanceRow): string {
   if (cluster.strategy === 'galera') return 'member';
-  return roles?.get(m.id) || m.cluster_role || 'master';
+  return memberRole(c.instances, m) || 'master';
 }
 
 /**
@@ -207,11 +208,11 @@ function memberType(cluster: ClusterRow, m: InstanceRow, roles?: ReadonlyMap<str
  * fault, when one failed, and each member's port (the local driver gives
  * each its own).
  */
-export function clusterView(v: ClusterView, l: Links, servers: boolean): Record<string, unknown> {
+export function clusterView(c: ControlContext, v: ClusterView, l: Links, servers: boolean): Record<string, unknown> {
   const { cluster: r, members } = v;
   const ips: string[] = [];
   const instances = members.map((m) => {
-    const o: Record<string, unknown> = { id: m.id, name: m.name, type: memberType(r, m, v.roles), links: link(`${l.base}/instances/${m.id}`) };
+    const o: Record<string, unknown> = { id: m.id, name: m.name, type: memberType(c, r, m), links: link(`${l.base}/instances/${m.id}`) };
     if (!servers) return o;
     o.status = INSTANCE_STATUS[m.status];
     o.flavor = { id: m.flavor_id, links: link(`${l.base}/flavors/${m.flavor_id}`) };

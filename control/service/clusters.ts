@@ -13,6 +13,8 @@ import type { VersionRow } from '../store/catalog.js';
 import { clusterDatastores, strategyOf, strategyOfManager, type ClusterStrategy } from '../workflows/cluster/strategies.js';
 import { submitClusterCreate, submitClusterDelete, submitClusterGrow, submitClusterShrink, type NewMember } from '../workflows/cluster/submit.js';
 import { pageOf, type Caller, type Page, type PageRequest } from './caller.js';
+import { agentLiveness } from './agent-liveness.js';
+import { ClusterNodeStatus } from '../../proto/gen/coffer/agent/v1/cluster.js';
 import { MAX_VOLUME_GB } from './instances.js';
 
 /** One member to create. */
@@ -55,8 +57,6 @@ export interface ClusterView {
   readonly cluster: ClusterRow;
   /** Members in creation order. */
   readonly members: InstanceRow[];
-  /** Each member's role now (control/cluster/member-roles.ts), when asked; else the recorded one shows. */
-  readonly roles?: ReadonlyMap<string, string>;
 }
 
 /** 404 for another project's cluster (and for a deleted one). */
@@ -115,6 +115,31 @@ function requireIdle(r: ClusterRow, doing: string): void {
   if (r.task !== 'NONE' || r.task_id) throw conflict(`cluster ${r.name} (${r.id}) has task ${r.task} running (${r.task_id}); ${doing} when it has ended`);
 }
 
+/**
+ * 409 naming the first member a grow cannot go through without, from what
+ * the conductor recorded (no agent is asked): every member's agent heard
+ * (each gets the new member list), and for a strategy that needs it
+ * (Redis Cluster: the slots move only when every member answers) every
+ * member's datastore running. Without this the grow would wait on the
+ * member and fail a step later.
+ */
+function requireMembersUp(c: ControlContext, r: ClusterRow, strategy: ClusterStrategy, members: readonly InstanceRow[]): void {
+  const now = Date.now();
+  const fix = 'start it again (or shrink it away) and grow then';
+  for (const m of members) {
+    const { heartbeat: hb, reachable } = agentLiveness(c.instances, m.id, c.config.heartbeatExpiryMs, now);
+    if (!reachable) {
+      const seen = hb ? `last heard ${Math.round((now - hb.received_at) / 1000)} s ago` : 'never heard';
+      throw conflict(`cluster ${r.name} cannot grow while member ${m.name} (${m.id}) is away (its agent was ${seen}): every member takes the new member list; ${fix}`);
+    }
+    if (!strategy.growNeedsEveryMember || !hb!.cluster) continue;
+    const s = ClusterNodeStatus.fromJSON(JSON.parse(hb!.cluster));
+    if (!s.running) {
+      throw conflict(`cluster ${r.name} cannot grow while member ${m.name} (${m.id}) is down (its datastore is not running${hb!.reason ? `: ${hb!.reason}` : ''}): a ${strategy.name} grow moves slots only when every member answers; ${fix}`);
+    }
+  }
+}
+
 /** Records the cluster and its members (BUILD, named NAME-member-1...) and submits the create workflow. */
 export function createCluster(c: ControlContext, caller: Caller, input: CreateClusterInput, fields: ClusterFieldNames): ClusterView & { taskId: string } {
   const name = (input.name ?? '').trim();
@@ -148,6 +173,7 @@ export function growCluster(c: ControlContext, caller: Caller, id: string, insta
   if (!v) throw conflict(`cluster ${r.id}'s datastore version ${r.datastore} ${r.datastore_version} is no longer in the catalog`);
   const existing = c.instances.clusterMembers(r.id);
   const members = validateMembers(c, strategy, instances, fields, existing[0]);
+  requireMembersUp(c, r, strategy, existing);
   const taskId = submitClusterGrow(c, r, v, strategy, members);
   return { ...viewOf(c, r.id), taskId };
 }

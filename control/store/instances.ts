@@ -60,6 +60,12 @@ export interface HeartbeatRow {
   received_at: number;
   /** The agent's last ReplicationStatus (JSON), '' when it sent none. */
   replication: string;
+  /** The agent's last ClusterNodeStatus (JSON), '' when it sent none (no cluster's member). */
+  cluster: string;
+  /** The member's cluster role as last reported while its datastore ran ('' before any, and for galera). */
+  cluster_role: string;
+  /** Hash slots it served then (redis-cluster). */
+  cluster_slots: number;
 }
 
 export type NewInstance = Pick<InstanceRow, 'id' | 'project' | 'name' | 'datastore' | 'datastore_version' | 'flavor_id' | 'volume_size_gb' | 'restored_from_backup_id'> &

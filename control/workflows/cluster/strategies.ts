@@ -29,6 +29,12 @@ export interface ClusterStrategy {
   readonly replicatesAccounts: boolean;
   /** Whether a full outage is recovered by the control (GetRecoveryPosition, RecoverCluster). */
   readonly recovery: boolean;
+  /**
+   * Whether a grow needs every member's datastore serving (Redis Cluster:
+   * slots move only when every listed member answers); Galera's joiner
+   * copies from any donor, so a member that is down does not hold it up.
+   */
+  readonly growNeedsEveryMember: boolean;
 }
 
 export const CLUSTER_STRATEGIES: Readonly<Record<string, ClusterStrategy>> = {
@@ -42,6 +48,7 @@ export const CLUSTER_STRATEGIES: Readonly<Record<string, ClusterStrategy>> = {
     defaultRole: '',
     replicatesAccounts: true,
     recovery: true,
+    growNeedsEveryMember: false,
   },
   // Redis Cluster: the `cluster` secret is the cluster account's password
   // (the agent refuses an InstallCluster without it); ACL users are not
@@ -57,6 +64,7 @@ export const CLUSTER_STRATEGIES: Readonly<Record<string, ClusterStrategy>> = {
     defaultRole: 'master',
     replicatesAccounts: false,
     recovery: false,
+    growNeedsEveryMember: true,
   },
 };
 

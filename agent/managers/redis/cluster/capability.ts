@@ -108,7 +108,7 @@ export function createRedisCluster(deps: RedisClusterDeps): RedisClusterCapabili
 
     async complete(plan, signal): Promise<void> {
       const r = await reconcile(plan.members, { auth: auth(), log, emit: () => undefined, signal, convergeMs: deps.convergeMs });
-      if (!r.done) throw new AgentError('AGENT_ERR_NOT_READY', `cannot complete the cluster: ${names(r.missing)} do not answer as members (install them first)`);
+      if (!r.done) throw new AgentError('AGENT_ERR_NOT_READY', `cannot complete the cluster: ${names(r.missing)} do not answer as members (not installed yet, or down: no slot moves until every listed member answers; install or start them)`);
     },
 
     bootstrapPending: () => false,
