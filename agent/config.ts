@@ -41,7 +41,7 @@ export interface CompiledAgentConfig {
   /**
    * The instance's own data disk (lifecycle/data-volume.ts), null when the
    * data lives on the base dir's disk. Its mount point holds the datastore's
-   * data directory (it is the base dir, a parent of it, or the data dir).
+   * whole base dir (it is the base dir or one of its parents).
    */
   readonly dataVolume: Readonly<{ devicePath: string; mountPoint: string }> | null;
 }
@@ -220,7 +220,12 @@ export function compileAgentConfig(
   });
 }
 
-/** dataVolume: two absolute paths, the mount point holding the datastore's data directory (<baseDir>/data). */
+/**
+ * dataVolume: two absolute paths, the mount point the base dir or one of
+ * its parents. Not the data directory itself: a restore renames the data
+ * directory aside and back (restore-swap.ts), which a mount point cannot be,
+ * and the set-aside copy must stay on the same filesystem.
+ */
 function compileDataVolume(v: unknown, baseDir: string): CompiledAgentConfig['dataVolume'] {
   if (v === undefined) return null;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError('dataVolume must be an object {"devicePath": ..., "mountPoint": ...}');
@@ -231,10 +236,9 @@ function compileDataVolume(v: unknown, baseDir: string): CompiledAgentConfig['da
     if (typeof p !== 'string' || !path.isAbsolute(p)) throw new ConfigError(`dataVolume.${k} must be an absolute path, got ${JSON.stringify(p)}`);
   }
   const mountPoint = path.resolve(o.mountPoint as string);
-  const dataDir = path.join(baseDir, 'data');
-  const rel = path.relative(mountPoint, dataDir);
+  const rel = path.relative(mountPoint, baseDir);
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new ConfigError(`dataVolume.mountPoint ${mountPoint} must hold the datastore's data directory ${dataDir}: make it the base dir, a parent of it, or that directory`);
+    throw new ConfigError(`dataVolume.mountPoint ${mountPoint} must be the base dir ${baseDir} or one of its parents, so that the datastore's data and everything the agent keeps beside it are on the volume`);
   }
   return Object.freeze({ devicePath: o.devicePath as string, mountPoint });
 }

@@ -1,6 +1,6 @@
 // The instance's own data disk (the boot config's dataVolume; Trove's
-// device_path and mount_point). The datastore's data directory lives on it
-// (config.ts requires the mount point to hold it):
+// device_path and mount_point). The agent's base dir, and so the datastore's
+// data, lives on it (config.ts requires the mount point to hold the base dir):
 //
 // - Prepare, first of all (prepare.ts): a device with no filesystem gets an
 //   ext4 one (blkid says which; mkfs.ext4), and it is mounted at the mount

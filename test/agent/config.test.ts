@@ -30,7 +30,8 @@ t.test('every bad value is refused naming the field', async (t) => {
     [{ insecure: true, backup: { storages: { ftp: {} } } }, /not a storage strategy/],
     [{ insecure: true, dataVolume: { devicePath: 'vdb', mountPoint: '/var/lib/coffer' } }, /dataVolume.devicePath must be an absolute path/],
     [{ insecure: true, dataVolume: { devicePath: '/dev/vdb' } }, /dataVolume.mountPoint must be an absolute path/],
-    [{ insecure: true, baseDir: '/var/lib/coffer', dataVolume: { devicePath: '/dev/vdb', mountPoint: '/mnt/other' } }, /dataVolume.mountPoint \/mnt\/other must hold the datastore's data directory \/var\/lib\/coffer\/data/],
+    [{ insecure: true, baseDir: '/var/lib/coffer', dataVolume: { devicePath: '/dev/vdb', mountPoint: '/mnt/other' } }, /dataVolume.mountPoint \/mnt\/other must be the base dir \/var\/lib\/coffer or one of its parents/],
+    [{ insecure: true, baseDir: '/var/lib/coffer', dataVolume: { devicePath: '/dev/vdb', mountPoint: '/var/lib/coffer/data' } }, /must be the base dir/],
     // 87 bytes + /prun/.s.PGSQL.65535 = 107 fits; one more does not.
     [{ insecure: true, baseDir: `/${'b'.repeat(87)}` }, /^the base dir \/b{87} is 88 bytes long; the datastore's unix sockets under it would be 108 bytes, over the 107 a socket path may have: use a base dir of at most 87 bytes$/],
   ];
