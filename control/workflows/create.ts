@@ -61,7 +61,8 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
     return r;
   };
 
-  const keys = new BackupKeys(c.config.dataDir);
+  // Made when a step runs: building the workflow reads nothing but its deadline.
+  const keys = (): BackupKeys => new BackupKeys(c.config.dataDir);
   const issueCertificates = (data: CreateData) => c.ca.issueInstance(data.instanceId, path.join(c.config.dataDir, 'certs', data.instanceId), data.allocation?.datastoreHost);
 
   return [
@@ -95,7 +96,7 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
         // (backup-keys.ts); recorded, so a backup it reports is checked
         // against the key it was given.
         const inst = row(data);
-        const key = keys.writeProjectKeyFile(inst.project, path.join(c.config.dataDir, 'certs', data.instanceId));
+        const key = keys().writeProjectKeyFile(inst.project, path.join(c.config.dataDir, 'certs', data.instanceId));
         if (inst.backup_key_id !== key.keyId) c.instances.update(data.instanceId, { backup_key_id: key.keyId });
         await c.driver.injectConfig(
           data.instanceId,
@@ -158,7 +159,7 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
             databases: p.databases,
             users: p.users,
             overrides: p.overrides,
-            restore: data.restore ? restoreSource(data.restore, chainRewraps(c, keys, row(data).project, data.restore.backupId)) : undefined,
+            restore: data.restore ? restoreSource(data.restore, chainRewraps(c, keys(), row(data).project, data.restore.backupId)) : undefined,
             replicaOf: b.replicaOf?.(),
           };
           try {
