@@ -225,7 +225,7 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
     const r = await timed(
       () =>
         new Promise<RestoreResponse[]>((resolve, reject) => {
-          const call = b.clients.backup.restore({ chain: [artifact!] });
+          const call = b.clients.backup.restore({ chain: [artifact!], rewrapped: undefined });
           const out: RestoreResponse[] = [];
           call.on('data', (e: RestoreResponse) => {
             if (e.progress?.phase === 'restore' && !restorePhaseAt) restorePhaseAt = Date.now();

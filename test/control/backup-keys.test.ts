@@ -100,7 +100,7 @@ t.test('backups are wrapped per project; old backups restore without the old key
   });
   t.teardown(() => asControl.close());
   const refused = await new Promise<ServiceError>((resolve, reject) => {
-    const s = asControl.restore({ chain: [{ location: { storage: 'local', location: bNew.location } }]}, new Metadata());
+    const s = asControl.restore({ chain: [{ location: { storage: 'local', location: bNew.location }, metadata: undefined }], rewrapped: undefined }, new Metadata());
     s.on('data', (_m: RestoreResponse) => undefined);
     s.on('error', resolve);
     s.on('end', () => reject(new Error('the restore of project A\'s backup into b1 succeeded')));

@@ -48,7 +48,7 @@ t.test('the agent is killed mid-restore after the data directory was set aside: 
   const good = readFileSync(object);
   rmSync(object);
   execFileSync('mkfifo', ['-m', '0600', object]);
-  const restoring = collect<RestoreResponse>(first.clients.backup.restore({ chain: [artifact] })).catch((e: Error) => e);
+  const restoring = collect<RestoreResponse>(first.clients.backup.restore({ chain: [artifact], rewrapped: undefined })).catch((e: Error) => e);
   const verifyEnd = await open(object, 'w');
   const second = path.join(root, 'object.second');
   execFileSync('mkfifo', ['-m', '0600', second]);

@@ -35,7 +35,7 @@ async function createBackup(a: AgentProcess, strategy = ''): Promise<BackupArtif
 /** A new instance created from the backup, with its own root password. */
 async function fromBackup(t: Parameters<typeof rootedRedis>[0], d: Deployment, artifact: BackupArtifact, rootPassword = 'Root-B-pass'): Promise<AgentProcess> {
   const b = await startAgent(t, { datastore: 'redis', extraArgs: d.args });
-  await collect(b.clients.lifecycle.prepare({ ...PREPARE, rootPassword, restore: { location: artifact.location, backupId: '' } }));
+  await collect(b.clients.lifecycle.prepare({ ...PREPARE, rootPassword, restore: { location: artifact.location, backupId: '', rewrapped: undefined } }));
   return b;
 }
 
@@ -106,7 +106,7 @@ t.test('a restore into an existing instance makes its users the backup\'s; an RD
   await accounts(a, 'changePasswords', { users: [user('kept', 'Kept-pass-NEW')] });
   await ra.set('k', 'after');
 
-  const done = await collect<RestoreResponse>(a.clients.backup.restore({ chain: [withUsers] }));
+  const done = await collect<RestoreResponse>(a.clients.backup.restore({ chain: [withUsers], rewrapped: undefined }));
   t.equal(done.at(-1)!.result?.state, DatastoreState.DATASTORE_STATE_ACTIVE);
   t.same((await listUsers(a)).map((u) => u.name), ['dropped', 'kept'], 'the users are the backup\'s');
   const kept = await connectAs(t, a.datastorePort, 'kept', 'Kept-pass-1');
@@ -122,7 +122,7 @@ t.test('a restore into an existing instance makes its users the backup\'s; an RD
   t.equal(rdbOnly.metadata!.extra.acl_users, undefined, 'an RDB-only backup carries no users');
   await accounts(a, 'deleteUser', { name: 'added', host: '' });
   await root.set('k', 'later');
-  await collect<RestoreResponse>(a.clients.backup.restore({ chain: [rdbOnly] }));
+  await collect<RestoreResponse>(a.clients.backup.restore({ chain: [rdbOnly], rewrapped: undefined }));
   t.same((await listUsers(a)).map((u) => u.name), ['dropped', 'kept'], 'the instance kept its users');
   const kept2 = await connectAs(t, a.datastorePort, 'kept', 'Kept-pass-1');
   t.equal(await kept2.get('k'), 'before', 'the RDB-only backup\'s data is back');
