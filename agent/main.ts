@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { createLogger } from '../lib/logger.js';
 import { ProcessRunner } from '../lib/process-runner.js';
 import { installShutdown } from '../lib/shutdown.js';
-import { MetricsListenError, startMetricsServer, type MetricsServer } from '../lib/metrics-server.js';
+import type { MetricsServer } from '../lib/metrics-server.js';
 import { compileAgentConfig, ConfigError, DEFAULT_CONFIG_PATH, readConfigFile, type AgentOptions } from './config.js';
 import { layoutFor } from './layout.js';
 import { DATASTORES } from './managers/catalog.js';
@@ -112,6 +112,7 @@ Examples:
   const server = await startAgentServer(agent, backups, log);
   let metricsServer: MetricsServer | null = null;
   if (metrics && config.metrics) {
+    const { MetricsListenError, startMetricsServer } = await import('../lib/metrics-server.js');
     try {
       metricsServer = await startMetricsServer({ ...config.metrics, registry: metrics.registry, what: 'metricsListen', onError: (err) => log.error({ err }, 'metrics collection failed') });
     } catch (err) {
