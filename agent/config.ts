@@ -16,6 +16,8 @@ export interface CompiledAgentConfig {
   readonly instanceId: string;
   readonly listenHost: string;
   readonly listenPort: number;
+  /** Where /metrics is served; null: metrics are off (the default). */
+  readonly metrics: Readonly<{ host: string; port: number }> | null;
   readonly datastore: string;
   readonly datastoreVersion: string;
   readonly baseDir: string;
@@ -122,6 +124,12 @@ export function compileAgentConfig(
   }
 
   const listen = parseHostPort(str(opts, 'listen') ?? '127.0.0.1:8790', 'listen');
+  const metricsListen = str(opts, 'metricsListen');
+  const metrics = metricsListen === undefined ? null : Object.freeze(parseHostPort(metricsListen, 'metricsListen'));
+  const wildcard = (h: string): boolean => h === '0.0.0.0' || h === '::';
+  if (metrics && metrics.port !== 0 && metrics.port === listen.port && (metrics.host === listen.host || wildcard(metrics.host) || wildcard(listen.host))) {
+    throw new ConfigError(`metricsListen ${metricsListen} is the gRPC listen address's port: /metrics needs a port of its own`);
+  }
 
   const baseDirRaw = str(opts, 'baseDir') ?? '/var/lib/coffer';
   const baseDir = path.resolve(baseDirRaw);
@@ -203,6 +211,7 @@ export function compileAgentConfig(
     instanceId,
     listenHost: listen.host,
     listenPort: listen.port,
+    metrics,
     datastore,
     datastoreVersion,
     baseDir,

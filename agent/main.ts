@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { createLogger } from '../lib/logger.js';
 import { ProcessRunner } from '../lib/process-runner.js';
 import { installShutdown } from '../lib/shutdown.js';
+import type { MetricsServer } from '../lib/metrics-server.js';
 import { compileAgentConfig, ConfigError, DEFAULT_CONFIG_PATH, readConfigFile, type AgentOptions } from './config.js';
 import { layoutFor } from './layout.js';
 import { DATASTORES } from './managers/catalog.js';
@@ -31,6 +32,7 @@ export async function main(argv: string[]): Promise<void> {
     .version(AGENT_VERSION)
     .option('--config <file>', `JSON configuration file (default ${DEFAULT_CONFIG_PATH}; flags win over it)`)
     .option('--listen <host:port>', 'gRPC listen address (default 127.0.0.1:8790)')
+    .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (default: off)')
     .addOption(new Option('--datastore <name>', 'datastore to manage').choices([...DATASTORES.keys()]))
     .option('--datastore-version <version>', 'datastore version (default: the datastore\'s newest)')
     .option('--base-dir <dir>', 'directory for data, config, run files and agent state (default /var/lib/coffer)')
@@ -59,6 +61,7 @@ Examples:
     const fileOpts = readConfigFile(o.config ?? DEFAULT_CONFIG_PATH, o.config !== undefined);
     const flags: AgentOptions = {
       listen: o.listen,
+      metricsListen: o.metricsListen,
       datastore: o.datastore,
       datastoreVersion: o.datastoreVersion,
       baseDir: o.baseDir,
@@ -115,12 +118,26 @@ Examples:
   const { mkdirSync } = await import('node:fs');
   mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
 
-  const backups = new Backups(agent, config.backup, () => loadWrappingKey(config.backup.keyFile), runner, log.child({ component: 'backup' }));
+  // Loaded only when asked for: an agent without metrics never loads prom-client.
+  const metrics = config.metrics ? (await import('./metrics/agent-metrics.js')).createAgentMetrics(agent) : null;
+  const backups = new Backups(agent, config.backup, () => loadWrappingKey(config.backup.keyFile), runner, log.child({ component: 'backup' }), metrics?.observeBackup);
   void removeAbandonedUploads({ store: (n) => backups.store(n), settings: config.backup, instanceId: config.instanceId, log: log.child({ component: 'backup' }) });
   const server = await startAgentServer(agent, backups, log);
-  log.info({ listen: `${config.listenHost}:${server.port}`, datastore: config.datastore, tls: config.tls !== null }, 'coffer-agent listening');
-  // The bound port on one line of its own, for scripts that pass port 0.
-  process.stdout.write(`${JSON.stringify({ msg: 'listening', port: server.port })}\n`);
+  let metricsServer: MetricsServer | null = null;
+  if (metrics && config.metrics) {
+    const { MetricsListenError, startMetricsServer } = await import('../lib/metrics-server.js');
+    try {
+      metricsServer = await startMetricsServer({ ...config.metrics, registry: metrics.registry, what: 'metricsListen', onError: (err) => log.error({ err }, 'metrics collection failed') });
+    } catch (err) {
+      if (!(err instanceof MetricsListenError)) throw err;
+      await server.close(1000);
+      process.stderr.write(`coffer-agent: ${err.message}\n`);
+      process.exit(2);
+    }
+  }
+  log.info({ listen: `${config.listenHost}:${server.port}`, metrics: metricsServer?.url ?? 'off', datastore: config.datastore, tls: config.tls !== null }, 'coffer-agent listening');
+  // The bound ports on one line of their own, for scripts that pass port 0.
+  process.stdout.write(`${JSON.stringify({ msg: 'listening', port: server.port, ...(metricsServer ? { metricsPort: metricsServer.port } : {}) })}\n`);
 
   // Report to the conductor when one is configured.
   let conductor: ConductorClient | null = null;
@@ -154,6 +171,7 @@ Examples:
       { name: 'stop heartbeats', run: () => conductor?.stop() },
       { name: 'cancel operations and stop the datastore', run: () => agent.shutdown() },
       { name: 'close the gRPC server', run: () => server.close() },
+      { name: 'close the metrics server', run: () => metricsServer?.close() },
     ],
   });
 

@@ -14,6 +14,8 @@ export interface ControlOptions {
   rest?: string;
   /** The conductor (agents report here over mutual TLS), HOST:PORT. Default 127.0.0.1:8781. */
   conductor?: string;
+  /** Where /metrics is served, HOST:PORT; false: not at all. Default 127.0.0.1:9180. */
+  metrics?: string | false;
   logLevel?: string;
   heartbeatSeconds?: number;
   /** Heartbeats older than this mark the agent unreachable. Default 3 heartbeats. */
@@ -50,6 +52,8 @@ export interface CompiledControlConfig {
   readonly grpc: HostPort;
   readonly rest: HostPort;
   readonly conductor: HostPort;
+  /** Where /metrics is served; null: metrics are off (--no-metrics). */
+  readonly metrics: HostPort | null;
   readonly logLevel: string;
   readonly heartbeatMs: number;
   readonly heartbeatExpiryMs: number;
@@ -73,6 +77,8 @@ export class ConfigError extends Error {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** Prometheus metrics: on, on loopback, unless turned off; a port of their own. */
+export const DEFAULT_METRICS = '127.0.0.1:9180';
 
 export function parseHostPort(value: string, what: string): HostPort {
   return parseHostPortAs(value, what, (message) => new ConfigError(message));
@@ -105,6 +111,7 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
     grpc,
     rest: parseHostPort(o.rest ?? '127.0.0.1:8779', '--rest'),
     conductor: parseHostPort(o.conductor ?? '127.0.0.1:8781', '--conductor'),
+    metrics: o.metrics === false ? null : parseHostPort(o.metrics ?? DEFAULT_METRICS, '--metrics'),
     logLevel,
     heartbeatMs,
     heartbeatExpiryMs,

@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { createLogger } from '../lib/logger.js';
 import { repoRoot } from '../lib/repo-root.js';
 import { installShutdown } from '../lib/shutdown.js';
-import { compileControlConfig, ConfigError, type ControlOptions } from './config.js';
+import { compileControlConfig, ConfigError, DEFAULT_METRICS, type ControlOptions } from './config.js';
 import { openDatabase } from './db/database.js';
 import { createToken, validProjectName } from './store/tokens.js';
 
@@ -41,7 +41,7 @@ async function serve(o: ControlOptions): Promise<void> {
   const log = createLogger({ name: 'coffer-control', level: config.logLevel });
   const control = await startControl(config, log);
   // The bound ports on one line of their own, for scripts that pass port 0.
-  process.stdout.write(`${JSON.stringify({ msg: 'listening', grpc: control.api.port, rest: control.rest.port, conductor: control.conductor.port })}\n`);
+  process.stdout.write(`${JSON.stringify({ msg: 'listening', grpc: control.api.port, rest: control.rest.port, conductor: control.conductor.port, metrics: control.metrics?.port ?? null })}\n`);
   installShutdown({
     log,
     timeoutMs: 30_000,
@@ -59,6 +59,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--grpc <host:port>', 'gRPC API address (loopback only for now)', '127.0.0.1:8780')
     .option('--rest <host:port>', 'REST bridge address: Trove\'s v1.0 API for the OpenStack CLI (loopback only for now)', '127.0.0.1:8779')
     .option('--conductor <host:port>', 'address agents report to over mutual TLS', '127.0.0.1:8781')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics', DEFAULT_METRICS)
+    .option('--no-metrics', 'serve no metrics')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .option('--heartbeat-seconds <n>', 'how often agents send heartbeats', num('--heartbeat-seconds'))
     .option('--heartbeat-expiry-seconds <n>', 'after this long without a heartbeat an agent shows as unreachable (default 3 heartbeats)', num('--heartbeat-expiry-seconds'))

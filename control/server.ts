@@ -42,6 +42,7 @@ import { addClusterService } from './api/cluster-service.js';
 import { startConductorServer } from './conductor/service.js';
 import { ConfigError } from './config.js';
 import { startRestServer, type RestServer } from './rest/server.js';
+import { MetricsListenError, startMetricsServer, type MetricsServer } from '../lib/metrics-server.js';
 
 export interface RunningControl {
   readonly context: ControlContext;
@@ -49,6 +50,8 @@ export interface RunningControl {
   readonly conductor: CofferServer;
   /** The REST bridge (Trove v1.0), over the same service layer as `api`. */
   readonly rest: RestServer;
+  /** /metrics; null with --no-metrics. */
+  readonly metrics: MetricsServer | null;
   stop(): Promise<void>;
 }
 
@@ -58,13 +61,26 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
     throw new ConfigError(`--rest ${config.rest.host} is refused: the REST bridge serves plaintext, allowed only on a loopback address for now`);
   }
   const db = openDatabase(config.dataDir);
+  // Loaded only when served: --no-metrics never loads prom-client.
+  const metrics = config.metrics ? (await import('./metrics/control-metrics.js')).createControlMetrics(db) : null;
+  // Bound first: an address in use stops the start before anything else runs.
+  let metricsServer: MetricsServer | null = null;
+  if (metrics && config.metrics) {
+    try {
+      metricsServer = await startMetricsServer({ ...config.metrics, registry: metrics.registry, what: '--metrics', onError: (err) => log.error({ err }, 'metrics collection failed') });
+    } catch (err) {
+      db.close();
+      if (err instanceof MetricsListenError) throw new ConfigError(`${err.message} (choose another with --metrics HOST:PORT, or --no-metrics)`);
+      throw err;
+    }
+  }
   const runner = new ProcessRunner(log);
   const ca = await CertificateAuthority.open(config.dataDir, new OpenSsl(runner), db, log);
   new BackupKeys(config.dataDir).ensureMaster();
   const events = new ControlEvents();
   const instances = new InstanceStore(db);
   const tasks = new TaskStore(db);
-  const engine = new TaskEngine({ db, tasks, events, log: log.child({ component: 'tasks' }), stepDelayMs: config.stepDelayMs });
+  const engine = new TaskEngine({ db, tasks, events, log: log.child({ component: 'tasks' }), stepDelayMs: config.stepDelayMs, observer: metrics?.tasks });
   const driver = new LocalDriver({
     dataDir: config.dataDir,
     runner,
@@ -103,6 +119,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
     host: config.grpc.host,
     port: config.grpc.port,
     tls: null,
+    interceptors: metrics ? [metrics.grpcInterceptor] : [],
     register: (server: grpc.Server) => {
       addInstanceService(server, context);
       addAccountService(server, context);
@@ -112,18 +129,19 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
       addClusterService(server, context);
     },
   });
-  const rest = await startRestServer(context, config.rest.host, config.rest.port);
+  const rest = await startRestServer(context, config.rest.host, config.rest.port, metrics?.observeRest);
   const failover = new FailoverWatcher(context);
   failover.start();
   const recovery = new RecoveryWatcher(context);
   recovery.start();
-  log.info({ grpc: `${config.grpc.host}:${api.port}`, rest: `${config.rest.host}:${rest.port}`, conductor: `${config.conductor.host}:${conductor.port}`, resumedTasks: resumed, dataDir: config.dataDir, backupStorage: config.backupStorage.defaultStorage }, 'coffer-control listening');
+  log.info({ grpc: `${config.grpc.host}:${api.port}`, rest: `${config.rest.host}:${rest.port}`, conductor: `${config.conductor.host}:${conductor.port}`, metrics: metricsServer?.url ?? 'off', resumedTasks: resumed, dataDir: config.dataDir, backupStorage: config.backupStorage.defaultStorage }, 'coffer-control listening');
 
   return {
     context,
     api,
     conductor,
     rest,
+    metrics: metricsServer,
     async stop() {
       await failover.stop();
       await recovery.stop();
@@ -131,6 +149,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
       await api.close(2000);
       await engine.stop();
       await conductor.close(2000);
+      await metricsServer?.close();
       db.close();
     },
   };

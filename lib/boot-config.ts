@@ -27,6 +27,11 @@ export interface AgentConfigFile {
   instanceId?: string;
   /** gRPC listen address, HOST:PORT. Default 127.0.0.1:8790. */
   listen?: string;
+  /**
+   * Where Prometheus metrics are served (GET /metrics, plain HTTP),
+   * HOST:PORT. Left out: none are, and the metrics code is not loaded.
+   */
+  metricsListen?: string;
   /** Datastore manager name: mariadb, mysql, postgresql, redis. */
   datastore?: string;
   datastoreVersion?: string;
@@ -105,7 +110,7 @@ export interface BootConfig extends AgentConfigFile {
 // Every key of AgentConfigFile, for refusing a misspelt one by name; the
 // type makes a key added to the interface and not here a compile error.
 const KEYS: { readonly [K in keyof Required<AgentConfigFile>]: true } = {
-  version: true, instanceId: true, listen: true, datastore: true, datastoreVersion: true, baseDir: true, datastorePort: true,
+  version: true, instanceId: true, listen: true, metricsListen: true, datastore: true, datastoreVersion: true, baseDir: true, datastorePort: true,
   datastoreBind: true, insecure: true, tlsCert: true, tlsKey: true, tlsCa: true, datastoreTlsCert: true, datastoreTlsKey: true, datastoreTlsPeerCert: true, datastoreTlsPeerKey: true, datastoreTlsCa: true,
   logLevel: true, backup: true, backupDir: true, backupKeyFile: true, controlEndpoint: true, heartbeatSeconds: true, logFile: true, dataVolume: true,
 };

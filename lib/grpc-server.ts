@@ -154,8 +154,10 @@ export async function startGrpcServer(opts: {
   port: number;
   tls: TlsFiles | null;
   register: (server: grpc.Server) => void;
+  /** Run around every call (the control's metrics count its API calls). */
+  interceptors?: grpc.ServerInterceptor[];
 }): Promise<CofferServer> {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, interceptors: opts.interceptors ?? [] });
   const served = recordServices(server);
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);

@@ -14,6 +14,7 @@
 #   COFFER_UP_GRPC       control gRPC API address   (default 127.0.0.1:8780)
 #   COFFER_UP_CONDUCTOR  where agents report        (default 127.0.0.1:8781)
 #   COFFER_UP_REST       REST bridge address        (default 127.0.0.1:8779)
+#   COFFER_UP_METRICS    Prometheus /metrics        (default 127.0.0.1:9180)
 #   COFFER_UP_INSTANCE   instance name              (default coffer)
 #   COFFER_UP_PROJECT    project of the token       (default default)
 set -euo pipefail
@@ -24,6 +25,7 @@ BASE=${COFFER_UP_DIR:-/var/lib/coffer}
 GRPC=${COFFER_UP_GRPC:-127.0.0.1:8780}
 CONDUCTOR=${COFFER_UP_CONDUCTOR:-127.0.0.1:8781}
 REST=${COFFER_UP_REST:-127.0.0.1:8779}
+METRICS=${COFFER_UP_METRICS:-127.0.0.1:9180}
 NAME=${COFFER_UP_INSTANCE:-coffer}
 PROJECT=${COFFER_UP_PROJECT:-default}
 DATA=$BASE/data
@@ -59,7 +61,7 @@ else
   echo "starting coffer-control on $GRPC (data: $DATA, log: $BASE/control.log)"
   offset=$(stat -c %s "$BASE/control.log" 2>/dev/null || echo 0)
   # Its own session: a Ctrl-C in this terminal later must not stop it.
-  setsid bin/coffer-control serve --data-dir "$DATA" --grpc "$GRPC" --conductor "$CONDUCTOR" --rest "$REST" \
+  setsid bin/coffer-control serve --data-dir "$DATA" --grpc "$GRPC" --conductor "$CONDUCTOR" --rest "$REST" --metrics "$METRICS" \
     </dev/null >>"$BASE/control.log" 2>&1 &
   echo $! >"$BASE/control.pid"
   for _ in $(seq 1 150); do
@@ -163,6 +165,7 @@ MariaDB "$NAME" is ACTIVE on 127.0.0.1:$port, created through coffer-control.
                 echo '{}' | $BUF curl --protocol grpc --http2-prior-knowledge -H @$BASE/auth-header -d @- \\
                     http://$GRPC/coffer.control.v1.InstanceService/ListInstances
 
+  Metrics:      curl http://$METRICS/metrics   (Prometheus text; docs/metrics.md)
   Logs:         $BASE/control.log, $DATA/instances/$id/agent.log
   Stop:         make down   (stops coffer-control and every instance's agent and MariaDB;
                              data stays in $BASE, and the next make up starts them again)

@@ -5,13 +5,14 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../../lib/logger.js';
 import type { ProcessRunner } from '../../lib/process-runner.js';
-import type { BackupArtifact, BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
+import { BackupType, type BackupArtifact, type BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
 import type { RewrappedKey, StorageLocation } from '../../proto/gen/coffer/agent/v1/common.js';
 import { invalid, unimplemented } from '../errors.js';
 import type { BackupCapability } from '../managers/manager.js';
 import type { Agent } from '../agent.js';
 import type { RestorePlan } from '../lifecycle/restore-swap.js';
 import type { CompiledBackupSettings } from './backup-settings.js';
+import type { BackupObserver } from './backup-outcome.js';
 import { chainFromNewest, checkChain, resolveChain } from './chain.js';
 import { startHeaders } from './metadata-codec.js';
 import type { ObjectStorage } from '../../strategies/storage/storage.js';
@@ -42,8 +43,32 @@ export class Backups {
     private readonly wrappingKey: () => Buffer,
     private readonly runner: ProcessRunner,
     private readonly log: Logger,
+    /** Told of every backup's end (metrics); none when metrics are off. */
+    private readonly observe?: BackupObserver,
   ) {
     this.stores = new StoreCache(settings);
+  }
+
+  /** Runs a backup and tells the observer how it ended. */
+  private async observed<T>(input: CreateBackupInput, signal: AbortSignal, run: () => Promise<T>, storedBytes: (r: T) => number): Promise<T> {
+    const observe = this.observe;
+    if (!observe) return run();
+    const started = performance.now();
+    const strategies = this.agent.manager.backup?.strategies ?? [];
+    const strategy = input.strategy || this.agent.manager.backup?.defaultStrategy || '';
+    const labels = {
+      strategy: strategies.includes(strategy) ? strategy : 'unknown',
+      type: input.type === BackupType.BACKUP_TYPE_INCREMENTAL ? ('incremental' as const) : ('full' as const),
+    };
+    const seconds = (): number => (performance.now() - started) / 1000;
+    try {
+      const r = await run();
+      observe({ ...labels, result: 'success', seconds: seconds(), storedBytes: storedBytes(r) });
+      return r;
+    } catch (err) {
+      observe({ ...labels, result: signal.aborted ? 'cancelled' : 'failure', seconds: seconds(), storedBytes: 0 });
+      throw err;
+    }
   }
 
   private capability(): BackupCapability {
@@ -60,7 +85,11 @@ export class Backups {
     return takeBackup({ plan, meta, sinkFor, wrappingKey: this.wrappingKey(), onProgress, signal, deps: { runner: this.runner, log: this.log } });
   }
 
-  async create(input: CreateBackupInput, onProgress: (p: BackupProgress) => void, signal: AbortSignal): Promise<BackupArtifact> {
+  create(input: CreateBackupInput, onProgress: (p: BackupProgress) => void, signal: AbortSignal): Promise<BackupArtifact> {
+    return this.observed(input, signal, () => this.createUnobserved(input, onProgress, signal), (a) => a.metadata?.storedBytes ?? 0);
+  }
+
+  private async createUnobserved(input: CreateBackupInput, onProgress: (p: BackupProgress) => void, signal: AbortSignal): Promise<BackupArtifact> {
     const store = this.stores.get(input.storage?.storage || this.stores.defaultName);
     const prefix = input.storage?.location || this.agent.config.instanceId;
     let saved: Promise<{ location: string }> | undefined;
@@ -84,7 +113,7 @@ export class Backups {
 
   /** StreamBackup: the stored-format bytes go to `out` instead of a store. */
   stream(input: CreateBackupInput, out: Writable, onProgress: (p: BackupProgress) => void, signal: AbortSignal): Promise<BackupMetadata> {
-    return this.take(input, () => ({ stream: out }), onProgress, signal);
+    return this.observed(input, signal, () => this.take(input, () => ({ stream: out }), onProgress, signal), (m) => m.storedBytes);
   }
 
   /** Walks parent-location records back from the newest backup to its full base. */

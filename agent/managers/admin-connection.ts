@@ -1,7 +1,7 @@
 // The agent's own connection to a SQL datastore, as the manager interface
 // needs it: open it, close it before a stop, and the server's version (the
 // last one seen while the server is down). MySQL and PostgreSQL differ only
-// in the query that asks for the version.
+// in the queries that ask for the version and the connection count.
 import type { DatastoreManager } from './manager.js';
 
 /** What both SQL clients (mysql-family/sql-client.ts, postgresql/pg-client.ts) offer. */
@@ -11,7 +11,12 @@ export interface AdminSqlClient {
   query(sql: string): Promise<ReadonlyArray<Record<string, unknown>>>;
 }
 
-export function adminConnection(sql: AdminSqlClient, versionQuery: string): Pick<DatastoreManager, 'connect' | 'disconnect' | 'serverVersion'> {
+/** `connectionsQuery` answers one row whose column `n` is the number of client connections. */
+export function adminConnection(
+  sql: AdminSqlClient,
+  versionQuery: string,
+  connectionsQuery: string,
+): Pick<DatastoreManager, 'connect' | 'disconnect' | 'serverVersion' | 'connections'> {
   let cachedVersion = '';
   const serverVersion = async (): Promise<string> => {
     try {
@@ -29,5 +34,9 @@ export function adminConnection(sql: AdminSqlClient, versionQuery: string): Pick
     },
     disconnect: () => sql.close(),
     serverVersion,
+    async connections(): Promise<number> {
+      const rows = await sql.query(connectionsQuery);
+      return Number(rows[0]?.n ?? 0);
+    },
   };
 }

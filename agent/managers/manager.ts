@@ -72,6 +72,11 @@ export interface DatastoreManager {
   disconnect(): Promise<void>;
   /** The version the running server reports. */
   serverVersion(): Promise<string>;
+  /**
+   * Optional: client connections open on the running server now (the
+   * agent's own included), one cheap status query, for /metrics.
+   */
+  connections?(): Promise<number>;
 }
 
 export interface AccountsCapability {

@@ -26,7 +26,10 @@ export interface RestServer {
 
 const clip = (s: string, n = 200): string => (s.length > n ? `${s.slice(0, n)}...` : s);
 
-export async function buildRestApp(c: ControlContext): Promise<FastifyInstance> {
+/** Told of every answered request (metrics): the route's pattern, never the URL. */
+export type RestObserver = (method: string, route: string, code: number, seconds: number) => void;
+
+export async function buildRestApp(c: ControlContext, observe?: RestObserver): Promise<FastifyInstance> {
   const log = c.log.child({ component: 'rest' });
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
@@ -58,6 +61,13 @@ export async function buildRestApp(c: ControlContext): Promise<FastifyInstance> 
     }
   });
 
+  if (observe) {
+    // An unknown path has no pattern: one label for all of them, so that a
+    // scanner cannot make a series per URL.
+    app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
+      observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
   app.addHook('onRequest', async (req: FastifyRequest) => {
     if (req.routeOptions.url?.startsWith('/v1.0/:project_id')) authenticateRequest(c.db, req);
   });
@@ -91,8 +101,8 @@ export async function buildRestApp(c: ControlContext): Promise<FastifyInstance> 
   return app;
 }
 
-export async function startRestServer(c: ControlContext, host: string, port: number): Promise<RestServer> {
-  const app = await buildRestApp(c);
+export async function startRestServer(c: ControlContext, host: string, port: number, observe?: RestObserver): Promise<RestServer> {
+  const app = await buildRestApp(c, observe);
   await app.listen({ host, port });
   const addr = app.server.address();
   return {

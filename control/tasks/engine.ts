@@ -12,6 +12,7 @@ import type { ControlEvents } from '../events.js';
 import type { TaskRow, TaskStore } from '../store/tasks.js';
 import { isRetryable } from '../../lib/retryable.js';
 import { PermanentStepError, type StepContext, type StepProgress, type Workflow } from './workflow.js';
+import type { TaskObserver } from './task-observer.js';
 
 export interface EngineDeps {
   readonly db: Db;
@@ -22,6 +23,8 @@ export interface EngineDeps {
   readonly maxAttempts?: number;
   /** Test seam: pause before each step (lets a test kill the control at a chosen step). */
   readonly stepDelayMs?: number;
+  /** Told of every step attempt's and task's end (metrics); none when metrics are off. */
+  readonly observer?: TaskObserver;
 }
 
 /**
@@ -131,7 +134,7 @@ export class TaskEngine {
         };
         const last = row.idx === w.steps.length - 1;
         if ('commit' in step) {
-          await this.runStep(id, row.idx, step.name, row.attempts, async () => {
+          await this.runStep(id, task.kind, row.idx, step.name, row.attempts, async () => {
             this.deps.db.transaction(() => {
               step.commit(ctx);
               tasks.stepDone(id, row.idx, JSON.stringify(data));
@@ -139,12 +142,13 @@ export class TaskEngine {
             })();
           }, controller.signal);
         } else {
-          await this.runStep(id, row.idx, step.name, row.attempts, () => step.run(ctx), controller.signal);
+          await this.runStep(id, task.kind, row.idx, step.name, row.attempts, () => step.run(ctx), controller.signal);
           tasks.stepDone(id, row.idx, JSON.stringify(data));
         }
         events.emit('task', id);
       }
       if (!finished) finish();
+      this.deps.observer?.taskEnded(task.kind, 'succeeded', (Date.now() - task.created_at) / 1000);
       this.progress(id, currentStep, { phase: 'done', message: `${task.kind} finished`, percent: 100 });
       log.info({ taskId: id, kind: task.kind }, 'task succeeded');
     } catch (err) {
@@ -165,6 +169,7 @@ export class TaskEngine {
         tasks.finish(id, 'FAILED', message, JSON.stringify(kept));
         w.onFailed(task, kept, reason instanceof DeadlineError ? `${currentStep} (deadline)` : currentStep, message);
       })();
+      this.deps.observer?.taskEnded(task.kind, 'failed', (Date.now() - task.created_at) / 1000, currentStep);
       this.progress(id, currentStep, { phase: 'failed', message, percent: 100 });
     } finally {
       clearTimeout(timer);
@@ -173,22 +178,32 @@ export class TaskEngine {
     }
   }
 
-  private async runStep(id: string, idx: number, name: string, attemptsSoFar: number, fn: () => Promise<void>, signal: AbortSignal): Promise<void> {
-    const { tasks, log } = this.deps;
+  private async runStep(id: string, kind: string, idx: number, name: string, attemptsSoFar: number, fn: () => Promise<void>, signal: AbortSignal): Promise<void> {
+    const { tasks, log, observer } = this.deps;
     const max = this.deps.maxAttempts ?? 5;
     for (let attempt = attemptsSoFar; ; attempt++) {
       if (signal.aborted) throw signal.reason;
       if (this.deps.stepDelayMs) await sleep(this.deps.stepDelayMs, signal);
       tasks.stepStarted(id, idx, name);
       this.progress(id, name, { phase: 'step', message: `step ${name} started` });
+      const started = performance.now();
+      const seconds = (): number => (performance.now() - started) / 1000;
       try {
         // A step that ignores its signal must not hold the task past its
         // deadline: the race ends the wait; the step's own work is abandoned.
         await Promise.race([fn(), rejectOnAbort(signal)]);
+        observer?.stepEnded(kind, name, 'success', seconds());
         return;
       } catch (err) {
-        if (signal.aborted) throw signal.reason instanceof DeadlineError ? err : signal.reason;
+        if (signal.aborted) {
+          if (signal.reason instanceof DeadlineError) {
+            observer?.stepEnded(kind, name, 'failure', seconds());
+            throw err;
+          }
+          throw signal.reason;
+        }
         const final = !isRetryable(err) || attempt + 1 >= max;
+        observer?.stepEnded(kind, name, final ? 'failure' : 'retry', seconds());
         const message = err instanceof Error ? err.message : String(err);
         tasks.stepError(id, idx, message, final);
         if (final) throw err;

@@ -13,6 +13,8 @@ t.test('compiled configuration: defaults, flags over file, frozen', async (t) =>
   t.equal(c.datastoreVersion, '10.11');
   t.equal(c.backup.storages.local?.root, '/tmp/x/backups');
   t.ok(Object.isFrozen(c));
+  t.equal(c.metrics, null, 'metrics are off unless metricsListen is given');
+  t.same(compileAgentConfig({ insecure: true, metricsListen: '0.0.0.0:9187' }, {}, MANAGERS).metrics, { host: '0.0.0.0', port: 9187 }, 'metricsListen from the file, on any address');
 });
 
 t.test('every bad value is refused naming the field', async (t) => {
@@ -26,6 +28,9 @@ t.test('every bad value is refused naming the field', async (t) => {
     [{ insecure: true, instanceId: '../x' }, /instanceId/],
     [{ insecure: true, listen: '[::1]:99999' }, /port must be/],
     [{ insecure: true, listen: '10.0.0.1:8790' }, /loopback/],
+    [{ insecure: true, metricsListen: 9187 }, /^metricsListen must be a non-empty string$/],
+    [{ insecure: true, metricsListen: 'localhost' }, /^metricsListen must be HOST:PORT/],
+    [{ insecure: true, metricsListen: '127.0.0.1:8790' }, /^metricsListen 127\.0\.0\.1:8790 is the gRPC listen address's port/],
     [{ insecure: true, backup: { defaultStorage: 'swift' } }, /backup.storages.swift is not configured/],
     [{ insecure: true, backup: { storages: { ftp: {} } } }, /not a storage strategy/],
     [{ insecure: true, dataVolume: { devicePath: 'vdb', mountPoint: '/var/lib/coffer' } }, /dataVolume.devicePath must be an absolute path/],

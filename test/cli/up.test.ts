@@ -49,6 +49,7 @@ t.test('make up through the control plane, then make down', async (t) => {
     COFFER_UP_GRPC: grpc,
     COFFER_UP_CONDUCTOR: `127.0.0.1:${await freePort()}`,
     COFFER_UP_REST: `127.0.0.1:${await freePort()}`,
+    COFFER_UP_METRICS: `127.0.0.1:${await freePort()}`,
   };
   delete env.COFFER_TOKEN;
   delete env.COFFER_ENDPOINT;

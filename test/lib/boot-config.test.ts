@@ -67,6 +67,7 @@ t.test('what the local driver writes, the agent reads into the configuration it 
     instanceId: ID,
     listenHost: host,
     listenPort: Number(port),
+    metrics: null,
     datastore: 'postgresql',
     datastoreVersion: '15',
     baseDir: LocalDriver.baseDir(dataDir, ID),

@@ -61,6 +61,8 @@ export interface ControlProcess {
   proc: ChildProcess;
   exited: Promise<number | null>;
   logs: string[];
+  /** Where this run serves /metrics (a free port each start); null with --no-metrics. */
+  metricsPort: number | null;
 }
 
 export interface ControlHarness {
@@ -124,6 +126,8 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
   const args = [
     CONTROL_BIN, 'serve', '--data-dir', dataDir, '--grpc', address, '--conductor', `127.0.0.1:${conductorPort}`, '--rest', `127.0.0.1:${restPort}`,
     '--heartbeat-seconds', String(opts.heartbeatSeconds ?? 1),
+    // Not the default 9180: tests run side by side. extraArgs may say --no-metrics.
+    '--metrics', '127.0.0.1:0',
     ...(opts.heartbeatExpirySeconds ? ['--heartbeat-expiry-seconds', String(opts.heartbeatExpirySeconds)] : []),
     ...(opts.taskDeadlineSeconds ? ['--task-deadline-seconds', String(opts.taskDeadlineSeconds)] : []),
     ...(opts.stepDelayMs ? ['--step-delay-ms', String(opts.stepDelayMs)] : []),
@@ -145,11 +149,15 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
       const logs: string[] = [];
       const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
       proc.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
-      this.current = { proc, exited, logs };
+      const current: ControlProcess = { proc, exited, logs, metricsPort: null };
+      this.current = current;
       await new Promise<void>((resolve, reject) => {
         createInterface({ input: proc.stdout! }).on('line', (line) => {
           logs.push(line);
-          if (line.includes('"msg":"listening"')) resolve();
+          if (line.includes('"msg":"listening"')) {
+            current.metricsPort = (JSON.parse(line) as { metrics?: number | null }).metrics ?? null;
+            resolve();
+          }
         });
         void exited.then((code) => reject(new Error(`coffer-control exited with ${code} before listening:\n${logs.join('\n')}`)));
       });

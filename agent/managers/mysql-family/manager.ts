@@ -60,7 +60,8 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
   };
 
   const galera = createGalera({ layout, runner, log, cnfFile, socket, mysqlUser, rerenderConfig: () => writeConfig(store.get()) });
-  const admin = adminConnection(sql, 'SELECT VERSION() AS v');
+  // Client threads; the server's own (event scheduler, InnoDB purge, ...) show as Daemon.
+  const admin = adminConnection(sql, 'SELECT VERSION() AS v', "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE COMMAND <> 'Daemon'");
 
   // A Galera member's grant tables are its donor's after a full state
   // transfer (SST), whichever start brought one (install, a restart by the
@@ -213,6 +214,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     },
     disconnect: admin.disconnect,
     serverVersion: admin.serverVersion,
+    connections: admin.connections,
   };
   return manager;
 }

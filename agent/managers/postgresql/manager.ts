@@ -151,7 +151,8 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
       log.info({ role: ADMIN_ROLE }, 'datastore secured');
     },
 
-    ...adminConnection(sql, 'SELECT version() AS v'),
+    // Client backends only: not the checkpointer, WAL senders and the like.
+    ...adminConnection(sql, 'SELECT version() AS v', "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend'"),
   };
   return manager;
 }

@@ -186,6 +186,10 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
       await client.close();
     },
 
+    async connections(): Promise<number> {
+      return Number((await client.info('clients')).connected_clients ?? 0);
+    },
+
     async serverVersion(): Promise<string> {
       try {
         cachedVersion = (await client.info('server')).redis_version ?? cachedVersion;
