@@ -12,7 +12,7 @@ const BUF = path.join(REPO, 'node_modules', '.bin', 'buf');
 
 function buf(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = execFile(BUF, args, { env: agentEnv() }, (err, stdout, stderr) =>
+    const p = execFile(...withoutTapLoaders([BUF, ...args]), { env: agentEnv() }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
     );
     if (stdin !== undefined) p.stdin!.end(stdin);
