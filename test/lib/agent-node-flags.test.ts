@@ -23,4 +23,8 @@ t.test('an agent started by the harness runs with the flags', async (t) => {
   const a = await startAgent(t);
   const argv = readFileSync(`/proc/${a.proc.pid}/cmdline`, 'utf8').split('\0');
   for (const f of AGENT_NODE_FLAGS) t.ok(argv.includes(f), `${f} is on the agent's command line`);
+  // tap's processinfo puts its loader back into every child's NODE_OPTIONS;
+  // the harness removes it again (it doubles an agent's start CPU).
+  const env = readFileSync(`/proc/${a.proc.pid}/environ`, 'utf8').split('\0');
+  t.same(env.filter((e) => e.startsWith('NODE_OPTIONS=') || e.startsWith('_TAP')), [], "no test-runner loader in the agent's environment");
 });
