@@ -45,8 +45,9 @@ keep_prebuild() {
     const libc = process.platform === "linux" && !process.report.getReport().header.glibcVersionRuntime ? "musl" : "";
     console.log(`better-sqlite3-v${v}-node-v${process.versions.modules}-${process.platform}${libc}-${process.arch}.tar.gz`)')
   [[ -f "$prebuilds/$name" ]] && return 0
-  mkdir -p "$prebuilds"
-  tar -C "$pkg" -czf "$prebuilds/$name.tmp" build/Release/better_sqlite3.node && mv "$prebuilds/$name.tmp" "$prebuilds/$name"
+  mkdir -p "$prebuilds" &&
+    tar -C "$pkg" -czf "$prebuilds/$name.tmp" build/Release/better_sqlite3.node &&
+    mv "$prebuilds/$name.tmp" "$prebuilds/$name"
 }
 
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
@@ -57,4 +58,5 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   echo "installing node modules (npm install from package-lock.json)"
   npm_config_better_sqlite3_local_prebuilds="$prebuilds" npm install --no-audit --no-fund --loglevel=error
 fi
-keep_prebuild
+# A cache that cannot be written only costs the next clean install its compile.
+keep_prebuild || { rm -f "$prebuilds"/*.tmp 2>/dev/null; echo "note: could not keep better-sqlite3's binary in $prebuilds" >&2; }
