@@ -5,14 +5,14 @@ import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { credentials, status as Status } from '@grpc/grpc-js';
-import { startAgent, call, clientsFor, collect, agentEnv, AGENT_BIN, REPO, tempBase } from '../support/agent.js';
+import { startAgent, call, clientsFor, collect, agentEnv, AGENT_BIN, REPO, tempBase, withoutTapLoaders } from '../support/agent.js';
 import { makePki } from '../support/certs.js';
 
 const BUF = path.join(REPO, 'node_modules', '.bin', 'buf');
 
 function buf(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = execFile(BUF, args, { env: agentEnv() }, (err, stdout, stderr) =>
+    const p = execFile(...withoutTapLoaders([BUF, ...args]), { env: agentEnv() }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
     );
     if (stdin !== undefined) p.stdin!.end(stdin);
@@ -21,7 +21,7 @@ function buf(args: string[], stdin?: string): Promise<{ code: number; stdout: st
 
 function runAgent(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [AGENT_BIN, ...args], { env: agentEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(...withoutTapLoaders([process.execPath, AGENT_BIN, ...args]), { env: agentEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     p.on('exit', (code) => resolve({ code, stderr }));
@@ -109,7 +109,7 @@ t.test('bad start-up configuration: clear errors, exit code 2, nothing started',
     t.match(r.stderr, message, `says why: ${args.join(' ')}`);
   }
   const help = await new Promise<string>((resolve) =>
-    execFile(process.execPath, [AGENT_BIN, '--help'], { env: agentEnv() }, (_e, out) => resolve(String(out))),
+    execFile(...withoutTapLoaders([process.execPath, AGENT_BIN, '--help']), { env: agentEnv() }, (_e, out) => resolve(String(out))),
   );
   t.match(help, /--base-dir/);
   t.match(help, /--tls-ca/);

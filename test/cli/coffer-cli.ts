@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { agentEnv, REPO } from '../support/agent.js';
+import { agentEnv, REPO, withoutTapLoaders } from '../support/agent.js';
 
 export const COFFER_BIN = path.join(REPO, 'bin', 'coffer');
 
@@ -26,7 +26,7 @@ export function coffer(args: readonly string[], opts: CliOptions = {}): Promise<
     const env = { ...agentEnv(), ...(opts.env ?? {}) };
     // Only what the test gives: no token or endpoint from the caller's shell.
     for (const k of ['COFFER_TOKEN', 'COFFER_TOKEN_FILE', 'COFFER_ENDPOINT', 'COFFER_PROGRESS', 'COFFER_DEBUG']) if (!opts.env?.[k]) delete env[k];
-    const child = spawn(process.execPath, [COFFER_BIN, ...args], { env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(...withoutTapLoaders([process.execPath, COFFER_BIN, ...args]), { env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -7,7 +7,7 @@ import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { agentEnv, alive, datastorePid, REPO, tempBase } from '../support/agent.js';
+import { agentEnv, alive, datastorePid, REPO, tempBase, withoutTapLoaders } from '../support/agent.js';
 import { agentPids, stopAgentsUnder } from '../support/control.js';
 import { freePort } from '../support/ports.js';
 import { coffer, json } from './coffer-cli.js';
@@ -20,7 +20,7 @@ interface Run {
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 240_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...withoutTapLoaders([cmd, ...args]), { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

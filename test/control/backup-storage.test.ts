@@ -8,7 +8,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { BackupStorageError, loadBackupStorage, LOCAL_ONLY, storeFor } from '../../control/backup-storage.js';
 import { CONTROL_BIN } from '../support/control.js';
-import { agentEnv } from '../support/agent.js';
+import { agentEnv, withoutTapLoaders } from '../support/agent.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-stcfg-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,7 +67,7 @@ t.test('each mistake is named', async (t) => {
 
 t.test('coffer-control serve refuses a bad file at start: exit 2, the reason, no secret', async (t) => {
   const leaky = file({ defaultStorage: 's3', storages: { swift: SWIFT } });
-  const r = spawnSync(process.execPath, [CONTROL_BIN, 'serve', '--data-dir', path.join(dir, 'data'), '--backup-storage', leaky], { env: agentEnv(), encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(...withoutTapLoaders([process.execPath, CONTROL_BIN, 'serve', '--data-dir', path.join(dir, 'data'), '--backup-storage', leaky]), { env: agentEnv(), encoding: 'utf8', timeout: 60_000 });
   t.equal(r.status, 2, 'exit status 2: a usage error');
   t.match(r.stderr, `coffer-control: --backup-storage ${leaky}: "defaultStorage" is s3, but "storages.s3" is not configured`);
   t.notMatch(r.stderr + r.stdout, 'Sw1ft-s3cret', 'the key in the file is not printed');
@@ -75,7 +75,7 @@ t.test('coffer-control serve refuses a bad file at start: exit 2, the reason, no
 
 t.test('coffer-control serve refuses a data dir too long for its instances\' unix sockets', async (t) => {
   const long = path.join(dir, 'd'.repeat(60));
-  const r = spawnSync(process.execPath, [CONTROL_BIN, 'serve', '--data-dir', long], { env: agentEnv(), encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(...withoutTapLoaders([process.execPath, CONTROL_BIN, 'serve', '--data-dir', long]), { env: agentEnv(), encoding: 'utf8', timeout: 60_000 });
   t.equal(r.status, 2);
   t.match(r.stderr, `coffer-control: --data-dir ${long} is too long for the instances under it: the base dir ${long}/instances/`);
   t.match(r.stderr, /over the 107 a socket path may have: use a base dir of at most 87 bytes/);

@@ -13,7 +13,7 @@ import { BOOT_CONFIG_VERSION, parseAgentConfigFile } from '../../lib/boot-config
 import { LocalDriver } from '../../control/compute/local.js';
 import { compileAgentConfig, readConfigFile } from '../../agent/config.js';
 import { MANAGERS } from '../../agent/managers/registry.js';
-import { AGENT_BIN, agentEnv } from '../support/agent.js';
+import { AGENT_BIN, agentEnv, withoutTapLoaders } from '../support/agent.js';
 
 const ID = '0b6c2d4e-0000-4000-8000-000000000001';
 
@@ -105,7 +105,7 @@ t.test('the agent refuses a config file of another version, saying which it read
     const file = path.join(dir, 'agent.json');
     writeFileSync(file, JSON.stringify({ version, insecure: true, baseDir: dir }));
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
-      execFile(process.execPath, [AGENT_BIN, '--config', file], { env: agentEnv() }, (err, _out, stderr) =>
+      execFile(...withoutTapLoaders([process.execPath, AGENT_BIN, '--config', file]), { env: agentEnv() }, (err, _out, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr: String(stderr) }),
       ),
     );

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO, startAgent } from '../support/agent.js';
+import { REPO, startAgent, withoutTapLoaders } from '../support/agent.js';
 import { startControl } from '../support/control.js';
 
 const run = promisify(execFile);
@@ -19,7 +19,7 @@ const COMMON = ['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 
 
 async function listServices(url: string, tls: string[] = []): Promise<string[]> {
   const args = ['curl', '--protocol', 'grpc', ...(tls.length ? tls : ['--http2-prior-knowledge']), '--list-services', url];
-  const { stdout } = await run(BUF, args, { timeout: 60_000 });
+  const { stdout } = await run(...withoutTapLoaders([BUF, ...args]), { timeout: 60_000 });
   return stdout.split('\n').map((l) => l.trim()).filter(Boolean).sort();
 }
 

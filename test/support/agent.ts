@@ -97,6 +97,22 @@ export function agentEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * The command and arguments that run `argv` (a program and its arguments)
+ * with agentEnv() as it is: without tap's loaders. tap's processinfo, loaded
+ * in every test process, hooks each spawn and puts its --import back into
+ * NODE_OPTIONS (with its _TAPJS_PROCESSINFO_ variables), whatever env the
+ * spawn gave: in a node child that is an ESM loader hook on every module
+ * load, which about doubles the CPU of an agent's start, and the child's own
+ * children inherit it (docs/performance.md, "Test suite time"). `env -u`
+ * drops them again after the hook; env execs the program, so the pid is the
+ * program's own.
+ */
+export function withoutTapLoaders(argv: readonly string[]): [string, string[]] {
+  const unset = ['NODE_OPTIONS', ...Object.keys(process.env).filter((k) => k.startsWith('_TAP'))];
+  return ['/usr/bin/env', [...unset.flatMap((k) => ['-u', k]), ...argv]];
+}
+
 /** A base dir the datastore's OS user can reach (mkdtemp makes 0700). */
 export function tempBase(prefix = 'coffer-test-'): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -126,7 +142,7 @@ export async function startAgent(
     ...(opts.insecure === false ? [] : ['--insecure']),
     ...(opts.extraArgs ?? []),
   ];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: agentEnv() });
+  const proc = spawn(...withoutTapLoaders([process.execPath, ...args]), { stdio: ['ignore', 'pipe', 'pipe'], env: agentEnv() });
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   proc.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));

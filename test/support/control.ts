@@ -12,7 +12,7 @@ import { AccountServiceClient } from '../../proto/gen/coffer/control/v1/accounts
 import { BackupServiceClient } from '../../proto/gen/coffer/control/v1/backups.js';
 import { CatalogServiceClient } from '../../proto/gen/coffer/control/v1/catalog.js';
 import { TaskServiceClient } from '../../proto/gen/coffer/control/v1/tasks.js';
-import { agentEnv, alive, REPO, tempBase } from './agent.js';
+import { agentEnv, alive, REPO, tempBase, withoutTapLoaders } from './agent.js';
 import { freePort } from './ports.js';
 import { trustDatastoreCa } from './datastore-trust.js';
 
@@ -145,7 +145,7 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
     clients: controlClients(address),
     args,
     async start() {
-      const proc = spawn(process.execPath, this.args, { stdio: ['ignore', 'pipe', 'pipe'], env: agentEnv() });
+      const proc = spawn(...withoutTapLoaders([process.execPath, ...this.args]), { stdio: ['ignore', 'pipe', 'pipe'], env: agentEnv() });
       const logs: string[] = [];
       const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
       proc.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
@@ -170,7 +170,7 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
       this.current = null;
     },
     token(project: string, admin = false) {
-      const r = spawnSync(process.execPath, [CONTROL_BIN, 'token', 'create', '--data-dir', dataDir, '--project', project, ...(admin ? ['--admin'] : [])], {
+      const r = spawnSync(...withoutTapLoaders([process.execPath, CONTROL_BIN, 'token', 'create', '--data-dir', dataDir, '--project', project, ...(admin ? ['--admin'] : [])]), {
         env: agentEnv(),
         encoding: 'utf8',
       });

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateInstanceRequest, InstanceStatus, type CreateInstanceResponse, type GetInstanceResponse, type Instance } from '../../proto/gen/coffer/control/v1/instances.js';
 import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
-import { AGENT_BIN, agentEnv, alive, waitFor } from './agent.js';
+import { AGENT_BIN, agentEnv, alive, waitFor, withoutTapLoaders } from './agent.js';
 import { ccall, type ControlHarness } from './control.js';
 import { psql } from './psql.js';
 import { datastoreTrust } from './datastore-trust.js';
@@ -156,7 +156,7 @@ export function killInstance(h: ControlHarness, id: string): void {
 /** Starts the instance's agent again the way the local driver does (it finds its datastore dead and starts it). */
 export function restartAgent(h: ControlHarness, id: string): number {
   const dir = instanceDir(h, id);
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_BIN, '--config', path.join(dir, 'agent.json')], { cwd: dir, env: agentEnv(), stdio: 'ignore', detached: true });
+  const child = spawn(...withoutTapLoaders([process.execPath, ...AGENT_NODE_FLAGS, AGENT_BIN, '--config', path.join(dir, 'agent.json')]), { cwd: dir, env: agentEnv(), stdio: 'ignore', detached: true });
   child.unref();
   // Where the driver records it, so a later killInstance finds this one.
   writeFileSync(path.join(dir, 'agent.pid'), `${child.pid}\n`);
