@@ -9,15 +9,4 @@
 // /proc/<pid>/status on an idle --insecure agent). The agent's budget is 150
 // MB during a backup; the extra scavenges cost nothing measurable in the
 // backup bench (docs/performance.md), whose data lives off-heap in Buffers.
-//
-// --no-incremental-marking: with it on, V8 started an incremental marking
-// task every few hundred ms while a backup streamed (each ending in a
-// mark-compact of the ~17 MB heap: 5 to 10 per 100 MB stored, with the old
-// generation far below its limit, 17 of 26 MB, --trace-gc-verbose), about
-// half of the agent's CPU per backup. Without it a full collection comes
-// only at the old generation's limit or under external (Buffer) memory
-// pressure, both bounded as before; none happened during a 48 MB backup,
-// the agent's CPU for it went from 0.42-0.56 s to 0.26 s, its peak RSS was
-// unchanged (docs/performance.md). A full collection of this heap is a
-// pause of tens of ms, which nothing in the agent notices.
-export const AGENT_NODE_FLAGS: readonly string[] = Object.freeze(['--max-semi-space-size=1', '--no-incremental-marking']);
+export const AGENT_NODE_FLAGS: readonly string[] = Object.freeze(['--max-semi-space-size=1']);
