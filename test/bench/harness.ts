@@ -202,6 +202,12 @@ export interface Stage {
   /** Run as this OS user (a datastore's tools run as its user, e.g. pg_basebackup as postgres). */
   readonly uid?: number;
   readonly gid?: number;
+  /**
+   * In a session of its own (setsid), as the agent's ProcessRunner starts
+   * every tool (for its process group). With the kernel's autogroup
+   * scheduling on, a session is a scheduling group of its own.
+   */
+  readonly detached?: boolean;
 }
 
 export interface PipelineResult {
@@ -231,6 +237,7 @@ export async function runPipeline(stages: readonly Stage[], out: string | null):
         env: s.env ?? process.env,
         uid: s.uid,
         gid: s.gid,
+        detached: s.detached,
       });
       // The next program has its own copy of the pipe's read end.
       if (prev) prev.stdout!.destroy();

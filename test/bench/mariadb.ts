@@ -7,7 +7,7 @@
 // plus Restore into a second instance against a bare restore, StreamBackup
 // over loopback against reading the stored object, and the agent's memory.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentProcess } from '../support/agent.js';
 import { mariadbSocket } from '../support/mariadb-client.js';
@@ -123,6 +123,15 @@ function streamBackup(agent: AgentProcess, backupId: string): Promise<{ bytes: n
   });
 }
 
+/** Whether the kernel groups each session for scheduling (sched_autogroup_enabled). */
+function autogroup(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1' ? 'on' : 'off';
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function readAll(file: string): Promise<number> {
   let n = 0;
   for await (const c of createReadStream(file, { highWaterMark: 1024 * 1024 })) n += (c as Buffer).length;
@@ -170,6 +179,7 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
   let artifact: BackupArtifact | undefined;
   const pairs: Pair[] = [];
   const protectedPairs: Pair[] = [];
+  const sessionPairs: Pair[] = [];
   const streamPairs: Pair[] = [];
   // The generator leaves InnoDB flushing dirty pages and the kernel writing
   // back files for a while; measuring during that would charge whichever
@@ -187,8 +197,17 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
     const protBytes = fileSize(protectedFile);
     rows.push(row({ suite: S, name: `(a') bare protected mariadb-backup | zstd -1 -T2 | openssl enc -aes-256-ctr | tee file | openssl dgst -sha256, round ${r}`, bytes: protBytes, seconds: prot.seconds, mbps: mbps(gen.bytes, prot.seconds), note: `MB/s of dataset bytes; ${protCpu}` }));
 
+    // (a'') the same, each program in a session of its own, as the agent
+    // starts its tools: on a shared machine with autogroup scheduling that
+    // alone changes the pipeline's share of the CPU.
+    rmSync(protectedFile, { force: true });
+    const { value: sess, cpuNote: sessCpu } = await withMachineCpu(() => runPipeline(protectedPipeline().map((st) => ({ ...st, detached: true })), path.join(root, 'protected.sha256')));
+    rows.push(row({ suite: S, name: `(a'') bare protected, each program in its own session (setsid) as the agent's tools run, round ${r}`, bytes: fileSize(protectedFile), seconds: sess.seconds, mbps: mbps(gen.bytes, sess.seconds), note: `MB/s of dataset bytes; autogroup scheduling ${autogroup()}; ${sessCpu}` }));
+    sessionPairs.push({ bare: sess.seconds, coffer: 0 });
+
     if (artifact) rmSync(path.join(backupDir, artifact.location!.location), { force: true });
     const c = await measuredBackup(a, `bench-full-${r}`);
+    sessionPairs[sessionPairs.length - 1] = { bare: sess.seconds, coffer: c.seconds };
     const { mem, cpuNote: cofferCpu } = c;
     artifact = c.artifact;
     const m = artifact.metadata!;
@@ -226,6 +245,7 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
   const summary = pairSummary(pairs);
   rows.push(row({ suite: S, name: "(c) vs (a'): Coffer CreateBackup speed as a fraction of bare protected", note: `${pairSummary(protectedPairs).text} (target >= 0.95x)` }));
   rows.push(row({ suite: S, name: '(c) vs (a): Coffer CreateBackup speed as a fraction of bare', note: summary.text }));
+  rows.push(row({ suite: S, name: "(c) vs (a''): Coffer CreateBackup speed as a fraction of bare protected with every program in its own session", note: pairSummary(sessionPairs).text }));
   rows.push(row({ suite: S, name: '(e) vs (c): StreamBackup throughput as a fraction of CreateBackup', note: `${pairSummary(streamPairs).text} (target >= 0.8x)` }));
   const m = artifact!.metadata!;
   const stored = path.join(backupDir, artifact!.location!.location);
