@@ -24,6 +24,7 @@ import { AgentError, invalid, toServiceError } from '../errors.js';
 import { STATE_TO_PROTO } from '../state.js';
 import { serverStream, unary } from './handlers.js';
 import { serializeStreamBackupResponse } from './stream-chunk-codec.js';
+import { ChunkCoalescer } from './chunk-coalescer.js';
 
 export function addBackupService(server: grpc.Server, agent: Agent, backups: Backups, log: Logger, uploadDir: string): void {
   /** Runs a long operation listed in GetStatus and cancellable by id. */
@@ -51,19 +52,12 @@ export function addBackupService(server: grpc.Server, agent: Agent, backups: Bac
       }),
     ),
 
-    // Bytes go straight to the caller with backpressure: the pipeline waits
-    // whenever grpc-js's write buffer is full.
+    // Bytes go to the caller in messages of up to 1 MiB (chunk-coalescer.ts),
+    // with backpressure: the pipeline waits whenever grpc-js's write buffer is full.
     streamBackup: (call: grpc.ServerWritableStream<StreamBackupRequest, StreamBackupResponse>) => {
       const controller = new AbortController();
       call.on('cancelled', () => controller.abort(new Error('the client went away')));
-      const out = new Writable({
-        highWaterMark: 1024 * 1024,
-        write(chunk: Buffer, _enc, cb) {
-          if (call.cancelled) return cb(new AgentError('AGENT_ERR_CANCELLED', 'the client went away'));
-          if (call.write({ chunk })) cb();
-          else call.once('drain', () => cb());
-        },
-      });
+      const out = new ChunkCoalescer(call, () => new AgentError('AGENT_ERR_CANCELLED', 'the client went away'));
       void tracked('stream-backup', controller.signal, (s, opId) =>
         backups.stream(call.request, out, (p) => call.write({ progress: progress(p, opId) }), s),
       ).then(

@@ -19,8 +19,13 @@ export function deployment(root: string): { backupDir: string; agentArgs: string
   return { backupDir, agentArgs: ['--backup-dir', backupDir, '--backup-key-file', keyFile, '--log-level', 'warn'] };
 }
 
-export async function preparedAgent(td: Teardown, baseDir: string, datastore: string, extraArgs: string[]): Promise<AgentProcess> {
-  const agent = await startAgent(td, { baseDir, datastore, extraArgs });
+/** Node flags for a bench's agents: --cpu-prof into BENCH_CPU_PROF when it is set. */
+export function profileFlags(cpuProf: string | undefined): string[] {
+  return cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [];
+}
+
+export async function preparedAgent(td: Teardown, baseDir: string, datastore: string, extraArgs: string[], nodeFlags: string[] = []): Promise<AgentProcess> {
+  const agent = await startAgent(td, { baseDir, datastore, extraArgs, nodeFlags });
   const events = await collect<PrepareResponse>(agent.clients.lifecycle.prepare(EMPTY_PREPARE));
   const state = events.at(-1)?.result?.state;
   if (state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error(`Prepare of ${datastore} ended in state ${state}`);
@@ -59,7 +64,7 @@ export async function measuredBackup(agent: AgentProcess, backupId: string, stra
  */
 export async function cofferRound(
   agent: AgentProcess,
-  o: { suite: string; backupId: string; strategy: string; name: string; bareSeconds: number; mbpsOf: (rawBytes: number) => number; note: (rawBytes: number, ratio: string) => string },
+  o: { suite: string; backupId: string; strategy: string; name: string; bareSeconds: number; mbpsOf: (rawBytes: number) => number; note: (rawBytes: number, ratio: string, seconds: number) => string },
   pairs: Pair[],
 ): Promise<{ row: Row; artifact: BackupArtifact }> {
   const c = await measuredBackup(agent, o.backupId, o.strategy);
@@ -72,7 +77,7 @@ export async function cofferRound(
     seconds: c.seconds,
     mbps: mbps(o.mbpsOf(m.rawBytes), c.seconds),
     peakRssMb: c.peakRssMb,
-    note: `${o.note(m.rawBytes, (o.bareSeconds / c.seconds).toFixed(2))}; agent CPU ${c.mem.cpuSeconds.toFixed(1)} s, RSS at start ${c.mem.startMb.toFixed(1)} MB; ${c.cpuNote}`,
+    note: `${o.note(m.rawBytes, (o.bareSeconds / c.seconds).toFixed(2), c.seconds)}; agent CPU ${c.mem.cpuSeconds.toFixed(1)} s, RSS at start ${c.mem.startMb.toFixed(1)} MB; ${c.cpuNote}`,
   });
   return { row: r, artifact: c.artifact };
 }

@@ -38,16 +38,25 @@ export interface Row {
   readonly note?: string;
   /** /proc/loadavg's first three fields when the figure was taken. */
   readonly load: string;
+  /** cpuFlags() of the machine. */
+  readonly cpu: string;
   readonly at: string;
 }
+
+/** The CPU features that decide the backup pipeline's costs (sha256, AES): every row names them. */
+export function cpuFlags(): string {
+  const seen = new Set(readFileSync('/proc/cpuinfo', 'utf8').match(/\b(sha_ni|aes|avx2|vaes)\b/g) ?? []);
+  return [...seen].sort().join(' ') || 'none of aes avx2 sha_ni vaes';
+}
+const CPU_FLAGS = cpuFlags();
 
 export function loadavg(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
 
-export function row(r: Omit<Row, 'load' | 'at'>): Row {
-  const out: Row = { ...r, load: loadavg(), at: new Date().toISOString() };
-  console.log(`bench ${out.suite} | ${out.name} | ${fmt(out)} | load ${out.load}`);
+export function row(r: Omit<Row, 'load' | 'at' | 'cpu'>): Row {
+  const out: Row = { ...r, load: loadavg(), cpu: CPU_FLAGS, at: new Date().toISOString() };
+  console.log(`bench ${out.suite} | ${out.name} | ${fmt(out)} | load ${out.load} | cpu ${out.cpu}`);
   return out;
 }
 
@@ -193,6 +202,12 @@ export interface Stage {
   /** Run as this OS user (a datastore's tools run as its user, e.g. pg_basebackup as postgres). */
   readonly uid?: number;
   readonly gid?: number;
+  /**
+   * In a session of its own (setsid), as the agent's ProcessRunner starts
+   * every tool (for its process group). With the kernel's autogroup
+   * scheduling on, a session is a scheduling group of its own.
+   */
+  readonly detached?: boolean;
 }
 
 export interface PipelineResult {
@@ -222,6 +237,7 @@ export async function runPipeline(stages: readonly Stage[], out: string | null):
         env: s.env ?? process.env,
         uid: s.uid,
         gid: s.gid,
+        detached: s.detached,
       });
       // The next program has its own copy of the pipe's read end.
       if (prev) prev.stdout!.destroy();

@@ -2,18 +2,19 @@
 // (mariadb-backup -> zstd -> AES-256-GCM frames -> sha256 -> local storage,
 // through the real agent's gRPC API) against
 //   (a) bare `mariadb-backup --backup --stream=xbstream | zstd -1 -T2 > file`,
+//   (a') the same with Coffer's protection by the standard tools (`... | zstd -1 -T2 | openssl enc -aes-256-ctr | tee file | openssl dgst -sha256`),
 //   (b) Trove's `mariadb-backup ... | gzip | openssl enc -aes-256-cbc -salt -pass file:KEY > file`,
 // plus Restore into a second instance against a bare restore, StreamBackup
 // over loopback against reading the stored object, and the agent's memory.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentProcess } from '../support/agent.js';
 import { mariadbSocket } from '../support/mariadb-client.js';
 import { socketOf } from '../support/dataset.js';
 import { BackupType, type BackupArtifact, type RestoreResponse, type StreamBackupResponse, type BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
-import { deployment, measuredBackup, preparedAgent } from './agents.js';
+import { deployment, measuredBackup, preparedAgent, profileFlags } from './agents.js';
 import type { BenchOptions } from './options.js';
 import { benchRoot } from './workdir.js';
 import { fileSize, withMachineCpu, mbps, pairSummary, row, run, runPipeline, sampleRss, timed, type Pair, type Row, type Stage, type Teardown } from './harness.js';
@@ -122,6 +123,15 @@ function streamBackup(agent: AgentProcess, backupId: string): Promise<{ bytes: n
   });
 }
 
+/** Whether the kernel groups each session for scheduling (sched_autogroup_enabled). */
+function autogroup(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1' ? 'on' : 'off';
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function readAll(file: string): Promise<number> {
   let n = 0;
   for await (const c of createReadStream(file, { highWaterMark: 1024 * 1024 })) n += (c as Buffer).length;
@@ -134,7 +144,7 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
   const root = benchRoot(td, o, 'coffer-bench-mariadb-');
   const { backupDir, agentArgs } = deployment(root);
 
-  const a = await preparedAgent(td, path.join(root, 'a'), 'mariadb', agentArgs);
+  const a = await preparedAgent(td, path.join(root, 'a'), 'mariadb', agentArgs, profileFlags(o.cpuProf));
   const gen = await generate(a.baseDir, o.sizeGb * GIB);
   rows.push(row({ suite: S, name: 'dataset: INSERT ... SELECT from seq_1_to_N, 4 InnoDB tables', bytes: gen.bytes, seconds: gen.seconds, mbps: mbps(gen.bytes, gen.seconds), note: `${gen.rows} rows; bytes = .ibd files` }));
 
@@ -155,24 +165,54 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
     };
   };
   const bareFile = path.join(root, 'bare.xbstream.zst');
+  // (a'): the same protection as Coffer's by the standard tools: AES-256 and
+  // a sha256 of the stored bytes, both through OpenSSL (which uses the CPU's
+  // AES and SHA instructions; coreutils' sha256sum does not use SHA-NI and
+  // hashes at about 130 MB/s here). `tee file | openssl dgst` is
+  // `tee >(sha256sum) > file` without a shell.
+  const protectedFile = path.join(root, 'protected.xbstream.zst.enc');
+  const protectKey = path.join(root, 'protect.key');
+  writeFileSync(protectKey, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const encrypt: Stage = { argv: ['openssl', 'enc', '-aes-256-ctr', '-pbkdf2', '-pass', `file:${protectKey}`] };
+  const protectedPipeline = (): Stage[] => [mariabackup(), { argv: ['zstd', '-1', '-T2', '-c', '-q'] }, encrypt, { argv: ['tee', protectedFile] }, { argv: ['openssl', 'dgst', '-sha256', '-r'] }];
 
   let artifact: BackupArtifact | undefined;
   const pairs: Pair[] = [];
+  const protectedPairs: Pair[] = [];
+  const sessionPairs: Pair[] = [];
+  const streamPairs: Pair[] = [];
   // The generator leaves InnoDB flushing dirty pages and the kernel writing
   // back files for a while; measuring during that would charge whichever
   // pipeline runs first.
   await quiesce(a.baseDir);
+  // Each round runs every variant back to back, so the machine's load (it is
+  // shared) falls on all of them alike.
   for (let r = 1; r <= o.rounds; r++) {
     rmSync(bareFile, { force: true });
     const { value: bare, cpuNote: bareCpu } = await withMachineCpu(() => runPipeline([mariabackup(), { argv: ['zstd', '-1', '-T2', '-c', '-q'] }], bareFile));
     rows.push(row({ suite: S, name: `(a) bare mariadb-backup | zstd -1 -T2 > file, round ${r}`, bytes: bare.bytes, seconds: bare.seconds, mbps: mbps(gen.bytes, bare.seconds), note: `MB/s of dataset bytes; ${bareCpu}` }));
 
+    rmSync(protectedFile, { force: true });
+    const { value: prot, cpuNote: protCpu } = await withMachineCpu(() => runPipeline(protectedPipeline(), path.join(root, 'protected.sha256')));
+    const protBytes = fileSize(protectedFile);
+    rows.push(row({ suite: S, name: `(a') bare protected mariadb-backup | zstd -1 -T2 | openssl enc -aes-256-ctr | tee file | openssl dgst -sha256, round ${r}`, bytes: protBytes, seconds: prot.seconds, mbps: mbps(gen.bytes, prot.seconds), note: `MB/s of dataset bytes; ${protCpu}` }));
+
+    // (a'') the same, each program in a session of its own, as the agent
+    // starts its tools: on a shared machine with autogroup scheduling that
+    // alone changes the pipeline's share of the CPU.
+    rmSync(protectedFile, { force: true });
+    const { value: sess, cpuNote: sessCpu } = await withMachineCpu(() => runPipeline(protectedPipeline().map((st) => ({ ...st, detached: true })), path.join(root, 'protected.sha256')));
+    rows.push(row({ suite: S, name: `(a'') bare protected, each program in its own session (setsid) as the agent's tools run, round ${r}`, bytes: fileSize(protectedFile), seconds: sess.seconds, mbps: mbps(gen.bytes, sess.seconds), note: `MB/s of dataset bytes; autogroup scheduling ${autogroup()}; ${sessCpu}` }));
+    sessionPairs.push({ bare: sess.seconds, coffer: 0 });
+
     if (artifact) rmSync(path.join(backupDir, artifact.location!.location), { force: true });
     const c = await measuredBackup(a, `bench-full-${r}`);
+    sessionPairs[sessionPairs.length - 1] = { bare: sess.seconds, coffer: c.seconds };
     const { mem, cpuNote: cofferCpu } = c;
     artifact = c.artifact;
     const m = artifact.metadata!;
     pairs.push({ bare: bare.seconds, coffer: c.seconds });
+    protectedPairs.push({ bare: prot.seconds, coffer: c.seconds });
     rows.push(
       row({
         suite: S,
@@ -181,14 +221,38 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
         seconds: c.seconds,
         mbps: mbps(gen.bytes, c.seconds),
         peakRssMb: c.peakRssMb,
-        note: `raw xbstream ${m.rawBytes} B; speed vs (a) ${(bare.seconds / c.seconds).toFixed(2)}x (target >= 0.9x); agent VmRSS sampled max ${mem.sampledPeakMb.toFixed(1)} MB over ${mem.samples} samples, VmHWM ${mem.hwmMb.toFixed(1)} MB (target < 150 MB); agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; ${cofferCpu}`,
+        note: `raw xbstream ${m.rawBytes} B; speed vs (a') ${(prot.seconds / c.seconds).toFixed(2)}x (target >= 0.95x), vs (a) ${(bare.seconds / c.seconds).toFixed(2)}x; agent VmRSS sampled max ${mem.sampledPeakMb.toFixed(1)} MB over ${mem.samples} samples, VmHWM ${mem.hwmMb.toFixed(1)} MB; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; ${cofferCpu}`,
+      }),
+    );
+
+    // (e) StreamBackup on loopback: a whole backup whose bytes go to the client.
+    const rss = sampleRss(a.proc.pid!);
+    const { value: s, cpuNote: streamCpu } = await withMachineCpu(() => timed(() => streamBackup(a, `bench-stream-${r}`)));
+    const smem = rss.stop();
+    streamPairs.push({ bare: c.seconds, coffer: s.seconds });
+    rows.push(
+      row({
+        suite: S,
+        name: `(e) Coffer StreamBackup over gRPC on loopback, client reads every byte, round ${r}`,
+        bytes: s.value.bytes,
+        seconds: s.seconds,
+        mbps: mbps(gen.bytes, s.seconds),
+        peakRssMb: Math.max(smem.sampledPeakMb, smem.hwmMb),
+        note: `MB/s of dataset bytes (${mbps(s.value.bytes, s.seconds).toFixed(1)} MB/s of streamed bytes); throughput vs this round's CreateBackup ${(c.seconds / s.seconds).toFixed(2)}x (target >= 0.8x); agent CPU ${smem.cpuSeconds.toFixed(1)} s, RSS at start ${smem.startMb.toFixed(1)} MB; ${streamCpu}`,
       }),
     );
   }
   const summary = pairSummary(pairs);
-  rows.push(row({ suite: S, name: '(c) vs (a): Coffer CreateBackup speed as a fraction of bare', note: `${summary.text} (target >= 0.9x)` }));
+  rows.push(row({ suite: S, name: "(c) vs (a'): Coffer CreateBackup speed as a fraction of bare protected", note: `${pairSummary(protectedPairs).text} (target >= 0.95x)` }));
+  rows.push(row({ suite: S, name: '(c) vs (a): Coffer CreateBackup speed as a fraction of bare', note: summary.text }));
+  rows.push(row({ suite: S, name: "(c) vs (a''): Coffer CreateBackup speed as a fraction of bare protected with every program in its own session", note: pairSummary(sessionPairs).text }));
+  rows.push(row({ suite: S, name: '(e) vs (c): StreamBackup throughput as a fraction of CreateBackup', note: `${pairSummary(streamPairs).text} (target >= 0.8x)` }));
   const m = artifact!.metadata!;
   const stored = path.join(backupDir, artifact!.location!.location);
+  {
+    const read = await timed(() => readAll(stored));
+    rows.push(row({ suite: S, name: '(e) reading the stored object from local disk (page cache likely warm)', bytes: read.value, seconds: read.seconds, mbps: mbps(read.value, read.seconds) }));
+  }
 
   const troveFile = path.join(root, 'trove.xbstream.gz.enc');
   const trove = await runPipeline([mariabackup(), { argv: ['gzip'] }, { argv: ['openssl', 'enc', '-aes-256-cbc', '-salt', '-pass', `file:${troveKey}`] }], troveFile);
@@ -196,82 +260,69 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
   rows.push(row({ suite: S, name: "(b) Trove's mariadb-backup | gzip | openssl enc -aes-256-cbc > file", bytes: trove.bytes, seconds: trove.seconds, mbps: mbps(gen.bytes, trove.seconds), note: `Coffer (c), median time, is ${(trove.seconds / cofferSeconds).toFixed(2)}x faster (target >= 3x)` }));
   rmSync(troveFile, { force: true });
 
-  // (e) StreamBackup on loopback: a whole backup whose bytes go to the client.
+  // (d) Restore into a second prepared instance against the same by hand, round by round.
   {
-    const rss = sampleRss(a.proc.pid!);
-    const s = await timed(() => streamBackup(a, 'bench-stream'));
-    const mem = rss.stop();
-    rows.push(
-      row({
-        suite: S,
-        name: '(e) Coffer StreamBackup over gRPC on loopback, client reads every byte',
-        bytes: s.value.bytes,
-        seconds: s.seconds,
-        mbps: mbps(s.value.bytes, s.seconds),
-        peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
-        note: `MB/s of streamed bytes (dataset basis ${mbps(gen.bytes, s.seconds).toFixed(1)} MB/s); time vs CreateBackup to local disk (median) ${(cofferSeconds / s.seconds).toFixed(2)}x; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB`,
-      }),
-    );
-    const read = await timed(() => readAll(stored));
-    rows.push(row({ suite: S, name: '(e) reading the stored object from local disk (page cache likely warm)', bytes: read.value, seconds: read.seconds, mbps: mbps(read.value, read.seconds) }));
-  }
-
-  // (d) Restore into a second prepared instance, then the same by hand.
-  {
-    const b = await preparedAgent(td, path.join(root, 'b'), 'mariadb', agentArgs);
-    const rss = sampleRss(b.proc.pid!);
-    const start = Date.now();
-    let restorePhaseAt = 0;
-    const r = await timed(
-      () =>
-        new Promise<RestoreResponse[]>((resolve, reject) => {
-          const call = b.clients.backup.restore({ chain: [artifact!], rewrapped: undefined });
-          const out: RestoreResponse[] = [];
-          call.on('data', (e: RestoreResponse) => {
-            if (e.progress?.phase === 'restore' && !restorePhaseAt) restorePhaseAt = Date.now();
-            out.push(e);
-          });
-          call.on('error', reject);
-          call.on('end', () => resolve(out));
-        }),
-    );
-    const mem = rss.stop();
-    const result = r.value.at(-1)?.result;
-    if (result?.state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error(`Restore ended in state ${result?.state}`);
-    const verifySeconds = restorePhaseAt ? (restorePhaseAt - start) / 1000 : 0;
-    const check = o.verify === 'checksum' ? tableChecksums : tableCounts;
-    const [want, got] = [await check(a.baseDir), await check(b.baseDir)];
-    if (want !== got) throw new Error(`restored data differs (${o.verify}): source ${want}, restored ${got}`);
-    rows.push(
-      row({
-        suite: S,
-        name: '(d) Coffer Restore into a second prepared instance (verify pass, decrypt, zstd -d, mbstream -x, prepare, move-back, chown, restart)',
-        bytes: m.storedBytes,
-        seconds: r.seconds,
-        mbps: mbps(gen.bytes, r.seconds),
-        peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
-        note: `of which the verify pass ${verifySeconds.toFixed(2)} s; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; restored data equal by ${o.verify === 'checksum' ? 'CHECKSUM TABLE' : 'row counts'} (${got})`,
-      }),
-    );
-
+    const b = await preparedAgent(td, path.join(root, 'b'), 'mariadb', agentArgs, profileFlags(o.cpuProf));
+    const restorePairs: Pair[] = [];
+    const restoreProtectedPairs: Pair[] = [];
     const x = path.join(root, 'bare-restore', 'backup');
     const data = path.join(root, 'bare-restore', 'data');
-    mkdirSync(x, { recursive: true, mode: 0o700 });
-    const extract = await runPipeline([{ argv: ['zstd', '-d', '-c', '-q', bareFile] }, { argv: ['mbstream', '-x', '-C', x] }], null);
-    const prepare = await run(['mariadb-backup', '--no-defaults', '--prepare', `--target-dir=${x}`]);
-    const moveBack = await run(['mariadb-backup', '--no-defaults', '--move-back', `--target-dir=${x}`, `--datadir=${data}`]);
-    const bareSeconds = extract.seconds + prepare.seconds + moveBack.seconds;
-    rows.push(
-      row({
-        suite: S,
-        name: '(d) bare restore: zstd -d | mbstream -x, mariadb-backup --prepare, --move-back (no server start)',
-        bytes: fileSize(bareFile),
-        seconds: bareSeconds,
-        mbps: mbps(gen.bytes, bareSeconds),
-        note: `extract ${extract.seconds.toFixed(2)} s, prepare ${prepare.seconds.toFixed(2)} s, move-back ${moveBack.seconds.toFixed(2)} s; Coffer restore speed vs bare ${(bareSeconds / r.seconds).toFixed(2)}x`,
-      }),
-    );
-    rmSync(path.join(root, 'bare-restore'), { recursive: true, force: true });
+    const bareRestore = async (extractStages: Stage[]): Promise<{ seconds: number; note: string }> => {
+      rmSync(path.join(root, 'bare-restore'), { recursive: true, force: true });
+      mkdirSync(x, { recursive: true, mode: 0o700 });
+      const extract = await runPipeline([...extractStages, { argv: ['mbstream', '-x', '-C', x] }], null);
+      const prepare = await run(['mariadb-backup', '--no-defaults', '--prepare', `--target-dir=${x}`]);
+      const moveBack = await run(['mariadb-backup', '--no-defaults', '--move-back', `--target-dir=${x}`, `--datadir=${data}`]);
+      rmSync(path.join(root, 'bare-restore'), { recursive: true, force: true });
+      return { seconds: extract.seconds + prepare.seconds + moveBack.seconds, note: `extract ${extract.seconds.toFixed(2)} s, prepare ${prepare.seconds.toFixed(2)} s, move-back ${moveBack.seconds.toFixed(2)} s` };
+    };
+    for (let round = 1; round <= o.rounds; round++) {
+      const bare = await bareRestore([{ argv: ['zstd', '-d', '-c', '-q', bareFile] }]);
+      rows.push(row({ suite: S, name: `(d) bare restore: zstd -d | mbstream -x, mariadb-backup --prepare, --move-back (no server start), round ${round}`, bytes: fileSize(bareFile), seconds: bare.seconds, mbps: mbps(gen.bytes, bare.seconds), note: bare.note }));
+      // (d'): check the sha256 first (a whole read), then decrypt while extracting.
+      const sum = await run(['openssl', 'dgst', '-sha256', '-r', protectedFile]);
+      const prot = await bareRestore([{ argv: ['openssl', 'enc', '-d', '-aes-256-ctr', '-pbkdf2', '-pass', `file:${protectKey}`, '-in', protectedFile] }, { argv: ['zstd', '-d', '-c', '-q'] }]);
+      const protSeconds = sum.seconds + prot.seconds;
+      rows.push(row({ suite: S, name: `(d') bare protected restore: openssl dgst -sha256 file, then openssl enc -d | zstd -d | mbstream -x, --prepare, --move-back, round ${round}`, bytes: fileSize(protectedFile), seconds: protSeconds, mbps: mbps(gen.bytes, protSeconds), note: `sha256 ${sum.seconds.toFixed(2)} s, ${prot.note}` }));
+
+      const rss = sampleRss(b.proc.pid!);
+      const start = Date.now();
+      let restorePhaseAt = 0;
+      const r = await timed(
+        () =>
+          new Promise<RestoreResponse[]>((resolve, reject) => {
+            const call = b.clients.backup.restore({ chain: [artifact!], rewrapped: undefined });
+            const out: RestoreResponse[] = [];
+            call.on('data', (e: RestoreResponse) => {
+              if (e.progress?.phase === 'restore' && !restorePhaseAt) restorePhaseAt = Date.now();
+              out.push(e);
+            });
+            call.on('error', reject);
+            call.on('end', () => resolve(out));
+          }),
+      );
+      const mem = rss.stop();
+      const result = r.value.at(-1)?.result;
+      if (result?.state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error(`Restore ended in state ${result?.state}`);
+      const verifySeconds = restorePhaseAt ? (restorePhaseAt - start) / 1000 : 0;
+      const check = o.verify === 'checksum' ? tableChecksums : tableCounts;
+      const [want, got] = [await check(a.baseDir), await check(b.baseDir)];
+      if (want !== got) throw new Error(`restored data differs (${o.verify}): source ${want}, restored ${got}`);
+      restorePairs.push({ bare: bare.seconds, coffer: r.seconds });
+      restoreProtectedPairs.push({ bare: protSeconds, coffer: r.seconds });
+      rows.push(
+        row({
+          suite: S,
+          name: `(d) Coffer Restore into a second prepared instance (one pass: decrypt and check while zstd -d | mbstream -x stages it, prepare, move-back, chown, restart), round ${round}`,
+          bytes: m.storedBytes,
+          seconds: r.seconds,
+          mbps: mbps(gen.bytes, r.seconds),
+          peakRssMb: Math.max(mem.sampledPeakMb, mem.hwmMb),
+          note: `speed vs (d) ${(bare.seconds / r.seconds).toFixed(2)}x (target >= 0.85x), vs (d') ${(protSeconds / r.seconds).toFixed(2)}x; before the restore phase ${verifySeconds.toFixed(2)} s; agent CPU ${mem.cpuSeconds.toFixed(1)} s, RSS at start ${mem.startMb.toFixed(1)} MB; restored data equal by ${o.verify === 'checksum' ? 'CHECKSUM TABLE' : 'row counts'} (${got})`,
+        }),
+      );
+    }
+    rows.push(row({ suite: S, name: '(d) Coffer Restore speed as a fraction of the bare restore', note: `${pairSummary(restorePairs).text} (target >= 0.85x); of the bare protected restore (d') ${pairSummary(restoreProtectedPairs).text}` }));
   }
   return rows;
 }

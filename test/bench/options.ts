@@ -16,6 +16,7 @@
 //   BENCH_ONEPASS      MariaDB replica creation's one-pass prototypes, comma list of follow, follow-none, relay-zstd, relay-none (default follow; "" none)
 //   BENCH_REDIS_CLUSTER_KEYS  keys of 100 B in the Redis Cluster rebalance bench (default 1000000)
 //   BENCH_CLUSTER_LOG  a directory to keep the cluster bench's agent logs in (the joiners' and the donor's), to see where a join's time goes
+//   BENCH_CPU_PROF     a directory: the backup benches' agents run with node --cpu-prof and write their profiles there on exit
 //   BENCH_REPLICA_LOG  a file to keep the Coffer replica agent's log in (info level), to time the steps inside Prepare
 export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create'] as const;
 export const REPLICATION_PARTS = ['mariadb', 'postgres', 'redis', 'failover'] as const;
@@ -37,6 +38,7 @@ export interface BenchOptions {
   readonly failoverHeartbeatSeconds: number | undefined;
   readonly failoverGraceSeconds: number | undefined;
   readonly redisClusterKeys: number;
+  readonly cpuProf: string | undefined;
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
@@ -75,5 +77,6 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
     failoverHeartbeatSeconds: env.BENCH_FAILOVER_HEARTBEAT_SECONDS ? Math.floor(num(env, 'BENCH_FAILOVER_HEARTBEAT_SECONDS', 10, 1)) : undefined,
     failoverGraceSeconds: env.BENCH_FAILOVER_GRACE_SECONDS ? num(env, 'BENCH_FAILOVER_GRACE_SECONDS', 10, 0) : undefined,
     redisClusterKeys: Math.floor(num(env, 'BENCH_REDIS_CLUSTER_KEYS', 1_000_000, 1000)),
+    cpuProf: env.BENCH_CPU_PROF || undefined,
   });
 }

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { compileOptions, type Suite } from './options.js';
-import { Teardown, fmt, loadavg, type Row } from './harness.js';
+import { Teardown, cpuFlags, fmt, loadavg, type Row } from './harness.js';
 
 const o = compileOptions(process.env);
 const td = new Teardown();
@@ -31,7 +31,7 @@ const suites: Record<Suite, () => Promise<Row[]>> = {
   'cluster-create': async () => (await import('./cluster-create.js')).benchClusterCreate(o, td),
 };
 
-console.log(`bench: ${new Date().toISOString()} ${os.cpus().length} cores, load ${loadavg()}, options ${JSON.stringify(o)}`);
+console.log(`bench: ${new Date().toISOString()} ${os.cpus().length} cores (${cpuFlags()}), load ${loadavg()}, options ${JSON.stringify(o)}`);
 const rows: Row[] = [];
 const failures: string[] = [];
 for (const s of o.only) {
@@ -45,7 +45,7 @@ for (const s of o.only) {
   }
 }
 console.log('\n# summary');
-for (const r of rows) console.log(`${r.suite} | ${r.name} | ${fmt(r)} | load ${r.load} | ${r.at}`);
+for (const r of rows) console.log(`${r.suite} | ${r.name} | ${fmt(r)} | load ${r.load} | cpu ${r.cpu} | ${r.at}`);
 if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, rows, failures }, null, 2));
 if (failures.length) {
   console.error(`\n${failures.length} suite(s) failed:\n${failures.join('\n')}`);

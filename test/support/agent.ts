@@ -82,6 +82,8 @@ export interface AgentProcess {
 
 export interface StartOptions {
   datastore?: string;
+  /** Node flags after the agent's own (a benchmark's --cpu-prof). */
+  nodeFlags?: string[];
   baseDir?: string;
   datastorePort?: number;
   extraArgs?: string[];
@@ -134,6 +136,7 @@ export async function startAgent(
   const datastorePort = opts.datastorePort ?? (await freePort());
   const args = [
     ...AGENT_NODE_FLAGS,
+    ...(opts.nodeFlags ?? []),
     AGENT_BIN,
     '--listen', '127.0.0.1:0',
     '--datastore', opts.datastore ?? 'mariadb',

@@ -100,7 +100,22 @@ t.test('restore refuses a flipped bit, a truncated object, a missing parent and 
   truncateSync(file, good.length - 100);
   const truncErr = await restore(b, [full]).catch((e: Error) => e);
   t.match(truncErr, { code: Status.DATA_LOSS }, `truncated: refused (${(truncErr as Error).message})`);
+  // The last frame's tag altered: a physical restore reads the object once,
+  // so every other frame was already extracted into the staging work dir when
+  // the final check fails. Nothing of it may reach the data directory, and
+  // the staging dir and the set-aside data must be gone.
   writeFileSync(file, good);
+  // Uncompressed, so that the object has many frames before its last.
+  const many = await backup(a, { backupId: 'f-frames', compression: 'none' });
+  const manyFile = path.join(d.backupDir, many.location!.location);
+  const badTag = readFileSync(manyFile);
+  badTag[badTag.length - 1]! ^= 0x01;
+  writeFileSync(manyFile, badTag);
+  const tagErr = await restore(b, [many]).catch((e: Error) => e);
+  t.match(tagErr, { code: Status.DATA_LOSS, details: /frame [1-9]\d* failed authentication/ }, `the final frame's tag altered, after every other frame was staged: refused (${(tagErr as Error).message})`);
+  t.same(readdirSync(path.join(b.baseDir, 'work')), [], 'the staging work dir was removed');
+  t.notOk(existsSync(path.join(b.baseDir, 'data.pre-restore')), 'the previous data was put back, not left aside');
+  t.equal(await checksums(b.baseDir, ['mine']), before, 'the data directory holds the previous data');
 
   await t.rejects(restore(b, [inc]), { code: Status.INVALID_ARGUMENT }, 'an incremental without its parent: refused');
 
