@@ -107,6 +107,19 @@ export class Cluster {
         emit({ phase: 'done', message: 'already a serving member', percent: 100 });
         return (await this.context())!;
       }
+      if (this.membership.get()?.clusterId === plan.clusterId && this.deps.running()) {
+        // A first install cut off while the node was still joining (the
+        // control died, the stream was cancelled): the node keeps joining
+        // by itself. Stopping it now would throw away its state transfer
+        // and race its own SST processes for their ports; wait for it.
+        emit({ phase: 'start', message: 'the node is already starting and joining; waiting for it to serve', percent: 20 });
+        await this.waitServing(cap, emit, signal);
+        await cap.clearBootstrap();
+        await this.deps.ensureOwnAccount();
+        if (cap.join) await cap.join(plan, req.secrets, emit, signal);
+        emit({ phase: 'done', message: 'the node serves as a member', percent: 100 });
+        return (await this.context())!;
+      }
       emit({ phase: 'configure', message: req.bootstrap ? 'configuring the first node of a new cluster' : 'configuring a joining node', percent: 5 });
       await this.deps.datastoreControl.stop(signal);
       await cap.configure(plan, req.secrets, req.bootstrap);
