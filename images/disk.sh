@@ -38,6 +38,9 @@ stage_disk() {
   # agent's base dir (the datastores' OS users reach their data under it).
   install -d -m 0700 "$mnt/etc/coffer"
   install -d -m 0755 "$mnt/var/lib/coffer"
+  # A persistent journal: what happened at a boot can be read afterwards,
+  # from the disk, when the console was not enough.
+  chroot "$mnt" install -d -m 2755 -g systemd-journal /var/log/journal
   echo coffer >"$mnt/etc/hostname"
   printf '127.0.0.1 localhost\n127.0.1.1 coffer\n::1 localhost ip6-localhost ip6-loopback\n' >"$mnt/etc/hosts"
   printf 'LABEL=coffer-root / ext4 defaults,noatime,errors=remount-ro 0 1\n' >"$mnt/etc/fstab"
