@@ -31,12 +31,13 @@ stage_disk() {
   CLEANUP+=("umount -l '$mnt'")
   log "unpacking the root filesystem"
   tar --numeric-owner --xattrs --acls -C "$mnt" -xf "$rootfs"
-  # The tarball's "." is the 0700 directory debootstrap ran in: the root
-  # must be 0755, or no service running as its own user (networkd, the
-  # datastores) can reach anything.
-  chmod 0755 "$mnt"
   log "copying the payload"
   cp -a "$payload"/. "$mnt"/
+  # The tarball's "." is the 0700 directory debootstrap ran in, and the
+  # payload's is a 0700 temporary directory: the root must be 0755, or no
+  # service running as its own user (networkd, the datastores) can reach
+  # anything.
+  chmod 0755 "$mnt"
 
   # The units' ReadWritePaths must exist: the config (root only) and the
   # agent's base dir (the datastores' OS users reach their data under it).
