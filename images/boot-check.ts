@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { credentials } from '@grpc/grpc-js';
+import { credentials, Metadata } from '@grpc/grpc-js';
 import { CertificateAuthority } from '../control/ca/authority.js';
 import { OpenSsl } from '../control/ca/openssl.js';
 import { openDatabase } from '../control/db/database.js';
@@ -101,7 +101,8 @@ async function main(): Promise<number> {
     '-device', 'virtio-net-pci,netdev=n0',
   ]);
   console.error(`boot-check: VM pid ${vm.pid}, accel ${accel}, console ${console_}, agent on 127.0.0.1:${port}`);
-  const creds = credentials.createSsl(readFileSync(ca.controlCa.cert), readFileSync(ca.control.key), readFileSync(ca.control.cert), { checkServerIdentity: () => undefined });
+  // As the control calls an agent: its own certificate, the agent's checked against the instances CA (the name is checked below).
+  const creds = credentials.createSsl(readFileSync(ca.instancesCa.cert), readFileSync(ca.control.key), readFileSync(ca.control.cert), { checkServerIdentity: () => undefined });
   const client = new LifecycleServiceClient(`127.0.0.1:${port}`, creds);
   const consoleText = (): string => (existsSync(console_) ? readFileSync(console_, 'utf8') : '');
   let listeningAt = 0;
@@ -121,7 +122,7 @@ async function main(): Promise<number> {
       }
       if (listeningAt && !args.wrongInstance) {
         const pong = await new Promise<{ instanceId?: string } | null>((resolve) => {
-          client.ping({}, (err, res) => resolve(err ? null : (res as { instanceId?: string })));
+          client.ping({}, new Metadata(), { deadline: Date.now() + 20_000 }, (err, res) => resolve(err ? null : (res as { instanceId?: string })));
         });
         if (pong) {
           console.error(`boot-check: Ping over mutual TLS through the forwarded port answered by instance ${pong.instanceId} ${((Date.now() - started) / 1000).toFixed(1)} s after power-on`);
