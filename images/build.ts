@@ -79,11 +79,15 @@ export function rootfsKey(datastore: ImageDatastore, repo = repoRoot()): string 
   return hashInputs(repo, ['images/rootfs.sh', 'images/common.sh'], [datastore]);
 }
 
-/** What decides the image: the root filesystem, the disk script, the agent's sources and dependencies, Node, the units. */
+/** What decides the image: the root filesystem, the disk script, the agent's sources and dependencies, Node, the guest's units (not boot-check.ts, not the host's unit). */
 export function imageKey(datastore: ImageDatastore, repo = repoRoot()): string {
   return hashInputs(
     repo,
-    ['images', 'systemd', 'agent', 'lib', 'strategies', 'proto', 'bin/coffer-agent', 'package.json', 'package-lock.json', 'tsconfig.json'],
+    [
+      'images/build.ts', 'images/agent-bundle.ts', 'images/common.sh', 'images/rootfs.sh', 'images/disk.sh',
+      ...GUEST_UNITS.map((u) => `systemd/${u}`),
+      'agent', 'lib', 'strategies', 'proto', 'bin/coffer-agent', 'package.json', 'package-lock.json', 'tsconfig.json',
+    ],
     [datastore, NODE_PACKAGE, NODE_INTEGRITY, DISK_SIZE],
   );
 }
