@@ -6,7 +6,7 @@
 // "coffer-agent listening" on the console and to the first mutual-TLS
 // Ping through the forwarded port, then powers the VM off.
 //
-//   TS_NODE_TRANSPILE_ONLY=1 node --import @tapjs/typescript/import images/boot-check.ts [--image FILE] [--wrong-instance] [--keep DIR]
+//   TS_NODE_TRANSPILE_ONLY=1 node --import @tapjs/typescript/import images/boot-check.ts [--datastore mariadb] [--image FILE] [--wrong-instance] [--keep DIR]
 //
 // --wrong-instance puts another instance's certificate on the drive: the
 // agent must refuse to start, with its line on the console.
@@ -24,15 +24,18 @@ import { freePort } from '../lib/free-port.js';
 import { createLogger } from '../lib/logger.js';
 import { ProcessRunner } from '../lib/process-runner.js';
 import { LifecycleServiceClient } from '../proto/gen/coffer/agent/v1/lifecycle.js';
-import { ensureImage } from './build.js';
+import { ensureImage, type ImageDatastore } from './build.js';
 
-interface Args { image?: string; wrongInstance: boolean; keep?: string; timeoutSeconds: number }
+const DATASTORE_PORTS: Readonly<Record<string, number>> = { mariadb: 3306, postgresql: 5432, redis: 6379 };
+
+interface Args { image?: string; datastore: ImageDatastore; wrongInstance: boolean; keep?: string; timeoutSeconds: number }
 
 function parse(argv: readonly string[]): Args {
-  const a: Args = { wrongInstance: false, timeoutSeconds: 600 };
+  const a: Args = { datastore: 'mariadb', wrongInstance: false, timeoutSeconds: 600 };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--image') a.image = argv[++i];
     else if (argv[i] === '--wrong-instance') a.wrongInstance = true;
+    else if (argv[i] === '--datastore') a.datastore = argv[++i] as ImageDatastore;
     else if (argv[i] === '--keep') a.keep = argv[++i];
     else if (argv[i] === '--timeout-seconds') a.timeoutSeconds = Number(argv[++i]);
     else throw new Error(`unknown option ${argv[i]}`);
@@ -46,7 +49,9 @@ async function main(): Promise<number> {
   const runner = new ProcessRunner(log);
   const work = args.keep ?? mkdtempSync(path.join(os.tmpdir(), 'coffer-boot-check-'));
   mkdirSync(work, { recursive: true });
-  const image = args.image ?? (await ensureImage({ datastore: 'mariadb', onLine: (l) => console.error(`image: ${l}`) }));
+  const image = args.image ?? (await ensureImage({ datastore: args.datastore, onLine: (l) => console.error(`image: ${l}`) }));
+  // The image "all" holds the three; its check runs MariaDB.
+  const datastore = args.datastore === 'all' ? 'mariadb' : args.datastore;
 
   // Certificates from a real control CA, as the control issues them.
   const db = openDatabase(path.join(work, 'control'));
@@ -61,8 +66,8 @@ async function main(): Promise<number> {
   mkdirSync(path.join(drive, 'openstack/content'), { recursive: true });
   const tls = (name: string): string => `${GUEST_TLS_DIR}/${name}`;
   const agentConfig = {
-    version: 1, instanceId: id, listen: `0.0.0.0:${GUEST_AGENT_PORT}`, datastore: 'mariadb', baseDir: GUEST_BASE_DIR,
-    datastorePort: 3306, datastoreBind: '0.0.0.0', logLevel: 'info',
+    version: 1, instanceId: id, listen: `0.0.0.0:${GUEST_AGENT_PORT}`, datastore, baseDir: GUEST_BASE_DIR,
+    datastorePort: DATASTORE_PORTS[datastore], datastoreBind: '0.0.0.0', logLevel: 'info',
     tlsCert: tls('instance.crt'), tlsKey: tls('instance.key'), tlsCa: tls('ca.crt'),
     datastoreTlsCert: tls('datastore.crt'), datastoreTlsKey: tls('datastore.key'), datastoreTlsCa: tls('datastore-ca.crt'),
     controlEndpoint: `${GUEST_CONDUCTOR_ADDRESS}:${GUEST_CONDUCTOR_PORT}`, heartbeatSeconds: 10,
