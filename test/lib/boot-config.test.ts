@@ -11,6 +11,9 @@ import { createLogger } from '../../lib/logger.js';
 import { ProcessRunner } from '../../lib/process-runner.js';
 import { BOOT_CONFIG_VERSION, parseAgentConfigFile } from '../../lib/boot-config.js';
 import { LocalDriver } from '../../control/compute/local.js';
+import { CertificateAuthority } from '../../control/ca/authority.js';
+import { OpenSsl } from '../../control/ca/openssl.js';
+import { openDatabase } from '../../control/db/database.js';
 import { compileAgentConfig, readConfigFile } from '../../agent/config.js';
 import { MANAGERS } from '../../agent/managers/registry.js';
 import { AGENT_BIN, agentEnv, withoutTapLoaders } from '../support/agent.js';
@@ -27,6 +30,12 @@ t.test('what the local driver writes, the agent reads into the configuration it 
     return f;
   };
   const log = createLogger({ name: 'test', level: 'silent' });
+  // A real certificate for ID: an agent that reports to a control checks
+  // its certificate names its instance id.
+  const db = openDatabase(path.join(root, 'control'));
+  t.teardown(() => db.close());
+  const ca = await CertificateAuthority.open(path.join(root, 'control'), new OpenSsl(new ProcessRunner(log)), db, log);
+  const issued = await ca.issueInstance(ID, path.join(root, 'issued'));
   const driver = new LocalDriver({ dataDir, runner: new ProcessRunner(log), log, agentBin: AGENT_BIN, usedPorts: () => new Set() });
   const allocation = await driver.allocate(ID, { vcpus: 1, ramMb: 512, volumeGb: 1 }, null);
   const swift = { auth: { url: 'http://127.0.0.1:1/auth/v1.0', user: 'u', key: 'k' }, container: 'backups' };
@@ -45,7 +54,7 @@ t.test('what the local driver writes, the agent reads into the configuration it 
       backupStorage: { defaultStorage: 'swift', storages: { swift } as never },
     },
     {
-      cert: src('instance.crt', 'IDENTITY CERT'),
+      cert: issued.cert,
       key: src('instance.key', 'IDENTITY KEY'),
       ca: src('ca.crt', 'CONTROL CA'),
       datastore: { cert: src('datastore.crt', 'SERVING CERT'), key: src('datastore.key', 'SERVING KEY') },
