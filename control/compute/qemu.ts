@@ -47,8 +47,23 @@ export interface QemuDriverDeps {
   readonly qemu?: string;
   /** The relay QEMU runs per guest connection to the conductor: socat's path. */
   readonly socat?: string;
-  /** Try KVM first. Default: when /dev/kvm exists. */
+  /** Try KVM first. Default: kvmUsable(). */
   readonly kvm?: boolean;
+}
+
+/**
+ * Whether KVM can run guests here: /dev/kvm exists and the CPU has hardware
+ * virtualisation (vmx or svm). A /dev/kvm on a CPU without either (seen on
+ * a nested cloud VM) lets QEMU start with KVM enabled and then the guest
+ * never runs an instruction: TCG is the one that boots there.
+ */
+export function kvmUsable(): boolean {
+  if (!existsSync('/dev/kvm')) return false;
+  try {
+    return /^flags\s*:.*\b(vmx|svm)\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /** A failure that asking again will not mend (a bad request, a missing capability). */
@@ -143,7 +158,7 @@ export class QemuDriver implements ComputeDriver {
       datastorePort: a.datastorePort,
       conductorPort: this.deps.conductorPort(),
       relay: [this.deps.socat ?? '/usr/bin/socat', 'STDIO'],
-      kvm: this.deps.kvm ?? existsSync('/dev/kvm'),
+      kvm: this.deps.kvm ?? kvmUsable(),
     };
   }
 
