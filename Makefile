@@ -4,13 +4,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 BIN := node_modules/.bin
 
-.PHONY: help deps test-deps build generate check-generated lint test up down bench clean
+.PHONY: help deps test-deps build generate check-generated lint test up down bench clean image
 
 help:
 	@echo "make up      install what is missing, start coffer-control and create a MariaDB instance"
 	@echo "make test    install what the tests need and run them all"
 	@echo "make down    stop what make up started"
 	@echo "make bench   run the benchmarks (test/bench)"
+	@echo "make image DATASTORE=mariadb   build (or reuse) the VM image (docs/images.md; also postgresql, redis, all)"
 
 deps:
 	@scripts/install-deps.sh
@@ -47,6 +48,12 @@ down:
 
 bench: build
 	@TS_NODE_TRANSPILE_ONLY=1 node --import @tapjs/typescript/import test/bench/run.ts
+
+# A bootable Debian 12 qcow2 with the agent and one datastore, cached under
+# /var/cache/coffer/images by a hash of its inputs (images/build.ts).
+DATASTORE ?= mariadb
+image: build
+	@TS_NODE_TRANSPILE_ONLY=1 node --import @tapjs/typescript/import images/build.ts --datastore $(DATASTORE)
 
 clean:
 	rm -rf dist .tap

@@ -8,6 +8,7 @@ import { isLoopback, parseHostPort as parseHostPortAs } from '../lib/host-port.j
 import { socketRoomProblem } from '../lib/base-dir.js';
 import { AGENT_CONFIG_KEYS, BOOT_CONFIG_VERSION, BootConfigError, readAgentConfigFile, type AgentConfigFile } from '../lib/boot-config.js';
 import { compileBackupSettings, type CompiledBackupSettings } from './backup/backup-settings.js';
+import { certificateIdentityProblem } from './certificate-identity.js';
 
 /** What the JSON file and the flags may say: the boot config's keys, each optional. */
 export type AgentOptions = AgentConfigFile;
@@ -187,6 +188,9 @@ export function compileAgentConfig(
     if (!tls) throw new ConfigError('controlEndpoint needs mutual TLS (--tls-cert, --tls-key, --tls-ca): the conductor identifies agents by certificate');
     const hb = opts.heartbeatSeconds ?? 10;
     if (typeof hb !== 'number' || !(hb > 0) || hb > 3600) throw new ConfigError(`heartbeatSeconds must be a number of seconds in (0, 3600], got "${hb}"`);
+    // The conductor and the control know this agent by its certificate.
+    const wrongIdentity = certificateIdentityProblem(tls.cert, instanceId);
+    if (wrongIdentity) throw new ConfigError(wrongIdentity);
     const ep = parseHostPort(controlEndpoint, 'controlEndpoint');
     control = Object.freeze({ host: ep.host, port: ep.port, heartbeatMs: Math.round(hb * 1000) });
   }

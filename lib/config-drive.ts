@@ -9,6 +9,18 @@
 //   openstack/content/0000 ...        one file per entry of MetaData.files
 // The first-boot unit copies each listed file to its `path` in the guest,
 // root-owned, mode 0600, then the agent starts with GUEST_AGENT_CONFIG.
+// Only paths under /etc/coffer/ are accepted (anything else refuses the
+// whole drive), content_path must be /content/NNNN, and the drive is read
+// with xorriso, so it must be ISO 9660 (not Nova's vfat variant).
+//
+// The agent.json on a drive, as the image's units expect it: listen
+// "0.0.0.0:8790" (GUEST_AGENT_PORT); controlEndpoint
+// "10.0.2.100:8791"; baseDir GUEST_BASE_DIR (the only path the agent's unit
+// may write); tls* paths under GUEST_TLS_DIR; and no logFile, so the agent
+// logs to stdout, which its unit sends to the journal and the serial
+// console (the control's view of a failed boot). The certificate must be
+// the instance's own (CN and DNS name = instanceId): with a controlEndpoint
+// the agent refuses any other, exit status 2, one line on the console.
 
 /** The volume label Nova gives a config drive (cloud-init looks for it too). */
 export const CONFIG_DRIVE_LABEL = 'config-2';

@@ -25,7 +25,7 @@ const { CONFIRMED, FENCED, UNSPECIFIED } = {
 /** A redis agent with mutual TLS, reporting to `conductor` twice a second. */
 async function tlsAgent(t: Test, pki: ReturnType<typeof makePki>, conductorPort: number, baseDir?: string, datastorePort?: number, heartbeatSeconds = 0.3) {
   const d = deployment();
-  const id = pki.issue('agent-identity', { server: true });
+  const id = pki.issue('standalone', { server: true, dns: ['standalone'] });
   const dir = tempBase('coffer-fence-');
   const config = path.join(dir, 'agent.json');
   writeFileSync(config, JSON.stringify({ version: 1, controlEndpoint: `127.0.0.1:${conductorPort}`, heartbeatSeconds }));
