@@ -44,12 +44,13 @@ export function consoleTail(file: string, lines = 25): string {
     .join('\n');
 }
 
-// What systemd prints on the console when the agent's unit (or the
-// first-boot unit that installs its config) has failed for good: with
-// Restart=on-failure and a start limit, "Start request repeated too
-// quickly" and "[FAILED] Failed to start ...". Waiting longer would not
-// change the answer.
-const GIVEN_UP = [/Failed to start .*coffer/i, /coffer[-\w]*\.service: Start request repeated too quickly/i];
+// What the console says when the agent will not come up, whatever the
+// wait: the agent's own refusal of its configuration (it writes
+// "coffer-agent: <why>" to stderr and exits 2, which its unit does not
+// restart, systemd/coffer-agent.service), and systemd's word on a unit that
+// failed for good ("[FAILED] Failed to start ...", "Start request repeated
+// too quickly"), e.g. the first-boot unit that installs the config drive.
+const GIVEN_UP = [/(^|\s)coffer-agent: /, /Failed to start .*coffer/i, /coffer[-\w]*\.service: Start request repeated too quickly/i];
 
 /** The console line saying the agent will not start, or null while it may still. */
 export function agentGaveUp(file: string): string | null {

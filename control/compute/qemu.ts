@@ -185,7 +185,7 @@ export class QemuDriver implements ComputeDriver {
     const started = Date.now();
     // -daemonize: the command returns once the VM runs (or has failed to start, with QEMU's reason).
     await this.deps.runner.run(qemuArgv(this.deps.qemu ?? 'qemu-system-x86_64', spec), { timeoutMs: 120_000 });
-    this.deps.log.info({ instanceId: id, pid: this.vmPid(id), ms: Date.now() - started, vcpus: spec.vcpus, ramMb: spec.ramMb }, 'VM powered on');
+    this.deps.log.info({ instanceId: id, pid: this.vmPid(id), agentAddress: a.agentAddress, ms: Date.now() - started, vcpus: spec.vcpus, ramMb: spec.ramMb, kvm: spec.kvm }, 'VM powered on');
   }
 
   async status(id: string, a: Allocation | null): Promise<ComputeStatus> {
