@@ -19,6 +19,7 @@ import { restorePrepared, type RestorePlan } from './lifecycle/restore-swap.js';
 import { startDatastore, stopDatastore } from './lifecycle/start-stop.js';
 import { Replication } from './replication/replication.js';
 import { Cluster } from './cluster/cluster.js';
+import type { DataVolume } from './lifecycle/data-volume.js';
 import type { ClusterContext } from '../proto/gen/coffer/agent/v1/cluster.js';
 import type { ReplicationStatus, SourceInfo } from '../proto/gen/coffer/agent/v1/replication_state.js';
 
@@ -31,6 +32,8 @@ export interface AgentDeps {
   readonly manager: DatastoreManager;
   readonly runner: ProcessRunner;
   readonly log: Logger;
+  /** The instance's own data disk (main.ts mounted it, if it has a filesystem, before this was built). */
+  readonly volume?: DataVolume;
   /** Test seam: restart delays of the supervisor. */
   readonly backoffMs?: readonly number[];
 }
@@ -56,7 +59,7 @@ export class Agent {
       backoffMs: deps.backoffMs,
       ...crashCallbacks(() => this.ctx),
     });
-    this.ctx = { manager: deps.manager, supervisor: this.supervisor, state: this.state, layout: deps.layout, log: deps.log };
+    this.ctx = { manager: deps.manager, supervisor: this.supervisor, state: this.state, layout: deps.layout, log: deps.log, volume: deps.volume };
     this.replication = new Replication({
       capability: deps.manager.replication,
       datastore: deps.manager.name,
@@ -184,6 +187,26 @@ export class Agent {
       this.requirePrepared('restore');
       if (plan.logical) this.requireRunning('restore a logical backup');
       return restorePrepared(this.ctx, plan, signal);
+    });
+  }
+
+  /**
+   * ResizeFilesystem: the data volume's filesystem grown online to its
+   * disk's size; without a data volume (a plain directory) nothing to grow.
+   * Resolves the volume as GetStatus reports it.
+   */
+  resizeFilesystem(signal?: AbortSignal): Promise<AgentStatus['volume']> {
+    return this.lock.run('ResizeFilesystem', async () => {
+      // The offline way (data-volume.ts) stops and starts the datastore as Restart does.
+      await this.deps.volume?.resize(signal, {
+        stop: async () => {
+          const was = this.supervisor.running;
+          if (was) await stopDatastore(this.ctx, true);
+          return was;
+        },
+        start: () => startDatastore(this.ctx),
+      });
+      return (await statusOf(this.ctx, this.deps.config, this.operations, this.startedAtMs)).volume;
     });
   }
 

@@ -39,6 +39,12 @@ export interface CompiledAgentConfig {
   /** The conductor; null when none is configured. */
   readonly control: Readonly<{ host: string; port: number; heartbeatMs: number }> | null;
   readonly logFile: string | null;
+  /**
+   * The instance's own data disk (lifecycle/data-volume.ts), null when the
+   * data lives on the base dir's disk. Its mount point holds the datastore's
+   * data directory (it is the base dir, a parent of it, or the data dir).
+   */
+  readonly dataVolume: Readonly<{ devicePath: string; mountPoint: string }> | null;
 }
 
 /** What a datastore contributes to configuration: its name, versions, port. */
@@ -195,6 +201,7 @@ export function compileAgentConfig(
     control = Object.freeze({ host: ep.host, port: ep.port, heartbeatMs: Math.round(hb * 1000) });
   }
   const logFileRaw = str(opts, 'logFile');
+  const dataVolume = compileDataVolume(opts.dataVolume, baseDir);
 
   return Object.freeze({
     instanceId,
@@ -213,7 +220,27 @@ export function compileAgentConfig(
     backup,
     control,
     logFile: logFileRaw === undefined ? null : path.resolve(logFileRaw),
+    dataVolume,
   });
+}
+
+/** dataVolume: two absolute paths, the mount point holding the datastore's data directory (<baseDir>/data). */
+function compileDataVolume(v: unknown, baseDir: string): CompiledAgentConfig['dataVolume'] {
+  if (v === undefined) return null;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError('dataVolume must be an object {"devicePath": ..., "mountPoint": ...}');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'devicePath' && k !== 'mountPoint') throw new ConfigError(`unknown dataVolume key "${k}"; known keys: devicePath, mountPoint`);
+  for (const k of ['devicePath', 'mountPoint'] as const) {
+    const p = o[k];
+    if (typeof p !== 'string' || !path.isAbsolute(p)) throw new ConfigError(`dataVolume.${k} must be an absolute path, got ${JSON.stringify(p)}`);
+  }
+  const mountPoint = path.resolve(o.mountPoint as string);
+  const dataDir = path.join(baseDir, 'data');
+  const rel = path.relative(mountPoint, dataDir);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new ConfigError(`dataVolume.mountPoint ${mountPoint} must hold the datastore's data directory ${dataDir}: make it the base dir, a parent of it, or that directory`);
+  }
+  return Object.freeze({ devicePath: o.devicePath as string, mountPoint });
 }
 
 /**

@@ -14,6 +14,7 @@ import { Agent, AGENT_VERSION } from './agent.js';
 import { startAgentServer } from './server.js';
 import { Backups } from './backup/backups.js';
 import { loadWrappingKey } from '../strategies/backup/key-file.js';
+import { DataVolume } from './lifecycle/data-volume.js';
 import { removeAbandonedUploads } from './backup/abandoned-uploads.js';
 import { ConductorClient } from './conductor-client.js';
 import { STATE_TO_PROTO } from './state.js';
@@ -94,10 +95,22 @@ Examples:
   });
   const runner = new ProcessRunner(log);
   const layout = layoutFor(config.baseDir);
+  // The data volume is mounted again (after a reboot) before anything reads
+  // the base dir or starts the datastore; a blank one waits for Prepare.
+  const volume = config.dataVolume ? new DataVolume(config.dataVolume, runner, log.child({ component: 'data-volume' })) : undefined;
+  if (volume) {
+    try {
+      await volume.attachAtBoot();
+    } catch (err) {
+      log.fatal({ err }, 'cannot mount the data volume');
+      process.stderr.write(`coffer-agent: cannot mount the data volume: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  }
   // Only the chosen datastore's manager and driver are loaded (catalog.ts).
   const factory = await DATASTORES.get(config.datastore)!.load();
   const manager = factory.create({ config, layout, runner, log });
-  const agent = new Agent({ config, layout, manager, runner, log });
+  const agent = new Agent({ config, layout, manager, runner, log, volume });
 
   const { mkdirSync } = await import('node:fs');
   mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });

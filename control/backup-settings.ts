@@ -1,12 +1,8 @@
-// One backup wrapping key and one local backup directory for the whole
-// deployment, under the control's data dir: agents get copies of the key
-// (0600) and the directory in their injected config.
+// The deployment's local backup directory, under the control's data dir,
+// handed to agents in their injected config. The wrapping keys are
+// backup-keys.ts: each instance gets its own project's.
 import path from 'node:path';
-import { loadWrappingKey } from '../strategies/backup/key-file.js';
 
-export function deploymentBackup(dataDir: string): { backupKeyFile: string; backupDir: string } {
-  const backupKeyFile = path.join(dataDir, 'backup.key');
-  // Created (random, 0600) on first use; refused if others can read it.
-  loadWrappingKey(backupKeyFile);
-  return { backupKeyFile, backupDir: path.join(dataDir, 'backups') };
+export function deploymentBackup(dataDir: string): { backupDir: string } {
+  return { backupDir: path.join(dataDir, 'backups') };
 }

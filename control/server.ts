@@ -18,6 +18,7 @@ import { TaskStore } from './store/tasks.js';
 import { ClusterStore } from './store/clusters.js';
 import { OpenSsl } from './ca/openssl.js';
 import { CertificateAuthority } from './ca/authority.js';
+import { BackupKeys } from './backup-keys.js';
 import { LocalDriver } from './compute/local.js';
 import { QemuDriver } from './compute/qemu.js';
 import { BaseImageError, checkImage } from './compute/base-image.js';
@@ -62,6 +63,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
   const db = openDatabase(config.dataDir);
   const runner = new ProcessRunner(log);
   const ca = await CertificateAuthority.open(config.dataDir, new OpenSsl(runner), db, log);
+  new BackupKeys(config.dataDir).ensureMaster();
   const events = new ControlEvents();
   const instances = new InstanceStore(db);
   const tasks = new TaskStore(db);

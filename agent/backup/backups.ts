@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../../lib/logger.js';
 import type { ProcessRunner } from '../../lib/process-runner.js';
 import type { BackupArtifact, BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
-import type { StorageLocation } from '../../proto/gen/coffer/agent/v1/common.js';
+import type { RewrappedKey, StorageLocation } from '../../proto/gen/coffer/agent/v1/common.js';
 import { invalid, unimplemented } from '../errors.js';
 import type { BackupCapability } from '../managers/manager.js';
 import type { Agent } from '../agent.js';
@@ -95,9 +95,11 @@ export class Backups {
   /**
    * Every check that needs no object read: the chain's order and datastore,
    * a strategy this agent restores, the capability's own checks. `openOverride`
-   * reads uploaded bytes instead of a store.
+   * reads uploaded bytes instead of a store. `rewrapped`: the data keys of
+   * elements wrapped by a key this agent does not hold, wrapped again for
+   * its own by the control (restore.ts).
    */
-  async checkRestore(chainIn: readonly BackupArtifact[], openOverride?: (i: number) => Promise<Readable>): Promise<CheckedRestore> {
+  async checkRestore(chainIn: readonly BackupArtifact[], openOverride?: (i: number) => Promise<Readable>, rewrapped: readonly RewrappedKey[] = []): Promise<CheckedRestore> {
     const cap = this.capability();
     const chain = openOverride ? [...chainIn] : await resolveChain(this.stores, chainIn);
     const metas = checkChain(chain, this.agent.manager.name);
@@ -113,7 +115,7 @@ export class Backups {
         // A physical restore stages the data where nothing runs on it until
         // every check passed (restore-swap.ts): one pass. A logical one
         // replays into the running datastore: verified first.
-        const verified = await verifyChain({ elements: metas, open, wrappingKey: this.wrappingKey(), signal, onProgress, verifyFirst: logical, deps: { runner: this.runner, log: this.log } });
+        const verified = await verifyChain({ elements: metas, open, wrappingKey: this.wrappingKey(), rewrapped, signal, onProgress, verifyFirst: logical, deps: { runner: this.runner, log: this.log } });
         return { logical, fill: async (s) => (await verified.consume((rawOf) => cap.restore(metas, rawOf, s))).rawBytes };
       },
     };
@@ -122,11 +124,12 @@ export class Backups {
   /** Restore into this prepared instance: checked, verified, then written under the agent's lock. */
   async restore(
     chain: readonly BackupArtifact[],
+    rewrapped: readonly RewrappedKey[],
     onProgress: (p: BackupProgress) => void,
     signal: AbortSignal,
     openOverride?: (i: number) => Promise<Readable>,
   ): Promise<number> {
-    const checked = await this.checkRestore(chain, openOverride);
+    const checked = await this.checkRestore(chain, openOverride, rewrapped);
     const plan = await checked.verify(onProgress, signal);
     return this.agent.restore(plan, signal);
   }

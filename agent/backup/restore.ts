@@ -18,7 +18,9 @@
 import type { Readable } from 'node:stream';
 import { openRestore, verifyObject, type PipelineDeps, type RestoreResult } from '../../strategies/backup/pipeline.js';
 import { parseCompression } from '../../strategies/backup/compression.js';
-import { assertKeyMatches } from '../../strategies/backup/key-wrap.js';
+import { keyIdOf, unwrapDataKey } from '../../strategies/backup/key-wrap.js';
+import type { HandedDataKey } from '../../strategies/backup/crypto-frames.js';
+import type { RewrappedKey } from '../../proto/gen/coffer/agent/v1/common.js';
 import type { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { AgentError } from '../errors.js';
 
@@ -46,6 +48,8 @@ export interface VerifyChainOptions {
   /** Opens element i's stored object; called once per pass. */
   readonly open: (i: number) => Promise<Readable> | Readable;
   readonly wrappingKey: Buffer;
+  /** Data keys of elements wrapped by a key this agent does not hold, wrapped again for its own (dataKeysFor). */
+  readonly rewrapped?: readonly RewrappedKey[];
   readonly signal: AbortSignal;
   readonly onProgress?: (p: RestoreProgress) => void;
   /** At most one progress report per this many ms (the pipeline's default otherwise). */
@@ -81,7 +85,7 @@ export async function verifyChain(opts: VerifyChainOptions): Promise<VerifiedCha
   const { elements, wrappingKey, signal, deps, progressIntervalMs } = opts;
   const onProgress = opts.onProgress ?? (() => undefined);
   // A key the metadata says is not the backup's is refused before any object is read.
-  for (const m of elements) if (m.encryption?.keyId) assertKeyMatches(wrappingKey, m.encryption.keyId);
+  const dataKeys = dataKeysFor(elements, wrappingKey, opts.rewrapped ?? []);
   const headers: Array<Buffer | undefined> = [];
   const verifyFirst = opts.verifyFirst ?? true;
   for (let i = 0; verifyFirst && i < elements.length; i++) {
@@ -89,6 +93,7 @@ export async function verifyChain(opts: VerifyChainOptions): Promise<VerifiedCha
     const message = `verifying backup ${m.backupId}`;
     onProgress({ phase: 'verify', message, bytesDone: 0, bytesTotal: m.storedBytes, bytesPerSecond: 0 });
     const v = await verifyObject(await opts.open(i), m.checksum, wrappingKey, {
+      dataKey: dataKeys[i],
       signal,
       progressIntervalMs,
       onProgress: (x) => onProgress({ phase: 'verify', message, bytesDone: x.storedBytes, bytesTotal: m.storedBytes, bytesPerSecond: x.storedRate }),
@@ -109,6 +114,7 @@ export async function verifyChain(opts: VerifyChainOptions): Promise<VerifiedCha
           object,
           {
             wrappingKey,
+            dataKey: dataKeys[i],
             expectedSha256: m.checksum,
             compression: parseCompression(m.compression || undefined),
             expectHeader: headers[i],
@@ -160,4 +166,35 @@ export async function verifyChain(opts: VerifyChainOptions): Promise<VerifiedCha
       return { rawBytes, storedBytes };
     },
   };
+}
+
+/**
+ * What each element is decrypted with: this agent's own wrapping key
+ * (undefined here), or, for an element wrapped by a key it does not hold,
+ * the data key the control wrapped again for it. An element wrapped by
+ * another key with no such rewrap is refused, naming both keys, before any
+ * object is read: another project's backups never unwrap here.
+ */
+export function dataKeysFor(elements: readonly RestorableElement[], wrappingKey: Buffer, rewrapped: readonly RewrappedKey[]): Array<HandedDataKey | undefined> {
+  const own = keyIdOf(wrappingKey);
+  return elements.map((m) => {
+    const keyId = m.encryption?.keyId;
+    if (!keyId || keyId === own) return undefined;
+    const r = rewrapped.find((x) => x.backupId === m.backupId);
+    if (!r) {
+      throw new AgentError(
+        'AGENT_ERR_INVALID_ARGUMENT',
+        `backup ${m.backupId} is encrypted for wrapping key ${keyId}, and this instance holds key ${own} (its project's): ` +
+          'a backup restores only into an instance of the project it was taken in',
+      );
+    }
+    if (r.keyId !== own || (r.originalKeyId && r.originalKeyId !== keyId)) {
+      throw new AgentError(
+        'AGENT_ERR_INVALID_ARGUMENT',
+        `the data key given for backup ${m.backupId} is wrapped for key ${r.keyId} (as a rewrap of key ${r.originalKeyId || '?'}); ` +
+          `this instance holds key ${own} and the backup records key ${keyId}`,
+      );
+    }
+    return { keyId, key: unwrapDataKey(Buffer.from(r.wrappedKey), wrappingKey, own) };
+  });
 }

@@ -1,5 +1,6 @@
 // What every lifecycle step works on: the datastore's manager and
 // supervisor, the persisted state, where things are, and the log.
+import type { DataVolume } from './data-volume.js';
 import type { Logger } from '../../lib/logger.js';
 import { AgentError } from '../errors.js';
 import type { Layout } from '../layout.js';
@@ -13,6 +14,8 @@ export interface LifecycleContext {
   readonly state: StateStore;
   readonly layout: Layout;
   readonly log: Logger;
+  /** The instance's own data disk, when its boot config names one. */
+  readonly volume?: DataVolume;
 }
 
 export interface ProgressEvent {

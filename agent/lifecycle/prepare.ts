@@ -27,6 +27,7 @@ export interface PrepareFromBackup {
 /** The order and weight of Prepare's phases, for percent. */
 const PREPARE_PHASES: ReadonlyArray<[string, number, string]> = [
   ['validate', 2, 'checking the request'],
+  ['volume', 3, 'formatting and mounting the data volume'],
   ['configure', 5, 'rendering the configuration'],
   ['init-datadir', 35, 'initialising the data directory'],
   // A replica cloned from its source instead (up to 60 as it copies).
@@ -80,6 +81,13 @@ export async function runPrepare(
   let step = '';
   try {
     phase('validate');
+    if (ctx.volume) {
+      // First of all: everything after writes under the mount point.
+      phase('volume');
+      step = 'the data volume: ';
+      await ctx.volume.prepare(signal);
+      step = '';
+    }
     phase('configure');
     await manager.writeConfig(input.overrides);
     // A replica with no backup to restore is cloned from its source in one

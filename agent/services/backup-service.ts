@@ -80,7 +80,7 @@ export function addBackupService(server: grpc.Server, agent: Agent, backups: Bac
 
     restore: serverStream<RestoreRequest, RestoreResponse>(log, 'Restore', (req, write, signal) =>
       tracked('restore', signal, async (s, opId, setPhase) => {
-        const bytes = await backups.restore(req.chain, (p) => {
+        const bytes = await backups.restore(req.chain, req.rewrappedKeys, (p) => {
           setPhase(p.phase);
           write({ progress: progress(p, opId) });
         }, s);
@@ -121,7 +121,7 @@ export function addBackupService(server: grpc.Server, agent: Agent, backups: Bac
           );
           if (!metadata) throw invalid('nothing was uploaded');
           const bytes = await tracked('restore-upload', controller.signal, (s) =>
-            backups.restore([{ location: { storage: 'upload', location: spool }, metadata: metadata! }], () => undefined, s, async () => createReadStream(spool)),
+            backups.restore([{ location: { storage: 'upload', location: spool }, metadata: metadata! }], [], () => undefined, s, async () => createReadStream(spool)),
           );
           callback(null, { result: { state: STATE_TO_PROTO[agent.state.get().state], bytesRestored: bytes } });
         } catch (err) {

@@ -51,7 +51,7 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
         }
         // From a backup: find and check the chain before anything is built;
         // its objects are verified and restored inside Prepare.
-        const checked = req.restore ? await backups.checkRestore(await restoreChain(req.restore)) : undefined;
+        const checked = req.restore ? await backups.checkRestore(await restoreChain(req.restore), undefined, req.restore.rewrappedKeys) : undefined;
         await agent.prepare(
           {
             datastoreVersion: req.datastoreVersion,
@@ -77,11 +77,9 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
     stop: unary(log, 'Stop', async () => ({ state: STATE_TO_PROTO[await agent.stop()] })),
     restart: unary(log, 'Restart', async () => ({ state: STATE_TO_PROTO[await agent.restart()] })),
 
-    resizeFilesystem: unary(log, 'ResizeFilesystem', async () => {
-      // The local base dir has no block device of its own to grow; report
-      // the volume as it is. VM images grow the filesystem here (resize2fs).
-      return { volume: (await agent.status()).volume };
-    }),
+    // The data volume's filesystem grown online (resize2fs); a plain base
+    // directory has nothing to grow and reports the volume as it is.
+    resizeFilesystem: unary(log, 'ResizeFilesystem', async () => ({ volume: await agent.resizeFilesystem() })),
 
     cancelOperation: unary(log, 'CancelOperation', async (req) => {
       if (!req.operationId) throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', 'operation_id is required');

@@ -13,9 +13,10 @@ import type { DeploymentStorage } from '../backup-storage.js';
  */
 export type AgentBootConfig = Pick<BootConfig, 'instanceId' | 'datastore' | 'datastoreVersion' | 'controlEndpoint' | 'heartbeatSeconds' | 'logLevel'> & {
   /**
-   * The deployment's backup wrapping key (0600 file in the control's data
-   * dir), copied to the agent, and its local backup storage: every agent gets
-   * the same, so one instance's backup restores into another.
+   * The instance's project's backup wrapping key (a 0600 file the control
+   * derived, control/backup-keys.ts), copied to the agent, never the
+   * deployment's master or older key: a backup restores into any instance
+   * of its project and no other. And the deployment's local backup storage.
    */
   readonly backupKeyFile: string;
   readonly backupDir: BootConfig['backupDir'];

@@ -9,7 +9,7 @@
 //   tls/                            0700 dir, files 0600:
 //     instance.{crt,key} ca.crt       the agent's identity (never copied further)
 //     datastore.{crt,key}             the datastore's serving pair
-//     backup.key                      the deployment's wrapping key
+//     backup.key                      its project's backup wrapping key (never the deployment's)
 //   base/                           0755 the agent's base dir
 //   agent.log                       the agent's log
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';

@@ -195,4 +195,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE instances ADD COLUMN cluster_role TEXT NOT NULL DEFAULT '';
   CREATE INDEX instances_cluster ON instances(cluster_id) WHERE cluster_id IS NOT NULL;
   `,
+  // 5: per-project backup wrapping keys (docs/backup-format.md "Keys"). The
+  // key id of the wrapping key the instance was given; NULL for an instance
+  // created before, which holds the deployment-wide key.
+  `
+  ALTER TABLE instances ADD COLUMN backup_key_id TEXT;
+  `,
 ];

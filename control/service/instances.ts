@@ -72,6 +72,11 @@ export function createInstance(c: ControlContext, caller: Caller, req: CreateIns
     if (!b) throw notFound('backup', req.backupId);
     if (b.status !== 'COMPLETED' || !b.artifact) throw conflict(`backup ${b.id} is ${b.status}; only a COMPLETED backup can be restored`);
     if (b.datastore !== datastore) throw invalid(`backup ${b.id} is of ${b.datastore}, not ${datastore}`);
+    // Only an admin sees another project's backup; its key is that project's
+    // (docs/backup-format.md "Keys"), which an instance of this one never holds.
+    if (b.project !== caller.project) {
+      throw invalid(`backup ${b.id} belongs to project ${b.project}: its data key is wrapped by that project's key, which an instance of project ${caller.project} does not hold; restore it in project ${b.project}`);
+    }
     restore = { backupId: b.id, artifact: b.artifact };
   }
   const id = randomUUID();

@@ -42,6 +42,8 @@ export interface InstanceRow {
   cluster_id: string | null;
   /** The member's role in its cluster's strategy (redis-cluster: master, replica); '' for none. */
   cluster_role: string;
+  /** The id of the backup wrapping key the instance was given (its project's); null: created before per-project keys, it holds the deployment-wide key. */
+  backup_key_id: string | null;
 }
 
 export interface FaultRow {
@@ -96,7 +98,7 @@ export class InstanceStore {
     return this.db.prepare('SELECT * FROM instances WHERE deleted_at IS NULL').all() as InstanceRow[];
   }
 
-  update(id: string, patch: Partial<Pick<InstanceRow, 'status' | 'task_id' | 'compute' | 'host' | 'port' | 'agent_port' | 'volume_size_gb' | 'replica_of' | 'auto_failover' | 'fenced' | 'cluster_id' | 'cluster_role'>>, now = Date.now()): void {
+  update(id: string, patch: Partial<Pick<InstanceRow, 'status' | 'task_id' | 'compute' | 'host' | 'port' | 'agent_port' | 'volume_size_gb' | 'replica_of' | 'auto_failover' | 'fenced' | 'cluster_id' | 'cluster_role' | 'backup_key_id'>>, now = Date.now()): void {
     const keys = Object.keys(patch);
     if (!keys.length) return;
     const set = keys.map((k) => `${k} = @${k}`).join(', ');

@@ -7,6 +7,7 @@ import { agentStream } from '../agent-client.js';
 import { withAgent, type ControlContext } from '../context.js';
 import { PermanentStepError, type Workflow } from '../tasks/workflow.js';
 import { removeFailedBackupObjects } from '../service/backups.js';
+import { BackupKeys } from '../backup-keys.js';
 
 export interface BackupData {
   backupId: string;
@@ -60,6 +61,9 @@ export function backupWorkflow(c: ControlContext): Workflow<BackupData> {
           });
           if (!artifact) throw new Error('the agent ended the backup without an artifact');
           const md = artifact.metadata;
+          // Wrapped by the key this instance was given, or it is no backup of ours (backup-keys.ts).
+          const keyProblem = new BackupKeys(c.config.dataDir).reportedKeyProblem(row, ctx.data.backupId, md?.encryption?.keyId);
+          if (keyProblem) throw new PermanentStepError(keyProblem);
           c.backups.update(ctx.data.backupId, {
             status: 'COMPLETED',
             // Protobuf JSON: bytes (the wrapped key) survive as base64.

@@ -4,6 +4,9 @@
 // run again after a control restart.
 import path from 'node:path';
 import { deploymentBackup } from '../backup-settings.js';
+import { BackupKeys, type ChainKey } from '../backup-keys.js';
+import { BackupArtifact } from '../../proto/gen/coffer/agent/v1/backup.js';
+import type { RewrappedKey } from '../../proto/gen/coffer/agent/v1/common.js';
 import type { Database, User } from '../../proto/gen/coffer/agent/v1/common.js';
 import { DatastoreState, type PrepareResponse, type GetStatusResponse } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { agentCall, agentStream } from '../agent-client.js';
@@ -58,6 +61,7 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
     return r;
   };
 
+  const keys = new BackupKeys(c.config.dataDir);
   const issueCertificates = (data: CreateData) => c.ca.issueInstance(data.instanceId, path.join(c.config.dataDir, 'certs', data.instanceId), data.allocation?.datastoreHost);
 
   return [
@@ -87,6 +91,12 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
         // A task recorded before datastores had a serving pair of their own
         // has only the identity pair: issue the rest (idempotent).
         if (!data.certs?.datastore) data.certs = await issueCertificates(data);
+        // Its project's own wrapping key, never the deployment's
+        // (backup-keys.ts); recorded, so a backup it reports is checked
+        // against the key it was given.
+        const inst = row(data);
+        const key = keys.writeProjectKeyFile(inst.project, path.join(c.config.dataDir, 'certs', data.instanceId));
+        if (inst.backup_key_id !== key.keyId) c.instances.update(data.instanceId, { backup_key_id: key.keyId });
         await c.driver.injectConfig(
           data.instanceId,
           data.allocation!,
@@ -97,6 +107,7 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
             controlEndpoint: `${c.config.conductor.host}:${c.config.conductor.port}`,
             heartbeatSeconds: c.config.heartbeatMs / 1000,
             logLevel: c.config.logLevel,
+            backupKeyFile: key.file,
             ...deploymentBackup(c.config.dataDir),
             backupStorage: c.config.backupStorage,
           },
@@ -130,7 +141,7 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
             databases: p.databases,
             users: p.users,
             overrides: p.overrides,
-            restore: data.restore ? restoreSource(data.restore) : undefined,
+            restore: data.restore ? restoreSource(data.restore, chainRewraps(c, keys, row(data).project, data.restore.backupId)) : undefined,
             replicaOf: b.replicaOf?.(),
           };
           try {
@@ -175,7 +186,24 @@ export function scrubCreateData(data: CreateData): CreateData {
   return { ...data, prepare: { ...data.prepare, rootPassword: '', users: data.prepare.users.map((u) => ({ ...u, password: '' })) } };
 }
 
-function restoreSource(r: { backupId: string; artifact: string }) {
+function restoreSource(r: { backupId: string; artifact: string }, rewrappedKeys: RewrappedKey[]) {
   const artifact = JSON.parse(r.artifact) as { location?: { storage: string; location: string } };
-  return { backupId: r.backupId, location: artifact.location };
+  return { backupId: r.backupId, location: artifact.location, rewrappedKeys };
+}
+
+/**
+ * The backup and its parents as the control recorded them, for the rewrap
+ * of those taken with the deployment-wide key (backup-keys.ts). The chain
+ * is read from the records, newest first, parents by parent_id.
+ */
+function chainRewraps(c: ControlContext, keys: BackupKeys, project: string, backupId: string): RewrappedKey[] {
+  const chain: ChainKey[] = [];
+  for (let id: string | null = backupId; id && chain.length < 1000; ) {
+    const b = c.backups.get(id);
+    if (!b?.artifact) break;
+    const enc = BackupArtifact.fromJSON(JSON.parse(b.artifact)).metadata?.encryption;
+    if (enc?.keyId) chain.push({ backupId: b.id, project: b.project, keyId: enc.keyId, wrappedKey: Buffer.from(enc.wrappedKey) });
+    id = b.parent_id;
+  }
+  return keys.legacyRewraps(project, chain);
 }

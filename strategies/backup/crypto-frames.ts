@@ -198,8 +198,23 @@ export class FrameEncryptor extends Transform {
   }
 }
 
+/**
+ * A data key handed to the reader unwrapped, for an object whose header
+ * names a wrapping key the reader does not hold (a backup taken before
+ * per-project keys, whose data key the control wrapped again for the
+ * restoring instance: docs/backup-format.md "Keys"). A wrong key fails
+ * frame 0's tag, whose AAD is the header: nothing is released.
+ */
+export interface HandedDataKey {
+  /** The key id the object's header must name. */
+  readonly keyId: string;
+  readonly key: Buffer;
+}
+
 export interface DecryptorOptions {
   readonly wrappingKey: Buffer;
+  /** Used instead of unwrapping the header's wrapped key when the header names its keyId. */
+  readonly dataKey?: HandedDataKey;
   /**
    * The exact header a previous verify pass saw: the object must still be
    * that object (same data key, same nonce prefix), or nothing is released.
@@ -275,7 +290,9 @@ export class FrameDecryptor extends Transform {
         if (this.opts.expectHeader && !header.bytes.equals(this.opts.expectHeader)) {
           throw integrity('object changed since it was verified (different header)');
         }
-        this.key = unwrapDataKey(header.wrappedKey, this.opts.wrappingKey, header.keyId);
+        const handed = this.opts.dataKey;
+        // A copy: _destroy zeroes this stream's key, and the handed one serves both passes.
+        this.key = handed && handed.keyId === header.keyId ? Buffer.from(handed.key) : unwrapDataKey(header.wrappedKey, this.opts.wrappingKey, header.keyId);
         this.header = header;
         // What followed the header in this chunk is the first frame's: hand it back.
         const extra = seen.length - header.bytes.length;

@@ -87,3 +87,19 @@ export function unwrapDataKey(wrappedKey: Buffer, wrappingKey: Buffer, keyId: st
     });
   }
 }
+
+/**
+ * One backup's data key wrapped again, for another wrapping key: the
+ * control's way of letting an instance restore a backup whose wrapping key
+ * it must never hold (docs/backup-format.md "Keys"). The clear data key
+ * lives only inside this call.
+ */
+export function rewrapDataKey(wrappedKey: Buffer, from: Buffer, fromKeyId: string, to: Buffer): { wrappedKey: Buffer; keyId: string } {
+  const key = unwrapDataKey(wrappedKey, from, fromKeyId);
+  try {
+    const c = createCipheriv(KEY_WRAP_ALGORITHM, to, RFC3394_IV);
+    return { wrappedKey: Buffer.concat([c.update(key), c.final()]), keyId: keyIdOf(to) };
+  } finally {
+    key.fill(0);
+  }
+}

@@ -55,7 +55,7 @@ export function openRestore(readable: Readable, opts: OpenRestoreOptions, deps: 
   const meter = progressMeter(opts.onProgress, opts.progressIntervalMs);
   const rehash = opts.expectHeader === undefined;
   const stored = new HashMeter({ expectedSha256: rehash ? opts.expectedSha256 : undefined, hash: rehash, onBytes: meter?.addStored });
-  const decryptor = new FrameDecryptor({ wrappingKey: opts.wrappingKey, expectHeader: opts.expectHeader });
+  const decryptor = new FrameDecryptor({ wrappingKey: opts.wrappingKey, expectHeader: opts.expectHeader, dataKey: opts.dataKey });
   const signalOpt = opts.signal ? { signal: opts.signal } : {};
   const decompression = decompressStage(opts.compression, deps, meter);
   const fed = pipeline([readable, stored, decryptor, ...decompression.tail], signalOpt).catch((err: unknown) => {

@@ -7,12 +7,15 @@ import { pipeline } from 'node:stream/promises';
 import { FrameDecryptor } from './crypto-frames.js';
 import { HashMeter, progressMeter, type Progress } from './hash-meter.js';
 import { assertWrappingKey } from './key-wrap.js';
+import type { HandedDataKey } from './crypto-frames.js';
 import { assertSha256, cancelledOr } from './pipeline-outcome.js';
 
 export interface VerifyOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: Progress) => void;
   readonly progressIntervalMs?: number;
+  /** An object whose data key this reader gets unwrapped already (DecryptorOptions.dataKey). */
+  readonly dataKey?: HandedDataKey;
 }
 
 export interface VerifiedObject {
@@ -40,7 +43,7 @@ export async function verifyObject(
   assertSha256(expectedSha256);
   const meter = progressMeter(opts.onProgress, opts.progressIntervalMs);
   const stored = new HashMeter({ expectedSha256, onBytes: meter?.addStored });
-  const decryptor = new FrameDecryptor({ wrappingKey });
+  const decryptor = new FrameDecryptor({ wrappingKey, dataKey: opts.dataKey });
   const discard = new Writable({ write: (_chunk, _enc, cb) => cb() });
   try {
     await pipeline(readable, stored, decryptor, discard, opts.signal ? { signal: opts.signal } : {});

@@ -28,6 +28,9 @@ t.test('every bad value is refused naming the field', async (t) => {
     [{ insecure: true, listen: '10.0.0.1:8790' }, /loopback/],
     [{ insecure: true, backup: { defaultStorage: 'swift' } }, /backup.storages.swift is not configured/],
     [{ insecure: true, backup: { storages: { ftp: {} } } }, /not a storage strategy/],
+    [{ insecure: true, dataVolume: { devicePath: 'vdb', mountPoint: '/var/lib/coffer' } }, /dataVolume.devicePath must be an absolute path/],
+    [{ insecure: true, dataVolume: { devicePath: '/dev/vdb' } }, /dataVolume.mountPoint must be an absolute path/],
+    [{ insecure: true, baseDir: '/var/lib/coffer', dataVolume: { devicePath: '/dev/vdb', mountPoint: '/mnt/other' } }, /dataVolume.mountPoint \/mnt\/other must hold the datastore's data directory \/var\/lib\/coffer\/data/],
     // 87 bytes + /prun/.s.PGSQL.65535 = 107 fits; one more does not.
     [{ insecure: true, baseDir: `/${'b'.repeat(87)}` }, /^the base dir \/b{87} is 88 bytes long; the datastore's unix sockets under it would be 108 bytes, over the 107 a socket path may have: use a base dir of at most 87 bytes$/],
   ];

@@ -84,6 +84,7 @@ t.test('what the local driver writes, the agent reads into the configuration it 
     },
     control: { host: '127.0.0.1', port: 8781, heartbeatMs: 2500 },
     logFile: path.join(dir, 'agent.log'),
+    dataVolume: null,
   });
   for (const [name, text] of [['instance.key', 'IDENTITY KEY'], ['datastore.key', 'SERVING KEY'], ['datastore-peer.key', 'PEER KEY'], ['backup.key', `${'ab'.repeat(32)}\n`]]) {
     t.equal(readFileSync(path.join(tls, name!), 'utf8'), text, `${name} copied`);

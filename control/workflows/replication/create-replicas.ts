@@ -23,6 +23,7 @@ import { withAgent, type ControlContext } from '../../context.js';
 import { deleteBackup, removeFailedBackupObjects } from '../../service/backups.js';
 import { PermanentStepError, type StepContext, type Workflow } from '../../tasks/workflow.js';
 import { failInstance } from '../common.js';
+import { BackupKeys } from '../../backup-keys.js';
 import { buildSteps, scrubCreateData, type CreateData } from '../create.js';
 import { addAccess, liveRow } from './agent-steps.js';
 import { replicaSecret, traitsOf } from './datastores.js';
@@ -94,6 +95,9 @@ export function createReplicasWorkflow(c: ControlContext): Workflow<CreateReplic
     const artifact = result?.artifact;
     if (!artifact) throw new Error('the source\'s agent ended the snapshot without a backup');
     const md = artifact.metadata;
+    // Wrapped by the key the source was given, or it is no backup of ours (backup-keys.ts).
+    const keyProblem = new BackupKeys(c.config.dataDir).reportedKeyProblem(source, snap.id, md?.encryption?.keyId);
+    if (keyProblem) throw new PermanentStepError(keyProblem);
     // The backup and what the replicas need of it are recorded together: a
     // restart either takes the snapshot again or finds both.
     c.db.transaction(() => {

@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { CofferError, type ErrorKind } from '../../../lib/coded-error.js';
-import { keyIdOf } from '../../../strategies/backup/key-wrap.js';
+import { keyIdOf, rewrapDataKey, unwrapDataKey } from '../../../strategies/backup/key-wrap.js';
 import { runBackup, verifyObject, type BackupResult } from '../../../strategies/backup/pipeline.js';
 import { restoreObject } from './fixtures/restore.js';
 import { MemorySink, chunked, makeDeps, mixedData, parseFrames, sha256 } from './fixtures/streams.js';
@@ -166,4 +166,18 @@ t.test('an object that changes between the verify and restore passes releases no
     ofKind('INTEGRITY'),
   );
   t.equal(out.bytes, 0);
+});
+
+t.test('a data key handed over rewrapped (a backup of a key the reader does not hold) decrypts; a wrong one releases nothing', async (t) => {
+  const own = randomBytes(32);
+  const headerKeyId = result.encryption.keyId;
+  // What the control does for a backup of the deployment-wide key: the data key, wrapped again for the reader's key.
+  const rewrapped = rewrapDataKey(result.encryption.wrappedKey, wrappingKey, headerKeyId, own);
+  t.equal(rewrapped.keyId, keyIdOf(own), 'wrapped for the reader\'s key');
+  const dataKey = { keyId: headerKeyId, key: unwrapDataKey(rewrapped.wrappedKey, own, rewrapped.keyId) };
+  const v = await verifyObject(chunked(stored), result.sha256, own, { dataKey });
+  t.equal(v.keyId, headerKeyId, 'the object verifies under its own header, with the handed key');
+  const err = await verifyObject(chunked(stored), result.sha256, own, { dataKey: { keyId: headerKeyId, key: randomBytes(32) } }).catch((e: unknown) => e);
+  t.equal((err as CofferError).kind, 'INTEGRITY', 'a wrong handed key fails frame 0');
+  t.match((err as Error).message, /frame 0/);
 });

@@ -22,7 +22,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Progress, StorageLocation } from "./common.js";
+import { Progress, RewrappedKey, StorageLocation } from "./common.js";
 import { DatastoreState, datastoreStateFromJSON, datastoreStateToJSON } from "./lifecycle.js";
 
 export const protobufPackage = "coffer.agent.v1";
@@ -175,6 +175,8 @@ export interface StreamBackupResponse {
 export interface RestoreRequest {
   /** The chain to restore, parent first; a full backup alone is a chain of one. */
   chain: BackupArtifact[];
+  /** As RestoreSource.rewrapped_keys. */
+  rewrappedKeys: RewrappedKey[];
 }
 
 export interface RestoreResult {
@@ -1476,13 +1478,16 @@ export const StreamBackupResponse: MessageFns<StreamBackupResponse> = {
 };
 
 function createBaseRestoreRequest(): RestoreRequest {
-  return { chain: [] };
+  return { chain: [], rewrappedKeys: [] };
 }
 
 export const RestoreRequest: MessageFns<RestoreRequest> = {
   encode(message: RestoreRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.chain) {
       BackupArtifact.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.rewrappedKeys) {
+      RewrappedKey.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1508,6 +1513,14 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
             message.chain.push(BackupArtifact.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rewrappedKeys.push(RewrappedKey.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1523,6 +1536,11 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
   fromJSON(object: any): RestoreRequest {
     return {
       chain: globalThis.Array.isArray(object?.chain) ? object.chain.map((e: any) => BackupArtifact.fromJSON(e)) : [],
+      rewrappedKeys: globalThis.Array.isArray(object?.rewrappedKeys)
+        ? object.rewrappedKeys.map((e: any) => RewrappedKey.fromJSON(e))
+        : globalThis.Array.isArray(object?.rewrapped_keys)
+        ? object.rewrapped_keys.map((e: any) => RewrappedKey.fromJSON(e))
+        : [],
     };
   },
 
@@ -1530,6 +1548,9 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     const obj: any = {};
     if (message.chain?.length) {
       obj.chain = message.chain.map((e) => BackupArtifact.toJSON(e));
+    }
+    if (message.rewrappedKeys?.length) {
+      obj.rewrappedKeys = message.rewrappedKeys.map((e) => RewrappedKey.toJSON(e));
     }
     return obj;
   },
@@ -1540,6 +1561,7 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
   fromPartial<I extends Exact<DeepPartial<RestoreRequest>, I>>(object: I): RestoreRequest {
     const message = createBaseRestoreRequest();
     message.chain = object.chain?.map((e) => BackupArtifact.fromPartial(e)) || [];
+    message.rewrappedKeys = object.rewrappedKeys?.map((e) => RewrappedKey.fromPartial(e)) || [];
     return message;
   },
 };

@@ -79,6 +79,26 @@ export interface StorageLocation {
   location: string;
 }
 
+/**
+ * A backup's data key wrapped again by the control for the restoring
+ * instance's own wrapping key: given with a restore of a backup whose data
+ * key is wrapped by a key that instance does not hold (the deployment-wide
+ * key of backups taken before per-project keys, docs/backup-format.md
+ * "Keys"). The object's header keeps its original wrapped key and key id
+ * (they are authenticated with every frame); the agent unwraps this one
+ * with its own key and checks the result against frame 0's tag.
+ */
+export interface RewrappedKey {
+  /** The backup (chain element) this key belongs to. */
+  backupId: string;
+  /** The data key, wrapped (RFC 3394) by the key named by key_id. */
+  wrappedKey: Buffer;
+  /** The id of the instance's wrapping key, which wrapped wrapped_key. */
+  keyId: string;
+  /** The key id the backup itself records (the key it was taken with). */
+  originalKeyId: string;
+}
+
 function createBaseProgress(): Progress {
   return { phase: "", message: "", percent: 0, bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, operationId: "" };
 }
@@ -689,6 +709,147 @@ export const StorageLocation: MessageFns<StorageLocation> = {
     return message;
   },
 };
+
+function createBaseRewrappedKey(): RewrappedKey {
+  return { backupId: "", wrappedKey: Buffer.alloc(0), keyId: "", originalKeyId: "" };
+}
+
+export const RewrappedKey: MessageFns<RewrappedKey> = {
+  encode(message: RewrappedKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.backupId !== "") {
+      writer.uint32(10).string(message.backupId);
+    }
+    if (message.wrappedKey.length !== 0) {
+      writer.uint32(18).bytes(message.wrappedKey);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(26).string(message.keyId);
+    }
+    if (message.originalKeyId !== "") {
+      writer.uint32(34).string(message.originalKeyId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RewrappedKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRewrappedKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.backupId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.wrappedKey = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.originalKeyId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RewrappedKey {
+    return {
+      backupId: isSet(object.backupId)
+        ? globalThis.String(object.backupId)
+        : isSet(object.backup_id)
+        ? globalThis.String(object.backup_id)
+        : "",
+      wrappedKey: isSet(object.wrappedKey)
+        ? Buffer.from(bytesFromBase64(object.wrappedKey))
+        : isSet(object.wrapped_key)
+        ? Buffer.from(bytesFromBase64(object.wrapped_key))
+        : Buffer.alloc(0),
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      originalKeyId: isSet(object.originalKeyId)
+        ? globalThis.String(object.originalKeyId)
+        : isSet(object.original_key_id)
+        ? globalThis.String(object.original_key_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RewrappedKey): unknown {
+    const obj: any = {};
+    if (message.backupId !== "") {
+      obj.backupId = message.backupId;
+    }
+    if (message.wrappedKey.length !== 0) {
+      obj.wrappedKey = base64FromBytes(message.wrappedKey);
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.originalKeyId !== "") {
+      obj.originalKeyId = message.originalKeyId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RewrappedKey>, I>>(base?: I): RewrappedKey {
+    return RewrappedKey.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RewrappedKey>, I>>(object: I): RewrappedKey {
+    const message = createBaseRewrappedKey();
+    message.backupId = object.backupId ?? "";
+    message.wrappedKey = object.wrappedKey ?? Buffer.alloc(0);
+    message.keyId = object.keyId ?? "";
+    message.originalKeyId = object.originalKeyId ?? "";
+    return message;
+  },
+};
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;

@@ -21,7 +21,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { ClusterContext } from "./cluster.js";
-import { Database, Progress, StorageLocation, User } from "./common.js";
+import { Database, Progress, RewrappedKey, StorageLocation, User } from "./common.js";
 import { ReplicationStatus, SourceInfo } from "./replication_state.js";
 
 export const protobufPackage = "coffer.agent.v1";
@@ -192,6 +192,11 @@ export interface RestoreSource {
     | undefined;
   /** The backup's id; with a chain, restore applies parents first. */
   backupId: string;
+  /**
+   * Data keys of chain elements wrapped by a key this instance does not
+   * hold, wrapped again for its own key (RewrappedKey).
+   */
+  rewrappedKeys: RewrappedKey[];
 }
 
 export interface PrepareRequest {
@@ -1143,7 +1148,7 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
 };
 
 function createBaseRestoreSource(): RestoreSource {
-  return { location: undefined, backupId: "" };
+  return { location: undefined, backupId: "", rewrappedKeys: [] };
 }
 
 export const RestoreSource: MessageFns<RestoreSource> = {
@@ -1153,6 +1158,9 @@ export const RestoreSource: MessageFns<RestoreSource> = {
     }
     if (message.backupId !== "") {
       writer.uint32(18).string(message.backupId);
+    }
+    for (const v of message.rewrappedKeys) {
+      RewrappedKey.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1186,6 +1194,14 @@ export const RestoreSource: MessageFns<RestoreSource> = {
             message.backupId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rewrappedKeys.push(RewrappedKey.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1206,6 +1222,11 @@ export const RestoreSource: MessageFns<RestoreSource> = {
         : isSet(object.backup_id)
         ? globalThis.String(object.backup_id)
         : "",
+      rewrappedKeys: globalThis.Array.isArray(object?.rewrappedKeys)
+        ? object.rewrappedKeys.map((e: any) => RewrappedKey.fromJSON(e))
+        : globalThis.Array.isArray(object?.rewrapped_keys)
+        ? object.rewrapped_keys.map((e: any) => RewrappedKey.fromJSON(e))
+        : [],
     };
   },
 
@@ -1216,6 +1237,9 @@ export const RestoreSource: MessageFns<RestoreSource> = {
     }
     if (message.backupId !== "") {
       obj.backupId = message.backupId;
+    }
+    if (message.rewrappedKeys?.length) {
+      obj.rewrappedKeys = message.rewrappedKeys.map((e) => RewrappedKey.toJSON(e));
     }
     return obj;
   },
@@ -1229,6 +1253,7 @@ export const RestoreSource: MessageFns<RestoreSource> = {
       ? StorageLocation.fromPartial(object.location)
       : undefined;
     message.backupId = object.backupId ?? "";
+    message.rewrappedKeys = object.rewrappedKeys?.map((e) => RewrappedKey.fromPartial(e)) || [];
     return message;
   },
 };
