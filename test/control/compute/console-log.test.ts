@@ -14,7 +14,7 @@ t.test('console tail and the agent giving up', async (t) => {
   const log = path.join(dir, 'console.log');
   t.equal(consoleTail(log), '', 'no console yet: nothing');
   t.equal(agentGaveUp(log), null);
-  writeFileSync(log, '[    1.0] Linux version 6.1\r\n\x1b[0;32m  OK  \x1b[0m] Started \x1b[0;1;39mcoffer-config-drive.service\x1b[0m.\r\n{"level":30,"name":"coffer-agent","msg":"coffer-agent: listening"}\r\n');
+  writeFileSync(log, '[    1.0] Linux version 6.1\r\n[\x1b[0;32m  OK  \x1b[0m] Started \x1b[0;1;39mcoffer-config-drive.service\x1b[0m.\r\n{"level":30,"name":"coffer-agent","msg":"coffer-agent: listening"}\r\n');
   t.equal(agentGaveUp(log), null, "the agent's JSON log is not a refusal");
   t.equal(consoleTail(log, 2), '[  OK  ] Started coffer-config-drive.service.\n{"level":30,"name":"coffer-agent","msg":"coffer-agent: listening"}', 'the last lines, colours and carriage returns gone');
   writeFileSync(log, 'coffer-agent: the TLS certificate /etc/coffer/tls/instance.crt is for instance "b" (CN "b", DNS names b), not for this instance "a": refusing to start\r\n', { flag: 'a' });
