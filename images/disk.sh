@@ -34,6 +34,10 @@ stage_disk() {
   log "copying the payload"
   cp -a "$payload"/. "$mnt"/
 
+  # The units' ReadWritePaths must exist: the config (root only) and the
+  # agent's base dir (the datastores' OS users reach their data under it).
+  install -d -m 0700 "$mnt/etc/coffer"
+  install -d -m 0755 "$mnt/var/lib/coffer"
   echo coffer >"$mnt/etc/hostname"
   printf '127.0.0.1 localhost\n127.0.1.1 coffer\n::1 localhost ip6-localhost ip6-loopback\n' >"$mnt/etc/hosts"
   printf 'LABEL=coffer-root / ext4 defaults,noatime,errors=remount-ro 0 1\n' >"$mnt/etc/fstab"

@@ -11,7 +11,7 @@
 // mounting it: no filesystem module, no mount in a namespace, and the same
 // code path in the image and in tests on hosts without isofs. (Nova's vfat
 // config drives are not read; Nova writes ISO 9660 unless told otherwise.)
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -93,7 +93,8 @@ export async function firstboot(args: FirstbootArgs, say: (line: string) => void
     const device = args.device ?? (await findDevice(runner, args.label, args.waitSeconds));
     work = mkdtempSync(path.join(args.workDir, 'coffer-config-drive-'));
     try {
-      await runner.run(['xorriso', '-osirrox', 'on', '-assert_volid', args.label, 'FATAL', '-indev', device, '-extract', '/openstack', path.join(work, 'openstack')]);
+      // "stdio:": xorriso refuses a /dev path that is not an optical drive unless told it is a plain file.
+      await runner.run(['xorriso', '-osirrox', 'on', '-assert_volid', args.label, 'FATAL', '-indev', `stdio:${realpathSync(device)}`, '-extract', '/openstack', path.join(work, 'openstack')]);
     } catch (err) {
       throw new ConfigDriveError(`cannot read ${device} as a config drive labelled ${args.label}: ${(err as Error).message.split('\n').filter((l) => /FATAL|FAILURE|SORRY/.test(l)).join(' ') || (err as Error).message}`);
     }
