@@ -66,11 +66,17 @@ t.test('a MariaDB instance that is a real VM, through the REST API and the OpenS
   const vmDir = path.join(control.dataDir, 'vms', id);
   const agent = connector.connect(id, poweredOn.agentAddress);
   t.teardown(() => agent.close());
-  await waitFor('the agent in the VM to answer Ping', async () => agentCall(agent.lifecycle, 'ping', {}, 5000).then(() => true, () => false), BOOT_WAIT_MS)
-    .catch((err: Error) => {
-      throw new Error(`${err.message}; console:\n${tail(path.join(vmDir, 'console.log'))}`);
-    });
+  // What a user waits for: the agent answering, or the instance failing
+  // (then its fault holds the console's tail).
+  const ready = await waitFor('the agent in the VM to answer Ping, or the instance to fail', async () => {
+    if (await agentCall(agent.lifecycle, 'ping', {}, 5000).then(() => true, () => false)) return 'ready';
+    const r = await request('GET', `/v1.0/shop/instances/${id}`, { token });
+    return (r.body?.instance as Row | undefined)?.status === 'ERROR' ? 'failed' : undefined;
+  }, BOOT_WAIT_MS).catch((err: Error) => {
+    throw new Error(`${err.message}; console:\n${tail(path.join(vmDir, 'console.log'))}`);
+  });
   const agentReadyMs = Date.now() - poweredOn.time;
+  if (ready === 'failed') t.comment(`the instance failed ${(agentReadyMs / 1000).toFixed(1)} s after power-on`);
   const inst = await waitInstance(request, 'shop', token, id, settled, BOOT_WAIT_MS);
   const activeMs = Date.now() - poweredOn.time;
   t.equal(inst!.status, 'ACTIVE', `the VM instance is ACTIVE${inst!.fault ? `: ${JSON.stringify(inst!.fault)}` : ''}`);
