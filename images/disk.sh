@@ -33,11 +33,19 @@ stage_disk() {
   tar --numeric-owner --xattrs --acls -C "$mnt" -xf "$rootfs"
   log "copying the payload"
   cp -a "$payload"/. "$mnt"/
+  # The tarball's "." is the 0700 directory debootstrap ran in, and the
+  # payload's is a 0700 temporary directory: the root must be 0755, or no
+  # service running as its own user (networkd, the datastores) can reach
+  # anything.
+  chmod 0755 "$mnt"
 
   # The units' ReadWritePaths must exist: the config (root only) and the
   # agent's base dir (the datastores' OS users reach their data under it).
   install -d -m 0700 "$mnt/etc/coffer"
   install -d -m 0755 "$mnt/var/lib/coffer"
+  # A persistent journal: what happened at a boot can be read afterwards,
+  # from the disk, when the console was not enough.
+  chroot "$mnt" install -d -m 2755 -g systemd-journal /var/log/journal
   echo coffer >"$mnt/etc/hostname"
   printf '127.0.0.1 localhost\n127.0.1.1 coffer\n::1 localhost ip6-localhost ip6-loopback\n' >"$mnt/etc/hosts"
   printf 'LABEL=coffer-root / ext4 defaults,noatime,errors=remount-ro 0 1\n' >"$mnt/etc/fstab"
