@@ -15,7 +15,6 @@
 import t from 'tap';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ensureImage } from '../../../images/build.js';
 import { createLogger } from '../../../lib/logger.js';
 import { ProcessRunner } from '../../../lib/process-runner.js';
 import { AgentConnector, agentCall } from '../../../control/agent-client.js';
@@ -24,6 +23,7 @@ import { LOCAL_ONLY } from '../../../control/backup-storage.js';
 import type { GetStatusResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { alive, tempBase, waitFor } from '../../support/agent.js';
 import { makePki } from '../../support/certs.js';
+import { vmImage } from '../../support/image.js';
 import { startControl } from '../../support/control.js';
 import { mariadb } from '../../support/mariadb-client.js';
 import { openstack } from '../../support/openstack/cli.js';
@@ -38,7 +38,7 @@ t.setTimeout(60 * 60_000);
 
 t.test('a MariaDB instance that is a real VM, through the REST API and the OpenStack CLI', async (t) => {
   const buildStarted = Date.now();
-  const image = await ensureImage({ datastore: 'mariadb', onLine: (l) => t.comment(l) });
+  const image = await vmImage(t, 'mariadb');
   t.comment(`image ${image} ready in ${((Date.now() - buildStarted) / 1000).toFixed(1)} s`);
 
   const control = await startControl(t, {
@@ -122,7 +122,7 @@ t.test('a MariaDB instance that is a real VM, through the REST API and the OpenS
 });
 
 t.test("a config drive with another instance's certificate: the agent refuses to start, and says so on the console", async (t) => {
-  const image = await ensureImage({ datastore: 'mariadb' });
+  const image = await vmImage(t, 'mariadb');
   // The VM of one instance is given a certificate issued for another (a
   // drive made for another VM). The driver is used directly: the control's
   // own create never builds such a drive.
