@@ -38,6 +38,16 @@ export interface GuestConfig {
 /** The data disk as the guest's udev names it. */
 export const GUEST_DATA_DEVICE = `/dev/disk/by-id/virtio-${DATA_DISK_SERIAL}`;
 
+/**
+ * The agent's base dir in the guest, and the data volume's mount point: a
+ * directory under GUEST_BASE_DIR rather than GUEST_BASE_DIR itself. The
+ * agent's unit may write GUEST_BASE_DIR only (ReadWritePaths, which
+ * systemd makes a bind mount there: the agent would take it for another
+ * filesystem on its mount point), and the agent's first mount stages the
+ * volume beside the mount point, which must be writable too.
+ */
+export const GUEST_VOLUME_DIR = path.posix.join(GUEST_BASE_DIR, 'volume');
+
 const tls = (name: string): string => path.posix.join(GUEST_TLS_DIR, name);
 
 export function guestConfig(a: Allocation, config: AgentBootConfig, certs: CertSource): GuestConfig {
@@ -54,7 +64,7 @@ export function guestConfig(a: Allocation, config: AgentBootConfig, certs: CertS
     listen: `0.0.0.0:${GUEST_AGENT_PORT}`,
     datastore: config.datastore,
     datastoreVersion: config.datastoreVersion,
-    baseDir: GUEST_BASE_DIR,
+    baseDir: GUEST_VOLUME_DIR,
     // Forwarded from the host's loopback on the same number.
     datastorePort: a.datastorePort,
     datastoreBind: '0.0.0.0',
@@ -72,9 +82,9 @@ export function guestConfig(a: Allocation, config: AgentBootConfig, certs: CertS
     backupKeyFile: place(config.backupKeyFile, 'backup.key'),
     // Local backups stay in the guest, on its data volume: the control's
     // directory is not reachable from a VM (docs/compute-drivers.md).
-    backupDir: path.posix.join(GUEST_BASE_DIR, 'backups'),
+    backupDir: path.posix.join(GUEST_VOLUME_DIR, 'backups'),
     backup: { defaultStorage: config.backupStorage.defaultStorage, storages: config.backupStorage.storages },
-    dataVolume: { devicePath: GUEST_DATA_DEVICE, mountPoint: GUEST_BASE_DIR },
+    dataVolume: { devicePath: GUEST_DATA_DEVICE, mountPoint: GUEST_VOLUME_DIR },
   };
   return { boot, files: [{ path: GUEST_AGENT_CONFIG, content: Buffer.from(`${JSON.stringify(boot, null, 2)}\n`) }, ...files] };
 }

@@ -39,7 +39,9 @@ t.test('a config drive: label, meta_data.json, the files and their modes', async
   t.equal(g.boot.controlEndpoint, '10.0.2.100:8791', 'the agent reports to the conductor through the guest forward');
   t.equal(g.boot.listen, '0.0.0.0:8790', 'the agent listens on its guest port');
   t.equal(g.boot.datastorePort, 21002, 'the datastore listens on the forwarded port');
-  t.same(g.boot.dataVolume, { devicePath: GUEST_DATA_DEVICE, mountPoint: GUEST_BASE_DIR }, 'the data volume by its virtio serial');
+  t.same(g.boot.dataVolume, { devicePath: GUEST_DATA_DEVICE, mountPoint: '/var/lib/coffer/volume' }, 'the data volume by its virtio serial, mounted at the base dir');
+  t.equal(g.boot.baseDir, '/var/lib/coffer/volume', 'under the one directory the agent\'s unit may write');
+  t.ok(g.boot.baseDir.startsWith(`${GUEST_BASE_DIR}/`));
   t.equal(GUEST_DATA_DEVICE, '/dev/disk/by-id/virtio-coffer-data');
   t.notOk(JSON.stringify(g.boot).includes(root), 'no host path in the guest config');
 
