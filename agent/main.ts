@@ -112,15 +112,7 @@ Examples:
   const manager = factory.create({ config, layout, runner, log });
   const agent = new Agent({ config, layout, manager, runner, log, volume });
 
-  const { chmodSync, existsSync, mkdirSync } = await import('node:fs');
-  // The datastore's OS user traverses the base dir to its data and config.
-  // A launcher usually makes it (the local driver: 0755); an agent that
-  // makes it itself (a VM's, whose unit runs with UMask 0077) says so too,
-  // and the data volume's first mount carries that mode over.
-  if (!existsSync(config.baseDir)) {
-    mkdirSync(config.baseDir, { recursive: true });
-    chmodSync(config.baseDir, 0o755);
-  }
+  const { mkdirSync } = await import('node:fs');
   mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
 
   const backups = new Backups(agent, config.backup, () => loadWrappingKey(config.backup.keyFile), runner, log.child({ component: 'backup' }));
