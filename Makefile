@@ -4,11 +4,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 BIN := node_modules/.bin
 
-.PHONY: help deps test-deps build generate check-generated lint test up down bench clean image
+.PHONY: help deps test-deps build generate check-generated lint test test-vm up down bench clean image
 
 help:
 	@echo "make up      install what is missing, start coffer-control and create a MariaDB instance"
 	@echo "make test    install what the tests need and run them all"
+	@echo "make test-vm the end-to-end tests with real VMs (qemu driver; slow under TCG)"
 	@echo "make down    stop what make up started"
 	@echo "make bench   run the benchmarks (test/bench)"
 	@echo "make image DATASTORE=mariadb   build (or reuse) the VM image (docs/images.md; also postgresql, redis, all)"
@@ -44,6 +45,12 @@ test: test-deps check-generated
 	@$(BIN)/buf lint
 	@node scripts/build.mjs --lint
 	@set -o pipefail; $(BIN)/tap --reporter=tap $(TAP_ARGS) 2>&1 | node scripts/test-summary.mjs
+
+# The end-to-end tests with real VMs (*.vm-test.ts): TCG boots take minutes,
+# so they are not in `make test`; .ci/run runs both. Builds (or reuses) the
+# MariaDB image first.
+test-vm: test-deps build
+	@set -o pipefail; $(BIN)/tap --reporter=tap --timeout=3600 $(TAP_ARGS) $$(find test -name '*.vm-test.ts' | sort) 2>&1 | node scripts/test-summary.mjs
 
 up: build
 	@scripts/up.sh

@@ -43,7 +43,18 @@ export interface ControlOptions {
    * KEY=VALUE (tests give members small buffers: several share one host).
    */
   clusterMemberOverride?: string[];
+  /** The compute driver: local (default) or qemu. */
+  compute?: string;
+  /** The qemu driver's base image (a qcow2 from make image). */
+  image?: string;
+  /** How long a create waits for a new VM's agent to answer. Default 600 (TCG boots are slow). */
+  bootTimeoutSeconds?: number;
 }
+
+/** Which compute driver runs instances, with its settings. */
+export type ComputeConfig =
+  | { readonly driver: 'local' }
+  | { readonly driver: 'qemu'; readonly image: string; readonly bootTimeoutMs: number };
 
 export type { HostPort };
 
@@ -67,6 +78,7 @@ export interface CompiledControlConfig {
   readonly sourceLeaseMs: number;
   /** Overrides every new cluster member's Prepare gets (--cluster-member-override). */
   readonly clusterMemberOverrides: Readonly<Record<string, string>>;
+  readonly compute: ComputeConfig;
 }
 
 export class ConfigError extends Error {
@@ -123,7 +135,23 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
     failoverGraceMs: seconds(o.failoverGraceSeconds, 5, '--failover-grace-seconds'),
     sourceLeaseMs: Math.min(seconds(o.sourceLeaseSeconds, 12, '--source-lease-seconds'), heartbeatExpiryMs),
     clusterMemberOverrides: Object.freeze(overridesOf(o.clusterMemberOverride ?? [])),
+    compute: computeOf(o, parseHostPort(o.conductor ?? '127.0.0.1:8781', '--conductor')),
   });
+}
+
+function computeOf(o: ControlOptions, conductor: HostPort): ComputeConfig {
+  const driver = o.compute ?? 'local';
+  if (driver === 'local') {
+    if (o.image !== undefined) throw new ConfigError('--image is for --compute qemu; the local driver runs agents as processes');
+    return Object.freeze({ driver });
+  }
+  if (driver !== 'qemu') throw new ConfigError(`--compute must be local or qemu, got "${driver}"`);
+  if (!o.image) throw new ConfigError('--compute qemu needs --image: the qcow2 to boot instances from (make image DATASTORE=mariadb builds one)');
+  // Running VMs reach the conductor through a guest forward fixed when
+  // they booted: the port must be the same at every start of the control.
+  if (conductor.port === 0) throw new ConfigError('--compute qemu needs a fixed --conductor port (not 0): running VMs keep forwarding to it across control restarts');
+  if (!isLoopback(conductor.host)) throw new ConfigError(`--compute qemu forwards guests to the conductor on the host's loopback: --conductor must be a loopback address, got ${conductor.host}`);
+  return Object.freeze({ driver, image: path.resolve(o.image), bootTimeoutMs: seconds(o.bootTimeoutSeconds, 600, '--boot-timeout-seconds') });
 }
 
 function overridesOf(pairs: readonly string[]): Record<string, string> {

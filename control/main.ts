@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command('coffer-control').description('Coffer control plane').version(VERSION);
   program
     .command('serve')
-    .description('run the control plane: the gRPC API, the REST bridge, the conductor, the task engine and the local compute driver')
+    .description('run the control plane: the gRPC API, the REST bridge, the conductor, the task engine and the compute driver (local, or qemu)')
     .requiredOption('--data-dir <dir>', 'directory for the SQLite database, the CA and local instances')
     .option('--grpc <host:port>', 'gRPC API address (loopback only for now)', '127.0.0.1:8780')
     .option('--rest <host:port>', 'REST bridge address: Trove\'s v1.0 API for the OpenStack CLI (loopback only for now)', '127.0.0.1:8779')
@@ -70,6 +70,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--failover-grace-seconds <n>', 'with automatic failover: after the source\'s lease ran out, how long its agent must also fail to answer before a replica takes over (default 5)', num('--failover-grace-seconds'))
     .option('--backup-storage <file>', 'JSON file (mode 600: it holds credentials) choosing Swift or S3 for backups; default: local, under --data-dir (see docs/backup-storage.md)')
     .addOption(new Option('--cluster-member-override <key=value>', 'a configuration override every new cluster member is prepared with (repeat for more); tests give members small buffers').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .addOption(new Option('--compute <driver>', 'what runs instances: local (agent processes on this host) or qemu (virtual machines booted from --image)').choices(['local', 'qemu']).default('local'))
+    .option('--image <file>', 'with --compute qemu: the qcow2 image instances boot from (make image DATASTORE=mariadb)')
+    .option('--boot-timeout-seconds <n>', 'with --compute qemu: how long a new VM\'s agent may take to answer (default 600)', num('--boot-timeout-seconds'))
     .addOption(new Option('--step-delay-ms <n>', 'test seam: pause before each task step').argParser(num('--step-delay-ms')).hideHelp())
     .action((o: ControlOptions) => serve(o).catch(fail));
   const token = program.command('token').description('API tokens');

@@ -20,6 +20,9 @@ import { OpenSsl } from './ca/openssl.js';
 import { CertificateAuthority } from './ca/authority.js';
 import { BackupKeys } from './backup-keys.js';
 import { LocalDriver } from './compute/local.js';
+import { QemuDriver } from './compute/qemu.js';
+import { BaseImageError, checkImage } from './compute/base-image.js';
+import type { ComputeDriver } from './compute/driver.js';
 import { AgentConnector } from './agent-client.js';
 import { TaskEngine } from './tasks/engine.js';
 import { allocationOf, type ControlContext } from './context.js';
@@ -81,13 +84,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
   const instances = new InstanceStore(db);
   const tasks = new TaskStore(db);
   const engine = new TaskEngine({ db, tasks, events, log: log.child({ component: 'tasks' }), stepDelayMs: config.stepDelayMs, observer: metrics?.tasks });
-  const driver = new LocalDriver({
-    dataDir: config.dataDir,
-    runner,
-    log: log.child({ component: 'compute-local' }),
-    agentBin: config.agentBin,
-    usedPorts: () => instances.usedPorts(),
-  });
+  const driver = await computeDriver(config, runner, log, () => instances.usedPorts());
   const context: ControlContext = {
     config,
     db,
@@ -153,6 +150,28 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
       db.close();
     },
   };
+}
+
+async function computeDriver(config: CompiledControlConfig, runner: ProcessRunner, log: Logger, usedPorts: () => Set<number>): Promise<ComputeDriver> {
+  const compute = config.compute;
+  if (compute.driver === 'local') {
+    return new LocalDriver({ dataDir: config.dataDir, runner, log: log.child({ component: 'compute-local' }), agentBin: config.agentBin, usedPorts });
+  }
+  try {
+    await checkImage(runner, compute.image);
+  } catch (err) {
+    if (err instanceof BaseImageError) throw new ConfigError(err.message);
+    throw err;
+  }
+  return new QemuDriver({
+    dataDir: config.dataDir,
+    runner,
+    log: log.child({ component: 'compute-qemu' }),
+    image: compute.image,
+    conductorPort: () => config.conductor.port,
+    usedPorts,
+    bootTimeoutMs: compute.bootTimeoutMs,
+  });
 }
 
 export const defaultAgentBin = (repo: string): string => path.join(repo, 'bin', 'coffer-agent');

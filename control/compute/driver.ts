@@ -87,4 +87,17 @@ export interface ComputeDriver {
   delete(instanceId: string, allocation: Allocation | null): Promise<void>;
   /** At control start: take over instances that kept running, restart those that should run. */
   adopt(instances: ReadonlyArray<{ id: string; allocation: Allocation; shouldRun: boolean }>): Promise<void>;
+
+  // What a VM driver adds; the local driver has none of these.
+
+  /** How long create waits for a new instance's agent to answer (a VM boots first). Default 30 s. */
+  readonly bootTimeoutMs?: number;
+  /** Power-cycles the instance (a VM reboots on the same disks); the restart workflow uses it when the agent does not answer. */
+  restart?(instanceId: string, allocation: Allocation): Promise<void>;
+  /** Grows the instance's data volume to volumeGb (live); the agent's ResizeFilesystem grows its filesystem after. */
+  resizeVolume?(instanceId: string, allocation: Allocation, volumeGb: number): Promise<void>;
+  /** The last lines of the instance's console, for the fault of a boot that failed or timed out. */
+  consoleTail?(instanceId: string): string;
+  /** The console's line saying the agent will not start (so waiting longer is pointless), or null. */
+  bootFailure?(instanceId: string): string | null;
 }

@@ -12,10 +12,10 @@ import { DatastoreState, type PrepareResponse, type GetStatusResponse } from '..
 import { agentCall, agentStream } from '../agent-client.js';
 import type { Allocation, CertSource } from '../compute/driver.js';
 import { allocationOf, withAgent, type ControlContext } from '../context.js';
-import { isRetryable } from '../../lib/retryable.js';
 import { PermanentStepError, type Step, type StepProgress, type Workflow } from '../tasks/workflow.js';
 import type { SourceInfo } from '../../proto/gen/coffer/agent/v1/replication_state.js';
 import { failInstance } from './common.js';
+import { waitForAgentBoot } from './agent-boot.js';
 
 export interface CreateData {
   instanceId: string;
@@ -120,24 +120,7 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
       name: 'start-agent',
       async run(data, b) {
         await c.driver.create(data.instanceId, data.allocation!);
-        // The agent answers Ping once it listens; its certificate is checked on the way.
-        // Asked every 100 ms (a refused connection costs next to nothing) for
-        // up to 30 s; a process the driver no longer sees running is given
-        // up on after 5 s.
-        let last: unknown;
-        const started = Date.now();
-        while (!b.signal.aborted && Date.now() - started < 30_000) {
-          try {
-            await withAgent(c, row(data), (a) => agentCall(a.lifecycle, 'ping', {}, 2000));
-            return;
-          } catch (err) {
-            last = err;
-            if (!isRetryable(err)) break;
-            if ((await c.driver.status(data.instanceId, data.allocation!)) !== 'running' && Date.now() - started > 5_000) break;
-            await sleep(100);
-          }
-        }
-        throw new Error(`the agent did not answer: ${(last as Error)?.message ?? 'unknown'}`, { cause: last });
+        await waitForAgentBoot(c, row(data), data.allocation!, b.signal);
       },
     },
     {

@@ -1,8 +1,10 @@
-// The resize-volume workflow. The local driver has no volumes, so growing
-// the volume is recording the new size; the agent then grows its filesystem
-// (a no-op on a plain directory). VM drivers grow a real volume first.
+// The resize-volume workflow. A VM driver grows the instance's disk first
+// (the qemu driver: QMP block_resize, live); the agent then grows its
+// filesystem online. The local driver has no volumes, so there growing the
+// volume is recording the new size and ResizeFilesystem is a no-op on a
+// plain directory.
 import { agentCall } from '../agent-client.js';
-import { withAgent, type ControlContext } from '../context.js';
+import { allocationOf, withAgent, type ControlContext } from '../context.js';
 import { PermanentStepError, type Workflow } from '../tasks/workflow.js';
 import { failInstance } from './common.js';
 
@@ -16,6 +18,15 @@ export function resizeWorkflow(c: ControlContext): Workflow<ResizeData> {
     kind: 'resize',
     deadlineMs: c.config.taskDeadlineMs,
     steps: [
+      {
+        name: 'resize-volume',
+        async run(ctx) {
+          const row = c.instances.get(ctx.data.instanceId);
+          if (!row) throw new PermanentStepError('the instance was deleted');
+          const a = allocationOf(row);
+          if (a && c.driver.resizeVolume) await c.driver.resizeVolume(row.id, a, ctx.data.volumeGb);
+        },
+      },
       {
         name: 'resize-filesystem',
         async run(ctx) {

@@ -1,8 +1,13 @@
 // The restart workflow: the agent restarts its datastore; the instance is
-// REBOOT meanwhile and ACTIVE after.
+// REBOOT meanwhile and ACTIVE after. When the agent does not answer at all
+// and the driver can power-cycle the instance (a VM), it reboots the VM
+// instead and waits for its agent: the agent starts the datastore at boot.
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { RestartResponse } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { agentCall } from '../agent-client.js';
-import { withAgent, type ControlContext } from '../context.js';
+import { allocationOf, withAgent, type ControlContext } from '../context.js';
+import { statusErrorOf } from '../../lib/retryable.js';
+import { waitForAgentBoot } from './agent-boot.js';
 import { PermanentStepError, type Workflow } from '../tasks/workflow.js';
 import { failInstance } from './common.js';
 
@@ -20,7 +25,15 @@ export function restartWorkflow(c: ControlContext): Workflow<RestartData> {
         async run(ctx) {
           const row = c.instances.get(ctx.data.instanceId);
           if (!row) throw new PermanentStepError('the instance was deleted');
-          await withAgent(c, row, (a) => agentCall<RestartResponse>(a.lifecycle, 'restart', {}, 300_000));
+          try {
+            await withAgent(c, row, (a) => agentCall<RestartResponse>(a.lifecycle, 'restart', {}, 300_000));
+          } catch (err) {
+            const a = allocationOf(row);
+            if (!c.driver.restart || !a || statusErrorOf(err)?.code !== GrpcStatus.UNAVAILABLE) throw err;
+            c.log.warn({ instanceId: row.id, err: (err as Error).message }, 'the agent does not answer; rebooting the instance');
+            await c.driver.restart(row.id, a);
+            await waitForAgentBoot(c, row, a, ctx.signal);
+          }
         },
       },
       {

@@ -182,6 +182,7 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
     h.clients.close();
     await h.kill('SIGKILL');
     stopAgentsUnder(dataDir);
+    stopVmsUnder(dataDir);
     rmSync(root, { recursive: true, force: true });
   });
   await h.start();
@@ -211,6 +212,20 @@ export function stopAgentsUnder(dataDir: string): void {
       if (alive(pid)) process.kill(-pid, 'SIGKILL');
     } catch {
       // none
+    }
+  }
+}
+
+/** SIGKILLs every QEMU the qemu driver started under dataDir (found by its pid file in its argv). */
+export function stopVmsUnder(dataDir: string): void {
+  const prefix = path.join(dataDir, 'vms') + path.sep;
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.startsWith(prefix) && a.endsWith('qemu.pid'))) process.kill(Number(e), 'SIGKILL');
+    } catch {
+      // gone
     }
   }
 }
