@@ -16,8 +16,9 @@
 //   BENCH_ONEPASS      MariaDB replica creation's one-pass prototypes, comma list of follow, follow-none, relay-zstd, relay-none (default follow; "" none)
 //   BENCH_REDIS_CLUSTER_KEYS  keys of 100 B in the Redis Cluster rebalance bench (default 1000000)
 //   BENCH_CLUSTER_LOG  a directory to keep the cluster bench's agent logs in (the joiners' and the donor's), to see where a join's time goes
+//   BENCH_OBJECT_MB, BENCH_PART_MB, BENCH_PARTS_IN_FLIGHT  the object-store suite: object size, part (segment) size and parts in flight (default 1024, 64, 4)
 //   BENCH_REPLICA_LOG  a file to keep the Coffer replica agent's log in (info level), to time the steps inside Prepare
-export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create'] as const;
+export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create', 'object-store'] as const;
 export const REPLICATION_PARTS = ['mariadb', 'postgres', 'redis', 'failover'] as const;
 export type ReplicationPart = (typeof REPLICATION_PARTS)[number];
 export type Suite = (typeof SUITES)[number];
@@ -37,6 +38,9 @@ export interface BenchOptions {
   readonly failoverHeartbeatSeconds: number | undefined;
   readonly failoverGraceSeconds: number | undefined;
   readonly redisClusterKeys: number;
+  readonly objectMb: number;
+  readonly partMb: number;
+  readonly partsInFlight: number;
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
@@ -75,5 +79,8 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
     failoverHeartbeatSeconds: env.BENCH_FAILOVER_HEARTBEAT_SECONDS ? Math.floor(num(env, 'BENCH_FAILOVER_HEARTBEAT_SECONDS', 10, 1)) : undefined,
     failoverGraceSeconds: env.BENCH_FAILOVER_GRACE_SECONDS ? num(env, 'BENCH_FAILOVER_GRACE_SECONDS', 10, 0) : undefined,
     redisClusterKeys: Math.floor(num(env, 'BENCH_REDIS_CLUSTER_KEYS', 1_000_000, 1000)),
+    objectMb: Math.floor(num(env, 'BENCH_OBJECT_MB', 1024, 1)),
+    partMb: Math.floor(num(env, 'BENCH_PART_MB', 64, 5)),
+    partsInFlight: Math.floor(num(env, 'BENCH_PARTS_IN_FLIGHT', 4, 1)),
   });
 }

@@ -29,6 +29,7 @@ const suites: Record<Suite, () => Promise<Row[]>> = {
   cluster: async () => (await import('./cluster.js')).benchCluster(o, td),
   'redis-cluster': async () => (await import('./redis-cluster.js')).benchRedisCluster(o, td),
   'cluster-create': async () => (await import('./cluster-create.js')).benchClusterCreate(o, td),
+  'object-store': async () => (await import('./object-store.js')).benchObjectStore(o, td),
 };
 
 console.log(`bench: ${new Date().toISOString()} ${os.cpus().length} cores, load ${loadavg()}, options ${JSON.stringify(o)}`);
