@@ -19,8 +19,8 @@ export function deployment(root: string): { backupDir: string; agentArgs: string
   return { backupDir, agentArgs: ['--backup-dir', backupDir, '--backup-key-file', keyFile, '--log-level', 'warn'] };
 }
 
-export async function preparedAgent(td: Teardown, baseDir: string, datastore: string, extraArgs: string[]): Promise<AgentProcess> {
-  const agent = await startAgent(td, { baseDir, datastore, extraArgs });
+export async function preparedAgent(td: Teardown, baseDir: string, datastore: string, extraArgs: string[], nodeFlags?: readonly string[]): Promise<AgentProcess> {
+  const agent = await startAgent(td, { baseDir, datastore, extraArgs, nodeFlags });
   const events = await collect<PrepareResponse>(agent.clients.lifecycle.prepare(EMPTY_PREPARE));
   const state = events.at(-1)?.result?.state;
   if (state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error(`Prepare of ${datastore} ended in state ${state}`);

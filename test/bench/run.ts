@@ -31,6 +31,7 @@ const suites: Record<Suite, () => Promise<Row[]>> = {
   'cluster-create': async () => (await import('./cluster-create.js')).benchClusterCreate(o, td),
   'object-store': async () => (await import('./object-store.js')).benchObjectStore(o, td),
   'heartbeats-net': async () => (await import('./heartbeats-net.js')).benchHeartbeatsNet(o, td),
+  'agent-memory': async () => (await import('./agent-memory.js')).benchAgentMemory(o, td),
 };
 
 console.log(`bench: ${new Date().toISOString()} ${os.cpus().length} cores, load ${loadavg()}, options ${JSON.stringify(o)}`);

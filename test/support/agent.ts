@@ -87,6 +87,8 @@ export interface StartOptions {
   extraArgs?: string[];
   /** Insecure plaintext on loopback unless TLS args are given in extraArgs. */
   insecure?: boolean;
+  /** The agent's node flags (default lib/agent-node-flags.ts's); the memory bench compares others. */
+  nodeFlags?: readonly string[];
 }
 
 /** The environment a user's shell would give the agent: without tap's loaders. */
@@ -117,7 +119,7 @@ export async function startAgent(
   const baseDir = opts.baseDir ?? path.join(root!, 'base');
   const datastorePort = opts.datastorePort ?? (await freePort());
   const args = [
-    ...AGENT_NODE_FLAGS,
+    ...(opts.nodeFlags ?? AGENT_NODE_FLAGS),
     AGENT_BIN,
     '--listen', '127.0.0.1:0',
     '--datastore', opts.datastore ?? 'mariadb',
