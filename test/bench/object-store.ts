@@ -26,6 +26,7 @@ import type { BenchOptions } from './options.js';
 import { which } from '../../lib/which.js';
 
 const S = 'object-store';
+const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
 const MiB = 1024 * 1024;
 
 export async function benchObjectStore(o: BenchOptions, td: Teardown): Promise<Row[]> {
@@ -57,15 +58,17 @@ export async function benchObjectStore(o: BenchOptions, td: Teardown): Promise<R
       ['swift', 'upload', '--use-slo', '--segment-size', String(partSize), '--segment-threads', String(threads), '--object-name', `bare-${r}`, `${container}-bare`, file],
       swiftEnv,
     );
+    const cpu0 = process.cpuUsage();
     const coffer = await timed(async () => {
       const sink = store.save(`coffer-${r}`, { metadata: { round: String(r) } });
       await pipeline(createReadStream(file, { highWaterMark: 1 * MiB }), sink.stream);
       return sink.done;
     });
+    const cpu = cpuSeconds(process.cpuUsage(cpu0));
     if (coffer.value.size !== size) throw new Error(`swift: stored ${coffer.value.size} of ${size} bytes`);
     swiftPairs.push({ bare: bare.seconds, coffer: coffer.seconds });
     rows.push(row({ suite: S, name: `swift round ${r}: bare \`swift upload --use-slo\` (${shape})`, bytes: size, seconds: bare.seconds, mbps: mbps(size, bare.seconds) }));
-    rows.push(row({ suite: S, name: `swift round ${r}: Coffer SwiftStorage.save (SLO, ${shape})`, bytes: size, seconds: coffer.seconds, mbps: mbps(size, coffer.seconds), note: `${(bare.seconds / coffer.seconds).toFixed(2)}x of bare` }));
+    rows.push(row({ suite: S, name: `swift round ${r}: Coffer SwiftStorage.save (SLO, ${shape})`, bytes: size, seconds: coffer.seconds, mbps: mbps(size, coffer.seconds), note: `${(bare.seconds / coffer.seconds).toFixed(2)}x of bare; this process's CPU ${cpu.toFixed(1)} s` }));
     await run(['swift', 'delete', `${container}-bare`, `bare-${r}`], swiftEnv);
     await store.delete(coffer.value.location);
   }
@@ -99,18 +102,20 @@ export async function benchObjectStore(o: BenchOptions, td: Teardown): Promise<R
   const s3Pairs: Pair[] = [];
   for (let r = 1; r <= o.rounds; r++) {
     const bare = aws ? await run([aws, 's3', 'cp', '--only-show-errors', '--endpoint-url', saio.s3Endpoint, file, `s3://${bucket}/bare-${r}`], awsEnv) : null;
+    const cpu0 = process.cpuUsage();
     const coffer = await timed(async () => {
       const sink = s3.save(`coffer-${r}`, { metadata: { round: String(r) } });
       await pipeline(createReadStream(file, { highWaterMark: 1 * MiB }), sink.stream);
       return sink.done;
     });
+    const cpu = cpuSeconds(process.cpuUsage(cpu0));
     if (coffer.value.size !== size) throw new Error(`s3: stored ${coffer.value.size} of ${size} bytes`);
     if (bare) {
       s3Pairs.push({ bare: bare.seconds, coffer: coffer.seconds });
       rows.push(row({ suite: S, name: `s3 round ${r}: bare \`aws s3 cp\` (aws CLI v1, ${shape})`, bytes: size, seconds: bare.seconds, mbps: mbps(size, bare.seconds) }));
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: `bare-${r}` }));
     }
-    rows.push(row({ suite: S, name: `s3 round ${r}: Coffer S3Storage.save (multipart, ${shape})`, bytes: size, seconds: coffer.seconds, mbps: mbps(size, coffer.seconds), note: bare ? `${(bare.seconds / coffer.seconds).toFixed(2)}x of bare` : 'no aws CLI installed: no bare figure' }));
+    rows.push(row({ suite: S, name: `s3 round ${r}: Coffer S3Storage.save (multipart, ${shape})`, bytes: size, seconds: coffer.seconds, mbps: mbps(size, coffer.seconds), note: `${bare ? `${(bare.seconds / coffer.seconds).toFixed(2)}x of bare` : 'no aws CLI installed: no bare figure'}; this process's CPU ${cpu.toFixed(1)} s` }));
     await s3.delete(coffer.value.location);
   }
   if (s3Pairs.length) rows.push(row({ suite: S, name: `s3: Coffer against bare aws s3 cp (${shape})`, note: pairSummary(s3Pairs).text }));
