@@ -6,7 +6,7 @@
 // set of node flags: BENCH_AGENT_FLAGS is a ';'-separated list of
 // space-separated flag sets ("" = lib/agent-node-flags.ts's own), so flags
 // are compared on the same machine, one after the other.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
@@ -39,6 +39,8 @@ export async function benchAgentMemory(o: BenchOptions, td: Teardown): Promise<R
     const flags = set.length ? set : [...AGENT_NODE_FLAGS];
     const label = flags.join(' ');
     const root = tempBase('coffer-bench-mem-');
+    // Registered first, so it runs after the agents' own teardowns have stopped them.
+    td.teardown(() => rmSync(root, { recursive: true, force: true }));
     const { agentArgs } = deployment(root);
     const a = await preparedAgent(td, path.join(root, 'a'), 'mariadb', agentArgs, flags);
     await sleep(SETTLE_MS);
