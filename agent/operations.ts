@@ -1,6 +1,7 @@
 // Operations running now (Prepare, backups, ...): listed by GetStatus and
 // cancellable by id. Each has an AbortController; cancelling aborts it.
 import { randomUUID } from 'node:crypto';
+import { collectWhenIdle } from '../lib/idle-gc.js';
 
 export interface RunningOperation {
   readonly id: string;
@@ -27,6 +28,8 @@ export class Operations {
 
   end(op: RunningOperation): void {
     this.running.delete(op.id);
+    // What the operation allocated is garbage now; free it while idle.
+    if (this.running.size === 0) collectWhenIdle();
   }
 
   list(): RunningOperation[] {

@@ -91,3 +91,20 @@ export function isRetryable(err: unknown): boolean {
   }
   return true;
 }
+
+/**
+ * The object stores' HTTP requests (Swift, S3), by status: a server error, a
+ * timeout or throttling may pass; any other refusal (auth, a missing
+ * container, a body the server rejected as corrupt) is the same next time.
+ * `undefined` is a request that got no answer at all (connection refused or
+ * reset, the body cut off midway): the server may be back, so it is retried.
+ */
+export function isRetryableHttpStatus(status: number | undefined): boolean {
+  return status === undefined || status >= 500 || status === 408 || status === 429;
+}
+
+/**
+ * S3 error codes that come with a 4xx status but pass by themselves: the
+ * server timed out reading a slow body, or asked the client to slow down.
+ */
+export const RETRYABLE_S3_ERROR_CODE: ReadonlySet<string> = new Set(['RequestTimeout', 'SlowDown', 'Throttling', 'ThrottlingException', 'RequestThrottled']);

@@ -51,10 +51,15 @@ export async function withRetries<T>(
         if (n > 1) err.failure.message += ` (after ${n} attempts)`;
         throw err.failure;
       }
-      // Jitter spreads the retries of parallel uploads apart.
-      const delay = Math.round(Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (n - 1)) * (0.8 + Math.random() * 0.4));
+      const delay = backoffDelay(policy, n);
       onRetry?.(err.failure, n, delay);
       await sleep(delay, undefined, { signal });
     }
   }
+}
+
+/** The wait after failed attempt `n` (1-based): doubling from baseDelayMs up to maxDelayMs, with jitter. */
+export function backoffDelay(policy: RetryPolicy, n: number): number {
+  // Jitter spreads the retries of parallel uploads apart.
+  return Math.round(Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (n - 1)) * (0.8 + Math.random() * 0.4));
 }

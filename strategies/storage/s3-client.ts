@@ -2,6 +2,8 @@
 // tests and deployments can hand the store a client of their own.
 import type { S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk } from './s3-sdk.js';
+import { s3RetryStrategy } from './s3-retry.js';
+import { checkRetryPolicy, DEFAULT_RETRY } from './retry.js';
 
 export interface S3ConnectionOptions {
   /** Omit for AWS; e.g. http://127.0.0.1:27180 for Swift's s3api, Ceph RGW or MinIO. */
@@ -11,7 +13,11 @@ export interface S3ConnectionOptions {
   readonly forcePathStyle?: boolean;
   /** Omit to use the SDK's default chain (environment, instance profile). */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
-  /** Attempts per request, first included; the SDK retries 5xx, throttling and network errors with backoff. Default 4. */
+  /**
+   * Attempts per request (each part on its own), first included; what is
+   * retried is lib/retryable.ts's answer (5xx, 408, 429, throttling, no
+   * answer), with backoff (s3-retry.ts). Default 4.
+   */
   readonly maxAttempts?: number;
 }
 
@@ -28,6 +34,7 @@ export function createS3Client(opts: S3ConnectionOptions): S3Client {
     forcePathStyle: opts.forcePathStyle ?? false,
     credentials: opts.credentials ? { ...opts.credentials } : undefined,
     maxAttempts,
+    retryStrategy: s3RetryStrategy(checkRetryPolicy({ ...DEFAULT_RETRY, attempts: maxAttempts })),
     // SDK v3 otherwise adds CRC checksums to every upload and sends streamed
     // bodies as aws-chunked, which Swift's s3api (and other S3 servers)
     // answer with 501. We send Content-MD5 on parts ourselves instead.

@@ -3,9 +3,11 @@
 // object smaller than one part is a single PutObject.
 //
 // Memory bound: concurrency x partSize. A part is only filled while fewer
-// than `concurrency` are in flight: after starting one, write() waits for a
-// free slot before it takes more bytes, so the stream's backpressure holds
-// the producer back (concurrency 1 means strictly one part at a time).
+// than `concurrency` are in flight (part-window.ts): after starting one,
+// write() waits for a free slot before it takes more bytes, so the stream's
+// backpressure holds the producer back (concurrency 1 means strictly one
+// part at a time). Each part is retried on its own (s3-client.ts: the
+// client's retry strategy, lib/retryable.ts deciding which failures).
 import { createHash } from 'node:crypto';
 import type { CompletedPart, S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk } from './s3-sdk.js';
@@ -13,6 +15,7 @@ import type { SavedObject } from './storage.js';
 import type { Metadata } from './metadata.js';
 import type { Upload, Written } from './object-sink.js';
 import { PartBuffer } from './part-buffer.js';
+import { PartWindow } from './part-window.js';
 import { integrityFailed, isCofferError, reason, storageFailed } from './errors.js';
 
 export interface S3Target {
@@ -37,10 +40,7 @@ export class S3MultipartUpload implements Upload {
   private created: Promise<string> | null = null;
   private partCount = 0;
   private readonly done: CompletedPart[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
-  private failure: Error | null = null;
-  /** Stops the other parts as soon as one fails. */
-  private readonly failFast = new AbortController();
+  private readonly window: PartWindow;
   private putStarted = false;
 
   constructor(
@@ -48,6 +48,7 @@ export class S3MultipartUpload implements Upload {
     private readonly target: S3Target,
   ) {
     this.parts = new PartBuffer(target.partSize);
+    this.window = new PartWindow(target.concurrency);
     this.label = `${target.bucket}/${target.key}`;
   }
 
@@ -60,15 +61,14 @@ export class S3MultipartUpload implements Upload {
     if (this.created === null) await this.putWhole(rest, signal);
     else {
       if (rest.length > 0) await this.schedule(rest, signal);
-      await this.drain();
+      await this.window.drain();
       await this.complete(signal);
     }
     return { storage: 's3', location: this.label, size: written.size, sha256: written.sha256 };
   }
 
   async abort(): Promise<void> {
-    this.failFast.abort();
-    await this.drain().catch(() => {});
+    await this.window.stop();
     const { bucket: Bucket, key: Key } = this.target;
     if (this.putStarted) {
       await this.call(`DeleteObject ${this.label}`, () => this.client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket, Key })));
@@ -85,24 +85,9 @@ export class S3MultipartUpload implements Upload {
 
   /** Starts uploading a part, then waits until another one may be filled. */
   private async schedule(part: Buffer, signal: AbortSignal): Promise<void> {
-    if (this.failure) throw this.failure;
     const n = ++this.partCount;
     if (n > MAX_PARTS) throw storageFailed(`s3: ${this.label} needs more than ${MAX_PARTS} parts of ${this.target.partSize} bytes; raise the part size`);
-    const task: Promise<void> = this.uploadPart(n, part, AbortSignal.any([signal, this.failFast.signal]))
-      .catch((err: Error) => {
-        this.failure ??= err;
-        this.failFast.abort();
-      })
-      .finally(() => this.inFlight.delete(task));
-    this.inFlight.add(task);
-    while (this.inFlight.size >= this.target.concurrency && !this.failure) await Promise.race(this.inFlight);
-    if (this.failure) throw this.failure;
-  }
-
-  /** Waits for every part in flight; throws the first failure. */
-  private async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
-    if (this.failure) throw this.failure;
+    await this.window.start((partSignal) => this.uploadPart(n, part, partSignal), signal);
   }
 
   private uploadId(signal: AbortSignal): Promise<string> {

@@ -1,7 +1,8 @@
 // One Swift request: adds the token, renews it once if the server refuses it,
-// retries 5xx, 408, 429 and network failures with backoff, and turns any
+// retries what lib/retryable.ts says may pass (5xx, 408, 429, no answer) with backoff, and turns any
 // other failure into an error naming the operation and the server's answer.
 import type { Logger } from '../../lib/logger.js';
+import { isRetryableHttpStatus } from '../../lib/retryable.js';
 import type { SwiftAuth } from './swift-auth.js';
 import { Retryable, withRetries, type RetryPolicy } from './retry.js';
 import { reason, storageFailed } from './errors.js';
@@ -20,7 +21,6 @@ export interface SwiftRequest {
   readonly signal?: AbortSignal;
 }
 
-const RETRY_STATUS = (status: number): boolean => status >= 500 || status === 408 || status === 429;
 const MAX_ERROR_TEXT = 300;
 
 /** Encodes "a/b c" as "a/b%20c": each segment encoded, slashes kept. */
@@ -67,7 +67,7 @@ export class SwiftHttp {
         continue;
       }
       const failure = storageFailed(`swift: ${req.what} failed: ${res.status} ${res.statusText}${text ? `: ${text}` : ''}`);
-      throw RETRY_STATUS(res.status) ? new Retryable(failure) : failure;
+      throw isRetryableHttpStatus(res.status) ? new Retryable(failure) : failure;
     }
   }
 }

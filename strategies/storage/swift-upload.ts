@@ -1,16 +1,20 @@
 // One object uploaded to Swift as a Static Large Object: bytes are cut into
-// segments, each PUT (retried) while its MD5 is checked against the ETag the
-// server returns, then a manifest listing them is PUT with every metadata
-// header. An object that fits in one segment is PUT as a plain object.
+// segments, up to `concurrency` of them PUT at once (each retried on its own)
+// while each MD5 is checked against the ETag the server returns, then a
+// manifest listing them in order is PUT with every metadata header. An
+// object that fits in one segment is PUT as a plain object.
 //
-// Memory bound: one segment (segmentSize bytes) being filled, plus the chunk
-// the stream is handing over; a full segment is uploaded before the next
-// chunk is accepted, so the stream's backpressure holds the producer back.
+// Memory bound: concurrency x segmentSize (the segments in flight and the
+// one being filled together, part-window.ts), plus the chunk the stream is
+// handing over: write() resolves only when another segment may be filled,
+// so the stream's backpressure holds the producer back. Concurrency 1 is
+// strictly one segment at a time.
 import { createHash, randomBytes } from 'node:crypto';
 import type { SavedObject } from './storage.js';
 import type { Metadata } from './metadata.js';
 import type { Upload, Written } from './object-sink.js';
 import { PartBuffer } from './part-buffer.js';
+import { PartWindow } from './part-window.js';
 import { discard, encodePath, type SwiftHttp } from './swift-http.js';
 import { integrityFailed, reason, storageFailed } from './errors.js';
 
@@ -19,6 +23,8 @@ export interface SwiftTarget {
   readonly name: string;
   readonly segmentContainer: string;
   readonly segmentSize: number;
+  /** Segments PUT at once. */
+  readonly concurrency: number;
   /** Swift's max_manifest_segments (1000 by default). */
   readonly maxSegments: number;
   readonly metadata: Metadata;
@@ -51,6 +57,10 @@ const metaHeaders = (metadata: Metadata): Record<string, string> =>
 
 export class SwiftSloUpload implements Upload {
   private readonly parts: PartBuffer;
+  private readonly window: PartWindow;
+  /** Segments cut so far; the next one is number segmentCount + 1. */
+  private segmentCount = 0;
+  /** Uploaded segments by number - 1 (they may finish out of order). */
   private readonly segments: Segment[] = [];
   /** Every segment name a PUT was started for: an interrupted PUT may still have landed. */
   private readonly started: string[] = [];
@@ -66,25 +76,29 @@ export class SwiftSloUpload implements Upload {
     private readonly ready: (signal: AbortSignal) => Promise<void>,
   ) {
     this.parts = new PartBuffer(target.segmentSize);
+    this.window = new PartWindow(target.concurrency);
     this.segmentPrefix = segmentFolder(target.name, Date.now());
     this.label = `${target.container}/${target.name}`;
   }
 
   async write(chunk: Buffer, signal: AbortSignal): Promise<void> {
-    for (const segment of this.parts.push(chunk)) await this.putSegment(segment, signal);
+    for (const segment of this.parts.push(chunk)) await this.schedule(segment, signal);
   }
 
   async commit(written: Written, signal: AbortSignal): Promise<SavedObject> {
     const rest = this.parts.takeRest();
-    if (this.segments.length === 0) await this.putWhole(rest, signal);
+    if (this.segmentCount === 0) await this.putWhole(rest, signal);
     else {
-      if (rest.length > 0) await this.putSegment(rest, signal);
+      if (rest.length > 0) await this.schedule(rest, signal);
+      await this.window.drain();
       await this.putManifest(signal);
     }
     return { storage: 'swift', location: this.label, size: written.size, sha256: written.sha256 };
   }
 
   async abort(): Promise<void> {
+    // A segment PUT still running could land after its delete.
+    await this.window.stop();
     const left: string[] = [];
     let firstError: unknown = null;
     const remove = async (container: string, name: string): Promise<void> => {
@@ -109,8 +123,13 @@ export class SwiftSloUpload implements Upload {
     throw storageFailed(`swift: could not remove what was uploaded of ${this.label}: ${what} (${reason(firstError)})`);
   }
 
-  private async putSegment(data: Uint8Array, signal: AbortSignal): Promise<void> {
-    const n = this.segments.length + 1;
+  /** Starts the PUT of the next segment, then waits until another one may be filled. */
+  private async schedule(data: Uint8Array, signal: AbortSignal): Promise<void> {
+    const n = ++this.segmentCount;
+    await this.window.start((partSignal) => this.putSegment(n, data, partSignal), signal);
+  }
+
+  private async putSegment(n: number, data: Uint8Array, signal: AbortSignal): Promise<void> {
     const what = `PUT segment ${n} of ${this.label}`;
     if (n > this.target.maxSegments) {
       throw storageFailed(
@@ -136,7 +155,7 @@ export class SwiftSloUpload implements Upload {
     await discard(res);
     const got = unquote(res.headers.get('etag'));
     if (got !== sent) throw integrityFailed(`swift: ${what} failed: server ETag "${got}" does not match the segment's MD5 ${sent}`);
-    this.segments.push({ path: `/${this.target.segmentContainer}/${name}`, etag: sent, size_bytes: data.length });
+    this.segments[n - 1] = { path: `/${this.target.segmentContainer}/${name}`, etag: sent, size_bytes: data.length };
   }
 
   private async putWhole(data: Uint8Array, signal: AbortSignal): Promise<void> {

@@ -23,8 +23,10 @@ export interface SwiftStorageOptions {
   readonly container: string;
   /** Where SLO segments go; default "<container>_segments". */
   readonly segmentContainer?: string;
-  /** Bytes per SLO segment, and so the memory one upload holds; default 64 MiB. */
+  /** Bytes per SLO segment; default 64 MiB. */
   readonly segmentSize?: number;
+  /** Segments PUT at once; one upload holds concurrency x segmentSize bytes. Default 4. */
+  readonly concurrency?: number;
   /** Swift's max_manifest_segments; default 1000. */
   readonly maxSegments?: number;
   readonly retry?: Partial<RetryPolicy>;
@@ -35,6 +37,7 @@ export interface SwiftStorageOptions {
 }
 
 export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_SWIFT_CONCURRENCY = 4;
 /** Swift's default max_file_size: no segment may be larger. */
 const MAX_SEGMENT_SIZE = 5 * 1024 * 1024 * 1024;
 
@@ -42,6 +45,7 @@ interface CompiledSwiftOptions {
   readonly container: string;
   readonly segmentContainer: string;
   readonly segmentSize: number;
+  readonly concurrency: number;
   readonly maxSegments: number;
   readonly retry: RetryPolicy;
 }
@@ -57,10 +61,14 @@ function compile(opts: SwiftStorageOptions): CompiledSwiftOptions {
   if (!Number.isSafeInteger(segmentSize) || segmentSize < 1 || segmentSize > MAX_SEGMENT_SIZE) {
     throw new TypeError(`swift segment size must be an integer from 1 to ${MAX_SEGMENT_SIZE} bytes, got ${segmentSize}`);
   }
+  const concurrency = opts.concurrency ?? DEFAULT_SWIFT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw new TypeError(`swift concurrency must be an integer from 1 to 64, got ${concurrency}`);
+  }
   const maxSegments = opts.maxSegments ?? 1000;
   if (!Number.isSafeInteger(maxSegments) || maxSegments < 1) throw new TypeError(`swift maxSegments must be a positive integer, got ${maxSegments}`);
   const retry = checkRetryPolicy({ ...DEFAULT_RETRY, ...opts.retry });
-  return Object.freeze({ container, segmentContainer, segmentSize, maxSegments, retry });
+  return Object.freeze({ container, segmentContainer, segmentSize, concurrency, maxSegments, retry });
 }
 
 export class SwiftStorage implements ObjectStorage {

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startAgent, collect, type AgentProcess } from '../support/agent.js';
+import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
 import { BackupType, type BackupArtifact, type CreateBackupResponse } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState, type PrepareResponse } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { mbps, row, sampleRss, timed, withMachineCpu, type Pair, type Row, type Teardown } from './harness.js';
@@ -19,12 +20,12 @@ export function deployment(root: string): { backupDir: string; agentArgs: string
   return { backupDir, agentArgs: ['--backup-dir', backupDir, '--backup-key-file', keyFile, '--log-level', 'warn'] };
 }
 
-/** Node flags for a bench's agents: --cpu-prof into BENCH_CPU_PROF when it is set. */
-export function profileFlags(cpuProf: string | undefined): string[] {
-  return cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [];
+/** Node flags for a bench's agents: the agent's own plus --cpu-prof into BENCH_CPU_PROF when it is set. */
+export function profileFlags(cpuProf: string | undefined): readonly string[] | undefined {
+  return cpuProf ? [...AGENT_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : undefined;
 }
 
-export async function preparedAgent(td: Teardown, baseDir: string, datastore: string, extraArgs: string[], nodeFlags: string[] = []): Promise<AgentProcess> {
+export async function preparedAgent(td: Teardown, baseDir: string, datastore: string, extraArgs: string[], nodeFlags?: readonly string[]): Promise<AgentProcess> {
   const agent = await startAgent(td, { baseDir, datastore, extraArgs, nodeFlags });
   const events = await collect<PrepareResponse>(agent.clients.lifecycle.prepare(EMPTY_PREPARE));
   const state = events.at(-1)?.result?.state;

@@ -17,8 +17,11 @@
 //   BENCH_REDIS_CLUSTER_KEYS  keys of 100 B in the Redis Cluster rebalance bench (default 1000000)
 //   BENCH_CLUSTER_LOG  a directory to keep the cluster bench's agent logs in (the joiners' and the donor's), to see where a join's time goes
 //   BENCH_CPU_PROF     a directory: the backup benches' agents run with node --cpu-prof and write their profiles there on exit
+//   BENCH_OBJECT_MB, BENCH_PART_MB, BENCH_PARTS_IN_FLIGHT  the object-store suite: object size, part (segment) size and parts in flight (default 1024, 64, 4)
+//   BENCH_NET_AGENTS, BENCH_NET_WORKERS  the heartbeats-net suite: simulated agents (each its own channel and certificate) and the processes holding them (default 1000, 2); rounds are 5 x BENCH_ROUNDS
+//   BENCH_MEMORY_MB, BENCH_AGENT_FLAGS  the agent-memory suite: MariaDB dataset for its backup and restore (MB of .ibd, default 300); node flag sets to compare, ';'-separated ("" = lib/agent-node-flags.ts's)
 //   BENCH_REPLICA_LOG  a file to keep the Coffer replica agent's log in (info level), to time the steps inside Prepare
-export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create'] as const;
+export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create', 'object-store', 'heartbeats-net', 'agent-memory'] as const;
 export const REPLICATION_PARTS = ['mariadb', 'postgres', 'redis', 'failover'] as const;
 export type ReplicationPart = (typeof REPLICATION_PARTS)[number];
 export type Suite = (typeof SUITES)[number];
@@ -39,6 +42,13 @@ export interface BenchOptions {
   readonly failoverGraceSeconds: number | undefined;
   readonly redisClusterKeys: number;
   readonly cpuProf: string | undefined;
+  readonly objectMb: number;
+  readonly partMb: number;
+  readonly partsInFlight: number;
+  readonly netAgents: number;
+  readonly netWorkers: number;
+  readonly memoryMb: number;
+  readonly agentFlagSets: readonly (readonly string[])[];
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
@@ -78,5 +88,12 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
     failoverGraceSeconds: env.BENCH_FAILOVER_GRACE_SECONDS ? num(env, 'BENCH_FAILOVER_GRACE_SECONDS', 10, 0) : undefined,
     redisClusterKeys: Math.floor(num(env, 'BENCH_REDIS_CLUSTER_KEYS', 1_000_000, 1000)),
     cpuProf: env.BENCH_CPU_PROF || undefined,
+    objectMb: Math.floor(num(env, 'BENCH_OBJECT_MB', 1024, 1)),
+    partMb: Math.floor(num(env, 'BENCH_PART_MB', 64, 5)),
+    partsInFlight: Math.floor(num(env, 'BENCH_PARTS_IN_FLIGHT', 4, 1)),
+    netAgents: Math.floor(num(env, 'BENCH_NET_AGENTS', 1000, 1)),
+    netWorkers: Math.floor(num(env, 'BENCH_NET_WORKERS', 2, 1)),
+    memoryMb: Math.floor(num(env, 'BENCH_MEMORY_MB', 300, 10)),
+    agentFlagSets: (env.BENCH_AGENT_FLAGS ?? '').split(';').map((set) => set.split(' ').filter(Boolean)),
   });
 }

@@ -29,6 +29,9 @@ const suites: Record<Suite, () => Promise<Row[]>> = {
   cluster: async () => (await import('./cluster.js')).benchCluster(o, td),
   'redis-cluster': async () => (await import('./redis-cluster.js')).benchRedisCluster(o, td),
   'cluster-create': async () => (await import('./cluster-create.js')).benchClusterCreate(o, td),
+  'object-store': async () => (await import('./object-store.js')).benchObjectStore(o, td),
+  'heartbeats-net': async () => (await import('./heartbeats-net.js')).benchHeartbeatsNet(o, td),
+  'agent-memory': async () => (await import('./agent-memory.js')).benchAgentMemory(o, td),
 };
 
 console.log(`bench: ${new Date().toISOString()} ${os.cpus().length} cores (${cpuFlags()}), load ${loadavg()}, options ${JSON.stringify(o)}`);

@@ -3,7 +3,7 @@
 // through wrapping errors' causes.
 import t from 'tap';
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
-import { isRetryable, RETRYABLE_STATUS, statusErrorOf } from '../../lib/retryable.js';
+import { isRetryable, isRetryableHttpStatus, RETRYABLE_S3_ERROR_CODE, RETRYABLE_STATUS, statusErrorOf } from '../../lib/retryable.js';
 import { PermanentStepError } from '../../control/tasks/workflow.js';
 
 /** A status error shaped as grpc-js rejects a call with it. */
@@ -43,4 +43,11 @@ t.test('through causes, and errors that say so themselves', async (t) => {
   t.equal(isRetryable(new PermanentStepError('the instance was deleted')), false, 'a PermanentStepError is not retried');
   t.equal(isRetryable(new Error('spawn failed')), true, 'a local failure with no status is retried (attempts and the deadline bound it)');
   t.equal(isRetryable(Object.assign(new Error('ENOENT'), { code: 'ENOENT' })), true, 'a system error is no gRPC answer');
+});
+
+t.test("the object stores' HTTP answers: server errors, timeouts, throttling and no answer at all are retried; refusals are not", async (t) => {
+  for (const s of [500, 502, 503, 504, 408, 429, undefined]) t.equal(isRetryableHttpStatus(s), true, `${s ?? 'no answer'} is retried`);
+  for (const s of [400, 401, 403, 404, 409, 411, 412, 422]) t.equal(isRetryableHttpStatus(s), false, `${s} is not`);
+  t.ok(RETRYABLE_S3_ERROR_CODE.has('RequestTimeout') && RETRYABLE_S3_ERROR_CODE.has('SlowDown'), "S3's 400 RequestTimeout and 503 SlowDown pass by themselves");
+  t.notOk(RETRYABLE_S3_ERROR_CODE.has('AccessDenied'));
 });

@@ -82,13 +82,13 @@ export interface AgentProcess {
 
 export interface StartOptions {
   datastore?: string;
-  /** Node flags after the agent's own (a benchmark's --cpu-prof). */
-  nodeFlags?: string[];
   baseDir?: string;
   datastorePort?: number;
   extraArgs?: string[];
   /** Insecure plaintext on loopback unless TLS args are given in extraArgs. */
   insecure?: boolean;
+  /** The agent's node flags (default lib/agent-node-flags.ts's); the memory bench compares others. */
+  nodeFlags?: readonly string[];
 }
 
 /** The environment a user's shell would give the agent: without tap's loaders. */
@@ -135,8 +135,7 @@ export async function startAgent(
   const baseDir = opts.baseDir ?? path.join(root!, 'base');
   const datastorePort = opts.datastorePort ?? (await freePort());
   const args = [
-    ...AGENT_NODE_FLAGS,
-    ...(opts.nodeFlags ?? []),
+    ...(opts.nodeFlags ?? AGENT_NODE_FLAGS),
     AGENT_BIN,
     '--listen', '127.0.0.1:0',
     '--datastore', opts.datastore ?? 'mariadb',

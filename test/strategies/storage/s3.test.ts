@@ -13,6 +13,7 @@ import {
 import { S3Storage, type S3StorageOptions } from '../../../strategies/storage/s3.js';
 import { createS3Client } from '../../../strategies/storage/s3-client.js';
 import { startExtraProxy, startSwift, SwiftProbe } from '../../support/swift.js';
+import { Readable } from 'node:stream';
 import { bytes, MiB, readAll, rejection, sha256, thrown, upload, write } from './fixtures/bytes.js';
 
 const saio = await startSwift(t);
@@ -148,6 +149,81 @@ t.test('a flipped part ETag is an integrity error and the upload is aborted (fau
   t.match(err.message, `s3: UploadPart 2 of ${bucket}/inst/etag failed: server ETag`);
   t.same(await uploadsOf(bucket), [], 'multipart upload aborted');
   t.equal((await rejection(s.stat(`${bucket}/inst/etag`))).kind, 'NOT_FOUND');
+});
+
+/**
+ * A client whose UploadPart `part` has its body cut off halfway on the
+ * attempts `cut` picks: the first half goes to the real s3api, then the body
+ * fails as a connection reset mid-request would. Added inside the client's
+ * retry loop, so each attempt is cut or not on its own (fault injection: a
+ * real server cannot be made to drop one chosen part's connection).
+ */
+function cuttingClient(part: number, cut: (attempt: number) => boolean): { client: S3Client; attempts: () => number } {
+  const c = clientFor(saio.s3Endpoint, 3);
+  let attempts = 0;
+  c.middlewareStack.add(
+    (next, context) => async (args) => {
+      const req = args.request as { body?: unknown };
+      if (context.commandName !== 'UploadPartCommand' || (args.input as { PartNumber?: number }).PartNumber !== part) return next(args);
+      if (!cut(++attempts)) return next(args);
+      const whole = req.body as Buffer;
+      // The SDK pipes a stream body into its http.ClientRequest: after half
+      // the bytes, that request is destroyed, which resets the connection.
+      let sent = false;
+      req.body = new Readable({
+        read() {
+          if (sent) return;
+          sent = true;
+          this.push(whole.subarray(0, whole.length >> 1));
+          setImmediate(() => {
+            const pipes = (this as unknown as { _readableState: { pipes: Array<{ destroy(e: Error): void }> } })._readableState.pipes;
+            for (const dest of pipes) dest.destroy(new Error('connection reset midway (injected)'));
+          });
+        },
+      });
+      try {
+        return await next(args);
+      } finally {
+        req.body = whole;
+      }
+    },
+    { step: 'deserialize', name: 'cutPartMidway', priority: 'low' },
+  );
+  return { client: c, attempts: () => attempts };
+}
+
+t.test('a part cut off midway is retried on its own while the others go up in parallel (fault-injecting middleware)', async (t) => {
+  const { bucket } = await store();
+  const { client: cutting, attempts } = cuttingClient(2, (n) => n === 1);
+  const s = new S3Storage({ client: cutting, bucket, partSize: PART, concurrency: 3 });
+  const data = bytes(4 * PART + 1000);
+  const saved = await upload(s.save('inst/midway', { metadata: { a: '1' } }), data, 256 * 1024);
+  t.equal(attempts(), 2, 'part 2 was cut off once, then sent again');
+  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'inst/midway' }));
+  t.match(head.ETag, /-5"$/, 'a 5-part multipart upload');
+  t.equal(sha256(await readAll((await s.open(saved.location)).stream)), sha256(data), 'the object reads back whole');
+  t.same(await uploadsOf(bucket), [], 'no multipart upload left open');
+});
+
+t.test('a part cut off midway on every attempt aborts the multipart upload and leaves no object (fault-injecting middleware)', async (t) => {
+  const { bucket } = await store();
+  const { client: cutting, attempts } = cuttingClient(3, () => true);
+  const s = new S3Storage({ client: cutting, bucket, partSize: PART, concurrency: 2 });
+  const err = await rejection(upload(s.save('inst/doomed', { metadata: {} }), bytes(5 * PART), 256 * 1024));
+  t.equal(err.kind, 'STORAGE');
+  t.match(err.message, `s3: UploadPart 3 of ${bucket}/inst/doomed failed`);
+  t.equal(attempts(), 3, 'part 3 was tried 3 times (maxAttempts)');
+  t.same(await uploadsOf(bucket), [], 'AbortMultipartUpload: no upload left open');
+  t.equal((await rejection(s.stat(`${bucket}/inst/doomed`))).kind, 'NOT_FOUND', 'no object is visible');
+  t.same(await probe.list(`${bucket}+segments`), [], 'no parts left');
+});
+
+t.test('only what lib/retryable.ts names is retried: a 403 is not, a 503 and no answer are', async (t) => {
+  const { isRetryableS3Failure } = await import('../../../strategies/storage/s3-retry.js');
+  t.equal(isRetryableS3Failure({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }), false);
+  t.equal(isRetryableS3Failure({ name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } }), true);
+  t.equal(isRetryableS3Failure({ name: 'RequestTimeout', $metadata: { httpStatusCode: 400 } }), true);
+  t.equal(isRetryableS3Failure(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })), true);
 });
 
 t.test('hostile keys and metadata are refused before anything is sent', async (t) => {

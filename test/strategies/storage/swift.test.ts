@@ -1,5 +1,5 @@
-// The Swift store against a real Swift (the loopback SAIO): SLO segments,
-// metadata on the manifest, delete of segments, cleanup after a failed or
+// The Swift store against a real Swift (the loopback SAIO): SLO segments
+// uploaded in parallel, a segment cut off midway and retried, metadata on the manifest, delete of segments, cleanup after a failed or
 // cancelled upload, a proxy that goes away mid-upload, and ETag checks.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
@@ -33,6 +33,24 @@ function faultInjectingFetch(alter: (url: URL, init: RequestInit | undefined, re
 
 const isSegmentPut = (url: URL, init: RequestInit | undefined, n: number): boolean =>
   init?.method === 'PUT' && url.pathname.endsWith(`/${String(n).padStart(8, '0')}`);
+
+/**
+ * The request sent to the real Swift with its body cut off halfway: the
+ * first half goes out, then the body stream fails, as a connection reset
+ * mid-PUT would (fault injection: a real Swift cannot be made to drop one
+ * chosen segment's connection).
+ */
+function cutMidway(init: RequestInit | undefined): RequestInit {
+  const reader = (init!.body as ReadableStream<Uint8Array>).getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const { value } = await reader.read();
+      controller.enqueue(value!.subarray(0, value!.length >> 1));
+      setImmediate(() => controller.error(new Error('connection reset midway (injected)')));
+    },
+  });
+  return { ...init, body } as RequestInit;
+}
 
 t.test('a 3.5 MiB object in 1 MiB SLO segments round-trips with its metadata', async (t) => {
   const { s, container, segments } = store();
@@ -104,7 +122,7 @@ t.test('a wrong key fails with a clear error that does not contain the key', asy
 });
 
 t.test('a sink destroyed mid-upload leaves no object and no segments', async (t) => {
-  const { s, container, segments } = store();
+  const { s, container, segments } = store({ concurrency: 1 });
   const sink = s.save('inst/cancelled.bin', { metadata: { a: 'b' } });
   for (let i = 0; i < 5; i++) await write(sink.stream, bytes(MiB / 2));
   t.equal((await probe.list(segments, 'inst/cancelled.bin/')).length, 2, 'two segments were uploaded');
@@ -117,7 +135,7 @@ t.test('a sink destroyed mid-upload leaves no object and no segments', async (t)
 
 t.test('a proxy that goes away mid-upload (real proxy stopped): clear error naming what is left behind', async (t) => {
   const extra = await startExtraProxy(t, saio);
-  const { s, container, segments } = store({ auth: { ...tempauth, authUrl: extra.authUrl } });
+  const { s, container, segments } = store({ auth: { ...tempauth, authUrl: extra.authUrl }, concurrency: 1 });
   const sink = s.save('inst/outage.bin', { metadata: {} });
   await write(sink.stream, bytes(1.5 * MiB));
   const uploaded = await probe.list(segments, 'inst/outage.bin/');
@@ -163,8 +181,57 @@ t.test('segment PUTs are retried on 503 (fault-injecting fetch in front of real 
   t.equal(sha256(await readAll((await s.open(saved.location)).stream)), sha256(data));
 });
 
+t.test('segments go up 3 at a time, never more; one cut off midway is retried; the object reads back in order', async (t) => {
+  let inFlight = 0;
+  let most = 0;
+  let cut = 0;
+  const { s, container, segments } = store({
+    concurrency: 3,
+    // Counts segment PUTs in flight; cuts segment 4's first attempt off midway (fault injection).
+    fetch: faultInjectingFetch(async (url, init, res) => {
+      if (init?.method !== 'PUT' || !url.pathname.includes('/slo/')) return res();
+      inFlight++;
+      most = Math.max(most, inFlight);
+      try {
+        if (isSegmentPut(url, init, 4) && cut++ === 0) return await fetch(url, cutMidway(init));
+        return await res();
+      } finally {
+        inFlight--;
+      }
+    }),
+  });
+  const data = bytes(7.5 * MiB);
+  const saved = await upload(s.save('inst/par.bin', { metadata: { k: 'v' } }), data);
+  t.equal(most, 3, 'three segment PUTs were in flight at once, never more');
+  t.equal(cut, 2, 'segment 4 was cut off once, then sent again');
+  t.equal((await probe.list(segments, 'inst/par.bin/')).length, 8, 'exactly 8 segments stored: the cut attempt left nothing');
+  t.equal(sha256(await readAll((await s.open(saved.location)).stream)), sha256(data), 'the object reads back whole and in order');
+  t.equal((await probe.head(`${container}/inst/par.bin`))?.get('x-object-meta-k'), 'v');
+});
+
+t.test('a segment cut off midway on every attempt fails the upload; the segments in flight and done are removed (fault-injecting fetch)', async (t) => {
+  let attempts = 0;
+  const { s, container, segments } = store({
+    concurrency: 3,
+    fetch: faultInjectingFetch(async (url, init, res) => {
+      if (!isSegmentPut(url, init, 3)) return res();
+      attempts++;
+      return fetch(url, cutMidway(init));
+    }),
+  });
+  const sink = s.save('inst/x', { metadata: {} });
+  const err = await rejection(upload(sink, bytes(5.5 * MiB)));
+  t.equal(err.kind, 'STORAGE');
+  t.match(err.message, `swift: PUT segment 3 of ${container}/inst/x failed`);
+  t.match(err.message, /after 3 attempts/);
+  t.equal(attempts, 3, 'segment 3 was tried 3 times (quickRetry.attempts)');
+  t.same(await probe.list(segments, 'inst/x/'), [], 'no segment is left');
+  t.equal(await probe.head(`${container}/inst/x`), null, 'no object is visible');
+});
+
 t.test('a segment that keeps failing with 503 fails the upload and its segments are removed (fault-injecting fetch)', async (t) => {
   const { s, container, segments } = store({
+    concurrency: 1,
     fetch: faultInjectingFetch(async (url, init, res) =>
       isSegmentPut(url, init, 3) ? new Response('down', { status: 503, statusText: 'Service Unavailable' }) : res(),
     ),
@@ -174,6 +241,7 @@ t.test('a segment that keeps failing with 503 fails the upload and its segments 
   t.match(err.message, `swift: PUT segment 3 of ${container}/inst/x failed: 503 Service Unavailable: down (after 3 attempts)`);
   t.same(await probe.list(segments, 'inst/x/'), [], 'segments 1 and 2 removed');
   t.equal(await probe.head(`${container}/inst/x`), null);
+  t.throws(() => new SwiftStorage({ auth: tempauth, container: 'c', concurrency: 0 }), /swift concurrency must be an integer from 1 to 64, got 0/);
 });
 
 t.test('a flipped or truncated segment ETag is an integrity error (fault-injecting fetch)', async (t) => {
@@ -214,7 +282,7 @@ t.test('hostile keys, locations and metadata are refused before anything is sent
 });
 
 t.test('removeAbandoned removes the segments of uploads nobody finishes, not those of committed objects', async (t) => {
-  const { s, segments } = store();
+  const { s, segments } = store({ concurrency: 1 });
   const kept = await upload(s.save('inst/kept.backup', { metadata: {} }), bytes(3.5 * MiB));
   const before = Date.now() - 1;
   // A sink that is neither ended nor destroyed: what a killed process leaves.
