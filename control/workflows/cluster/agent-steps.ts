@@ -11,6 +11,8 @@ import type {
   RecoverClusterResponse,
   RecoveryPosition,
 } from '../../../proto/gen/coffer/agent/v1/cluster.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { errorCodeOf, statusErrorOf } from '../../../lib/retryable.js';
 import { agentCall, agentStream } from '../../agent-client.js';
 import { allocationOf, withAgent, type ControlContext } from '../../context.js';
 import type { ClusterRow } from '../../store/clusters.js';
@@ -48,14 +50,38 @@ function agentFailure(what: string, r: InstanceRow, err: unknown): Error {
   return new Error(`${what} on ${r.name} (${r.id}) failed: ${(err as { details?: string }).details ?? String(err)}`, { cause: err });
 }
 
+const BUSY_POLL_MS = 2000;
+
+/**
+ * Runs a long member call again while the agent answers BUSY: after a
+ * control restart the same call, cut off mid-way (a joiner's state
+ * transfer), can still hold the agent's operation lock for minutes. It is
+ * waited out rather than spending the step's few attempts; the task's
+ * deadline (the signal) bounds the wait.
+ */
+async function pastBusy(r: InstanceRow, progress: (p: StepProgress) => void, signal: AbortSignal, fn: () => Promise<void>): Promise<void> {
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      const s = statusErrorOf(err);
+      if (!s || errorCodeOf(s) !== 'AGENT_ERR_BUSY' || signal.aborted) throw err;
+      progress({ phase: 'wait', message: `${r.name}: waiting for the agent's running operation to end (${s.details ?? 'busy'})` });
+      await delay(BUSY_POLL_MS, undefined, { signal }).catch(() => undefined);
+    }
+  }
+}
+
 /** InstallCluster: the member starts as the first node (bootstrap) or joins; resolves once it serves. */
 export async function installMember(c: ControlContext, cluster: ClusterRow, r: InstanceRow, members: readonly ClusterMember[], bootstrap: boolean, progress: (p: StepProgress) => void, signal: AbortSignal): Promise<void> {
   await withAgent(c, r, async (a) => {
     try {
-      await agentStream<InstallClusterResponse>(
-        a.cluster.installCluster({ strategy: cluster.strategy, clusterId: cluster.id, members: [...members], secrets: clusterSecrets(c, cluster), bootstrap }),
-        relay(r, progress),
-        signal,
+      await pastBusy(r, progress, signal, () =>
+        agentStream<InstallClusterResponse>(
+          a.cluster.installCluster({ strategy: cluster.strategy, clusterId: cluster.id, members: [...members], secrets: clusterSecrets(c, cluster), bootstrap }),
+          relay(r, progress),
+          signal,
+        ),
       );
     } catch (err) {
       throw agentFailure('InstallCluster', r, err);
@@ -96,7 +122,9 @@ export async function recoveryPosition(c: ControlContext, r: InstanceRow): Promi
 export async function recoverMember(c: ControlContext, cluster: ClusterRow, r: InstanceRow, bootstrap: boolean, positions: readonly RecoveryPosition[], progress: (p: StepProgress) => void, signal: AbortSignal): Promise<void> {
   await withAgent(c, r, async (a) => {
     try {
-      await agentStream<RecoverClusterResponse>(a.cluster.recoverCluster({ clusterId: cluster.id, bootstrap, positions: [...positions] }), relay(r, progress), signal);
+      await pastBusy(r, progress, signal, () =>
+        agentStream<RecoverClusterResponse>(a.cluster.recoverCluster({ clusterId: cluster.id, bootstrap, positions: [...positions] }), relay(r, progress), signal),
+      );
     } catch (err) {
       throw agentFailure('RecoverCluster', r, err);
     }
