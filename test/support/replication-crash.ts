@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { InstanceStatus, type Instance } from '../../proto/gen/coffer/control/v1/instances.js';
 import { agentPids, type ControlHarness } from './control.js';
 import { waitFor } from './agent.js';
-import { getInstance, waitRows, type DatastoreUser } from './replication.js';
+import { getInstance, waitRows, writeToSource, type DatastoreUser } from './replication.js';
 
 /** The datastores the control's replication workflow tests run on. */
 export const DATASTORES = (process.env.COFFER_REPLICATION_DATASTORES ?? 'mariadb,postgresql').split(',');
@@ -111,11 +111,7 @@ export async function consistent(t: Test, h: ControlHarness, token: string, u: D
   const source = sources[0]!;
   // A source whose lease ran out while the control was down refuses writes
   // until the restarted control confirms it again (a heartbeat): the user retries.
-  let refused = '';
-  const accepted = await waitFor(`the source ${source.name} takes writes`, async () => {
-    refused = await u.refusal(source.port, row);
-    return refused === '' || (/Duplicate entry|duplicate key/.test(refused) && 'duplicate');
-  }, 30_000).catch(() => false);
+  const { accepted, refused } = await writeToSource(u, source.port, row);
   t.ok(accepted, `the source ${source.name} takes writes${refused ? ` (first refused: ${refused})` : ''}`);
   if (!accepted) t.comment(`refusal: ${refused}\n${diagnose(h, ids)}`);
   const replicas: Instance[] = [];

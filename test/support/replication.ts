@@ -1,6 +1,7 @@
 // Replication sets through the real control: a source with data, replicas
 // of it, and what a user of each datastore does to them (write a row, count
 // rows, see a write refused), with the datastore's own client.
+import type { Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -115,8 +116,36 @@ export async function createSource(h: ControlHarness, token: string, u: Datastor
   const c = await ccall<CreateInstanceResponse>(h.clients.instances, 'createInstance', u.sourceRequest(name), token);
   const s = await waitInstance(h, token, c.instance!.id, `${name} ACTIVE`, isActive);
   await u.setup(s.port);
-  for (let i = 1; i <= rows; i++) if (!(await u.write(s.port, i))) throw new Error(`writing row ${i} to the source failed`);
+  for (let i = 1; i <= rows; i++) {
+    const w = await writeToSource(u, s.port, i);
+    if (!w.accepted) throw new Error(`writing row ${i} to the source failed: ${w.refused}`);
+  }
   return s;
+}
+
+/**
+ * Writes row `i` to a source the way its user does: a refusal is retried
+ * for up to `timeoutMs`. A source refuses writes while its lease is not
+ * confirmed (docs/replication.md, "Roles and fencing"): after a control
+ * restart, and when a heartbeat came late on a loaded machine; the next
+ * confirmation lifts it. A duplicate key means an earlier try was applied
+ * and its answer lost. `refused` is the first refusal ('' if none).
+ */
+export async function writeToSource(u: DatastoreUser, port: number, i: number, timeoutMs = 30_000): Promise<{ accepted: boolean; refused: string }> {
+  let first = '';
+  const accepted = await waitFor(`row ${i} accepted on port ${port}`, async () => {
+    const refused = await u.refusal(port, i);
+    if (refused === '' || /Duplicate entry|duplicate key/.test(refused)) return true;
+    first ||= refused;
+    return false;
+  }, timeoutMs).catch(() => false);
+  return { accepted, refused: first };
+}
+
+/** Asserts that the source at `port` takes row `i` (writeToSource), naming the first refusal. */
+export async function takesWrite(t: Test, u: DatastoreUser, port: number, i: number, what: string): Promise<boolean> {
+  const w = await writeToSource(u, port, i);
+  return t.ok(w.accepted, `${what}${w.refused ? ` (first refused: ${w.refused})` : ''}`);
 }
 
 export async function createReplicas(h: ControlHarness, token: string, sourceId: string, name: string, count: number, autoFailover?: boolean): Promise<CreateInstanceResponse> {

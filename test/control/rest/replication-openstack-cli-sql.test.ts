@@ -10,7 +10,7 @@ import { waitFor } from '../../support/agent.js';
 import { startControl } from '../../support/control.js';
 import { openstack } from '../../support/openstack/cli.js';
 import { restClient, waitInstance } from '../../support/openstack/rest.js';
-import { DATASTORE_USERS, PASSWORD, USER } from '../../support/replication.js';
+import { DATASTORE_USERS, PASSWORD, USER, takesWrite } from '../../support/replication.js';
 
 type Row = Record<string, unknown>;
 
@@ -44,7 +44,7 @@ for (const [datastore, version] of [['postgresql', '15'], ['mariadb', '10.11']] 
     t.equal(r!.status, 'ACTIVE', `the replica is ACTIVE${r!.fault ? ` (${JSON.stringify(r!.fault)})` : ''}`);
     const repPort = Number(r!.port);
     t.equal((await u.rows(repPort)).size, 20, 'the replica holds the source\'s 20 rows');
-    t.ok(await u.write(srcPort, 21), 'a write on the source');
+    await takesWrite(t, u, srcPort, 21, 'a write on the source');
     const seen = await waitFor('the write reaches the replica', async () => (await u.rows(repPort)).has(21), 60_000).catch(async (err) => {
       const v = await get(r1);
       t.comment(`the replica as the REST view shows it: streaming ${String(v.replication_streaming)}, error ${String(v.replication_error ?? '')}`);
@@ -63,7 +63,7 @@ for (const [datastore, version] of [['postgresql', '15'], ['mariadb', '10.11']] 
       return a.status === 'ACTIVE' && b.status === 'ACTIVE' && (b.replica_of as Row | undefined)?.id === r1;
     }, 300_000);
     t.same(await roles(), { src: 'replica', r1: 'primary' }, 'after promote: the roles are swapped');
-    t.ok(await u.write(repPort, 22), 'the new source takes writes');
+    await takesWrite(t, u, repPort, 22, 'the new source takes writes');
     await waitFor('the old source follows', async () => (await u.rows(srcPort)).has(22), 60_000);
     t.not(await u.refusal(srcPort, 98), '', 'the old source refuses writes');
     t.same([...(await u.rows(srcPort))].sort((a, b) => a - b), Array.from({ length: 22 }, (_, i) => i + 1), 'no row lost: 1 to 22 on the old source');
@@ -73,7 +73,7 @@ for (const [datastore, version] of [['postgresql', '15'], ['mariadb', '10.11']] 
       const i = await get(src);
       return i.status === 'ACTIVE' && !('replica_of' in i);
     }, 300_000);
-    t.ok(await u.write(srcPort, 23), 'after detach, src takes writes');
+    await takesWrite(t, u, srcPort, 23, 'after detach, src takes writes');
     t.same(await roles(), { src: '', r1: '' }, 'and both are standalone in instance list');
   });
 }

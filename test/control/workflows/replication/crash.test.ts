@@ -14,7 +14,7 @@ import t, { type Test } from 'tap';
 import type { EjectReplicaSourceResponse, PromoteToReplicaSourceResponse } from '../../../../proto/gen/coffer/control/v1/instances.js';
 import { ccall, startControl } from '../../../support/control.js';
 import { waitFor } from '../../../support/agent.js';
-import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, killInstance, restartAgent, waitInstance, waitRows } from '../../../support/replication.js';
+import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, killInstance, restartAgent, waitInstance, waitRows, takesWrite } from '../../../support/replication.js';
 import { agentsPerInstance, consistent, crashRounds, crashSteps, DATASTORES, killAtStep, taskEnded, writeProbe } from '../../../support/replication-crash.js';
 import { createReplicasWorkflow } from '../../../../control/workflows/replication/create-replicas.js';
 import { switchoverWorkflow } from '../../../../control/workflows/replication/switchover.js';
@@ -114,7 +114,7 @@ for (const ds of DATASTORES) {
       const old = set.source;
       row += 10;
       const acked = row;
-      t.ok(await u.write(old.port, acked), `${old.name} takes a write before it dies`);
+      await takesWrite(t, u, old.port, acked, `${old.name} takes a write before it dies`);
       for (const id of ids.filter((x) => x !== old.id)) await waitRows(u, (await getInstance(h, token, id)).port, [acked], `replica ${id} has it`);
       killInstance(h, old.id);
       const probe = writeProbe(u, old.port, 1_000_000 + row * 1000);

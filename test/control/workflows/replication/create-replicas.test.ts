@@ -15,7 +15,7 @@ import type { ListBackupsResponse } from '../../../../proto/gen/coffer/control/v
 import { ccall, startControl } from '../../../support/control.js';
 import { waitFor } from '../../../support/agent.js';
 import { psqlAdmin } from '../../../support/psql.js';
-import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, waitInstance, waitRows } from '../../../support/replication.js';
+import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, waitInstance, waitRows, takesWrite } from '../../../support/replication.js';
 
 t.setTimeout(20 * 60_000);
 
@@ -46,7 +46,7 @@ for (const ds of DATASTORES) {
     const s = await getInstance(h, token, source.id);
     t.same(s.replicas.map((r) => r.id).sort(), replicas.map((r) => r.id).sort(), 'the source lists its replicas');
 
-    t.ok(await u.write(source.port, 51), 'a new write on the source');
+    await takesWrite(t, u, source.port, 51, 'a new write on the source');
     for (const r of replicas) {
       await waitRows(u, r.port, [51], `${r.name} follows the new write`, 30_000).catch((err) => {
         t.comment(dumpReplication(h.dataDir));
@@ -100,7 +100,7 @@ for (const ds of DATASTORES) {
     const detached = await waitInstance(h, token, a.id, 'the detached replica ACTIVE', (i) => isActive(i) && !i.replicaOf);
     t.equal(detached.role, 'standalone', 'the detached replica is standalone');
     t.equal(await u.refusal(a.port, 2000), '', 'it takes writes');
-    t.ok(await u.write(source.port, 52), 'the source takes a write');
+    await takesWrite(t, u, source.port, 52, 'the source takes a write');
     await waitRows(u, b.port, [52], 'the other replica still follows');
     t.notOk((await u.rows(a.port)).has(52), 'the detached replica no longer follows the source');
 

@@ -15,7 +15,7 @@ import t, { type Test } from 'tap';
 import { InstanceStatus, type EjectReplicaSourceResponse, type Instance } from '../../../../proto/gen/coffer/control/v1/instances.js';
 import { ccall, startControl, type ControlHarness } from '../../../support/control.js';
 import { waitFor } from '../../../support/agent.js';
-import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, killInstance, restartAgent, waitInstance, waitRows, type DatastoreUser } from '../../../support/replication.js';
+import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, killInstance, restartAgent, waitInstance, waitRows, type DatastoreUser, takesWrite } from '../../../support/replication.js';
 import { diagnose, readDb } from '../../../support/replication-crash.js';
 
 t.setTimeout(30 * 60_000);
@@ -61,7 +61,7 @@ async function rejoins(t: Test, h: ControlHarness, token: string, u: DatastoreUs
   }, 300_000);
   t.equal(accepted, 0, `the old source took no write while it came back (${attempts} tried)`);
   t.equal(back.replicaOf?.id, newSource.id, 'it is a replica of the new source');
-  t.ok(await u.write(newSource.port, row), 'a write on the new source');
+  await takesWrite(t, u, newSource.port, row, 'a write on the new source');
   await waitRows(u, old.port, [row], 'the old source follows the new source');
   t.not(await u.refusal(old.port, row + 1), '', 'the old source refuses writes as a replica');
 }
@@ -96,7 +96,7 @@ for (const ds of DATASTORES) {
     t.match(ejected.fault?.message ?? '', /ejected/, `with a fault saying so: ${ejected.fault?.message}`);
     t.equal(ejected.replicaOf?.id, newSource.id, 'and is recorded as a replica of the new source');
 
-    t.ok(await u.write(newSource.port, 21), 'the new source takes writes');
+    await takesWrite(t, u, newSource.port, 21, 'the new source takes writes');
     await waitRows(u, o.port, [1, 20, 21], 'the other replica has the old rows and the new one');
     await rejoins(t, h, token, u, source, newSource, 777);
 

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { InstanceStatus, type PromoteToReplicaSourceResponse } from '../../../../proto/gen/coffer/control/v1/instances.js';
 import { ccall, startControl } from '../../../support/control.js';
-import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, waitInstance, waitRows } from '../../../support/replication.js';
+import { createReplicas, createSource, DATASTORE_USERS, getInstance, isActive, waitInstance, waitRows, takesWrite } from '../../../support/replication.js';
 
 t.setTimeout(20 * 60_000);
 
@@ -60,7 +60,7 @@ for (const ds of DATASTORES) {
     t.equal(o2.replicaOf?.id, promoted.id, 'the other replica follows the new source');
     t.same((await getInstance(h, token, promoted.id)).replicas.map((r) => r.id).sort(), [source.id, other!.id].sort(), 'the new source lists both');
 
-    t.ok(await u.write(promoted.port, 99_999), 'the new source takes a write');
+    await takesWrite(t, u, promoted.port, 99_999, 'the new source takes a write');
     await waitRows(u, old.port, [...acked, 99_999], 'the old source has every acknowledged write and follows the new source');
     await waitRows(u, other!.port, [...acked, 99_999], 'the other replica too');
     const refusal = await u.refusal(old.port, 100_000);
