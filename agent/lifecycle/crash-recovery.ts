@@ -13,29 +13,47 @@ import { settleInterruptedRestore, type InterruptedRestore } from './interrupted
 import { setAsideDir } from './restore-swap.js';
 import { stopOrphanTools } from './orphan-tools.js';
 
+/** How long a reconnect that failed after a crash waits before the next try (the last repeats). */
+const RECONNECT_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000];
+
 /** The supervisor's callbacks; `ctx` is read when they fire (the supervisor is part of it). */
-export function crashCallbacks(ctx: () => LifecycleContext): Pick<SupervisorOptions, 'onCrash' | 'onRecovered'> {
+export function crashCallbacks(ctx: () => LifecycleContext, delaysMs: readonly number[] = RECONNECT_DELAYS_MS): Pick<SupervisorOptions, 'onCrash' | 'onRecovered'> {
+  // Each recovery starts its own reconnect; a newer crash ends the older one's.
+  let generation = 0;
+  const reconnect = async (gen: number, attempt: number): Promise<void> => {
+    const { log, manager, state, supervisor } = ctx();
+    if (gen !== generation || state.get().state !== 'CRASHED' || !supervisor.running) return;
+    try {
+      await manager.disconnect().catch(() => undefined);
+      await manager.connect();
+      // The SQL clients connect lazily: one query proves the agent is let in.
+      await manager.connections?.();
+    } catch (err) {
+      if (gen !== generation) return;
+      const delay = delaysMs[Math.min(attempt, delaysMs.length - 1)]!;
+      const reason = `the datastore runs again after a crash, but the agent cannot use its own connection to it: ${(err as Error).message}; trying again in ${Math.round(delay / 1000)} s`;
+      log.warn({ err: (err as Error).message, attempt: attempt + 1 }, 'reconnecting after a crash failed');
+      if (state.get().state === 'CRASHED') state.update({ state: 'CRASHED', reason });
+      setTimeout(() => void reconnect(gen, attempt + 1), delay).unref();
+      return;
+    }
+    // ACTIVE only once the agent's own connection is new and works: a call
+    // that trusts ACTIVE must not meet the dead connection of the old process.
+    if (gen !== generation || state.get().state !== 'CRASHED') return;
+    log.info({ attempts: attempt + 1 }, 'datastore recovered after a crash');
+    const pending = state.get().pendingRestart;
+    // The restart applied any pending configuration.
+    state.update({ state: 'ACTIVE', reason: `recovered after a crash (restart ${supervisor.restartCount})`, pendingRestart: pending.length ? [] : pending });
+  };
   return {
     onCrash: (reason) => {
+      generation += 1;
       ctx().log.error({ reason }, 'datastore crashed; restarting');
       ctx().state.update({ state: 'CRASHED', reason });
     },
     onRecovered: () => {
-      const { log, manager, state, supervisor } = ctx();
-      log.info('datastore recovered after a crash');
-      // ACTIVE only once the agent's own connection is new: a call that
-      // trusts ACTIVE must not meet the dead connection of the old process.
-      void manager
-        .disconnect()
-        .catch(() => undefined)
-        .then(() => manager.connect())
-        .catch((err: Error) => log.warn({ err: err.message }, 'reconnecting after a crash failed'))
-        .then(() => {
-          if (state.get().state !== 'CRASHED') return;
-          const pending = state.get().pendingRestart;
-          // The restart applied any pending configuration.
-          state.update({ state: 'ACTIVE', reason: `recovered after a crash (restart ${supervisor.restartCount})`, pendingRestart: pending.length ? [] : pending });
-        });
+      generation += 1;
+      void reconnect(generation, 0);
     },
   };
 }

@@ -7,6 +7,7 @@ import { startAgent, call, collect, alive, datastorePid, waitFor, tempBase } fro
 import { mariadb } from '../../../support/mariadb-client.js';
 import { DatastoreState, type GetStatusResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import path from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const PREPARE = {
   datastoreVersion: '',
@@ -36,6 +37,29 @@ t.test('kill -9 of mariadbd: the agent restarts it and the state shows it', asyn
   t.equal(back.restartCount, 1, 'one restart counted');
   t.not(datastorePid(agent.baseDir), pid, 'a new process');
   t.equal((await mariadb(agent.datastorePort, 'u1', 'U1-pass-word', 'SHOW DATABASES')).stdout.includes('keep'), true, 'data and users survived');
+
+  // Fault injected (a real server cannot be made to refuse the agent on
+  // demand; a full state transfer bringing a donor's accounts does it for
+  // real): the agent's own secret no longer logs in. After the next crash
+  // the instance must not read ACTIVE while the agent cannot use it, and
+  // must once it can again.
+  const secretFile = path.join(agent.baseDir, 'agent', 'admin.secret');
+  const secret = readFileSync(secretFile, 'utf8');
+  writeFileSync(secretFile, 'not-the-agents-password\n');
+  process.kill(datastorePid(agent.baseDir), 'SIGKILL');
+  const refused = await waitFor('a crash reason naming the refused connection', async () => {
+    const s = await status();
+    return s.state === DatastoreState.DATASTORE_STATE_CRASHED && /cannot use its own connection/.test(s.reason) && s;
+  });
+  t.match(refused.reason, /Access denied/, 'the reason carries the server\'s refusal');
+  t.equal((await mariadb(agent.datastorePort, 'u1', 'U1-pass-word', 'SELECT 1')).code, 0, 'the server itself answers');
+  t.equal((await status()).state, DatastoreState.DATASTORE_STATE_CRASHED, 'still not ACTIVE while the agent is refused');
+  writeFileSync(secretFile, secret);
+  const again = await waitFor('ACTIVE once the agent gets in', async () => {
+    const s = await status();
+    return s.state === DatastoreState.DATASTORE_STATE_ACTIVE && s;
+  });
+  t.match(again.reason, /recovered after a crash \(restart 2\)/, 'ACTIVE, after the second restart');
 });
 
 t.test('Stop, Start and Restart', async (t) => {
