@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { createLogger } from '../lib/logger.js';
 import { ProcessRunner } from '../lib/process-runner.js';
 import { installShutdown } from '../lib/shutdown.js';
+import { survivePipeReadersGone } from '../lib/broken-pipes.js';
 import type { MetricsServer } from '../lib/metrics-server.js';
 import { compileAgentConfig, ConfigError, DEFAULT_CONFIG_PATH, readConfigFile, type AgentOptions } from './config.js';
 import { layoutFor } from './layout.js';
@@ -88,13 +89,33 @@ Examples:
     throw err;
   }
 
-  // An agent started by the local compute driver logs to a file, because it outlives the control whose pipes it was given
-  // (a write to a dead pipe would fail with EPIPE).
-  if (config.logFile) process.stderr.on('error', () => undefined);
+  // An agent started by the local compute driver logs to a file, because it
+  // outlives the control whose pipes it was given; any agent outlives a
+  // reader of its output that went away.
+  survivePipeReadersGone();
   const log = createLogger({
     name: 'coffer-agent',
     level: config.logLevel,
     destination: config.logFile ? pino.destination({ dest: config.logFile, sync: false, mkdir: true }) : undefined,
+  });
+  // Signals are handled from here on (a SIGTERM while the agent starts
+  // stops what has started, the datastore cleanly); each step stops what
+  // exists when it runs.
+  let agent: Agent | null = null;
+  let server: Awaited<ReturnType<typeof startAgentServer>> | null = null;
+  let metricsServer: MetricsServer | null = null;
+  let conductor: ConductorClient | null = null;
+  // The datastore gets the supervisor's own grace (60 s) to stop cleanly
+  // before it is killed; the deadline leaves room for that and the rest.
+  installShutdown({
+    log,
+    timeoutMs: 90_000,
+    steps: [
+      { name: 'stop heartbeats', run: () => conductor?.stop() },
+      { name: 'cancel operations and stop the datastore', run: () => agent?.shutdown() },
+      { name: 'close the gRPC server', run: () => server?.close() },
+      { name: 'close the metrics server', run: () => metricsServer?.close() },
+    ],
   });
   const runner = new ProcessRunner(log);
   const layout = layoutFor(config.baseDir);
@@ -113,17 +134,17 @@ Examples:
   // Only the chosen datastore's manager and driver are loaded (catalog.ts).
   const factory = await DATASTORES.get(config.datastore)!.load();
   const manager = factory.create({ config, layout, runner, log });
-  const agent = new Agent({ config, layout, manager, runner, log, volume });
+  agent = new Agent({ config, layout, manager, runner, log, volume });
+  const live = agent;
 
   const { mkdirSync } = await import('node:fs');
   mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
 
   // Loaded only when asked for: an agent without metrics never loads prom-client.
-  const metrics = config.metrics ? (await import('./metrics/agent-metrics.js')).createAgentMetrics(agent) : null;
-  const backups = new Backups(agent, config.backup, () => loadWrappingKey(config.backup.keyFile), runner, log.child({ component: 'backup' }), metrics?.observeBackup);
+  const metrics = config.metrics ? (await import('./metrics/agent-metrics.js')).createAgentMetrics(live) : null;
+  const backups = new Backups(live, config.backup, () => loadWrappingKey(config.backup.keyFile), runner, log.child({ component: 'backup' }), metrics?.observeBackup);
   void removeAbandonedUploads({ store: (n) => backups.store(n), settings: config.backup, instanceId: config.instanceId, log: log.child({ component: 'backup' }) });
-  const server = await startAgentServer(agent, backups, log);
-  let metricsServer: MetricsServer | null = null;
+  server = await startAgentServer(live, backups, log);
   if (metrics && config.metrics) {
     const { MetricsListenError, startMetricsServer } = await import('../lib/metrics-server.js');
     try {
@@ -136,11 +157,8 @@ Examples:
     }
   }
   log.info({ listen: `${config.listenHost}:${server.port}`, metrics: metricsServer?.url ?? 'off', datastore: config.datastore, tls: config.tls !== null }, 'coffer-agent listening');
-  // The bound ports on one line of their own, for scripts that pass port 0.
-  process.stdout.write(`${JSON.stringify({ msg: 'listening', port: server.port, ...(metricsServer ? { metricsPort: metricsServer.port } : {}) })}\n`);
 
   // Report to the conductor when one is configured.
-  let conductor: ConductorClient | null = null;
   if (config.control && config.tls) {
     conductor = new ConductorClient({
       instanceId: config.instanceId,
@@ -150,30 +168,21 @@ Examples:
       tls: config.tls,
       log: log.child({ component: 'conductor-client' }),
       status: async () => {
-        const s = agent.state.get();
-        const replication = await agent.replication.status();
+        const s = live.state.get();
+        const replication = await live.replication.status();
         // A cluster member's wsrep view rides along (one local status query);
         // a failure to read it must not stop the heartbeat.
-        const cluster = agent.manager.cluster ? await agent.cluster.context().catch(() => undefined) : undefined;
+        const cluster = live.manager.cluster ? await live.cluster.context().catch(() => undefined) : undefined;
         return { state: STATE_TO_PROTO[s.state], reason: s.reason, agentVersion: AGENT_VERSION, datastorePort: config.datastorePort, replication, cluster };
       },
-      onAnswer: (res, sentAtMs) => agent.replication.onVerdict(res.sourceVerdict, Number(res.sourceLeaseMs), sentAtMs),
+      onAnswer: (res, sentAtMs) => live.replication.onVerdict(res.sourceVerdict, Number(res.sourceLeaseMs), sentAtMs),
     });
     conductor.start();
   }
 
-  // The datastore gets the supervisor's own grace (60 s) to stop cleanly
-  // before it is killed; the deadline leaves room for that and the rest.
-  installShutdown({
-    log,
-    timeoutMs: 90_000,
-    steps: [
-      { name: 'stop heartbeats', run: () => conductor?.stop() },
-      { name: 'cancel operations and stop the datastore', run: () => agent.shutdown() },
-      { name: 'close the gRPC server', run: () => server.close() },
-      { name: 'close the metrics server', run: () => metricsServer?.close() },
-    ],
-  });
+  // The bound ports on one line of their own, for scripts that pass port 0;
+  // written once SIGTERM is handled, so whoever reads it may stop the agent.
+  process.stdout.write(`${JSON.stringify({ msg: 'listening', port: server.port, ...(metricsServer ? { metricsPort: metricsServer.port } : {}) })}\n`);
 
-  void agent.boot().catch((err) => log.error({ err }, 'boot failed'));
+  void live.boot().catch((err) => log.error({ err }, 'boot failed'));
 }

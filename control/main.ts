@@ -4,6 +4,7 @@
 // and resumes its tasks.
 import { Command, Option } from 'commander';
 import { createLogger } from '../lib/logger.js';
+import { survivePipeReadersGone } from '../lib/broken-pipes.js';
 import { repoRoot } from '../lib/repo-root.js';
 import { installShutdown } from '../lib/shutdown.js';
 import { compileControlConfig, ConfigError, DEFAULT_METRICS, type ControlOptions } from './config.js';
@@ -38,16 +39,19 @@ async function serve(o: ControlOptions): Promise<void> {
   } catch (err) {
     fail(err);
   }
+  // A reader of the control's output that went away does not stop it.
+  survivePipeReadersGone();
   const log = createLogger({ name: 'coffer-control', level: config.logLevel });
   const control = await startControl(config, log);
-  // The bound ports on one line of their own, for scripts that pass port 0.
-  process.stdout.write(`${JSON.stringify({ msg: 'listening', grpc: control.api.port, rest: control.rest.port, conductor: control.conductor.port, metrics: control.metrics?.port ?? null })}\n`);
   installShutdown({
     log,
     timeoutMs: 30_000,
     message: 'shutting down; tasks resume at the next start',
     steps: [{ name: 'stop the servers and the task engine', run: () => control.stop() }],
   });
+  // The bound ports on one line of their own, for scripts that pass port 0;
+  // written once SIGTERM is handled, so whoever reads it may stop the control.
+  process.stdout.write(`${JSON.stringify({ msg: 'listening', grpc: control.api.port, rest: control.rest.port, conductor: control.conductor.port, metrics: control.metrics?.port ?? null })}\n`);
 }
 
 export async function main(argv: string[]): Promise<void> {

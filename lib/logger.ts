@@ -42,6 +42,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       level: opts.level ?? 'info',
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
     },
-    opts.destination ?? pino.destination({ fd: 1, sync: false }),
+    opts.destination ?? pino.destination({ fd: 1, sync: true }),
   );
 }
+// Standard output is written synchronously (pino's own default). Written
+// asynchronously, a record still pending when the process exits is flushed
+// by an exit hook, and sonic-boom 4.2's flushSync retries a write that failed
+// with EPIPE forever: a daemon whose stdout reader had gone (`| head`, a
+// closed terminal) never exited on SIGTERM. Synchronously, the first failed
+// write disables the stream (pino drops logs after EPIPE) and nothing is left
+// for the exit. Log files (the local driver's agents) stay asynchronous.
