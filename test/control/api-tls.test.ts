@@ -1,0 +1,159 @@
+// The public listeners over TLS (docs/tls.md), against one real control for
+// the whole file: by default its REST bridge and gRPC API serve a
+// certificate the deployment's API CA issues, and the coffer CLI
+// (--ca-file, COFFER_CA_FILE), the OpenStack CLI (--os-cacert) and buf curl
+// (--cacert) work with that CA and fail verification without it. Restarted
+// with the operator's own pair, they serve that one. A non-loopback bind
+// without TLS, and a bad pair, stop the control at start with a message.
+import t from 'tap';
+import { execFile, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import path from 'node:path';
+import { agentEnv, REPO, tempBase, withoutTapLoaders } from '../support/agent.js';
+import { CONTROL_BIN, startControl, type ControlHarness } from '../support/control.js';
+import { openstack } from '../support/openstack/cli.js';
+import { coffer, json } from '../cli/coffer-cli.js';
+
+const BUF = path.join(REPO, 'node_modules', '.bin', 'buf');
+const dir = tempBase('coffer-tls-');
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[]): Promise<Run> {
+  return new Promise((resolve) =>
+    execFile(cmd, args, { env: agentEnv(), timeout: 120_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+    ),
+  );
+}
+
+async function openssl(...args: string[]): Promise<void> {
+  const r = await run('openssl', args);
+  if (r.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+}
+
+/** An operator's own CA and a serving pair for 127.0.0.1 from it, as `openssl` makes them. */
+async function operatorPair(): Promise<{ ca: string; caKey: string; cert: string; key: string }> {
+  const f = (n: string) => path.join(dir, n);
+  await openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('op-ca.key'), '-out', f('op-ca.crt'),
+    '-subj', '/CN=Operator CA', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+  await openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('op.key'), '-out', f('op.csr'), '-subj', '/CN=db.example.test');
+  writeFileSync(f('op.ext'), 'subjectAltName = DNS:db.example.test,IP:127.0.0.1\nextendedKeyUsage = serverAuth\n');
+  await openssl('x509', '-req', '-in', f('op.csr'), '-CA', f('op-ca.crt'), '-CAkey', f('op-ca.key'), '-set_serial', '7', '-days', '2', '-extfile', f('op.ext'), '-out', f('op.crt'));
+  return { ca: f('op-ca.crt'), caKey: f('op-ca.key'), cert: f('op.crt'), key: f('op.key') };
+}
+
+/** `coffer-control serve` that must stop at start: its exit status and stderr. */
+function refusedServe(...flags: string[]): { status: number | null; stderr: string } {
+  const r = spawnSync(...withoutTapLoaders([process.execPath, CONTROL_BIN, 'serve', '--data-dir', path.join(dir, 'refused'), '--no-metrics', ...flags]), { env: agentEnv(), encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stderr: r.stderr };
+}
+
+/** GET over HTTPS verified with `ca`: the status, or the TLS error's code. */
+function httpsGet(port: number, urlPath: string, ca: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: urlPath, ca: readFileSync(ca) }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.end();
+  });
+}
+
+const listening = (h: ControlHarness) => JSON.parse(h.current!.logs.find((l) => l.includes('"msg":"listening"'))!) as { tls: boolean; caFile: string | null };
+
+t.test('a non-loopback bind without TLS, and a bad operator pair, stop the control at start', async (t) => {
+  for (const flag of ['--rest', '--grpc']) {
+    const r = refusedServe('--plaintext-loopback', flag, '0.0.0.0:0');
+    t.equal(r.status, 2, `${flag} 0.0.0.0 with --plaintext-loopback exits 2`);
+    t.match(r.stderr, new RegExp(`${flag} 0\\.0\\.0\\.0 is refused with --plaintext-loopback: API tokens would cross the network in clear`), 'it says why');
+    t.match(r.stderr, new RegExp(`Drop --plaintext-loopback .*or give your own with ${flag}-tls-cert FILE ${flag}-tls-key FILE`), 'and how to give a certificate');
+  }
+  const pair = await operatorPair();
+  t.match(refusedServe('--rest-tls-cert', pair.cert).stderr, /--rest-tls-key is missing: --rest-tls-cert and --rest-tls-key go together/, 'a certificate without its key');
+  t.match(refusedServe('--grpc-tls-cert', pair.cert, '--grpc-tls-key', pair.caKey).stderr, /--grpc-tls-cert \S+op\.crt and --grpc-tls-key \S+op-ca\.key are not a key pair TLS can serve/, 'a key that is not the certificate\'s');
+  t.match(refusedServe('--rest-tls-cert', pair.key, '--rest-tls-key', pair.key).stderr, /--rest-tls-cert \S+op\.key is not a PEM certificate/, 'a key given as the certificate');
+  t.match(refusedServe('--rest-tls-cert', path.join(dir, 'none.crt'), '--rest-tls-key', pair.key).stderr, /--rest-tls-cert \S+none\.crt cannot be read: ENOENT/, 'a missing file');
+  t.match(refusedServe('--plaintext-loopback', '--grpc-tls-cert', pair.cert, '--grpc-tls-key', pair.key).stderr, /--plaintext-loopback serves no TLS: it cannot be given with --grpc-tls-cert/, 'plaintext and a certificate together');
+});
+
+t.test('TLS by default, with the API CA; then the operator\'s own certificate', async (t) => {
+  const control = await startControl(t, { tls: true, extraArgs: ['--no-metrics'] });
+  const token = control.token('shop');
+  const ca = control.caFile!;
+  t.equal(listening(control).caFile, ca, 'the control prints the CA file clients trust');
+  t.equal(listening(control).tls, true);
+  t.equal(statSync(ca).mode & 0o777, 0o644, 'the CA file is readable by clients');
+  const env = { COFFER_ENDPOINT: control.address, COFFER_TOKEN: token };
+  const headers = path.join(dir, 'auth-header');
+  writeFileSync(headers, `Authorization: Bearer ${token}\n`, { mode: 0o600 });
+  const bufList = (caFile: string | null) =>
+    run(BUF, ['curl', '--protocol', 'grpc', ...(caFile ? ['--cacert', caFile] : []), '-H', `@${headers}`, '-d', '{}', `https://${control.address}/coffer.control.v1.InstanceService/ListInstances`]);
+
+  // The coffer CLI: --ca-file, or COFFER_CA_FILE.
+  const viaFlag = await coffer(['--ca-file', ca, 'datastore', 'list', '--json'], { env: { ...env, COFFER_PLAINTEXT: '0' } });
+  t.equal(viaFlag.code, 0, viaFlag.stderr);
+  t.ok(json<Array<{ name: string }>>(viaFlag).some((d) => d.name === 'mariadb'), 'coffer --ca-file lists the datastores over TLS');
+  t.equal(viaFlag.stderr, '', 'and prints no warning');
+  const viaEnv = await coffer(['instance', 'list', '--json'], { env: { ...env, COFFER_CA_FILE: ca } });
+  t.equal(viaEnv.code, 0, viaEnv.stderr);
+  t.same(json(viaEnv), [], 'COFFER_CA_FILE works the same (no instances yet)');
+  const noCa = await coffer(['instance', 'list'], { env: { ...env, COFFER_PLAINTEXT: '0' } });
+  t.equal(noCa.code, 7, 'without the CA the CLI fails');
+  t.match(noCa.stderr, /cannot verify coffer-control's TLS certificate at 127\.0\.0\.1:\d+ \(.*\): pass the CA that issued it with --ca-file FILE or COFFER_CA_FILE/, 'with a message saying how to trust it');
+  const plain = await coffer(['instance', 'list'], { env });
+  t.equal(plain.code, 7, 'plaintext gRPC is not served');
+  t.match(plain.stderr, /it serves TLS unless started with --plaintext-loopback/);
+  const wrongCa = await coffer(['instance', 'list'], { env: { ...env, COFFER_CA_FILE: control.datastoreCa } });
+  t.match(wrongCa.stderr, /cannot verify coffer-control's TLS certificate/, 'another of the deployment\'s CAs does not vouch for the API');
+
+  // The OpenStack CLI over https.
+  const os = openstack(control.restPort, 'shop', token, { https: true });
+  const listed = await os.run('--os-cacert', ca, 'database', 'instance', 'list', '-f', 'json');
+  t.equal(listed.code, 0, listed.stderr);
+  t.same(JSON.parse(listed.stdout), [], 'openstack --os-cacert CA database instance list answers over https');
+  const stores = await os.run('--os-cacert', ca, 'datastore', 'list', '-f', 'json');
+  t.equal(stores.code, 0, stores.stderr);
+  t.ok((JSON.parse(stores.stdout) as Array<{ Name: string }>).some((d) => d.Name === 'mariadb'), 'and lists the datastores');
+  const osNoCa = await os.run('database', 'instance', 'list');
+  t.not(osNoCa.code, 0, 'without the CA the OpenStack CLI fails');
+  t.match(osNoCa.stderr, /CERTIFICATE_VERIFY_FAILED|certificate verify failed/i, 'on certificate verification');
+  t.equal(await httpsGet(control.restPort, '/', ca), 200, 'the REST bridge answers https');
+  const clear = await fetch(`http://127.0.0.1:${control.restPort}/`).then((r) => r.status, (err: Error) => err.message);
+  t.type(clear, 'string', 'and serves nothing over plain http');
+
+  // buf curl with --cacert.
+  const called = await bufList(ca);
+  t.equal(called.code, 0, called.stderr);
+  t.same(JSON.parse(called.stdout), {}, 'buf curl --cacert CA calls ListInstances over TLS');
+  // buf reports only "unavailable"; its -v trace names the cause.
+  const bufNoCa = await run(BUF, ['curl', '-v', '--protocol', 'grpc', '--list-methods', `https://${control.address}`]);
+  t.not(bufNoCa.code, 0, 'without the CA buf curl fails');
+  t.match(bufNoCa.stderr, /certificate signed by unknown authority/, 'on the certificate');
+
+  // The operator's own pair, for both listeners, on the same data dir.
+  const pair = await operatorPair();
+  await control.kill();
+  control.args = [...control.args, '--rest-tls-cert', pair.cert, '--rest-tls-key', pair.key, '--grpc-tls-cert', pair.cert, '--grpc-tls-key', pair.key];
+  await control.start();
+  t.equal(listening(control).caFile, null, 'no listener serves the issued certificate: no CA file is printed');
+  const own = await coffer(['instance', 'list', '--json'], { env: { ...env, COFFER_CA_FILE: pair.ca } });
+  t.equal(own.code, 0, own.stderr);
+  t.same(json(own), [], 'the CLI verifies the operator\'s certificate with the operator\'s CA');
+  const oldCa = await coffer(['instance', 'list'], { env: { ...env, COFFER_CA_FILE: ca } });
+  t.match(oldCa.stderr, /cannot verify coffer-control's TLS certificate/, 'the API CA no longer vouches for it');
+  const osOwn = await os.run('--os-cacert', pair.ca, 'database', 'instance', 'list', '-f', 'json');
+  t.equal(osOwn.code, 0, osOwn.stderr);
+  t.same(JSON.parse(osOwn.stdout), [], 'openstack --os-cacert with the operator\'s CA');
+  t.match(await httpsGet(control.restPort, '/', ca), /^UNABLE_TO_/, 'the REST bridge serves the operator\'s pair');
+  const bufOwn = await bufList(pair.ca);
+  t.equal(bufOwn.code, 0, bufOwn.stderr);
+  t.same(JSON.parse(bufOwn.stdout), {}, 'buf curl --cacert with the operator\'s CA');
+});
