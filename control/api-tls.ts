@@ -29,10 +29,11 @@ const WILDCARD = new Set(['0.0.0.0', '::', '']);
 
 /**
  * The names a client may reach the control by: its fixed name, localhost,
- * the host's name, the loopback addresses and each listener's bind address;
- * a wildcard bind stands for every address of the host's interfaces.
+ * the host's name, the loopback addresses, each listener's bind address (a
+ * wildcard bind stands for every address of the host's interfaces) and the
+ * operator's --api-tls-name.
  */
-export function apiNames(binds: readonly HostPort[]): { dns: string[]; ips: string[] } {
+export function apiNames(binds: readonly HostPort[], extra: readonly string[] = []): { dns: string[]; ips: string[] } {
   const dns = new Set<string>([CONTROL_CERT_NAME, 'localhost']);
   const ips = new Set<string>(['127.0.0.1', '::1']);
   const host = hostname();
@@ -50,6 +51,7 @@ export function apiNames(binds: readonly HostPort[]): { dns: string[]; ips: stri
     } else if (isIP(b.host)) ips.add(b.host);
     else if (DNS_NAME.test(b.host)) dns.add(b.host);
   }
+  for (const n of extra) (isIP(n) ? ips : dns).add(n);
   return { dns: [...dns], ips: [...ips] };
 }
 
@@ -59,7 +61,7 @@ export async function settlePublicTls(config: CompiledControlConfig, ca: Certifi
     [config.grpcTls, config.grpc],
   ];
   const issuedFor = listeners.filter(([tls]) => tls.kind === 'issued').map(([, bind]) => bind);
-  const issued = issuedFor.length > 0 ? await ca.issueApi(apiNames(issuedFor)) : null;
+  const issued = issuedFor.length > 0 ? await ca.issueApi(apiNames(issuedFor, config.apiTlsNames)) : null;
   const files = (tls: ListenerTls): ServingTlsFiles | null => {
     if (tls.kind === 'plaintext') return null;
     if (tls.kind === 'given') return { cert: tls.cert, key: tls.key, ca: null };

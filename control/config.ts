@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { isLoopback, parseHostPort as parseHostPortAs, type HostPort } from '../lib/host-port.js';
 import { socketRoomProblem } from '../lib/base-dir.js';
 import { LocalDriver } from './compute/local.js';
@@ -23,6 +24,8 @@ export interface ControlOptions {
   grpcTlsKey?: string;
   /** Serve both public listeners without TLS: allowed only when both bind loopback (the test suite). */
   plaintextLoopback?: boolean;
+  /** More DNS names or IP addresses for the issued certificate (clients reaching the control through NAT or an alias). */
+  apiTlsName?: string[];
   /** The conductor (agents report here over mutual TLS), HOST:PORT. Default 127.0.0.1:8781. */
   conductor?: string;
   /** Where /metrics is served, HOST:PORT; false: not at all. Default 127.0.0.1:9180. */
@@ -85,6 +88,8 @@ export interface CompiledControlConfig {
   readonly rest: HostPort;
   readonly restTls: ListenerTls;
   readonly grpcTls: ListenerTls;
+  /** --api-tls-name: names the issued certificate carries besides the control's own. */
+  readonly apiTlsNames: readonly string[];
   readonly conductor: HostPort;
   /** Where /metrics is served; null: metrics are off (--no-metrics). */
   readonly metrics: HostPort | null;
@@ -147,6 +152,7 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
     rest,
     restTls,
     grpcTls,
+    apiTlsNames: Object.freeze(apiTlsNamesOf(o, restTls, grpcTls)),
     conductor: parseHostPort(o.conductor ?? '127.0.0.1:8781', '--conductor'),
     metrics: o.metrics === false ? null : parseHostPort(o.metrics ?? DEFAULT_METRICS, '--metrics'),
     logLevel,
@@ -211,6 +217,19 @@ function listenerTls(o: ControlOptions, which: 'rest' | 'grpc', bind: HostPort):
   }
   if (Date.parse(leaf.validTo) < Date.now()) throw new ConfigError(`${certFlag} ${certPath} expired on ${leaf.validTo}: clients would refuse it`);
   return Object.freeze({ kind: 'given', cert: certPath, key: keyPath });
+}
+
+const DNS_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
+
+function apiTlsNamesOf(o: ControlOptions, rest: ListenerTls, grpc: ListenerTls): string[] {
+  const names = o.apiTlsName ?? [];
+  if (names.length > 0 && rest.kind !== 'issued' && grpc.kind !== 'issued') {
+    throw new ConfigError('--api-tls-name names the certificate the API CA issues, which no listener serves here (both have their own pair, or --plaintext-loopback)');
+  }
+  for (const n of names) {
+    if (!isIP(n) && !DNS_NAME.test(n)) throw new ConfigError(`--api-tls-name "${n}" is neither a DNS name (letters, digits, "." and "-", at most 63) nor an IP address`);
+  }
+  return names;
 }
 
 function computeOf(o: ControlOptions, conductor: HostPort): ComputeConfig {

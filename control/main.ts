@@ -67,6 +67,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--rest-tls-key <file>', 'the PEM private key of --rest-tls-cert')
     .option('--grpc-tls-cert <file>', 'the gRPC API\'s PEM certificate (chain allowed); default: one the deployment\'s API CA issues')
     .option('--grpc-tls-key <file>', 'the PEM private key of --grpc-tls-cert')
+    .addOption(new Option('--api-tls-name <name>', 'a DNS name or IP address clients reach the control by, for the certificate the API CA issues (repeat for more; the host\'s name and the bind addresses are in it already)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .option('--plaintext-loopback', 'serve the REST bridge and the gRPC API without TLS; refused unless both bind a loopback address')
     .option('--conductor <host:port>', 'address agents report to over mutual TLS', '127.0.0.1:8781')
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics', DEFAULT_METRICS)

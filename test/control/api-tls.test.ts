@@ -55,10 +55,10 @@ function refusedServe(...flags: string[]): { status: number | null; stderr: stri
   return { status: r.status, stderr: r.stderr };
 }
 
-/** GET over HTTPS verified with `ca`: the status, or the TLS error's code. */
-function httpsGet(port: number, urlPath: string, ca: string): Promise<number | string> {
+/** GET over HTTPS verified with `ca` (for the name `servername`, else the address): the status, or the TLS error's code. */
+function httpsGet(port: number, urlPath: string, ca: string, servername?: string): Promise<number | string> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: urlPath, ca: readFileSync(ca) }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path: urlPath, ca: readFileSync(ca), ...(servername ? { servername } : {}) }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });
@@ -81,11 +81,25 @@ t.test('a non-loopback bind without TLS, and a bad operator pair, stop the contr
   t.match(refusedServe('--grpc-tls-cert', pair.cert, '--grpc-tls-key', pair.caKey).stderr, /--grpc-tls-cert \S+op\.crt and --grpc-tls-key \S+op-ca\.key are not a key pair TLS can serve/, 'a key that is not the certificate\'s');
   t.match(refusedServe('--rest-tls-cert', pair.key, '--rest-tls-key', pair.key).stderr, /--rest-tls-cert \S+op\.key is not a PEM certificate/, 'a key given as the certificate');
   t.match(refusedServe('--rest-tls-cert', path.join(dir, 'none.crt'), '--rest-tls-key', pair.key).stderr, /--rest-tls-cert \S+none\.crt cannot be read: ENOENT/, 'a missing file');
+  t.match(refusedServe('--api-tls-name', 'no such name'), { status: 2, stderr: /--api-tls-name "no such name" is neither a DNS name/ }, 'a name that cannot be in a certificate');
   t.match(refusedServe('--plaintext-loopback', '--grpc-tls-cert', pair.cert, '--grpc-tls-key', pair.key).stderr, /--plaintext-loopback serves no TLS: it cannot be given with --grpc-tls-cert/, 'plaintext and a certificate together');
+
+  // The coffer CLI refuses the same mistakes before sending anything.
+  const env = { COFFER_TOKEN: 'coffer_x', COFFER_PLAINTEXT: '0' };
+  const far = await coffer(['--plaintext', '--endpoint', '192.0.2.1:8780', 'instance', 'list'], { env });
+  t.equal(far.code, 2, 'coffer --plaintext to a non-loopback endpoint is a usage error');
+  t.match(far.stderr, /plaintext to 192\.0\.2\.1:8780 is refused: the token would cross the network in clear; drop --plaintext \(COFFER_PLAINTEXT\) and verify the control's TLS with --ca-file FILE/);
+  const missing = await coffer(['--ca-file', path.join(dir, 'none.crt'), 'instance', 'list'], { env });
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /--ca-file \S+none\.crt cannot be read: ENOENT/, 'a CA file that is not there');
+  const notCert = await coffer(['instance', 'list'], { env: { ...env, COFFER_CA_FILE: pair.key } });
+  t.match(notCert.stderr, /COFFER_CA_FILE \S+op\.key is not a PEM certificate/, 'a CA file that is not a certificate');
+  const both = await coffer(['--plaintext', 'instance', 'list'], { env: { ...env, COFFER_CA_FILE: pair.ca } });
+  t.match(both.stderr, /--plaintext and COFFER_CA_FILE contradict each other/, 'plaintext and a CA together');
 });
 
 t.test('TLS by default, with the API CA; then the operator\'s own certificate', async (t) => {
-  const control = await startControl(t, { tls: true, extraArgs: ['--no-metrics'] });
+  const control = await startControl(t, { tls: true, extraArgs: ['--no-metrics', '--api-tls-name', 'coffer.example.test'] });
   const token = control.token('shop');
   const ca = control.caFile!;
   t.equal(listening(control).caFile, ca, 'the control prints the CA file clients trust');
@@ -126,6 +140,8 @@ t.test('TLS by default, with the API CA; then the operator\'s own certificate', 
   t.not(osNoCa.code, 0, 'without the CA the OpenStack CLI fails');
   t.match(osNoCa.stderr, /CERTIFICATE_VERIFY_FAILED|certificate verify failed/i, 'on certificate verification');
   t.equal(await httpsGet(control.restPort, '/', ca), 200, 'the REST bridge answers https');
+  t.equal(await httpsGet(control.restPort, '/', ca, 'coffer.example.test'), 200, 'the certificate carries the --api-tls-name too');
+  t.match(await httpsGet(control.restPort, '/', ca, 'other.example.test'), /ERR_TLS_CERT_ALTNAME_INVALID/, 'and no name it was not given');
   const clear = await fetch(`http://127.0.0.1:${control.restPort}/`).then((r) => r.status, (err: Error) => err.message);
   t.type(clear, 'string', 'and serves nothing over plain http');
 
