@@ -173,4 +173,15 @@ t.test('TLS by default, with the API CA; then the operator\'s own certificate', 
   const bufOwn = await bufList(pair.ca);
   t.equal(bufOwn.code, 0, bufOwn.stderr);
   t.same(JSON.parse(bufOwn.stdout), {}, 'buf curl --cacert with the operator\'s CA');
+
+  // --plaintext-loopback (as the rest of the suite runs): a TLS client is told what is wrong.
+  await control.kill();
+  control.args = [...control.args.filter((a, i, all) => !/^--(rest|grpc)-tls-(cert|key)$/.test(a) && !/^--(rest|grpc)-tls-(cert|key)$/.test(all[i - 1] ?? '')), '--plaintext-loopback'];
+  await control.start();
+  t.equal(listening(control).tls, false, 'plaintext on loopback');
+  const tlsToPlain = await coffer(['instance', 'list'], { env: { ...env, COFFER_CA_FILE: ca } });
+  t.equal(tlsToPlain.code, 7);
+  t.match(tlsToPlain.stderr, /coffer-control at 127\.0\.0\.1:\d+ does not speak TLS: if it serves --plaintext-loopback, pass --plaintext/, 'a TLS client of a plaintext control is told so');
+  const plainOk = await coffer(['--plaintext', 'instance', 'list', '--json'], { env: { ...env, COFFER_PLAINTEXT: '0' } });
+  t.same(json(plainOk), [], 'and --plaintext works there');
 });
