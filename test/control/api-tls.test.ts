@@ -9,11 +9,14 @@ import t from 'tap';
 import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { agentEnv, REPO, tempBase, withoutTapLoaders } from '../support/agent.js';
 import { CONTROL_BIN, startControl, type ControlHarness } from '../support/control.js';
 import { openstack } from '../support/openstack/cli.js';
 import { coffer, json } from '../cli/coffer-cli.js';
+import { apiNames } from '../../control/api-tls.js';
+import { compileControlConfig, ConfigError, type ControlOptions } from '../../control/config.js';
 
 const BUF = path.join(REPO, 'node_modules', '.bin', 'buf');
 const dir = tempBase('coffer-tls-');
@@ -69,20 +72,47 @@ function httpsGet(port: number, urlPath: string, ca: string, servername?: string
 
 const listening = (h: ControlHarness) => JSON.parse(h.current!.logs.find((l) => l.includes('"msg":"listening"'))!) as { tls: boolean; caFile: string | null };
 
+t.test('the issued certificate names every address a client may reach the control by', async (t) => {
+  const loopbackOnly = apiNames([{ host: '127.0.0.1', port: 8779 }, { host: '127.0.0.1', port: 8780 }]);
+  t.same(loopbackOnly.ips, ['127.0.0.1', '::1']);
+  t.ok(loopbackOnly.dns.includes('localhost') && loopbackOnly.dns.includes('coffer-control'), 'localhost and the control\'s name');
+  if (/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(hostname())) t.ok(loopbackOnly.dns.includes(hostname()), 'and the host\'s name');
+  const v4 = Object.values(networkInterfaces()).flat().filter((a) => a?.family === 'IPv4').map((a) => a!.address);
+  const wildcard = apiNames([{ host: '0.0.0.0', port: 8779 }]);
+  for (const a of v4) t.ok(wildcard.ips.includes(a), `0.0.0.0 stands for ${a}`);
+  t.notOk(wildcard.ips.some((a) => a.includes(':') && a !== '::1'), 'and for no IPv6 address');
+  const named = apiNames([{ host: '192.0.2.7', port: 8779 }, { host: 'db.example.test', port: 8780 }], ['198.51.100.1', 'alias.example.test']);
+  t.ok(named.ips.includes('192.0.2.7') && named.ips.includes('198.51.100.1'), 'a bind address and an --api-tls-name address');
+  t.ok(named.dns.includes('db.example.test') && named.dns.includes('alias.example.test'), 'a bind name and an --api-tls-name name');
+});
+
 t.test('a non-loopback bind without TLS, and a bad operator pair, stop the control at start', async (t) => {
-  for (const flag of ['--rest', '--grpc']) {
-    const r = refusedServe('--plaintext-loopback', flag, '0.0.0.0:0');
-    t.equal(r.status, 2, `${flag} 0.0.0.0 with --plaintext-loopback exits 2`);
-    t.match(r.stderr, new RegExp(`${flag} 0\\.0\\.0\\.0 is refused with --plaintext-loopback: API tokens would cross the network in clear`), 'it says why');
-    t.match(r.stderr, new RegExp(`Drop --plaintext-loopback .*or give your own with ${flag}-tls-cert FILE ${flag}-tls-key FILE`), 'and how to give a certificate');
-  }
+  // As an operator sees it: coffer-control exits 2 with the message.
+  const r = refusedServe('--plaintext-loopback', '--rest', '0.0.0.0:0');
+  t.equal(r.status, 2, '--rest 0.0.0.0 with --plaintext-loopback exits 2');
+  t.match(r.stderr, /--rest 0\.0\.0\.0 is refused with --plaintext-loopback: API tokens would cross the network in clear/, 'it says why');
+  t.match(r.stderr, /Drop --plaintext-loopback .*or give your own with --rest-tls-cert FILE --rest-tls-key FILE/, 'and how to give a certificate');
+  // The same check, and the others, in-process (compileControlConfig is what serve runs first).
+  const refused = (o: ControlOptions): string => {
+    try {
+      compileControlConfig({ dataDir: path.join(dir, 'refused'), ...o }, 'coffer-agent');
+    } catch (err) {
+      if (err instanceof ConfigError) return err.message;
+      throw err;
+    }
+    return 'accepted';
+  };
+  t.match(refused({ plaintextLoopback: true, grpc: '[::]:0' }), /^--grpc :: is refused with --plaintext-loopback: .*--grpc-tls-cert FILE --grpc-tls-key FILE$/, '--grpc too');
+  t.equal(refused({ plaintextLoopback: true, grpc: '[::1]:0', rest: 'localhost:0' }), 'accepted', 'plaintext on loopback is accepted');
   const pair = await operatorPair();
-  t.match(refusedServe('--rest-tls-cert', pair.cert).stderr, /--rest-tls-key is missing: --rest-tls-cert and --rest-tls-key go together/, 'a certificate without its key');
-  t.match(refusedServe('--grpc-tls-cert', pair.cert, '--grpc-tls-key', pair.caKey).stderr, /--grpc-tls-cert \S+op\.crt and --grpc-tls-key \S+op-ca\.key are not a key pair TLS can serve/, 'a key that is not the certificate\'s');
-  t.match(refusedServe('--rest-tls-cert', pair.key, '--rest-tls-key', pair.key).stderr, /--rest-tls-cert \S+op\.key is not a PEM certificate/, 'a key given as the certificate');
-  t.match(refusedServe('--rest-tls-cert', path.join(dir, 'none.crt'), '--rest-tls-key', pair.key).stderr, /--rest-tls-cert \S+none\.crt cannot be read: ENOENT/, 'a missing file');
-  t.match(refusedServe('--api-tls-name', 'no such name'), { status: 2, stderr: /--api-tls-name "no such name" is neither a DNS name/ }, 'a name that cannot be in a certificate');
-  t.match(refusedServe('--plaintext-loopback', '--grpc-tls-cert', pair.cert, '--grpc-tls-key', pair.key).stderr, /--plaintext-loopback serves no TLS: it cannot be given with --grpc-tls-cert/, 'plaintext and a certificate together');
+  t.match(refused({ restTlsCert: pair.cert }), /--rest-tls-key is missing: --rest-tls-cert and --rest-tls-key go together/, 'a certificate without its key');
+  t.match(refused({ grpcTlsCert: pair.cert, grpcTlsKey: pair.caKey }), /--grpc-tls-cert \S+op\.crt and --grpc-tls-key \S+op-ca\.key are not a key pair TLS can serve/, 'a key that is not the certificate\'s');
+  t.match(refused({ restTlsCert: pair.key, restTlsKey: pair.key }), /--rest-tls-cert \S+op\.key is not a PEM certificate/, 'a key given as the certificate');
+  t.match(refused({ restTlsCert: path.join(dir, 'none.crt'), restTlsKey: pair.key }), /--rest-tls-cert \S+none\.crt cannot be read: ENOENT/, 'a missing file');
+  t.match(refused({ apiTlsName: ['no such name'] }), /--api-tls-name "no such name" is neither a DNS name/, 'a name that cannot be in a certificate');
+  t.match(refused({ apiTlsName: ['a.example.test'], restTlsCert: pair.cert, restTlsKey: pair.key, grpcTlsCert: pair.cert, grpcTlsKey: pair.key }), /--api-tls-name names the certificate the API CA issues, which no listener serves here/, 'a name for a certificate no listener serves');
+  t.match(refused({ plaintextLoopback: true, grpcTlsCert: pair.cert, grpcTlsKey: pair.key }), /--plaintext-loopback serves no TLS: it cannot be given with --grpc-tls-cert/, 'plaintext and a certificate together');
+  t.equal(refused({ restTlsCert: pair.cert, restTlsKey: pair.key }), 'accepted', 'the operator\'s pair is accepted');
 
   // The coffer CLI refuses the same mistakes before sending anything.
   const env = { COFFER_TOKEN: 'coffer_x', COFFER_PLAINTEXT: '0' };
