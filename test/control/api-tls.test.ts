@@ -3,8 +3,10 @@
 // certificate the deployment's API CA issues, and the coffer CLI
 // (--ca-file, COFFER_CA_FILE), the OpenStack CLI (--os-cacert) and buf curl
 // (--cacert) work with that CA and fail verification without it. Restarted
-// with the operator's own pair, they serve that one. A non-loopback bind
-// without TLS, and a bad pair, stop the control at start with a message.
+// with the operator's own pair, they serve that one; restarted without it,
+// the issued one again (issued anew for changed names); restarted with
+// --plaintext-loopback, a TLS client is told so. A non-loopback bind without
+// TLS, and a bad pair, stop the control at start with a message.
 import t from 'tap';
 import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -204,9 +206,19 @@ t.test('TLS by default, with the API CA; then the operator\'s own certificate', 
   t.equal(bufOwn.code, 0, bufOwn.stderr);
   t.same(JSON.parse(bufOwn.stdout), {}, 'buf curl --cacert with the operator\'s CA');
 
+  // Back to the issued certificate, now without --api-tls-name: it is issued anew for the names it has now.
+  await control.kill();
+  control.args = control.args.filter((a, i, all) => !/^--(rest|grpc)-tls-(cert|key)$/.test(a) && !/^--(rest|grpc)-tls-(cert|key)$/.test(all[i - 1] ?? ''));
+  await control.start();
+  t.equal(listening(control).caFile, ca, 'the CA file is printed again');
+  t.equal(await httpsGet(control.restPort, '/', ca), 200, 'the API CA vouches for the REST bridge again');
+  t.match(await httpsGet(control.restPort, '/', ca, 'coffer.example.test'), /ERR_TLS_CERT_ALTNAME_INVALID/, 'the certificate no longer names what it was not given this time');
+  const again = await coffer(['instance', 'list', '--json'], { env: { ...env, COFFER_CA_FILE: ca } });
+  t.same(json(again), [], 'the CLI with the same CA file');
+
   // --plaintext-loopback (as the rest of the suite runs): a TLS client is told what is wrong.
   await control.kill();
-  control.args = [...control.args.filter((a, i, all) => !/^--(rest|grpc)-tls-(cert|key)$/.test(a) && !/^--(rest|grpc)-tls-(cert|key)$/.test(all[i - 1] ?? '')), '--plaintext-loopback'];
+  control.args = [...control.args, '--plaintext-loopback'];
   await control.start();
   t.equal(listening(control).tls, false, 'plaintext on loopback');
   const tlsToPlain = await coffer(['instance', 'list'], { env: { ...env, COFFER_CA_FILE: ca } });
