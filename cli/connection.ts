@@ -13,6 +13,25 @@ import type { CliSettings } from './settings.js';
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 
+let quietIpServername = false;
+/**
+ * grpc-js hands Node's TLS the endpoint's host as the SNI server name even
+ * when it is an IP address, and Node warns about that on every connection
+ * (DEP0123). The name is only a hint there (the certificate is checked
+ * against the IP address's SAN all the same), so this one warning is
+ * dropped rather than printed above every command's output.
+ */
+function quietIpServernameWarning(): void {
+  if (quietIpServername) return;
+  quietIpServername = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((...args: unknown[]) => {
+    const code = typeof args[1] === 'object' && args[1] !== null ? (args[1] as { code?: unknown }).code : args[2];
+    if (code === 'DEP0123') return;
+    emit(...args);
+  }) as typeof process.emitWarning;
+}
+
 export class Connection {
   readonly instances: InstanceServiceClient;
   readonly accounts: AccountServiceClient;
@@ -22,9 +41,10 @@ export class Connection {
   readonly clusters: ClusterServiceClient;
 
   constructor(readonly settings: CliSettings) {
-    // The API is plaintext on loopback until API TLS lands (coffer-control
-    // refuses a non-loopback --grpc for the same reason).
-    const creds = credentials.createInsecure();
+    // TLS unless --plaintext said otherwise (allowed only to loopback, as
+    // coffer-control's --plaintext-loopback).
+    if (settings.tls.kind === 'tls') quietIpServernameWarning();
+    const creds = settings.tls.kind === 'plaintext' ? credentials.createInsecure() : credentials.createSsl(settings.tls.ca);
     const target = settings.endpoint;
     this.instances = new InstanceServiceClient(target, creds);
     this.accounts = new AccountServiceClient(target, creds);
@@ -57,7 +77,7 @@ export class Connection {
   }
 
   error(err: unknown): Error {
-    return toCliError(err, { endpoint: this.settings.endpoint });
+    return toCliError(err, { endpoint: this.settings.endpoint, plaintext: this.settings.tls.kind === 'plaintext' });
   }
 
   close(): void {

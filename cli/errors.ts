@@ -46,7 +46,14 @@ export const failed = (message: string): CliError => new CliError(message, EXIT.
 /** What the failing call was about, for the sentence: where, and how to get a token. */
 export interface ErrorContext {
   readonly endpoint: string;
+  /** The CLI spoke plaintext (--plaintext): a TLS control drops it, which looks like an outage. */
+  readonly plaintext?: boolean;
 }
+
+/** What Node's TLS says when the server's certificate does not verify (OpenSSL's verify errors, and a name mismatch). */
+const CERT_FAILURE = /certificate|self[- ]signed|unable to verify|UNABLE_TO_|CERT_|Hostname\/IP does not match|ERR_TLS_/i;
+/** What it says when the other end speaks no TLS (a control serving --plaintext-loopback). */
+const NOT_TLS = /wrong version number|packet length too long|before secure TLS connection|ERR_SSL_/i;
 
 const TOKEN_HINT =
   'create one with `coffer-control token create --data-dir DIR --project NAME` and pass it in COFFER_TOKEN or with --token-file FILE';
@@ -79,8 +86,18 @@ export function fromGrpc(err: ServiceError, ctx: ErrorContext): CliError {
       }
       // The control answered but the backup store did not: retrying is the fix.
       if (controlCode(err) === 'CONTROL_ERR_STORAGE') return make(details, EXIT.UNAVAILABLE);
+      if (!ctx.plaintext && CERT_FAILURE.test(details)) {
+        const why = /Last error: (?:Error: )?([^.]*)/.exec(details)?.[1] ?? details;
+        return make(
+          `cannot verify coffer-control's TLS certificate at ${ctx.endpoint} (${why}): pass the CA that issued it with --ca-file FILE or COFFER_CA_FILE (coffer-control writes its own to DATA-DIR/api-ca.crt and prints the path at start)`,
+          EXIT.UNAVAILABLE,
+        );
+      }
+      if (!ctx.plaintext && NOT_TLS.test(details)) {
+        return make(`coffer-control at ${ctx.endpoint} does not speak TLS: if it serves --plaintext-loopback, pass --plaintext (COFFER_PLAINTEXT=1)`, EXIT.UNAVAILABLE);
+      }
       return make(
-        `cannot reach coffer-control at ${ctx.endpoint}: is it running? Start it with \`coffer-control serve --data-dir DIR\` (or \`make up\`), or point --endpoint / COFFER_ENDPOINT at it`,
+        `cannot reach coffer-control at ${ctx.endpoint}: is it running? Start it with \`coffer-control serve --data-dir DIR\` (or \`make up\`), or point --endpoint / COFFER_ENDPOINT at it${ctx.plaintext ? ' (it serves TLS unless started with --plaintext-loopback: then drop --plaintext and give --ca-file)' : ''}`,
         EXIT.UNAVAILABLE,
       );
     case Status.DEADLINE_EXCEEDED:

@@ -33,6 +33,8 @@ export function buildProgram(): Command {
     )
     .version(VERSION)
     .option('--endpoint <host:port>', `coffer-control's gRPC API (env COFFER_ENDPOINT; default ${DEFAULT_ENDPOINT})`)
+    .option('--ca-file <file>', 'verify coffer-control\'s TLS with this CA certificate (PEM; env COFFER_CA_FILE; default: the system\'s CAs); coffer-control prints its own, DATA-DIR/api-ca.crt')
+    .option('--plaintext', 'speak plaintext gRPC, to a control serving --plaintext-loopback (env COFFER_PLAINTEXT=1); loopback endpoints only')
     .option('--token-file <file>', 'read the API token from FILE, mode 0600 (default: env COFFER_TOKEN, or COFFER_TOKEN_FILE)')
     .option('--json', 'print JSON on stdout, for scripts; no progress display')
     .option('--timeout <seconds>', 'deadline of each call to coffer-control (default 60)')
@@ -67,7 +69,8 @@ export async function main(argv: string[]): Promise<number> {
     // Commander has already printed its own usage message.
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     const endpoint = program.opts<{ endpoint?: string }>().endpoint ?? process.env.COFFER_ENDPOINT ?? DEFAULT_ENDPOINT;
-    const e = toCliError(err, { endpoint });
+    const plaintext = program.opts<{ plaintext?: boolean }>().plaintext === true || process.env.COFFER_PLAINTEXT === '1';
+    const e = toCliError(err, { endpoint, plaintext });
     process.stderr.write(`coffer: ${e.message}\n`);
     if (process.env.COFFER_DEBUG) process.stderr.write(`${(e.cause as Error | undefined)?.stack ?? e.stack}\n`);
     return e.exitCode;

@@ -1,6 +1,10 @@
 // coffer-control's configuration, compiled once from the command line into
 // a frozen object. Nothing reads configuration after start-up.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { createSecureContext } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { isLoopback, parseHostPort as parseHostPortAs, type HostPort } from '../lib/host-port.js';
 import { socketRoomProblem } from '../lib/base-dir.js';
 import { LocalDriver } from './compute/local.js';
@@ -10,8 +14,18 @@ export interface ControlOptions {
   dataDir?: string;
   /** The public gRPC API, HOST:PORT. Default 127.0.0.1:8780. */
   grpc?: string;
-  /** The REST bridge, HOST:PORT (served by a later issue). Default 127.0.0.1:8779. */
+  /** The REST bridge, HOST:PORT. Default 127.0.0.1:8779. */
   rest?: string;
+  /** The REST bridge's certificate (PEM, chain allowed) and key; default: one the API CA issues. */
+  restTlsCert?: string;
+  restTlsKey?: string;
+  /** The gRPC API's certificate and key; default: one the API CA issues. */
+  grpcTlsCert?: string;
+  grpcTlsKey?: string;
+  /** Serve both public listeners without TLS: allowed only when both bind loopback (the test suite). */
+  plaintextLoopback?: boolean;
+  /** More DNS names or IP addresses for the issued certificate (clients reaching the control through NAT or an alias). */
+  apiTlsName?: string[];
   /** The conductor (agents report here over mutual TLS), HOST:PORT. Default 127.0.0.1:8781. */
   conductor?: string;
   /** Where /metrics is served, HOST:PORT; false: not at all. Default 127.0.0.1:9180. */
@@ -58,10 +72,24 @@ export type ComputeConfig =
 
 export type { HostPort };
 
+/**
+ * How a public listener (the REST bridge, the gRPC API) serves: plaintext
+ * (only on loopback), TLS with the pair the API CA issues for the control's
+ * names, or TLS with the operator's own pair.
+ */
+export type ListenerTls =
+  | { readonly kind: 'plaintext' }
+  | { readonly kind: 'issued' }
+  | { readonly kind: 'given'; readonly cert: string; readonly key: string };
+
 export interface CompiledControlConfig {
   readonly dataDir: string;
   readonly grpc: HostPort;
   readonly rest: HostPort;
+  readonly restTls: ListenerTls;
+  readonly grpcTls: ListenerTls;
+  /** --api-tls-name: names the issued certificate carries besides the control's own. */
+  readonly apiTlsNames: readonly string[];
   readonly conductor: HostPort;
   /** Where /metrics is served; null: metrics are off (--no-metrics). */
   readonly metrics: HostPort | null;
@@ -111,9 +139,9 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
   const tooLong = socketRoomProblem(LocalDriver.baseDir(dataDir, '00000000-0000-0000-0000-000000000000'));
   if (tooLong) throw new ConfigError(`--data-dir ${dataDir} is too long for the instances under it: ${tooLong}`);
   const grpc = parseHostPort(o.grpc ?? '127.0.0.1:8780', '--grpc');
-  // The public API authenticates by bearer token, which must not cross a
-  // network in clear: until API TLS lands, it serves loopback only.
-  if (!isLoopback(grpc.host)) throw new ConfigError(`--grpc ${grpc.host} is refused: the API serves plaintext, allowed only on a loopback address for now`);
+  const rest = parseHostPort(o.rest ?? '127.0.0.1:8779', '--rest');
+  const restTls = listenerTls(o, 'rest', rest);
+  const grpcTls = listenerTls(o, 'grpc', grpc);
   const logLevel = o.logLevel ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const heartbeatMs = seconds(o.heartbeatSeconds, 10, '--heartbeat-seconds');
@@ -121,7 +149,10 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
   return Object.freeze({
     dataDir,
     grpc,
-    rest: parseHostPort(o.rest ?? '127.0.0.1:8779', '--rest'),
+    rest,
+    restTls,
+    grpcTls,
+    apiTlsNames: Object.freeze(apiTlsNamesOf(o, restTls, grpcTls)),
     conductor: parseHostPort(o.conductor ?? '127.0.0.1:8781', '--conductor'),
     metrics: o.metrics === false ? null : parseHostPort(o.metrics ?? DEFAULT_METRICS, '--metrics'),
     logLevel,
@@ -137,6 +168,68 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
     clusterMemberOverrides: Object.freeze(overridesOf(o.clusterMemberOverride ?? [])),
     compute: computeOf(o, parseHostPort(o.conductor ?? '127.0.0.1:8781', '--conductor')),
   });
+}
+
+/**
+ * The public listeners authenticate by bearer token, which must not cross a
+ * network in clear: they serve TLS unless --plaintext-loopback says
+ * otherwise, and that is refused for any address but loopback.
+ */
+function listenerTls(o: ControlOptions, which: 'rest' | 'grpc', bind: HostPort): ListenerTls {
+  const certFlag = `--${which}-tls-cert`;
+  const keyFlag = `--${which}-tls-key`;
+  const cert = which === 'rest' ? o.restTlsCert : o.grpcTlsCert;
+  const key = which === 'rest' ? o.restTlsKey : o.grpcTlsKey;
+  if (o.plaintextLoopback) {
+    if (cert !== undefined || key !== undefined) throw new ConfigError(`--plaintext-loopback serves no TLS: it cannot be given with ${cert !== undefined ? certFlag : keyFlag}`);
+    if (!isLoopback(bind.host)) {
+      throw new ConfigError(
+        `--${which} ${bind.host} is refused with --plaintext-loopback: API tokens would cross the network in clear. ` +
+          `Drop --plaintext-loopback to serve TLS with a certificate the deployment's API CA issues (its CA file is printed at start, for clients), ` +
+          `or give your own with ${certFlag} FILE ${keyFlag} FILE`,
+      );
+    }
+    return Object.freeze({ kind: 'plaintext' });
+  }
+  if (cert === undefined && key === undefined) return Object.freeze({ kind: 'issued' });
+  if (cert === undefined || key === undefined) throw new ConfigError(`${cert === undefined ? certFlag : keyFlag} is missing: ${certFlag} and ${keyFlag} go together (a PEM certificate, chain allowed, and its PEM private key)`);
+  const certPath = path.resolve(cert);
+  const keyPath = path.resolve(key);
+  const read = (file: string, flag: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(`${flag} ${file} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  const certPem = read(certPath, certFlag);
+  const keyPem = read(keyPath, keyFlag);
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(certPem);
+  } catch (err) {
+    throw new ConfigError(`${certFlag} ${certPath} is not a PEM certificate: ${(err as Error).message}`);
+  }
+  try {
+    createSecureContext({ cert: certPem, key: keyPem });
+  } catch (err) {
+    throw new ConfigError(`${certFlag} ${certPath} and ${keyFlag} ${keyPath} are not a key pair TLS can serve: ${(err as Error).message}`);
+  }
+  if (Date.parse(leaf.validTo) < Date.now()) throw new ConfigError(`${certFlag} ${certPath} expired on ${leaf.validTo}: clients would refuse it`);
+  return Object.freeze({ kind: 'given', cert: certPath, key: keyPath });
+}
+
+const DNS_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
+
+function apiTlsNamesOf(o: ControlOptions, rest: ListenerTls, grpc: ListenerTls): string[] {
+  const names = o.apiTlsName ?? [];
+  if (names.length > 0 && rest.kind !== 'issued' && grpc.kind !== 'issued') {
+    throw new ConfigError('--api-tls-name names the certificate the API CA issues, which no listener serves here (both have their own pair, or --plaintext-loopback)');
+  }
+  for (const n of names) {
+    if (!isIP(n) && !DNS_NAME.test(n)) throw new ConfigError(`--api-tls-name "${n}" is neither a DNS name (letters, digits, "." and "-", at most 63) nor an IP address`);
+  }
+  return names;
 }
 
 function computeOf(o: ControlOptions, conductor: HostPort): ComputeConfig {

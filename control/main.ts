@@ -42,16 +42,24 @@ async function serve(o: ControlOptions): Promise<void> {
   // A reader of the control's output that went away does not stop it.
   survivePipeReadersGone();
   const log = createLogger({ name: 'coffer-control', level: config.logLevel });
-  const control = await startControl(config, log);
+  // Signals are handled from here on; a SIGTERM while the control starts stops what has started.
+  let started: Awaited<ReturnType<typeof startControl>> | null = null;
   installShutdown({
     log,
     timeoutMs: 30_000,
     message: 'shutting down; tasks resume at the next start',
-    steps: [{ name: 'stop the servers and the task engine', run: () => control.stop() }],
+    steps: [{ name: 'stop the servers and the task engine', run: () => started?.stop() }],
   });
-  // The bound ports on one line of their own, for scripts that pass port 0;
-  // written once SIGTERM is handled, so whoever reads it may stop the control.
-  process.stdout.write(`${JSON.stringify({ msg: 'listening', grpc: control.api.port, rest: control.rest.port, conductor: control.conductor.port, metrics: control.metrics?.port ?? null })}\n`);
+  const control = await startControl(config, log);
+  started = control;
+  // The bound ports on one line of their own, for scripts that pass port 0
+  // (written once SIGTERM is handled, so whoever reads it may stop the control),
+  // with the CA file clients of the public listeners trust (null: none
+  // serves the issued certificate).
+  process.stdout.write(
+    `${JSON.stringify({ msg: 'listening', grpc: control.api.port, rest: control.rest.port, conductor: control.conductor.port, metrics: control.metrics?.port ?? null, tls: control.publicTls.rest !== null || control.publicTls.grpc !== null, caFile: control.publicTls.caFile })}\n`,
+  );
+  if (control.publicTls.caFile) log.info({ caFile: control.publicTls.caFile }, `clients of the REST bridge and the gRPC API verify them with ${control.publicTls.caFile} (coffer --ca-file, openstack --os-cacert, buf curl --cacert)`);
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -60,8 +68,14 @@ export async function main(argv: string[]): Promise<void> {
     .command('serve')
     .description('run the control plane: the gRPC API, the REST bridge, the conductor, the task engine and the compute driver (local, or qemu)')
     .requiredOption('--data-dir <dir>', 'directory for the SQLite database, the CA and local instances')
-    .option('--grpc <host:port>', 'gRPC API address (loopback only for now)', '127.0.0.1:8780')
-    .option('--rest <host:port>', 'REST bridge address: Trove\'s v1.0 API for the OpenStack CLI (loopback only for now)', '127.0.0.1:8779')
+    .option('--grpc <host:port>', 'gRPC API address, served over TLS', '127.0.0.1:8780')
+    .option('--rest <host:port>', 'REST bridge address: Trove\'s v1.0 API for the OpenStack CLI, served over HTTPS', '127.0.0.1:8779')
+    .option('--rest-tls-cert <file>', 'the REST bridge\'s PEM certificate (chain allowed); default: one the deployment\'s API CA issues, its CA in DATA-DIR/api-ca.crt')
+    .option('--rest-tls-key <file>', 'the PEM private key of --rest-tls-cert')
+    .option('--grpc-tls-cert <file>', 'the gRPC API\'s PEM certificate (chain allowed); default: one the deployment\'s API CA issues')
+    .option('--grpc-tls-key <file>', 'the PEM private key of --grpc-tls-cert')
+    .addOption(new Option('--api-tls-name <name>', 'a DNS name or IP address clients reach the control by, for the certificate the API CA issues (repeat for more; the host\'s name and the bind addresses are in it already)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .option('--plaintext-loopback', 'serve the REST bridge and the gRPC API without TLS; refused unless both bind a loopback address')
     .option('--conductor <host:port>', 'address agents report to over mutual TLS', '127.0.0.1:8781')
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics', DEFAULT_METRICS)
     .option('--no-metrics', 'serve no metrics')

@@ -45,6 +45,7 @@ import { addClusterService } from './api/cluster-service.js';
 import { startConductorServer } from './conductor/service.js';
 import { ConfigError } from './config.js';
 import { startRestServer, type RestServer } from './rest/server.js';
+import { settlePublicTls, type PublicTls } from './api-tls.js';
 import { MetricsListenError, startMetricsServer, type MetricsServer } from '../lib/metrics-server.js';
 
 export interface RunningControl {
@@ -55,14 +56,12 @@ export interface RunningControl {
   readonly rest: RestServer;
   /** /metrics; null with --no-metrics. */
   readonly metrics: MetricsServer | null;
+  /** How the REST bridge and the gRPC API serve TLS, and the CA file clients trust. */
+  readonly publicTls: PublicTls;
   stop(): Promise<void>;
 }
 
 export async function startControl(config: CompiledControlConfig, log: Logger): Promise<RunningControl> {
-  // Tokens travel in clear until API TLS lands: loopback only, as --grpc.
-  if (!/^(127\.\d+\.\d+\.\d+|localhost|::1)$/.test(config.rest.host)) {
-    throw new ConfigError(`--rest ${config.rest.host} is refused: the REST bridge serves plaintext, allowed only on a loopback address for now`);
-  }
   const db = openDatabase(config.dataDir);
   // Loaded only when served: --no-metrics never loads prom-client.
   const metrics = config.metrics ? (await import('./metrics/control-metrics.js')).createControlMetrics(db) : null;
@@ -79,6 +78,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
   }
   const runner = new ProcessRunner(log);
   const ca = await CertificateAuthority.open(config.dataDir, new OpenSsl(runner), db, log);
+  const publicTls = await settlePublicTls(config, ca);
   new BackupKeys(config.dataDir).ensureMaster();
   const events = new ControlEvents();
   const instances = new InstanceStore(db);
@@ -115,7 +115,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
   const api = await startGrpcServer({
     host: config.grpc.host,
     port: config.grpc.port,
-    tls: null,
+    tls: publicTls.grpc,
     interceptors: metrics ? [metrics.grpcInterceptor] : [],
     register: (server: grpc.Server) => {
       addInstanceService(server, context);
@@ -126,12 +126,12 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
       addClusterService(server, context);
     },
   });
-  const rest = await startRestServer(context, config.rest.host, config.rest.port, metrics?.observeRest);
+  const rest = await startRestServer(context, config.rest.host, config.rest.port, metrics?.observeRest, publicTls.rest);
   const failover = new FailoverWatcher(context);
   failover.start();
   const recovery = new RecoveryWatcher(context);
   recovery.start();
-  log.info({ grpc: `${config.grpc.host}:${api.port}`, rest: `${config.rest.host}:${rest.port}`, conductor: `${config.conductor.host}:${conductor.port}`, metrics: metricsServer?.url ?? 'off', resumedTasks: resumed, dataDir: config.dataDir, backupStorage: config.backupStorage.defaultStorage }, 'coffer-control listening');
+  log.info({ grpc: `${config.grpc.host}:${api.port}`, rest: `${config.rest.host}:${rest.port}`, conductor: `${config.conductor.host}:${conductor.port}`, metrics: metricsServer?.url ?? 'off', tls: { rest: config.restTls.kind, grpc: config.grpcTls.kind, caFile: publicTls.caFile }, resumedTasks: resumed, dataDir: config.dataDir, backupStorage: config.backupStorage.defaultStorage }, 'coffer-control listening');
 
   return {
     context,
@@ -139,6 +139,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
     conductor,
     rest,
     metrics: metricsServer,
+    publicTls,
     async stop() {
       await failover.stop();
       await recovery.stop();

@@ -24,14 +24,23 @@ export interface TlsFiles {
   readonly ca: string;
 }
 
-/** Mutual TLS: a client must present a certificate signed by `ca`. */
-export function serverCredentials(tls: TlsFiles | null): grpc.ServerCredentials {
+/**
+ * TLS that only the server presents (ca: null, said explicitly so that mutual
+ * TLS is never lost by omission): clients verify the server and authenticate
+ * by other means (the control's public API: a bearer token).
+ */
+export interface ServingTlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: null;
+}
+
+/** Mutual TLS: a client must present a certificate signed by `ca`; with ca null, server-side TLS only. */
+export function serverCredentials(tls: TlsFiles | ServingTlsFiles | null): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure();
-  return grpc.ServerCredentials.createSsl(
-    readFileSync(tls.ca),
-    [{ cert_chain: readFileSync(tls.cert), private_key: readFileSync(tls.key) }],
-    true,
-  );
+  const pair = [{ cert_chain: readFileSync(tls.cert), private_key: readFileSync(tls.key) }];
+  if (tls.ca === null) return grpc.ServerCredentials.createSsl(null, pair, false);
+  return grpc.ServerCredentials.createSsl(readFileSync(tls.ca), pair, true);
 }
 
 export interface CofferServer {
@@ -49,7 +58,7 @@ export interface CofferServer {
 export async function startGrpcServer(opts: {
   host: string;
   port: number;
-  tls: TlsFiles | null;
+  tls: TlsFiles | ServingTlsFiles | null;
   register: (server: grpc.Server) => void;
   /** Run around every call (the control's metrics count its API calls). */
   interceptors?: grpc.ServerInterceptor[];

@@ -6,7 +6,9 @@
 #   3. a MariaDB instance created through the control API with the coffer
 #      CLI (progress shown), with database and user "coffer" whose generated
 #      password lives only in a 0600 mariadb option file;
-#   4. how to connect, how to use the CLI and how to call the API.
+#   4. how to connect, how to use the CLI and how to call the API (both
+#      public listeners serve TLS, verified with the API CA the control
+#      writes to $COFFER_UP_DIR/data/api-ca.crt; docs/tls.md).
 # Idempotent: a second run finds the running control and the instance.
 #
 # Overrides (tests use them to run beside a real `make up`):
@@ -32,9 +34,11 @@ DATA=$BASE/data
 COFFER=$REPO/bin/coffer
 BUF=$REPO/node_modules/.bin/buf
 CNF=$BASE/client.cnf
+# The CA clients verify the REST bridge and the gRPC API with (docs/tls.md).
+CA=$DATA/api-ca.crt
 
 # The CLI reads these; the token never appears on a command line.
-export COFFER_ENDPOINT=$GRPC COFFER_TOKEN_FILE=$BASE/token
+export COFFER_ENDPOINT=$GRPC COFFER_CA_FILE=$CA COFFER_TOKEN_FILE=$BASE/token
 # Tools run as a user's shell would run them, without a test runner's loaders.
 unset NODE_OPTIONS
 
@@ -113,7 +117,7 @@ else
     ACTIVE) echo "instance \"$NAME\" is already ACTIVE" ;;
     ERROR)
       echo "make up: instance \"$NAME\" is in ERROR: $(json fault <<<"$shown")" >&2
-      echo "  delete it with: COFFER_TOKEN_FILE=$BASE/token $COFFER --endpoint $GRPC instance delete $NAME   then run make up again" >&2
+      echo "  delete it with: COFFER_TOKEN_FILE=$BASE/token COFFER_CA_FILE=$CA $COFFER --endpoint $GRPC instance delete $NAME   then run make up again" >&2
       exit 1 ;;
     *)
       echo "instance \"$NAME\" is $status; following it"
@@ -153,7 +157,11 @@ MariaDB "$NAME" is ACTIVE on 127.0.0.1:$port, created through coffer-control.
   Connect:      mariadb --defaults-extra-file=$CNF
                 (user coffer, database coffer; the password is only in that file, mode 0600)
 
+  TLS:          the gRPC API (https://$GRPC) and the REST bridge (https://$REST/v1.0)
+                are verified with the CA file $CA
+
   coffer CLI:   export COFFER_ENDPOINT=$GRPC
+                export COFFER_CA_FILE=$CA
                 export COFFER_TOKEN="\$(cat $BASE/token)"
                 $COFFER instance list
                 $COFFER database create $NAME app
@@ -161,9 +169,9 @@ MariaDB "$NAME" is ACTIVE on 127.0.0.1:$port, created through coffer-control.
                 $COFFER --help
 
   gRPC API (reflection; the token header comes from a 0600 file, not argv):
-                $BUF curl --protocol grpc --http2-prior-knowledge --list-methods http://$GRPC
-                echo '{}' | $BUF curl --protocol grpc --http2-prior-knowledge -H @$BASE/auth-header -d @- \\
-                    http://$GRPC/coffer.control.v1.InstanceService/ListInstances
+                $BUF curl --protocol grpc --cacert $CA --list-methods https://$GRPC
+                echo '{}' | $BUF curl --protocol grpc --cacert $CA -H @$BASE/auth-header -d @- \\
+                    https://$GRPC/coffer.control.v1.InstanceService/ListInstances
 
   Metrics:      curl http://$METRICS/metrics   (Prometheus text; docs/metrics.md)
   Logs:         $BASE/control.log, $DATA/instances/$id/agent.log

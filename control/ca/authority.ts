@@ -13,7 +13,12 @@
 //   instance id): it is good for serving TLS only, and it is the one the
 //   datastore's OS user can read, so a tenant who reads it (a superuser can
 //   read files as that user) gains nothing towards the control.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
+// A third, the API CA, issues only the serving certificate of the control's
+// public listeners (the REST bridge and the gRPC API, docs/tls.md). Its
+// certificate is what API clients are given to trust: it vouches for nothing
+// agents or datastores accept, and can be handed out or replaced without
+// touching their trust.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../../lib/logger.js';
@@ -52,6 +57,16 @@ export class CertificateAuthority {
     return { cert: path.join(this.dir, 'instances-ca.crt'), key: path.join(this.dir, 'instances-ca.key') };
   }
 
+  /** The CA of the public listeners' serving certificate: the one API clients trust. */
+  get apiCa(): KeyPair {
+    return { cert: path.join(this.dir, 'api-ca.crt'), key: path.join(this.dir, 'api-ca.key') };
+  }
+
+  /** The serving certificate of the public listeners, issued by the API CA. */
+  get api(): KeyPair {
+    return { cert: path.join(this.dir, 'api.crt'), key: path.join(this.dir, 'api.key') };
+  }
+
   /** The control's certificate: its client identity towards agents and the conductor's server certificate. */
   get control(): KeyPair {
     return { cert: path.join(this.dir, 'control.crt'), key: path.join(this.dir, 'control.key') };
@@ -65,6 +80,7 @@ export class CertificateAuthority {
     for (const [name, pair, cn] of [
       ['control', ca.controlCa, 'Coffer control CA'],
       ['instances', ca.instancesCa, 'Coffer instances CA'],
+      ['api', ca.apiCa, 'Coffer API CA'],
     ] as const) {
       if (existsSync(pair.cert) && existsSync(pair.key)) continue;
       await ca.withWorkDir(async (work) => {
@@ -80,6 +96,24 @@ export class CertificateAuthority {
       );
     }
     return ca;
+  }
+
+  /**
+   * The public listeners' serving pair for these names, issued by the API CA.
+   * Kept while the names are the same; issued anew when they change (the
+   * control was bound to another address), so it always names where the
+   * control serves.
+   */
+  async issueApi(names: { readonly dns: readonly string[]; readonly ips: readonly string[] }): Promise<KeyPair> {
+    const pair = this.api;
+    const namesFile = path.join(this.dir, 'api.names.json');
+    const wanted = JSON.stringify(names);
+    const held = existsSync(namesFile) ? readFileSync(namesFile, 'utf8') : '';
+    if (held === wanted && existsSync(pair.cert) && existsSync(pair.key)) return pair;
+    const [name = CONTROL_CERT_NAME, ...extraDns] = names.dns;
+    await this.withWorkDir((work) => this.openssl.issue(this.apiCa, { name, extraDns, ips: names.ips, days: 825, purpose: 'serving' }, pair.key, pair.cert, work));
+    writeFileSync(namesFile, wanted);
+    return pair;
   }
 
   /** Issues the instance's two key pairs into `dir` (idempotent: each kept if present). */

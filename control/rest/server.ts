@@ -2,6 +2,7 @@
 // layer (control/service) as the gRPC API, in-process. Every error becomes a
 // Trove fault body (faults.ts); nothing a client sends can produce a 5xx
 // other than a real internal failure, which is logged with its cause.
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ControlContext } from '../context.js';
 import { authenticateRequest } from './auth.js';
@@ -29,9 +30,17 @@ const clip = (s: string, n = 200): string => (s.length > n ? `${s.slice(0, n)}..
 /** Told of every answered request (metrics): the route's pattern, never the URL. */
 export type RestObserver = (method: string, route: string, code: number, seconds: number) => void;
 
-export async function buildRestApp(c: ControlContext, observe?: RestObserver): Promise<FastifyInstance> {
+/** The REST bridge's serving pair (PEM files); null: plaintext (loopback only, control/config.ts). */
+export interface RestTls {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export async function buildRestApp(c: ControlContext, observe?: RestObserver, tls: RestTls | null = null): Promise<FastifyInstance> {
   const log = c.log.child({ component: 'rest' });
+  // The https server has its own type; routes and hooks are the same.
   const app = Fastify({
+    ...(tls ? { https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key) } } : {}),
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
@@ -42,7 +51,7 @@ export async function buildRestApp(c: ControlContext, observe?: RestObserver): P
       const f = toFault(err, log, 'framework');
       void (reply as unknown as FastifyReply).code(f.status).send(f.body);
     },
-  });
+  }) as unknown as FastifyInstance;
   const routes: CollectedRoute[] = [];
   app.addHook('onRoute', (opts) => collectRoute(routes, opts));
   app.decorateRequest('caller', null);
@@ -101,8 +110,8 @@ export async function buildRestApp(c: ControlContext, observe?: RestObserver): P
   return app;
 }
 
-export async function startRestServer(c: ControlContext, host: string, port: number, observe?: RestObserver): Promise<RestServer> {
-  const app = await buildRestApp(c, observe);
+export async function startRestServer(c: ControlContext, host: string, port: number, observe?: RestObserver, tls: RestTls | null = null): Promise<RestServer> {
+  const app = await buildRestApp(c, observe, tls);
   await app.listen({ host, port });
   const addr = app.server.address();
   return {

@@ -14,7 +14,11 @@ export interface CliResult {
 }
 
 export interface CliOptions {
-  /** Extra environment (COFFER_TOKEN, COFFER_ENDPOINT, ...). */
+  /**
+   * Extra environment (COFFER_TOKEN, COFFER_ENDPOINT, ...). Without
+   * COFFER_CA_FILE or COFFER_PLAINTEXT the CLI speaks plaintext, as the
+   * control harness serves (--plaintext-loopback) unless a test asks for TLS.
+   */
   env?: Record<string, string>;
   /** Written to stdin, which is then closed (stdin is /dev/null otherwise). */
   input?: string;
@@ -25,7 +29,8 @@ export function coffer(args: readonly string[], opts: CliOptions = {}): Promise<
   return new Promise((resolve, reject) => {
     const env = { ...agentEnv(), ...(opts.env ?? {}) };
     // Only what the test gives: no token or endpoint from the caller's shell.
-    for (const k of ['COFFER_TOKEN', 'COFFER_TOKEN_FILE', 'COFFER_ENDPOINT', 'COFFER_PROGRESS', 'COFFER_DEBUG']) if (!opts.env?.[k]) delete env[k];
+    for (const k of ['COFFER_TOKEN', 'COFFER_TOKEN_FILE', 'COFFER_ENDPOINT', 'COFFER_PROGRESS', 'COFFER_DEBUG', 'COFFER_CA_FILE', 'COFFER_PLAINTEXT']) if (!opts.env?.[k]) delete env[k];
+    if (opts.env?.COFFER_CA_FILE === undefined && opts.env?.COFFER_PLAINTEXT === undefined) env.COFFER_PLAINTEXT = '1';
     const child = spawn(...withoutTapLoaders([process.execPath, COFFER_BIN, ...args]), { env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

@@ -53,6 +53,8 @@ t.test('make up through the control plane, then make down', async (t) => {
   };
   delete env.COFFER_TOKEN;
   delete env.COFFER_ENDPOINT;
+  delete env.COFFER_CA_FILE;
+  delete env.COFFER_PLAINTEXT;
   t.teardown(async () => {
     const pidFile = path.join(base, 'control.pid');
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
@@ -84,17 +86,20 @@ t.test('make up through the control plane, then make down', async (t) => {
   t.equal(q.stdout.trim(), 'coffer@%\tcoffer', 'the printed option file logs in as coffer to database coffer');
   t.notMatch(connectLine!, /password/, 'no password on that command line');
 
-  // The printed CLI lines: endpoint and COFFER_TOKEN from the saved file.
-  const cliBlock = /^\s*coffer CLI:\s+(export COFFER_ENDPOINT=\S+)\n\s+(export COFFER_TOKEN=.*)\n\s+(\S+ instance list)$/m.exec(up.stdout);
+  // The control serves TLS: the printed CA file verifies it.
+  const caFile = path.join(dataDir, 'api-ca.crt');
+  t.match(up.stdout, new RegExp(`TLS:\\s+the gRPC API \\(https://${grpc}\\) and the REST bridge \\(https://\\S+/v1\\.0\\)\\n\\s+are verified with the CA file ${caFile}$`, 'm'), 'the CA file and the https addresses are printed');
+  // The printed CLI lines: endpoint, CA file and COFFER_TOKEN from the saved file.
+  const cliBlock = /^\s*coffer CLI:\s+(export COFFER_ENDPOINT=\S+)\n\s+(export COFFER_CA_FILE=\S+)\n\s+(export COFFER_TOKEN=.*)\n\s+(\S+ instance list)$/m.exec(up.stdout);
   t.ok(cliBlock, 'the coffer CLI instructions are printed');
-  const list = await shell(`${cliBlock![1]}; ${cliBlock![2]}; ${cliBlock![3]} --json`, env);
+  const list = await shell(`${cliBlock![1]}; ${cliBlock![2]}; ${cliBlock![3]}; ${cliBlock![4]} --json`, env);
   t.equal(list.code, 0, list.stderr);
   const instances = json<Array<{ name: string; status: string; id: string; port: number }>>(list);
   t.same(instances.map((i) => [i.name, i.status]), [['coffer', 'ACTIVE']], 'the CLI with the saved token lists the instance');
   const inst = instances[0]!;
 
   // The printed buf curl lines: reflection, and a call with the token header file.
-  const methods = /^\s+(\S+buf curl --protocol grpc --http2-prior-knowledge --list-methods \S+)$/m.exec(up.stdout)?.[1];
+  const methods = /^\s+(\S+buf curl --protocol grpc --cacert \S+ --list-methods https:\/\/\S+)$/m.exec(up.stdout)?.[1];
   const listed = await shell(methods!, env);
   t.equal(listed.code, 0, listed.stderr);
   t.match(listed.stdout, /^coffer\.control\.v1\.InstanceService\/CreateInstance$/m, 'buf curl lists the control\'s methods through reflection');
@@ -111,7 +116,7 @@ t.test('make up through the control plane, then make down', async (t) => {
   t.match(again.stdout, new RegExp(`coffer-control is already running \\(pid ${controlPid},`), 'the second run finds the running control');
   t.match(again.stdout, /instance "coffer" is already ACTIVE/, 'and the instance');
   t.equal(readFileSync(path.join(base, 'client.cnf'), 'utf8'), cnfBefore, 'the option file (and password) are unchanged');
-  t.same(json<unknown[]>(await coffer(['instance', 'list', '--json'], { env: { COFFER_ENDPOINT: grpc, COFFER_TOKEN_FILE: path.join(base, 'token') } })).length, 1, 'still one instance');
+  t.same(json<unknown[]>(await coffer(['instance', 'list', '--json'], { env: { COFFER_ENDPOINT: grpc, COFFER_CA_FILE: caFile, COFFER_TOKEN_FILE: path.join(base, 'token') } })).length, 1, 'still one instance');
 
   // make down: the control, the agent and MariaDB, by their recorded pids.
   const agents = agentPids(dataDir);

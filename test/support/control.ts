@@ -27,8 +27,9 @@ export interface ControlClients {
   close(): void;
 }
 
-export function controlClients(address: string): ControlClients {
-  const creds = credentials.createInsecure();
+/** Clients of the gRPC API: plaintext, or TLS verified with `caFile` (the control's API CA). */
+export function controlClients(address: string, caFile: string | null = null): ControlClients {
+  const creds = caFile ? credentials.createSsl(readFileSync(caFile)) : credentials.createInsecure();
   const c = {
     instances: new InstanceServiceClient(address, creds),
     accounts: new AccountServiceClient(address, creds),
@@ -74,6 +75,8 @@ export interface ControlHarness {
   /** The REST bridge (Trove v1.0) port. */
   readonly restPort: number;
   readonly address: string;
+  /** With opts.tls: the API CA's certificate clients verify the public listeners with (DATA-DIR/api-ca.crt); null: plaintext. */
+  readonly caFile: string | null;
   current: ControlProcess | null;
   clients: ControlClients;
   /** The command line start() runs; a test may change it between a kill and a start. */
@@ -94,6 +97,12 @@ export interface HarnessOptions {
   backupStorage?: string;
   /** More coffer-control serve flags (e.g. --failover-grace-seconds). */
   extraArgs?: string[];
+  /**
+   * Serve the REST bridge and the gRPC API over TLS, as coffer-control does
+   * by default. Without it the harness passes --plaintext-loopback: the
+   * suite talks plain HTTP and gRPC to loopback (docs/tls.md).
+   */
+  tls?: boolean;
 }
 
 /**
@@ -126,6 +135,7 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
   const args = [
     CONTROL_BIN, 'serve', '--data-dir', dataDir, '--grpc', address, '--conductor', `127.0.0.1:${conductorPort}`, '--rest', `127.0.0.1:${restPort}`,
     '--heartbeat-seconds', String(opts.heartbeatSeconds ?? 1),
+    ...(opts.tls ? [] : ['--plaintext-loopback']),
     // Not the default 9180: tests run side by side. extraArgs may say --no-metrics.
     '--metrics', '127.0.0.1:0',
     ...(opts.heartbeatExpirySeconds ? ['--heartbeat-expiry-seconds', String(opts.heartbeatExpirySeconds)] : []),
@@ -141,6 +151,7 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
     conductorPort,
     restPort,
     address,
+    caFile: opts.tls ? path.join(dataDir, 'api-ca.crt') : null,
     current: null,
     clients: controlClients(address),
     args,
@@ -186,6 +197,11 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
     rmSync(root, { recursive: true, force: true });
   });
   await h.start();
+  // The API CA exists once the control has started.
+  if (h.caFile) {
+    h.clients.close();
+    h.clients = controlClients(address, h.caFile);
+  }
   trustDatastoreCa(h.datastoreCa);
   return h;
 }

@@ -19,14 +19,20 @@ export interface OpenStackCli {
   ok(...args: string[]): Promise<string>;
 }
 
-export function openstack(restPort: number, project: string, token: string): OpenStackCli {
+/**
+ * https: the REST bridge serves TLS (a control started with `tls`); the CA
+ * to verify it is then given per command (--os-cacert), or as OS_CACERT
+ * with caFile. Otherwise plain HTTP (the harness's --plaintext-loopback).
+ */
+export function openstack(restPort: number, project: string, token: string, o: { https?: boolean; caFile?: string } = {}): OpenStackCli {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     LANG: 'C.UTF-8',
     OS_AUTH_TYPE: 'admin_token',
-    OS_ENDPOINT: `http://127.0.0.1:${restPort}/v1.0/${project}`,
+    OS_ENDPOINT: `${o.https ? 'https' : 'http'}://127.0.0.1:${restPort}/v1.0/${project}`,
     OS_TOKEN: token,
+    ...(o.caFile ? { OS_CACERT: o.caFile } : {}),
   };
   const run = (...args: string[]): Promise<CliResult> =>
     new Promise((resolve) => {
