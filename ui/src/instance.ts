@@ -6,6 +6,7 @@ import { backupChart, volumeGauge, volumeHistory, type BackupPoint } from './cha
 import { fill, h } from './dom.js';
 import { BACKUP_FIELDS, clearErrors, DATABASE_FIELDS, field, INSTANCE_FIELDS, showError, USER_FIELDS, type FieldPatterns } from './field-errors.js';
 import { bytes, seconds, statusClass } from './format.js';
+import { configurationSection, logsSection } from './instance-extras.js';
 import { address, role, showBanner, statusBadge, type Instance } from './instances.js';
 import { poll } from './poll.js';
 
@@ -37,6 +38,8 @@ const POLL_MS = 2000;
 const ACCOUNTS_MS = 10_000;
 const VOLUME_MS = 5000;
 const VOLUME_SAMPLES = 60;
+/** Configuration values and the log list change rarely. */
+const EXTRAS_MS = 30_000;
 
 /** A small form: fields, an error slot, a submit button; `send` gets the values. */
 function miniForm(id: string, title: string, inputs: Array<[label: string, name: string, el: HTMLInputElement]>, submit: string, patterns: FieldPatterns, send: (v: Record<string, string>) => Promise<unknown>): HTMLFormElement {
@@ -77,6 +80,9 @@ export function instanceView(main: HTMLElement, s: Session, id: string, unauthor
   const samples: number[] = [];
   let accountsAt = 0;
   let volumeAt = 0;
+  let extrasAt = 0;
+  const configuration = configurationSection(s, path);
+  const logs = logsSection(s, path);
 
   const act = (p: Promise<unknown>): Promise<unknown> =>
     p.then(
@@ -121,6 +127,7 @@ export function instanceView(main: HTMLElement, s: Session, id: string, unauthor
       chart,
     ),
     h('section', { class: 'card' }, h('h2', {}, 'Recent tasks'), tasks),
+    h('div', { class: 'cols' }, configuration.el, logs.el),
   );
 
   const renderInstance = (i: Instance): void => {
@@ -250,6 +257,10 @@ export function instanceView(main: HTMLElement, s: Session, id: string, unauthor
         users.replaceChildren(h('li', { class: 'muted' }, `shown when the instance is ACTIVE (it is ${inst.status})`));
       }
       if (now - volumeAt > VOLUME_MS) await loadVolume().catch(() => {});
+      if (inst.status === 'ACTIVE' && (was !== 'ACTIVE' || now - extrasAt > EXTRAS_MS)) {
+        extrasAt = now;
+        await Promise.all([configuration.load(), logs.load()]);
+      }
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return unauthorized();
       if (err instanceof ApiError && err.status === 404) {
