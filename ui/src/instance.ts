@@ -127,7 +127,8 @@ export function instanceView(main: HTMLElement, s: Session, id: string, unauthor
       chart,
     ),
     h('section', { class: 'card' }, h('h2', {}, 'Recent tasks'), tasks),
-    h('div', { class: 'cols' }, configuration.el, logs.el),
+    configuration.el,
+    logs.el,
   );
 
   const renderInstance = (i: Instance): void => {
