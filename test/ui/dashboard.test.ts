@@ -165,6 +165,15 @@ t.test('the dashboard, signed in with a token, in headless Chromium', async (t) 
     await shot('deleted');
   });
 
+  await t.test('the token is kept in the tab only, and signing out drops it', async (t) => {
+    t.equal(await page.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
+    t.same(await browser.cookies(), [], 'no cookies');
+    t.ok(await page.evaluate((token) => Object.values(sessionStorage).includes(token), alpha), 'the token is in sessionStorage');
+    await page.click('#sign-out');
+    await page.waitForSelector('#token');
+    t.equal(await page.evaluate(() => sessionStorage.length), 0, 'signing out empties sessionStorage');
+  });
+
   t.equal(urls.filter((u) => u.includes(alpha) || u.includes(beta)).length, 0, 'no URL the page asked for holds a token');
   t.same(errors, [], 'no script errors on the page');
 });

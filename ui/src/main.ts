@@ -19,19 +19,25 @@ function header(s: Session): HTMLElement {
   );
 }
 
-function route(): void {
+/** The control stopped accepting the token (a new data dir, say): sign in again. */
+const expired = (): void => {
+  signOut();
+  route('The control no longer accepts this token: sign in again.');
+};
+
+function route(notice = ''): void {
   leave();
   leave = () => {};
   const s = currentSession();
   if (!s) {
-    leave = signInView(root, () => route());
+    leave = signInView(root, () => route(), notice);
     return;
   }
   const main = h('main', {});
   fill(root, header(s), main);
   const m = /^#\/instances\/([^/]+)$/.exec(location.hash);
-  leave = m ? instanceView(main, s, decodeURIComponent(m[1]!), () => { signOut(); route(); }) : instancesView(main, s, () => { signOut(); route(); });
+  leave = m ? instanceView(main, s, decodeURIComponent(m[1]!), expired) : instancesView(main, s, expired);
 }
 
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => route());
 route();

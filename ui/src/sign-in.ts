@@ -4,9 +4,9 @@
 import { ApiError, signIn, type Session } from './api.js';
 import { fill, h } from './dom.js';
 
-export function signInView(root: HTMLElement, done: (s: Session) => void): () => void {
+export function signInView(root: HTMLElement, done: (s: Session) => void, notice = ''): () => void {
   const input = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', spellcheck: 'false', required: true, placeholder: 'API token' });
-  const message = h('div', { class: 'form-error', id: 'sign-in-error' });
+  const message = h('div', { class: 'form-error', id: 'sign-in-error' }, notice ? h('span', { role: 'alert' }, notice) : null);
   const form = h(
     'form',
     { class: 'card sign-in', method: 'post', action: '#', novalidate: true },
