@@ -233,7 +233,7 @@ export function instanceView(main: HTMLElement, s: Session, id: string, unauthor
         h(
           'details',
           { class: 'task', 'data-task': t.id, open: t.state !== 'SUCCEEDED' },
-          h('summary', {}, statusBadge(t.state), ` ${t.kind} `, h('span', { class: 'muted' }, t.created.replace('T', ' ')), t.progress ? ` ${t.progress.step}: ${t.progress.percent.toFixed(0)} %` : t.state === 'RUNNING' ? ` ${t.current_step}` : null),
+          h('summary', {}, statusBadge(t.state), ` ${t.kind} `, h('span', { class: 'muted' }, t.created.replace('T', ' ')), t.state !== 'RUNNING' ? null : t.progress && t.progress.step === t.current_step && t.progress.percent > 0 ? ` ${t.current_step}: ${t.progress.percent.toFixed(0)} %` : ` ${t.current_step || 'waiting'}...`),
           t.error ? h('div', { class: 'fault' }, t.error) : null,
           h('ol', { class: 'steps' }, ...t.steps.map((st) => h('li', { class: statusClass(st.state) }, `${st.name}: ${st.state}`, st.seconds !== null ? ` (${seconds(st.seconds)})` : '', st.attempts > 1 ? `, ${st.attempts} attempts` : '', st.error ? h('div', { class: 'fault' }, st.error) : null))),
         ),
