@@ -39,6 +39,10 @@ t.test('the dashboard, signed in with a token, in headless Chromium', async (t) 
   t.equal(index.status, 200, 'the page itself needs no token');
   t.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'/, 'the page may load and call only its own origin');
   t.equal((await request('GET', '/ui/main.js.map')).status, 404, 'no source maps are served');
+  for (const p of ['/ui/..%2f..%2fpackage.json', '/ui/%2e%2e/%2e%2e/package.json', '/ui/../../package.json', '/ui/..%5c..%5cpackage.json']) {
+    const r = await request('GET', p);
+    t.ok(r.status >= 400 && r.status < 500 && !r.text.includes('"dependencies"'), `${p} does not leave dist/ui (${r.status})`);
+  }
 
   const browser = await launchChromium(t, dir);
   const page = await browser.newPage();
