@@ -85,6 +85,8 @@ t.test('the dashboard, signed in with a token, in headless Chromium', async (t) 
     await row.waitFor();
     await row.locator('.status.busy', { hasText: 'BUILD' }).waitFor();
     t.pass('the new instance is shown BUILD (amber)');
+    await row.locator('.doing').waitFor();
+    t.match(await row.locator('.doing').textContent(), /allocate|issue-certificate|inject-config|start-agent|prepare|activate|waiting/, 'with the step its create task is at');
     await row.locator('.status.ok', { hasText: 'ACTIVE' }).waitFor({ timeout: BUILD_MS });
     t.match(await row.textContent(), /mariadb/, 'the datastore is shown');
     t.match(await row.textContent(), /127\.0\.0\.1:\d+/, 'and its address and port');

@@ -23,6 +23,8 @@ export interface Instance {
 }
 
 const POLL_MS = 2000;
+/** Statuses in which a task runs on the instance (Trove's names). */
+const BUSY = new Set(['BUILD', 'REBOOT', 'RESIZE', 'BACKUP', 'SHUTDOWN', 'PROMOTE', 'EJECT', 'DETACH']);
 /** The volume use comes from each agent: asked less often than the table. */
 const VOLUME_MS = 10_000;
 
@@ -49,6 +51,8 @@ export function instancesView(main: HTMLElement, s: Session, unauthorized: () =>
   );
   const empty = h('p', { class: 'muted', id: 'no-instances', hidden: true }, 'No instances in this project yet.');
   const used = new Map<string, { at: number; bytes: number | null }>();
+  /** What a busy instance's running task is doing (its step, and percent when it reports one). */
+  const doing = new Map<string, string>();
   fill(main, error, h('section', { class: 'card' }, h('h2', {}, 'Instances'), table, empty), createForm(s, () => poller.now()));
 
   const armed = new Set<string>();
@@ -74,7 +78,7 @@ export function instancesView(main: HTMLElement, s: Session, unauthorized: () =>
         { 'data-instance': i.id, 'data-name': i.name },
         h('td', {}, h('a', { href: `#/instances/${encodeURIComponent(i.id)}` }, i.name)),
         h('td', {}, `${i.datastore.type} ${i.datastore.version}`),
-        h('td', {}, statusBadge(i.status, i.id), i.fault ? h('div', { class: 'fault' }, i.fault.message) : null),
+        h('td', {}, statusBadge(i.status, i.id), doing.has(i.id) && BUSY.has(i.status) ? h('div', { class: 'muted doing' }, doing.get(i.id)!) : null, i.fault ? h('div', { class: 'fault' }, i.fault.message) : null),
         h('td', {}, address(i)),
         h('td', {}, v?.bytes !== null && v?.bytes !== undefined ? `${bytes(v.bytes)} / ${bytes(size)}` : `- / ${bytes(size)}`),
         h('td', {}, role(i)),
@@ -89,6 +93,19 @@ export function instancesView(main: HTMLElement, s: Session, unauthorized: () =>
       const r = (await api(s, 'GET', '/instances/detail')) as { instances: Instance[] };
       error.hidden = true;
       const now = Date.now();
+      // A busy instance's task progress, asked together: one request each.
+      await Promise.all(
+        r.instances.filter((i) => BUSY.has(i.status)).map((i) =>
+          api(s, 'GET', `/instances/${encodeURIComponent(i.id)}/activity`, undefined, '/ui/api')
+            .then((a: { tasks: Array<{ state: string; current_step: string; progress: { step: string; percent: number } | null }> }) => {
+              const t = a.tasks.find((x) => x.state === 'RUNNING');
+              if (!t) return doing.delete(i.id);
+              const pct = t.progress && t.progress.step === t.current_step && t.progress.percent > 0 ? ` ${t.progress.percent.toFixed(0)} %` : '';
+              doing.set(i.id, `${t.current_step || 'waiting'}${pct}`);
+            })
+            .catch(() => doing.delete(i.id)),
+        ),
+      );
       for (const i of r.instances) {
         const v = used.get(i.id);
         if (i.status === 'ACTIVE' && (!v || now - v.at > VOLUME_MS)) {
