@@ -45,6 +45,17 @@ function taskView(c: ControlContext, t: TaskRow): Record<string, unknown> {
   };
 }
 
+/**
+ * How long taking the backup took: its task's `backup` step (the agent's
+ * work, without the wait before it or the bookkeeping after); from the
+ * record's creation to its last change when the task is gone.
+ */
+function backupSeconds(c: ControlContext, taskId: string | null, created: number, updated: number): number {
+  const step = taskId ? c.tasks.steps(taskId).find((s) => s.name === 'backup') : undefined;
+  if (step?.started_at && step.finished_at) return (step.finished_at - step.started_at) / 1000;
+  return (updated - created) / 1000;
+}
+
 export function dashboardRoutes(app: FastifyInstance, c: ControlContext): void {
   // Not under a project: the page learns its project from the token.
   app.get('/ui/api/session', { schema: { summary: 'The dashboard: the project of the X-Auth-Token' } }, async (req) => {
@@ -75,8 +86,7 @@ export function dashboardRoutes(app: FastifyInstance, c: ControlContext): void {
           size_bytes: b.size_bytes,
           created: time(b.created_at),
           created_ms: b.created_at,
-          // How long the backup took: from its record to its task's end.
-          seconds: b.status === 'COMPLETED' ? ((task && task.state !== 'RUNNING' ? task.updated_at : b.updated_at) - b.created_at) / 1000 : null,
+          seconds: b.status === 'COMPLETED' ? backupSeconds(c, b.task_id, b.created_at, b.updated_at) : null,
           percent: progress ? progress.percent : null,
           bytes_done: progress ? progress.bytes_done : null,
         };
