@@ -82,7 +82,8 @@ export function instancesView(main: HTMLElement, s: Session, unauthorized: () =>
         h('td', {}, address(i)),
         h('td', {}, v?.bytes !== null && v?.bytes !== undefined ? `${bytes(v.bytes)} / ${bytes(size)}` : `- / ${bytes(size)}`),
         h('td', {}, role(i)),
-        h('td', {}, i.status === 'SHUTDOWN' && !i.fault ? null : del),
+        // Trove shows a deleting instance as SHUTDOWN too: the button stays, and a refusal says why.
+        h('td', {}, del),
       );
     });
     tbody.replaceChildren(...rows);
