@@ -21,7 +21,7 @@
 // the longer of the two.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,7 +29,7 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const stamp = path.join(root, 'dist', '.build-inputs.sha256');
 // What tsconfig.json compiles (its include) and what that imports (lib/).
-const INPUT_DIRS = ['agent', 'control', 'strategies', 'proto/gen', 'cli', 'lib'];
+const INPUT_DIRS = ['agent', 'control', 'strategies', 'proto/gen', 'cli', 'lib', 'ui'];
 // The lock file: new type declarations can turn a clean tree into a failing one.
 const INPUT_FILES = ['tsconfig.json', 'package-lock.json', 'node_modules/typescript/package.json'];
 
@@ -70,12 +70,16 @@ const failures = (
   await Promise.all([
     emitNeeded ? tscRun('build', ['-p', path.join(root, 'tsconfig.json'), ...(lint ? ['--noCheck'] : [])]) : '',
     lint ? tscRun('type check (tsconfig.test.json)', ['-p', path.join(root, 'tsconfig.test.json')]) : '',
+    // The dashboard's browser modules (ui/tsconfig.json: lib dom, ES modules).
+    emitNeeded ? tscRun('dashboard (ui/tsconfig.json)', ['-p', path.join(root, 'ui', 'tsconfig.json')]) : '',
   ])
 ).filter(Boolean);
 if (failures.length) {
   process.stderr.write(`${failures.join('; ')}; not running tests on a stale or unchecked dist/\n`);
   process.exit(1);
 }
+// The dashboard's page and style sheet beside its modules (served at /ui/).
+if (emitNeeded) cpSync(path.join(root, 'ui', 'public'), path.join(root, 'dist', 'ui'), { recursive: true });
 // What tsc compiled is what was read before it ran; a file edited meanwhile
 // leaves a fingerprint that no longer matches, so the next run compiles again.
 if (emitNeeded) writeFileSync(stamp, `${before}\n`);

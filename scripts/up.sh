@@ -178,3 +178,19 @@ MariaDB "$NAME" is ACTIVE on 127.0.0.1:$port, created through coffer-control.
   Stop:         make down   (stops coffer-control and every instance's agent and MariaDB;
                              data stays in $BASE, and the next make up starts them again)
 MSG
+
+# The dashboard and the OpenStack CLI (docs/dashboard.md): both speak to the
+# REST bridge with the same token, typed into the page or read from the
+# environment, never put on a command line.
+cat <<UI
+
+  Dashboard:    http://$REST/ui/
+                sign in with the API token in $BASE/token (cat it and paste it into the form;
+                it stays in that browser tab only)
+
+  OpenStack CLI (apt-get install python3-openstackclient python3-troveclient):
+                export OS_AUTH_TYPE=admin_token
+                export OS_ENDPOINT=http://$REST/v1.0/$PROJECT
+                export OS_TOKEN="\$(cat $BASE/token)"
+                openstack database instance list
+UI

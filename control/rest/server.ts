@@ -13,6 +13,8 @@ import { accountRoutes } from './routes-accounts.js';
 import { backupRoutes } from './routes-backups.js';
 import { catalogRoutes } from './routes-catalog.js';
 import { clusterRoutes } from './routes-clusters.js';
+import { dashboardStatic } from './dashboard-static.js';
+import { dashboardRoutes } from './routes-dashboard.js';
 import { instanceRoutes } from './routes-instances.js';
 
 export const API_VERSION = '0.1.0';
@@ -78,7 +80,8 @@ export async function buildRestApp(c: ControlContext, observe?: RestObserver, tl
     });
   }
   app.addHook('onRequest', async (req: FastifyRequest) => {
-    if (req.routeOptions.url?.startsWith('/v1.0/:project_id')) authenticateRequest(c.db, req);
+    const route = req.routeOptions.url;
+    if (route?.startsWith('/v1.0/:project_id') || route?.startsWith('/ui/api/:project_id')) authenticateRequest(c.db, req);
   });
   app.setErrorHandler((err, req: FastifyRequest, reply: FastifyReply) => {
     const f = toFault(err, log, `${req.method} ${req.routeOptions.url ?? clip(req.url)}`);
@@ -104,6 +107,8 @@ export async function buildRestApp(c: ControlContext, observe?: RestObserver, tl
   backupRoutes(app, c);
   catalogRoutes(app, c);
   clusterRoutes(app, c);
+  dashboardRoutes(app, c);
+  await dashboardStatic(app);
 
   app.get('/openapi.json', { schema: { summary: 'This API as OpenAPI 3' } }, async () => openApiDocument(routes, API_VERSION));
   await app.ready();

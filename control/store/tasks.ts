@@ -63,6 +63,21 @@ export class TaskStore {
     return this.db.prepare('SELECT * FROM task_steps WHERE task_id = ? ORDER BY idx').all(taskId) as StepRow[];
   }
 
+  /** The latest tasks on any of these resources (an instance and its backups), newest first. */
+  recentFor(resourceIds: readonly string[], scope: Scope, limit: number): TaskRow[] {
+    if (!resourceIds.length) return [];
+    const w = scopeWhere(scope);
+    const marks = resourceIds.map(() => '?').join(', ');
+    return this.db
+      .prepare(`SELECT * FROM tasks WHERE resource_id IN (${marks}) AND ${w.sql} ORDER BY created_at DESC, rowid DESC LIMIT ?`)
+      .all(...resourceIds, ...w.params, limit) as TaskRow[];
+  }
+
+  /** The task's last progress event, if it reported any. */
+  lastEvent(taskId: string): ProgressRecord | undefined {
+    return this.db.prepare('SELECT * FROM task_events WHERE task_id = ? ORDER BY seq DESC LIMIT 1').get(taskId) as ProgressRecord | undefined;
+  }
+
   stepStarted(taskId: string, idx: number, name: string, now = Date.now()): void {
     this.db.transaction(() => {
       this.db.prepare("UPDATE task_steps SET state = 'running', attempts = attempts + 1, started_at = ? WHERE task_id = ? AND idx = ?").run(now, taskId, idx);

@@ -109,6 +109,18 @@ t.test('make up through the control plane, then make down', async (t) => {
   t.equal(called.code, 0, called.stderr);
   t.match(called.stdout, new RegExp(`"id": "${inst.id}"`), 'buf curl with the header file reaches ListInstances');
 
+  // The printed dashboard address and OpenStack CLI lines (docs/dashboard.md).
+  const dashboard = /^\s*Dashboard:\s+(http:\/\/\S+\/ui\/)$/m.exec(up.stdout)?.[1];
+  t.ok(dashboard, 'the dashboard address is printed');
+  const page = await fetch(dashboard!);
+  t.equal(page.status, 200, 'the dashboard answers at the printed address');
+  t.match(await page.text(), /<div id="app">/, 'with the page');
+  const osLines = /^\s+(export OS_AUTH_TYPE=\S+)\n\s+(export OS_ENDPOINT=\S+)\n\s+(export OS_TOKEN=.*)\n\s+(openstack database instance list)$/m.exec(up.stdout);
+  t.ok(osLines, 'the OS_* variables are printed');
+  const os = await shell(`${osLines![1]}; ${osLines![2]}; ${osLines![3]}; ${osLines![4]} -f json`, env);
+  t.equal(os.code, 0, os.stderr);
+  t.match(os.stdout, /"Name": "coffer"/, 'the OpenStack CLI with the printed variables lists the instance');
+
   // Idempotent: a second run finds the control and the instance.
   const cnfBefore = readFileSync(path.join(base, 'client.cnf'), 'utf8');
   const again = await run('bash', ['scripts/up.sh'], env);
