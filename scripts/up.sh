@@ -184,13 +184,15 @@ MSG
 # environment, never put on a command line.
 cat <<UI
 
-  Dashboard:    http://$REST/ui/
+  Dashboard:    https://$REST/ui/
+                (the browser must trust the CA file $CA: import it as an authority)
                 sign in with the API token in $BASE/token (cat it and paste it into the form;
                 it stays in that browser tab only)
 
   OpenStack CLI (apt-get install python3-openstackclient python3-troveclient):
                 export OS_AUTH_TYPE=admin_token
-                export OS_ENDPOINT=http://$REST/v1.0/$PROJECT
+                export OS_ENDPOINT=https://$REST/v1.0/$PROJECT
+                export OS_CACERT=$CA
                 export OS_TOKEN="\$(cat $BASE/token)"
                 openstack database instance list
 UI

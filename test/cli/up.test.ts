@@ -7,6 +7,7 @@ import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import https from 'node:https';
 import { agentEnv, alive, datastorePid, REPO, tempBase, withoutTapLoaders } from '../support/agent.js';
 import { agentPids, stopAgentsUnder } from '../support/control.js';
 import { freePort } from '../support/ports.js';
@@ -110,14 +111,14 @@ t.test('make up through the control plane, then make down', async (t) => {
   t.match(called.stdout, new RegExp(`"id": "${inst.id}"`), 'buf curl with the header file reaches ListInstances');
 
   // The printed dashboard address and OpenStack CLI lines (docs/dashboard.md).
-  const dashboard = /^\s*Dashboard:\s+(http:\/\/\S+\/ui\/)$/m.exec(up.stdout)?.[1];
+  const dashboard = /^\s*Dashboard:\s+(https:\/\/\S+\/ui\/)$/m.exec(up.stdout)?.[1];
   t.ok(dashboard, 'the dashboard address is printed');
-  const page = await fetch(dashboard!);
-  t.equal(page.status, 200, 'the dashboard answers at the printed address');
-  t.match(await page.text(), /<div id="app">/, 'with the page');
-  const osLines = /^\s+(export OS_AUTH_TYPE=\S+)\n\s+(export OS_ENDPOINT=\S+)\n\s+(export OS_TOKEN=.*)\n\s+(openstack database instance list)$/m.exec(up.stdout);
+  const page = await httpsGet(dashboard!, readFileSync(caFile));
+  t.equal(page.status, 200, 'the dashboard answers at the printed address, verified with the CA file');
+  t.match(page.body, /<div id="app">/, 'with the page');
+  const osLines = /^\s+(export OS_AUTH_TYPE=\S+)\n\s+(export OS_ENDPOINT=\S+)\n\s+(export OS_CACERT=\S+)\n\s+(export OS_TOKEN=.*)\n\s+(openstack database instance list)$/m.exec(up.stdout);
   t.ok(osLines, 'the OS_* variables are printed');
-  const os = await shell(`${osLines![1]}; ${osLines![2]}; ${osLines![3]}; ${osLines![4]} -f json`, env);
+  const os = await shell(`${osLines![1]}; ${osLines![2]}; ${osLines![3]}; ${osLines![4]}; ${osLines![5]} -f json`, env);
   t.equal(os.code, 0, os.stderr);
   t.match(os.stdout, /"Name": "coffer"/, 'the OpenStack CLI with the printed variables lists the instance');
 
@@ -153,3 +154,15 @@ t.test('make up through the control plane, then make down', async (t) => {
   t.equal(downAgain.code, 0, 'a second make down is harmless');
   t.match(downAgain.stdout, /coffer-control is not running/);
 });
+
+/** GET over https, verified against `ca` (fetch takes no CA). */
+function httpsGet(url: string, ca: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    https.get(url, { ca }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
