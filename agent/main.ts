@@ -9,6 +9,7 @@ import { ProcessRunner } from '../lib/process-runner.js';
 import { installShutdown } from '../lib/shutdown.js';
 import type { MetricsServer } from '../lib/metrics-server.js';
 import { compileAgentConfig, ConfigError, DEFAULT_CONFIG_PATH, readConfigFile, type AgentOptions } from './config.js';
+import { mkdirSync } from 'node:fs';
 import { layoutFor } from './layout.js';
 import { DATASTORES } from './managers/catalog.js';
 import { Agent, AGENT_VERSION } from './agent.js';
@@ -91,10 +92,18 @@ Examples:
   // An agent started by the local compute driver logs to a file, because it outlives the control whose pipes it was given
   // (a write to a dead pipe would fail with EPIPE).
   if (config.logFile) process.stderr.on('error', () => undefined);
+  else mkdirSync(layoutFor(config.baseDir).agentDir, { recursive: true, mode: 0o700 });
   const log = createLogger({
     name: 'coffer-agent',
     level: config.logLevel,
-    destination: config.logFile ? pino.destination({ dest: config.logFile, sync: false, mkdir: true }) : undefined,
+    // Without a log file, a copy under the agent's own directory: the SYS
+    // log guest (agent/logs/), which TailLog and PublishLog read.
+    destination: config.logFile
+      ? pino.destination({ dest: config.logFile, sync: false, mkdir: true })
+      : pino.multistream([
+          { level: 'trace', stream: pino.destination({ fd: 1, sync: false }) },
+          { level: 'trace', stream: pino.destination({ dest: layoutFor(config.baseDir).guestLogFile, sync: false }) },
+        ]),
   });
   const runner = new ProcessRunner(log);
   const layout = layoutFor(config.baseDir);
@@ -115,7 +124,6 @@ Examples:
   const manager = factory.create({ config, layout, runner, log });
   const agent = new Agent({ config, layout, manager, runner, log, volume });
 
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
 
   // Loaded only when asked for: an agent without metrics never loads prom-client.
