@@ -13,6 +13,7 @@ import { backupRoutes } from './routes-backups.js';
 import { catalogRoutes } from './routes-catalog.js';
 import { clusterRoutes } from './routes-clusters.js';
 import { instanceRoutes } from './routes-instances.js';
+import { logRoutes } from './routes-logs.js';
 
 export const API_VERSION = '0.1.0';
 /** Large enough for a create with a thousand users; a bigger body is refused. */
@@ -95,6 +96,7 @@ export async function buildRestApp(c: ControlContext, observe?: RestObserver): P
   backupRoutes(app, c);
   catalogRoutes(app, c);
   clusterRoutes(app, c);
+  logRoutes(app, c);
 
   app.get('/openapi.json', { schema: { summary: 'This API as OpenAPI 3' } }, async () => openApiDocument(routes, API_VERSION));
   await app.ready();
