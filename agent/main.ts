@@ -11,6 +11,7 @@ import type { MetricsServer } from '../lib/metrics-server.js';
 import { compileAgentConfig, ConfigError, DEFAULT_CONFIG_PATH, readConfigFile, type AgentOptions } from './config.js';
 import { mkdirSync } from 'node:fs';
 import { layoutFor } from './layout.js';
+import { rotateIfLarger } from './logs/rotate.js';
 import { DATASTORES } from './managers/catalog.js';
 import { Agent, AGENT_VERSION } from './agent.js';
 import { startAgentServer } from './server.js';
@@ -93,6 +94,7 @@ Examples:
   // (a write to a dead pipe would fail with EPIPE).
   if (config.logFile) process.stderr.on('error', () => undefined);
   else mkdirSync(layoutFor(config.baseDir).agentDir, { recursive: true, mode: 0o700 });
+  const guestLog = config.logFile ? null : pino.destination({ dest: layoutFor(config.baseDir).guestLogFile, sync: false });
   const log = createLogger({
     name: 'coffer-agent',
     level: config.logLevel,
@@ -102,9 +104,15 @@ Examples:
       ? pino.destination({ dest: config.logFile, sync: false, mkdir: true })
       : pino.multistream([
           { level: 'trace', stream: pino.destination({ fd: 1, sync: false }) },
-          { level: 'trace', stream: pino.destination({ dest: layoutFor(config.baseDir).guestLogFile, sync: false }) },
+          { level: 'trace', stream: guestLog! },
         ]),
   });
+  if (guestLog) {
+    const file = layoutFor(config.baseDir).guestLogFile;
+    setInterval(() => {
+      if (rotateIfLarger(file)) guestLog.reopen();
+    }, 60_000).unref();
+  }
   const runner = new ProcessRunner(log);
   const layout = layoutFor(config.baseDir);
   // The data volume is mounted again (after a reboot) before anything reads

@@ -2,8 +2,10 @@
 // log, PostgreSQL's log, Redis's log) appended to a file under the log dir,
 // which is what ListLogs, TailLog and PublishLog read. The file is opened
 // by path again when it was renamed or removed (a rotation), so a rotated
-// log is never written behind the reader's back.
+// log is never written behind the reader's back. Past 64 MiB it is rotated
+// (rotate.ts).
 import { closeSync, fstatSync, openSync, statSync, writeSync } from 'node:fs';
+import { MAX_LOG_BYTES, rotateIfLarger } from './rotate.js';
 
 const RECHECK_MS = 1000;
 
@@ -13,7 +15,10 @@ export class OutputFile {
   private checkedAt = 0;
   private failed = false;
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly maxBytes = MAX_LOG_BYTES,
+  ) {}
 
   write(line: string): void {
     try {
@@ -37,6 +42,7 @@ export class OutputFile {
     const now = Date.now();
     if (this.fd !== null && !this.failed && now - this.checkedAt < RECHECK_MS) return;
     this.checkedAt = now;
+    rotateIfLarger(this.file, this.maxBytes);
     if (this.fd !== null) {
       let current = -1;
       try {
