@@ -101,6 +101,17 @@ t.test('mariadb guest logs', async (t) => {
     const second = readdirSync(dir).filter((f) => /^log-\d{4}-\d\d-\d\dT[\d:.]+$/.test(f));
     t.equal(second.length, 2, 'only what was new went into a second object');
 
+    // Rotated since it was published: the next publish discards and starts again.
+    renameSync(generalFile, `${generalFile}.2`);
+    await sql('FLUSH GENERAL LOGS');
+    await sql("SELECT 'coffer-marker-4'");
+    t.equal((await show('general')).status, 'Rotated');
+    const fresh = await call<object, { log: LogInfo }>(logs, 'publishLog', { name: 'general', storage: { storage: 'local', location: '' } });
+    t.equal(fresh.log.status, 'Published');
+    const third = readdirSync(dir).filter((f) => /^log-\d{4}-\d\d-\d\dT[\d:.]+$/.test(f));
+    t.equal(third.length, 1, 'what was published of the old file is gone, the new file is one object');
+    t.match(readFileSync(path.join(dir, third[0]!), 'utf8'), /coffer-marker-4/);
+
     const d = await call<object, { log: LogInfo }>(logs, 'discardLog', { name: 'general' });
     t.equal(d.log.container, 'None');
     t.equal(d.log.status, 'Ready', 'everything is pending again');
