@@ -104,10 +104,12 @@ t.test('guest logs through the REST bridge, the openstack CLI and the coffer CLI
 
   await t.test('publish to the local store, discard, disable', async (t) => {
     const pub = await os.json<Row>('database', 'log', 'set', id, 'general', '--publish');
-    t.equal(pub.status, 'Published');
+    // The agent's status queries at each heartbeat land in the general log
+    // too: a line may already be written after the publish (Partial).
+    t.match(pub.status, /^(Published|Partial)$/);
+    t.ok(Number(pub.published) > 0, `published ${pub.published} bytes`);
     t.equal(pub.container, 'database_logs');
     t.equal(pub.prefix, `${id}/mariadb-general/`);
-    t.equal(pub.pending, 0);
     const dir = path.join(control.dataDir, 'backups', 'database_logs', id, 'mariadb-general');
     const objects = readdirSync(dir).filter((f) => /^log-[\d-]+T[\d:.]+$/.test(f));
     t.equal(objects.length, 1, 'one log-<timestamp> object');
