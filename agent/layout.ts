@@ -18,6 +18,8 @@ export interface Layout {
   readonly agentDir: string;
   readonly stateFile: string;
   readonly pidFile: string;
+  /** The agent's own log when it has no --log-file (the SYS log guest, agent/logs/). */
+  readonly guestLogFile: string;
 }
 
 export function layoutFor(baseDir: string): Layout {
@@ -32,5 +34,6 @@ export function layoutFor(baseDir: string): Layout {
     agentDir,
     stateFile: path.join(agentDir, 'state.json'),
     pidFile: path.join(agentDir, 'datastore.pid'),
+    guestLogFile: path.join(agentDir, 'guest.log'),
   });
 }

@@ -10,7 +10,9 @@ import { installShutdown } from '../lib/shutdown.js';
 import { survivePipeReadersGone } from '../lib/broken-pipes.js';
 import type { MetricsServer } from '../lib/metrics-server.js';
 import { compileAgentConfig, ConfigError, DEFAULT_CONFIG_PATH, readConfigFile, type AgentOptions } from './config.js';
+import { mkdirSync } from 'node:fs';
 import { layoutFor } from './layout.js';
+import { rotateIfLarger } from './logs/rotate.js';
 import { DATASTORES } from './managers/catalog.js';
 import { Agent, AGENT_VERSION } from './agent.js';
 import { startAgentServer } from './server.js';
@@ -93,11 +95,26 @@ Examples:
   // outlives the control whose pipes it was given; any agent outlives a
   // reader of its output that went away.
   survivePipeReadersGone();
+  if (!config.logFile) mkdirSync(layoutFor(config.baseDir).agentDir, { recursive: true, mode: 0o700 });
+  const guestLog = config.logFile ? null : pino.destination({ dest: layoutFor(config.baseDir).guestLogFile, sync: false });
   const log = createLogger({
     name: 'coffer-agent',
     level: config.logLevel,
-    destination: config.logFile ? pino.destination({ dest: config.logFile, sync: false, mkdir: true }) : undefined,
+    // Without a log file, a copy under the agent's own directory: the SYS
+    // log guest (agent/logs/), which TailLog and PublishLog read.
+    destination: config.logFile
+      ? pino.destination({ dest: config.logFile, sync: false, mkdir: true })
+      : pino.multistream([
+          { level: 'trace', stream: pino.destination({ fd: 1, sync: true }) }, // synchronous: see lib/logger.ts
+          { level: 'trace', stream: guestLog! },
+        ]),
   });
+  if (guestLog) {
+    const file = layoutFor(config.baseDir).guestLogFile;
+    setInterval(() => {
+      if (rotateIfLarger(file)) guestLog.reopen();
+    }, 60_000).unref();
+  }
   // Signals are handled from here on (a SIGTERM while the agent starts
   // stops what has started, the datastore cleanly); each step stops what
   // exists when it runs.
@@ -137,7 +154,6 @@ Examples:
   agent = new Agent({ config, layout, manager, runner, log, volume });
   const live = agent;
 
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
 
   // Loaded only when asked for: an agent without metrics never loads prom-client.

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../lib/logger.js';
 import { describeExit, type ChildHandle, type ProcessRunner, type Exit } from '../lib/process-runner.js';
 import { AgentError } from './errors.js';
+import { OutputFile } from './logs/output-file.js';
 
 export interface ChildSpec {
   readonly argv: readonly string[];
@@ -32,6 +33,8 @@ export interface ChildSpec {
    * by an earlier run from this child's.
    */
   readonly stillStarting?: (startedAtMs: number) => boolean;
+  /** Where the child's output lines are appended too (its log, for agent/logs/). */
+  readonly outputFile?: string;
 }
 
 export interface SupervisorOptions {
@@ -117,7 +120,9 @@ export class Supervisor {
   private async spawnAndWait(signal?: AbortSignal): Promise<void> {
     const spec = this.opts.spec();
     const program = spec.argv[0] ?? 'datastore';
-    const child = this.opts.runner.spawn(spec.argv, { uid: spec.uid, gid: spec.gid, env: spec.env, cwd: spec.cwd });
+    const output = spec.outputFile ? new OutputFile(spec.outputFile) : null;
+    const child = this.opts.runner.spawn(spec.argv, { uid: spec.uid, gid: spec.gid, env: spec.env, cwd: spec.cwd, onLine: output ? (line) => output.write(line) : undefined });
+    if (output) void child.exited.then(() => output.close());
     this.child = child;
     this.childSpec = spec;
     this.startedAtMs = Date.now();

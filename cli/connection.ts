@@ -8,6 +8,7 @@ import { BackupServiceClient } from '../proto/gen/coffer/control/v1/backups.js';
 import { CatalogServiceClient } from '../proto/gen/coffer/control/v1/catalog.js';
 import { TaskServiceClient } from '../proto/gen/coffer/control/v1/tasks.js';
 import { ClusterServiceClient } from '../proto/gen/coffer/control/v1/clusters.js';
+import { LogServiceClient } from '../proto/gen/coffer/control/v1/logs.js';
 import { toCliError } from './errors.js';
 import type { CliSettings } from './settings.js';
 
@@ -39,6 +40,7 @@ export class Connection {
   readonly catalog: CatalogServiceClient;
   readonly tasks: TaskServiceClient;
   readonly clusters: ClusterServiceClient;
+  readonly logs: LogServiceClient;
 
   constructor(readonly settings: CliSettings) {
     // TLS unless --plaintext said otherwise (allowed only to loopback, as
@@ -52,6 +54,7 @@ export class Connection {
     this.catalog = new CatalogServiceClient(target, creds);
     this.tasks = new TaskServiceClient(target, creds);
     this.clusters = new ClusterServiceClient(target, creds);
+    this.logs = new LogServiceClient(target, creds);
   }
 
   private metadata(): Metadata {
@@ -81,6 +84,6 @@ export class Connection {
   }
 
   close(): void {
-    for (const c of [this.instances, this.accounts, this.backups, this.catalog, this.tasks, this.clusters]) c.close();
+    for (const c of [this.instances, this.accounts, this.backups, this.catalog, this.tasks, this.clusters, this.logs]) c.close();
   }
 }

@@ -7,6 +7,7 @@ import { datastoreCommand, flavorCommand } from './commands/catalog.js';
 import { clusterCommand } from './commands/cluster.js';
 import { databaseCommand } from './commands/database.js';
 import { instanceCommand } from './commands/instance.js';
+import { logCommand } from './commands/log.js';
 import { rootCommand } from './commands/root.js';
 import { userCommand } from './commands/user.js';
 import { EXIT, toCliError, usage } from './errors.js';
@@ -39,7 +40,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON on stdout, for scripts; no progress display')
     .option('--timeout <seconds>', 'deadline of each call to coffer-control (default 60)')
     .addOption(new Option('--token <value>').hideHelp());
-  for (const c of [instanceCommand(), clusterCommand(), databaseCommand(), userCommand(), rootCommand(), backupCommand(), datastoreCommand(), flavorCommand()]) {
+  for (const c of [instanceCommand(), clusterCommand(), databaseCommand(), userCommand(), rootCommand(), backupCommand(), logCommand(), datastoreCommand(), flavorCommand()]) {
     program.addCommand(c);
   }
   for (const leaf of leaves(program)) {

@@ -42,6 +42,7 @@ import { addBackupService } from './api/backup-service.js';
 import { addCatalogService } from './api/catalog-service.js';
 import { addTaskService } from './api/task-service.js';
 import { addClusterService } from './api/cluster-service.js';
+import { addLogService } from './api/log-service.js';
 import { startConductorServer } from './conductor/service.js';
 import { ConfigError } from './config.js';
 import { startRestServer, type RestServer } from './rest/server.js';
@@ -124,6 +125,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
       addCatalogService(server, context);
       addTaskService(server, context);
       addClusterService(server, context);
+      addLogService(server, context);
     },
   });
   const rest = await startRestServer(context, config.rest.host, config.rest.port, metrics?.observeRest, publicTls.rest);

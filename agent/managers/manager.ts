@@ -15,6 +15,7 @@ import type { ReplicationStatus, SourceInfo } from '../../proto/gen/coffer/agent
 import type { ReplicaAccess } from '../../proto/gen/coffer/agent/v1/replication.js';
 import type { ClusterMember, ClusterNodeStatus, RecoveryPosition } from '../../proto/gen/coffer/agent/v1/cluster.js';
 import type { ProgressEvent } from '../lifecycle/context.js';
+import type { DatastoreLog } from '../logs/log-table.js';
 
 export type { BackupRequest, BackupSource };
 
@@ -41,6 +42,8 @@ export interface DatastoreManager {
   readonly backup?: BackupCapability;
   readonly replication?: ReplicationCapability;
   readonly cluster?: ClusterCapability;
+  /** The datastore's logs (agent/logs/; the agent adds its own, guest). */
+  readonly logs?: readonly DatastoreLog[];
 
   /** Throws INVALID_ARGUMENT for anything in the request that would fail later. */
   validatePrepare(input: PrepareInput): void;

@@ -16,6 +16,7 @@ import { clusterRoutes } from './routes-clusters.js';
 import { dashboardStatic } from './dashboard-static.js';
 import { dashboardRoutes } from './routes-dashboard.js';
 import { instanceRoutes } from './routes-instances.js';
+import { logRoutes } from './routes-logs.js';
 
 export const API_VERSION = '0.1.0';
 /** Large enough for a create with a thousand users; a bigger body is refused. */
@@ -107,6 +108,7 @@ export async function buildRestApp(c: ControlContext, observe?: RestObserver, tl
   backupRoutes(app, c);
   catalogRoutes(app, c);
   clusterRoutes(app, c);
+  logRoutes(app, c);
   dashboardRoutes(app, c);
   await dashboardStatic(app);
 

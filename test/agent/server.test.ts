@@ -59,12 +59,13 @@ t.test('buf curl lists every method through reflection and calls one with JSON',
 
 t.test('methods not built yet answer UNIMPLEMENTED naming the capability', async (t) => {
   const agent = await startAgent(t);
-  const { LogServiceClient } = await import('../../proto/gen/coffer/agent/v1/logs.js');
-  const client = new LogServiceClient(agent.address, credentials.createInsecure());
+  const { ConsoleServiceClient } = await import('../../proto/gen/coffer/agent/v1/console.js');
+  const client = new ConsoleServiceClient(agent.address, credentials.createInsecure());
   t.teardown(() => client.close());
-  const err = await call(client, 'listLogs', {}).catch((e: { code: number; details: string }) => e);
-  t.equal((err as { code: number }).code, Status.UNIMPLEMENTED);
-  t.match((err as { details: string }).details, /logs/);
+  const stream = client.console();
+  const err = await new Promise<{ code: number; details: string }>((resolve) => stream.on('error', resolve));
+  t.equal(err.code, Status.UNIMPLEMENTED);
+  t.match(err.details, /console/);
 });
 
 t.test('mutual TLS: a client without a certificate signed by the CA is rejected', async (t) => {

@@ -19,6 +19,7 @@ import { prepareRules, validatePrepare } from '../prepare-validation.js';
 import { createMysqlBackup } from './backup/capability.js';
 import { installServerTls } from '../server-tls.js';
 import { renderMyCnf, socketPath } from './my-cnf.js';
+import { errorLogFile, mysqlLogs } from './logs.js';
 import { SqlClient, account, escape } from './sql-client.js';
 import { checkPassword, normalizeHost } from './names.js';
 import { createMysqlReplication } from './replication/capability.js';
@@ -49,7 +50,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     const plan = galera.plan();
     const tls = installServerTls(layout.etcDir, config.datastoreTls, mysqlUser());
     const text = renderMyCnf({
-      dataDir: layout.dataDir, runDir: layout.runDir, tmpDir: path.join(layout.baseDir, 'tmp'), port: config.datastorePort, bindAddress: config.datastoreBind, overrides, tls,
+      dataDir: layout.dataDir, runDir: layout.runDir, logDir: layout.logDir, tmpDir: path.join(layout.baseDir, 'tmp'), port: config.datastorePort, bindAddress: config.datastoreBind, overrides, tls,
       serverId: serverIdFor(config.instanceId),
       readOnly: isMarkedReadOnly(layout.agentDir),
       cluster: plan ? galeraSettings({ plan, sstAuthFile: galera.sstAuthFile }) : undefined,
@@ -117,6 +118,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     replication,
     // Galera is MariaDB's (Debian's galera-4 is built for it).
     cluster: flavor.name === 'mariadb' ? galera : undefined,
+    logs: mysqlLogs(layout.logDir),
     backup: createMysqlBackup({ flavor, layout, runner, log, sql, socket, cnfFile, secretFile, mysqlUser }),
 
     // Accounts are told apart by host: alice@% and alice@localhost are two.
@@ -156,7 +158,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
       // serves, so a later restart by the supervisor joins instead.
       const bootstrap = galera.plan() && galera.bootstrapPending() ? ['--wsrep-new-cluster'] : [];
       return {
-        argv: [server, `--defaults-file=${cnfFile}`, ...bootstrap], uid: u.uid, gid: u.gid, marker: cnfFile,
+        argv: [server, `--defaults-file=${cnfFile}`, ...bootstrap], uid: u.uid, gid: u.gid, marker: cnfFile, outputFile: errorLogFile(layout.logDir),
         // A joiner opens its socket only once its SST is in, which takes as
         // long as the data: the SST script (wsrep_sst_mariabackup) touches
         // sst_in_progress when it starts receiving and removes it when done.

@@ -2,10 +2,13 @@
 // overrides. The server reads only this file (--defaults-file), never
 // /etc/mysql, so what the agent renders is all that applies.
 import path from 'node:path';
+import { generalLogFile, slowLogFile } from './logs.js';
 
 export interface MyCnfInput {
   readonly dataDir: string;
   readonly runDir: string;
+  /** Where the general and slow query logs go (logs.ts). */
+  readonly logDir: string;
   readonly tmpDir: string;
   readonly port: number;
   readonly bindAddress: string;
@@ -51,6 +54,11 @@ export function renderMyCnf(input: MyCnfInput): string {
     // Small defaults: an instance's flavor sets these through overrides.
     'innodb_buffer_pool_size = 128M',
     'max_connections = 151',
+    // The general and slow query logs, off until enabled (general_log,
+    // slow_query_log overrides: agent/logs/), go to files the agent reads.
+    'log_output = FILE',
+    `general_log_file = ${generalLogFile(input.logDir)}`,
+    `slow_query_log_file = ${slowLogFile(input.logDir)}`,
     // The binary log with row events and a server id of its own: what GTID
     // replication and point-in-time recovery build on. Every instance logs,
     // a replica what it applies too (log_slave_updates), so any of them can

@@ -25,6 +25,7 @@ import { secureCluster } from './secure.js';
 import { installServerTls } from '../server-tls.js';
 import { PgReplication } from './replication/capability.js';
 import { ReplicationSettings } from './replication/settings.js';
+import { pgLogFile, postgresLogs } from './logs.js';
 
 // Rules files are data in the source tree (rules/), also when running from
 // dist/: resolve them from the installation root.
@@ -91,6 +92,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
     version,
     accounts,
     configuration,
+    logs: postgresLogs(layout.logDir),
     backup,
     replication,
 
@@ -117,6 +119,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
         gid: u.gid,
         cwd: layout.baseDir,
         marker: conf,
+        outputFile: pgLogFile(layout.logDir),
         // Fast shutdown: clients are disconnected, a shutdown checkpoint is written.
         stopSignal: 'SIGINT',
         stopScope: 'process',

@@ -29,6 +29,7 @@ import { RedisReplication } from './replication/capability.js';
 import { createRedisCluster } from './cluster/capability.js';
 import { redisClusterSettings } from './cluster/settings.js';
 import { ReplicationConf } from './replication/replication-conf.js';
+import { redisLogFile, redisLogs } from './logs.js';
 
 // Rules files are data in the source tree, also when running from dist/.
 const RULES_DIR = path.join(repoRoot(), 'agent/managers/redis/rules');
@@ -100,6 +101,7 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
     version: config.datastoreVersion,
     accounts,
     configuration,
+    logs: redisLogs(layout.logDir),
     backup: new RedisBackup({
       client,
       runner,
@@ -154,7 +156,7 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
 
     childSpec(): ChildSpec {
       const u = redisUser();
-      return { argv: serverArgv(), uid: u.uid, gid: u.gid, cwd: layout.dataDir, marker: paths.conf };
+      return { argv: serverArgv(), uid: u.uid, gid: u.gid, cwd: layout.dataDir, marker: paths.conf, outputFile: redisLogFile(layout.logDir) };
     },
 
     probe(): Promise<boolean> {

@@ -48,7 +48,7 @@ t.test('postgresql.conf offers TLS only when the datastore has a serving pair', 
 });
 
 t.test('my.cnf offers TLS only when the datastore has a serving pair', async (t) => {
-  const base = { dataDir: '/d', runDir: '/r', tmpDir: '/t', port: 3306, bindAddress: '127.0.0.1', overrides: {}, serverId: 7 };
+  const base = { dataDir: '/d', runDir: '/r', logDir: '/l', tmpDir: '/t', port: 3306, bindAddress: '127.0.0.1', overrides: {}, serverId: 7 };
   t.notMatch(renderMyCnf(base), /^ssl|^tls/m, 'no certificate: no TLS lines');
   const cnf = renderMyCnf({ ...base, tls: { certFile: '/e/tls/server.crt', keyFile: '/e/tls/server.key' } });
   const mysqld = cnf.slice(cnf.indexOf('[mysqld]'));

@@ -28,10 +28,22 @@ export const protobufFileName = "coffer/agent/v1/logs.proto";
 
 export interface LogInfo {
   name: string;
-  /** sys (always on) or user (enabled on request). */
+  /** SYS (always on) or USER (enabled on request). */
   type: string;
   enabled: boolean;
   sizeBytes: number;
+  /**
+   * Trove's status: Disabled, Enabled, Unavailable, Ready, Published,
+   * Partial, Rotated, Restart Required.
+   */
+  status: string;
+  /** Bytes published, and bytes written since (the whole file once rotated). */
+  publishedBytes: number;
+  pendingBytes: number;
+  /** Where the published objects are ("None" while nothing is). */
+  container: string;
+  prefix: string;
+  metafile: string;
 }
 
 export interface ListLogsRequest {
@@ -43,6 +55,7 @@ export interface ListLogsResponse {
 
 export interface TailLogRequest {
   name: string;
+  /** The last lines to send first (0: 50; at most 10000). */
   lines: number;
   follow: boolean;
 }
@@ -53,16 +66,50 @@ export interface TailLogResponse {
 
 export interface PublishLogRequest {
   name: string;
+  /** Only storage (the store's name) is read; empty: the agent's default. */
   storage: StorageLocation | undefined;
 }
 
 export interface PublishLogResponse {
   location: StorageLocation | undefined;
   sizeBytes: number;
+  log: LogInfo | undefined;
+}
+
+export interface SetLogEnabledRequest {
+  name: string;
+  enabled: boolean;
+}
+
+export interface SetLogEnabledResponse {
+  log:
+    | LogInfo
+    | undefined;
+  /** The change takes effect only after a restart of the datastore. */
+  restartRequired: boolean;
+}
+
+export interface DiscardLogRequest {
+  name: string;
+}
+
+export interface DiscardLogResponse {
+  log: LogInfo | undefined;
 }
 
 function createBaseLogInfo(): LogInfo {
-  return { name: "", type: "", enabled: false, sizeBytes: 0 };
+  return {
+    name: "",
+    type: "",
+    enabled: false,
+    sizeBytes: 0,
+    status: "",
+    publishedBytes: 0,
+    pendingBytes: 0,
+    container: "",
+    prefix: "",
+    metafile: "",
+  };
 }
 
 export const LogInfo: MessageFns<LogInfo> = {
@@ -78,6 +125,24 @@ export const LogInfo: MessageFns<LogInfo> = {
     }
     if (message.sizeBytes !== 0) {
       writer.uint32(32).int64(message.sizeBytes);
+    }
+    if (message.status !== "") {
+      writer.uint32(42).string(message.status);
+    }
+    if (message.publishedBytes !== 0) {
+      writer.uint32(48).int64(message.publishedBytes);
+    }
+    if (message.pendingBytes !== 0) {
+      writer.uint32(56).int64(message.pendingBytes);
+    }
+    if (message.container !== "") {
+      writer.uint32(66).string(message.container);
+    }
+    if (message.prefix !== "") {
+      writer.uint32(74).string(message.prefix);
+    }
+    if (message.metafile !== "") {
+      writer.uint32(82).string(message.metafile);
     }
     return writer;
   },
@@ -127,6 +192,54 @@ export const LogInfo: MessageFns<LogInfo> = {
             message.sizeBytes = longToNumber(reader.int64());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.publishedBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.pendingBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.prefix = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.metafile = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -149,6 +262,20 @@ export const LogInfo: MessageFns<LogInfo> = {
         : isSet(object.size_bytes)
         ? globalThis.Number(object.size_bytes)
         : 0,
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      publishedBytes: isSet(object.publishedBytes)
+        ? globalThis.Number(object.publishedBytes)
+        : isSet(object.published_bytes)
+        ? globalThis.Number(object.published_bytes)
+        : 0,
+      pendingBytes: isSet(object.pendingBytes)
+        ? globalThis.Number(object.pendingBytes)
+        : isSet(object.pending_bytes)
+        ? globalThis.Number(object.pending_bytes)
+        : 0,
+      container: isSet(object.container) ? globalThis.String(object.container) : "",
+      prefix: isSet(object.prefix) ? globalThis.String(object.prefix) : "",
+      metafile: isSet(object.metafile) ? globalThis.String(object.metafile) : "",
     };
   },
 
@@ -166,6 +293,24 @@ export const LogInfo: MessageFns<LogInfo> = {
     if (message.sizeBytes !== 0) {
       obj.sizeBytes = Math.round(message.sizeBytes);
     }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.publishedBytes !== 0) {
+      obj.publishedBytes = Math.round(message.publishedBytes);
+    }
+    if (message.pendingBytes !== 0) {
+      obj.pendingBytes = Math.round(message.pendingBytes);
+    }
+    if (message.container !== "") {
+      obj.container = message.container;
+    }
+    if (message.prefix !== "") {
+      obj.prefix = message.prefix;
+    }
+    if (message.metafile !== "") {
+      obj.metafile = message.metafile;
+    }
     return obj;
   },
 
@@ -178,6 +323,12 @@ export const LogInfo: MessageFns<LogInfo> = {
     message.type = object.type ?? "";
     message.enabled = object.enabled ?? false;
     message.sizeBytes = object.sizeBytes ?? 0;
+    message.status = object.status ?? "";
+    message.publishedBytes = object.publishedBytes ?? 0;
+    message.pendingBytes = object.pendingBytes ?? 0;
+    message.container = object.container ?? "";
+    message.prefix = object.prefix ?? "";
+    message.metafile = object.metafile ?? "";
     return message;
   },
 };
@@ -557,7 +708,7 @@ export const PublishLogRequest: MessageFns<PublishLogRequest> = {
 };
 
 function createBasePublishLogResponse(): PublishLogResponse {
-  return { location: undefined, sizeBytes: 0 };
+  return { location: undefined, sizeBytes: 0, log: undefined };
 }
 
 export const PublishLogResponse: MessageFns<PublishLogResponse> = {
@@ -567,6 +718,9 @@ export const PublishLogResponse: MessageFns<PublishLogResponse> = {
     }
     if (message.sizeBytes !== 0) {
       writer.uint32(16).int64(message.sizeBytes);
+    }
+    if (message.log !== undefined) {
+      LogInfo.encode(message.log, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -600,6 +754,14 @@ export const PublishLogResponse: MessageFns<PublishLogResponse> = {
             message.sizeBytes = longToNumber(reader.int64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.log = LogInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -620,6 +782,7 @@ export const PublishLogResponse: MessageFns<PublishLogResponse> = {
         : isSet(object.size_bytes)
         ? globalThis.Number(object.size_bytes)
         : 0,
+      log: isSet(object.log) ? LogInfo.fromJSON(object.log) : undefined,
     };
   },
 
@@ -630,6 +793,9 @@ export const PublishLogResponse: MessageFns<PublishLogResponse> = {
     }
     if (message.sizeBytes !== 0) {
       obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    if (message.log !== undefined) {
+      obj.log = LogInfo.toJSON(message.log);
     }
     return obj;
   },
@@ -643,11 +809,326 @@ export const PublishLogResponse: MessageFns<PublishLogResponse> = {
       ? StorageLocation.fromPartial(object.location)
       : undefined;
     message.sizeBytes = object.sizeBytes ?? 0;
+    message.log = (object.log !== undefined && object.log !== null) ? LogInfo.fromPartial(object.log) : undefined;
     return message;
   },
 };
 
-/** The datastore's logs (error log, slow query log, general log). */
+function createBaseSetLogEnabledRequest(): SetLogEnabledRequest {
+  return { name: "", enabled: false };
+}
+
+export const SetLogEnabledRequest: MessageFns<SetLogEnabledRequest> = {
+  encode(message: SetLogEnabledRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.enabled !== false) {
+      writer.uint32(16).bool(message.enabled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetLogEnabledRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetLogEnabledRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetLogEnabledRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+    };
+  },
+
+  toJSON(message: SetLogEnabledRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetLogEnabledRequest>, I>>(base?: I): SetLogEnabledRequest {
+    return SetLogEnabledRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetLogEnabledRequest>, I>>(object: I): SetLogEnabledRequest {
+    const message = createBaseSetLogEnabledRequest();
+    message.name = object.name ?? "";
+    message.enabled = object.enabled ?? false;
+    return message;
+  },
+};
+
+function createBaseSetLogEnabledResponse(): SetLogEnabledResponse {
+  return { log: undefined, restartRequired: false };
+}
+
+export const SetLogEnabledResponse: MessageFns<SetLogEnabledResponse> = {
+  encode(message: SetLogEnabledResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.log !== undefined) {
+      LogInfo.encode(message.log, writer.uint32(10).fork()).join();
+    }
+    if (message.restartRequired !== false) {
+      writer.uint32(16).bool(message.restartRequired);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetLogEnabledResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetLogEnabledResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.log = LogInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.restartRequired = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetLogEnabledResponse {
+    return {
+      log: isSet(object.log) ? LogInfo.fromJSON(object.log) : undefined,
+      restartRequired: isSet(object.restartRequired)
+        ? globalThis.Boolean(object.restartRequired)
+        : isSet(object.restart_required)
+        ? globalThis.Boolean(object.restart_required)
+        : false,
+    };
+  },
+
+  toJSON(message: SetLogEnabledResponse): unknown {
+    const obj: any = {};
+    if (message.log !== undefined) {
+      obj.log = LogInfo.toJSON(message.log);
+    }
+    if (message.restartRequired !== false) {
+      obj.restartRequired = message.restartRequired;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetLogEnabledResponse>, I>>(base?: I): SetLogEnabledResponse {
+    return SetLogEnabledResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetLogEnabledResponse>, I>>(object: I): SetLogEnabledResponse {
+    const message = createBaseSetLogEnabledResponse();
+    message.log = (object.log !== undefined && object.log !== null) ? LogInfo.fromPartial(object.log) : undefined;
+    message.restartRequired = object.restartRequired ?? false;
+    return message;
+  },
+};
+
+function createBaseDiscardLogRequest(): DiscardLogRequest {
+  return { name: "" };
+}
+
+export const DiscardLogRequest: MessageFns<DiscardLogRequest> = {
+  encode(message: DiscardLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiscardLogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiscardLogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiscardLogRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: DiscardLogRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiscardLogRequest>, I>>(base?: I): DiscardLogRequest {
+    return DiscardLogRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiscardLogRequest>, I>>(object: I): DiscardLogRequest {
+    const message = createBaseDiscardLogRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseDiscardLogResponse(): DiscardLogResponse {
+  return { log: undefined };
+}
+
+export const DiscardLogResponse: MessageFns<DiscardLogResponse> = {
+  encode(message: DiscardLogResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.log !== undefined) {
+      LogInfo.encode(message.log, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiscardLogResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiscardLogResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.log = LogInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiscardLogResponse {
+    return { log: isSet(object.log) ? LogInfo.fromJSON(object.log) : undefined };
+  },
+
+  toJSON(message: DiscardLogResponse): unknown {
+    const obj: any = {};
+    if (message.log !== undefined) {
+      obj.log = LogInfo.toJSON(message.log);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiscardLogResponse>, I>>(base?: I): DiscardLogResponse {
+    return DiscardLogResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiscardLogResponse>, I>>(object: I): DiscardLogResponse {
+    const message = createBaseDiscardLogResponse();
+    message.log = (object.log !== undefined && object.log !== null) ? LogInfo.fromPartial(object.log) : undefined;
+    return message;
+  },
+};
+
+/**
+ * The datastore's logs (MariaDB's error, general and slow query logs,
+ * PostgreSQL's log, Redis's log) and the agent's own (guest), in Trove's
+ * guest-log model: SYS logs are always on, USER logs are enabled on request
+ * through the configuration overrides. Every line that leaves the agent
+ * (TailLog, PublishLog) has the passwords in it redacted (docs/logs.md).
+ */
 export type LogServiceService = typeof LogServiceService;
 export const LogServiceService = {
   listLogs: {
@@ -659,7 +1140,10 @@ export const LogServiceService = {
     responseSerialize: (value: ListLogsResponse): Buffer => Buffer.from(ListLogsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListLogsResponse => ListLogsResponse.decode(value),
   },
-  /** TailLog sends the last lines of a log, then follows it until cancelled. */
+  /**
+   * TailLog sends the last lines of a log, then (follow) the lines written
+   * after, across rotation and truncation, until cancelled.
+   */
   tailLog: {
     path: "/coffer.agent.v1.LogService/TailLog" as const,
     requestStream: false as const,
@@ -669,7 +1153,11 @@ export const LogServiceService = {
     responseSerialize: (value: TailLogResponse): Buffer => Buffer.from(TailLogResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): TailLogResponse => TailLogResponse.decode(value),
   },
-  /** PublishLog copies a log to storage. */
+  /**
+   * PublishLog copies what is new in a log to object storage (Trove's
+   * layout: container database_logs, prefix <instance>/<datastore>-<log>/,
+   * objects log-<timestamp> and a metafile).
+   */
   publishLog: {
     path: "/coffer.agent.v1.LogService/PublishLog" as const,
     requestStream: false as const,
@@ -679,14 +1167,46 @@ export const LogServiceService = {
     responseSerialize: (value: PublishLogResponse): Buffer => Buffer.from(PublishLogResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PublishLogResponse => PublishLogResponse.decode(value),
   },
+  /** SetLogEnabled turns a USER log on or off (an override change). */
+  setLogEnabled: {
+    path: "/coffer.agent.v1.LogService/SetLogEnabled" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetLogEnabledRequest): Buffer => Buffer.from(SetLogEnabledRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetLogEnabledRequest => SetLogEnabledRequest.decode(value),
+    responseSerialize: (value: SetLogEnabledResponse): Buffer =>
+      Buffer.from(SetLogEnabledResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetLogEnabledResponse => SetLogEnabledResponse.decode(value),
+  },
+  /** DiscardLog deletes what PublishLog stored of a log. */
+  discardLog: {
+    path: "/coffer.agent.v1.LogService/DiscardLog" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DiscardLogRequest): Buffer => Buffer.from(DiscardLogRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DiscardLogRequest => DiscardLogRequest.decode(value),
+    responseSerialize: (value: DiscardLogResponse): Buffer => Buffer.from(DiscardLogResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DiscardLogResponse => DiscardLogResponse.decode(value),
+  },
 } as const;
 
 export interface LogServiceServer extends UntypedServiceImplementation {
   listLogs: handleUnaryCall<ListLogsRequest, ListLogsResponse>;
-  /** TailLog sends the last lines of a log, then follows it until cancelled. */
+  /**
+   * TailLog sends the last lines of a log, then (follow) the lines written
+   * after, across rotation and truncation, until cancelled.
+   */
   tailLog: handleServerStreamingCall<TailLogRequest, TailLogResponse>;
-  /** PublishLog copies a log to storage. */
+  /**
+   * PublishLog copies what is new in a log to object storage (Trove's
+   * layout: container database_logs, prefix <instance>/<datastore>-<log>/,
+   * objects log-<timestamp> and a metafile).
+   */
   publishLog: handleUnaryCall<PublishLogRequest, PublishLogResponse>;
+  /** SetLogEnabled turns a USER log on or off (an override change). */
+  setLogEnabled: handleUnaryCall<SetLogEnabledRequest, SetLogEnabledResponse>;
+  /** DiscardLog deletes what PublishLog stored of a log. */
+  discardLog: handleUnaryCall<DiscardLogRequest, DiscardLogResponse>;
 }
 
 export interface LogServiceClient extends Client {
@@ -705,14 +1225,21 @@ export interface LogServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListLogsResponse) => void,
   ): ClientUnaryCall;
-  /** TailLog sends the last lines of a log, then follows it until cancelled. */
+  /**
+   * TailLog sends the last lines of a log, then (follow) the lines written
+   * after, across rotation and truncation, until cancelled.
+   */
   tailLog(request: TailLogRequest, options?: Partial<CallOptions>): ClientReadableStream<TailLogResponse>;
   tailLog(
     request: TailLogRequest,
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<TailLogResponse>;
-  /** PublishLog copies a log to storage. */
+  /**
+   * PublishLog copies what is new in a log to object storage (Trove's
+   * layout: container database_logs, prefix <instance>/<datastore>-<log>/,
+   * objects log-<timestamp> and a metafile).
+   */
   publishLog(
     request: PublishLogRequest,
     callback: (error: ServiceError | null, response: PublishLogResponse) => void,
@@ -727,6 +1254,38 @@ export interface LogServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PublishLogResponse) => void,
+  ): ClientUnaryCall;
+  /** SetLogEnabled turns a USER log on or off (an override change). */
+  setLogEnabled(
+    request: SetLogEnabledRequest,
+    callback: (error: ServiceError | null, response: SetLogEnabledResponse) => void,
+  ): ClientUnaryCall;
+  setLogEnabled(
+    request: SetLogEnabledRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetLogEnabledResponse) => void,
+  ): ClientUnaryCall;
+  setLogEnabled(
+    request: SetLogEnabledRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetLogEnabledResponse) => void,
+  ): ClientUnaryCall;
+  /** DiscardLog deletes what PublishLog stored of a log. */
+  discardLog(
+    request: DiscardLogRequest,
+    callback: (error: ServiceError | null, response: DiscardLogResponse) => void,
+  ): ClientUnaryCall;
+  discardLog(
+    request: DiscardLogRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DiscardLogResponse) => void,
+  ): ClientUnaryCall;
+  discardLog(
+    request: DiscardLogRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DiscardLogResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -31,7 +31,7 @@ t.test('names, server ids, dialects and the option file', async (t) => {
   t.ok([...ids].every((n) => n >= 1 && n <= 0xffffffff));
   t.equal(dialectForVersion('10.11.19-MariaDB-0+deb12u1-log').name, 'mariadb-gtid');
   t.equal(dialectForVersion('8.0.36').name, 'mysql-gtid');
-  const base = { dataDir: '/d', runDir: '/r', tmpDir: '/t', port: 3306, bindAddress: '127.0.0.1', overrides: {}, serverId: 4242 };
+  const base = { dataDir: '/d', runDir: '/r', logDir: '/l', tmpDir: '/t', port: 3306, bindAddress: '127.0.0.1', overrides: {}, serverId: 4242 };
   const cnf = renderMyCnf(base);
   t.match(cnf, /^server_id = 4242$/m);
   t.match(cnf, /^log_slave_updates = ON$/m);
