@@ -12,6 +12,7 @@ import { accountRoutes } from './routes-accounts.js';
 import { backupRoutes } from './routes-backups.js';
 import { catalogRoutes } from './routes-catalog.js';
 import { clusterRoutes } from './routes-clusters.js';
+import { configurationRoutes } from './routes-configurations.js';
 import { instanceRoutes } from './routes-instances.js';
 
 export const API_VERSION = '0.1.0';
@@ -95,6 +96,7 @@ export async function buildRestApp(c: ControlContext, observe?: RestObserver): P
   backupRoutes(app, c);
   catalogRoutes(app, c);
   clusterRoutes(app, c);
+  configurationRoutes(app, c);
 
   app.get('/openapi.json', { schema: { summary: 'This API as OpenAPI 3' } }, async () => openApiDocument(routes, API_VERSION));
   await app.ready();
