@@ -61,6 +61,14 @@ export function configurationApplyWorkflow(c: ControlContext): Workflow<ApplyDat
               data.outcomes[id] = 'gone';
               continue;
             }
+            if (row.status === 'BUILD') {
+              // Its create task's Prepare reads the group's values (workflows/create.ts).
+              c.instances.update(id, { config_state: 'applied', config_message: '' });
+              data.outcomes[id] = 'applied';
+              ctx.progress({ phase: 'applied', message: `${row.name} (${id}): takes the values as it is created` });
+              ctx.save();
+              continue;
+            }
             try {
               const restart = await applyTo(c, row, wanted(c, row));
               const state = restart ? 'restart_required' : 'applied';
