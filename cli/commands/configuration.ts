@@ -53,6 +53,11 @@ async function findGroup(conn: Connection, ref: string): Promise<Configuration> 
   return named[0]!;
 }
 
+/** Just the id, for calls that take one. */
+export async function groupId(conn: Connection, ref: string): Promise<string> {
+  return UUID.test(ref) ? ref : (await findGroup(conn, ref)).id;
+}
+
 const json = (g: Configuration) => ({
   id: g.id,
   name: g.name,
