@@ -1,8 +1,8 @@
 // coffer configuration: groups made, shown, changed and deleted with the
 // coffer CLI against a real control; a value the rules refuse exits 3 with
-// the parameter and its range named, and nothing is kept. (Attaching to real
-// servers is shown through REST and the OpenStack CLI,
-// test/control/rest/configurations.test.ts, over the same service layer.)
+// the parameter and its range named, and nothing is kept; a real MariaDB
+// created with a group runs with its values until it is detached. (Dynamic
+// and static changes on real servers: test/control/rest/configurations.test.ts.)
 import t from 'tap';
 import { startControl } from '../support/control.js';
 import { cliFor } from './coffer-cli.js';
@@ -39,4 +39,18 @@ t.test('coffer configuration commands', async (t) => {
   t.equal(nowhere.code, 5, 'attach to an unknown instance exits 5');
   await json(['configuration', 'delete', 'oltp']);
   t.same(await json(['configuration', 'list']), [], 'delete');
+
+  // A real MariaDB created with a group, then detached from it.
+  await json(['configuration', 'create', 'small', '--set', 'max_connections=60', '--set', 'long_query_time=2.5']);
+  await json(['instance', 'create', 'db1', '--configuration', 'small']);
+  const inForce = await json(['configuration', 'default', 'db1']);
+  t.same([inForce.max_connections, inForce.long_query_time], ['60', '2.500000'], 'configuration default: the server runs with the group\'s values');
+  const shown = await json(['configuration', 'show', 'small']);
+  t.same(shown.instances.map((i: { name: string; state: string }) => [i.name, i.state]), [['db1', 'applied']], 'show: each instance and its outcome');
+  const mismatch = await cli(['configuration', 'attach', 'db1', 'nope']);
+  t.equal(mismatch.code, 5, 'attach of an unknown group exits 5');
+  const held = await cli(['configuration', 'delete', 'small']);
+  t.equal(held.code, 6, 'delete of an attached group exits 6');
+  await json(['configuration', 'detach', 'db1']);
+  t.equal((await json(['configuration', 'default', 'db1'])).max_connections, '151', 'detach: back to the template\'s value');
 });
