@@ -44,6 +44,26 @@ async function applyTo(c: ControlContext, row: InstanceRow, values: Record<strin
   });
 }
 
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+  });
+
+/**
+ * The instance once no task of its own runs on it (a restart, a backup, a
+ * resize): its agent may refuse a change meanwhile, and a restart finishing
+ * must not race the values it would bring into force. Bounded by the
+ * task's deadline (the signal). Undefined once the instance is gone.
+ */
+async function quiet(c: ControlContext, id: string, signal: AbortSignal): Promise<InstanceRow | undefined> {
+  for (;;) {
+    const row = c.instances.get(id);
+    if (!row || !row.task_id || row.status === 'BUILD') return row;
+    await sleep(1000, signal);
+  }
+}
+
 export function configurationApplyWorkflow(c: ControlContext): Workflow<ApplyData> {
   return {
     kind: 'configuration-apply',
@@ -56,7 +76,7 @@ export function configurationApplyWorkflow(c: ControlContext): Workflow<ApplyDat
           const failures: Array<{ row: InstanceRow; err: unknown }> = [];
           for (const id of data.instanceIds) {
             if (data.outcomes[id]) continue;
-            const row = c.instances.get(id);
+            const row = await quiet(c, id, ctx.signal);
             if (!row) {
               data.outcomes[id] = 'gone';
               continue;
