@@ -74,7 +74,10 @@ function settle(ctx: CommandContext, i: Instance | null, doing: string): void {
   if (i.status === InstanceStatus.INSTANCE_STATUS_ERROR) {
     throw failed(`instance ${i.name} (${i.id}) went to ERROR while ${doing}: ${i.fault ? `step ${i.fault.step}: ${i.fault.message}` : 'no fault was recorded'}`);
   }
-  if (i.status !== InstanceStatus.INSTANCE_STATUS_ACTIVE) throw failed(`instance ${i.name} is ${instanceStatus(i)}, not ACTIVE`);
+  // RESTART_REQUIRED is ACTIVE with configuration values waiting for a restart.
+  if (i.status !== InstanceStatus.INSTANCE_STATUS_ACTIVE && i.status !== InstanceStatus.INSTANCE_STATUS_RESTART_REQUIRED) {
+    throw failed(`instance ${i.name} is ${instanceStatus(i)}, not ACTIVE`);
+  }
 }
 
 const getInstance = async (conn: Connection, id: string): Promise<Instance | null> =>

@@ -65,7 +65,12 @@ t.test('configuration groups on real MariaDB and PostgreSQL, through the OpenSta
   const building = Promise.all([
     os.json<Row>('database', 'configuration', 'parameter', 'show', String(version.id), 'innodb_open_files'),
     steps.create('m1', { datastore: { type: 'mariadb', version: '10.11' }, ...user }),
-    steps.create('m2', { datastore: { type: 'mariadb', version: '10.11' }, configuration: webId, ...user }),
+    (async () => {
+      const made = await os.json<Row>('database', 'instance', 'create', 'm2', '--flavor', 'small', '--size', '1', '--datastore', 'mariadb', '--datastore-version', '10.11', '--configuration', webId, '--users', 'app:App-pass-1');
+      const m = await waitInstance(request, 'shop', token, String(made.id), (i) => i?.status === 'ACTIVE' || i?.status === 'ERROR', 180_000);
+      t.equal(m!.status, 'ACTIVE', 'm2, created with the CLI\'s --configuration, is ACTIVE');
+      return m!;
+    })(),
     steps.create('p1', { datastore: { type: 'postgresql', version: '15' }, databases: [{ name: 'shop' }], users: [{ name: 'app', password: 'App-pass-1', databases: [{ name: 'shop' }] }] }),
   ]);
   building.catch(() => undefined); // awaited below; a failure is reported there
