@@ -85,7 +85,7 @@ export const S = {
           replica_count: { type: ['integer', 'null'] },
           // Coffer's own: automatic failover for the set (default: the control's setting).
           auto_failover: { type: ['boolean', 'null'] },
-          configuration: { type: ['string', 'null'], maxLength: 255 },
+          configuration: { type: ['string', 'null'], minLength: 1, maxLength: 255 },
           modules: { type: ['array', 'null'] },
           access: { type: ['object', 'null'], properties: { is_public: { type: 'boolean' }, allowed_cidrs: { type: ['array', 'null'], items: { type: 'string' } } } },
         },
@@ -100,7 +100,7 @@ export const S = {
         type: 'object',
         properties: {
           name: name(),
-          configuration: { type: ['string', 'null'], maxLength: 255 },
+          configuration: { type: ['string', 'null'], minLength: 1, maxLength: 255 },
           // null detaches a replica (slave_of: older clients' name for it).
           replica_of: { type: ['string', 'null'], maxLength: 255 },
           slave_of: { type: ['string', 'null'], maxLength: 255 },
@@ -139,7 +139,7 @@ export const S = {
           // Kept for Trove's API: the local driver puts every member on this host.
           locality: { type: ['string', 'null'], enum: ['affinity', 'anti-affinity', null] },
           extended_properties: { type: ['object', 'null'] },
-          configuration: { type: ['string', 'null'], maxLength: 255 },
+          configuration: { type: ['string', 'null'], minLength: 1, maxLength: 255 },
         },
       },
     },
