@@ -9,6 +9,7 @@ import { CatalogServiceClient } from '../proto/gen/coffer/control/v1/catalog.js'
 import { TaskServiceClient } from '../proto/gen/coffer/control/v1/tasks.js';
 import { ClusterServiceClient } from '../proto/gen/coffer/control/v1/clusters.js';
 import { LogServiceClient } from '../proto/gen/coffer/control/v1/logs.js';
+import { ConfigurationServiceClient } from '../proto/gen/coffer/control/v1/configurations.js';
 import { toCliError } from './errors.js';
 import type { CliSettings } from './settings.js';
 
@@ -41,6 +42,7 @@ export class Connection {
   readonly tasks: TaskServiceClient;
   readonly clusters: ClusterServiceClient;
   readonly logs: LogServiceClient;
+  readonly configurations: ConfigurationServiceClient;
 
   constructor(readonly settings: CliSettings) {
     // TLS unless --plaintext said otherwise (allowed only to loopback, as
@@ -55,6 +57,7 @@ export class Connection {
     this.tasks = new TaskServiceClient(target, creds);
     this.clusters = new ClusterServiceClient(target, creds);
     this.logs = new LogServiceClient(target, creds);
+    this.configurations = new ConfigurationServiceClient(target, creds);
   }
 
   private metadata(): Metadata {
@@ -84,6 +87,6 @@ export class Connection {
   }
 
   close(): void {
-    for (const c of [this.instances, this.accounts, this.backups, this.catalog, this.tasks, this.clusters, this.logs]) c.close();
+    for (const c of [this.instances, this.accounts, this.backups, this.catalog, this.tasks, this.clusters, this.logs, this.configurations]) c.close();
   }
 }

@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { backupCommand } from './commands/backup.js';
 import { datastoreCommand, flavorCommand } from './commands/catalog.js';
 import { clusterCommand } from './commands/cluster.js';
+import { configurationCommand } from './commands/configuration.js';
 import { databaseCommand } from './commands/database.js';
 import { instanceCommand } from './commands/instance.js';
 import { logCommand } from './commands/log.js';
@@ -40,7 +41,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON on stdout, for scripts; no progress display')
     .option('--timeout <seconds>', 'deadline of each call to coffer-control (default 60)')
     .addOption(new Option('--token <value>').hideHelp());
-  for (const c of [instanceCommand(), clusterCommand(), databaseCommand(), userCommand(), rootCommand(), backupCommand(), logCommand(), datastoreCommand(), flavorCommand()]) {
+  for (const c of [instanceCommand(), clusterCommand(), databaseCommand(), userCommand(), rootCommand(), backupCommand(), logCommand(), datastoreCommand(), flavorCommand(), configurationCommand()]) {
     program.addCommand(c);
   }
   for (const leaf of leaves(program)) {

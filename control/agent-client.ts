@@ -11,6 +11,7 @@ import { BackupServiceClient } from '../proto/gen/coffer/agent/v1/backup.js';
 import { ReplicationServiceClient } from '../proto/gen/coffer/agent/v1/replication.js';
 import { ClusterServiceClient } from '../proto/gen/coffer/agent/v1/cluster.js';
 import { LogServiceClient } from '../proto/gen/coffer/agent/v1/logs.js';
+import { ConfigurationServiceClient } from '../proto/gen/coffer/agent/v1/configuration.js';
 import { statusErrorOf } from '../lib/retryable.js';
 import { ControlError } from './errors.js';
 
@@ -21,6 +22,7 @@ export interface AgentClients {
   readonly replication: ReplicationServiceClient;
   readonly cluster: ClusterServiceClient;
   readonly logs: LogServiceClient;
+  readonly configuration: ConfigurationServiceClient;
   close(): void;
 }
 
@@ -46,6 +48,7 @@ export class AgentConnector {
     const replication = new ReplicationServiceClient(address, this.creds, opts);
     const cluster = new ClusterServiceClient(address, this.creds, opts);
     const logs = new LogServiceClient(address, this.creds, opts);
+    const configuration = new ConfigurationServiceClient(address, this.creds, opts);
     return {
       lifecycle,
       accounts,
@@ -53,8 +56,9 @@ export class AgentConnector {
       replication,
       cluster,
       logs,
+      configuration,
       close() {
-        for (const c of [lifecycle, accounts, backup, replication, cluster, logs]) c.close();
+        for (const c of [lifecycle, accounts, backup, replication, cluster, logs, configuration]) c.close();
       },
     };
   }

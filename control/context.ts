@@ -8,6 +8,7 @@ import type { InstanceStore, InstanceRow } from './store/instances.js';
 import type { BackupStore } from './store/backups.js';
 import type { TaskStore } from './store/tasks.js';
 import type { ClusterStore } from './store/clusters.js';
+import type { ConfigurationStore } from './store/configurations.js';
 import type { ComputeDriver, Allocation } from './compute/driver.js';
 import type { CertificateAuthority } from './ca/authority.js';
 import type { AgentConnector, AgentClients } from './agent-client.js';
@@ -25,6 +26,7 @@ export interface ControlContext {
   readonly backups: BackupStore;
   readonly tasks: TaskStore;
   readonly clusters: ClusterStore;
+  readonly configurations: ConfigurationStore;
   readonly driver: ComputeDriver;
   readonly ca: CertificateAuthority;
   readonly connector: AgentConnector;

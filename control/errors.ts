@@ -11,6 +11,8 @@ export { ERROR_CODE_METADATA_KEY } from '../lib/error-table.js';
 
 export const CONTROL_ERRORS = {
   CONTROL_ERR_INVALID_ARGUMENT: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, kind: 'INVALID_ARGUMENT', description: 'a request field is malformed or not allowed' },
+  // Trove answers a configuration value it refuses with 422 Unprocessable Entity.
+  CONTROL_ERR_INVALID_PARAMETER: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 422, kind: 'INVALID_ARGUMENT', description: 'a configuration parameter is unknown, of the wrong type or out of its range; the message names it and what it allows' },
   CONTROL_ERR_UNAUTHENTICATED: { grpc: GrpcStatus.UNAUTHENTICATED, http: 401, kind: 'UNAUTHENTICATED', description: 'no token, or a token that is not known' },
   CONTROL_ERR_PERMISSION_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, http: 403, kind: 'PERMISSION_DENIED', description: 'the caller may not make this report or call' },
   CONTROL_ERR_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404, kind: 'NOT_FOUND', description: 'no such resource in the caller\'s project' },

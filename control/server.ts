@@ -16,6 +16,7 @@ import { InstanceStore } from './store/instances.js';
 import { BackupStore } from './store/backups.js';
 import { TaskStore } from './store/tasks.js';
 import { ClusterStore } from './store/clusters.js';
+import { ConfigurationStore } from './store/configurations.js';
 import { OpenSsl } from './ca/openssl.js';
 import { CertificateAuthority } from './ca/authority.js';
 import { BackupKeys } from './backup-keys.js';
@@ -31,6 +32,7 @@ import { deleteWorkflow } from './workflows/delete.js';
 import { restartWorkflow } from './workflows/restart.js';
 import { resizeWorkflow } from './workflows/resize.js';
 import { backupWorkflow } from './workflows/backup.js';
+import { configurationApplyWorkflow } from './workflows/configuration-apply.js';
 import { REPLICATION_WORKFLOWS } from './workflows/replication/index.js';
 import { CLUSTER_WORKFLOWS } from './workflows/cluster/index.js';
 import { ReplicationSecrets } from './replication-secret.js';
@@ -43,6 +45,7 @@ import { addCatalogService } from './api/catalog-service.js';
 import { addTaskService } from './api/task-service.js';
 import { addClusterService } from './api/cluster-service.js';
 import { addLogService } from './api/log-service.js';
+import { addConfigurationService } from './api/configuration-service.js';
 import { startConductorServer } from './conductor/service.js';
 import { ConfigError } from './config.js';
 import { startRestServer, type RestServer } from './rest/server.js';
@@ -96,13 +99,14 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
     backups: new BackupStore(db),
     tasks,
     clusters: new ClusterStore(db),
+    configurations: new ConfigurationStore(db),
     driver,
     ca,
     connector: new AgentConnector({ ca: ca.instancesCa.cert, cert: ca.control.cert, key: ca.control.key }),
     engine,
     replicationSecrets: ReplicationSecrets.open(config.dataDir),
   };
-  for (const w of [createWorkflow, deleteWorkflow, restartWorkflow, resizeWorkflow, backupWorkflow, ...REPLICATION_WORKFLOWS, ...CLUSTER_WORKFLOWS]) engine.register(w(context));
+  for (const w of [createWorkflow, deleteWorkflow, restartWorkflow, resizeWorkflow, backupWorkflow, configurationApplyWorkflow, ...REPLICATION_WORKFLOWS, ...CLUSTER_WORKFLOWS]) engine.register(w(context));
 
   const conductor = await startConductorServer(context);
   await driver.adopt(
@@ -126,6 +130,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
       addTaskService(server, context);
       addClusterService(server, context);
       addLogService(server, context);
+      addConfigurationService(server, context);
     },
   });
   const rest = await startRestServer(context, config.rest.host, config.rest.port, metrics?.observeRest, publicTls.rest);

@@ -17,6 +17,7 @@ import { TaskState } from '../../proto/gen/coffer/control/v1/tasks.js';
 import { act, collect, type CommandContext } from '../context.js';
 import { failed, usage } from '../errors.js';
 import { allInstances, findInstance } from '../resolve.js';
+import { groupId } from './configuration.js';
 import { readPassword, readSecretFile } from '../secret-files.js';
 import { followInstance, followTask } from '../watch.js';
 import { INSTANCE_HEADERS, instanceFields, instanceJson, instanceRow, instanceStatus } from '../views.js';
@@ -34,6 +35,7 @@ interface CreateOptions {
   rootPasswordFile?: string;
   backup?: string;
   config?: string[];
+  configuration?: string;
   replicaOf?: string;
   replicaCount?: string;
   /** undefined: the control's default. */
@@ -52,6 +54,7 @@ const SOURCE_OPTIONS: ReadonlyArray<[keyof CreateOptions, string]> = [
   ['rootPasswordFile', '--root-password-file'],
   ['backup', '--backup'],
   ['config', '--config'],
+  ['configuration', '--configuration'],
 ];
 
 function overrides(pairs: string[]): Record<string, string> {
@@ -71,7 +74,10 @@ function settle(ctx: CommandContext, i: Instance | null, doing: string): void {
   if (i.status === InstanceStatus.INSTANCE_STATUS_ERROR) {
     throw failed(`instance ${i.name} (${i.id}) went to ERROR while ${doing}: ${i.fault ? `step ${i.fault.step}: ${i.fault.message}` : 'no fault was recorded'}`);
   }
-  if (i.status !== InstanceStatus.INSTANCE_STATUS_ACTIVE) throw failed(`instance ${i.name} is ${instanceStatus(i)}, not ACTIVE`);
+  // RESTART_REQUIRED is ACTIVE with configuration values waiting for a restart.
+  if (i.status !== InstanceStatus.INSTANCE_STATUS_ACTIVE && i.status !== InstanceStatus.INSTANCE_STATUS_RESTART_REQUIRED) {
+    throw failed(`instance ${i.name} is ${instanceStatus(i)}, not ACTIVE`);
+  }
 }
 
 const getInstance = async (conn: Connection, id: string): Promise<Instance | null> =>
@@ -163,6 +169,7 @@ async function create(ctx: CommandContext, name: string, o: CreateOptions): Prom
     rootPassword: o.rootPasswordFile ? readSecretFile(o.rootPasswordFile, '--root-password-file', warn) : '',
     overrides: overrides(o.config ?? []),
     backupId: o.backup ?? '',
+    configurationId: o.configuration ? await groupId(conn, o.configuration) : '',
   });
   const r = await conn.unary<CreateInstanceResponse>((md, opts, cb) => conn.instances.createInstance(req, md, opts, cb));
   const inst = r.instance!;
@@ -194,6 +201,7 @@ export function instanceCommand(): Command {
     .option('--root-password-file <file>', 'enable root with the password in FILE')
     .option('--backup <id>', 'restore this backup into the new instance')
     .option('--config <key=value>', 'a configuration override (repeatable)', collect)
+    .option('--configuration <group>', 'create with this configuration group\'s values (id or name; docs/configuration-groups.md)')
     .option('--replica-of <instance>', 'create replicas of this instance (id or name): they take its datastore, version, flavor, size and data')
     .option('--replica-count <n>', 'with --replica-of: 1 to 3 replicas, named NAME-1, NAME-2... when more than one (default 1)')
     .option('--auto-failover', 'with --replica-of: the control ejects the set\'s source on its own when it is gone (default: the control\'s setting)')

@@ -44,7 +44,8 @@ export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiry
     id: r.id,
     name: r.name,
     project: r.project,
-    status: INSTANCE_STATUS[r.status],
+    // Running with configuration values that wait for a restart (service/configurations.ts).
+    status: r.status === 'ACTIVE' && r.restart_required ? InstanceStatus.INSTANCE_STATUS_RESTART_REQUIRED : INSTANCE_STATUS[r.status],
     datastore: r.datastore,
     datastoreVersion: r.datastore_version,
     flavorId: r.flavor_id,
@@ -67,6 +68,7 @@ export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiry
     lagSeconds: rep.lag.seconds,
     autoFailover: rep.autoFailover,
     clusterRole: memberRole(store, r),
+    configurationId: r.configuration_id ?? '',
   };
 }
 

@@ -211,4 +211,30 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE instances ADD COLUMN backup_key_id TEXT;
   `,
+  // 7: configuration groups (docs/configuration-groups.md). values_json is
+  // the group's normalised values (a JSON object of strings). An instance
+  // names the group attached to it; restart_required is set when a value
+  // applied to it waits for a restart (shown as RESTART_REQUIRED, cleared by
+  // the restart task); config_state and config_message are how the last
+  // apply went on it (applying, applied, restart_required, failed).
+  `
+  CREATE TABLE configurations (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL REFERENCES projects(name),
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    datastore TEXT NOT NULL,
+    datastore_version TEXT NOT NULL,
+    values_json TEXT NOT NULL,
+    task_id TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX configurations_project ON configurations(project, id);
+  ALTER TABLE instances ADD COLUMN configuration_id TEXT;
+  ALTER TABLE instances ADD COLUMN restart_required INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE instances ADD COLUMN config_state TEXT NOT NULL DEFAULT '';
+  ALTER TABLE instances ADD COLUMN config_message TEXT NOT NULL DEFAULT '';
+  CREATE INDEX instances_configuration ON instances(configuration_id) WHERE configuration_id IS NOT NULL;
+  `,
 ];

@@ -6,6 +6,7 @@ import type { ControlContext } from '../context.js';
 import * as backups from '../service/backups.js';
 import * as svc from '../service/instances.js';
 import * as repl from '../service/replication.js';
+import * as cfg from '../service/configurations.js';
 import { badRequest } from './faults.js';
 import { callerOf, linksOf, listBody, pageOf } from './request.js';
 import { S } from './schemas.js';
@@ -68,7 +69,6 @@ const REST_FIELD_NAMES: Readonly<Record<repl.SourceField, string>> = {
 };
 
 function createInput(c: ControlContext, b: CreateBody['instance']): svc.CreateInstanceInput {
-  if (b.configuration) throw badRequest('instance.configuration: configuration groups are not available in Coffer yet');
   if (b.modules?.length) throw badRequest('instance.modules: modules are not available in Coffer yet');
   const replica = b.replica_of !== undefined && b.replica_of !== null;
   // A replica takes its source's datastore: no default is filled in, so that
@@ -88,6 +88,7 @@ function createInput(c: ControlContext, b: CreateBody['instance']): svc.CreateIn
     ...(replica ? { replicaOf: b.replica_of! } : {}),
     ...(b.replica_count !== undefined && b.replica_count !== null ? { replicaCount: b.replica_count } : {}),
     ...(b.auto_failover !== undefined && b.auto_failover !== null ? { autoFailover: b.auto_failover } : {}),
+    ...(b.configuration ? { configurationId: b.configuration } : {}),
   };
 }
 
@@ -131,9 +132,8 @@ export function instanceRoutes(app: FastifyInstance, c: ControlContext): void {
     return reply.code(202).send();
   });
 
-  const update = async (req: IdReq, reply: { code(n: number): { send(): unknown } }) => {
+  const update = (put: boolean) => async (req: IdReq, reply: { code(n: number): { send(): unknown } }) => {
     const b = (req.body as { instance: UpdateBody }).instance;
-    if (b.configuration) throw badRequest('instance.configuration: configuration groups are not available in Coffer yet');
     if (b.datastore_version) throw badRequest('instance.datastore_version: upgrading the datastore version is not available in Coffer yet');
     for (const key of ['replica_of', 'slave_of'] as const) {
       if (b[key] !== undefined && b[key] !== null) {
@@ -145,12 +145,17 @@ export function instanceRoutes(app: FastifyInstance, c: ControlContext): void {
     const caller = callerOf(req);
     if (b.name !== undefined) svc.renameInstance(c, caller, req.params.id, b.name);
     if (detach) repl.detachReplica(c, caller, req.params.id);
-    // {"configuration": null} detaches a configuration group: none in Coffer, nothing to do.
-    if (b.name === undefined && !detach) svc.findInstance(c, caller, req.params.id);
+    // Trove's: {"configuration": ID} attaches a group, {"configuration": null}
+    // detaches it (the CLI's detach), and so does a PUT of {} (Trove's PUT
+    // sets the configuration to what the body names: none).
+    const hasConfiguration = 'configuration' in b;
+    if (hasConfiguration && b.configuration) cfg.attachConfiguration(c, caller, req.params.id, b.configuration);
+    else if ((hasConfiguration && b.configuration === null) || (put && Object.keys(b).length === 0)) cfg.detachConfiguration(c, caller, req.params.id);
+    if (b.name === undefined && !detach && !hasConfiguration) svc.findInstance(c, caller, req.params.id);
     return reply.code(202).send();
   };
-  app.put(`${base}/:id`, { schema: { summary: 'Update an instance: name, or detach a replica with replica_of null (202)', params: S.instanceParams, body: S.updateInstance } }, update);
-  app.patch(`${base}/:id`, { schema: { summary: 'Update an instance: name, or detach a replica with replica_of null (202)', params: S.instanceParams, body: S.updateInstance } }, update);
+  app.put(`${base}/:id`, { schema: { summary: 'Update an instance: name, attach or detach a configuration group, or detach a replica with replica_of null (202)', params: S.instanceParams, body: S.updateInstance } }, update(true));
+  app.patch(`${base}/:id`, { schema: { summary: 'Update an instance: name, attach or detach a configuration group, or detach a replica with replica_of null (202)', params: S.instanceParams, body: S.updateInstance } }, update(false));
 
   app.post(`${base}/:id/action`, { schema: { summary: 'Instance action: restart, resize volume, reset_status, promote_to_replica_source, eject_replica_source (202)', params: S.instanceParams, body: S.action } }, async (req: IdReq, reply) => {
     const body = req.body as Record<string, unknown>;

@@ -7,6 +7,8 @@ const name = (max = 255) => ({ type: 'string', minLength: 1, maxLength: max });
 const nullableString = (max = 255) => ({ type: ['string', 'null'], maxLength: max });
 /** Trove takes a size as an integer or a string of digits. */
 const size = { anyOf: [{ type: 'integer', minimum: 1, maximum: 16384 }, { type: 'string', pattern: '^[0-9]{1,5}$' }] };
+/** A configuration group's values: parameter names to JSON values (the rules check each). */
+const configurationValues = { type: 'object', maxProperties: 256, propertyNames: { maxLength: 255 } };
 const idOrName = { anyOf: [{ type: 'string', minLength: 1, maxLength: 255 }, { type: 'integer', minimum: 0 }] };
 
 const databaseItem = {
@@ -83,7 +85,7 @@ export const S = {
           replica_count: { type: ['integer', 'null'] },
           // Coffer's own: automatic failover for the set (default: the control's setting).
           auto_failover: { type: ['boolean', 'null'] },
-          configuration: { type: ['string', 'null'] },
+          configuration: { type: ['string', 'null'], minLength: 1, maxLength: 255 },
           modules: { type: ['array', 'null'] },
           access: { type: ['object', 'null'], properties: { is_public: { type: 'boolean' }, allowed_cidrs: { type: ['array', 'null'], items: { type: 'string' } } } },
         },
@@ -98,7 +100,7 @@ export const S = {
         type: 'object',
         properties: {
           name: name(),
-          configuration: { type: ['string', 'null'] },
+          configuration: { type: ['string', 'null'], minLength: 1, maxLength: 255 },
           // null detaches a replica (slave_of: older clients' name for it).
           replica_of: { type: ['string', 'null'], maxLength: 255 },
           slave_of: { type: ['string', 'null'], maxLength: 255 },
@@ -137,7 +139,7 @@ export const S = {
           // Kept for Trove's API: the local driver puts every member on this host.
           locality: { type: ['string', 'null'], enum: ['affinity', 'anti-affinity', null] },
           extended_properties: { type: ['object', 'null'] },
-          configuration: { type: ['string', 'null'] },
+          configuration: { type: ['string', 'null'], minLength: 1, maxLength: 255 },
         },
       },
     },
@@ -247,6 +249,48 @@ export const S = {
       all_projects: { type: 'string', maxLength: 8 },
       project_id: { type: 'string', maxLength: 64 },
     },
+  },
+  createConfiguration: {
+    type: 'object',
+    required: ['configuration'],
+    properties: {
+      configuration: {
+        type: 'object',
+        required: ['name', 'values'],
+        properties: {
+          name: name(),
+          description: nullableString(1024),
+          // Any JSON value per key: a value of the wrong type is refused by
+          // the rules (422 naming the parameter), not here.
+          values: configurationValues,
+          datastore: {
+            type: ['object', 'null'],
+            properties: { type: nullableString(64), version: nullableString(255), version_number: nullableString(255) },
+          },
+        },
+      },
+    },
+  },
+  updateConfiguration: {
+    type: 'object',
+    required: ['configuration'],
+    properties: {
+      configuration: {
+        type: 'object',
+        required: ['values'],
+        properties: { name: name(), description: nullableString(1024), values: configurationValues },
+      },
+    },
+  },
+  parameterParams: {
+    type: 'object',
+    required: ['project_id', 'id', 'version', 'name'],
+    properties: { project_id: { type: 'string' }, id: { type: 'string', minLength: 1, maxLength: 255 }, version: { type: 'string', minLength: 1, maxLength: 255 }, name: { type: 'string', minLength: 1, maxLength: 255 } },
+  },
+  versionParameterParams: {
+    type: 'object',
+    required: ['project_id', 'id', 'name'],
+    properties: { project_id: { type: 'string' }, id: { type: 'string', minLength: 1, maxLength: 255 }, name: { type: 'string', minLength: 1, maxLength: 255 } },
   },
   idParams: {
     type: 'object',

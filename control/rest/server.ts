@@ -15,6 +15,7 @@ import { catalogRoutes } from './routes-catalog.js';
 import { clusterRoutes } from './routes-clusters.js';
 import { dashboardStatic } from './dashboard-static.js';
 import { dashboardRoutes } from './routes-dashboard.js';
+import { configurationRoutes } from './routes-configurations.js';
 import { instanceRoutes } from './routes-instances.js';
 import { logRoutes } from './routes-logs.js';
 
@@ -111,6 +112,7 @@ export async function buildRestApp(c: ControlContext, observe?: RestObserver, tl
   logRoutes(app, c);
   dashboardRoutes(app, c);
   await dashboardStatic(app);
+  configurationRoutes(app, c);
 
   app.get('/openapi.json', { schema: { summary: 'This API as OpenAPI 3' } }, async () => openApiDocument(routes, API_VERSION));
   await app.ready();

@@ -67,7 +67,8 @@ export function instanceView(c: ControlContext, r: InstanceRow, l: Links, detail
   const v: Record<string, unknown> = {
     id: r.id,
     name: r.name,
-    status: INSTANCE_STATUS[r.status],
+    // Trove's RESTART_REQUIRED: configuration values wait for a restart.
+    status: r.status === 'ACTIVE' && r.restart_required ? 'RESTART_REQUIRED' : INSTANCE_STATUS[r.status],
     operating_status: hb ? (reachable ? (OPERATING_STATUS[hb.datastore_state as DatastoreState] ?? 'UNKNOWN') : 'UNKNOWN') : '',
     links: link(`${l.base}/instances/${r.id}`),
     flavor: { id: r.flavor_id, links: link(`${l.base}/flavors/${r.flavor_id}`) },
@@ -82,6 +83,11 @@ export function instanceView(c: ControlContext, r: InstanceRow, l: Links, detail
   }
   // Trove's: a member of a cluster names it.
   if (r.cluster_id) v.cluster_id = r.cluster_id;
+  // Trove's: the attached configuration group (the CLI shows its id).
+  if (r.configuration_id) {
+    const g = c.configurations.get(r.configuration_id);
+    v.configuration = { id: r.configuration_id, name: g?.name ?? '', links: link(`${l.base}/configurations/${r.configuration_id}`) };
+  }
   Object.assign(v, replicationFields(c, r, l));
   if (!detail) return v;
   // Not in Trove (its datastores always listen on the default port); the

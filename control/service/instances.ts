@@ -9,6 +9,8 @@ import { conflict, ControlError, invalid, notFound } from '../errors.js';
 import type { InstanceRow } from '../store/instances.js';
 import type { CreateData } from '../workflows/create.js';
 import { agentLiveness } from './agent-liveness.js';
+import { configurationForCreate } from './configurations.js';
+import { valuesOf, type ConfigurationRow } from '../store/configurations.js';
 import { pageOf, type Caller, type Page, type PageRequest } from './caller.js';
 
 export const MAX_VOLUME_GB = 16_384;
@@ -35,6 +37,8 @@ export interface CreateInstanceInput {
   replicaCount?: number;
   /** With replicaOf: the set's automatic failover (undefined: the control's default). */
   autoFailover?: boolean;
+  /** Create with this configuration group's values (not with overrides beside it). */
+  configurationId?: string;
 }
 
 export function findInstance(c: ControlContext, caller: Caller, id: string): InstanceRow {
@@ -79,17 +83,23 @@ export function createInstance(c: ControlContext, caller: Caller, req: CreateIns
     }
     restore = { backupId: b.id, artifact: b.artifact };
   }
+  let group: ConfigurationRow | undefined;
+  if (req.configurationId) {
+    if (Object.keys(req.overrides ?? {}).length) throw invalid('overrides and a configuration group were both given: give the values in the group');
+    group = configurationForCreate(c, caller, req.configurationId, datastore, version);
+  }
   const id = randomUUID();
   const data: CreateData = {
     instanceId: id,
     manager: v.manager,
     managerVersion: v.manager_version,
     resources: { vcpus: flavor.vcpus, ramMb: flavor.ram_mb, volumeGb },
-    prepare: { rootPassword: req.rootPassword ?? '', databases: req.databases ?? [], users: req.users ?? [], overrides: req.overrides ?? {} },
+    prepare: { rootPassword: req.rootPassword ?? '', databases: req.databases ?? [], users: req.users ?? [], overrides: group ? { ...valuesOf(group) } : req.overrides ?? {} },
     restore,
   };
   const taskId = c.engine.submit('create', caller.project, id, data, (tid) => {
-    c.instances.insert({ id, project: caller.project, name, datastore, datastore_version: version, flavor_id: flavor.id, volume_size_gb: volumeGb, restored_from_backup_id: restore?.backupId ?? null });
+    c.instances.insert({ id, project: caller.project, name, datastore, datastore_version: version, flavor_id: flavor.id, volume_size_gb: volumeGb, restored_from_backup_id: restore?.backupId ?? null, configuration_id: group?.id ?? null });
+    if (group) c.instances.update(id, { config_state: 'applied' });
     c.instances.update(id, { task_id: tid });
   });
   return { instance: c.instances.get(id)!, taskId };

@@ -44,6 +44,14 @@ export interface InstanceRow {
   cluster_role: string;
   /** The id of the backup wrapping key the instance was given (its project's); null: created before per-project keys, it holds the deployment-wide key. */
   backup_key_id: string | null;
+  /** The configuration group attached (store/configurations.ts), if any. */
+  configuration_id: string | null;
+  /** 1: a configuration value applied to it waits for a restart (shown RESTART_REQUIRED while ACTIVE). */
+  restart_required: number;
+  /** How the last configuration apply went: '', applying, applied, restart_required, failed. */
+  config_state: string;
+  /** For failed: why. */
+  config_message: string;
 }
 
 export interface FaultRow {
@@ -69,7 +77,7 @@ export interface HeartbeatRow {
 }
 
 export type NewInstance = Pick<InstanceRow, 'id' | 'project' | 'name' | 'datastore' | 'datastore_version' | 'flavor_id' | 'volume_size_gb' | 'restored_from_backup_id'> &
-  Partial<Pick<InstanceRow, 'cluster_id' | 'cluster_role'>>;
+  Partial<Pick<InstanceRow, 'cluster_id' | 'cluster_role' | 'configuration_id'>>;
 
 export class InstanceStore {
   constructor(private readonly db: Db) {}
@@ -78,11 +86,11 @@ export class InstanceStore {
     this.db
       .prepare(
         `INSERT INTO instances (id, project, name, status, datastore, datastore_version, flavor_id, volume_size_gb,
-           restored_from_backup_id, cluster_id, cluster_role, created_at, updated_at)
+           restored_from_backup_id, cluster_id, cluster_role, configuration_id, created_at, updated_at)
          VALUES (@id, @project, @name, 'BUILD', @datastore, @datastore_version, @flavor_id, @volume_size_gb,
-           @restored_from_backup_id, @cluster_id, @cluster_role, @now, @now)`,
+           @restored_from_backup_id, @cluster_id, @cluster_role, @configuration_id, @now, @now)`,
       )
-      .run({ cluster_id: null, cluster_role: '', ...i, now });
+      .run({ cluster_id: null, cluster_role: '', configuration_id: null, ...i, now });
   }
 
   /** An instance visible to the scope (undefined for another project's). */
@@ -104,7 +112,7 @@ export class InstanceStore {
     return this.db.prepare('SELECT * FROM instances WHERE deleted_at IS NULL').all() as InstanceRow[];
   }
 
-  update(id: string, patch: Partial<Pick<InstanceRow, 'status' | 'task_id' | 'compute' | 'host' | 'port' | 'agent_port' | 'volume_size_gb' | 'replica_of' | 'auto_failover' | 'fenced' | 'cluster_id' | 'cluster_role' | 'backup_key_id'>>, now = Date.now()): void {
+  update(id: string, patch: Partial<Pick<InstanceRow, 'status' | 'task_id' | 'compute' | 'host' | 'port' | 'agent_port' | 'volume_size_gb' | 'replica_of' | 'auto_failover' | 'fenced' | 'cluster_id' | 'cluster_role' | 'backup_key_id' | 'configuration_id' | 'restart_required' | 'config_state' | 'config_message'>>, now = Date.now()): void {
     const keys = Object.keys(patch);
     if (!keys.length) return;
     const set = keys.map((k) => `${k} = @${k}`).join(', ');
@@ -132,6 +140,13 @@ export class InstanceStore {
 
   heartbeat(id: string): HeartbeatRow | undefined {
     return this.db.prepare('SELECT * FROM instance_heartbeats WHERE instance_id = ?').get(id) as HeartbeatRow | undefined;
+  }
+
+  /** The live instances a configuration group is attached to, in id order (a page after `afterId`). */
+  withConfiguration(configurationId: string, limit = -1, afterId = ''): InstanceRow[] {
+    return this.db
+      .prepare('SELECT * FROM instances WHERE configuration_id = ? AND deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?')
+      .all(configurationId, afterId, limit) as InstanceRow[];
   }
 
   /** The live members of a cluster, in creation order. */

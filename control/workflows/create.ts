@@ -15,6 +15,7 @@ import { allocationOf, withAgent, type ControlContext } from '../context.js';
 import { PermanentStepError, type Step, type StepProgress, type Workflow } from '../tasks/workflow.js';
 import type { SourceInfo } from '../../proto/gen/coffer/agent/v1/replication_state.js';
 import { failInstance } from './common.js';
+import { valuesOf } from '../store/configurations.js';
 import { waitForAgentBoot } from './agent-boot.js';
 
 export interface CreateData {
@@ -136,12 +137,15 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
             await sleep(1000);
           }
           const p = data.prepare;
+          // A configuration group gives its values as they are now: a change
+          // made while the instance was building is not lost.
+          const group = row(data).configuration_id ? c.configurations.get(row(data).configuration_id!) : undefined;
           const req = {
             datastoreVersion: data.managerVersion,
             rootPassword: p.rootPassword,
             databases: p.databases,
             users: p.users,
-            overrides: p.overrides,
+            overrides: group ? { ...valuesOf(group) } : p.overrides,
             restore: data.restore ? restoreSource(data.restore, chainRewraps(c, keys(), row(data).project, data.restore.backupId)) : undefined,
             replicaOf: b.replicaOf?.(),
           };

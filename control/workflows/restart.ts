@@ -39,7 +39,10 @@ export function restartWorkflow(c: ControlContext): Workflow<RestartData> {
       {
         name: 'activate',
         commit(ctx) {
-          c.instances.update(ctx.data.instanceId, { status: 'ACTIVE', task_id: null });
+          // The restart brought every configuration value into force.
+          const row = c.instances.get(ctx.data.instanceId);
+          const applied = row?.config_state === 'restart_required' ? { config_state: 'applied' } : {};
+          c.instances.update(ctx.data.instanceId, { status: 'ACTIVE', task_id: null, restart_required: 0, ...applied });
           c.events.emit('instance', ctx.data.instanceId);
         },
       },

@@ -30,7 +30,7 @@ t.test('the agent, its layers and dependencies, and nothing of the control', asy
   t.notOk(existsSync(path.join(dest, 'dist/control')), 'no control code');
   for (const p of ['@grpc/grpc-js', 'pino', 'mysql2', 'pg', 'ioredis', '@aws-sdk/client-s3']) t.ok(packages.includes(`node_modules/${p}`), `${p} is there`);
   for (const p of ['better-sqlite3', 'fastify', 'tap', 'typescript', 'cli-progress']) t.notOk(existsSync(path.join(dest, 'node_modules', p)), `${p} is not`);
-  t.ok(existsSync(path.join(dest, 'agent/managers/mysql-family/rules/mariadb-10.11.json')), 'the rule tables');
+  t.ok(existsSync(path.join(dest, 'strategies/configuration/rules/mariadb-10.11.json')), 'the rule tables');
   t.ok(existsSync(path.join(dest, 'proto/gen/descriptors.binpb')), 'the descriptor set reflection serves');
 });
 

@@ -9,7 +9,7 @@ import type { Logger } from '../../../lib/logger.js';
 import type { ParameterChange } from '../../../proto/gen/coffer/agent/v1/configuration.js';
 import { AgentError } from '../../errors.js';
 import type { ConfigurationCapability } from '../manager.js';
-import { isParameter, normalizeOverrides, ruleOf, toParameters, type RuleSet } from './rules.js';
+import { isParameter, normalizeOverrides, ruleOf, toParameters, type RuleSet } from '../../../strategies/configuration/rules.js';
 
 /** One parameter a change touches. */
 export interface LiveChange {

@@ -11,5 +11,4 @@ export const mariadbFlavor: MysqlFlavor = Object.freeze({
   reservedUsers: ['root', ADMIN_USER, 'mariadb.sys', 'mysql', 'PUBLIC'],
   gtidPositionSql: 'SELECT @@GLOBAL.gtid_current_pos AS gtid',
   backupTool: 'mariadb-backup',
-  rulesFile: (version: string) => `mariadb-${version}.json`,
 });

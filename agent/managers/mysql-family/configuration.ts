@@ -4,7 +4,7 @@
 // goes; the rest wait for a restart. Taking a change back sets the values
 // the server had before.
 import type { ConfigurationApplier, LiveChange } from '../configuration/capability.js';
-import { ruleOf, type RuleSet } from '../configuration/rules.js';
+import { ruleOf, type RuleSet } from '../../../strategies/configuration/rules.js';
 import { escape, type SqlClient } from './sql-client.js';
 
 export function mysqlApplier(

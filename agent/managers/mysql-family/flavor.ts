@@ -17,8 +17,6 @@ export interface MysqlFlavor {
   readonly gtidPositionSql: string;
   /** The physical backup tool. */
   readonly backupTool: string;
-  /** The rules file (under rules/) for a version. */
-  rulesFile(version: string): string;
 }
 
 export const ADMIN_USER = 'coffer_admin';

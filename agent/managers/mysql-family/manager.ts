@@ -4,7 +4,6 @@
 import { adminConnection } from '../admin-connection.js';
 import { mkdirSync, chownSync, chmodSync, writeFileSync, readFileSync, existsSync, rmSync, readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../../../lib/repo-root.js';
 import type { DatastoreManager, ManagerContext, PrepareInput } from '../manager.js';
 import { OverridesStore } from '../../overrides-store.js';
 import { lookupOsUser, type OsUser } from '../../../lib/os-user.js';
@@ -14,7 +13,8 @@ import { ADMIN_USER, type MysqlFlavor } from './flavor.js';
 import { MysqlAccounts, generatePassword } from './accounts.js';
 import { mysqlApplier } from './configuration.js';
 import { Configuration } from '../configuration/capability.js';
-import { loadRules } from '../configuration/rules.js';
+import { loadRules } from '../../../strategies/configuration/rules.js';
+import { rulesFile } from '../../../strategies/configuration/tables.js';
 import { prepareRules, validatePrepare } from '../prepare-validation.js';
 import { createMysqlBackup } from './backup/capability.js';
 import { installServerTls } from '../server-tls.js';
@@ -30,16 +30,12 @@ import { createGalera } from './galera/capability.js';
 import { galeraSettings } from './galera/settings.js';
 import { sstInProgressSince } from './galera/sst-progress.js';
 
-// Rules files are data in the source tree (rules/), also when running from
-// dist/: resolve them from the installation root.
-const RULES_DIR = path.join(repoRoot(), 'agent/managers/mysql-family/rules');
-
 export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContext): DatastoreManager {
   const { layout, runner, config, log } = ctx;
   const cnfFile = path.join(layout.etcDir, 'my.cnf');
   const socket = socketPath(layout.runDir);
   const secretFile = path.join(layout.agentDir, 'admin.secret');
-  const rules = loadRules(rulesPath(flavor, config.datastoreVersion));
+  const rules = loadRules(rulesFile(flavor.name, config.datastoreVersion));
   const store = new OverridesStore(path.join(layout.agentDir, 'overrides.json'));
   const sql = new SqlClient(socket, ADMIN_USER, () => readFileSync(secretFile, 'utf8').trim());
   let osUser: OsUser | null = null;
@@ -221,6 +217,3 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
   return manager;
 }
 
-function rulesPath(flavor: MysqlFlavor, version: string): string {
-  return path.join(RULES_DIR, flavor.rulesFile(version));
-}

@@ -11,5 +11,4 @@ export const mysqlFlavor: MysqlFlavor = Object.freeze({
   reservedUsers: ['root', ADMIN_USER, 'mysql.sys', 'mysql.session', 'mysql.infoschema', 'mariadb.sys', 'mysql', 'PUBLIC'],
   gtidPositionSql: 'SELECT @@GLOBAL.gtid_executed AS gtid',
   backupTool: 'xtrabackup',
-  rulesFile: (version: string) => `mysql-${version}.json`,
 });

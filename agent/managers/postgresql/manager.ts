@@ -4,7 +4,6 @@
 import { adminConnection } from '../admin-connection.js';
 import { existsSync, renameSync, writeFileSync, chownSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../../../lib/repo-root.js';
 import { lookupOsUser, type OsUser } from '../../../lib/os-user.js';
 import type { DatastoreManager, ManagerContext, PrepareInput } from '../manager.js';
 import { OverridesStore } from '../../overrides-store.js';
@@ -14,7 +13,8 @@ import { PgBackup } from './backup/capability.js';
 import { confFile, hbaFile, identFile, renderPgHba, renderPgIdent, renderPostgresqlConf } from './conf.js';
 import { pgApplier } from './configuration.js';
 import { Configuration } from '../configuration/capability.js';
-import { loadRules } from '../configuration/rules.js';
+import { loadRules } from '../../../strategies/configuration/rules.js';
+import { rulesFile } from '../../../strategies/configuration/tables.js';
 import { prepareRules, validatePrepare } from '../prepare-validation.js';
 import { ADMIN_ROLE } from './constants.js';
 import { emptyDir, ensureDirs, initdb } from './datadir.js';
@@ -27,10 +27,6 @@ import { PgReplication } from './replication/capability.js';
 import { ReplicationSettings } from './replication/settings.js';
 import { pgLogFile, postgresLogs } from './logs.js';
 
-// Rules files are data in the source tree (rules/), also when running from
-// dist/: resolve them from the installation root.
-const RULES_DIR = path.join(repoRoot(), 'agent/managers/postgresql/rules');
-
 function writeAtomic(file: string, text: string, mode: number, owner?: OsUser): void {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, text, { mode });
@@ -42,7 +38,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
   const { layout, runner, config, log } = ctx;
   const version = config.datastoreVersion;
   const conf = confFile(layout.etcDir);
-  const rules = loadRules(path.join(RULES_DIR, `postgresql-${version}.json`));
+  const rules = loadRules(rulesFile('postgresql', version));
   const store = new OverridesStore(path.join(layout.agentDir, 'overrides.json'));
   const sql = new PgClient({ socketDir: layout.runDir, port: config.datastorePort, user: ADMIN_ROLE, log });
   let osUser: OsUser | null = null;

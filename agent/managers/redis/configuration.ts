@@ -5,7 +5,7 @@
 // rendered redis.conf is the source of truth (no CONFIG REWRITE).
 import type { AdminClient } from './admin-client.js';
 import type { ConfigurationApplier, LiveChange } from '../configuration/capability.js';
-import { ruleOf, type RuleSet } from '../configuration/rules.js';
+import { ruleOf, type RuleSet } from '../../../strategies/configuration/rules.js';
 import { TEMPLATE_SETTINGS } from './redis-conf.js';
 
 /** The value a parameter has without an override: the template's, else Redis's default. */

@@ -3,7 +3,6 @@
 // configuration and backup capabilities. index.ts registers it.
 import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../../../lib/repo-root.js';
 import { lookupOsUser, type OsUser } from '../../../lib/os-user.js';
 import { requireProgram } from '../../../lib/which.js';
 import type { DatastoreManager, ManagerContext, PrepareInput } from '../manager.js';
@@ -23,6 +22,7 @@ import { ADMIN_USER, checkPassword } from './names.js';
 import { redisPaths } from './paths.js';
 import { renderRedisConf, TEMPLATE_SETTINGS } from './redis-conf.js';
 import { loadRedisRules } from './rules.js';
+import { rulesFile } from '../../../strategies/configuration/tables.js';
 import { installRedisTls } from './tls-files.js';
 import { generatePassword } from './secret.js';
 import { RedisReplication } from './replication/capability.js';
@@ -31,13 +31,10 @@ import { redisClusterSettings } from './cluster/settings.js';
 import { ReplicationConf } from './replication/replication-conf.js';
 import { redisLogFile, redisLogs } from './logs.js';
 
-// Rules files are data in the source tree, also when running from dist/.
-const RULES_DIR = path.join(repoRoot(), 'agent/managers/redis/rules');
-
 export function createRedisManager(ctx: ManagerContext): DatastoreManager {
   const { layout, runner, config, log } = ctx;
   const paths = redisPaths(layout);
-  const rules = loadRedisRules(path.join(RULES_DIR, `redis-${config.datastoreVersion}.json`));
+  const rules = loadRedisRules(rulesFile('redis', config.datastoreVersion));
   const store = new OverridesStore(paths.overridesFile);
   let osUser: OsUser | null = null;
   const redisUser = (): OsUser => (osUser ??= lookupOsUser('redis'));

@@ -2,7 +2,7 @@
 // (../configuration/rules.ts), plus what only Redis's table holds: each
 // parameter's own default (what a reset goes back to unless the template
 // sets it) and the version's ACL categories (acl-rules.ts checks against them).
-import { loadRules, type RuleSet } from '../configuration/rules.js';
+import { loadRules, type RuleSet } from '../../../strategies/configuration/rules.js';
 
 export interface RedisRuleSet extends RuleSet {
   readonly aclCategories: readonly string[];

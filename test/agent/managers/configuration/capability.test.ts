@@ -5,11 +5,11 @@
 import t from 'tap';
 import { createLogger } from '../../../../lib/logger.js';
 import { Configuration, type ConfigurationApplier, type LiveChange } from '../../../../agent/managers/configuration/capability.js';
-import { loadRules } from '../../../../agent/managers/configuration/rules.js';
+import { loadRules } from '../../../../strategies/configuration/rules.js';
 import { REPO } from '../../../support/agent.js';
 import path from 'node:path';
 
-const rules = loadRules(path.join(REPO, 'agent/managers/mysql-family/rules/mariadb-10.11.json'));
+const rules = loadRules(path.join(REPO, 'strategies/configuration/rules/mariadb-10.11.json'));
 const log = createLogger({ level: 'silent' });
 const DEFAULTS: Record<string, string> = { max_connections: '151', wait_timeout: '28800' };
 

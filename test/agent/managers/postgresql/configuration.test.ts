@@ -13,7 +13,7 @@ import type { GetConfigurationResponse, ListParametersResponse, UpdateOverridesR
 const PREPARE = SHOP_PREPARE;
 
 interface Rule { type: string; min?: number; max?: number; unit?: string; allowed?: string[]; dynamic: boolean }
-const RULES = JSON.parse(readFileSync(path.join(REPO, 'agent/managers/postgresql/rules/postgresql-15.json'), 'utf8')) as { parameters: Record<string, Rule> };
+const RULES = JSON.parse(readFileSync(path.join(REPO, 'strategies/configuration/rules/postgresql-15.json'), 'utf8')) as { parameters: Record<string, Rule> };
 
 const cfg = <Res>(a: AgentProcess, method: string, req: object) => call<object, Res>(a.clients.configuration, method, req);
 const status = (a: AgentProcess) => call<object, GetStatusResponse>(a.clients.lifecycle, 'getStatus', {});

@@ -46,6 +46,11 @@ export enum InstanceStatus {
   INSTANCE_STATUS_EJECT = 10,
   /** INSTANCE_STATUS_DETACH - The replica is being detached from its source. */
   INSTANCE_STATUS_DETACH = 11,
+  /**
+   * INSTANCE_STATUS_RESTART_REQUIRED - Running, with configuration values (from its configuration group)
+   * that take effect only at its next restart; a restart clears it.
+   */
+  INSTANCE_STATUS_RESTART_REQUIRED = 12,
   UNRECOGNIZED = -1,
 }
 
@@ -87,6 +92,9 @@ export function instanceStatusFromJSON(object: any): InstanceStatus {
     case 11:
     case "INSTANCE_STATUS_DETACH":
       return InstanceStatus.INSTANCE_STATUS_DETACH;
+    case 12:
+    case "INSTANCE_STATUS_RESTART_REQUIRED":
+      return InstanceStatus.INSTANCE_STATUS_RESTART_REQUIRED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -120,6 +128,8 @@ export function instanceStatusToJSON(object: InstanceStatus): string {
       return "INSTANCE_STATUS_EJECT";
     case InstanceStatus.INSTANCE_STATUS_DETACH:
       return "INSTANCE_STATUS_DETACH";
+    case InstanceStatus.INSTANCE_STATUS_RESTART_REQUIRED:
+      return "INSTANCE_STATUS_RESTART_REQUIRED";
     case InstanceStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -190,6 +200,8 @@ export interface Instance {
    * members and outside a cluster.
    */
   clusterRole: string;
+  /** The configuration group attached (configurations.proto), if any. */
+  configurationId: string;
 }
 
 export interface CreateInstanceRequest {
@@ -217,7 +229,14 @@ export interface CreateInstanceRequest {
   /** 1 to 3 replicas (default 1), named NAME-1, NAME-2... when more than one. */
   replicaCount: number;
   /** Opt in to automatic failover for the set (default: the control's setting). */
-  autoFailover?: boolean | undefined;
+  autoFailover?:
+    | boolean
+    | undefined;
+  /**
+   * Create with this configuration group's values (configurations.proto);
+   * not with overrides beside it.
+   */
+  configurationId: string;
 }
 
 export interface CreateInstanceRequest_OverridesEntry {
@@ -482,6 +501,7 @@ function createBaseInstance(): Instance {
     lagSeconds: 0,
     autoFailover: false,
     clusterRole: "",
+    configurationId: "",
   };
 }
 
@@ -561,6 +581,9 @@ export const Instance: MessageFns<Instance> = {
     }
     if (message.clusterRole !== "") {
       writer.uint32(202).string(message.clusterRole);
+    }
+    if (message.configurationId !== "") {
+      writer.uint32(210).string(message.configurationId);
     }
     return writer;
   },
@@ -778,6 +801,14 @@ export const Instance: MessageFns<Instance> = {
             message.clusterRole = reader.string();
             continue;
           }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.configurationId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -879,6 +910,11 @@ export const Instance: MessageFns<Instance> = {
         : isSet(object.cluster_role)
         ? globalThis.String(object.cluster_role)
         : "",
+      configurationId: isSet(object.configurationId)
+        ? globalThis.String(object.configurationId)
+        : isSet(object.configuration_id)
+        ? globalThis.String(object.configuration_id)
+        : "",
     };
   },
 
@@ -959,6 +995,9 @@ export const Instance: MessageFns<Instance> = {
     if (message.clusterRole !== "") {
       obj.clusterRole = message.clusterRole;
     }
+    if (message.configurationId !== "") {
+      obj.configurationId = message.configurationId;
+    }
     return obj;
   },
 
@@ -994,6 +1033,7 @@ export const Instance: MessageFns<Instance> = {
     message.lagSeconds = object.lagSeconds ?? 0;
     message.autoFailover = object.autoFailover ?? false;
     message.clusterRole = object.clusterRole ?? "";
+    message.configurationId = object.configurationId ?? "";
     return message;
   },
 };
@@ -1013,6 +1053,7 @@ function createBaseCreateInstanceRequest(): CreateInstanceRequest {
     replicaOf: "",
     replicaCount: 0,
     autoFailover: undefined,
+    configurationId: "",
   };
 }
 
@@ -1056,6 +1097,9 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
     }
     if (message.autoFailover !== undefined) {
       writer.uint32(104).bool(message.autoFailover);
+    }
+    if (message.configurationId !== "") {
+      writer.uint32(114).string(message.configurationId);
     }
     return writer;
   },
@@ -1180,6 +1224,14 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
             message.autoFailover = reader.bool();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.configurationId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1256,6 +1308,11 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
         : isSet(object.auto_failover)
         ? globalThis.Boolean(object.auto_failover)
         : undefined,
+      configurationId: isSet(object.configurationId)
+        ? globalThis.String(object.configurationId)
+        : isSet(object.configuration_id)
+        ? globalThis.String(object.configuration_id)
+        : "",
     };
   },
 
@@ -1306,6 +1363,9 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
     if (message.autoFailover !== undefined) {
       obj.autoFailover = message.autoFailover;
     }
+    if (message.configurationId !== "") {
+      obj.configurationId = message.configurationId;
+    }
     return obj;
   },
 
@@ -1335,6 +1395,7 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
     message.replicaOf = object.replicaOf ?? "";
     message.replicaCount = object.replicaCount ?? 0;
     message.autoFailover = object.autoFailover ?? undefined;
+    message.configurationId = object.configurationId ?? "";
     return message;
   },
 };

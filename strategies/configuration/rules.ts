@@ -1,13 +1,16 @@
 // Configuration rules: one engine over per-datastore tables kept as data
-// (agent/managers/<datastore>/rules/<datastore>-<version>.json). A table
+// (strategies/configuration/rules/<manager>-<version>.json, tables.ts finds
+// them). The agent enforces them (agent/managers/configuration/) and the
+// control checks configuration groups against the same tables before any
+// value reaches an agent: one source of truth for both. A table
 // names each parameter a user may set, with its type, bounds, allowed values
 // or pattern, and whether the server takes it live; its `notation` says how
 // the datastore spells booleans and numbers (notation.ts). The engine
 // normalises a value to the one form written to the config file and given
 // to the live server, so what is persisted is exactly what was checked.
 import { readFileSync } from 'node:fs';
-import { invalid } from '../../errors.js';
-import type { Parameter } from '../../../proto/gen/coffer/agent/v1/configuration.js';
+import type { Parameter } from '../../proto/gen/coffer/agent/v1/configuration.js';
+import { ParameterError } from './parameter-error.js';
 import { checkNotation, normalizeBoolean, normalizeFloat, normalizeInteger, unitOf, type Notation } from './notation.js';
 
 export interface ParameterRule {
@@ -77,18 +80,22 @@ export const isParameter = (rules: RuleSet, name: string): boolean => ruleOf(rul
 export function normalizeValue(rules: RuleSet, name: string, value: string): string {
   const rule = ruleOf(rules, name);
   if (!rule) {
-    throw invalid(`unknown configuration parameter ${JSON.stringify(name.slice(0, 64))} for ${rules.datastore} ${rules.version}; see ListParameters`);
+    throw new ParameterError(name.slice(0, 64), `unknown configuration parameter ${JSON.stringify(name.slice(0, 64))} for ${rules.datastore} ${rules.version}; see its parameters (ListParameters)`);
   }
-  if (typeof value !== 'string') throw invalid(`${name} must be given as a string`);
+  if (typeof value !== 'string') throw new ParameterError(name, `${name} must be given as a string`);
   // Checked before trimming: a control character anywhere is refused, not trimmed away.
-  if (CONTROL.test(value)) throw invalid(`${name} must not contain control characters (line breaks, tabs, NUL, DEL)`);
+  if (CONTROL.test(value)) throw new ParameterError(name, `${name} must not contain control characters (line breaks, tabs, NUL, DEL)`);
   const v = value.trim();
   const shown = JSON.stringify(value.slice(0, 80));
   const range = (n: number): void => {
     const unit = rule.unit ?? '';
-    if (Number.isNaN(n)) throw invalid(`${name} must be a number, got ${shown}`);
-    if (rule.min !== undefined && n < rule.min) throw invalid(`${name} must be at least ${rule.min}${unit}, got ${shown}`);
-    if (rule.max !== undefined && n > rule.max) throw invalid(`${name} must be at most ${rule.max}${unit}, got ${shown}`);
+    if (Number.isNaN(n)) throw new ParameterError(name, `${name} must be a number, got ${shown}`);
+    if ((rule.min !== undefined && n < rule.min) || (rule.max !== undefined && n > rule.max)) {
+      // The whole allowed range, so one refusal is enough to correct the value.
+      const allowed = rule.min !== undefined && rule.max !== undefined ? `between ${rule.min}${unit} and ${rule.max}${unit}`
+        : rule.min !== undefined ? `at least ${rule.min}${unit}` : `at most ${rule.max}${unit}`;
+      throw new ParameterError(name, `${name} must be ${allowed}, got ${shown}`);
+    }
   };
   switch (rule.type) {
     case 'integer': {
@@ -106,10 +113,10 @@ export function normalizeValue(rules: RuleSet, name: string, value: string): str
     case 'string': {
       if (rule.allowed?.length) {
         const hit = rule.allowed.find((a) => a.toLowerCase() === v.toLowerCase());
-        if (hit === undefined) throw invalid(`${name} must be one of ${rule.allowed.join(', ')}, got ${shown}`);
+        if (hit === undefined) throw new ParameterError(name, `${name} must be one of ${rule.allowed.join(', ')}, got ${shown}`);
         return hit;
       }
-      if (v.length > MAX_STRING || !new RegExp(rule.pattern!).test(v)) throw invalid(`${name} has a value that is not allowed: ${shown}`);
+      if (v.length > MAX_STRING || !new RegExp(rule.pattern!).test(v)) throw new ParameterError(name, `${name} has a value that is not allowed: ${shown}`);
       return v;
     }
   }

@@ -6,7 +6,7 @@
 // K, M or G (powers of 1024) and normalises to a plain count; "units"
 // (PostgreSQL) keeps a unit of the parameter's kind (kB, MB, ms, s...) as
 // written, in PostgreSQL's own spelling, and checks bounds in the base unit.
-import { invalid } from '../../errors.js';
+import { ParameterError } from './parameter-error.js';
 import type { ParameterRule } from './rules.js';
 
 export interface Notation {
@@ -54,13 +54,13 @@ export const unitOf = (unit: string): boolean => Object.hasOwn(BASE, unit);
 export function normalizeInteger(notation: Notation, rule: ParameterRule, name: string, v: string, shown: string): { count: number; text: string } {
   if (notation.integers === 'size-suffixes') {
     const m = SUFFIXED.exec(v);
-    if (!m || (m[2] && m[1]!.startsWith('-'))) throw invalid(`${name} must be an integer (K, M or G suffix allowed), got ${shown}`);
+    if (!m || (m[2] && m[1]!.startsWith('-'))) throw new ParameterError(name, `${name} must be an integer (K, M or G suffix allowed), got ${shown}`);
     const n = Number(m[1]) * SUFFIX[m[2]!.toUpperCase()]!;
-    if (!Number.isSafeInteger(n)) throw invalid(`${name} is too large: ${shown}`);
+    if (!Number.isSafeInteger(n)) throw new ParameterError(name, `${name} is too large: ${shown}`);
     return { count: n, text: String(n) };
   }
   const m = WITH_UNIT.exec(v);
-  if (!m) throw invalid(`${name} must be an integer${rule.unit ? ' with an optional unit' : ''}, got ${shown}`);
+  if (!m) throw new ParameterError(name, `${name} must be an integer${rule.unit ? ' with an optional unit' : ''}, got ${shown}`);
   const n = Number(m[1]);
   const given = m[2]!;
   if (!given) return { count: n, text: String(n) };
@@ -68,14 +68,14 @@ export function normalizeInteger(notation: Notation, rule: ParameterRule, name: 
   const hit = base && Object.keys(base.table).find((u) => u.toLowerCase() === given.toLowerCase());
   if (!base || !hit) {
     const units = base ? Object.keys(base.table).join(', ') : 'none';
-    throw invalid(`${name} does not take the unit ${JSON.stringify(given)}; units allowed: ${units}`);
+    throw new ParameterError(name, `${name} does not take the unit ${JSON.stringify(given)}; units allowed: ${units}`);
   }
   // PostgreSQL rounds to the base unit; so do the bounds checks.
   return { count: Math.round((n * base.table[hit]!) / base.size), text: `${n}${hit}` };
 }
 
 export function normalizeFloat(name: string, v: string, shown: string): string {
-  if (!FLOAT.test(v) || !Number.isFinite(Number(v))) throw invalid(`${name} must be a number, got ${shown}`);
+  if (!FLOAT.test(v) || !Number.isFinite(Number(v))) throw new ParameterError(name, `${name} must be a number, got ${shown}`);
   return v;
 }
 
@@ -84,5 +84,5 @@ export function normalizeBoolean(notation: Notation, name: string, v: string, sh
   const [yes, no] = notation.booleans;
   if (TRUE.includes(l)) return yes!;
   if (FALSE.includes(l)) return no!;
-  throw invalid(`${name} must be ${yes} or ${no}, got ${shown}`);
+  throw new ParameterError(name, `${name} must be ${yes} or ${no}, got ${shown}`);
 }

@@ -5,15 +5,16 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AgentError } from '../../../../agent/errors.js';
-import { loadRules, normalizeOverrides, normalizeValue, toParameters, type RuleSet } from '../../../../agent/managers/configuration/rules.js';
-import { REPO } from '../../../support/agent.js';
+import { ParameterError } from '../../../strategies/configuration/parameter-error.js';
+import { loadRules, normalizeOverrides, normalizeValue, toParameters, type RuleSet } from '../../../strategies/configuration/rules.js';
+import { REPO } from '../../support/agent.js';
+import { ruleTable } from '../../../strategies/configuration/tables.js';
 
 const TABLES: Record<string, RuleSet> = {
-  mariadb: loadRules(path.join(REPO, 'agent/managers/mysql-family/rules/mariadb-10.11.json')),
-  mysql: loadRules(path.join(REPO, 'agent/managers/mysql-family/rules/mysql-8.0.json')),
-  postgresql: loadRules(path.join(REPO, 'agent/managers/postgresql/rules/postgresql-15.json')),
-  redis: loadRules(path.join(REPO, 'agent/managers/redis/rules/redis-7.0.json')),
+  mariadb: loadRules(path.join(REPO, 'strategies/configuration/rules/mariadb-10.11.json')),
+  mysql: loadRules(path.join(REPO, 'strategies/configuration/rules/mysql-8.0.json')),
+  postgresql: loadRules(path.join(REPO, 'strategies/configuration/rules/postgresql-15.json')),
+  redis: loadRules(path.join(REPO, 'strategies/configuration/rules/redis-7.0.json')),
 };
 
 /** A valid value of each kind, per table, to carry a control character. */
@@ -28,8 +29,8 @@ const refusal = (fn: () => unknown, name: string): { code: string; message: stri
   try {
     fn();
   } catch (err) {
-    if (!(err instanceof AgentError)) throw err;
-    return { code: err.code, message: err.message.includes(name) ? name : err.message };
+    if (!(err instanceof ParameterError)) throw err;
+    return { code: err.kind, message: err.message.includes(name) && err.parameter === name ? name : err.message };
   }
   return { code: 'accepted', message: '' };
 };
@@ -39,11 +40,11 @@ t.test('a name Object.prototype has is unknown in every table', async (t) => {
   t.ok(names.includes('constructor') && names.includes('__proto__') && names.includes('toString'));
   for (const [ds, rules] of Object.entries(TABLES)) {
     for (const name of names) {
-      t.same(refusal(() => normalizeValue(rules, name, '1'), name), { code: 'AGENT_ERR_INVALID_ARGUMENT', message: name }, `${ds}: ${name}`);
+      t.same(refusal(() => normalizeValue(rules, name, '1'), name), { code: 'INVALID_ARGUMENT', message: name }, `${ds}: ${name}`);
     }
     // A map decoded from JSON holds __proto__ as its own key.
     const hostile = JSON.parse('{"__proto__": "1", "constructor": "1"}') as Record<string, string>;
-    t.throws(() => normalizeOverrides(rules, hostile), { code: 'AGENT_ERR_INVALID_ARGUMENT' }, `${ds}: a set holding __proto__`);
+    t.throws(() => normalizeOverrides(rules, hostile), { name: 'ParameterError' }, `${ds}: a set holding __proto__`);
   }
 });
 
@@ -54,7 +55,7 @@ t.test('control characters are refused in every value of every table', async (t)
       t.doesNotThrow(() => normalizeValue(rules, name, good), `${ds}: ${name}=${good} is fine`);
       for (const c of CONTROLS) {
         for (const value of [good + c, c + good, good + c + 'x']) {
-          t.same(refusal(() => normalizeValue(rules, name, value), name), { code: 'AGENT_ERR_INVALID_ARGUMENT', message: name }, `${ds}: ${name} with ${JSON.stringify(c)}`);
+          t.same(refusal(() => normalizeValue(rules, name, value), name), { code: 'INVALID_ARGUMENT', message: name }, `${ds}: ${name} with ${JSON.stringify(c)}`);
         }
       }
     }
@@ -66,17 +67,30 @@ t.test('each datastore is given its own spelling', async (t) => {
   t.equal(normalizeValue(mariadb!, 'tmp_table_size', '32M'), String(32 * 1024 ** 2), 'MySQL sizes: K/M/G to a count');
   t.equal(normalizeValue(mariadb!, 'slow_query_log', 'yes'), 'ON');
   t.equal(normalizeValue(mariadb!, 'default_storage_engine', 'innodb'), 'InnoDB', 'allowed values in their table spelling');
-  t.throws(() => normalizeValue(mariadb!, 'max_connections', '-5'), { code: 'AGENT_ERR_INVALID_ARGUMENT' });
+  t.throws(() => normalizeValue(mariadb!, 'max_connections', '-5'), { name: 'ParameterError' });
   t.equal(normalizeValue(postgresql!, 'work_mem', '16mb'), '16MB', 'PostgreSQL units in its spelling');
   t.equal(normalizeValue(postgresql!, 'work_mem', '4096'), '4096', 'a count in the base unit');
-  t.throws(() => normalizeValue(postgresql!, 'work_mem', '10s'), { code: 'AGENT_ERR_INVALID_ARGUMENT' }, 'a unit of the wrong kind');
-  t.throws(() => normalizeValue(postgresql!, 'work_mem', '32kB'), { code: 'AGENT_ERR_INVALID_ARGUMENT' }, 'bounds in the base unit');
+  t.throws(() => normalizeValue(postgresql!, 'work_mem', '10s'), { name: 'ParameterError' }, 'a unit of the wrong kind');
+  t.throws(() => normalizeValue(postgresql!, 'work_mem', '32kB'), { name: 'ParameterError' }, 'bounds in the base unit');
   t.equal(normalizeValue(postgresql!, 'jit', 'TRUE'), 'on');
   t.equal(normalizeValue(redis!, 'activerehashing', 'on'), 'yes', 'Redis booleans are yes/no');
   t.equal(normalizeValue(redis!, 'maxmemory', '32m'), String(32 * 1024 ** 2));
-  t.throws(() => normalizeValue(redis!, 'slowlog-log-slower-than', '-5K'), { code: 'AGENT_ERR_INVALID_ARGUMENT' }, 'no negative size');
+  t.throws(() => normalizeValue(redis!, 'slowlog-log-slower-than', '-5K'), { name: 'ParameterError' }, 'no negative size');
   t.equal(normalizeValue(redis!, 'slowlog-log-slower-than', '-1'), '-1');
   t.equal(toParameters(postgresql!).find((p) => p.name === 'work_mem')?.min, '64kB', 'bounds listed with their unit');
+});
+
+t.test('a value out of range is refused naming the parameter and the whole range', async (t) => {
+  t.throws(() => normalizeValue(TABLES.mariadb!, 'max_connections', '5'), { parameter: 'max_connections', message: /max_connections must be between 10 and 100000, got "5"/ });
+  t.throws(() => normalizeValue(TABLES.postgresql!, 'work_mem', '32kB'), { parameter: 'work_mem', message: /between 64kB and 2147483647kB/ });
+});
+
+t.test('the agent and the control find the same table by manager and version', async (t) => {
+  t.same(ruleTable('mariadb', '10.11'), TABLES.mariadb);
+  t.same(ruleTable('postgresql', '15')?.parameters.work_mem, TABLES.postgresql!.parameters.work_mem);
+  t.equal(ruleTable('mariadb', '9.9'), undefined, 'no table for an unknown version');
+  t.equal(ruleTable('../mariadb', '10.11'), undefined, 'a name cannot leave the folder');
+  t.equal(ruleTable('mariadb', '10.11/../../x'), undefined);
 });
 
 t.test('a bad rules file is refused at load', async (t) => {
