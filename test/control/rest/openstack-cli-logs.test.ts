@@ -74,7 +74,7 @@ t.test('guest logs through the REST bridge, the openstack CLI and the coffer CLI
     t.teardown(() => stream.cancel());
     // The coffer CLI follows the same stream; it is stopped by SIGINT as a user would.
     const follower = spawn(...withoutTapLoaders([process.execPath, COFFER_BIN, 'log', 'tail', 'ledger', 'general', '--lines', '1']), {
-      env: { ...agentEnv(), COFFER_ENDPOINT: control.address, COFFER_TOKEN: token },
+      env: { ...agentEnv(), COFFER_ENDPOINT: control.address, COFFER_TOKEN: token, COFFER_PLAINTEXT: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let followed = '';
