@@ -52,3 +52,36 @@ export function serverStreamHandler<Req, Res>(
       );
   };
 }
+
+/**
+ * A bidirectional stream (the console): `fn` reads the call's messages and
+ * writes its own; a client that goes away (cancelled, or its side of the
+ * stream ended) aborts the signal. A failure ends the call with the side's
+ * error; once `fn` resolves the call ends.
+ */
+export function duplexHandler<Req, Res>(
+  ctx: HandlerContext,
+  method: string,
+  fn: (call: grpc.ServerDuplexStream<Req, Res>, write: (res: Res) => void, signal: AbortSignal) => Promise<void>,
+): grpc.handleBidiStreamingCall<Req, Res> {
+  return (call) => {
+    const controller = new AbortController();
+    const onCancel = (): void => controller.abort(new Error('the client went away'));
+    call.on('cancelled', onCancel);
+    const write = (res: Res): void => {
+      if (!call.cancelled && !call.destroyed && call.writable) call.write(res);
+    };
+    Promise.resolve()
+      .then(() => fn(call, write, controller.signal))
+      .then(
+        () => {
+          call.off('cancelled', onCancel);
+          if (!call.cancelled && !call.destroyed) call.end();
+        },
+        (err: unknown) => {
+          call.off('cancelled', onCancel);
+          if (!call.cancelled && !call.destroyed) call.emit('error', ctx.toServiceError(err, ctx.log, method));
+        },
+      );
+  };
+}

@@ -12,6 +12,7 @@ import { requireProgram } from '../../../lib/which.js';
 import type { ChildSpec } from '../../supervisor.js';
 import { ADMIN_USER, type MysqlFlavor } from './flavor.js';
 import { MysqlAccounts, generatePassword } from './accounts.js';
+import { mysqlConsole } from './console.js';
 import { mysqlApplier } from './configuration.js';
 import { Configuration } from '../configuration/capability.js';
 import { loadRules } from '../configuration/rules.js';
@@ -117,6 +118,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     replication,
     // Galera is MariaDB's (Debian's galera-4 is built for it).
     cluster: flavor.name === 'mariadb' ? galera : undefined,
+    console: mysqlConsole({ flavor, port: config.datastorePort, bindAddress: config.datastoreBind }),
     backup: createMysqlBackup({ flavor, layout, runner, log, sql, socket, cnfFile, secretFile, mysqlUser }),
 
     // Accounts are told apart by host: alice@% and alice@localhost are two.

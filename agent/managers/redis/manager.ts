@@ -21,6 +21,7 @@ import { Configuration } from '../configuration/capability.js';
 import { prepareRules, validatePrepare } from '../prepare-validation.js';
 import { ADMIN_USER, checkPassword } from './names.js';
 import { redisPaths } from './paths.js';
+import { redisConsole } from './console.js';
 import { renderRedisConf, TEMPLATE_SETTINGS } from './redis-conf.js';
 import { loadRedisRules } from './rules.js';
 import { installRedisTls } from './tls-files.js';
@@ -100,6 +101,7 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
     version: config.datastoreVersion,
     accounts,
     configuration,
+    console: redisConsole({ socket: paths.socket, redisUser }),
     backup: new RedisBackup({
       client,
       runner,
