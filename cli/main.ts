@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { backupCommand } from './commands/backup.js';
 import { datastoreCommand, flavorCommand } from './commands/catalog.js';
 import { clusterCommand } from './commands/cluster.js';
+import { consoleCommand } from './commands/console.js';
 import { databaseCommand } from './commands/database.js';
 import { instanceCommand } from './commands/instance.js';
 import { rootCommand } from './commands/root.js';
@@ -37,7 +38,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON on stdout, for scripts; no progress display')
     .option('--timeout <seconds>', 'deadline of each call to coffer-control (default 60)')
     .addOption(new Option('--token <value>').hideHelp());
-  for (const c of [instanceCommand(), clusterCommand(), databaseCommand(), userCommand(), rootCommand(), backupCommand(), datastoreCommand(), flavorCommand()]) {
+  for (const c of [instanceCommand(), clusterCommand(), databaseCommand(), userCommand(), rootCommand(), backupCommand(), datastoreCommand(), flavorCommand(), consoleCommand()]) {
     program.addCommand(c);
   }
   for (const leaf of leaves(program)) {

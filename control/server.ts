@@ -41,6 +41,7 @@ import { addAccountService } from './api/account-service.js';
 import { addBackupService } from './api/backup-service.js';
 import { addCatalogService } from './api/catalog-service.js';
 import { addTaskService } from './api/task-service.js';
+import { addConsoleService } from './api/console-service.js';
 import { addClusterService } from './api/cluster-service.js';
 import { startConductorServer } from './conductor/service.js';
 import { ConfigError } from './config.js';
@@ -124,6 +125,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
       addCatalogService(server, context);
       addTaskService(server, context);
       addClusterService(server, context);
+      addConsoleService(server, context);
     },
   });
   const rest = await startRestServer(context, config.rest.host, config.rest.port, metrics?.observeRest);

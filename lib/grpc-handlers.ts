@@ -85,3 +85,32 @@ export function duplexHandler<Req, Res>(
       );
   };
 }
+
+/**
+ * The first message of a bidirectional stream. The call is left paused, so
+ * that nothing after it is lost before the caller listens again (add the
+ * 'data' listener, then resume()). Rejects with `onEnd()` when the stream
+ * ends (or the signal aborts) first.
+ */
+export function firstMessage<Req>(call: grpc.ServerDuplexStream<Req, unknown>, signal: AbortSignal, onEnd: () => Error): Promise<Req> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      call.off('data', onData);
+      call.off('end', onAbort);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onData = (m: Req): void => {
+      done();
+      call.pause();
+      resolve(m);
+    };
+    const onAbort = (): void => {
+      done();
+      reject(onEnd());
+    };
+    if (signal.aborted) return onAbort();
+    call.on('data', onData);
+    call.on('end', onAbort);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

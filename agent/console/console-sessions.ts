@@ -45,6 +45,8 @@ export interface ConsoleSession {
 }
 
 const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+/** How much of a session's first output may say that its login failed (plan.failedLogin). */
+const FAILED_LOGIN_WINDOW = 4096;
 const exitCode = (e: Exit): number => e.code ?? 128 + (SIGNAL_NUMBERS[e.signal ?? ''] ?? 0);
 
 export class ConsoleSessions {
@@ -77,6 +79,7 @@ export class ConsoleSessions {
       if (uid !== undefined) this.uids.release(uid);
     };
     let child: PtyChild;
+    let loginFailed = false;
     try {
       const plan = await capability.plan(checked, dir);
       const owner = plan.osUser === 'session' ? ((uid = this.uids.acquire()), { uid, gid: uid }) : plan.osUser;
@@ -104,6 +107,8 @@ export class ConsoleSessions {
       const env = { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: dir, TERM: checked.term, ...plan.env };
       child = await runner.spawnPty(argv, { env, cwd: dir, columns: checked.columns, rows: checked.rows, signal });
       let read = secretFiles.length === 0;
+      let head = '';
+      const started = child;
       child.onOutput((chunk) => {
         // The client speaks once it has read its options: the secret has served.
         if (!read) {
@@ -111,6 +116,13 @@ export class ConsoleSessions {
           for (const f of secretFiles) rmSync(f, { force: true });
         }
         output(chunk);
+        if (plan.failedLogin && !loginFailed && head.length < FAILED_LOGIN_WINDOW) {
+          head += chunk.toString('utf8');
+          if (plan.failedLogin.test(head)) {
+            loginFailed = true;
+            void started.stop();
+          }
+        }
       });
     } catch (err) {
       cleanup();
@@ -121,7 +133,7 @@ export class ConsoleSessions {
     const exited = child.exited.then((e) => {
       cleanup();
       log.info({ user: who, childPid: child.pid, cancelled: signal.aborted }, `console session ended: the client ${describeExit(e)}`);
-      return exitCode(e);
+      return loginFailed ? 1 : exitCode(e);
     });
     return {
       pid: child.pid,

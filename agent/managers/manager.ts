@@ -130,6 +130,13 @@ export interface ConsolePlan {
    * only it can reach the datastore's socket (Redis).
    */
   readonly osUser: 'session' | OsUser;
+  /**
+   * What the client prints when its login failed, for a client that then
+   * carries on regardless (redis-cli stays at its prompt): seen in the
+   * session's first output, it ends the session with status 1, the
+   * client's message shown.
+   */
+  readonly failedLogin?: RegExp;
 }
 
 /** The console: the datastore's own client, logged in as a tenant's account. */

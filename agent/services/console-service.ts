@@ -4,7 +4,7 @@
 // exits (its exit code is the last message) or the caller goes away (the
 // client is stopped).
 import type * as grpc from '@grpc/grpc-js';
-import { duplexHandler } from '../../lib/grpc-handlers.js';
+import { duplexHandler, firstMessage } from '../../lib/grpc-handlers.js';
 import type { Logger } from '../../lib/logger.js';
 import { ProcessRunner } from '../../lib/process-runner.js';
 import { checkPtySize } from '../../lib/pty-process.js';
@@ -33,7 +33,7 @@ async function runConsole(sessions: ConsoleSessions, call: grpc.ServerDuplexStre
   const hangUp = new AbortController();
   const ended = AbortSignal.any([signal, hangUp.signal]);
   call.on('end', () => hangUp.abort(new Error('the caller ended its side of the stream')));
-  const first = await nextMessage(call, ended);
+  const first = await firstMessage(call, ended, () => invalid('the stream ended before its first message (login)'));
   if (!first.login) throw invalid(first.open ? 'the first message must be login (the account and the terminal); open alone names no account' : 'the first message must be login (the account and the terminal)');
   // Messages that come while the client starts wait for it.
   const early: ConsoleRequest[] = [];
@@ -63,25 +63,4 @@ async function runConsole(sessions: ConsoleSessions, call: grpc.ServerDuplexStre
   const code = await session.exited;
   if (failure) throw failure;
   if (!signal.aborted) write({ exitCode: code });
-}
-
-/** The stream's next message, or a rejection when it ends first. */
-function nextMessage(call: grpc.ServerDuplexStream<ConsoleRequest, ConsoleResponse>, signal: AbortSignal): Promise<ConsoleRequest> {
-  return new Promise((resolve, reject) => {
-    const done = (): void => {
-      call.off('data', onData);
-      signal.removeEventListener('abort', onAbort);
-    };
-    const onData = (m: ConsoleRequest): void => {
-      done();
-      call.pause();
-      resolve(m);
-    };
-    const onAbort = (): void => {
-      done();
-      reject(invalid('the stream ended before its first message (login)'));
-    };
-    call.on('data', onData);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -25,6 +25,8 @@ export function redisConsole(opts: { socket: string; redisUser: () => OsUser }):
         env: { REDISCLI_AUTH: login.password, REDISCLI_HISTFILE: '/dev/null', REDISCLI_RCFILE: '/dev/null' },
         secretFiles: {},
         osUser: opts.redisUser(),
+        // redis-cli reports a refused AUTH and stays at its prompt, where every command would answer NOAUTH.
+        failedLogin: /^AUTH failed: /m,
       };
     },
   };
