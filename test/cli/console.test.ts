@@ -63,6 +63,11 @@ t.test('coffer console on mariadb, postgresql and redis', async (t) => {
     const at = term.text().length;
     term.type('SELECT CONCAT(6 * 7, \'!\') AS answer, CURRENT_USER() AS who;\r');
     await term.waitFor(/\| 42!\s+\| alice@%\s+\|/, at);
+    // The password is on no command line, and its option file was removed once read.
+    const [pid] = consoleClients(control.dataDir);
+    t.ok(pid, 'the client runs in a session directory of the instance');
+    t.notMatch(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /Alice-pass-1/, 'not on the client\'s argv');
+    t.same(readdirSync(readlinkSync(`/proc/${pid}/cwd`)), [], 'the option file is gone from the session directory');
     // --sandbox: the client's way to a program is closed.
     const at2 = term.text().length;
     term.type('system id\r');
@@ -114,10 +119,15 @@ t.test('coffer console on mariadb, postgresql and redis', async (t) => {
     term.type("SELECT 1 AS n, repeat('w', 70) AS wide;\r");
     await term.waitFor(/1 \| w{70}/, at);
     t.notMatch(term.text().slice(at), /RECORD 1/, 'at 120 columns the row fits');
+    // The new size travels CLI -> control -> agent beside the keystrokes, as
+    // a person's does: ask again until psql answers at the new size.
     term.resize(40, 30);
-    at = term.text().length;
-    term.type("SELECT 2 AS n, repeat('w', 70) AS wide;\r");
-    await term.waitFor(/RECORD 1/, at);
+    await waitFor('psql to show the row as a record at 40 columns', async () => {
+      at = term.text().length;
+      term.type("SELECT 2 AS n, repeat('w', 70) AS wide;\r");
+      await term.waitFor(/\(1 row\)|RECORD 1[^]*w{70}/, at);
+      return /RECORD 1/.test(term.text().slice(at));
+    });
     t.pass('at 40 columns it is shown as a record: the new size reached psql');
 
     // psql's \! needs a second process, which the console's client may not start.
@@ -165,8 +175,14 @@ t.test('coffer console on mariadb, postgresql and redis', async (t) => {
     t.match(root.text(), /root is not enabled on this instance/);
   });
 
-  t.test('no console client is left', async (t) => {
+  t.test('no console client is left, and no password in an agent\'s log', async (t) => {
     await waitFor('every console client gone', async () => consoleClients(control.dataDir).length === 0, 30_000);
-    t.pass();
+    t.pass('every client is gone');
+    const instances = path.join(control.dataDir, 'instances');
+    for (const id of readdirSync(instances)) {
+      const log = readFileSync(path.join(instances, id, 'agent.log'), 'utf8');
+      t.match(log, /console session started/, `agent ${id} logged its sessions`);
+      for (const pw of ['Alice-pass-1', 'Root-pass-12', 'Not-her-pass', 'Bob-pass-123']) t.notOk(log.includes(pw), `agent ${id}'s log holds no password`);
+    }
   });
 });
