@@ -1,0 +1,107 @@
+// The agent's ConsoleService on its own, against a real agent and Redis:
+// the stream's rules (login first, one account, never the agent's), and
+// the client's life bound to the stream's: cancelled or half-closed by the
+// caller, the client process is gone; exited by itself, its status is the
+// stream's last message.
+import t from 'tap';
+import { credentials, status as Status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { ConsoleServiceClient, type ConsoleRequest, type ConsoleResponse } from '../../../proto/gen/coffer/agent/v1/console.js';
+import { waitFor } from '../../support/agent.js';
+import { accounts, preparedRedis, user } from '../managers/redis/fixtures/instance.js';
+
+const SIZE = { columns: 80, rows: 24 };
+
+interface Session {
+  stream: ClientDuplexStream<ConsoleRequest, ConsoleResponse>;
+  screen(): string;
+  exitCode(): number | undefined;
+  ended: Promise<ServiceError | null>;
+}
+
+function open(client: ConsoleServiceClient, first: ConsoleRequest): Session {
+  const stream = client.console();
+  let screen = '';
+  let code: number | undefined;
+  stream.on('data', (m: ConsoleResponse) => {
+    if (m.output) screen += m.output.toString('utf8');
+    if (m.exitCode !== undefined) code = m.exitCode;
+  });
+  const ended = new Promise<ServiceError | null>((resolve) => {
+    stream.on('error', (err: ServiceError) => resolve(err));
+    stream.on('end', () => resolve(null));
+  });
+  stream.write(first);
+  return { stream, screen: () => screen, exitCode: () => code, ended };
+}
+
+/** redis-cli processes running in a console session directory under baseDir. */
+function clients(baseDir: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'redis-cli' && readlinkSync(`/proc/${p}/cwd`).startsWith(baseDir);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+t.test('ConsoleService on a Redis agent', async (t) => {
+  const agent = await preparedRedis(t);
+  await accounts(agent, 'createUsers', { users: [user('bob', 'Bob-pass-123', ['~*', '+@all'])] });
+  const client = new ConsoleServiceClient(agent.address, credentials.createInsecure());
+  t.teardown(() => client.close());
+  const login = (patch: object = {}): ConsoleRequest => ({ login: { size: SIZE, user: 'bob', password: 'Bob-pass-123', root: false, database: '', term: '', ...patch } });
+
+  t.test('refusals, before any client starts', async (t) => {
+    const cases: Array<[string, ConsoleRequest, RegExp]> = [
+      ['a size alone', { open: SIZE }, /first message must be login/],
+      ['input first', { input: Buffer.from('PING\r') }, /first message must be login/],
+      ['the agent\'s account, in any case', login({ user: 'COFFER_ADMIN' }), /the agent's own account/],
+      ['a user and root', login({ root: true }), /either a user or root/],
+      ['no account', login({ user: '' }), /no account/],
+      ['no password', login({ password: '' }), /password is empty/],
+      ['a zero size', login({ size: { columns: 0, rows: 24 } }), /columns must be an integer/],
+      ['a terminal type that is not one', login({ term: 'xterm; rm -rf /' }), /terminal type/],
+      ['a database that is not a number', login({ database: 'shop' }), /not a Redis database number/],
+    ];
+    for (const [what, first, details] of cases) {
+      const s = open(client, first);
+      const err = await s.ended;
+      t.equal(err?.code, Status.INVALID_ARGUMENT, what);
+      t.match(err?.details, details, `${what}: the message says why`);
+    }
+    const root = open(client, login({ user: '', root: true }));
+    t.equal((await root.ended)?.code, Status.FAILED_PRECONDITION, 'root while it is not enabled');
+    t.same(clients(agent.baseDir), [], 'no client was started');
+  });
+
+  t.test('a session: keys in, the screen out, the client\'s exit status last', async (t) => {
+    const s = open(client, login());
+    await waitFor('the prompt', async () => /redis\.sock> /.test(s.screen()));
+    s.stream.write({ input: Buffer.from('PING\r') });
+    await waitFor('PONG', async () => /PONG/.test(s.screen()));
+    s.stream.write({ resize: { columns: 132, rows: 40 } });
+    s.stream.write({ input: Buffer.from('quit\r') });
+    t.equal(await s.ended, null, 'the stream ends cleanly');
+    t.equal(s.exitCode(), 0, 'with redis-cli\'s exit status');
+  });
+
+  t.test('the client never outlives its stream', async (t) => {
+    for (const how of ['cancelled', 'half-closed'] as const) {
+      const s = open(client, login());
+      await waitFor('the prompt', async () => /redis\.sock> /.test(s.screen()));
+      const [pid] = clients(agent.baseDir);
+      t.ok(pid, `${how}: the client runs`);
+      if (how === 'cancelled') s.stream.cancel();
+      else s.stream.end();
+      await s.ended;
+      await waitFor(`the client gone once its stream was ${how}`, async () => clients(agent.baseDir).length === 0, 30_000);
+      t.pass(`${how}: redis-cli (pid ${pid}) is gone`);
+    }
+    t.same(readdirSync(`${agent.baseDir}/console`), [], 'no session directory is left');
+  });
+});
