@@ -1,8 +1,9 @@
 // coffer.agent.v1.ConsoleService: the gRPC glue of the console
 // (agent/console/). The first message logs in; then input and resizes go
 // to the client's terminal and its output comes back, until the client
-// exits (its exit code is the last message) or the caller goes away (the
-// client is stopped).
+// exits (its exit code is the last message) or the caller goes away
+// (cancelled: the client is stopped). The caller's half-close is the end
+// of its input: the client reads end of file, as from Ctrl-D.
 import type * as grpc from '@grpc/grpc-js';
 import { duplexHandler, firstMessage } from '../../lib/grpc-handlers.js';
 import type { Logger } from '../../lib/logger.js';
@@ -29,34 +30,36 @@ export function addConsoleService(server: grpc.Server, agent: Agent, log: Logger
 }
 
 async function runConsole(sessions: ConsoleSessions, call: grpc.ServerDuplexStream<ConsoleRequest, ConsoleResponse>, write: (res: ConsoleResponse) => void, signal: AbortSignal): Promise<void> {
-  // The caller's half-close is a hang-up too: nobody is left to type.
-  const hangUp = new AbortController();
-  const ended = AbortSignal.any([signal, hangUp.signal]);
-  call.on('end', () => hangUp.abort(new Error('the caller ended its side of the stream')));
+  // A refused message after the login ends the session: the client is stopped.
+  const refused = new AbortController();
+  const ended = AbortSignal.any([signal, refused.signal]);
   const first = await firstMessage(call, ended, () => invalid('the stream ended before its first message (login)'));
   if (!first.login) throw invalid(first.open ? 'the first message must be login (the account and the terminal); open alone names no account' : 'the first message must be login (the account and the terminal)');
-  // Messages that come while the client starts wait for it.
-  const early: ConsoleRequest[] = [];
+  // Messages that come while the client starts wait for it; END_OF_INPUT is the caller's half-close.
+  const early: Array<ConsoleRequest | typeof END_OF_INPUT> = [];
   let session: ConsoleSession | null = null;
   let failure: Error | null = null;
-  const handle = (m: ConsoleRequest): void => {
+  const refuse = (message: string): void => {
+    failure ??= invalid(message);
+    refused.abort(failure);
+  };
+  const handle = (m: ConsoleRequest | typeof END_OF_INPUT): void => {
     if (!session) {
       early.push(m);
       return;
     }
-    if (m.input) session.write(m.input);
+    // Nothing more to type: the terminal's end of file (Ctrl-D), which each
+    // client takes as its exit, as it would from a person.
+    if (m === END_OF_INPUT) session.write(Buffer.from([EOT]));
+    else if (m.input) session.write(m.input);
     else if (m.resize) {
       const bad = checkPtySize(m.resize.columns, m.resize.rows);
-      if (bad) {
-        failure = invalid(`resize: ${bad}`);
-        hangUp.abort(failure);
-      } else session.resize(m.resize.columns, m.resize.rows);
-    } else if (m.login || m.open) {
-      failure = invalid('login may come only once, first');
-      hangUp.abort(failure);
-    }
+      if (bad) refuse(`resize: ${bad}`);
+      else session.resize(m.resize.columns, m.resize.rows);
+    } else if (m.login || m.open) refuse('login may come only once, first');
   };
   call.on('data', handle);
+  call.on('end', () => handle(END_OF_INPUT));
   call.resume();
   session = await sessions.open(first.login, (chunk) => write({ output: chunk }), ended);
   for (const m of early.splice(0)) handle(m);
@@ -64,3 +67,7 @@ async function runConsole(sessions: ConsoleSessions, call: grpc.ServerDuplexStre
   if (failure) throw failure;
   if (!signal.aborted) write({ exitCode: code });
 }
+
+const END_OF_INPUT = Symbol('end of input');
+/** What a terminal sends for Ctrl-D. */
+const EOT = 0x04;

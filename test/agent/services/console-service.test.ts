@@ -1,8 +1,8 @@
 // The agent's ConsoleService on its own, against a real agent and Redis:
 // the stream's rules (login first, one account, never the agent's), and
-// the client's life bound to the stream's: cancelled or half-closed by the
-// caller, the client process is gone; exited by itself, its status is the
-// stream's last message.
+// the client's life bound to the stream's: cancelled by the caller, the
+// client process is gone; half-closed, the client reads end of file; exited
+// by itself, its status is the stream's last message.
 import t from 'tap';
 import { credentials, status as Status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -90,18 +90,27 @@ t.test('ConsoleService on a Redis agent', async (t) => {
     t.equal(s.exitCode(), 0, 'with redis-cli\'s exit status');
   });
 
+  t.test('the caller\'s half-close is the end of its input: the client exits on it', async (t) => {
+    const s = open(client, login());
+    // At the prompt: redis-cli (linenoise) discards what was typed ahead of it.
+    await waitFor('the prompt', async () => /redis\.sock> /.test(s.screen()));
+    s.stream.write({ input: Buffer.from('SET k v\r') });
+    s.stream.end();
+    t.equal(await s.ended, null, 'the stream ends cleanly');
+    t.match(s.screen(), /OK/, 'what was typed before ran');
+    t.equal(s.exitCode(), 0, 'redis-cli exited on end of file, with status 0');
+  });
+
   t.test('the client never outlives its stream', async (t) => {
-    for (const how of ['cancelled', 'half-closed'] as const) {
-      const s = open(client, login());
-      await waitFor('the prompt', async () => /redis\.sock> /.test(s.screen()));
-      const [pid] = clients(agent.baseDir);
-      t.ok(pid, `${how}: the client runs`);
-      if (how === 'cancelled') s.stream.cancel();
-      else s.stream.end();
-      await s.ended;
-      await waitFor(`the client gone once its stream was ${how}`, async () => clients(agent.baseDir).length === 0, 30_000);
-      t.pass(`${how}: redis-cli (pid ${pid}) is gone`);
-    }
-    t.same(readdirSync(`${agent.baseDir}/console`), [], 'no session directory is left');
+    const s = open(client, login());
+    await waitFor('the prompt', async () => /redis\.sock> /.test(s.screen()));
+    const [pid] = clients(agent.baseDir);
+    t.ok(pid, 'the client runs');
+    s.stream.cancel();
+    await s.ended;
+    await waitFor('the client gone once its stream was cancelled', async () => clients(agent.baseDir).length === 0, 30_000);
+    t.pass(`redis-cli (pid ${pid}) is gone`);
+    await waitFor('no session directory left', async () => readdirSync(`${agent.baseDir}/console`).length === 0, 30_000);
+    t.pass('no session directory is left');
   });
 });
