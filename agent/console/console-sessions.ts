@@ -80,6 +80,8 @@ export class ConsoleSessions {
     };
     let child: PtyChild;
     let loginFailed = false;
+    /** Input that came before the client's first output; null once it has spoken. */
+    let typeAhead: Buffer[] | null = [];
     try {
       const plan = await capability.plan(checked, dir);
       const owner = plan.osUser === 'session' ? ((uid = this.uids.acquire()), { uid, gid: uid }) : plan.osUser;
@@ -106,14 +108,16 @@ export class ConsoleSessions {
       // A minimal environment: nothing of the agent's (its own secrets) reaches the client.
       const env = { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: dir, TERM: checked.term, ...plan.env };
       child = await runner.spawnPty(argv, { env, cwd: dir, columns: checked.columns, rows: checked.rows, signal });
-      let read = secretFiles.length === 0;
       let head = '';
       const started = child;
       child.onOutput((chunk) => {
-        // The client speaks once it has read its options: the secret has served.
-        if (!read) {
-          read = true;
+        // The client speaks once it has read its options: the secret has
+        // served. Keys typed ahead wait for this too, or the terminal's echo
+        // of them would be taken for the client's first words.
+        if (typeAhead) {
           for (const f of secretFiles) rmSync(f, { force: true });
+          for (const keys of typeAhead) started.write(keys);
+          typeAhead = null;
         }
         output(chunk);
         if (plan.failedLogin && !loginFailed && head.length < FAILED_LOGIN_WINDOW) {
@@ -137,7 +141,7 @@ export class ConsoleSessions {
     });
     return {
       pid: child.pid,
-      write: (input) => child.write(input),
+      write: (input) => (typeAhead ? typeAhead.push(input) : child.write(input)),
       resize: (columns, rows) => child.resize(columns, rows),
       exited,
     };
