@@ -49,9 +49,16 @@ const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2,
 const FAILED_LOGIN_WINDOW = 4096;
 const exitCode = (e: Exit): number => e.code ?? 128 + (SIGNAL_NUMBERS[e.signal ?? ''] ?? 0);
 
+/**
+ * Sessions one agent runs at once: each is a client process and a
+ * connection to the datastore, and a console is for a person, not a pool.
+ */
+export const MAX_CONSOLE_SESSIONS = 16;
+
 export class ConsoleSessions {
   private readonly uids = new SessionUids();
   private readonly root: string;
+  private live = 0;
 
   constructor(private readonly deps: ConsoleDeps) {
     this.root = path.join(deps.baseDir, 'console');
@@ -69,12 +76,18 @@ export class ConsoleSessions {
     if (checked.root && !(await manager.accounts?.isRootEnabled())) {
       throw new AgentError('AGENT_ERR_NOT_READY', 'root is not enabled on this instance: enable it first, or log in as a user');
     }
+    if (this.live >= MAX_CONSOLE_SESSIONS) {
+      throw new AgentError('AGENT_ERR_BUSY', `${MAX_CONSOLE_SESSIONS} console sessions are open on this instance already; end one first`);
+    }
     // 0711: a session's account may pass through to its own directory, not list the others.
     mkdirSync(this.root, { recursive: true, mode: 0o711 });
     chmodSync(this.root, 0o711);
     const dir = mkdtempSync(path.join(this.root, 's-'));
+    // Counted from here to cleanup(): a login that fails below gives its place back.
+    this.live++;
     let uid: number | undefined;
     const cleanup = (): void => {
+      this.live--;
       rmSync(dir, { recursive: true, force: true });
       if (uid !== undefined) this.uids.release(uid);
     };

@@ -39,6 +39,17 @@ async function runConsole(sessions: ConsoleSessions, call: grpc.ServerDuplexStre
   const early: Array<ConsoleRequest | typeof END_OF_INPUT> = [];
   let session: ConsoleSession | null = null;
   let failure: Error | null = null;
+  // A client may discard what was typed ahead of its prompt (redis-cli's
+  // line editor flushes it), Ctrl-D included: after the end of input it is
+  // sent again with each output, until the client has exited.
+  let inputEnded = false;
+  let eofsSent = 0;
+  const sendEof = (): void => {
+    if (session && eofsSent < MAX_EOFS) {
+      eofsSent++;
+      session.write(Buffer.from([EOT]));
+    }
+  };
   const refuse = (message: string): void => {
     failure ??= invalid(message);
     refused.abort(failure);
@@ -49,9 +60,11 @@ async function runConsole(sessions: ConsoleSessions, call: grpc.ServerDuplexStre
       return;
     }
     // Nothing more to type: the terminal's end of file (Ctrl-D), which each
-    // client takes as its exit, as it would from a person.
-    if (m === END_OF_INPUT) session.write(Buffer.from([EOT]));
-    else if (m.input) session.write(m.input);
+    // client takes as its exit at its prompt, as it would from a person.
+    if (m === END_OF_INPUT) {
+      inputEnded = true;
+      sendEof();
+    } else if (m.input) session.write(m.input);
     else if (m.resize) {
       const bad = checkPtySize(m.resize.columns, m.resize.rows);
       if (bad) refuse(`resize: ${bad}`);
@@ -61,7 +74,14 @@ async function runConsole(sessions: ConsoleSessions, call: grpc.ServerDuplexStre
   call.on('data', handle);
   call.on('end', () => handle(END_OF_INPUT));
   call.resume();
-  session = await sessions.open(first.login, (chunk) => write({ output: chunk }), ended);
+  session = await sessions.open(
+    first.login,
+    (chunk) => {
+      write({ output: chunk });
+      if (inputEnded) sendEof();
+    },
+    ended,
+  );
   for (const m of early.splice(0)) handle(m);
   const code = await session.exited;
   if (failure) throw failure;
@@ -71,3 +91,5 @@ async function runConsole(sessions: ConsoleSessions, call: grpc.ServerDuplexStre
 const END_OF_INPUT = Symbol('end of input');
 /** What a terminal sends for Ctrl-D. */
 const EOT = 0x04;
+/** Ctrl-Ds sent after the end of input, at most (a client that ignores them is left to its caller). */
+const MAX_EOFS = 64;

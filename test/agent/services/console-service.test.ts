@@ -7,6 +7,7 @@ import t from 'tap';
 import { credentials, status as Status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { ConsoleServiceClient, type ConsoleRequest, type ConsoleResponse } from '../../../proto/gen/coffer/agent/v1/console.js';
+import { MAX_CONSOLE_SESSIONS } from '../../../agent/console/console-sessions.js';
 import { waitFor } from '../../support/agent.js';
 import { accounts, preparedRedis, user } from '../managers/redis/fixtures/instance.js';
 
@@ -99,6 +100,21 @@ t.test('ConsoleService on a Redis agent', async (t) => {
     t.equal(await s.ended, null, 'the stream ends cleanly');
     t.match(s.screen(), /OK/, 'what was typed before ran');
     t.equal(s.exitCode(), 0, 'redis-cli exited on end of file, with status 0');
+  });
+
+  t.test(`at most ${MAX_CONSOLE_SESSIONS} sessions at once`, async (t) => {
+    const open16 = Array.from({ length: MAX_CONSOLE_SESSIONS }, () => open(client, login()));
+    await waitFor('every session at its prompt', async () => open16.every((s) => /redis\.sock> /.test(s.screen())), 60_000);
+    const one = open(client, login());
+    const err = await one.ended;
+    t.equal(err?.code, Status.ABORTED, 'one more is refused as busy');
+    t.match(err?.details, /sessions are open on this instance already/);
+    for (const s of open16) s.stream.cancel();
+    await waitFor('every client gone', async () => clients(agent.baseDir).length === 0, 30_000);
+    const again = open(client, login());
+    await waitFor('a new session, once the others ended', async () => /redis\.sock> /.test(again.screen()));
+    again.stream.cancel();
+    await again.ended;
   });
 
   t.test('the client never outlives its stream', async (t) => {
