@@ -5,13 +5,12 @@
 // the line editing; a window size change (SIGWINCH) is sent on. The command
 // ends when the client exits, with the client's exit status.
 import { Command } from 'commander';
-import { Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
+import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import { ConsoleServiceClient, type ConsoleRequest, type ConsoleResponse } from '../../proto/gen/coffer/control/v1/console.js';
 import { act } from '../context.js';
 import { CliError, type ExitCode } from '../errors.js';
 import { instanceId } from '../resolve.js';
 import { readLoginPassword } from '../secret-files.js';
-import { credentials } from '@grpc/grpc-js';
 
 interface ConsoleOptions {
   user?: string;
@@ -37,6 +36,7 @@ export function consoleCommand(): Command {
         const id = await instanceId(conn, args[0] as string);
         const who = o.user ? `user ${o.user}` : 'root';
         const password = await readLoginPassword({ file: o.passwordFile, what: who, warn: (l) => out.note(l) });
+        // Plaintext on loopback, as every client of cli/connection.ts (its own client: a stream with no deadline).
         const client = new ConsoleServiceClient(conn.settings.endpoint, credentials.createInsecure());
         const md = new Metadata();
         md.set('authorization', `Bearer ${conn.settings.token}`);
