@@ -8,6 +8,7 @@ import { BackupServiceClient } from '../proto/gen/coffer/control/v1/backups.js';
 import { CatalogServiceClient } from '../proto/gen/coffer/control/v1/catalog.js';
 import { TaskServiceClient } from '../proto/gen/coffer/control/v1/tasks.js';
 import { ClusterServiceClient } from '../proto/gen/coffer/control/v1/clusters.js';
+import { ConsoleServiceClient } from '../proto/gen/coffer/control/v1/console.js';
 import { toCliError } from './errors.js';
 import type { CliSettings } from './settings.js';
 
@@ -20,6 +21,7 @@ export class Connection {
   readonly catalog: CatalogServiceClient;
   readonly tasks: TaskServiceClient;
   readonly clusters: ClusterServiceClient;
+  readonly console: ConsoleServiceClient;
 
   constructor(readonly settings: CliSettings) {
     // The API is plaintext on loopback until API TLS lands (coffer-control
@@ -32,6 +34,7 @@ export class Connection {
     this.catalog = new CatalogServiceClient(target, creds);
     this.tasks = new TaskServiceClient(target, creds);
     this.clusters = new ClusterServiceClient(target, creds);
+    this.console = new ConsoleServiceClient(target, creds);
   }
 
   private metadata(): Metadata {
@@ -61,6 +64,6 @@ export class Connection {
   }
 
   close(): void {
-    for (const c of [this.instances, this.accounts, this.backups, this.catalog, this.tasks, this.clusters]) c.close();
+    for (const c of [this.instances, this.accounts, this.backups, this.catalog, this.tasks, this.clusters, this.console]) c.close();
   }
 }

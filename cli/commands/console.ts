@@ -5,8 +5,8 @@
 // the line editing; a window size change (SIGWINCH) is sent on. The command
 // ends when the client exits, with the client's exit status.
 import { Command } from 'commander';
-import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
-import { ConsoleServiceClient, type ConsoleRequest, type ConsoleResponse } from '../../proto/gen/coffer/control/v1/console.js';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
+import type { ConsoleRequest, ConsoleResponse } from '../../proto/gen/coffer/control/v1/console.js';
 import { act } from '../context.js';
 import { CliError, type ExitCode } from '../errors.js';
 import { instanceId } from '../resolve.js';
@@ -36,11 +36,8 @@ export function consoleCommand(): Command {
         const id = await instanceId(conn, args[0] as string);
         const who = o.user ? `user ${o.user}` : 'root';
         const password = await readLoginPassword({ file: o.passwordFile, what: who, warn: (l) => out.note(l) });
-        // Plaintext on loopback, as every client of cli/connection.ts (its own client: a stream with no deadline).
-        const client = new ConsoleServiceClient(conn.settings.endpoint, credentials.createInsecure());
-        const md = new Metadata();
-        md.set('authorization', `Bearer ${conn.settings.token}`);
-        const stream = client.console(md);
+        // A stream with no deadline: a console lasts as long as the person using it.
+        const stream = conn.stream((md) => conn.console.console(md)) as ClientDuplexStream<ConsoleRequest, ConsoleResponse>;
         try {
           const code = await attach(stream, {
             instanceId: id,
@@ -52,8 +49,6 @@ export function consoleCommand(): Command {
           }
         } catch (err) {
           throw err instanceof CliError ? err : conn.error(err);
-        } finally {
-          client.close();
         }
       }),
     );
