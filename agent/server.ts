@@ -5,7 +5,6 @@ import { startGrpcServer, type CofferServer } from '../lib/grpc-server.js';
 import path from 'node:path';
 import type { Backups } from './backup/backups.js';
 import { addBackupService } from './services/backup-service.js';
-import { ConsoleServiceService } from '../proto/gen/coffer/agent/v1/console.js';
 import type { Agent } from './agent.js';
 import { addLifecycleService } from './services/lifecycle-service.js';
 import { addAccountService } from './services/accounts-service.js';
@@ -13,6 +12,7 @@ import { addConfigurationService } from './services/configuration-service.js';
 import { addReplicationService } from './services/replication-service.js';
 import { addClusterService } from './services/cluster-service.js';
 import { addLogService } from './services/log-service.js';
+import { addConsoleService } from './services/console-service.js';
 import { unimplementedService } from './services/handlers.js';
 
 export async function startAgentServer(agent: Agent, backups: Backups, log: Logger): Promise<CofferServer> {
@@ -30,7 +30,7 @@ export async function startAgentServer(agent: Agent, backups: Backups, log: Logg
       addReplicationService(server, agent, backups, log);
       addClusterService(server, agent, log);
       addLogService(server, agent, log);
-      server.addService(ConsoleServiceService, unimplementedService(ConsoleServiceService, 'console', ds));
+      addConsoleService(server, agent, log);
     },
   });
 }

@@ -10,6 +10,7 @@ import { TaskServiceClient } from '../proto/gen/coffer/control/v1/tasks.js';
 import { ClusterServiceClient } from '../proto/gen/coffer/control/v1/clusters.js';
 import { LogServiceClient } from '../proto/gen/coffer/control/v1/logs.js';
 import { ConfigurationServiceClient } from '../proto/gen/coffer/control/v1/configurations.js';
+import { ConsoleServiceClient } from '../proto/gen/coffer/control/v1/console.js';
 import { toCliError } from './errors.js';
 import type { CliSettings } from './settings.js';
 
@@ -43,6 +44,7 @@ export class Connection {
   readonly clusters: ClusterServiceClient;
   readonly logs: LogServiceClient;
   readonly configurations: ConfigurationServiceClient;
+  readonly console: ConsoleServiceClient;
 
   constructor(readonly settings: CliSettings) {
     // TLS unless --plaintext said otherwise (allowed only to loopback, as
@@ -58,6 +60,7 @@ export class Connection {
     this.clusters = new ClusterServiceClient(target, creds);
     this.logs = new LogServiceClient(target, creds);
     this.configurations = new ConfigurationServiceClient(target, creds);
+    this.console = new ConsoleServiceClient(target, creds);
   }
 
   private metadata(): Metadata {
@@ -87,6 +90,6 @@ export class Connection {
   }
 
   close(): void {
-    for (const c of [this.instances, this.accounts, this.backups, this.catalog, this.tasks, this.clusters, this.logs, this.configurations]) c.close();
+    for (const c of [this.instances, this.accounts, this.backups, this.catalog, this.tasks, this.clusters, this.logs, this.configurations, this.console]) c.close();
   }
 }

@@ -6,6 +6,7 @@ import { backupCommand } from './commands/backup.js';
 import { datastoreCommand, flavorCommand } from './commands/catalog.js';
 import { clusterCommand } from './commands/cluster.js';
 import { configurationCommand } from './commands/configuration.js';
+import { consoleCommand } from './commands/console.js';
 import { databaseCommand } from './commands/database.js';
 import { instanceCommand } from './commands/instance.js';
 import { logCommand } from './commands/log.js';
@@ -41,7 +42,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON on stdout, for scripts; no progress display')
     .option('--timeout <seconds>', 'deadline of each call to coffer-control (default 60)')
     .addOption(new Option('--token <value>').hideHelp());
-  for (const c of [instanceCommand(), clusterCommand(), databaseCommand(), userCommand(), rootCommand(), backupCommand(), logCommand(), datastoreCommand(), flavorCommand(), configurationCommand()]) {
+  for (const c of [instanceCommand(), clusterCommand(), databaseCommand(), userCommand(), rootCommand(), backupCommand(), logCommand(), datastoreCommand(), flavorCommand(), configurationCommand(), consoleCommand()]) {
     program.addCommand(c);
   }
   for (const leaf of leaves(program)) {

@@ -79,3 +79,18 @@ export async function readPassword(src: PasswordSource): Promise<string> {
   if (again !== first) throw usage('the two passwords differ');
   return first;
 }
+
+/**
+ * A password to log in with (asked once, not twice as a new one is): from
+ * --password-file FILE, or a prompt without echo on the terminal. Never
+ * stdin: a command that needs stdin for itself (the console) cannot read a
+ * password there too.
+ */
+export async function readLoginPassword(src: PasswordSource): Promise<string> {
+  if (src.file === '-') throw usage(`--password-file - is refused here: stdin is the console's keyboard; give a FILE (mode 0600), or answer the prompt`);
+  if (src.file) return readSecretFile(src.file, '--password-file', src.warn);
+  if (!process.stdin.isTTY) throw usage(`no password for ${src.what}: give --password-file FILE (mode 0600), or run on a terminal to be asked`);
+  const answer = await promptHidden(`password for ${src.what}: `);
+  if (!answer) throw usage(`no password given for ${src.what}`);
+  return answer;
+}

@@ -12,6 +12,7 @@ import { ReplicationServiceClient } from '../proto/gen/coffer/agent/v1/replicati
 import { ClusterServiceClient } from '../proto/gen/coffer/agent/v1/cluster.js';
 import { LogServiceClient } from '../proto/gen/coffer/agent/v1/logs.js';
 import { ConfigurationServiceClient } from '../proto/gen/coffer/agent/v1/configuration.js';
+import { ConsoleServiceClient } from '../proto/gen/coffer/agent/v1/console.js';
 import { statusErrorOf } from '../lib/retryable.js';
 import { ControlError } from './errors.js';
 
@@ -23,6 +24,7 @@ export interface AgentClients {
   readonly cluster: ClusterServiceClient;
   readonly logs: LogServiceClient;
   readonly configuration: ConfigurationServiceClient;
+  readonly console: ConsoleServiceClient;
   close(): void;
 }
 
@@ -49,6 +51,7 @@ export class AgentConnector {
     const cluster = new ClusterServiceClient(address, this.creds, opts);
     const logs = new LogServiceClient(address, this.creds, opts);
     const configuration = new ConfigurationServiceClient(address, this.creds, opts);
+    const console = new ConsoleServiceClient(address, this.creds, opts);
     return {
       lifecycle,
       accounts,
@@ -57,8 +60,9 @@ export class AgentConnector {
       cluster,
       logs,
       configuration,
+      console,
       close() {
-        for (const c of [lifecycle, accounts, backup, replication, cluster, logs, configuration]) c.close();
+        for (const c of [lifecycle, accounts, backup, replication, cluster, logs, configuration, console]) c.close();
       },
     };
   }

@@ -43,6 +43,7 @@ import { addAccountService } from './api/account-service.js';
 import { addBackupService } from './api/backup-service.js';
 import { addCatalogService } from './api/catalog-service.js';
 import { addTaskService } from './api/task-service.js';
+import { addConsoleService } from './api/console-service.js';
 import { addClusterService } from './api/cluster-service.js';
 import { addLogService } from './api/log-service.js';
 import { addConfigurationService } from './api/configuration-service.js';
@@ -131,6 +132,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
       addClusterService(server, context);
       addLogService(server, context);
       addConfigurationService(server, context);
+      addConsoleService(server, context);
     },
   });
   const rest = await startRestServer(context, config.rest.host, config.rest.port, metrics?.observeRest, publicTls.rest);

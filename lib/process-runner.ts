@@ -7,8 +7,10 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { stdinForSpawn, type StdinSource } from './fd-handoff.js';
 import type { Logger } from './logger.js';
+import { spawnOnPty, type PtyChild, type PtySpawnOptions } from './pty-process.js';
 
 export type { OpenFile } from './fd-handoff.js';
+export type { PtyChild, PtySpawnOptions } from './pty-process.js';
 
 export class CommandError extends Error {
   constructor(
@@ -132,6 +134,17 @@ export class ProcessRunner {
     });
     stdin.afterSpawn();
     return new ChildHandle(argv, child, opts.logger ?? this.log, opts.logOutput !== false, opts);
+  }
+
+  /**
+   * Starts a child on a pseudo-terminal of its own (lib/pty-process.ts):
+   * the console's datastore client. Its output is the terminal's, for the
+   * caller to relay, and never logged (it is what a person typed and saw).
+   */
+  async spawnPty(argv: readonly string[], opts: PtySpawnOptions): Promise<PtyChild> {
+    const child = await spawnOnPty(argv, opts);
+    this.log.debug({ cmd: argv, childPid: child.pid }, 'spawn on a pseudo-terminal');
+    return child;
   }
 }
 

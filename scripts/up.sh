@@ -166,6 +166,7 @@ MariaDB "$NAME" is ACTIVE on 127.0.0.1:$port, created through coffer-control.
                 $COFFER instance list
                 $COFFER database create $NAME app
                 $COFFER backup create $NAME
+                $COFFER console $NAME --user coffer   (mariadb on this terminal; asks the password in $CNF)
                 $COFFER --help
 
   gRPC API (reflection; the token header comes from a 0600 file, not argv):

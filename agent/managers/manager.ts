@@ -16,6 +16,7 @@ import type { ReplicaAccess } from '../../proto/gen/coffer/agent/v1/replication.
 import type { ClusterMember, ClusterNodeStatus, RecoveryPosition } from '../../proto/gen/coffer/agent/v1/cluster.js';
 import type { ProgressEvent } from '../lifecycle/context.js';
 import type { DatastoreLog } from '../logs/log-table.js';
+import type { OsUser } from '../../lib/os-user.js';
 
 export type { BackupRequest, BackupSource };
 
@@ -44,6 +45,7 @@ export interface DatastoreManager {
   readonly cluster?: ClusterCapability;
   /** The datastore's logs (agent/logs/; the agent adds its own, guest). */
   readonly logs?: readonly DatastoreLog[];
+  readonly console?: ConsoleCapability;
 
   /** Throws INVALID_ARGUMENT for anything in the request that would fail later. */
   validatePrepare(input: PrepareInput): void;
@@ -101,6 +103,52 @@ export interface AccountsCapability {
   /** Validation only, for Prepare: throws INVALID_ARGUMENT. */
   validateDatabase(db: Database): void;
   validateUser(user: User): void;
+}
+
+/** Who a console session logs in as, checked by the console core (agent/console/) first. */
+export interface ConsoleLoginInput {
+  /** The account's name; the datastore's root account when root is set. */
+  readonly user: string;
+  readonly password: string;
+  readonly root: boolean;
+  /** '' for the client's default. */
+  readonly database: string;
+}
+
+/**
+ * How to start the datastore's own client for a console session
+ * (docs/console.md). The plan names no shell and puts the password only in
+ * `env` (the client's own variable) or in a `secretFiles` entry (a 0600
+ * file the core writes for the client's OS user and removes), never argv.
+ */
+export interface ConsolePlan {
+  readonly argv: readonly string[];
+  /** The client's own variables (history off, its password variable); the core adds TERM, HOME, PATH, LANG. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Files in the session's directory holding a secret, by name. */
+  readonly secretFiles: Readonly<Record<string, string>>;
+  /**
+   * The OS account the client runs as: 'session' (a uid of its own, made
+   * for this session and owning nothing), or the datastore's account where
+   * only it can reach the datastore's socket (Redis).
+   */
+  readonly osUser: 'session' | OsUser;
+  /**
+   * What the client prints when its login failed, for a client that then
+   * carries on regardless (redis-cli stays at its prompt): seen in the
+   * session's first output, it ends the session with status 1, the
+   * client's message shown.
+   */
+  readonly failedLogin?: RegExp;
+}
+
+/** The console: the datastore's own client, logged in as a tenant's account. */
+export interface ConsoleCapability {
+  /** The agent's own account (refused by name), and the root account's name. */
+  readonly adminUser: string;
+  readonly rootUser: string;
+  /** Throws INVALID_ARGUMENT for a name the datastore would never accept; `dir` is the session's directory. */
+  plan(login: ConsoleLoginInput, dir: string): Promise<ConsolePlan>;
 }
 
 export interface ConfigurationCapability {

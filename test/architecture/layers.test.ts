@@ -132,3 +132,22 @@ t.test('every kind of module reference is seen', async (t) => {
     ],
   );
 });
+
+/** The modules that start processes, and the only files that may import them (docs/architecture.md: lib/process-runner.ts and its pty sibling). */
+const SPAWNING_MODULES = ['child_process', 'node:child_process', 'execa', 'node-pty'];
+const SPAWNERS = ['lib/process-runner.ts', 'lib/pty-process.ts'];
+
+t.test('only the process runner starts processes', async (t) => {
+  const out: string[] = [];
+  for (const layer of LAYERS) {
+    for (const abs of tsFiles(join(root, layer))) {
+      const file = relative(root, abs).split(sep).join('/');
+      if (SPAWNERS.includes(file)) continue;
+      for (const ref of moduleReferences(file, readFileSync(abs, 'utf8'))) {
+        if (ref.specifier && SPAWNING_MODULES.includes(ref.specifier)) out.push(`${file}:${ref.line} -> ${ref.specifier} (start processes through lib/process-runner.ts)`);
+      }
+    }
+  }
+  t.same(out, [], 'modules that spawn, imported outside the process runner');
+  t.ok(SPAWNERS.every((f) => moduleReferences(f, readFileSync(join(root, f), 'utf8')).some((r) => SPAWNING_MODULES.includes(r.specifier ?? ''))), 'the runner itself is seen importing them (the check can fail)');
+});

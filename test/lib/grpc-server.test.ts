@@ -33,7 +33,7 @@ t.test('the agent lists its agent services', async (t) => {
 t.test('the control lists its public API on the API port and the conductor on the conductor port', async (t) => {
   const control = await startControl(t);
   const api = await listServices(`http://${control.address}`);
-  const publicServices = ['Account', 'Backup', 'Catalog', 'Cluster', 'Instance', 'Task'].map((s) => `coffer.control.v1.${s}Service`);
+  const publicServices = ['Account', 'Backup', 'Catalog', 'Cluster', 'Configuration', 'Console', 'Instance', 'Log', 'Task'].map((s) => `coffer.control.v1.${s}Service`);
   t.same(api, [...publicServices, ...COMMON].sort(), 'the API port: the public coffer.control.v1 services, health and reflection (no agent service, no conductor)');
 
   // The conductor takes only clients with a certificate from the instances

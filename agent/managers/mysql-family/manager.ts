@@ -11,6 +11,7 @@ import { requireProgram } from '../../../lib/which.js';
 import type { ChildSpec } from '../../supervisor.js';
 import { ADMIN_USER, type MysqlFlavor } from './flavor.js';
 import { MysqlAccounts, generatePassword } from './accounts.js';
+import { mysqlConsole } from './console.js';
 import { mysqlApplier } from './configuration.js';
 import { Configuration } from '../configuration/capability.js';
 import { loadRules } from '../../../strategies/configuration/rules.js';
@@ -115,6 +116,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     // Galera is MariaDB's (Debian's galera-4 is built for it).
     cluster: flavor.name === 'mariadb' ? galera : undefined,
     logs: mysqlLogs(layout.logDir),
+    console: mysqlConsole({ flavor, port: config.datastorePort, bindAddress: config.datastoreBind }),
     backup: createMysqlBackup({ flavor, layout, runner, log, sql, socket, cnfFile, secretFile, mysqlUser }),
 
     // Accounts are told apart by host: alice@% and alice@localhost are two.

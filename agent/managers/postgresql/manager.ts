@@ -9,6 +9,7 @@ import type { DatastoreManager, ManagerContext, PrepareInput } from '../manager.
 import { OverridesStore } from '../../overrides-store.js';
 import type { ChildSpec } from '../../supervisor.js';
 import { PgAccounts } from './accounts.js';
+import { pgConsole } from './console.js';
 import { PgBackup } from './backup/capability.js';
 import { confFile, hbaFile, identFile, renderPgHba, renderPgIdent, renderPostgresqlConf } from './conf.js';
 import { pgApplier } from './configuration.js';
@@ -91,6 +92,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
     logs: postgresLogs(layout.logDir),
     backup,
     replication,
+    console: pgConsole({ version, socketDir: layout.runDir, port: config.datastorePort, databasesOf: (role) => accounts.listAccess(role, '') }),
 
     validatePrepare: (input: PrepareInput) => validatePrepare(input, prepareRules(checkPassword, accounts, configuration)),
 

@@ -20,6 +20,7 @@ import { Configuration } from '../configuration/capability.js';
 import { prepareRules, validatePrepare } from '../prepare-validation.js';
 import { ADMIN_USER, checkPassword } from './names.js';
 import { redisPaths } from './paths.js';
+import { redisConsole } from './console.js';
 import { renderRedisConf, TEMPLATE_SETTINGS } from './redis-conf.js';
 import { loadRedisRules } from './rules.js';
 import { rulesFile } from '../../../strategies/configuration/tables.js';
@@ -99,6 +100,7 @@ export function createRedisManager(ctx: ManagerContext): DatastoreManager {
     accounts,
     configuration,
     logs: redisLogs(layout.logDir),
+    console: redisConsole({ socket: paths.socket, redisUser }),
     backup: new RedisBackup({
       client,
       runner,

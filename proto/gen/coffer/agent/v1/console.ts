@@ -27,11 +27,45 @@ export interface ConsoleSize {
   rows: number;
 }
 
+/**
+ * What the first message of a session carries: who to log in as and the
+ * terminal. The password reaches the client through its own secret
+ * channel (an option file, an environment variable), never its argv.
+ */
+export interface ConsoleLogin {
+  size:
+    | ConsoleSize
+    | undefined;
+  /**
+   * The account to log in as: a user made through the accounts API. Empty
+   * with root set.
+   */
+  user: string;
+  password: string;
+  /** Log in as the datastore's root account (EnableRoot); user must be empty. */
+  root: boolean;
+  /**
+   * The database to open. Empty: the client's default (PostgreSQL: the
+   * first database the user may connect to; "postgres" for root).
+   */
+  database: string;
+  /** The caller's terminal type (TERM); empty: xterm-256color. */
+  term: string;
+}
+
 export interface ConsoleRequest {
-  /** First message: the terminal size. */
+  /**
+   * Replaced by login: a size alone names no account, and is refused.
+   *
+   * @deprecated
+   */
   open?: ConsoleSize | undefined;
   input?: Buffer | undefined;
-  resize?: ConsoleSize | undefined;
+  resize?:
+    | ConsoleSize
+    | undefined;
+  /** First message: the account and the terminal. */
+  login?: ConsoleLogin | undefined;
 }
 
 export interface ConsoleResponse {
@@ -127,8 +161,159 @@ export const ConsoleSize: MessageFns<ConsoleSize> = {
   },
 };
 
+function createBaseConsoleLogin(): ConsoleLogin {
+  return { size: undefined, user: "", password: "", root: false, database: "", term: "" };
+}
+
+export const ConsoleLogin: MessageFns<ConsoleLogin> = {
+  encode(message: ConsoleLogin, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.size !== undefined) {
+      ConsoleSize.encode(message.size, writer.uint32(10).fork()).join();
+    }
+    if (message.user !== "") {
+      writer.uint32(18).string(message.user);
+    }
+    if (message.password !== "") {
+      writer.uint32(26).string(message.password);
+    }
+    if (message.root !== false) {
+      writer.uint32(32).bool(message.root);
+    }
+    if (message.database !== "") {
+      writer.uint32(42).string(message.database);
+    }
+    if (message.term !== "") {
+      writer.uint32(50).string(message.term);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsoleLogin {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsoleLogin();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.size = ConsoleSize.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.root = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.database = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.term = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsoleLogin {
+    return {
+      size: isSet(object.size) ? ConsoleSize.fromJSON(object.size) : undefined,
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      root: isSet(object.root) ? globalThis.Boolean(object.root) : false,
+      database: isSet(object.database) ? globalThis.String(object.database) : "",
+      term: isSet(object.term) ? globalThis.String(object.term) : "",
+    };
+  },
+
+  toJSON(message: ConsoleLogin): unknown {
+    const obj: any = {};
+    if (message.size !== undefined) {
+      obj.size = ConsoleSize.toJSON(message.size);
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.password !== "") {
+      obj.password = message.password;
+    }
+    if (message.root !== false) {
+      obj.root = message.root;
+    }
+    if (message.database !== "") {
+      obj.database = message.database;
+    }
+    if (message.term !== "") {
+      obj.term = message.term;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConsoleLogin>, I>>(base?: I): ConsoleLogin {
+    return ConsoleLogin.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConsoleLogin>, I>>(object: I): ConsoleLogin {
+    const message = createBaseConsoleLogin();
+    message.size = (object.size !== undefined && object.size !== null)
+      ? ConsoleSize.fromPartial(object.size)
+      : undefined;
+    message.user = object.user ?? "";
+    message.password = object.password ?? "";
+    message.root = object.root ?? false;
+    message.database = object.database ?? "";
+    message.term = object.term ?? "";
+    return message;
+  },
+};
+
 function createBaseConsoleRequest(): ConsoleRequest {
-  return { open: undefined, input: undefined, resize: undefined };
+  return { open: undefined, input: undefined, resize: undefined, login: undefined };
 }
 
 export const ConsoleRequest: MessageFns<ConsoleRequest> = {
@@ -141,6 +326,9 @@ export const ConsoleRequest: MessageFns<ConsoleRequest> = {
     }
     if (message.resize !== undefined) {
       ConsoleSize.encode(message.resize, writer.uint32(26).fork()).join();
+    }
+    if (message.login !== undefined) {
+      ConsoleLogin.encode(message.login, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -182,6 +370,14 @@ export const ConsoleRequest: MessageFns<ConsoleRequest> = {
             message.resize = ConsoleSize.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.login = ConsoleLogin.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -199,6 +395,7 @@ export const ConsoleRequest: MessageFns<ConsoleRequest> = {
       open: isSet(object.open) ? ConsoleSize.fromJSON(object.open) : undefined,
       input: isSet(object.input) ? Buffer.from(bytesFromBase64(object.input)) : undefined,
       resize: isSet(object.resize) ? ConsoleSize.fromJSON(object.resize) : undefined,
+      login: isSet(object.login) ? ConsoleLogin.fromJSON(object.login) : undefined,
     };
   },
 
@@ -212,6 +409,9 @@ export const ConsoleRequest: MessageFns<ConsoleRequest> = {
     }
     if (message.resize !== undefined) {
       obj.resize = ConsoleSize.toJSON(message.resize);
+    }
+    if (message.login !== undefined) {
+      obj.login = ConsoleLogin.toJSON(message.login);
     }
     return obj;
   },
@@ -227,6 +427,9 @@ export const ConsoleRequest: MessageFns<ConsoleRequest> = {
     message.input = object.input ?? undefined;
     message.resize = (object.resize !== undefined && object.resize !== null)
       ? ConsoleSize.fromPartial(object.resize)
+      : undefined;
+    message.login = (object.login !== undefined && object.login !== null)
+      ? ConsoleLogin.fromPartial(object.login)
       : undefined;
     return message;
   },
@@ -323,7 +526,9 @@ export const ConsoleResponse: MessageFns<ConsoleResponse> = {
 
 /**
  * A pseudo-terminal running the datastore's own client (mariadb, psql,
- * redis-cli) as the agent's administrative account.
+ * redis-cli) logged in as the account the caller names, with its password,
+ * or as the datastore's root account where root is enabled. Never the
+ * agent's own administrative account, and never a shell (docs/console.md).
  */
 export type ConsoleServiceService = typeof ConsoleServiceService;
 export const ConsoleServiceService = {
