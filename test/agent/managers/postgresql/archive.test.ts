@@ -62,7 +62,8 @@ const prepareTo = (a: AgentProcess, backup: BackupArtifact, target: object) =>
 
 t.test('PostgreSQL WAL archiving and restore to a point', async (t) => {
   // The source: prepared, archiving on, one base backup.
-  const src = await startAgent(t, { datastore: 'postgresql', extraArgs: [...deployArgs, '--instance-id', 'pitr-src'] });
+  const src = await startAgent(t, { datastore: 'postgresql', extraArgs: [...deployArgs, '--instance-id', 'pitr-src', '--metrics-listen', '127.0.0.1:0'] });
+  const metricsPort = (JSON.parse(src.logs.find((l) => l.includes('"metricsPort"'))!) as { metricsPort: number }).metricsPort;
   await collect(src.clients.lifecycle.prepare(SHOP_PREPARE));
   const arc = archiveClient(src);
   const configured = await call<object, { status: ArchiveStatus }>(arc, 'configureArchiving', { enabled: true, settings: { storage: undefined, keyId: '', archiveTimeoutSeconds: 60, parallelism: 3, compression: '' } });
@@ -102,6 +103,9 @@ t.test('PostgreSQL WAL archiving and restore to a point', async (t) => {
     throw e;
   });
   t.match(st.lastError, /archiving [0-9A-F]{24} failed/, `the failure is reported: ${st.lastError.slice(0, 120)}`);
+  const scraped = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  t.match(scraped, /^coffer_agent_archive_pending_files [1-9]/m, 'the pending segments are in /metrics');
+  t.match(scraped, /^coffer_agent_archive_lag_seconds \d/m, 'and the lag');
   const ready = await admin(src, "SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'");
   t.ok(Number(ready) > 0, 'PostgreSQL keeps the unarchived segments');
   // Back: it catches up (a new segment wakes PostgreSQL's archiver).
