@@ -66,7 +66,7 @@ t.test('PostgreSQL WAL archiving and restore to a point', async (t) => {
   const metricsPort = (JSON.parse(src.logs.find((l) => l.includes('"metricsPort"'))!) as { metricsPort: number }).metricsPort;
   await collect(src.clients.lifecycle.prepare(SHOP_PREPARE));
   const arc = archiveClient(src);
-  const configured = await call<object, { status: ArchiveStatus }>(arc, 'configureArchiving', { enabled: true, settings: { storage: undefined, keyId: '', archiveTimeoutSeconds: 60, parallelism: 3, compression: '' } });
+  const configured = await call<object, { status: ArchiveStatus }>(arc, 'configureArchiving', { enabled: true, settings: { storage: undefined, keyId: '', archiveTimeoutSeconds: 60, parallelism: 3, compression: '', retentionDays: 0 } });
   t.equal(configured.status.enabled, true, 'archiving is on');
   t.equal(await admin(src, 'SHOW archive_timeout'), '1min', 'archive_timeout is rendered and reloaded');
   await alice(src, 'CREATE TABLE items (id int PRIMARY KEY, note text, at timestamptz DEFAULT clock_timestamp())');
@@ -131,6 +131,22 @@ t.test('PostgreSQL WAL archiving and restore to a point', async (t) => {
     backupEndTimeMs: Number(backup.metadata!.extra.end_time_ms),
   });
   t.ok(lsnValue(fromBackup.window!.latestPosition) > lsnValue(lsnAtKill), `the archive is unbroken from the backup past the kill (${fromBackup.window!.earliestPosition} to ${fromBackup.window!.latestPosition})`);
+
+  // Retention: everything is older than a cutoff a day ahead, but only what
+  // ends before the kept backup began may go.
+  const pruned = await call<object, { deleted: number; remaining: { earliestPosition: string } }>(arc2, 'pruneArchive', {
+    archive: undefined,
+    beforeTimeMs: Date.now() + 86_400_000,
+    beforePosition: backup.metadata!.startLsn,
+  });
+  t.ok(pruned.deleted >= 1, `PruneArchive deleted the ${pruned.deleted} segment(s) before the backup`);
+  t.notOk(existsSync(path.join(backupDir, 'pitr-src', 'archive', 'wal', '000000010000000000000001')), 'the segment before the backup is gone from the store');
+  const afterPrune = await call<object, GetRestorableWindowResponse>(arc2, 'getRestorableWindow', {
+    archive: undefined,
+    backupEndPosition: backup.metadata!.stopLsn,
+    backupEndTimeMs: Number(backup.metadata!.extra.end_time_ms),
+  });
+  t.same(afterPrune.window, fromBackup.window, 'what the kept backup needs is all still there');
 
   // Restore to a second before the DELETE.
   const toTime = await startAgent(t, { datastore: 'postgresql', extraArgs: deployArgs });
