@@ -2,6 +2,7 @@
 // gRPC server, brings the datastore back if it was running, and on SIGTERM
 // cancels operations, stops the datastore cleanly and exits 0 (the shutdown
 // sequence is lib/shutdown.ts: a second signal exits at once).
+import type { ArchiveStatus } from '../proto/gen/coffer/agent/v1/archive.js';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { createLogger } from '../lib/logger.js';
@@ -122,6 +123,7 @@ Examples:
   let server: Awaited<ReturnType<typeof startAgentServer>> | null = null;
   let metricsServer: MetricsServer | null = null;
   let conductor: ConductorClient | null = null;
+  let archivingRef: { close(): unknown } | undefined;
   // The datastore gets the supervisor's own grace (60 s) to stop cleanly
   // before it is killed; the deadline leaves room for that and the rest.
   installShutdown({
@@ -131,6 +133,7 @@ Examples:
       { name: 'stop heartbeats', run: () => conductor?.stop() },
       { name: 'cancel operations and stop the datastore', run: () => agent?.shutdown() },
       { name: 'close the gRPC server', run: () => server?.close() },
+      { name: 'close the archiving socket', run: () => archivingRef?.close() },
       { name: 'close the metrics server', run: () => metricsServer?.close() },
     ],
   });
@@ -156,11 +159,33 @@ Examples:
 
   mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
 
+  // The archive's figures for /metrics, once archiving is wired below.
+  let readArchiveStatus: (() => Promise<ArchiveStatus>) | undefined;
   // Loaded only when asked for: an agent without metrics never loads prom-client.
-  const metrics = config.metrics ? (await import('./metrics/agent-metrics.js')).createAgentMetrics(live) : null;
+  const metrics = config.metrics ? (await import('./metrics/agent-metrics.js')).createAgentMetrics(live, manager.archive ? () => readArchiveStatus?.() : undefined) : null;
   const backups = new Backups(live, config.backup, () => loadWrappingKey(config.backup.keyFile), runner, log.child({ component: 'backup' }), metrics?.observeBackup);
   void removeAbandonedUploads({ store: (n) => backups.store(n), settings: config.backup, instanceId: config.instanceId, log: log.child({ component: 'backup' }) });
-  server = await startAgentServer(live, backups, log);
+  // Archiving (docs/pitr.md): its local socket opens before the datastore
+  // first starts here, since archive_command reaches the agent through it.
+  const archiving = manager.archive
+    ? new (await import('./archive/archiving.js')).Archiving({
+        capability: manager.archive,
+        datastore: manager.name,
+        instanceId: config.instanceId,
+        layout,
+        store: (n) => backups.store(n),
+        defaultStorage: config.backup.defaultStorage,
+        wrappingKey: () => loadWrappingKey(config.backup.keyFile),
+        runner,
+        log: log.child({ component: 'archive' }),
+        restartDatastore: () => live.restart(),
+        crashed: () => (live.state.get().state === 'CRASHED' ? live.state.get().reason || 'it exited' : undefined),
+      })
+    : undefined;
+  await archiving?.start();
+  if (archiving) readArchiveStatus = () => archiving.archiver.status();
+  archivingRef = archiving;
+  server = await startAgentServer(live, backups, log, archiving);
   if (metrics && config.metrics) {
     const { MetricsListenError, startMetricsServer } = await import('../lib/metrics-server.js');
     try {

@@ -13,6 +13,7 @@ import { ClusterServiceClient } from '../proto/gen/coffer/agent/v1/cluster.js';
 import { LogServiceClient } from '../proto/gen/coffer/agent/v1/logs.js';
 import { ConfigurationServiceClient } from '../proto/gen/coffer/agent/v1/configuration.js';
 import { ConsoleServiceClient } from '../proto/gen/coffer/agent/v1/console.js';
+import { ArchiveServiceClient } from '../proto/gen/coffer/agent/v1/archive.js';
 import { statusErrorOf } from '../lib/retryable.js';
 import { ControlError } from './errors.js';
 
@@ -25,6 +26,7 @@ export interface AgentClients {
   readonly logs: LogServiceClient;
   readonly configuration: ConfigurationServiceClient;
   readonly console: ConsoleServiceClient;
+  readonly archive: ArchiveServiceClient;
   close(): void;
 }
 
@@ -52,6 +54,7 @@ export class AgentConnector {
     const logs = new LogServiceClient(address, this.creds, opts);
     const configuration = new ConfigurationServiceClient(address, this.creds, opts);
     const console = new ConsoleServiceClient(address, this.creds, opts);
+    const archive = new ArchiveServiceClient(address, this.creds, opts);
     return {
       lifecycle,
       accounts,
@@ -61,8 +64,9 @@ export class AgentConnector {
       logs,
       configuration,
       console,
+      archive,
       close() {
-        for (const c of [lifecycle, accounts, backup, replication, cluster, logs, configuration, console]) c.close();
+        for (const c of [lifecycle, accounts, backup, replication, cluster, logs, configuration, console, archive]) c.close();
       },
     };
   }

@@ -38,9 +38,11 @@ import { CLUSTER_WORKFLOWS } from './workflows/cluster/index.js';
 import { ReplicationSecrets } from './replication-secret.js';
 import { FailoverWatcher } from './replication/failover-watcher.js';
 import { RecoveryWatcher } from './cluster/recovery-watcher.js';
+import { RetentionWatcher } from './archive/retention-watcher.js';
 import { addInstanceService } from './api/instance-service.js';
 import { addAccountService } from './api/account-service.js';
 import { addBackupService } from './api/backup-service.js';
+import { addArchivingService } from './api/archiving-service.js';
 import { addCatalogService } from './api/catalog-service.js';
 import { addTaskService } from './api/task-service.js';
 import { addConsoleService } from './api/console-service.js';
@@ -127,6 +129,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
       addInstanceService(server, context);
       addAccountService(server, context);
       addBackupService(server, context);
+      addArchivingService(server, context);
       addCatalogService(server, context);
       addTaskService(server, context);
       addClusterService(server, context);
@@ -140,6 +143,8 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
   failover.start();
   const recovery = new RecoveryWatcher(context);
   recovery.start();
+  const retention = new RetentionWatcher(context);
+  retention.start();
   log.info({ grpc: `${config.grpc.host}:${api.port}`, rest: `${config.rest.host}:${rest.port}`, conductor: `${config.conductor.host}:${conductor.port}`, metrics: metricsServer?.url ?? 'off', tls: { rest: config.restTls.kind, grpc: config.grpcTls.kind, caFile: publicTls.caFile }, resumedTasks: resumed, dataDir: config.dataDir, backupStorage: config.backupStorage.defaultStorage }, 'coffer-control listening');
 
   return {
@@ -152,6 +157,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
     async stop() {
       await failover.stop();
       await recovery.stop();
+      await retention.stop();
       await rest.close();
       await api.close(2000);
       await engine.stop();

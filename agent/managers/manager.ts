@@ -17,6 +17,7 @@ import type { ClusterMember, ClusterNodeStatus, RecoveryPosition } from '../../p
 import type { ProgressEvent } from '../lifecycle/context.js';
 import type { DatastoreLog } from '../logs/log-table.js';
 import type { OsUser } from '../../lib/os-user.js';
+import type { ArchiveCapability } from '../archive/archive-datastore.js';
 
 export type { BackupRequest, BackupSource };
 
@@ -46,6 +47,8 @@ export interface DatastoreManager {
   /** The datastore's logs (agent/logs/; the agent adds its own, guest). */
   readonly logs?: readonly DatastoreLog[];
   readonly console?: ConsoleCapability;
+  /** Continuous archiving and restore to a point (agent/archive/, docs/pitr.md). */
+  readonly archive?: ArchiveCapability;
 
   /** Throws INVALID_ARGUMENT for anything in the request that would fail later. */
   validatePrepare(input: PrepareInput): void;

@@ -69,6 +69,9 @@ export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiry
     autoFailover: rep.autoFailover,
     clusterRole: memberRole(store, r),
     configurationId: r.configuration_id ?? '',
+    restorableWindow: undefined,
+    archiving: undefined,
+    archiveRetentionDays: 0,
   };
 }
 

@@ -1,4 +1,6 @@
 // coffer.control.v1.InstanceService over the service layer (control/service/instances.ts).
+import { archiveView, checkRestoreWindow } from '../service/archiving.js';
+import { managerOf } from '../workflows/replication/datastores.js';
 import type * as grpc from '@grpc/grpc-js';
 import { InstanceServiceService, type InstanceServiceServer, type CreateInstanceRequest, type WatchInstanceResponse } from '../../proto/gen/coffer/control/v1/instances.js';
 import type { ControlContext } from '../context.js';
@@ -25,6 +27,8 @@ export function addInstanceService(server: grpc.Server, c: ControlContext): void
         const r = repl.createReplicas(c, scope, input);
         return { instance: view(r.instance), taskId: r.taskId, replicas: r.replicas.map(view) };
       }
+      // A restore point outside the archive is refused before anything is built.
+      await checkRestoreWindow(c, scope, input);
       const r = svc.createInstance(c, scope, input);
       return { instance: view(r.instance), taskId: r.taskId, replicas: [] };
     }),
@@ -34,7 +38,13 @@ export function addInstanceService(server: grpc.Server, c: ControlContext): void
       return { instances: page.items.map(view), nextPageToken: page.nextMarker ? encodePageToken(page.nextMarker) : '' };
     }),
 
-    getInstance: unary(deps, 'GetInstance', async (req, scope) => ({ instance: view(find(req.id, scope)) })),
+    // One instance's view adds its archive (restorable window, archiving
+    // state) from its agent, with a short deadline; lists do not.
+    getInstance: unary(deps, 'GetInstance', async (req, scope) => {
+      const r = find(req.id, scope);
+      const a = await archiveView(c, r, managerOf(c, r));
+      return { instance: { ...view(r), archiving: a.archiving, restorableWindow: a.window, archiveRetentionDays: a.archiving?.retentionDays ?? 0 } };
+    }),
 
     deleteInstance: unary(deps, 'DeleteInstance', async (req, scope) => ({ taskId: svc.deleteInstance(c, scope, req.id) })),
 

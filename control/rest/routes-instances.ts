@@ -1,5 +1,6 @@
 // /v1.0/{project_id}/instances: list, detail, create, show, rename, delete,
 // actions (restart, resize volume, reset_status) and the instance's backups.
+import { checkRestoreWindow } from '../service/archiving.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Database, User } from '../../proto/gen/coffer/agent/v1/common.js';
 import type { ControlContext } from '../context.js';
@@ -33,7 +34,8 @@ interface CreateBody {
     datastore?: { type?: string | null; version?: string | null } | null;
     databases?: DatabaseIn[] | null;
     users?: UserIn[] | null;
-    restorePoint?: { backupRef: string } | null;
+    /** restoreTime (and Coffer's restoreLsn, restoreGtid): a restore to a point, docs/rest.md. */
+    restorePoint?: { backupRef: string; restoreTime?: string | null; restoreLsn?: string | null; restoreGtid?: string | null } | null;
     replica_of?: string | null;
     replica_count?: number | null;
     /** Coffer's own (not Trove's): the set's automatic failover. */
@@ -85,6 +87,9 @@ function createInput(c: ControlContext, b: CreateBody['instance']): svc.CreateIn
     databases: (b.databases ?? []).map(toDatabase),
     users: (b.users ?? []).map(toUser),
     backupId: b.restorePoint?.backupRef ?? '',
+    restoreTime: b.restorePoint?.restoreTime ?? '',
+    restoreLsn: b.restorePoint?.restoreLsn ?? '',
+    restoreGtid: b.restorePoint?.restoreGtid ?? '',
     ...(replica ? { replicaOf: b.replica_of! } : {}),
     ...(b.replica_count !== undefined && b.replica_count !== null ? { replicaCount: b.replica_count } : {}),
     ...(b.auto_failover !== undefined && b.auto_failover !== null ? { autoFailover: b.auto_failover } : {}),
@@ -115,6 +120,10 @@ export function instanceRoutes(app: FastifyInstance, c: ControlContext): void {
   app.post(`${base}`, { schema: { summary: 'Create an instance, or replicas of one with replica_of (200)', params: S.projectParams, body: S.createInstance } }, async (req) => {
     const body = (req.body as CreateBody).instance;
     const input = createInput(c, body);
+    // A restore point outside the archive is refused before anything is built.
+    if (body.replica_of === undefined || body.replica_of === null) {
+      await checkRestoreWindow(c, callerOf(req), input);
+    }
     // With replica_of, Trove answers with the first replica (the others are listed like any instance).
     const { instance } =
       body.replica_of !== undefined && body.replica_of !== null

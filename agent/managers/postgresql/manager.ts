@@ -27,6 +27,11 @@ import { installServerTls } from '../server-tls.js';
 import { PgReplication } from './replication/capability.js';
 import { ReplicationSettings } from './replication/settings.js';
 import { pgLogFile, postgresLogs } from './logs.js';
+import { PgArchive } from './archive/capability.js';
+import { archiveCommand } from './archive/commands.js';
+import { archiveSocketPath } from '../../archive/local-socket-path.js';
+import { archiveTimeoutOf, archivingEnabled } from '../../archive/settings-store.js';
+
 
 function writeAtomic(file: string, text: string, mode: number, owner?: OsUser): void {
   const tmp = `${file}.tmp`;
@@ -59,6 +64,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
       port: config.datastorePort,
       bindAddress: config.datastoreBind,
       overrides,
+      archive: { enabled: archivingEnabled(layout.agentDir), command: archiveCommand(archiveSocketPath(layout)), timeoutSeconds: archiveTimeoutOf(layout.agentDir) },
     });
     writeAtomic(conf, text, 0o644);
     // The file conf's include names, so that it exists with this render.
@@ -82,6 +88,15 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
     pgUser,
     replication: replicationSettings,
   });
+  const archive = new PgArchive({
+    version,
+    layout,
+    runner,
+    sql,
+    pgUser,
+    rewriteConfig: () => writeConfig(store.get()),
+    running: () => existsSync(path.join(layout.runDir, `.s.PGSQL.${config.datastorePort}`)),
+  });
   const replication = new PgReplication({ version, layout, runner, log, sql, pgUser, settings: replicationSettings, writeHba });
 
   const manager: DatastoreManager = {
@@ -93,6 +108,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
     backup,
     replication,
     console: pgConsole({ version, socketDir: layout.runDir, port: config.datastorePort, databasesOf: (role) => accounts.listAccess(role, '') }),
+    archive,
 
     validatePrepare: (input: PrepareInput) => validatePrepare(input, prepareRules(checkPassword, accounts, configuration)),
 
