@@ -162,7 +162,10 @@ launch() {  # <name> <port> <argv...>
     PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$SAIO_HOME/lib${PYTHONPATH:+:$PYTHONPATH}" \
         setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null 9>&- &
     echo $! >"$PID_DIR/$name.pid"
-    for _ in $(seq 50); do ours "$name" && break; sleep 0.05; done
+    # Up to 30 s (a loaded machine forks and execs slowly); a server that
+    # exited is not waited for.
+    local pid; pid="$(<"$PID_DIR/$name.pid")"
+    for _ in $(seq 600); do ours "$name" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     # The reason goes last: callers keep only the tail of stderr.
     ours "$name" || { tail -20 "$LOG_DIR/$name.log" >&2; echo "saio: $name did not start (its log's last lines above)" >&2; exit 1; }
     echo "saio: started $name (pid $(<"$PID_DIR/$name.pid"))" >&2
