@@ -35,7 +35,7 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
 
     getStatus: unary(log, 'GetStatus', async () => {
       const s = await agent.status();
-      return { ...s, state: STATE_TO_PROTO[s.state] };
+      return { archive: undefined, restoredPoint: undefined, ...s, state: STATE_TO_PROTO[s.state] };
     }),
 
     prepare: serverStream<PrepareRequest, PrepareResponse>(log, 'Prepare', async (req, write, signal) => {

@@ -67,6 +67,9 @@ export function toInstance(r: InstanceRow, store: InstanceStore, heartbeatExpiry
     lagSeconds: rep.lag.seconds,
     autoFailover: rep.autoFailover,
     clusterRole: memberRole(store, r),
+    restorableWindow: undefined,
+    archiving: undefined,
+    archiveRetentionDays: 0,
   };
 }
 

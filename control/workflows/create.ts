@@ -189,7 +189,7 @@ export function scrubCreateData(data: CreateData): CreateData {
 
 function restoreSource(r: { backupId: string; artifact: string }, rewrappedKeys: RewrappedKey[]) {
   const artifact = JSON.parse(r.artifact) as { location?: { storage: string; location: string } };
-  return { backupId: r.backupId, location: artifact.location, rewrapped: rewrappedKeys.length ? { keys: rewrappedKeys } : undefined };
+  return { backupId: r.backupId, location: artifact.location, rewrapped: rewrappedKeys.length ? { keys: rewrappedKeys } : undefined, target: undefined, archive: undefined };
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { ArchiveStatus, RestoreTarget } from "./archive.js";
 import { ClusterContext } from "./cluster.js";
 import { Database, Progress, RewrappedKeys, StorageLocation, User } from "./common.js";
 import { ReplicationStatus, SourceInfo } from "./replication_state.js";
@@ -182,7 +183,31 @@ export interface GetStatusResponse {
    * Cluster membership and this node's view (wsrep state for Galera);
    * absent when the instance is no cluster's member.
    */
-  cluster: ClusterContext | undefined;
+  cluster:
+    | ClusterContext
+    | undefined;
+  /**
+   * Continuous archiving (issue 18): lag, pending bytes, last archived;
+   * absent when the datastore cannot archive.
+   */
+  archive:
+    | ArchiveStatus
+    | undefined;
+  /** When the instance was restored to a point: how far the replay got. */
+  restoredPoint: RestoredPoint | undefined;
+}
+
+/** How far a restore to a point got: the last transaction replayed. */
+export interface RestoredPoint {
+  target:
+    | RestoreTarget
+    | undefined;
+  /**
+   * The position reached (an LSN or GTID position) and the commit time of
+   * the last transaction replayed (Unix ms; 0 when unknown).
+   */
+  position: string;
+  timeMs: number;
 }
 
 /** Where Prepare restores from when the instance is created from a backup. */
@@ -196,7 +221,22 @@ export interface RestoreSource {
    * Data keys of chain elements wrapped by a key this instance does not
    * hold, wrapped again for its own key (RewrappedKey).
    */
-  rewrapped: RewrappedKeys | undefined;
+  rewrapped:
+    | RewrappedKeys
+    | undefined;
+  /**
+   * Optional: restore to this point instead of the backup's end: the
+   * backup, then the archived change log replayed up to the target. A target
+   * outside what the archive covers is refused before anything starts.
+   */
+  target:
+    | RestoreTarget
+    | undefined;
+  /**
+   * The archive to replay from; empty means the one beside the backup
+   * ("<backup's prefix>/archive", strategies/archive/layout.ts).
+   */
+  archive: StorageLocation | undefined;
 }
 
 export interface PrepareRequest {
@@ -779,6 +819,8 @@ function createBaseGetStatusResponse(): GetStatusResponse {
     pendingRestart: [],
     replication: undefined,
     cluster: undefined,
+    archive: undefined,
+    restoredPoint: undefined,
   };
 }
 
@@ -834,6 +876,12 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     }
     if (message.cluster !== undefined) {
       ClusterContext.encode(message.cluster, writer.uint32(138).fork()).join();
+    }
+    if (message.archive !== undefined) {
+      ArchiveStatus.encode(message.archive, writer.uint32(146).fork()).join();
+    }
+    if (message.restoredPoint !== undefined) {
+      RestoredPoint.encode(message.restoredPoint, writer.uint32(154).fork()).join();
     }
     return writer;
   },
@@ -987,6 +1035,22 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.cluster = ClusterContext.decode(reader, reader.uint32());
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.archive = ArchiveStatus.decode(reader, reader.uint32());
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.restoredPoint = RestoredPoint.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1056,6 +1120,12 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         : [],
       replication: isSet(object.replication) ? ReplicationStatus.fromJSON(object.replication) : undefined,
       cluster: isSet(object.cluster) ? ClusterContext.fromJSON(object.cluster) : undefined,
+      archive: isSet(object.archive) ? ArchiveStatus.fromJSON(object.archive) : undefined,
+      restoredPoint: isSet(object.restoredPoint)
+        ? RestoredPoint.fromJSON(object.restoredPoint)
+        : isSet(object.restored_point)
+        ? RestoredPoint.fromJSON(object.restored_point)
+        : undefined,
     };
   },
 
@@ -1112,6 +1182,12 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.cluster !== undefined) {
       obj.cluster = ClusterContext.toJSON(message.cluster);
     }
+    if (message.archive !== undefined) {
+      obj.archive = ArchiveStatus.toJSON(message.archive);
+    }
+    if (message.restoredPoint !== undefined) {
+      obj.restoredPoint = RestoredPoint.toJSON(message.restoredPoint);
+    }
     return obj;
   },
 
@@ -1143,12 +1219,125 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     message.cluster = (object.cluster !== undefined && object.cluster !== null)
       ? ClusterContext.fromPartial(object.cluster)
       : undefined;
+    message.archive = (object.archive !== undefined && object.archive !== null)
+      ? ArchiveStatus.fromPartial(object.archive)
+      : undefined;
+    message.restoredPoint = (object.restoredPoint !== undefined && object.restoredPoint !== null)
+      ? RestoredPoint.fromPartial(object.restoredPoint)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRestoredPoint(): RestoredPoint {
+  return { target: undefined, position: "", timeMs: 0 };
+}
+
+export const RestoredPoint: MessageFns<RestoredPoint> = {
+  encode(message: RestoredPoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.target !== undefined) {
+      RestoreTarget.encode(message.target, writer.uint32(10).fork()).join();
+    }
+    if (message.position !== "") {
+      writer.uint32(18).string(message.position);
+    }
+    if (message.timeMs !== 0) {
+      writer.uint32(24).int64(message.timeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoredPoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoredPoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.target = RestoreTarget.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.position = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timeMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoredPoint {
+    return {
+      target: isSet(object.target) ? RestoreTarget.fromJSON(object.target) : undefined,
+      position: isSet(object.position) ? globalThis.String(object.position) : "",
+      timeMs: isSet(object.timeMs)
+        ? globalThis.Number(object.timeMs)
+        : isSet(object.time_ms)
+        ? globalThis.Number(object.time_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: RestoredPoint): unknown {
+    const obj: any = {};
+    if (message.target !== undefined) {
+      obj.target = RestoreTarget.toJSON(message.target);
+    }
+    if (message.position !== "") {
+      obj.position = message.position;
+    }
+    if (message.timeMs !== 0) {
+      obj.timeMs = Math.round(message.timeMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RestoredPoint>, I>>(base?: I): RestoredPoint {
+    return RestoredPoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RestoredPoint>, I>>(object: I): RestoredPoint {
+    const message = createBaseRestoredPoint();
+    message.target = (object.target !== undefined && object.target !== null)
+      ? RestoreTarget.fromPartial(object.target)
+      : undefined;
+    message.position = object.position ?? "";
+    message.timeMs = object.timeMs ?? 0;
     return message;
   },
 };
 
 function createBaseRestoreSource(): RestoreSource {
-  return { location: undefined, backupId: "", rewrapped: undefined };
+  return { location: undefined, backupId: "", rewrapped: undefined, target: undefined, archive: undefined };
 }
 
 export const RestoreSource: MessageFns<RestoreSource> = {
@@ -1161,6 +1350,12 @@ export const RestoreSource: MessageFns<RestoreSource> = {
     }
     if (message.rewrapped !== undefined) {
       RewrappedKeys.encode(message.rewrapped, writer.uint32(26).fork()).join();
+    }
+    if (message.target !== undefined) {
+      RestoreTarget.encode(message.target, writer.uint32(34).fork()).join();
+    }
+    if (message.archive !== undefined) {
+      StorageLocation.encode(message.archive, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1202,6 +1397,22 @@ export const RestoreSource: MessageFns<RestoreSource> = {
             message.rewrapped = RewrappedKeys.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.target = RestoreTarget.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.archive = StorageLocation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1223,6 +1434,8 @@ export const RestoreSource: MessageFns<RestoreSource> = {
         ? globalThis.String(object.backup_id)
         : "",
       rewrapped: isSet(object.rewrapped) ? RewrappedKeys.fromJSON(object.rewrapped) : undefined,
+      target: isSet(object.target) ? RestoreTarget.fromJSON(object.target) : undefined,
+      archive: isSet(object.archive) ? StorageLocation.fromJSON(object.archive) : undefined,
     };
   },
 
@@ -1236,6 +1449,12 @@ export const RestoreSource: MessageFns<RestoreSource> = {
     }
     if (message.rewrapped !== undefined) {
       obj.rewrapped = RewrappedKeys.toJSON(message.rewrapped);
+    }
+    if (message.target !== undefined) {
+      obj.target = RestoreTarget.toJSON(message.target);
+    }
+    if (message.archive !== undefined) {
+      obj.archive = StorageLocation.toJSON(message.archive);
     }
     return obj;
   },
@@ -1251,6 +1470,12 @@ export const RestoreSource: MessageFns<RestoreSource> = {
     message.backupId = object.backupId ?? "";
     message.rewrapped = (object.rewrapped !== undefined && object.rewrapped !== null)
       ? RewrappedKeys.fromPartial(object.rewrapped)
+      : undefined;
+    message.target = (object.target !== undefined && object.target !== null)
+      ? RestoreTarget.fromPartial(object.target)
+      : undefined;
+    message.archive = (object.archive !== undefined && object.archive !== null)
+      ? StorageLocation.fromPartial(object.archive)
       : undefined;
     return message;
   },

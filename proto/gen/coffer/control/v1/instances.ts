@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { ArchiveStatus, RestorableWindow } from "../../agent/v1/archive.js";
 import { Database, User } from "../../agent/v1/common.js";
 import { DatastoreState, datastoreStateFromJSON, datastoreStateToJSON } from "../../agent/v1/lifecycle.js";
 import { Fault, TaskEvent } from "./common.js";
@@ -190,6 +191,21 @@ export interface Instance {
    * members and outside a cluster.
    */
   clusterRole: string;
+  /**
+   * 26 is the configuration group's (issue 15).
+   * Point-in-time recovery (issue 18, docs/pitr.md): the span this instance
+   * can be restored to now (its archive joined to the backups the control
+   * keeps), absent when it does not archive.
+   */
+  restorableWindow:
+    | RestorableWindow
+    | undefined;
+  /** Archiving as the agent last reported it (lag, pending, last error). */
+  archiving:
+    | ArchiveStatus
+    | undefined;
+  /** How many days of archive the control keeps; 0 when archiving is off. */
+  archiveRetentionDays: number;
 }
 
 export interface CreateInstanceRequest {
@@ -217,7 +233,20 @@ export interface CreateInstanceRequest {
   /** 1 to 3 replicas (default 1), named NAME-1, NAME-2... when more than one. */
   replicaCount: number;
   /** Opt in to automatic failover for the set (default: the control's setting). */
-  autoFailover?: boolean | undefined;
+  autoFailover?:
+    | boolean
+    | undefined;
+  /**
+   * 14 is the configuration group's (issue 15).
+   * Restore to a point (issue 18): with backup_id, the backup and then its
+   * instance's archive replayed up to this point. At most one of the three.
+   * A time in UTC to the second, RFC 3339 ("2026-12-02T01:30:00Z").
+   */
+  restoreTime: string;
+  /** PostgreSQL: a WAL location ("0/3000060"). */
+  restoreLsn: string;
+  /** MariaDB/MySQL: a GTID ("0-1-42"). */
+  restoreGtid: string;
 }
 
 export interface CreateInstanceRequest_OverridesEntry {
@@ -482,6 +511,9 @@ function createBaseInstance(): Instance {
     lagSeconds: 0,
     autoFailover: false,
     clusterRole: "",
+    restorableWindow: undefined,
+    archiving: undefined,
+    archiveRetentionDays: 0,
   };
 }
 
@@ -561,6 +593,15 @@ export const Instance: MessageFns<Instance> = {
     }
     if (message.clusterRole !== "") {
       writer.uint32(202).string(message.clusterRole);
+    }
+    if (message.restorableWindow !== undefined) {
+      RestorableWindow.encode(message.restorableWindow, writer.uint32(218).fork()).join();
+    }
+    if (message.archiving !== undefined) {
+      ArchiveStatus.encode(message.archiving, writer.uint32(226).fork()).join();
+    }
+    if (message.archiveRetentionDays !== 0) {
+      writer.uint32(232).int32(message.archiveRetentionDays);
     }
     return writer;
   },
@@ -778,6 +819,30 @@ export const Instance: MessageFns<Instance> = {
             message.clusterRole = reader.string();
             continue;
           }
+          case 27: {
+            if (tag !== 218) {
+              break;
+            }
+
+            message.restorableWindow = RestorableWindow.decode(reader, reader.uint32());
+            continue;
+          }
+          case 28: {
+            if (tag !== 226) {
+              break;
+            }
+
+            message.archiving = ArchiveStatus.decode(reader, reader.uint32());
+            continue;
+          }
+          case 29: {
+            if (tag !== 232) {
+              break;
+            }
+
+            message.archiveRetentionDays = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -879,6 +944,17 @@ export const Instance: MessageFns<Instance> = {
         : isSet(object.cluster_role)
         ? globalThis.String(object.cluster_role)
         : "",
+      restorableWindow: isSet(object.restorableWindow)
+        ? RestorableWindow.fromJSON(object.restorableWindow)
+        : isSet(object.restorable_window)
+        ? RestorableWindow.fromJSON(object.restorable_window)
+        : undefined,
+      archiving: isSet(object.archiving) ? ArchiveStatus.fromJSON(object.archiving) : undefined,
+      archiveRetentionDays: isSet(object.archiveRetentionDays)
+        ? globalThis.Number(object.archiveRetentionDays)
+        : isSet(object.archive_retention_days)
+        ? globalThis.Number(object.archive_retention_days)
+        : 0,
     };
   },
 
@@ -959,6 +1035,15 @@ export const Instance: MessageFns<Instance> = {
     if (message.clusterRole !== "") {
       obj.clusterRole = message.clusterRole;
     }
+    if (message.restorableWindow !== undefined) {
+      obj.restorableWindow = RestorableWindow.toJSON(message.restorableWindow);
+    }
+    if (message.archiving !== undefined) {
+      obj.archiving = ArchiveStatus.toJSON(message.archiving);
+    }
+    if (message.archiveRetentionDays !== 0) {
+      obj.archiveRetentionDays = Math.round(message.archiveRetentionDays);
+    }
     return obj;
   },
 
@@ -994,6 +1079,13 @@ export const Instance: MessageFns<Instance> = {
     message.lagSeconds = object.lagSeconds ?? 0;
     message.autoFailover = object.autoFailover ?? false;
     message.clusterRole = object.clusterRole ?? "";
+    message.restorableWindow = (object.restorableWindow !== undefined && object.restorableWindow !== null)
+      ? RestorableWindow.fromPartial(object.restorableWindow)
+      : undefined;
+    message.archiving = (object.archiving !== undefined && object.archiving !== null)
+      ? ArchiveStatus.fromPartial(object.archiving)
+      : undefined;
+    message.archiveRetentionDays = object.archiveRetentionDays ?? 0;
     return message;
   },
 };
@@ -1013,6 +1105,9 @@ function createBaseCreateInstanceRequest(): CreateInstanceRequest {
     replicaOf: "",
     replicaCount: 0,
     autoFailover: undefined,
+    restoreTime: "",
+    restoreLsn: "",
+    restoreGtid: "",
   };
 }
 
@@ -1056,6 +1151,15 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
     }
     if (message.autoFailover !== undefined) {
       writer.uint32(104).bool(message.autoFailover);
+    }
+    if (message.restoreTime !== "") {
+      writer.uint32(122).string(message.restoreTime);
+    }
+    if (message.restoreLsn !== "") {
+      writer.uint32(130).string(message.restoreLsn);
+    }
+    if (message.restoreGtid !== "") {
+      writer.uint32(138).string(message.restoreGtid);
     }
     return writer;
   },
@@ -1180,6 +1284,30 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
             message.autoFailover = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.restoreTime = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.restoreLsn = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.restoreGtid = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1256,6 +1384,21 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
         : isSet(object.auto_failover)
         ? globalThis.Boolean(object.auto_failover)
         : undefined,
+      restoreTime: isSet(object.restoreTime)
+        ? globalThis.String(object.restoreTime)
+        : isSet(object.restore_time)
+        ? globalThis.String(object.restore_time)
+        : "",
+      restoreLsn: isSet(object.restoreLsn)
+        ? globalThis.String(object.restoreLsn)
+        : isSet(object.restore_lsn)
+        ? globalThis.String(object.restore_lsn)
+        : "",
+      restoreGtid: isSet(object.restoreGtid)
+        ? globalThis.String(object.restoreGtid)
+        : isSet(object.restore_gtid)
+        ? globalThis.String(object.restore_gtid)
+        : "",
     };
   },
 
@@ -1306,6 +1449,15 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
     if (message.autoFailover !== undefined) {
       obj.autoFailover = message.autoFailover;
     }
+    if (message.restoreTime !== "") {
+      obj.restoreTime = message.restoreTime;
+    }
+    if (message.restoreLsn !== "") {
+      obj.restoreLsn = message.restoreLsn;
+    }
+    if (message.restoreGtid !== "") {
+      obj.restoreGtid = message.restoreGtid;
+    }
     return obj;
   },
 
@@ -1335,6 +1487,9 @@ export const CreateInstanceRequest: MessageFns<CreateInstanceRequest> = {
     message.replicaOf = object.replicaOf ?? "";
     message.replicaCount = object.replicaCount ?? 0;
     message.autoFailover = object.autoFailover ?? undefined;
+    message.restoreTime = object.restoreTime ?? "";
+    message.restoreLsn = object.restoreLsn ?? "";
+    message.restoreGtid = object.restoreGtid ?? "";
     return message;
   },
 };
