@@ -1,0 +1,231 @@
+// The MySQL family's archiving capability (agent/archive/, docs/pitr.md):
+// the steps of continuous binlog archiving and of a restore to a point that
+// speak to the server. The core stores, catalogues, plans and verifies.
+//
+// - Archiving: the server has no archive_command, so the capability drives
+//   the hand-over itself (drive): a pass every few seconds hands every
+//   closed binlog to the core, rotates the active one on the archive
+//   timeout, and purges what was archived (binlog-archiver.ts).
+// - Restore to a point: the backup's data restored and the server running,
+//   replay() writes the planned binlogs (fetched and verified by the core)
+//   to a work dir and pipes them through mariadb-binlog into the server
+//   (binlog-replay.ts), from the backup's GTID position to the target.
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CofferError } from '../../../../lib/coded-error.js';
+import type { Logger } from '../../../../lib/logger.js';
+import type { OsUser } from '../../../../lib/os-user.js';
+import type { ProcessRunner } from '../../../../lib/process-runner.js';
+import { which } from '../../../../lib/which.js';
+import type { ArchivedObject } from '../../../../strategies/archive/layout.js';
+import type { ArchiveDatastore, PointTarget } from '../../../archive/archive-datastore.js';
+import type { Layout } from '../../../layout.js';
+import { workRoot } from '../../../scratch.js';
+import { optionValue } from '../backup/capability.js';
+import { ADMIN_USER } from '../flavor.js';
+import { parseMariadbPosition } from '../replication/gtid.js';
+import type { SqlClient } from '../sql-client.js';
+import { BinlogArchiving } from './binlog-archiving.js';
+import { BinlogFiles, type BinlogFile } from './binlog-files.js';
+import type { ArchivePass, PendingBinlog } from './binlog-archiver.js';
+import { replayBinlogs, type ReplayTarget } from './binlog-replay.js';
+import { scanBinlog } from './binlog-scan.js';
+import { BINLOG_NAME, binlogTable } from './binlog-table.js';
+
+/** The range of one closed file, as ArchivedObject records it. */
+export interface FileRange {
+  readonly startPosition: string;
+  readonly endPosition: string;
+  readonly timeline: number;
+  readonly firstCommitMs: number;
+  readonly lastCommitMs: number;
+}
+
+export interface ReachedPoint {
+  readonly position: string;
+  readonly timeMs: number;
+}
+
+/** What a replay reads, given by the core: the planned objects and a verified fetch of each. */
+export interface ReplayInput {
+  /** In log order, from the one holding the backup's end. */
+  readonly objects: readonly ArchivedObject[];
+  /** The base backup's GTID position: only what follows it is applied. */
+  readonly startPosition: string;
+  /** The file's bytes, verified whole (every frame, the sha256) before they are returned. */
+  fetch(name: string, signal: AbortSignal): Promise<Buffer>;
+}
+
+export interface MysqlArchiveCapability {
+  readonly table: ArchiveDatastore & { inSequence(name: string): boolean };
+  socketGroup(): number;
+  isArchiveName(name: string): boolean;
+  pathOf(name: string): string;
+  describe(name: string, file: string, signal?: AbortSignal): Promise<FileRange>;
+  waiting(): Promise<PendingBinlog[]>;
+  localLogBytes(): Promise<number>;
+  applyArchiving(timeoutSeconds: number): Promise<void>;
+  beforeReplay(target: PointTarget): Promise<void>;
+  replay(target: PointTarget, signal: AbortSignal, input?: ReplayInput): Promise<ReachedPoint>;
+  /**
+   * While the server runs: hands each closed binlog to `handOver` (the
+   * core's, settling once the file is durable or needs no archiving),
+   * rotates on the archive timeout and purges what was handed over.
+   * Returns how to stop it (before the server stops).
+   */
+  drive(handOver: (name: string) => Promise<unknown>): BinlogDriver;
+}
+
+export interface BinlogDriver {
+  stop(): Promise<void>;
+  /** A pass now (tests, and ConfigureArchiving, to archive at once). */
+  passNow(): Promise<ArchivePass | undefined>;
+  readonly last: ArchivePass | undefined;
+}
+
+export interface MysqlArchiveDeps {
+  readonly sql: SqlClient;
+  readonly layout: Layout;
+  readonly runner: ProcessRunner;
+  readonly log: Logger;
+  readonly socket: string;
+  /** The agent's admin password, one line, 0600. */
+  readonly secretFile: string;
+  readonly mysqlUser: () => OsUser;
+  /** Between passes (tests shorten it). */
+  readonly pollMs?: number;
+  readonly localRetentionSeconds?: number;
+}
+
+/** The archive timeout persisted by the core (<agentDir>/archive.json), 0 while archiving is off. */
+function savedTimeout(agentDir: string): number {
+  const file = path.join(agentDir, 'archive.json');
+  if (!existsSync(file)) return 0;
+  try {
+    const s = JSON.parse(readFileSync(file, 'utf8')) as { enabled?: boolean; archiveTimeoutSeconds?: number };
+    return s.enabled ? Number(s.archiveTimeoutSeconds) || 0 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export function createMysqlArchive(deps: MysqlArchiveDeps): MysqlArchiveCapability {
+  const { sql, layout, runner, log } = deps;
+  const files = new BinlogFiles(sql);
+  let timeoutSeconds: number | undefined;
+  const timeout = (): number => (timeoutSeconds ??= savedTimeout(layout.agentDir));
+  let driver: BinlogArchiving | undefined;
+
+  const tool = (what: string, ...names: string[]): string => {
+    const p = which(...names);
+    if (!p) throw new CofferError('DATASTORE', `${what} is not installed on this instance (looked for ${names.join(', ')})`);
+    return p;
+  };
+
+  const pendingNow = async (): Promise<PendingBinlog[]> => {
+    if (driver?.last) return [...driver.last.pending];
+    const listing = await files.list();
+    const out: PendingBinlog[] = [];
+    for (const f of listing.closed) {
+      const s = await stat(f.path).catch(() => undefined);
+      out.push({ name: f.name, path: f.path, bytes: s?.size ?? 0, closedAtMs: Math.round(s?.mtimeMs ?? 0) });
+    }
+    return out;
+  };
+
+  return {
+    table: binlogTable,
+    socketGroup: () => deps.mysqlUser().gid,
+    isArchiveName: (name) => BINLOG_NAME.test(name),
+    // log_bin = mysql-bin (my.cnf): the files are in the data directory.
+    pathOf: (name) => {
+      if (!BINLOG_NAME.test(name)) throw new CofferError('INVALID_ARGUMENT', `${JSON.stringify(name.slice(0, 64))} is not a binary log name`);
+      return path.join(layout.dataDir, name);
+    },
+
+    async describe(_name, file) {
+      const s = await scanBinlog(file);
+      return { startPosition: s.startState, endPosition: s.endState, timeline: 0, firstCommitMs: s.firstTransactionTime * 1000, lastCommitMs: s.lastTransactionTime * 1000 };
+    },
+
+    waiting: pendingNow,
+
+    async localLogBytes() {
+      if (driver?.last) return driver.last.localBytes;
+      const listing = await files.list();
+      let total = 0;
+      for (const f of [...listing.closed, listing.active]) total += (await stat(f.path).catch(() => undefined))?.size ?? 0;
+      return total;
+    },
+
+    // The rotation timer lives in the driver's passes: nothing to render.
+    async applyArchiving(seconds) {
+      timeoutSeconds = seconds;
+      if (driver?.running) void driver.passNow();
+    },
+
+    async beforeReplay() {
+      // Nothing before the first start: the binlogs are piped into the running server.
+    },
+
+    async replay(target, signal, input) {
+      if (!input) throw new CofferError('INTERNAL', 'a MariaDB replay needs the planned binlogs (ReplayInput)');
+      const dir = path.join(workRoot(layout), `binlogs-${randomUUID()}`);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const creds = path.join(layout.agentDir, `client-${randomUUID()}.cnf`);
+      try {
+        // Every file fetched (and so verified whole) before the first byte is applied.
+        const staged: string[] = [];
+        const times = new Map<string, number>();
+        for (const o of input.objects) {
+          if (!BINLOG_NAME.test(o.name)) throw new CofferError('INTEGRITY', `the archive catalogue names ${JSON.stringify(o.name.slice(0, 64))}, which is not a binary log`);
+          const file = path.join(dir, o.name);
+          await writeFile(file, await input.fetch(o.name, signal), { mode: 0o600 });
+          await scanBinlog(file, { onGtid: (g, s) => times.set(g, s) });
+          staged.push(file);
+        }
+        const secret = readFileSync(deps.secretFile, 'utf8').trim();
+        await writeFile(creds, `[client]\nuser=${optionValue(ADMIN_USER)}\npassword=${optionValue(secret)}\n`, { mode: 0o600, flag: 'wx' });
+        const t: ReplayTarget = target.kind === 'time' ? { timeSeconds: target.unixSeconds } : { gtid: target.position };
+        await replayBinlogs({
+          runner, log, signal, files: staged, startPosition: input.startPosition, target: t, credentialsFile: creds, socket: deps.socket,
+          binlogProgram: tool('mariadb-binlog', 'mariadb-binlog', 'mysqlbinlog'),
+          clientProgram: tool('the mariadb client', 'mariadb', 'mysql'),
+        });
+        // The replayed transactions keep their GTIDs in this server's binlog.
+        const logged = String((await sql.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p ?? '');
+        let timeMs = 0;
+        for (const [d, g] of parseMariadbPosition(logged)) timeMs = Math.max(timeMs, (times.get(`${d}-${g.server}-${g.seq}`) ?? 0) * 1000);
+        const reached = { position: logged || input.startPosition, timeMs };
+        log.info({ reached, target }, 'binary logs replayed to the target');
+        return reached;
+      } finally {
+        await rm(creds, { force: true });
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+
+    drive(handOver) {
+      void driver?.stop();
+      const d = new BinlogArchiving({
+        files, log, pollMs: deps.pollMs, localRetentionSeconds: deps.localRetentionSeconds,
+        handOver: (f: BinlogFile) => handOver(f.name),
+        archiveTimeoutSeconds: timeout,
+      });
+      driver = d;
+      d.start();
+      return {
+        stop: async () => {
+          await d.stop();
+          if (driver === d) driver = undefined;
+        },
+        passNow: () => d.passNow(),
+        get last() {
+          return d.last;
+        },
+      };
+    },
+  };
+}
