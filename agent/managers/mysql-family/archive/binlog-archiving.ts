@@ -77,6 +77,11 @@ export class BinlogArchiving {
       this.#last = await this.#archiver.tick(this.#abort.signal);
     } catch (err) {
       if (this.#stopped) return;
+      // The server stopped or not started yet: the next pass finds it running.
+      if ((err as { kind?: string }).kind === 'NOT_READY') {
+        this.o.log.debug({ err: (err as Error).message }, 'binlog archiving pass skipped: the server is not answering');
+        return;
+      }
       this.o.log.warn({ err: (err as Error)?.message ?? String(err) }, 'a binlog archiving pass failed; the next one tries again');
     }
   }

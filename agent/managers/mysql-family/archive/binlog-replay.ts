@@ -8,8 +8,10 @@
 // The files are local copies already verified (decrypted, every frame and
 // the checksum checked) by the caller: nothing here reads the archive. The
 // bytes go from mariadb-binlog to the client through an OS pipe, never
-// through the agent; the client logs in with a 0600 option file (the admin
-// password never on argv).
+// through the agent. The client logs in as the OS root over the unix socket
+// (unix_socket authentication, as secure() does): no password anywhere, and
+// it works right after a physical restore, before the agent's own account
+// is re-keyed (the restored grant tables are the source's).
 //
 // Targets:
 // - a time (UTC, whole seconds) is inclusive: every event stamped at or
@@ -36,8 +38,6 @@ export interface BinlogReplayOptions {
   /** mariadb-binlog and the mariadb client. */
   readonly binlogProgram: string;
   readonly clientProgram: string;
-  /** A 0600 option file with [client] user and password. */
-  readonly credentialsFile: string;
   readonly socket: string;
   /** Verified local copies, oldest first, one unbroken run. */
   readonly files: readonly string[];
@@ -79,6 +79,12 @@ export function binlogArgv(program: string, files: readonly string[], startPosit
   ];
 }
 
+/** The server's binlog GTID position, read the same way (as the OS root over the socket). */
+export async function binlogPosition(runner: ProcessRunner, clientProgram: string, socket: string, signal: AbortSignal): Promise<string> {
+  const r = await runner.run([clientProgram, '--no-defaults', `--socket=${socket}`, '--user=root', '--batch', '--skip-column-names', '-e', 'SELECT @@GLOBAL.gtid_binlog_pos'], { signal, timeoutMs: 30_000 });
+  return r.stdout.trim();
+}
+
 /** Runs the replay; resolves once both programs exited 0. */
 export async function replayBinlogs(o: BinlogReplayOptions): Promise<void> {
   const { runner, log, signal } = o;
@@ -87,9 +93,9 @@ export async function replayBinlogs(o: BinlogReplayOptions): Promise<void> {
   const dump = binlogArgv(o.binlogProgram, o.files, o.startPosition, o.target);
   const client = [
     o.clientProgram,
-    // Must be the first option. The password never appears on argv.
-    `--defaults-extra-file=${o.credentialsFile}`,
+    '--no-defaults',
     `--socket=${o.socket}`,
+    '--user=root',
     '--batch',
     // mariadb-binlog's output may carry any byte (row images in BINLOG statements).
     '--binary-mode',

@@ -23,14 +23,12 @@ import type { ArchivedObject } from '../../../../strategies/archive/layout.js';
 import type { ArchiveDatastore, PointTarget } from '../../../archive/archive-datastore.js';
 import type { Layout } from '../../../layout.js';
 import { workRoot } from '../../../scratch.js';
-import { optionValue } from '../backup/capability.js';
-import { ADMIN_USER } from '../flavor.js';
 import { parseMariadbPosition } from '../replication/gtid.js';
 import type { SqlClient } from '../sql-client.js';
 import { BinlogArchiving } from './binlog-archiving.js';
 import { BinlogFiles, type BinlogFile } from './binlog-files.js';
 import type { ArchivePass, PendingBinlog } from './binlog-archiver.js';
-import { replayBinlogs, type ReplayTarget } from './binlog-replay.js';
+import { binlogPosition, replayBinlogs, type ReplayTarget } from './binlog-replay.js';
 import { scanBinlog } from './binlog-scan.js';
 import { BINLOG_NAME, binlogTable } from './binlog-table.js';
 
@@ -91,8 +89,6 @@ export interface MysqlArchiveDeps {
   readonly runner: ProcessRunner;
   readonly log: Logger;
   readonly socket: string;
-  /** The agent's admin password, one line, 0600. */
-  readonly secretFile: string;
   readonly mysqlUser: () => OsUser;
   /** Between passes (tests shorten it). */
   readonly pollMs?: number;
@@ -174,7 +170,6 @@ export function createMysqlArchive(deps: MysqlArchiveDeps): MysqlArchiveCapabili
       if (!input) throw new CofferError('INTERNAL', 'a MariaDB replay needs the planned binlogs (ReplayInput)');
       const dir = path.join(workRoot(layout), `binlogs-${randomUUID()}`);
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      const creds = path.join(layout.agentDir, `client-${randomUUID()}.cnf`);
       try {
         // Every file fetched (and so verified whole) before the first byte is applied.
         const staged: string[] = [];
@@ -186,23 +181,20 @@ export function createMysqlArchive(deps: MysqlArchiveDeps): MysqlArchiveCapabili
           await scanBinlog(file, { onGtid: (g, s) => times.set(g, s) });
           staged.push(file);
         }
-        const secret = readFileSync(deps.secretFile, 'utf8').trim();
-        await writeFile(creds, `[client]\nuser=${optionValue(ADMIN_USER)}\npassword=${optionValue(secret)}\n`, { mode: 0o600, flag: 'wx' });
         const t: ReplayTarget = target.kind === 'time' ? { timeSeconds: target.unixSeconds } : { gtid: target.position };
+        const clientProgram = tool('the mariadb client', 'mariadb', 'mysql');
         await replayBinlogs({
-          runner, log, signal, files: staged, startPosition: input.startPosition, target: t, credentialsFile: creds, socket: deps.socket,
-          binlogProgram: tool('mariadb-binlog', 'mariadb-binlog', 'mysqlbinlog'),
-          clientProgram: tool('the mariadb client', 'mariadb', 'mysql'),
+          runner, log, signal, files: staged, startPosition: input.startPosition, target: t, socket: deps.socket,
+          binlogProgram: tool('mariadb-binlog', 'mariadb-binlog', 'mysqlbinlog'), clientProgram,
         });
         // The replayed transactions keep their GTIDs in this server's binlog.
-        const logged = String((await sql.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p ?? '');
+        const logged = await binlogPosition(runner, clientProgram, deps.socket, signal);
         let timeMs = 0;
         for (const [d, g] of parseMariadbPosition(logged)) timeMs = Math.max(timeMs, (times.get(`${d}-${g.server}-${g.seq}`) ?? 0) * 1000);
         const reached = { position: logged || input.startPosition, timeMs };
         log.info({ reached, target }, 'binary logs replayed to the target');
         return reached;
       } finally {
-        await rm(creds, { force: true });
         await rm(dir, { recursive: true, force: true });
       }
     },

@@ -225,7 +225,7 @@ function firstValue(row: Record<string, unknown>): string {
 }
 
 /** A value in a MySQL option file: double-quoted, with backslash and quote escaped. */
-export function optionValue(value: string): string {
+function optionValue(value: string): string {
   if (/[\r\n]/.test(value)) throw new AgentError('AGENT_ERR_INTERNAL', 'a credential holds a line break');
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }

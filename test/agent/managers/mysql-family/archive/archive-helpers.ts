@@ -43,7 +43,7 @@ export function archiveFor(t: { teardown(fn: () => unknown): void }, baseDir: st
   const secretFile = path.join(layout.agentDir, 'admin.secret');
   const sql = new SqlClient(socketOf(baseDir), ADMIN_USER, () => readFileSync(secretFile, 'utf8').trim());
   t.teardown(() => sql.close());
-  return createMysqlArchive({ sql, layout, runner, log, socket: socketOf(baseDir), secretFile, mysqlUser: () => lookupOsUser('mysql'), ...opts });
+  return createMysqlArchive({ sql, layout, runner, log, socket: socketOf(baseDir), mysqlUser: () => lookupOsUser('mysql'), ...opts });
 }
 
 /** A store whose saves fail while `down` (an injected fault: a real store cannot be made to fail on cue here). */
