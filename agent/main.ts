@@ -122,7 +122,24 @@ Examples:
   const metrics = config.metrics ? (await import('./metrics/agent-metrics.js')).createAgentMetrics(agent) : null;
   const backups = new Backups(agent, config.backup, () => loadWrappingKey(config.backup.keyFile), runner, log.child({ component: 'backup' }), metrics?.observeBackup);
   void removeAbandonedUploads({ store: (n) => backups.store(n), settings: config.backup, instanceId: config.instanceId, log: log.child({ component: 'backup' }) });
-  const server = await startAgentServer(agent, backups, log);
+  // Archiving (docs/pitr.md): its local socket opens before the datastore
+  // first starts here, since archive_command reaches the agent through it.
+  const archiving = manager.archive
+    ? new (await import('./archive/archiving.js')).Archiving({
+        capability: manager.archive,
+        datastore: manager.name,
+        instanceId: config.instanceId,
+        layout,
+        store: (n) => backups.store(n),
+        defaultStorage: config.backup.defaultStorage,
+        wrappingKey: () => loadWrappingKey(config.backup.keyFile),
+        runner,
+        log: log.child({ component: 'archive' }),
+        crashed: () => (agent.state.get().state === 'CRASHED' ? agent.state.get().reason || 'it exited' : undefined),
+      })
+    : undefined;
+  await archiving?.start();
+  const server = await startAgentServer(agent, backups, log, archiving);
   let metricsServer: MetricsServer | null = null;
   if (metrics && config.metrics) {
     const { MetricsListenError, startMetricsServer } = await import('../lib/metrics-server.js');
@@ -171,6 +188,7 @@ Examples:
       { name: 'stop heartbeats', run: () => conductor?.stop() },
       { name: 'cancel operations and stop the datastore', run: () => agent.shutdown() },
       { name: 'close the gRPC server', run: () => server.close() },
+      { name: 'close the archiving socket', run: () => archiving?.close() },
       { name: 'close the metrics server', run: () => metricsServer?.close() },
     ],
   });

@@ -14,8 +14,10 @@ import { addConfigurationService } from './services/configuration-service.js';
 import { addReplicationService } from './services/replication-service.js';
 import { addClusterService } from './services/cluster-service.js';
 import { unimplementedService } from './services/handlers.js';
+import { addArchiveService } from './services/archive-service.js';
+import type { Archiving } from './archive/archiving.js';
 
-export async function startAgentServer(agent: Agent, backups: Backups, log: Logger): Promise<CofferServer> {
+export async function startAgentServer(agent: Agent, backups: Backups, log: Logger, archiving?: Archiving): Promise<CofferServer> {
   const { config } = agent;
   const ds = agent.manager.name;
   return startGrpcServer({
@@ -23,7 +25,8 @@ export async function startAgentServer(agent: Agent, backups: Backups, log: Logg
     port: config.listenPort,
     tls: config.tls,
     register: (server) => {
-      addLifecycleService(server, agent, backups, log);
+      addLifecycleService(server, agent, backups, log, archiving);
+      addArchiveService(server, archiving, ds, log);
       addAccountService(server, agent, log);
       addConfigurationService(server, agent, log);
       addBackupService(server, agent, backups, log, path.join(agent.layout.agentDir, 'uploads'));

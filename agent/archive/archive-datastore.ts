@@ -19,6 +19,12 @@ export interface ArchiveDatastore {
   checkPosition(position: string): string | undefined;
   /** Orders two positions of this datastore: negative, 0 or positive. */
   comparePositions(a: string, b: string): number;
+  /**
+   * Whether an archived file is part of the log sequence (a WAL segment, a
+   * binlog) rather than a file kept beside it (a timeline history file):
+   * only the sequence makes the restorable window.
+   */
+  inSequence(name: string): boolean;
   /** Orders two archived objects by log sequence (segment name, binlog number). */
   compareNames(a: string, b: string): number;
   /**
@@ -26,4 +32,63 @@ export interface ArchiveDatastore {
    * next WAL segment, the next binlog). The planner refuses a gap.
    */
   follows(prev: ArchivedObject, next: ArchivedObject): boolean;
+}
+
+/** A closed log file the datastore has not had acknowledged yet. */
+export interface WaitingFile {
+  readonly name: string;
+  readonly path: string;
+  readonly bytes: number;
+  /** When it was closed (the file's ready marker, its mtime), ms. */
+  readonly closedAtMs: number;
+}
+
+/** The range of one closed file, as ArchivedObject records it. */
+export interface FileRange {
+  readonly startPosition: string;
+  readonly endPosition: string;
+  readonly timeline: number;
+  readonly firstCommitMs: number;
+  readonly lastCommitMs: number;
+}
+
+/** How far a replay got: the position reached and the last transaction's commit time (ms, 0 when unknown). */
+export interface ReachedPoint {
+  readonly position: string;
+  readonly timeMs: number;
+}
+
+/**
+ * A manager's archiving capability: the table above plus the few steps that
+ * speak to the datastore. The core (archiver.ts, point-restore.ts) does the
+ * rest.
+ */
+export interface ArchiveCapability {
+  readonly table: ArchiveDatastore;
+  /** The OS group the datastore runs as: the archiving socket is open to it (and root) only. */
+  socketGroup(): number;
+  /** Whether `name` is a file this datastore archives or asks back; the path of a closed one. */
+  isArchiveName(name: string): boolean;
+  pathOf(name: string): string;
+  /** The range a closed file covers (read from the file). */
+  describe(name: string, file: string, signal: AbortSignal): Promise<FileRange>;
+  /** Closed files not acknowledged yet, oldest first: the look-ahead uploads them, the status counts them. */
+  waiting(): Promise<WaitingFile[]>;
+  /** Bytes of change log on the instance (pg_wal, the binlogs). */
+  localLogBytes(): Promise<number>;
+  /**
+   * Renders how the datastore hands closed files over and closes them on a
+   * timer (PostgreSQL archive_command and archive_timeout; MariaDB's forced
+   * rotation), applied live where the datastore allows. Archiving off still
+   * hands files over: the agent acknowledges them without storing.
+   */
+  applyArchiving(timeoutSeconds: number): Promise<void>;
+  /**
+   * Replay to a point, after the base backup's data is in place. Before the
+   * first start (PostgreSQL: recovery.signal, restore_command through the
+   * agent's socket, recovery_target_*), then after it (PostgreSQL: waits
+   * until the server has promoted; MariaDB: pipes the binlogs in).
+   */
+  beforeReplay(target: PointTarget): Promise<void>;
+  replay(target: PointTarget, signal: AbortSignal): Promise<ReachedPoint>;
 }

@@ -35,7 +35,8 @@ export const EMPTY_WINDOW: Window = Object.freeze({ earliestTimeMs: 0, latestTim
  * it: a replay to a time stops at the first commit after it, so a later
  * target would run off the end of the archive.
  */
-export function windowOf(objects: readonly ArchivedObject[], ds: ArchiveDatastore, from?: BaseBackupEnd): { run: ArchivedObject[]; window: Window } {
+export function windowOf(all: readonly ArchivedObject[], ds: ArchiveDatastore, from?: BaseBackupEnd): { run: ArchivedObject[]; window: Window } {
+  const objects = all.filter((o) => ds.inSequence(o.name));
   let start = 0;
   if (from) {
     start = objects.findIndex((o) => ds.comparePositions(o.endPosition, from.position) > 0);

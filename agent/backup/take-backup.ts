@@ -68,7 +68,10 @@ export async function takeBackup(opts: TakeBackupOptions): Promise<BackupMetadat
     return {
       ...meta,
       ...recorded,
-      extra: { ...meta.extra, ...(recorded.extra ?? {}) },
+      // end_time_ms: when the tool finished, so no later than the backup's
+      // consistency point. A restore to a point can start no earlier
+      // (docs/pitr.md); created_at_ms is the backup's start.
+      extra: { ...meta.extra, ...(recorded.extra ?? {}), end_time_ms: String(Date.now()) },
       rawBytes: result.rawBytes,
       storedBytes: result.storedBytes,
       checksum: result.sha256,

@@ -9,7 +9,7 @@ import type { CloneProgress, PrepareInput } from '../managers/manager.js';
 import { AgentError } from '../errors.js';
 import type { RunningOperation } from '../operations.js';
 import { throwIfCancelled, type LifecycleContext, type ProgressEvent } from './context.js';
-import { restoreInto, type RestorePlan } from './restore-swap.js';
+import { restoreInto, type ReplayHooks, type RestorePlan } from './restore-swap.js';
 import type { ReplicaPrepare } from '../replication/replication.js';
 import { stopQuietly } from './start-stop.js';
 
@@ -22,6 +22,13 @@ export interface PrepareFromBackup {
   readonly logical: boolean;
   /** Verifies the chain (nothing is written yet); progress is the restore's own. */
   verify(onProgress: (p: Omit<ProgressEvent, 'percent'>) => void, signal: AbortSignal): Promise<RestorePlan>;
+  /** A restore to a point: the archive replayed after the backup (agent/archive/point-restore.ts). */
+  readonly replay?: {
+    before(): Promise<void>;
+    after(signal: AbortSignal, onProgress: (message: string) => void): Promise<unknown>;
+    failure(): Error | undefined;
+    end(): void;
+  };
 }
 
 /** The order and weight of Prepare's phases, for percent. */
@@ -35,6 +42,7 @@ const PREPARE_PHASES: ReadonlyArray<[string, number, string]> = [
   ['start', 65, 'starting the datastore'],
   ['secure', 75, 'creating the agent account and removing insecure defaults'],
   ['restore', 80, 'restoring the backup'],
+  ['replay', 82, 'replaying the archive to the restore target'],
   ['attach', 84, 'following the source as a replica'],
   ['databases', 85, 'creating databases'],
   ['users', 92, 'creating users'],
@@ -131,7 +139,21 @@ export async function runPrepare(
       // starts on the restored data, so it never writes a transaction of
       // its own (a logical restore replays into a running server: attach
       // alone makes it a replica).
-      await restoreInto(ctx, plan, signal, replica && !plan.logical ? () => replica.beforeStart() : undefined);
+      const r = fromBackup.replay;
+      const replay: ReplayHooks | undefined = r && {
+        before: () => r.before(),
+        after: async (s) => {
+          phase('replay');
+          step = 'replay to the restore target failed: ';
+          await r.after(s, (message) => emit({ phase: 'replay', message, percent: 82 }));
+        },
+        failure: () => r.failure(),
+      };
+      try {
+        await restoreInto(ctx, plan, signal, replica && !plan.logical ? () => replica.beforeStart() : undefined, replay);
+      } finally {
+        r?.end();
+      }
       step = '';
     }
     if (replica) {

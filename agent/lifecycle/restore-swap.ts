@@ -35,13 +35,26 @@ export interface RestorePlan {
 }
 
 /**
+ * A replay to a point after the data is in place (agent/archive/
+ * point-restore.ts): configured before the datastore first starts, waited
+ * for once it has. `failure` names the reason to report when the restore
+ * failed because of the replay (an archived file's integrity), whatever
+ * the datastore made of it.
+ */
+export interface ReplayHooks {
+  before(): Promise<void>;
+  after(signal: AbortSignal): Promise<void>;
+  failure(): Error | undefined;
+}
+
+/**
  * Runs the plan without touching the lifecycle state: the caller (Prepare,
  * or the Restore call) says what the instance is before and after. On
  * failure the previous data is back in place and the datastore is stopped.
  * `beforeStart` runs once the data is in place, before the datastore starts
  * on it (physical restores only).
  */
-export async function restoreInto(ctx: LifecycleContext, plan: RestorePlan, signal: AbortSignal, beforeStart?: () => Promise<void>): Promise<number> {
+export async function restoreInto(ctx: LifecycleContext, plan: RestorePlan, signal: AbortSignal, beforeStart?: () => Promise<void>, replay?: ReplayHooks): Promise<number> {
   if (plan.logical) return plan.fill(signal);
   const { manager, layout, log, supervisor } = ctx;
   const aside = setAsideDir(layout);
@@ -59,10 +72,13 @@ export async function restoreInto(ctx: LifecycleContext, plan: RestorePlan, sign
     bytes = await plan.fill(signal);
     // Prepare of a replica: configured to follow its source before it first runs.
     await beforeStart?.();
+    await replay?.before();
     await supervisor.start(signal);
+    await replay?.after(signal);
     await manager.secure(signal, false);
     await manager.connect();
-  } catch (err) {
+  } catch (caught) {
+    const err = replay?.failure() ?? caught;
     log.error({ err }, 'restore failed; putting the previous data back');
     await stopQuietly(ctx);
     await rm(layout.dataDir, { recursive: true, force: true });

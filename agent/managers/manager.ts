@@ -15,6 +15,7 @@ import type { ReplicationStatus, SourceInfo } from '../../proto/gen/coffer/agent
 import type { ReplicaAccess } from '../../proto/gen/coffer/agent/v1/replication.js';
 import type { ClusterMember, ClusterNodeStatus, RecoveryPosition } from '../../proto/gen/coffer/agent/v1/cluster.js';
 import type { ProgressEvent } from '../lifecycle/context.js';
+import type { ArchiveCapability } from '../archive/archive-datastore.js';
 
 export type { BackupRequest, BackupSource };
 
@@ -41,6 +42,8 @@ export interface DatastoreManager {
   readonly backup?: BackupCapability;
   readonly replication?: ReplicationCapability;
   readonly cluster?: ClusterCapability;
+  /** Continuous archiving and restore to a point (agent/archive/, docs/pitr.md). */
+  readonly archive?: ArchiveCapability;
 
   /** Throws INVALID_ARGUMENT for anything in the request that would fail later. */
   validatePrepare(input: PrepareInput): void;

@@ -15,8 +15,10 @@ import { serverStream, unary } from './handlers.js';
 import type { Backups } from '../backup/backups.js';
 import type { BackupArtifact } from '../../proto/gen/coffer/agent/v1/backup.js';
 import type { RestoreSource } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
+import type { Archiving } from '../archive/archiving.js';
+import { unimplemented } from '../errors.js';
 
-export function addLifecycleService(server: grpc.Server, agent: Agent, backups: Backups, log: Logger): void {
+export function addLifecycleService(server: grpc.Server, agent: Agent, backups: Backups, log: Logger, archiving?: Archiving): void {
   const restoreChain = async (r: RestoreSource): Promise<BackupArtifact[]> => {
     if (!r.location?.location) throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', 'restore.location is required to prepare from a backup');
     try {
@@ -35,7 +37,8 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
 
     getStatus: unary(log, 'GetStatus', async () => {
       const s = await agent.status();
-      return { archive: undefined, restoredPoint: undefined, ...s, state: STATE_TO_PROTO[s.state] };
+      const archive = archiving ? await archiving.archiver.status().catch(() => undefined) : undefined;
+      return { archive, restoredPoint: archiving?.restoredPoint(), ...s, state: STATE_TO_PROTO[s.state] };
     }),
 
     prepare: serverStream<PrepareRequest, PrepareResponse>(log, 'Prepare', async (req, write, signal) => {
@@ -51,7 +54,15 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
         }
         // From a backup: find and check the chain before anything is built;
         // its objects are verified and restored inside Prepare.
-        const checked = req.restore ? await backups.checkRestore(await restoreChain(req.restore), undefined, req.restore.rewrapped?.keys ?? []) : undefined;
+        const chain = req.restore ? await restoreChain(req.restore) : [];
+        const checked = req.restore ? await backups.checkRestore(chain, undefined, req.restore.rewrapped?.keys ?? []) : undefined;
+        // To a point: planned (and a target outside the archive refused,
+        // naming the window) before anything is built.
+        const target = req.restore?.target;
+        if (target && req.replicaOf) throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', 'a replica follows its source: it cannot be restored to a point (give replica_of or restore.target, not both)');
+        if (target && !archiving) throw unimplemented('restore to a point', agent.manager.name);
+        const replay = target && checked ? await archiving!.planReplay(target, chain, req.restore!.archive, signal) : undefined;
+        if (replay && checked?.logical) throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', 'restore to a point needs a physical base backup, not a logical dump');
         await agent.prepare(
           {
             datastoreVersion: req.datastoreVersion,
@@ -62,7 +73,7 @@ export function addLifecycleService(server: grpc.Server, agent: Agent, backups: 
           },
           emit,
           op,
-          checked,
+          checked && replay ? { ...checked, replay } : checked,
           req.replicaOf,
         );
         const s = await agent.status();

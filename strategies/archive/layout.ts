@@ -38,6 +38,12 @@ export const defaultArchivePrefix = (instanceId: string): string => `${instanceI
  */
 export const archivePrefixBesideBackup = (backupLocation: string): string => `${path.dirname(backupLocation)}/archive`;
 
+/** A store location turned back into the key save() was given (a location is the key after the store's container or bucket). */
+export function keyOfLocation(store: { locationOf(key: string): string }, location: string): string {
+  const lead = store.locationOf('x').slice(0, -1);
+  return location.startsWith(lead) ? location.slice(lead.length) : location;
+}
+
 /** One archived segment or binlog. `name` is the datastore's file name ("000000010000000000000003", "mariadb-bin.000007"). */
 export const archivedObjectKey = (prefix: string, kind: ArchiveKind, name: string): string => `${trimSlash(prefix)}/${kind}/${name}`;
 

@@ -15,6 +15,12 @@ export interface ConfInput {
   readonly overrides: Readonly<Record<string, string>>;
   /** The server's certificate and key: TLS offered to clients (../server-tls.ts). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /**
+   * Continuous archiving (archive/, docs/pitr.md): WAL handed to the agent
+   * by this command, and a segment switched after this many seconds on a
+   * quiet server (0: never).
+   */
+  readonly archive?: { readonly command: string; readonly timeoutSeconds: number };
 }
 
 export const confFile = (etcDir: string): string => path.join(etcDir, 'postgresql.conf');
@@ -26,6 +32,8 @@ export const identFile = (etcDir: string): string => path.join(etcDir, 'pg_ident
  * absent on an instance that never replicated.
  */
 export const replicationConfFile = (etcDir: string): string => path.join(etcDir, 'replication.conf');
+/** A restore to a point's recovery settings (archive/recovery.ts); present only while that replay runs. */
+export const recoveryTargetConfFile = (etcDir: string): string => path.join(etcDir, 'recovery-target.conf');
 
 /** A value as a postgresql.conf string literal. */
 export function confLiteral(value: string): string {
@@ -73,6 +81,15 @@ export function renderPostgresqlConf(input: ConfInput): string {
     "lc_messages = 'C'",
     "timezone = 'UTC'",
     "log_timezone = 'UTC'",
+    ...(input.archive
+      ? [
+          // Always on (a change of archive_mode needs a restart): with
+          // archiving off the agent acknowledges each segment unstored.
+          'archive_mode = on',
+          `archive_command = ${confLiteral(input.archive.command)}`,
+          `archive_timeout = ${Math.max(0, Math.floor(input.archive.timeoutSeconds))}`,
+        ]
+      : []),
     ...(input.tls
       ? ['ssl = on', `ssl_cert_file = ${confLiteral(input.tls.certFile)}`, `ssl_key_file = ${confLiteral(input.tls.keyFile)}`, "ssl_min_protocol_version = 'TLSv1.2'"]
       : []),
@@ -84,6 +101,7 @@ export function renderPostgresqlConf(input: ConfInput): string {
     lines.push(`${name} = ${confLiteral(value)}`);
   }
   lines.push('', '# Replication: the source followed, the write fence (rendered by the agent)', `include_if_exists = ${confLiteral(replicationConfFile(input.etcDir))}`);
+  lines.push('# A restore to a point while it replays (rendered by the agent)', `include_if_exists = ${confLiteral(recoveryTargetConfFile(input.etcDir))}`);
   return lines.join('\n') + '\n';
 }
 

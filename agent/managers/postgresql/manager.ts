@@ -25,6 +25,10 @@ import { secureCluster } from './secure.js';
 import { installServerTls } from '../server-tls.js';
 import { PgReplication } from './replication/capability.js';
 import { ReplicationSettings } from './replication/settings.js';
+import { PgArchive } from './archive/capability.js';
+import { archiveCommand } from './archive/commands.js';
+import { archiveSocketPath } from '../../archive/local-socket-path.js';
+import { archiveTimeoutOf } from '../../archive/settings-store.js';
 
 // Rules files are data in the source tree (rules/), also when running from
 // dist/: resolve them from the installation root.
@@ -61,6 +65,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
       port: config.datastorePort,
       bindAddress: config.datastoreBind,
       overrides,
+      archive: { command: archiveCommand(archiveSocketPath(layout)), timeoutSeconds: archiveTimeoutOf(layout.agentDir) },
     });
     writeAtomic(conf, text, 0o644);
     // The file conf's include names, so that it exists with this render.
@@ -84,6 +89,15 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
     pgUser,
     replication: replicationSettings,
   });
+  const archive = new PgArchive({
+    version,
+    layout,
+    runner,
+    sql,
+    pgUser,
+    rewriteConfig: () => writeConfig(store.get()),
+    running: () => existsSync(path.join(layout.runDir, `.s.PGSQL.${config.datastorePort}`)),
+  });
   const replication = new PgReplication({ version, layout, runner, log, sql, pgUser, settings: replicationSettings, writeHba });
 
   const manager: DatastoreManager = {
@@ -93,6 +107,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
     configuration,
     backup,
     replication,
+    archive,
 
     validatePrepare: (input: PrepareInput) => validatePrepare(input, prepareRules(checkPassword, accounts, configuration)),
 

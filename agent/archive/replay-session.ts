@@ -1,0 +1,53 @@
+// What the datastore fetches during a restore to a point (PostgreSQL's
+// restore_command through the local socket): each archived file by name,
+// verified and decrypted by fetchArchived. The first integrity failure is
+// kept and `failed` rejects with it, which stops the restore (the caller
+// races the replay with it) before the datastore applies anything of the
+// damaged file; the datastore itself is only told "not found".
+import { CofferError } from '../../lib/coded-error.js';
+import type { ArchivedObject } from '../../strategies/archive/layout.js';
+import { fetchArchived, type FetchDeps } from './fetch-object.js';
+
+export class ReplaySession {
+  readonly #byName: ReadonlyMap<string, ArchivedObject>;
+  #failure: Error | undefined;
+  #fail!: (err: Error) => void;
+  /** Rejects with the first integrity failure; never resolves. */
+  readonly failed: Promise<never>;
+  /** The last file handed to the datastore, for progress. */
+  lastServed = '';
+  served = 0;
+
+  constructor(
+    objects: readonly ArchivedObject[],
+    private readonly deps: FetchDeps,
+    private readonly signal: AbortSignal,
+  ) {
+    this.#byName = new Map(objects.map((o) => [o.name, o]));
+    this.failed = new Promise<never>((_, reject) => (this.#fail = reject));
+    this.failed.catch(() => undefined);
+  }
+
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** The file's bytes, or undefined when the archive does not hold it. */
+  async fetch(name: string): Promise<Buffer | undefined> {
+    if (this.#failure) throw this.#failure;
+    const o = this.#byName.get(name);
+    if (!o) return undefined;
+    try {
+      const bytes = await fetchArchived(o, this.deps, this.signal);
+      this.lastServed = name;
+      this.served++;
+      return bytes;
+    } catch (err) {
+      if ((err as CofferError).kind === 'INTEGRITY' && !this.#failure) {
+        this.#failure = err as Error;
+        this.#fail(err as Error);
+      }
+      throw err;
+    }
+  }
+}
