@@ -11,7 +11,6 @@
 //   to a work dir and pipes them through mariadb-binlog into the server
 //   (binlog-replay.ts), from the backup's GTID position to the target.
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CofferError } from '../../../../lib/coded-error.js';
@@ -19,8 +18,8 @@ import type { Logger } from '../../../../lib/logger.js';
 import type { OsUser } from '../../../../lib/os-user.js';
 import type { ProcessRunner } from '../../../../lib/process-runner.js';
 import { which } from '../../../../lib/which.js';
-import type { ArchivedObject } from '../../../../strategies/archive/layout.js';
-import type { ArchiveDatastore, PointTarget } from '../../../archive/archive-datastore.js';
+import type { ArchiveCapability, ArchiveDatastore } from '../../../archive/archive-datastore.js';
+import { archiveTimeoutOf } from '../../../archive/settings-store.js';
 import type { Layout } from '../../../layout.js';
 import { workRoot } from '../../../scratch.js';
 import { parseMariadbPosition } from '../replication/gtid.js';
@@ -32,47 +31,9 @@ import { binlogPosition, replayBinlogs, type ReplayTarget } from './binlog-repla
 import { scanBinlog } from './binlog-scan.js';
 import { BINLOG_NAME, binlogTable } from './binlog-table.js';
 
-/** The range of one closed file, as ArchivedObject records it. */
-export interface FileRange {
-  readonly startPosition: string;
-  readonly endPosition: string;
-  readonly timeline: number;
-  readonly firstCommitMs: number;
-  readonly lastCommitMs: number;
-}
-
-export interface ReachedPoint {
-  readonly position: string;
-  readonly timeMs: number;
-}
-
-/** What a replay reads, given by the core: the planned objects and a verified fetch of each. */
-export interface ReplayInput {
-  /** In log order, from the one holding the backup's end. */
-  readonly objects: readonly ArchivedObject[];
-  /** The base backup's GTID position: only what follows it is applied. */
-  readonly startPosition: string;
-  /** The file's bytes, verified whole (every frame, the sha256) before they are returned. */
-  fetch(name: string, signal: AbortSignal): Promise<Buffer>;
-}
-
-export interface MysqlArchiveCapability {
+export interface MysqlArchiveCapability extends ArchiveCapability {
   readonly table: ArchiveDatastore & { inSequence(name: string): boolean };
-  socketGroup(): number;
-  isArchiveName(name: string): boolean;
-  pathOf(name: string): string;
-  describe(name: string, file: string, signal?: AbortSignal): Promise<FileRange>;
   waiting(): Promise<PendingBinlog[]>;
-  localLogBytes(): Promise<number>;
-  applyArchiving(timeoutSeconds: number): Promise<void>;
-  beforeReplay(target: PointTarget): Promise<void>;
-  replay(target: PointTarget, signal: AbortSignal, input?: ReplayInput): Promise<ReachedPoint>;
-  /**
-   * While the server runs: hands each closed binlog to `handOver` (the
-   * core's, settling once the file is durable or needs no archiving),
-   * rotates on the archive timeout and purges what was handed over.
-   * Returns how to stop it (before the server stops).
-   */
   drive(handOver: (name: string) => Promise<unknown>): BinlogDriver;
 }
 
@@ -95,23 +56,11 @@ export interface MysqlArchiveDeps {
   readonly localRetentionSeconds?: number;
 }
 
-/** The archive timeout persisted by the core (<agentDir>/archive.json), 0 while archiving is off. */
-function savedTimeout(agentDir: string): number {
-  const file = path.join(agentDir, 'archive.json');
-  if (!existsSync(file)) return 0;
-  try {
-    const s = JSON.parse(readFileSync(file, 'utf8')) as { enabled?: boolean; archiveTimeoutSeconds?: number };
-    return s.enabled ? Number(s.archiveTimeoutSeconds) || 0 : 0;
-  } catch {
-    return 0;
-  }
-}
-
 export function createMysqlArchive(deps: MysqlArchiveDeps): MysqlArchiveCapability {
   const { sql, layout, runner, log } = deps;
   const files = new BinlogFiles(sql);
   let timeoutSeconds: number | undefined;
-  const timeout = (): number => (timeoutSeconds ??= savedTimeout(layout.agentDir));
+  const timeout = (): number => (timeoutSeconds ??= archiveTimeoutOf(layout.agentDir));
   let driver: BinlogArchiving | undefined;
 
   const tool = (what: string, ...names: string[]): string => {

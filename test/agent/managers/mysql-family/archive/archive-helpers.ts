@@ -1,13 +1,8 @@
 // Shared by the binlog archive tests: the MySQL-family archive capability
-// built for a real instance's base dir as the agent builds it, and the two
-// steps of the archive core it is driven by, made from the committed core
-// pieces (uploader, catalogue writer, the backup pipeline): the hand-over
-// (store, then catalogue, then settle) and the verified fetch of an
-// archived object.
-import { readFileSync } from 'node:fs';
+// built for a real instance's base dir as the agent builds it, the archive
+// core's archiver it hands binlogs to, and the core's verified fetch.
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { text } from 'node:stream/consumers';
-import type { Readable } from 'node:stream';
 import { createLogger } from '../../../../../lib/logger.js';
 import { lookupOsUser } from '../../../../../lib/os-user.js';
 import { ProcessRunner } from '../../../../../lib/process-runner.js';
@@ -16,14 +11,12 @@ import { layoutFor } from '../../../../../agent/layout.js';
 import { ADMIN_USER } from '../../../../../agent/managers/mysql-family/flavor.js';
 import { SqlClient } from '../../../../../agent/managers/mysql-family/sql-client.js';
 import { createMysqlArchive, type MysqlArchiveCapability } from '../../../../../agent/managers/mysql-family/archive/capability.js';
-import { compareBinlogNames } from '../../../../../agent/managers/mysql-family/archive/binlog-positions.js';
-import { ArchiveCatalogueWriter } from '../../../../../agent/archive/catalogue.js';
-import { ArchiveUploader } from '../../../../../agent/archive/uploader.js';
-import { openRestore, verifyObject } from '../../../../../strategies/backup/pipeline.js';
+import { Archiver } from '../../../../../agent/archive/archiver.js';
+import { fetchArchived } from '../../../../../agent/archive/fetch-object.js';
 import type { ArchivedObject } from '../../../../../strategies/archive/layout.js';
 import type { ObjectStorage } from '../../../../../strategies/storage/storage.js';
 import { mariadbSocket } from '../../../../support/mariadb-client.js';
-import { logFileStorer } from './store-log-file.js';
+import { tempBase } from '../../../../support/agent.js';
 
 export const log = createLogger({ level: 'silent' });
 export const runner = new ProcessRunner(log);
@@ -46,15 +39,20 @@ export function archiveFor(t: { teardown(fn: () => unknown): void }, baseDir: st
   return createMysqlArchive({ sql, layout, runner, log, socket: socketOf(baseDir), mysqlUser: () => lookupOsUser('mysql'), ...opts });
 }
 
-/** A store whose saves fail while `down` (an injected fault: a real store cannot be made to fail on cue here). */
-export function faultyStore(inner: ObjectStorage): ObjectStorage & { down: boolean } {
+/**
+ * A store whose saves fail while `down` (an injected fault: a real store
+ * cannot be made to fail on cue here), counting the saves of each key.
+ */
+export function faultyStore(inner: ObjectStorage): ObjectStorage & { down: boolean; saves: Map<string, number> } {
   const s = {
     down: false,
+    saves: new Map<string, number>(),
     get name() {
       return inner.name;
     },
     save: (key: string, opts: Parameters<ObjectStorage['save']>[1]) => {
       if (s.down) throw new CofferError('STORAGE', `the store is away (injected fault) while saving ${key}`);
+      s.saves.set(key, (s.saves.get(key) ?? 0) + 1);
       return inner.save(key, opts);
     },
     open: (l: string, o?: { signal?: AbortSignal }) => inner.open(l, o),
@@ -66,40 +64,20 @@ export function faultyStore(inner: ObjectStorage): ObjectStorage & { down: boole
   return s;
 }
 
-/** The core's hand-over, from its committed pieces: stored, catalogued, then settled; archived names answered at once. */
-export function handOverTo(store: ObjectStorage, prefix: string, wrappingKey: Buffer, cap: MysqlArchiveCapability, existing: readonly ArchivedObject[] = []) {
-  const catalogue = new ArchiveCatalogueWriter(store, prefix, 'binlog', 'source', existing, compareBinlogNames);
-  const uploader = new ArchiveUploader({
-    parallelism: 2,
-    store: logFileStorer({ store, prefix, kind: 'binlog', wrappingKey: () => wrappingKey, compression: 'zstd', deps: { runner, log }, describe: (item) => cap.describe(item.name, item.path) }),
-    record: (o) => catalogue.record(o),
-  });
-  const uploads = new Map<string, number>();
-  return {
-    catalogue,
-    /** How many times each name was uploaded. */
-    uploads,
-    handOver: async (name: string): Promise<string> => {
-      if (catalogue.objects.some((o) => o.name === name)) return 'already-archived';
-      uploads.set(name, (uploads.get(name) ?? 0) + 1);
-      await uploader.archive({ name, path: cap.pathOf(name), closedAtMs: Date.now() });
-      return 'archived';
-    },
-    close: () => uploader.close(),
-  };
+/**
+ * The archive core's archiver for an instance's capability, as the agent
+ * builds it, with its settings in a directory of its own (the agent of the
+ * instance keeps archiving off in its own) and archiving configured on.
+ */
+export async function archiverFor(t: { teardown(fn: () => unknown): void }, cap: MysqlArchiveCapability, store: ObjectStorage, prefix: string, wrappingKey: Buffer): Promise<Archiver> {
+  const agentDir = tempBase('coffer-archiver-');
+  t.teardown(() => rmSync(agentDir, { recursive: true, force: true }));
+  const archiver = new Archiver({ capability: cap, instanceId: 'source', agentDir, store: () => store, defaultStorage: store.name, wrappingKey: () => wrappingKey, runner, log });
+  await archiver.configure(true, { storage: { storage: store.name, location: prefix }, keyId: '', archiveTimeoutSeconds: 1, parallelism: 2, compression: 'zstd' });
+  return archiver;
 }
 
-/** The core's verified fetch: the whole object verified, then decrypted. */
-export async function fetchVerified(store: ObjectStorage, o: ArchivedObject, wrappingKey: Buffer): Promise<Buffer> {
-  const location = store.locationOf(o.key);
-  const v = await verifyObject((await store.open(location)).stream, o.sha256, wrappingKey, {});
-  const opened = openRestore((await store.open(location)).stream, { wrappingKey, expectedSha256: o.sha256, expectHeader: v.header, compression: o.compression }, { runner, log });
-  const chunks: Buffer[] = [];
-  for await (const c of opened.output as Readable) chunks.push(c as Buffer);
-  await opened.result;
-  return Buffer.concat(chunks);
-}
-
-export async function readText(store: ObjectStorage, key: string): Promise<string> {
-  return text((await store.open(store.locationOf(key))).stream);
+/** The core's verified fetch (every frame and the sha256 checked before a byte is returned). */
+export function fetchVerified(store: ObjectStorage, o: ArchivedObject, wrappingKey: Buffer): Promise<Buffer> {
+  return fetchArchived(o, { store, wrappingKey, runner, log }, AbortSignal.timeout(60_000));
 }

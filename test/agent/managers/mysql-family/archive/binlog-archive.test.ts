@@ -1,6 +1,6 @@
 // Binlog archiving and restore to a point on real MariaDB servers and a
-// real local store, through the MySQL-family archive capability driven by
-// the archive core's hand-over and fetch (archive-helpers.ts): rows with
+// real local store, through the MySQL-family archive capability and the
+// archive core's archiver and verified fetch (archive-helpers.ts): rows with
 // known timestamps, a delete, then restores of the backup replayed to a
 // second before the delete and to the delete's GTID; the timer's forced
 // rotation; a store away (an injected fault) and the catch-up; the purge
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { call, collect, startAgent, tempBase, waitFor, type AgentProcess } from '../../../../support/agent.js';
 import { LocalStorage } from '../../../../../strategies/storage/local.js';
-import { archivePrefixBesideBackup } from '../../../../../strategies/archive/layout.js';
+import { archivePrefixBesideBackup, parseCatalogue, type ArchivedObject } from '../../../../../strategies/archive/layout.js';
 import { loadWrappingKey } from '../../../../../strategies/backup/key-file.js';
 import { planRestore } from '../../../../../agent/archive/planner.js';
 import type { PointTarget } from '../../../../../agent/archive/archive-datastore.js';
@@ -20,7 +20,7 @@ import { binlogTable } from '../../../../../agent/managers/mysql-family/archive/
 import { reached } from '../../../../../agent/managers/mysql-family/replication/gtid.js';
 import { BackupType, type BackupArtifact, type CreateBackupResponse } from '../../../../../proto/gen/coffer/agent/v1/backup.js';
 import type { MysqlArchiveCapability } from '../../../../../agent/managers/mysql-family/archive/capability.js';
-import { archiveFor, faultyStore, fetchVerified, handOverTo, rootSql } from './archive-helpers.js';
+import { archiveFor, archiverFor, faultyStore, fetchVerified, rootSql } from './archive-helpers.js';
 import { ofKind } from '../../../../support/error-kind.js';
 
 const PREPARE = { datastoreVersion: '', rootPassword: '', databases: [{ name: 'shop', characterSet: '', collation: '' }], users: [], overrides: {}, restore: undefined, replicaOf: undefined };
@@ -47,15 +47,20 @@ t.test('binlogs archived with their ranges, replayed to a second and to a GTID',
   const backupEndMs = Date.now();
   t.match(full.metadata!.gtidPosition, /^0-\d+-\d+$/, 'the backup records its GTID position');
 
-  // Archiving of A: the capability's passes every 200 ms, a forced rotation
-  // after 1 s, archived files purged at once (local retention 0).
+  // Archiving of A: the capability's passes every 200 ms hand binlogs to
+  // the core's archiver (archive timeout 1 s); archived files are purged at
+  // once (local retention 0).
   const store = faultyStore(new LocalStorage({ root: backupDir }));
   const prefix = archivePrefixBesideBackup(full.location!.location);
   const capA = archiveFor(t, a.baseDir, { pollMs: 200, localRetentionSeconds: 0 });
-  await capA.applyArchiving(1);
-  let core = handOverTo(store, prefix, key, capA);
-  let driver = capA.drive(core.handOver);
+  let archiver = await archiverFor(t, capA, store, prefix, key);
+  let driver = capA.drive((name) => archiver.handOver(name));
   t.teardown(() => driver.stop());
+  const catalogue = (): ArchivedObject[] => {
+    const file = path.join(backupDir, prefix, 'catalogue.json');
+    return existsSync(file) ? [...parseCatalogue(readFileSync(file, 'utf8'), file).objects] : [];
+  };
+  const binlogSaves = () => [...store.saves].filter(([k]) => k.includes('/binlog/'));
 
   // Rows with known timestamps, one second apart.
   const t1 = Math.ceil(backupEndMs / 1000) + 1;
@@ -69,21 +74,20 @@ t.test('binlogs archived with their ranges, replayed to a second and to a GTID',
   const lastGtid = await rootSql(a.baseDir, 'SELECT @@GLOBAL.gtid_binlog_pos');
 
   // No FLUSH from here: the archive timeout rotates the active file.
-  const covering = (gtid: string) => async () => core.catalogue.objects.find((o) => reached(gtid, o.endPosition));
+  const covering = (gtid: string) => async () => catalogue().find((o) => reached(gtid, o.endPosition));
   const last = await waitFor('the rotation on the archive timeout and its upload', covering(lastGtid), 60_000);
   t.equal(last.kind, 'binlog');
   t.match(last.name, /^mysql-bin\.\d{6}$/, 'named after the binlog');
   t.equal(last.lastCommitMs, (t1 + 2) * 1000, "the object records its last transaction's time");
-  const first = core.catalogue.objects[0]!;
+  const archived = catalogue();
+  const first = archived[0]!;
   t.equal(first.startPosition, '', 'the first binlog starts from an empty GTID state');
-  for (let i = 1; i < core.catalogue.objects.length; i++) {
-    t.ok(binlogTable.follows(core.catalogue.objects[i - 1]!, core.catalogue.objects[i]!), `${core.catalogue.objects[i]!.name} follows the one before it`);
-  }
+  t.same(archived.slice(1).filter((o, i) => !binlogTable.follows(archived[i]!, o)).map((o) => o.name), [], 'each archived binlog follows the one before it');
   const stored = path.join(backupDir, last.key);
   t.ok(statSync(stored).size > 0, 'the object is in the store');
   t.notOk(readFileSync(stored).includes(Buffer.from('three')), 'stored encrypted');
   await waitFor('archived binlogs purged', async () => !(await binlogsOn(a.baseDir)).includes(first.name));
-  t.same([...core.uploads.values()].filter((n) => n > 1), [], 'no binlog was uploaded twice');
+  t.same(binlogSaves().filter(([, n]) => n > 1), [], 'no binlog was uploaded twice');
 
   // The store goes away: archiving falls behind and says so; nothing is purged.
   store.down = true;
@@ -91,24 +95,29 @@ t.test('binlogs archived with their ranges, replayed to a second and to a GTID',
   const fiveGtid = await rootSql(a.baseDir, 'SELECT @@GLOBAL.gtid_binlog_pos');
   const behind = await waitFor('archiving to report a binlog it cannot store', async () => (driver.last?.error && driver.last.pending.length > 0 ? driver.last : undefined), 60_000);
   t.match(behind.error!.message, /store is away/, 'the pass reports the store failure');
-  t.ok((await capA.waiting()).length >= 1, 'the capability lists the binlog waiting');
+  const away = await archiver.status();
+  t.ok(away.pendingCount >= 1 && away.pendingBytes > 0, 'the archive status counts the binlogs waiting');
+  t.match(away.lastError, /store is away/, 'and names the failure');
   t.ok((await binlogsOn(a.baseDir)).includes(behind.pending[0]!.name), 'the unarchived binlog stays on the instance');
   t.ok(existsSync(behind.pending[0]!.path), 'its file is there');
 
-  // A restarted agent (a new hand-over, reading the catalogue back) with the store back: it catches up.
+  // A restarted agent (a new archiver, reading the catalogue back) with the store back: it catches up.
   await driver.stop();
-  core.close();
+  archiver.close();
   store.down = false;
-  const listed = JSON.parse(readFileSync(path.join(backupDir, prefix, 'catalogue.json'), 'utf8')).objects;
-  core = handOverTo(store, prefix, key, capA, listed);
-  driver = capA.drive(core.handOver);
+  const listed = catalogue();
+  const savesBefore = new Map(store.saves);
+  archiver = await archiverFor(t, capA, store, prefix, key);
+  driver = capA.drive((name) => archiver.handOver(name));
   await waitFor('archiving to catch up', covering(fiveGtid), 60_000);
   await waitFor('nothing pending', async () => driver.last && driver.last.pending.length === 0 && !driver.last.error);
-  t.same([...core.uploads.keys()].filter((n) => listed.some((o: { name: string }) => o.name === n)), [], 'what the catalogue listed was not uploaded again');
+  t.same(listed.filter((o) => store.saves.get(o.key) !== savesBefore.get(o.key)).map((o) => o.name), [], 'what the catalogue listed was not uploaded again');
+  t.equal((await archiver.status()).pendingCount, 0, 'the status shows nothing pending');
   await driver.stop();
+  archiver.close();
 
   // B: a new instance from the backup, then the archive replayed.
-  const objects = core.catalogue.objects;
+  const objects = catalogue();
   const from = { position: full.metadata!.gtidPosition, timeMs: backupEndMs };
   const b = await startAgent(t, { extraArgs: args });
   await collect(b.clients.lifecycle.prepare({ ...PREPARE, databases: [], restore: { location: full.location, backupId: 'full-1', rewrapped: undefined, target: undefined, archive: undefined } }));
