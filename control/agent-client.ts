@@ -10,6 +10,7 @@ import { AccountServiceClient } from '../proto/gen/coffer/agent/v1/accounts.js';
 import { BackupServiceClient } from '../proto/gen/coffer/agent/v1/backup.js';
 import { ReplicationServiceClient } from '../proto/gen/coffer/agent/v1/replication.js';
 import { ClusterServiceClient } from '../proto/gen/coffer/agent/v1/cluster.js';
+import { ArchiveServiceClient } from '../proto/gen/coffer/agent/v1/archive.js';
 import { statusErrorOf } from '../lib/retryable.js';
 import { ControlError } from './errors.js';
 
@@ -19,6 +20,7 @@ export interface AgentClients {
   readonly backup: BackupServiceClient;
   readonly replication: ReplicationServiceClient;
   readonly cluster: ClusterServiceClient;
+  readonly archive: ArchiveServiceClient;
   close(): void;
 }
 
@@ -43,14 +45,16 @@ export class AgentConnector {
     const backup = new BackupServiceClient(address, this.creds, opts);
     const replication = new ReplicationServiceClient(address, this.creds, opts);
     const cluster = new ClusterServiceClient(address, this.creds, opts);
+    const archive = new ArchiveServiceClient(address, this.creds, opts);
     return {
       lifecycle,
       accounts,
       backup,
       replication,
       cluster,
+      archive,
       close() {
-        for (const c of [lifecycle, accounts, backup, replication, cluster]) c.close();
+        for (const c of [lifecycle, accounts, backup, replication, cluster, archive]) c.close();
       },
     };
   }

@@ -39,6 +39,7 @@ import { RecoveryWatcher } from './cluster/recovery-watcher.js';
 import { addInstanceService } from './api/instance-service.js';
 import { addAccountService } from './api/account-service.js';
 import { addBackupService } from './api/backup-service.js';
+import { addArchivingService } from './api/archiving-service.js';
 import { addCatalogService } from './api/catalog-service.js';
 import { addTaskService } from './api/task-service.js';
 import { addClusterService } from './api/cluster-service.js';
@@ -121,6 +122,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
       addInstanceService(server, context);
       addAccountService(server, context);
       addBackupService(server, context);
+      addArchivingService(server, context);
       addCatalogService(server, context);
       addTaskService(server, context);
       addClusterService(server, context);

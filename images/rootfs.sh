@@ -21,9 +21,9 @@ BASE_PACKAGES=systemd-sysv,udev,dbus,linux-image-cloud-amd64,initramfs-tools,kmo
 datastore_packages() {
   case "$1" in
     mariadb) echo "mariadb-server mariadb-client mariadb-backup galera-4" ;;
-    postgresql) echo "postgresql postgresql-client" ;;
+    postgresql) echo "postgresql postgresql-client curl" ;;
     redis) echo "redis-server redis-tools" ;;
-    all) echo "mariadb-server mariadb-client mariadb-backup galera-4 postgresql postgresql-client redis-server redis-tools" ;;
+    all) echo "mariadb-server mariadb-client mariadb-backup galera-4 postgresql postgresql-client curl redis-server redis-tools" ;;
     *) echo "rootfs.sh: unknown datastore '$1' (mariadb, postgresql, redis, all)" >&2; exit 2 ;;
   esac
 }

@@ -33,6 +33,10 @@ interface CreateOptions {
   passwordFile?: string;
   rootPasswordFile?: string;
   backup?: string;
+  /** With backup: a restore to a point (docs/pitr.md). */
+  restoreTime?: string;
+  restoreLsn?: string;
+  restoreGtid?: string;
   config?: string[];
   replicaOf?: string;
   replicaCount?: string;
@@ -51,6 +55,9 @@ const SOURCE_OPTIONS: ReadonlyArray<[keyof CreateOptions, string]> = [
   ['user', '--user'],
   ['rootPasswordFile', '--root-password-file'],
   ['backup', '--backup'],
+  ['restoreTime', '--restore-time'],
+  ['restoreLsn', '--restore-lsn'],
+  ['restoreGtid', '--restore-gtid'],
   ['config', '--config'],
 ];
 
@@ -163,6 +170,9 @@ async function create(ctx: CommandContext, name: string, o: CreateOptions): Prom
     rootPassword: o.rootPasswordFile ? readSecretFile(o.rootPasswordFile, '--root-password-file', warn) : '',
     overrides: overrides(o.config ?? []),
     backupId: o.backup ?? '',
+    restoreTime: o.restoreTime ?? '',
+    restoreLsn: o.restoreLsn ?? '',
+    restoreGtid: o.restoreGtid ?? '',
   });
   const r = await conn.unary<CreateInstanceResponse>((md, opts, cb) => conn.instances.createInstance(req, md, opts, cb));
   const inst = r.instance!;
@@ -171,7 +181,8 @@ async function create(ctx: CommandContext, name: string, o: CreateOptions): Prom
     if (!ctx.settings.json) ctx.out.note(`follow it with: coffer instance watch ${inst.id}`);
     return;
   }
-  const doing = o.backup ? `restoring backup ${o.backup}` : 'being created';
+  const point = o.restoreTime ?? o.restoreLsn ?? o.restoreGtid;
+  const doing = o.backup ? `restoring backup ${o.backup}${point ? ` to ${point}` : ''}` : 'being created';
   const title = o.backup ? `restoring ${name} from ${o.backup}` : `creating ${name}`;
   settle(ctx, await followInstance(conn, ctx.display(), inst.id, r.taskId, title), doing);
 }
@@ -193,6 +204,9 @@ export function instanceCommand(): Command {
     .option('--password-file <file>', 'the --user\'s password, on the first line of FILE ("-" for stdin; default: prompt)')
     .option('--root-password-file <file>', 'enable root with the password in FILE')
     .option('--backup <id>', 'restore this backup into the new instance')
+    .option('--restore-time <utc>', 'with --backup: restore to this second (UTC, e.g. 2026-12-02T01:30:00Z), replaying the archive after the backup')
+    .option('--restore-lsn <lsn>', 'with --backup, PostgreSQL: restore to this WAL location (e.g. 0/3000060)')
+    .option('--restore-gtid <gtid>', 'with --backup, MariaDB/MySQL: restore to just after this GTID (e.g. 0-1-42)')
     .option('--config <key=value>', 'a configuration override (repeatable)', collect)
     .option('--replica-of <instance>', 'create replicas of this instance (id or name): they take its datastore, version, flavor, size and data')
     .option('--replica-count <n>', 'with --replica-of: 1 to 3 replicas, named NAME-1, NAME-2... when more than one (default 1)')

@@ -1,4 +1,6 @@
 // coffer.control.v1.InstanceService over the service layer (control/service/instances.ts).
+import { archiveView } from '../service/archiving.js';
+import { managerOf } from '../workflows/replication/datastores.js';
 import type * as grpc from '@grpc/grpc-js';
 import { InstanceServiceService, type InstanceServiceServer, type CreateInstanceRequest, type WatchInstanceResponse } from '../../proto/gen/coffer/control/v1/instances.js';
 import type { ControlContext } from '../context.js';
@@ -34,7 +36,13 @@ export function addInstanceService(server: grpc.Server, c: ControlContext): void
       return { instances: page.items.map(view), nextPageToken: page.nextMarker ? encodePageToken(page.nextMarker) : '' };
     }),
 
-    getInstance: unary(deps, 'GetInstance', async (req, scope) => ({ instance: view(find(req.id, scope)) })),
+    // One instance's view adds its archive (restorable window, archiving
+    // state) from its agent, with a short deadline; lists do not.
+    getInstance: unary(deps, 'GetInstance', async (req, scope) => {
+      const r = find(req.id, scope);
+      const a = await archiveView(c, r, managerOf(c, r));
+      return { instance: { ...view(r), archiving: a.archiving, restorableWindow: a.window } };
+    }),
 
     deleteInstance: unary(deps, 'DeleteInstance', async (req, scope) => ({ taskId: svc.deleteInstance(c, scope, req.id) })),
 

@@ -32,7 +32,8 @@ interface CreateBody {
     datastore?: { type?: string | null; version?: string | null } | null;
     databases?: DatabaseIn[] | null;
     users?: UserIn[] | null;
-    restorePoint?: { backupRef: string } | null;
+    /** restoreTime (and Coffer's restoreLsn, restoreGtid): a restore to a point, docs/rest.md. */
+    restorePoint?: { backupRef: string; restoreTime?: string | null; restoreLsn?: string | null; restoreGtid?: string | null } | null;
     replica_of?: string | null;
     replica_count?: number | null;
     /** Coffer's own (not Trove's): the set's automatic failover. */
@@ -85,6 +86,9 @@ function createInput(c: ControlContext, b: CreateBody['instance']): svc.CreateIn
     databases: (b.databases ?? []).map(toDatabase),
     users: (b.users ?? []).map(toUser),
     backupId: b.restorePoint?.backupRef ?? '',
+    restoreTime: b.restorePoint?.restoreTime ?? '',
+    restoreLsn: b.restorePoint?.restoreLsn ?? '',
+    restoreGtid: b.restorePoint?.restoreGtid ?? '',
     ...(replica ? { replicaOf: b.replica_of! } : {}),
     ...(b.replica_count !== undefined && b.replica_count !== null ? { replicaCount: b.replica_count } : {}),
     ...(b.auto_failover !== undefined && b.auto_failover !== null ? { autoFailover: b.auto_failover } : {}),

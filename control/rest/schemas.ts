@@ -77,7 +77,11 @@ export const S = {
           datastore: { type: ['object', 'null'], properties: { type: nullableString(64), version: nullableString(64), version_number: nullableString(64) } },
           databases: { type: ['array', 'null'], maxItems: 1000, items: databaseItem },
           users: { type: ['array', 'null'], maxItems: 1000, items: userItem },
-          restorePoint: { type: ['object', 'null'], required: ['backupRef'], properties: { backupRef: name(255) } },
+          restorePoint: {
+            type: ['object', 'null'],
+            required: ['backupRef'],
+            properties: { backupRef: name(255), restoreTime: nullableString(64), restoreLsn: nullableString(64), restoreGtid: nullableString(255) },
+          },
           // Create replicas of this instance (the CLI always sends replica_count with it, and access).
           replica_of: { type: ['string', 'null'], maxLength: 255 },
           replica_count: { type: ['integer', 'null'] },

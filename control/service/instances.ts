@@ -10,6 +10,7 @@ import type { InstanceRow } from '../store/instances.js';
 import type { CreateData } from '../workflows/create.js';
 import { agentLiveness } from './agent-liveness.js';
 import { pageOf, type Caller, type Page, type PageRequest } from './caller.js';
+import { restoreTargetOf } from './restore-point.js';
 
 export const MAX_VOLUME_GB = 16_384;
 
@@ -29,6 +30,10 @@ export interface CreateInstanceInput {
   overrides?: Record<string, string>;
   /** Restore this COMPLETED backup into the new instance. */
   backupId?: string;
+  /** With backupId: restore to this point (restore-point.ts); at most one. */
+  restoreTime?: string;
+  restoreLsn?: string;
+  restoreGtid?: string;
   /** Create replicas of this instance instead (service/replication.ts). */
   replicaOf?: string;
   /** With replicaOf: 1 to 3 (undefined: 1). */
@@ -67,6 +72,7 @@ export function createInstance(c: ControlContext, caller: Caller, req: CreateIns
   if (!Number.isInteger(size) || size < 0 || size > MAX_VOLUME_GB) throw invalid(`volume_size_gb must be 1-${MAX_VOLUME_GB}`);
   const volumeGb = size || 1;
   let restore: CreateData['restore'] = null;
+  const target = restoreTargetOf(req, !!req.backupId, v.manager);
   if (req.backupId) {
     const b = c.backups.get(req.backupId, caller);
     if (!b) throw notFound('backup', req.backupId);
@@ -77,7 +83,7 @@ export function createInstance(c: ControlContext, caller: Caller, req: CreateIns
     if (b.project !== caller.project) {
       throw invalid(`backup ${b.id} belongs to project ${b.project}: its data key is wrapped by that project's key, which an instance of project ${caller.project} does not hold; restore it in project ${b.project}`);
     }
-    restore = { backupId: b.id, artifact: b.artifact };
+    restore = { backupId: b.id, artifact: b.artifact, ...(target ? { target } : {}) };
   }
   const id = randomUUID();
   const data: CreateData = {

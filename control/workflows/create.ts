@@ -2,6 +2,7 @@
 // the agent's config, start the agent, Prepare the datastore (relaying its
 // progress), mark ACTIVE. Each step checks what is done already, so it can
 // run again after a control restart.
+import type { RestoreTarget } from '../../proto/gen/coffer/agent/v1/archive.js';
 import path from 'node:path';
 import { deploymentBackup } from '../backup-settings.js';
 import { BackupKeys, type ChainKey } from '../backup-keys.js';
@@ -25,7 +26,7 @@ export interface CreateData {
   resources: { vcpus: number; ramMb: number; volumeGb: number; clusterPorts?: string[] };
   prepare: { rootPassword: string; databases: Database[]; users: User[]; overrides: Record<string, string> };
   /** Restore from this backup (its artifact JSON), when created from a backup. */
-  restore: { backupId: string; artifact: string } | null;
+  restore: { backupId: string; artifact: string; target?: RestoreTarget } | null;
   allocation?: Allocation;
   certs?: CertSource;
 }
@@ -187,9 +188,9 @@ export function scrubCreateData(data: CreateData): CreateData {
   return { ...data, prepare: { ...data.prepare, rootPassword: '', users: data.prepare.users.map((u) => ({ ...u, password: '' })) } };
 }
 
-function restoreSource(r: { backupId: string; artifact: string }, rewrappedKeys: RewrappedKey[]) {
+function restoreSource(r: { backupId: string; artifact: string; target?: RestoreTarget }, rewrappedKeys: RewrappedKey[]) {
   const artifact = JSON.parse(r.artifact) as { location?: { storage: string; location: string } };
-  return { backupId: r.backupId, location: artifact.location, rewrapped: rewrappedKeys.length ? { keys: rewrappedKeys } : undefined, target: undefined, archive: undefined };
+  return { backupId: r.backupId, location: artifact.location, rewrapped: rewrappedKeys.length ? { keys: rewrappedKeys } : undefined, target: r.target, archive: undefined };
 }
 
 /**
