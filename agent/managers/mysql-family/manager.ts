@@ -119,7 +119,7 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     // Galera is MariaDB's (Debian's galera-4 is built for it).
     cluster: flavor.name === 'mariadb' ? galera : undefined,
     backup: createMysqlBackup({ flavor, layout, runner, log, sql, socket, cnfFile, secretFile, mysqlUser }),
-    // Binlog archiving and restore to a point (docs/pitr-mariadb.md): run
+    // Binlog archiving and restore to a point (docs/pitr.md, MariaDB): run
     // against MariaDB only; Oracle MySQL's mysqlbinlog and binlog format differ.
     archive: flavor.name === 'mariadb' ? createMysqlArchive({ sql, layout, runner, log: log.child({ component: 'binlog-archive' }), socket, mysqlUser }) : undefined,
 

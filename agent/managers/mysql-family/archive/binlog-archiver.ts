@@ -114,10 +114,15 @@ export class BinlogArchiver {
     const keep = listing.closed.find((f) => !this.handed.has(f.name) || info.get(f.name)!.mtimeMs > cutoff) ?? listing.active;
     let purgedBefore = '';
     if (listing.closed.length > 0 && keep !== listing.closed[0]) {
-      await this.o.files.purgeBefore(keep.name);
-      purgedBefore = keep.name;
-      for (const f of listing.closed) if (f.sequence < keep.sequence) this.handed.delete(f.name);
-      this.o.log.info({ before: keep.name }, 'purged archived binary logs');
+      try {
+        await this.o.files.purgeBefore(keep.name);
+        purgedBefore = keep.name;
+        for (const f of listing.closed) if (f.sequence < keep.sequence) this.handed.delete(f.name);
+        this.o.log.info({ before: keep.name }, 'purged archived binary logs');
+      } catch (err) {
+        // A replica still reading one of them, say: the next pass tries again.
+        this.o.log.warn({ err: (err as Error)?.message, before: keep.name }, 'could not purge archived binary logs');
+      }
     }
     let localBytes = 0;
     for (const f of all) if (f.sequence >= keep.sequence || !purgedBefore) localBytes += info.get(f.name)!.bytes;
