@@ -21,7 +21,8 @@
 //   BENCH_NET_AGENTS, BENCH_NET_WORKERS  the heartbeats-net suite: simulated agents (each its own channel and certificate) and the processes holding them (default 1000, 2); rounds are 5 x BENCH_ROUNDS
 //   BENCH_MEMORY_MB, BENCH_AGENT_FLAGS  the agent-memory suite: MariaDB dataset for its backup and restore (MB of .ibd, default 300); node flag sets to compare, ';'-separated ("" = lib/agent-node-flags.ts's)
 //   BENCH_REPLICA_LOG  a file to keep the Coffer replica agent's log in (info level), to time the steps inside Prepare
-export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create', 'object-store', 'heartbeats-net', 'agent-memory'] as const;
+//   BENCH_PITR_SECONDS, BENCH_PITR_TIMEOUT  the pitr-mariadb suite: seconds of write load, and the archive timeout (default 60, 10)
+export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create', 'object-store', 'heartbeats-net', 'agent-memory', 'pitr-mariadb'] as const;
 export const REPLICATION_PARTS = ['mariadb', 'postgres', 'redis', 'failover'] as const;
 export type ReplicationPart = (typeof REPLICATION_PARTS)[number];
 export type Suite = (typeof SUITES)[number];
@@ -49,6 +50,8 @@ export interface BenchOptions {
   readonly netWorkers: number;
   readonly memoryMb: number;
   readonly agentFlagSets: readonly (readonly string[])[];
+  readonly pitrSeconds: number;
+  readonly pitrTimeoutSeconds: number;
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
@@ -95,5 +98,7 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
     netWorkers: Math.floor(num(env, 'BENCH_NET_WORKERS', 2, 1)),
     memoryMb: Math.floor(num(env, 'BENCH_MEMORY_MB', 300, 10)),
     agentFlagSets: (env.BENCH_AGENT_FLAGS ?? '').split(';').map((set) => set.split(' ').filter(Boolean)),
+    pitrSeconds: num(env, 'BENCH_PITR_SECONDS', 60, 5),
+    pitrTimeoutSeconds: Math.floor(num(env, 'BENCH_PITR_TIMEOUT', 10, 1)),
   });
 }
