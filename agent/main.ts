@@ -2,6 +2,7 @@
 // gRPC server, brings the datastore back if it was running, and on SIGTERM
 // cancels operations, stops the datastore cleanly and exits 0 (the shutdown
 // sequence is lib/shutdown.ts: a second signal exits at once).
+import type { ArchiveStatus } from '../proto/gen/coffer/agent/v1/archive.js';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { createLogger } from '../lib/logger.js';
@@ -118,8 +119,10 @@ Examples:
   const { mkdirSync } = await import('node:fs');
   mkdirSync(layout.agentDir, { recursive: true, mode: 0o700 });
 
+  // The archive's figures for /metrics, once archiving is wired below.
+  let readArchiveStatus: (() => Promise<ArchiveStatus>) | undefined;
   // Loaded only when asked for: an agent without metrics never loads prom-client.
-  const metrics = config.metrics ? (await import('./metrics/agent-metrics.js')).createAgentMetrics(agent) : null;
+  const metrics = config.metrics ? (await import('./metrics/agent-metrics.js')).createAgentMetrics(agent, manager.archive ? () => readArchiveStatus?.() : undefined) : null;
   const backups = new Backups(agent, config.backup, () => loadWrappingKey(config.backup.keyFile), runner, log.child({ component: 'backup' }), metrics?.observeBackup);
   void removeAbandonedUploads({ store: (n) => backups.store(n), settings: config.backup, instanceId: config.instanceId, log: log.child({ component: 'backup' }) });
   // Archiving (docs/pitr.md): its local socket opens before the datastore
@@ -139,6 +142,7 @@ Examples:
       })
     : undefined;
   await archiving?.start();
+  if (archiving) readArchiveStatus = () => archiving.archiver.status();
   const server = await startAgentServer(agent, backups, log, archiving);
   let metricsServer: MetricsServer | null = null;
   if (metrics && config.metrics) {

@@ -36,6 +36,7 @@ import { CLUSTER_WORKFLOWS } from './workflows/cluster/index.js';
 import { ReplicationSecrets } from './replication-secret.js';
 import { FailoverWatcher } from './replication/failover-watcher.js';
 import { RecoveryWatcher } from './cluster/recovery-watcher.js';
+import { RetentionWatcher } from './archive/retention-watcher.js';
 import { addInstanceService } from './api/instance-service.js';
 import { addAccountService } from './api/account-service.js';
 import { addBackupService } from './api/backup-service.js';
@@ -133,6 +134,8 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
   failover.start();
   const recovery = new RecoveryWatcher(context);
   recovery.start();
+  const retention = new RetentionWatcher(context);
+  retention.start();
   log.info({ grpc: `${config.grpc.host}:${api.port}`, rest: `${config.rest.host}:${rest.port}`, conductor: `${config.conductor.host}:${conductor.port}`, metrics: metricsServer?.url ?? 'off', resumedTasks: resumed, dataDir: config.dataDir, backupStorage: config.backupStorage.defaultStorage }, 'coffer-control listening');
 
   return {
@@ -144,6 +147,7 @@ export async function startControl(config: CompiledControlConfig, log: Logger): 
     async stop() {
       await failover.stop();
       await recovery.stop();
+      await retention.stop();
       await rest.close();
       await api.close(2000);
       await engine.stop();

@@ -100,7 +100,9 @@ export class Archiver {
     const storage = { storage: s?.storage?.storage || this.deps.defaultStorage, location: s?.storage?.location || defaultArchivePrefix(this.deps.instanceId) };
     // The store must be configured: refused now, not at the first segment.
     if (enabled) this.deps.store(storage.storage);
-    return { version: 1, enabled, storage, archiveTimeoutSeconds: timeout, parallelism, compression };
+    const retentionDays = s?.retentionDays ?? 0;
+    if (!Number.isInteger(retentionDays) || retentionDays < 0 || retentionDays > 3650) throw new CofferError('INVALID_ARGUMENT', `retention_days must be 0 to 3650, not ${retentionDays}`);
+    return { version: 1, enabled, storage, archiveTimeoutSeconds: timeout, parallelism, compression, retentionDays };
   }
 
   #activate(settings: ArchiveSettingsFile): Active {
@@ -296,6 +298,7 @@ export class Archiver {
       lastErrorAtMs: this.#lastError ? this.#lastErrorAtMs : 0,
       archived,
       archiveTimeoutSeconds: active?.settings.archiveTimeoutSeconds ?? 0,
+      retentionDays: active?.settings.retentionDays ?? 0,
     };
   }
 

@@ -17,6 +17,8 @@ export interface ArchiveSettingsFile {
   readonly archiveTimeoutSeconds: number;
   readonly parallelism: number;
   readonly compression: CompressionName;
+  /** Days of archive the control keeps (its retention pass); 0 when none set. */
+  readonly retentionDays?: number;
 }
 
 export const archiveSettingsFile = (agentDir: string): string => path.join(agentDir, 'archive.json');

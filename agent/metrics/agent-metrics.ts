@@ -15,6 +15,37 @@ import { AGENT_VERSION } from '../status.js';
 import type { LifecycleState } from '../state.js';
 import type { BackupObserver } from '../backup/backup-outcome.js';
 import type { ReplicationStatus } from '../../proto/gen/coffer/agent/v1/replication_state.js';
+import type { ArchiveStatus } from '../../proto/gen/coffer/agent/v1/archive.js';
+
+/**
+ * Continuous archiving (docs/pitr.md): the figures GetStatus's archive
+ * carries, read once per scrape (the status lists pg_wal/archive_status).
+ */
+function archiveGauges(read: () => Promise<ArchiveStatus | undefined> | undefined, register: Registry[]): void {
+  let cached: { at: number; status: Promise<ArchiveStatus | undefined> } | undefined;
+  const status = (): Promise<ArchiveStatus | undefined> => {
+    if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), status: Promise.resolve(read()).catch(() => undefined) };
+    return cached.status;
+  };
+  const gauge = (name: string, help: string, value: (s: ArchiveStatus) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: register,
+      async collect() {
+        const s = await status();
+        this.set(s ? value(s) : 0);
+      },
+    });
+  };
+  gauge('coffer_agent_archive_enabled', '1 while continuous archiving is on, else 0', (s) => (s.enabled ? 1 : 0));
+  gauge('coffer_agent_archive_pending_files', 'closed WAL segments (binlogs) not archived yet', (s) => Number(s.pendingCount));
+  gauge('coffer_agent_archive_pending_bytes', 'bytes of the closed files not archived yet', (s) => Number(s.pendingBytes));
+  gauge('coffer_agent_archive_lag_seconds', 'seconds the oldest unarchived closed file has waited; 0 when none', (s) => s.lagSeconds);
+  gauge('coffer_agent_archive_local_log_bytes', 'bytes of change log kept on the instance (pg_wal, the binlogs)', (s) => Number(s.localLogBytes));
+  gauge('coffer_agent_archive_failures', 'archive attempts that failed since the agent started', (s) => Number(s.failedCount));
+  gauge('coffer_agent_archive_last_success_timestamp_seconds', 'Unix time the last file was archived; 0 until one was since the agent started', (s) => Number(s.lastArchivedAtMs) / 1000);
+}
 
 const STATES: readonly LifecycleState[] = ['NEW', 'BUILDING', 'ACTIVE', 'STARTING', 'STOPPING', 'SHUTDOWN', 'CRASHED', 'RESTART_REQUIRED', 'FAILED'];
 const ROLES = ['standalone', 'source', 'replica'] as const;
@@ -30,10 +61,11 @@ export interface AgentMetrics {
   readonly observeBackup: BackupObserver;
 }
 
-export function createAgentMetrics(agent: Agent): AgentMetrics {
+export function createAgentMetrics(agent: Agent, archiveStatus?: () => Promise<ArchiveStatus | undefined> | undefined): AgentMetrics {
   const registry = new Registry();
   const register = [registry];
   collectDefaultMetrics({ register: registry });
+  if (archiveStatus) archiveGauges(archiveStatus, register);
 
   new Gauge({
     name: 'coffer_agent_info',

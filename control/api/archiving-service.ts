@@ -18,7 +18,7 @@ export function addArchivingService(server: grpc.Server, c: ControlContext): voi
           ...toInstance(r.row, c.instances, c.config.heartbeatExpiryMs),
           archiving: r.status,
           restorableWindow: view.window,
-          archiveRetentionDays: req.enabled ? req.retentionDays || svc.DEFAULT_RETENTION_DAYS : 0,
+          archiveRetentionDays: r.status?.retentionDays ?? 0,
         },
       };
     }),

@@ -41,7 +41,7 @@ export function addInstanceService(server: grpc.Server, c: ControlContext): void
     getInstance: unary(deps, 'GetInstance', async (req, scope) => {
       const r = find(req.id, scope);
       const a = await archiveView(c, r, managerOf(c, r));
-      return { instance: { ...view(r), archiving: a.archiving, restorableWindow: a.window } };
+      return { instance: { ...view(r), archiving: a.archiving, restorableWindow: a.window, archiveRetentionDays: a.archiving?.retentionDays ?? 0 } };
     }),
 
     deleteInstance: unary(deps, 'DeleteInstance', async (req, scope) => ({ taskId: svc.deleteInstance(c, scope, req.id) })),

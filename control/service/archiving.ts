@@ -34,7 +34,7 @@ export async function configureArchiving(c: ControlContext, caller: Caller, req:
     const res = await withAgent(c, r, (a) =>
       agentCall<{ status?: ArchiveStatus }>(a.archive, 'configureArchiving', {
         enabled: req.enabled,
-        settings: { storage: undefined, keyId: '', archiveTimeoutSeconds: req.archiveTimeoutSeconds, parallelism: 0, compression: '' },
+        settings: { storage: undefined, keyId: '', archiveTimeoutSeconds: req.archiveTimeoutSeconds, parallelism: 0, compression: '', retentionDays: req.enabled ? days : 0 },
       }),
     );
     c.log.info({ instance: r.id, enabled: req.enabled, retentionDays: days }, 'archiving configured');

@@ -62,10 +62,11 @@ const prepareTo = (a: AgentProcess, backup: BackupArtifact, target: object) =>
 
 t.test('PostgreSQL WAL archiving and restore to a point', async (t) => {
   // The source: prepared, archiving on, one base backup.
-  const src = await startAgent(t, { datastore: 'postgresql', extraArgs: [...deployArgs, '--instance-id', 'pitr-src'] });
+  const src = await startAgent(t, { datastore: 'postgresql', extraArgs: [...deployArgs, '--instance-id', 'pitr-src', '--metrics-listen', '127.0.0.1:0'] });
+  const metricsPort = (JSON.parse(src.logs.find((l) => l.includes('"metricsPort"'))!) as { metricsPort: number }).metricsPort;
   await collect(src.clients.lifecycle.prepare(SHOP_PREPARE));
   const arc = archiveClient(src);
-  const configured = await call<object, { status: ArchiveStatus }>(arc, 'configureArchiving', { enabled: true, settings: { storage: undefined, keyId: '', archiveTimeoutSeconds: 60, parallelism: 3, compression: '' } });
+  const configured = await call<object, { status: ArchiveStatus }>(arc, 'configureArchiving', { enabled: true, settings: { storage: undefined, keyId: '', archiveTimeoutSeconds: 60, parallelism: 3, compression: '', retentionDays: 0 } });
   t.equal(configured.status.enabled, true, 'archiving is on');
   t.equal(await admin(src, 'SHOW archive_timeout'), '1min', 'archive_timeout is rendered and reloaded');
   await alice(src, 'CREATE TABLE items (id int PRIMARY KEY, note text, at timestamptz DEFAULT clock_timestamp())');
@@ -102,6 +103,9 @@ t.test('PostgreSQL WAL archiving and restore to a point', async (t) => {
     throw e;
   });
   t.match(st.lastError, /archiving [0-9A-F]{24} failed/, `the failure is reported: ${st.lastError.slice(0, 120)}`);
+  const scraped = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  t.match(scraped, /^coffer_agent_archive_pending_files [1-9]/m, 'the pending segments are in /metrics');
+  t.match(scraped, /^coffer_agent_archive_lag_seconds \d/m, 'and the lag');
   const ready = await admin(src, "SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'");
   t.ok(Number(ready) > 0, 'PostgreSQL keeps the unarchived segments');
   // Back: it catches up (a new segment wakes PostgreSQL's archiver).
@@ -127,6 +131,22 @@ t.test('PostgreSQL WAL archiving and restore to a point', async (t) => {
     backupEndTimeMs: Number(backup.metadata!.extra.end_time_ms),
   });
   t.ok(lsnValue(fromBackup.window!.latestPosition) > lsnValue(lsnAtKill), `the archive is unbroken from the backup past the kill (${fromBackup.window!.earliestPosition} to ${fromBackup.window!.latestPosition})`);
+
+  // Retention: everything is older than a cutoff a day ahead, but only what
+  // ends before the kept backup began may go.
+  const pruned = await call<object, { deleted: number; remaining: { earliestPosition: string } }>(arc2, 'pruneArchive', {
+    archive: undefined,
+    beforeTimeMs: Date.now() + 86_400_000,
+    beforePosition: backup.metadata!.startLsn,
+  });
+  t.ok(pruned.deleted >= 1, `PruneArchive deleted the ${pruned.deleted} segment(s) before the backup`);
+  t.notOk(existsSync(path.join(backupDir, 'pitr-src', 'archive', 'wal', '000000010000000000000001')), 'the segment before the backup is gone from the store');
+  const afterPrune = await call<object, GetRestorableWindowResponse>(arc2, 'getRestorableWindow', {
+    archive: undefined,
+    backupEndPosition: backup.metadata!.stopLsn,
+    backupEndTimeMs: Number(backup.metadata!.extra.end_time_ms),
+  });
+  t.same(afterPrune.window, fromBackup.window, 'what the kept backup needs is all still there');
 
   // Restore to a second before the DELETE.
   const toTime = await startAgent(t, { datastore: 'postgresql', extraArgs: deployArgs });

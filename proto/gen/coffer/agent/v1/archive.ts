@@ -50,6 +50,12 @@ export interface ArchiveSettings {
   parallelism: number;
   /** zstd (default), gzip or none. */
   compression: string;
+  /**
+   * Days of archive to keep, kept with these settings for the control's
+   * retention pass (which prunes through PruneArchive, never what a kept
+   * backup needs); 0 means none set.
+   */
+  retentionDays: number;
 }
 
 export interface ConfigureArchivingRequest {
@@ -126,6 +132,8 @@ export interface ArchiveStatus {
   /** What this instance's own archive covers (without a base backup). */
   archived: RestorableWindow | undefined;
   archiveTimeoutSeconds: number;
+  /** As ArchiveSettings.retention_days. */
+  retentionDays: number;
 }
 
 export interface GetArchiveStatusRequest {
@@ -174,7 +182,7 @@ export interface PruneArchiveResponse {
 }
 
 function createBaseArchiveSettings(): ArchiveSettings {
-  return { storage: undefined, keyId: "", archiveTimeoutSeconds: 0, parallelism: 0, compression: "" };
+  return { storage: undefined, keyId: "", archiveTimeoutSeconds: 0, parallelism: 0, compression: "", retentionDays: 0 };
 }
 
 export const ArchiveSettings: MessageFns<ArchiveSettings> = {
@@ -193,6 +201,9 @@ export const ArchiveSettings: MessageFns<ArchiveSettings> = {
     }
     if (message.compression !== "") {
       writer.uint32(42).string(message.compression);
+    }
+    if (message.retentionDays !== 0) {
+      writer.uint32(48).int32(message.retentionDays);
     }
     return writer;
   },
@@ -250,6 +261,14 @@ export const ArchiveSettings: MessageFns<ArchiveSettings> = {
             message.compression = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.retentionDays = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -277,6 +296,11 @@ export const ArchiveSettings: MessageFns<ArchiveSettings> = {
         : 0,
       parallelism: isSet(object.parallelism) ? globalThis.Number(object.parallelism) : 0,
       compression: isSet(object.compression) ? globalThis.String(object.compression) : "",
+      retentionDays: isSet(object.retentionDays)
+        ? globalThis.Number(object.retentionDays)
+        : isSet(object.retention_days)
+        ? globalThis.Number(object.retention_days)
+        : 0,
     };
   },
 
@@ -297,6 +321,9 @@ export const ArchiveSettings: MessageFns<ArchiveSettings> = {
     if (message.compression !== "") {
       obj.compression = message.compression;
     }
+    if (message.retentionDays !== 0) {
+      obj.retentionDays = Math.round(message.retentionDays);
+    }
     return obj;
   },
 
@@ -312,6 +339,7 @@ export const ArchiveSettings: MessageFns<ArchiveSettings> = {
     message.archiveTimeoutSeconds = object.archiveTimeoutSeconds ?? 0;
     message.parallelism = object.parallelism ?? 0;
     message.compression = object.compression ?? "";
+    message.retentionDays = object.retentionDays ?? 0;
     return message;
   },
 };
@@ -725,6 +753,7 @@ function createBaseArchiveStatus(): ArchiveStatus {
     lastErrorAtMs: 0,
     archived: undefined,
     archiveTimeoutSeconds: 0,
+    retentionDays: 0,
   };
 }
 
@@ -768,6 +797,9 @@ export const ArchiveStatus: MessageFns<ArchiveStatus> = {
     }
     if (message.archiveTimeoutSeconds !== 0) {
       writer.uint32(104).int32(message.archiveTimeoutSeconds);
+    }
+    if (message.retentionDays !== 0) {
+      writer.uint32(112).int32(message.retentionDays);
     }
     return writer;
   },
@@ -889,6 +921,14 @@ export const ArchiveStatus: MessageFns<ArchiveStatus> = {
             message.archiveTimeoutSeconds = reader.int32();
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.retentionDays = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -956,6 +996,11 @@ export const ArchiveStatus: MessageFns<ArchiveStatus> = {
         : isSet(object.archive_timeout_seconds)
         ? globalThis.Number(object.archive_timeout_seconds)
         : 0,
+      retentionDays: isSet(object.retentionDays)
+        ? globalThis.Number(object.retentionDays)
+        : isSet(object.retention_days)
+        ? globalThis.Number(object.retention_days)
+        : 0,
     };
   },
 
@@ -1000,6 +1045,9 @@ export const ArchiveStatus: MessageFns<ArchiveStatus> = {
     if (message.archiveTimeoutSeconds !== 0) {
       obj.archiveTimeoutSeconds = Math.round(message.archiveTimeoutSeconds);
     }
+    if (message.retentionDays !== 0) {
+      obj.retentionDays = Math.round(message.retentionDays);
+    }
     return obj;
   },
 
@@ -1025,6 +1073,7 @@ export const ArchiveStatus: MessageFns<ArchiveStatus> = {
       ? RestorableWindow.fromPartial(object.archived)
       : undefined;
     message.archiveTimeoutSeconds = object.archiveTimeoutSeconds ?? 0;
+    message.retentionDays = object.retentionDays ?? 0;
     return message;
   },
 };
