@@ -53,7 +53,7 @@ export async function benchPitrMariadb(o: BenchOptions, td: Teardown): Promise<R
   const prefix = archivePrefixBesideBackup(full.location!.location);
   const archive = new ArchiveServiceClient(a.address, credentials.createInsecure());
   td.teardown(() => archive.close());
-  await call(archive, 'configureArchiving', { enabled: true, settings: { storage: { storage: 'local', location: prefix }, keyId: '', archiveTimeoutSeconds: o.pitrTimeoutSeconds, parallelism: 4, compression: 'zstd' } });
+  await call(archive, 'configureArchiving', { enabled: true, settings: { storage: { storage: 'local', location: prefix }, keyId: '', archiveTimeoutSeconds: o.pitrTimeoutSeconds, parallelism: 4, compression: 'zstd', retentionDays: 0 } });
   const catalogueFile = path.join(d.backupDir, prefix, 'catalogue.json');
   const objects = () => (existsSync(catalogueFile) ? parseCatalogue(readFileSync(catalogueFile, 'utf8'), catalogueFile).objects : []);
 

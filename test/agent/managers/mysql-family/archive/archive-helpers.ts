@@ -73,7 +73,7 @@ export async function archiverFor(t: { teardown(fn: () => unknown): void }, cap:
   const agentDir = tempBase('coffer-archiver-');
   t.teardown(() => rmSync(agentDir, { recursive: true, force: true }));
   const archiver = new Archiver({ capability: cap, instanceId: 'source', agentDir, store: () => store, defaultStorage: store.name, wrappingKey: () => wrappingKey, runner, log });
-  await archiver.configure(true, { storage: { storage: store.name, location: prefix }, keyId: '', archiveTimeoutSeconds: 1, parallelism: 2, compression: 'zstd' });
+  await archiver.configure(true, { storage: { storage: store.name, location: prefix }, keyId: '', archiveTimeoutSeconds: 1, parallelism: 2, compression: 'zstd', retentionDays: 0 });
   return archiver;
 }
 

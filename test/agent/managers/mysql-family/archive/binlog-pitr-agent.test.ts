@@ -45,7 +45,7 @@ t.test('restore to a second and to a GTID through Prepare, after a kill -9 mid-a
   const full = (await collect<CreateBackupResponse>(a.clients.backup.createBackup({ backupId: 'full-1', type: BackupType.BACKUP_TYPE_FULL, strategy: '', parent: undefined, storage: undefined, compression: '' }))).at(-1)!.artifact as BackupArtifact;
   const prefix = archivePrefixBesideBackup(full.location!.location);
   const c = archiveClient(a);
-  const configured = await call<object, { status?: ArchiveStatus }>(c, 'configureArchiving', { enabled: true, settings: { storage: { storage: 'local', location: prefix }, keyId: '', archiveTimeoutSeconds: 1, parallelism: 2, compression: 'zstd' } });
+  const configured = await call<object, { status?: ArchiveStatus }>(c, 'configureArchiving', { enabled: true, settings: { storage: { storage: 'local', location: prefix }, keyId: '', archiveTimeoutSeconds: 1, parallelism: 2, compression: 'zstd', retentionDays: 0 } });
   c.close();
   t.equal(configured.status?.enabled, true, 'archiving is on');
 
