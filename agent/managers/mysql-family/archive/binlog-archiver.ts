@@ -11,8 +11,8 @@
 //   the instance, and the next pass hands it over again: a store away makes
 //   archiving fall behind, never lose a file.
 // - The active file is rotated (FLUSH BINARY LOGS) once it has held a
-//   transaction for the archive timeout: the data at risk on a quiet server
-//   stays bounded by it (plus one pass).
+//   transaction for the archive timeout, less the time to the next pass and
+//   an upload: the data at risk stays under the timeout.
 // - Purge: the agent owns it (my.cnf renders expire_logs_days = 0). A file
 //   goes only once it was handed over (archived, or archiving is off) and is
 //   older than the local retention (7 days, what expire_logs_days said
@@ -37,6 +37,12 @@ export interface BinlogArchiverOptions {
   /** Seconds a transaction may wait in the active file before it is rotated; 0: never forced (archiving off). */
   readonly archiveTimeoutSeconds: () => number;
   readonly localRetentionSeconds?: number;
+  /**
+   * How much before the timeout the rotation happens: the time until the
+   * next pass and the upload (binlog-archiving.ts gives one pass plus 1 s),
+   * so that the data at risk stays under the timeout, not one pass over it.
+   */
+  readonly rotationLeadMs?: () => number;
   readonly now?: () => number;
 }
 
@@ -133,6 +139,7 @@ export class BinlogArchiver {
   private async activeIsDue(active: BinlogFile, timeout: number): Promise<boolean> {
     const s = await scanBinlog(active.path, { untilFirstTransaction: true });
     if (s.transactions === 0) return false;
-    return this.now() - s.firstTransactionTime * 1000 >= timeout * 1000;
+    const lead = Math.min((timeout * 1000) / 2, this.o.rotationLeadMs?.() ?? 0);
+    return this.now() - s.firstTransactionTime * 1000 >= timeout * 1000 - lead;
   }
 }

@@ -21,7 +21,7 @@ export class BinlogArchiving {
   #last: ArchivePass | undefined;
 
   constructor(private readonly o: BinlogArchivingOptions) {
-    this.#archiver = new BinlogArchiver(o);
+    this.#archiver = new BinlogArchiver({ rotationLeadMs: () => this.pollMs + 1000, ...o });
   }
 
   get pollMs(): number {

@@ -121,6 +121,7 @@ export function createMysqlArchive(deps: MysqlArchiveDeps): MysqlArchiveCapabili
       await mkdir(dir, { recursive: true, mode: 0o700 });
       try {
         // Every file fetched (and so verified whole) before the first byte is applied.
+        const started = performance.now();
         const staged: string[] = [];
         const times = new Map<string, number>();
         for (const o of input.objects) {
@@ -132,6 +133,7 @@ export function createMysqlArchive(deps: MysqlArchiveDeps): MysqlArchiveCapabili
         }
         const t: ReplayTarget = target.kind === 'time' ? { timeSeconds: target.unixSeconds } : { gtid: target.position };
         const clientProgram = tool('the mariadb client', 'mariadb', 'mysql');
+        const fetched = performance.now();
         await replayBinlogs({
           runner, log, signal, files: staged, startPosition: input.startPosition, target: t, socket: deps.socket,
           binlogProgram: tool('mariadb-binlog', 'mariadb-binlog', 'mysqlbinlog'), clientProgram,
@@ -141,7 +143,8 @@ export function createMysqlArchive(deps: MysqlArchiveDeps): MysqlArchiveCapabili
         let timeMs = 0;
         for (const [d, g] of parseMariadbPosition(logged)) timeMs = Math.max(timeMs, (times.get(`${d}-${g.server}-${g.seq}`) ?? 0) * 1000);
         const reached = { position: logged || input.startPosition, timeMs };
-        log.info({ reached, target }, 'binary logs replayed to the target');
+        const seconds = (a: number, b: number): number => Math.round(b - a) / 1000;
+        log.info({ reached, target, fetchSeconds: seconds(started, fetched), replaySeconds: seconds(fetched, performance.now()) }, 'binary logs replayed to the target');
         return reached;
       } finally {
         await rm(dir, { recursive: true, force: true });
