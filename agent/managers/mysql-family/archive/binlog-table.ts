@@ -6,7 +6,7 @@ import { binlogFollows, checkGtidPosition, compareBinlogNames, compareGtidPositi
 
 export const BINLOG_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*\.\d{6,}$/;
 
-export const binlogTable: ArchiveDatastore & { inSequence(name: string): boolean } = Object.freeze({
+export const binlogTable: ArchiveDatastore = Object.freeze({
   kind: 'binlog' as const,
   positionName: 'GTID',
   checkPosition: checkGtidPosition,

@@ -32,7 +32,7 @@ import { scanBinlog } from './binlog-scan.js';
 import { BINLOG_NAME, binlogTable } from './binlog-table.js';
 
 export interface MysqlArchiveCapability extends ArchiveCapability {
-  readonly table: ArchiveDatastore & { inSequence(name: string): boolean };
+  readonly table: ArchiveDatastore;
   waiting(): Promise<PendingBinlog[]>;
   drive(handOver: (name: string) => Promise<unknown>): BinlogDriver;
 }
