@@ -1,5 +1,5 @@
 // coffer.control.v1.InstanceService over the service layer (control/service/instances.ts).
-import { archiveView } from '../service/archiving.js';
+import { archiveView, checkRestoreWindow } from '../service/archiving.js';
 import { managerOf } from '../workflows/replication/datastores.js';
 import type * as grpc from '@grpc/grpc-js';
 import { InstanceServiceService, type InstanceServiceServer, type CreateInstanceRequest, type WatchInstanceResponse } from '../../proto/gen/coffer/control/v1/instances.js';
@@ -27,6 +27,8 @@ export function addInstanceService(server: grpc.Server, c: ControlContext): void
         const r = repl.createReplicas(c, scope, input);
         return { instance: view(r.instance), taskId: r.taskId, replicas: r.replicas.map(view) };
       }
+      // A restore point outside the archive is refused before anything is built.
+      await checkRestoreWindow(c, scope, input);
       const r = svc.createInstance(c, scope, input);
       return { instance: view(r.instance), taskId: r.taskId, replicas: [] };
     }),

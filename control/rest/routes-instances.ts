@@ -1,5 +1,6 @@
 // /v1.0/{project_id}/instances: list, detail, create, show, rename, delete,
 // actions (restart, resize volume, reset_status) and the instance's backups.
+import { checkRestoreWindow } from '../service/archiving.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Database, User } from '../../proto/gen/coffer/agent/v1/common.js';
 import type { ControlContext } from '../context.js';
@@ -118,6 +119,10 @@ export function instanceRoutes(app: FastifyInstance, c: ControlContext): void {
   app.post(`${base}`, { schema: { summary: 'Create an instance, or replicas of one with replica_of (200)', params: S.projectParams, body: S.createInstance } }, async (req) => {
     const body = (req.body as CreateBody).instance;
     const input = createInput(c, body);
+    // A restore point outside the archive is refused before anything is built.
+    if (body.replica_of === undefined || body.replica_of === null) {
+      await checkRestoreWindow(c, callerOf(req), input);
+    }
     // With replica_of, Trove answers with the first replica (the others are listed like any instance).
     const { instance } =
       body.replica_of !== undefined && body.replica_of !== null

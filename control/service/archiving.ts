@@ -11,6 +11,8 @@ import { conflict, invalid } from '../errors.js';
 import type { InstanceRow } from '../store/instances.js';
 import type { Caller } from './caller.js';
 import { findInstance } from './instances.js';
+import { parseRestoreTime } from './restore-point.js';
+import { managerOf } from '../workflows/replication/datastores.js';
 
 /** Datastores whose agents archive (the agent answers UNIMPLEMENTED for others). */
 const ARCHIVING_MANAGERS = new Set(['postgresql', 'mariadb', 'mysql']);
@@ -75,5 +77,57 @@ export async function archiveView(c: ControlContext, r: InstanceRow, manager: st
     });
   } catch {
     return {};
+  }
+}
+
+const isoSecond = (ms: number): string => (ms > 0 ? new Date(ms).toISOString().replace('.000Z', 'Z') : 'none');
+const lsnNumber = (lsn: string): bigint => {
+  const [hi, lo] = lsn.split('/');
+  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+};
+
+/**
+ * Before an instance is built for a restore to a point: the window of the
+ * backup's instance's archive, asked of its agent, and a target outside it
+ * refused at once, naming the earliest and latest restorable points. When
+ * that agent cannot say (gone, not ACTIVE, another datastore's target),
+ * nothing is refused here: the new instance's agent checks again before it
+ * starts anything.
+ */
+export async function checkRestoreWindow(c: ControlContext, caller: Caller, req: { backupId?: string; restoreTime?: string; restoreLsn?: string; restoreGtid?: string }): Promise<void> {
+  if (!req.backupId || !(req.restoreTime || req.restoreLsn)) return;
+  const b = c.backups.get(req.backupId, caller);
+  if (!b?.artifact) return;
+  const source = c.instances.get(b.instance_id);
+  if (!source || source.status !== 'ACTIVE') return;
+  const manager = managerOf(c, source);
+  if (!ARCHIVING_MANAGERS.has(manager)) return;
+  const meta = (JSON.parse(b.artifact) as { metadata?: BackupMetadata }).metadata;
+  const end = manager === 'postgresql' ? meta?.stopLsn : meta?.gtidPosition;
+  if (!end) return;
+  let window: RestorableWindow | undefined;
+  try {
+    window = await withAgent(c, source, async (a) =>
+      (await agentCall<GetRestorableWindowResponse>(a.archive, 'getRestorableWindow', {
+        archive: undefined,
+        backupEndPosition: end,
+        backupEndTimeMs: Number(meta?.extra?.end_time_ms ?? 0) || Number(meta?.createdAtMs ?? 0),
+      }, 5000)).window,
+    );
+  } catch {
+    return;
+  }
+  if (!window) return;
+  const span = `restorable from ${isoSecond(window.earliestTimeMs)} to ${isoSecond(window.latestTimeMs)} (${manager === 'postgresql' ? 'LSN' : 'GTID'} ${window.earliestPosition || 'none'} to ${window.latestPosition || 'none'})`;
+  if (req.restoreTime) {
+    const ms = parseRestoreTime(req.restoreTime) * 1000;
+    if (window.latestTimeMs === 0 || ms < window.earliestTimeMs || ms > window.latestTimeMs) {
+      throw invalid(`restore_time ${isoSecond(ms)} is outside the archive of backup ${b.id}'s instance: ${span}`);
+    }
+  } else if (req.restoreLsn && manager === 'postgresql' && window.latestPosition && /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i.test(req.restoreLsn)) {
+    const lsn = lsnNumber(req.restoreLsn);
+    if (lsn < lsnNumber(window.earliestPosition) || lsn >= lsnNumber(window.latestPosition)) {
+      throw invalid(`restore_lsn ${req.restoreLsn} is outside the archive of backup ${b.id}'s instance: ${span}`);
+    }
   }
 }

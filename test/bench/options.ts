@@ -20,9 +20,10 @@
 //   BENCH_OBJECT_MB, BENCH_PART_MB, BENCH_PARTS_IN_FLIGHT  the object-store suite: object size, part (segment) size and parts in flight (default 1024, 64, 4)
 //   BENCH_NET_AGENTS, BENCH_NET_WORKERS  the heartbeats-net suite: simulated agents (each its own channel and certificate) and the processes holding them (default 1000, 2); rounds are 5 x BENCH_ROUNDS
 //   BENCH_MEMORY_MB, BENCH_AGENT_FLAGS  the agent-memory suite: MariaDB dataset for its backup and restore (MB of .ibd, default 300); node flag sets to compare, ';'-separated ("" = lib/agent-node-flags.ts's)
+//   BENCH_PITR_SCALE, BENCH_PITR_SECONDS  the pitr suite: pgbench scale and seconds of write load under archiving (default 10, 60)
 //   BENCH_REPLICA_LOG  a file to keep the Coffer replica agent's log in (info level), to time the steps inside Prepare
-//   BENCH_PITR_SECONDS, BENCH_PITR_TIMEOUT  the pitr-mariadb suite: seconds of write load, and the archive timeout (default 60, 10)
-export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create', 'object-store', 'heartbeats-net', 'agent-memory', 'pitr-mariadb'] as const;
+//   BENCH_PITR_SECONDS, BENCH_PITR_TIMEOUT  the pitr-mariadb suite: seconds of its write loop (the same variable), and the archive timeout (default 10)
+export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create', 'object-store', 'heartbeats-net', 'agent-memory', 'pitr', 'pitr-mariadb'] as const;
 export const REPLICATION_PARTS = ['mariadb', 'postgres', 'redis', 'failover'] as const;
 export type ReplicationPart = (typeof REPLICATION_PARTS)[number];
 export type Suite = (typeof SUITES)[number];
@@ -50,7 +51,10 @@ export interface BenchOptions {
   readonly netWorkers: number;
   readonly memoryMb: number;
   readonly agentFlagSets: readonly (readonly string[])[];
+  /** The pitr suite: pgbench's scale and how long its write load runs (also the pitr-mariadb suite's). */
+  readonly pitrScale: number;
   readonly pitrSeconds: number;
+  /** The pitr-mariadb suite's archive timeout. */
   readonly pitrTimeoutSeconds: number;
 }
 
@@ -78,6 +82,8 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
   return Object.freeze({
     only: only.length ? (only as Suite[]) : [...SUITES],
     sizeGb: num(env, 'BENCH_SIZE_GB', 2, 0.01),
+    pitrScale: Math.floor(num(env, 'BENCH_PITR_SCALE', 10, 1)),
+    pitrSeconds: Math.floor(num(env, 'BENCH_PITR_SECONDS', 60, 5)),
     redisGb: num(env, 'BENCH_REDIS_GB', 1, 0.01),
     agents: Math.floor(num(env, 'BENCH_AGENTS', 10_000, 1)),
     rounds: Math.floor(num(env, 'BENCH_ROUNDS', 3, 1)),
@@ -98,7 +104,6 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
     netWorkers: Math.floor(num(env, 'BENCH_NET_WORKERS', 2, 1)),
     memoryMb: Math.floor(num(env, 'BENCH_MEMORY_MB', 300, 10)),
     agentFlagSets: (env.BENCH_AGENT_FLAGS ?? '').split(';').map((set) => set.split(' ').filter(Boolean)),
-    pitrSeconds: num(env, 'BENCH_PITR_SECONDS', 60, 5),
     pitrTimeoutSeconds: Math.floor(num(env, 'BENCH_PITR_TIMEOUT', 10, 1)),
   });
 }

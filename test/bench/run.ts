@@ -32,6 +32,7 @@ const suites: Record<Suite, () => Promise<Row[]>> = {
   'object-store': async () => (await import('./object-store.js')).benchObjectStore(o, td),
   'heartbeats-net': async () => (await import('./heartbeats-net.js')).benchHeartbeatsNet(o, td),
   'agent-memory': async () => (await import('./agent-memory.js')).benchAgentMemory(o, td),
+  pitr: async () => (await import('./pitr.js')).benchPitr(o, td),
   'pitr-mariadb': async () => (await import('./pitr-mariadb.js')).benchPitrMariadb(o, td),
 };
 

@@ -66,7 +66,7 @@ t.test('full and incremental mariabackup to a local directory, restored into a n
 
   // A new instance from the newest backup: Prepare walks the chain back to its full base.
   const b = await startAgent(t, { extraArgs: d.args });
-  const events = await collect<PrepareResponse>(b.clients.lifecycle.prepare({ ...EMPTY_PREPARE, restore: { location: inc.location, backupId: 'inc-1', rewrapped: undefined }, users: [{ name: 'app', host: '%', password: 'App-pass-1', databases: ['shop'], rules: [] }] }));
+  const events = await collect<PrepareResponse>(b.clients.lifecycle.prepare({ ...EMPTY_PREPARE, restore: { location: inc.location, backupId: 'inc-1', rewrapped: undefined, target: undefined, archive: undefined }, users: [{ name: 'app', host: '%', password: 'App-pass-1', databases: ['shop'], rules: [] }] }));
   t.equal(events.at(-1)?.result?.state, DatastoreState.DATASTORE_STATE_ACTIVE);
   // A physical restore reads each object once, checked as it is staged;
   // nothing starts on the data before every check passed (the tamper tests below).

@@ -124,7 +124,7 @@ t.test('Prepare from a backup reports BUILDING and is busy until the restore and
   const watch = watchStates(b);
   const prep = prepareStream(b, {
     ...EMPTY_PREPARE,
-    restore: { location: artifact.location, backupId: 'full-1', rewrapped: undefined },
+    restore: { location: artifact.location, backupId: 'full-1', rewrapped: undefined, target: undefined, archive: undefined },
     users: [{ name: 'app', host: '%', password: 'App-pass-1', databases: ['shop'], rules: [] }],
   });
   // The restore has begun: the agent waits on the FIFO until released.
@@ -162,7 +162,7 @@ t.test('a restore that fails in Prepare goes BUILDING -> FAILED without reportin
 
   const b = await startAgent(t, { extraArgs: d.args });
   const watch = watchStates(b);
-  const prep = prepareStream(b, { ...EMPTY_PREPARE, restore: { location: artifact.location, backupId: 'full-1', rewrapped: undefined } });
+  const prep = prepareStream(b, { ...EMPTY_PREPARE, restore: { location: artifact.location, backupId: 'full-1', rewrapped: undefined, target: undefined, archive: undefined } });
   await waitFor('Prepare reading the backup', async () => readingBackup(prep.events));
   t.equal(name((await statusOf(b)).state), name(BUILDING), 'BUILDING while the backup is read');
 
@@ -177,6 +177,6 @@ t.test('a restore that fails in Prepare goes BUILDING -> FAILED without reportin
 
   // The failed instance can be prepared again, from the intact object.
   writeFileSync(object, held.good);
-  const again = await collect<PrepareResponse>(b.clients.lifecycle.prepare({ ...EMPTY_PREPARE, restore: { location: artifact.location, backupId: 'full-1', rewrapped: undefined } }));
+  const again = await collect<PrepareResponse>(b.clients.lifecycle.prepare({ ...EMPTY_PREPARE, restore: { location: artifact.location, backupId: 'full-1', rewrapped: undefined, target: undefined, archive: undefined } }));
   t.equal(name(again.at(-1)!.result!.state), name(ACTIVE), 'a second Prepare from the intact backup works');
 });

@@ -88,7 +88,7 @@ export async function replicaByCoffer(td: Teardown, input: CofferReplicaInput): 
   const timed = await collectTimed<PrepareResponse>(
     agent.clients.lifecycle.prepare({
       ...EMPTY_PREPARE,
-      restore: { location: snap.artifact.location, backupId, rewrapped: undefined },
+      restore: { location: snap.artifact.location, backupId, rewrapped: undefined, target: undefined, archive: undefined },
       replicaOf: { ...snap.sources[0], host: '127.0.0.1', port: input.source.datastorePort, replicationPassword: input.password, instanceId: input.sourceId },
     }),
   );

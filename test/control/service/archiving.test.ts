@@ -78,8 +78,12 @@ t.test('restore to a point through the control: gRPC, the coffer CLI and REST', 
   t.match(malformed.body.badRequest?.message ?? malformed.text, /restore_time "yesterday at noon" is not a UTC time to the second/, 'naming what is wrong');
   const later = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const outside = await post({ backupRef: backup.id, restoreTime: later });
-  t.equal(outside.status, 200, `REST accepts restorePoint.restoreTime: ${outside.text.slice(0, 200)}`);
-  const failed = await waitInstance(request, 'shop', token, String(outside.body.instance.id), (i) => i?.status === 'ERROR' || i?.status === 'ACTIVE', 180_000);
-  t.equal(failed?.status, 'ERROR', 'a time after the archive fails the create');
-  t.match(JSON.stringify(failed?.fault ?? {}), /outside the archive: restorable from \d{4}-\S+Z to \d{4}-\S+Z/, 'and the fault names the restorable window');
+  t.equal(outside.status, 400, 'a time after the archive is refused before anything is built (400)');
+  t.match(outside.body.badRequest?.message, /outside the archive of backup \S+ instance: restorable from \d{4}-\S+Z to \d{4}-\S+Z \(LSN /, `naming the restorable window: ${outside.body.badRequest?.message}`);
+  const inside = await post({ backupRef: backup.id, restoreTime: iso });
+  t.equal(inside.status, 200, `REST restorePoint.restoreTime inside the window creates the instance: ${inside.text.slice(0, 120)}`);
+  const rest = await waitInstance(request, 'shop', token, String(inside.body.instance.id), (i) => i?.status === 'ERROR' || i?.status === 'ACTIVE', 180_000);
+  t.equal(rest?.status, 'ACTIVE', 'and it is restored');
+  const restPort = Number(rest?.port);
+  t.equal((await alice(restPort, 'SELECT count(*) FROM items')).stdout, '5', 'with the rows before the target');
 });

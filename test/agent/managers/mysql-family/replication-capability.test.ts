@@ -52,7 +52,7 @@ t.test('a replica built from a snapshot follows its source; switchover under wri
   // A write after the snapshot must arrive through replication.
   await rootSql(s, 'INSERT INTO shop.orders VALUES (801, "after snapshot")');
 
-  await prepare(r, { databases: [], users: [], restore: { location: snap.location, backupId: 'snap-1', rewrapped: undefined } });
+  await prepare(r, { databases: [], users: [], restore: { location: snap.location, backupId: 'snap-1', rewrapped: undefined, target: undefined, archive: undefined } });
   const source = { host: '127.0.0.1', port: s.agent.datastorePort, replicationUser: info!.replicationUser, replicationPassword: password, position: src.snapshotPosition(snap.metadata!), instanceId: s.id, slotName: '' };
   await rep.attach(source, never);
   t.equal(Number(await rootSql(r, 'SELECT @@server_id')), serverIdFor(r.id), "the replica's own server_id");

@@ -97,7 +97,7 @@ t.test('switchover on two replicas built from one snapshot: a lagging replica re
   t.equal(snap.sources[0]!.position, snap.sources[1]!.position, 'both start at the same position');
   await Promise.all(
     ([[r1, pw.r1, 0], [r2, pw.r2, 1]] as const).map(([i, p, n]) =>
-      prepare(i, { databases: [], users: [], restore: { location: snap.artifact!.location, backupId: 'shared', rewrapped: undefined }, replicaOf: sourceOf(s, snap.sources[n]!.replicationUser, p, snap.sources[n]!.position) }),
+      prepare(i, { databases: [], users: [], restore: { location: snap.artifact!.location, backupId: 'shared', rewrapped: undefined, target: undefined, archive: undefined }, replicaOf: sourceOf(s, snap.sources[n]!.replicationUser, p, snap.sources[n]!.position) }),
     ),
   );
   t.pass('two replicas built in parallel');

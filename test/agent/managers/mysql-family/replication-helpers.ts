@@ -158,6 +158,6 @@ export async function sourceAndReplica(t: TestLike, d: Deployment, opts: { paren
   const events = await collect<GetReplicaSnapshotResponse>(s.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: r.id, password }], backupId: `snap-${r.id}`, parent, storage: undefined }));
   const snap = events.at(-1)!.snapshot!;
   const info = snap.sources[0]!;
-  await prepare(r, { databases: [], users: [], restore: { location: snap.artifact!.location, backupId: `snap-${r.id}`, rewrapped: undefined }, replicaOf: sourceOf(s, info.replicationUser, password, info.position) });
+  await prepare(r, { databases: [], users: [], restore: { location: snap.artifact!.location, backupId: `snap-${r.id}`, rewrapped: undefined, target: undefined, archive: undefined }, replicaOf: sourceOf(s, info.replicationUser, password, info.position) });
   return { s, r, user: info.replicationUser, password };
 }

@@ -42,7 +42,7 @@ t.test('replica through the RPCs: snapshot, Prepare with replica_of, switchover 
 
   await prepare(r, {
     databases: [], users: [],
-    restore: { location: snap.artifact!.location, backupId: 'snap-1', rewrapped: undefined },
+    restore: { location: snap.artifact!.location, backupId: 'snap-1', rewrapped: undefined, target: undefined, archive: undefined },
     replicaOf: sourceOf(s, info!.replicationUser, password, info!.position),
   });
   await until('the replica to hold the same rows', async () => (await rootSql(r, 'SELECT COUNT(*), SUM(id) FROM shop.orders')) === (await rootSql(s, 'SELECT COUNT(*), SUM(id) FROM shop.orders')));

@@ -65,7 +65,7 @@ t.test('an old source killed with commits its replica never received rejoins fen
   const preps = await Promise.all(
     [c!, d!].map((r, i) =>
       collect<PrepareResponse>(
-        r.c.lifecycle.prepare({ datastoreVersion: '15', rootPassword: '', databases: [], users: [], overrides: {}, restore: { location: snap.artifact!.location, backupId: snap.artifact!.metadata!.backupId, rewrapped: undefined }, replicaOf: sourceFor(s, snap.sources[i]!) }),
+        r.c.lifecycle.prepare({ datastoreVersion: '15', rootPassword: '', databases: [], users: [], overrides: {}, restore: { location: snap.artifact!.location, backupId: snap.artifact!.metadata!.backupId, rewrapped: undefined, target: undefined, archive: undefined }, replicaOf: sourceFor(s, snap.sources[i]!) }),
       ),
     ),
   );

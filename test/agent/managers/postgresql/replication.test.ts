@@ -300,7 +300,7 @@ t.test('one snapshot for two replicas; after a switchover the other replica is r
   await Promise.all(
     [a!, b!].map((r, i) =>
       collect<PrepareResponse>(
-        r.c.lifecycle.prepare({ datastoreVersion: '15', rootPassword: '', databases: [], users: [], overrides: {}, restore: { location: snap.artifact!.location, backupId: snap.artifact!.metadata!.backupId, rewrapped: undefined }, replicaOf: sourceFor(s, snap.sources[i]!) }),
+        r.c.lifecycle.prepare({ datastoreVersion: '15', rootPassword: '', databases: [], users: [], overrides: {}, restore: { location: snap.artifact!.location, backupId: snap.artifact!.metadata!.backupId, rewrapped: undefined, target: undefined, archive: undefined }, replicaOf: sourceFor(s, snap.sources[i]!) }),
       ),
     ),
   );

@@ -263,7 +263,7 @@ t.test('hostile and wrong inputs get the right codes', async (t) => {
   const fresh = await startAgent(t, { datastore: 'redis', extraArgs: d.args });
   await t.rejects(collect(fresh.clients.lifecycle.prepare({ ...PREPARE, replicaOf: good })), { code: Status.INVALID_ARGUMENT, details: /needs restore/ });
   await t.rejects(
-    collect(fresh.clients.lifecycle.prepare({ ...PREPARE, rootPassword: 'x-pass-12', restore: { location: { storage: '', location: 'x' }, backupId: '', rewrapped: undefined }, replicaOf: good })),
+    collect(fresh.clients.lifecycle.prepare({ ...PREPARE, rootPassword: 'x-pass-12', restore: { location: { storage: '', location: 'x' }, backupId: '', rewrapped: undefined, target: undefined, archive: undefined }, replicaOf: good })),
     { code: Status.INVALID_ARGUMENT },
     'a replica takes no root password of its own',
   );

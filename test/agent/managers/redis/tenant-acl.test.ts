@@ -35,7 +35,7 @@ async function createBackup(a: AgentProcess, strategy = ''): Promise<BackupArtif
 /** A new instance created from the backup, with its own root password. */
 async function fromBackup(t: Parameters<typeof rootedRedis>[0], d: Deployment, artifact: BackupArtifact, rootPassword = 'Root-B-pass'): Promise<AgentProcess> {
   const b = await startAgent(t, { datastore: 'redis', extraArgs: d.args });
-  await collect(b.clients.lifecycle.prepare({ ...PREPARE, rootPassword, restore: { location: artifact.location, backupId: '', rewrapped: undefined } }));
+  await collect(b.clients.lifecycle.prepare({ ...PREPARE, rootPassword, restore: { location: artifact.location, backupId: '', rewrapped: undefined, target: undefined, archive: undefined } }));
   return b;
 }
 
