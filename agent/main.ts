@@ -138,6 +138,7 @@ Examples:
         wrappingKey: () => loadWrappingKey(config.backup.keyFile),
         runner,
         log: log.child({ component: 'archive' }),
+        restartDatastore: () => agent.restart(),
         crashed: () => (agent.state.get().state === 'CRASHED' ? agent.state.get().reason || 'it exited' : undefined),
       })
     : undefined;

@@ -79,10 +79,11 @@ export interface ArchiveCapability {
   /**
    * Renders how the datastore hands closed files over and closes them on a
    * timer (PostgreSQL archive_command and archive_timeout; MariaDB's forced
-   * rotation), applied live where the datastore allows. Archiving off still
-   * hands files over: the agent acknowledges them without storing.
+   * rotation), applied live where the datastore allows; 0 means archiving
+   * off. Resolves true when the running datastore must restart to take it
+   * (PostgreSQL's archive_mode): the core then restarts it.
    */
-  applyArchiving(timeoutSeconds: number): Promise<void>;
+  applyArchiving(timeoutSeconds: number): Promise<boolean>;
   /**
    * Replay to a point, after the base backup's data is in place. Before the
    * first start (PostgreSQL: recovery.signal, restore_command through the

@@ -38,6 +38,8 @@ export interface ArchiverDeps {
   readonly wrappingKey: () => Buffer;
   readonly runner: ProcessRunner;
   readonly log: Logger;
+  /** Restarts the running datastore under the agent's lock (archive_mode changed). */
+  readonly restartDatastore: () => Promise<unknown>;
 }
 
 const MAX_PARALLELISM = 16;
@@ -77,7 +79,10 @@ export class Archiver {
     const before = this.#active;
     this.#active = enabled ? this.#activate(settings) : undefined;
     before?.uploader.close();
-    await this.deps.capability.applyArchiving(enabled ? settings.archiveTimeoutSeconds : 0);
+    if (await this.deps.capability.applyArchiving(enabled ? settings.archiveTimeoutSeconds : 0)) {
+      this.deps.log.info({ enabled }, 'restarting the datastore to turn archiving on or off');
+      await this.deps.restartDatastore();
+    }
     this.deps.log.info({ enabled, storage: settings.storage, timeout: settings.archiveTimeoutSeconds }, 'archiving configured');
     return this.status();
   }

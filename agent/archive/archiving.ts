@@ -26,6 +26,7 @@ export interface ArchivingDeps {
   readonly wrappingKey: () => Buffer;
   readonly runner: ProcessRunner;
   readonly log: Logger;
+  readonly restartDatastore: () => Promise<unknown>;
   /** The datastore's crash reason while it is down unexpectedly. */
   readonly crashed: () => string | undefined;
 }

@@ -36,6 +36,11 @@ export function writeArchiveSettings(agentDir: string, s: ArchiveSettingsFile): 
   renameSync(`${file}.tmp`, file);
 }
 
+/** Whether archiving is on, as the datastore's configuration renders it. */
+export function archivingEnabled(agentDir: string): boolean {
+  return readArchiveSettings(agentDir)?.enabled ?? false;
+}
+
 /** The archive timeout the datastore's configuration carries: 0 (none) while archiving is off. */
 export function archiveTimeoutOf(agentDir: string): number {
   const s = readArchiveSettings(agentDir);

@@ -55,7 +55,7 @@ export async function archiveView(c: ControlContext, r: InstanceRow, manager: st
   if (!ARCHIVING_MANAGERS.has(manager) || r.status !== 'ACTIVE') return {};
   try {
     return await withAgent(c, r, async (a) => {
-      const { status } = await agentCall<GetArchiveStatusResponse>(a.archive, 'getArchiveStatus', {}, 3000);
+      const { status } = await agentCall<GetArchiveStatusResponse>(a.archive, 'getArchiveStatus', {}, 1500);
       if (!status?.enabled) return { archiving: status };
       // The oldest kept backup the archive continues from gives the earliest point.
       const backups = c.backups

@@ -20,7 +20,7 @@ export interface ConfInput {
    * by this command, and a segment switched after this many seconds on a
    * quiet server (0: never).
    */
-  readonly archive?: { readonly command: string; readonly timeoutSeconds: number };
+  readonly archive?: { readonly enabled: boolean; readonly command: string; readonly timeoutSeconds: number };
 }
 
 export const confFile = (etcDir: string): string => path.join(etcDir, 'postgresql.conf');
@@ -83,9 +83,11 @@ export function renderPostgresqlConf(input: ConfInput): string {
     "log_timezone = 'UTC'",
     ...(input.archive
       ? [
-          // Always on (a change of archive_mode needs a restart): with
-          // archiving off the agent acknowledges each segment unstored.
-          'archive_mode = on',
+          // On only while archiving is: with it on, every shutdown switches
+          // to a new WAL segment, which a switchover's pg_rewind would see
+          // as divergence (replication/rewind.ts). Changing it takes a
+          // restart, which ConfigureArchiving does.
+          `archive_mode = ${input.archive.enabled ? 'on' : 'off'}`,
           `archive_command = ${confLiteral(input.archive.command)}`,
           `archive_timeout = ${Math.max(0, Math.floor(input.archive.timeoutSeconds))}`,
         ]

@@ -28,7 +28,7 @@ import { ReplicationSettings } from './replication/settings.js';
 import { PgArchive } from './archive/capability.js';
 import { archiveCommand } from './archive/commands.js';
 import { archiveSocketPath } from '../../archive/local-socket-path.js';
-import { archiveTimeoutOf } from '../../archive/settings-store.js';
+import { archiveTimeoutOf, archivingEnabled } from '../../archive/settings-store.js';
 
 // Rules files are data in the source tree (rules/), also when running from
 // dist/: resolve them from the installation root.
@@ -65,7 +65,7 @@ export function createPostgresqlManager(ctx: ManagerContext): DatastoreManager {
       port: config.datastorePort,
       bindAddress: config.datastoreBind,
       overrides,
-      archive: { command: archiveCommand(archiveSocketPath(layout)), timeoutSeconds: archiveTimeoutOf(layout.agentDir) },
+      archive: { enabled: archivingEnabled(layout.agentDir), command: archiveCommand(archiveSocketPath(layout)), timeoutSeconds: archiveTimeoutOf(layout.agentDir) },
     });
     writeAtomic(conf, text, 0o644);
     // The file conf's include names, so that it exists with this render.

@@ -93,10 +93,13 @@ export class PgArchive implements ArchiveCapability {
     return total;
   }
 
-  async applyArchiving(): Promise<void> {
-    // archive_timeout and archive_command take a reload, never a restart.
+  async applyArchiving(timeoutSeconds: number): Promise<boolean> {
+    // archive_timeout takes a reload; archive_mode a restart (the caller's).
     await this.ctx.rewriteConfig();
-    if (this.ctx.running()) await this.ctx.sql.query('SELECT pg_reload_conf()');
+    if (!this.ctx.running()) return false;
+    await this.ctx.sql.query('SELECT pg_reload_conf()');
+    const [r] = await this.ctx.sql.query("SELECT current_setting('archive_mode') AS mode");
+    return (r?.mode === 'on') !== timeoutSeconds > 0;
   }
 
   async beforeReplay(target: PointTarget): Promise<void> {
