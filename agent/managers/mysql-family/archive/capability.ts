@@ -105,10 +105,12 @@ export function createMysqlArchive(deps: MysqlArchiveDeps): MysqlArchiveCapabili
       return total;
     },
 
-    // The rotation timer lives in the driver's passes: nothing to render.
+    // The rotation timer lives in the driver's passes: nothing to render,
+    // and nothing that needs a restart.
     async applyArchiving(seconds) {
       timeoutSeconds = seconds;
       if (driver?.running) void driver.passNow();
+      return false;
     },
 
     async beforeReplay() {
