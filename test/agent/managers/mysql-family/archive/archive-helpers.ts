@@ -72,7 +72,7 @@ export function faultyStore(inner: ObjectStorage): ObjectStorage & { down: boole
 export async function archiverFor(t: { teardown(fn: () => unknown): void }, cap: MysqlArchiveCapability, store: ObjectStorage, prefix: string, wrappingKey: Buffer): Promise<Archiver> {
   const agentDir = tempBase('coffer-archiver-');
   t.teardown(() => rmSync(agentDir, { recursive: true, force: true }));
-  const archiver = new Archiver({ capability: cap, instanceId: 'source', agentDir, store: () => store, defaultStorage: store.name, wrappingKey: () => wrappingKey, runner, log });
+  const archiver = new Archiver({ capability: cap, instanceId: 'source', agentDir, store: () => store, defaultStorage: store.name, wrappingKey: () => wrappingKey, runner, log, restartDatastore: async () => undefined });
   await archiver.configure(true, { storage: { storage: store.name, location: prefix }, keyId: '', archiveTimeoutSeconds: 1, parallelism: 2, compression: 'zstd', retentionDays: 0 });
   return archiver;
 }
