@@ -91,5 +91,26 @@ export interface ArchiveCapability {
    * until the server has promoted; MariaDB: pipes the binlogs in).
    */
   beforeReplay(target: PointTarget): Promise<void>;
-  replay(target: PointTarget, signal: AbortSignal): Promise<ReachedPoint>;
+  /**
+   * `input` (given by the core): the planned objects, the base backup's end
+   * position and a verified fetch of each, for a datastore that reads the
+   * archive itself rather than through the local socket (MariaDB).
+   */
+  replay(target: PointTarget, signal: AbortSignal, input?: ReplayInput): Promise<ReachedPoint>;
+  /**
+   * Optional, for a datastore with no archive_command (MariaDB): while the
+   * agent runs, the capability finds closed files itself and hands each to
+   * `handOver` (the archiver's), on its own timer. Returns how to stop it.
+   */
+  drive?(handOver: (name: string) => Promise<unknown>): { stop(): Promise<void> };
+}
+
+/** What a replay reads when the datastore does not fetch through the local socket. */
+export interface ReplayInput {
+  /** In log order, from the one holding the base backup's end. */
+  readonly objects: readonly ArchivedObject[];
+  /** The base backup's end position: only what follows it is applied. */
+  readonly startPosition: string;
+  /** The file's bytes, verified whole (every frame, the sha256) before they are returned. */
+  fetch(name: string, signal: AbortSignal): Promise<Buffer>;
 }

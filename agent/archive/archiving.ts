@@ -35,6 +35,7 @@ export class Archiving {
   readonly archiver: Archiver;
   #session: ReplaySession | undefined;
   #server: Server | undefined;
+  #driver: { stop(): Promise<void> } | undefined;
 
   constructor(private readonly deps: ArchivingDeps) {
     this.archiver = new Archiver({ ...deps, agentDir: deps.layout.agentDir });
@@ -49,6 +50,8 @@ export class Archiving {
       replay: () => this.#session,
       log: this.deps.log,
     });
+    // A datastore with no archive_command (MariaDB) hands its closed files over itself.
+    this.#driver = this.deps.capability.drive?.((name) => this.archiver.handOver(name));
   }
 
   planReplay(target: RestoreTarget, chain: readonly BackupArtifact[], archive: StorageLocation | undefined, signal: AbortSignal): Promise<PointReplay> {
@@ -76,6 +79,7 @@ export class Archiving {
   }
 
   async close(): Promise<void> {
+    await this.#driver?.stop();
     this.archiver.close();
     const server = this.#server;
     if (!server) return;

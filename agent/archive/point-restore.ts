@@ -116,7 +116,15 @@ export async function planPointReplay(
       })();
       crash.catch(() => undefined);
       try {
-        const reached = await Promise.race([cap.replay(target, watch.signal), session.failed, crash]);
+        const reached = await Promise.race([cap.replay(target, watch.signal, {
+            objects: plan.objects,
+            startPosition: endPosition,
+            fetch: async (name) => {
+              const bytes = await session.fetch(name);
+              if (!bytes) throw new CofferError('NOT_FOUND', `the archive catalogue does not list ${name}`);
+              return bytes;
+            },
+          }), session.failed, crash]);
         writeRestoredPoint(deps.agentDir, { target: t, position: reached.position, timeMs: reached.timeMs });
         return reached;
       } finally {

@@ -22,7 +22,8 @@
 //   BENCH_MEMORY_MB, BENCH_AGENT_FLAGS  the agent-memory suite: MariaDB dataset for its backup and restore (MB of .ibd, default 300); node flag sets to compare, ';'-separated ("" = lib/agent-node-flags.ts's)
 //   BENCH_PITR_SCALE, BENCH_PITR_SECONDS  the pitr suite: pgbench scale and seconds of write load under archiving (default 10, 60)
 //   BENCH_REPLICA_LOG  a file to keep the Coffer replica agent's log in (info level), to time the steps inside Prepare
-export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create', 'object-store', 'heartbeats-net', 'agent-memory', 'pitr'] as const;
+//   BENCH_PITR_SECONDS, BENCH_PITR_TIMEOUT  the pitr-mariadb suite: seconds of its write loop (the same variable), and the archive timeout (default 10)
+export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create', 'object-store', 'heartbeats-net', 'agent-memory', 'pitr', 'pitr-mariadb'] as const;
 export const REPLICATION_PARTS = ['mariadb', 'postgres', 'redis', 'failover'] as const;
 export type ReplicationPart = (typeof REPLICATION_PARTS)[number];
 export type Suite = (typeof SUITES)[number];
@@ -50,9 +51,11 @@ export interface BenchOptions {
   readonly netWorkers: number;
   readonly memoryMb: number;
   readonly agentFlagSets: readonly (readonly string[])[];
-  /** The pitr suite: pgbench's scale and how long its write load runs. */
+  /** The pitr suite: pgbench's scale and how long its write load runs (also the pitr-mariadb suite's). */
   readonly pitrScale: number;
   readonly pitrSeconds: number;
+  /** The pitr-mariadb suite's archive timeout. */
+  readonly pitrTimeoutSeconds: number;
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
@@ -101,5 +104,6 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
     netWorkers: Math.floor(num(env, 'BENCH_NET_WORKERS', 2, 1)),
     memoryMb: Math.floor(num(env, 'BENCH_MEMORY_MB', 300, 10)),
     agentFlagSets: (env.BENCH_AGENT_FLAGS ?? '').split(';').map((set) => set.split(' ').filter(Boolean)),
+    pitrTimeoutSeconds: Math.floor(num(env, 'BENCH_PITR_TIMEOUT', 10, 1)),
   });
 }

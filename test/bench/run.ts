@@ -33,6 +33,7 @@ const suites: Record<Suite, () => Promise<Row[]>> = {
   'heartbeats-net': async () => (await import('./heartbeats-net.js')).benchHeartbeatsNet(o, td),
   'agent-memory': async () => (await import('./agent-memory.js')).benchAgentMemory(o, td),
   pitr: async () => (await import('./pitr.js')).benchPitr(o, td),
+  'pitr-mariadb': async () => (await import('./pitr-mariadb.js')).benchPitrMariadb(o, td),
 };
 
 console.log(`bench: ${new Date().toISOString()} ${os.cpus().length} cores (${cpuFlags()}), load ${loadavg()}, options ${JSON.stringify(o)}`);

@@ -28,6 +28,7 @@ import { isMarkedReadOnly, markReadOnly } from './replication/read-only.js';
 import { serverIdFor } from './server-id.js';
 import { nativePasswordHash } from './password-hash.js';
 import { createGalera } from './galera/capability.js';
+import { createMysqlArchive } from './archive/capability.js';
 import { galeraSettings } from './galera/settings.js';
 import { sstInProgressSince } from './galera/sst-progress.js';
 
@@ -118,6 +119,9 @@ export function createMysqlFamilyManager(flavor: MysqlFlavor, ctx: ManagerContex
     logs: mysqlLogs(layout.logDir),
     console: mysqlConsole({ flavor, port: config.datastorePort, bindAddress: config.datastoreBind }),
     backup: createMysqlBackup({ flavor, layout, runner, log, sql, socket, cnfFile, secretFile, mysqlUser }),
+    // Binlog archiving and restore to a point (docs/pitr.md, MariaDB): run
+    // against MariaDB only; Oracle MySQL's mysqlbinlog and binlog format differ.
+    archive: flavor.name === 'mariadb' ? createMysqlArchive({ sql, layout, runner, log: log.child({ component: 'binlog-archive' }), socket, mysqlUser }) : undefined,
 
     // Accounts are told apart by host: alice@% and alice@localhost are two.
     validatePrepare: (input: PrepareInput) => validatePrepare(input, prepareRules(checkPassword, accounts, configuration, (u) => `${u.name}@${normalizeHost(u.host)}`)),

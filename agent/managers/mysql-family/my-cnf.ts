@@ -67,7 +67,11 @@ export function renderMyCnf(input: MyCnfInput): string {
     'log_bin = mysql-bin',
     'binlog_format = ROW',
     'log_slave_updates = ON',
-    'expire_logs_days = 7',
+    // The agent purges binary logs, never the server: a file goes only once
+    // it is archived (point-in-time recovery) and 7 days old
+    // (archive/binlog-archiver.ts); the server's own expiry knows nothing
+    // of the archive.
+    'expire_logs_days = 0',
     // Relay logs under the data dir, named apart from the host name (which
     // a restored copy does not share).
     'relay_log = relay-bin',
