@@ -15,6 +15,12 @@ export interface ArchiveDatastore {
   readonly kind: ArchiveKind;
   /** The name of a position in messages: "LSN" or "GTID". */
   readonly positionName: string;
+  /**
+   * Whether an object's end position is the last one it holds (a GTID
+   * state: the target may be the archive's latest), not the first one past
+   * it (an LSN, the default).
+   */
+  readonly endInclusive?: boolean;
   /** Whether a position is well formed; the reason when not (for INVALID_ARGUMENT). */
   checkPosition(position: string): string | undefined;
   /** Orders two positions of this datastore: negative, 0 or positive. */

@@ -83,9 +83,12 @@ export function planRestore(objects: readonly ArchivedObject[], ds: ArchiveDatas
   }
   const bad = ds.checkPosition(target.position);
   if (bad) throw new CofferError('INVALID_ARGUMENT', `restore ${ds.positionName} ${JSON.stringify(target.position)}: ${bad}`);
-  if (ds.comparePositions(target.position, window.earliestPosition) < 0 || ds.comparePositions(target.position, window.latestPosition) >= 0) {
+  // With inclusive ends the latest position itself is a target; an LSN must lie before the end.
+  const pastEnd = ds.comparePositions(target.position, window.latestPosition) > (ds.endInclusive ? 0 : -1);
+  if (ds.comparePositions(target.position, window.earliestPosition) < 0 || pastEnd) {
     throw new CofferError('INVALID_ARGUMENT', `restore ${ds.positionName} ${target.position} is outside the archive: ${span}`);
   }
-  const last = run.findIndex((o) => ds.comparePositions(o.endPosition, target.position) > 0);
+  // The first object whose range holds the target.
+  const last = run.findIndex((o) => ds.comparePositions(o.endPosition, target.position) >= (ds.endInclusive ? 0 : 1));
   return { objects: run.slice(0, last + 1), window };
 }

@@ -26,14 +26,14 @@ async function listServices(url: string, tls: string[] = []): Promise<string[]> 
 t.test('the agent lists its agent services', async (t) => {
   const agent = await startAgent(t);
   const listed = await listServices(`http://${agent.address}`);
-  const agentServices = ['Account', 'Backup', 'Cluster', 'Configuration', 'Console', 'Lifecycle', 'Log', 'Replication'].map((s) => `coffer.agent.v1.${s}Service`);
-  t.same(listed, [...agentServices, ...COMMON].sort(), 'the eight coffer.agent.v1 services, health and reflection');
+  const agentServices = ['Account', 'Archive', 'Backup', 'Cluster', 'Configuration', 'Console', 'Lifecycle', 'Log', 'Replication'].map((s) => `coffer.agent.v1.${s}Service`);
+  t.same(listed, [...agentServices, ...COMMON].sort(), 'the nine coffer.agent.v1 services, health and reflection');
 });
 
 t.test('the control lists its public API on the API port and the conductor on the conductor port', async (t) => {
   const control = await startControl(t);
   const api = await listServices(`http://${control.address}`);
-  const publicServices = ['Account', 'Backup', 'Catalog', 'Cluster', 'Configuration', 'Console', 'Instance', 'Log', 'Task'].map((s) => `coffer.control.v1.${s}Service`);
+  const publicServices = ['Account', 'Archiving', 'Backup', 'Catalog', 'Cluster', 'Configuration', 'Console', 'Instance', 'Log', 'Task'].map((s) => `coffer.control.v1.${s}Service`);
   t.same(api, [...publicServices, ...COMMON].sort(), 'the API port: the public coffer.control.v1 services, health and reflection (no agent service, no conductor)');
 
   // The conductor takes only clients with a certificate from the instances

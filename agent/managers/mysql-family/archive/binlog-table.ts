@@ -9,6 +9,8 @@ export const BINLOG_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*\.\d{6,}$/;
 export const binlogTable: ArchiveDatastore = Object.freeze({
   kind: 'binlog' as const,
   positionName: 'GTID',
+  // A binlog's end is the GTID state after its last transaction.
+  endInclusive: true,
   checkPosition: checkGtidPosition,
   comparePositions: compareGtidPositions,
   inSequence: (name: string) => BINLOG_NAME.test(name),

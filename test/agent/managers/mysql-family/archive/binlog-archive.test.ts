@@ -148,6 +148,11 @@ t.test('binlogs archived with their ranges, replayed to a second and to a GTID',
     t.throws(() => planRestore(objects, binlogTable, from, target), { kind: 'INVALID_ARGUMENT', message: /restorable from \d{4}-.* to \d{4}-.*GTID/ }, `refused: ${JSON.stringify(target)}`);
   }
 
+  // The archive's latest GTID is itself a target (a binlog's end GTID is the last it holds).
+  const { window } = planRestore(objects, binlogTable, from, { kind: 'time', unixSeconds: t1 });
+  const toLatest = planRestore(objects, binlogTable, from, { kind: 'position', position: window.latestPosition });
+  t.equal(toLatest.objects.at(-1)!.endPosition, window.latestPosition, `the latest archived GTID ${window.latestPosition} is a target, its binlog planned`);
+
   // A tampered object: the restore stops with an integrity error before applying anything.
   const capB = await restoreBackup(b);
   const tamperTarget: PointTarget = { kind: 'time', unixSeconds: t1 + 1 };
