@@ -15,6 +15,7 @@ import { clusterClient, waitClusterActive } from '../../../support/cluster.js';
 import { waitFor } from '../../../support/agent.js';
 import { restClient } from '../../../support/openstack/rest.js';
 import { openstack } from '../../../support/openstack/cli.js';
+import { cliFor } from '../../../cli/coffer-cli.js';
 
 t.setTimeout(6 * 60_000);
 
@@ -40,6 +41,12 @@ t.test('a cluster created with a configuration group: every member runs it, a ch
 
   const group = await os.json<Record<string, unknown>>('database', 'configuration', 'create', 'cache', '{"maxmemory-policy": "allkeys-lru", "hz": 20}', '--datastore', 'redis', '--datastore-version', '7.0');
   const gid = String(group.id);
+  // coffer: the group by name, refused for a cluster of another datastore.
+  const coffer = cliFor(h.address, token);
+  const other = await coffer(['cluster', 'create', 'm1', '--datastore', 'mariadb', '--configuration', 'cache', '--no-wait']);
+  t.not(other.code, 0, 'coffer cluster create --configuration of a redis group for a mariadb cluster is refused');
+  t.match(other.stderr, /configuration cache \(.*\) is for redis 7\.0, not mariadb/, `naming both: ${other.stderr.trim()}`);
+
   const member = ['--instance', 'flavor=small,volume=1,type=master'];
   const made = await os.json<Record<string, unknown>>('database', 'cluster', 'create', 'c1', 'redis', '7.0', ...member, ...member, ...member, '--configuration', gid);
   t.equal(made.configuration, gid, 'cluster create (openstack CLI --configuration) shows the group');
@@ -80,6 +87,8 @@ t.test('a cluster created with a configuration group: every member runs it, a ch
   t.equal(grown.configurationId, gid, `${grown.name} shows the group`);
   t.equal(await configGet(grown, 'maxmemory-policy'), 'volatile-lru', `${grown.name}: the group's value as it is now`);
   t.equal(await configGet(grown, 'maxmemory'), '67108864', `${grown.name}: and the member override`);
+
+  t.match((await coffer(['cluster', 'show', 'c1'])).stdout, new RegExp(`^configuration +${gid}$`, 'm'), 'coffer cluster show: the group');
 
   // Once the cluster is gone, the group can go.
   await os.ok('database', 'cluster', 'delete', id);
