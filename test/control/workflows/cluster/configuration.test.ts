@@ -47,6 +47,10 @@ t.test('a cluster created with a configuration group: every member runs it, a ch
   t.not(other.code, 0, 'coffer cluster create --configuration of a redis group for a mariadb cluster is refused');
   t.match(other.stderr, /configuration cache \(.*\) is for redis 7\.0, not mariadb/, `naming both: ${other.stderr.trim()}`);
 
+  const unknown = await rest('POST', '/v1.0/p1/clusters', { token, body: { cluster: { name: 'x', datastore: { type: 'redis', version: '7.0' }, instances: [1, 2, 3].map(() => ({ flavorRef: 'small', volume: { size: 1 } })), configuration: 'nosuch' } } });
+  t.equal(unknown.status, 404, 'REST cluster create with an unknown group: 404');
+  t.match(unknown.text, /configuration nosuch does not exist/, 'naming it');
+
   const member = ['--instance', 'flavor=small,volume=1,type=master'];
   const made = await os.json<Record<string, unknown>>('database', 'cluster', 'create', 'c1', 'redis', '7.0', ...member, ...member, ...member, '--configuration', gid);
   t.equal(made.configuration, gid, 'cluster create (openstack CLI --configuration) shows the group');
