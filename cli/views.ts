@@ -183,6 +183,7 @@ export function clusterFields(c: Cluster): Array<[string, string]> {
     ['task', clusterTask(c)],
     ['task id', c.taskId],
     ['fault', faultText(c.fault)],
+    ['configuration', c.configurationId],
     ...members,
     ['created', time(c.createdAtMs)],
     ['updated', time(c.updatedAtMs)],

@@ -21,6 +21,7 @@ import { failed, usage } from '../errors.js';
 import { allClusters, findCluster } from '../resolve.js';
 import { CLUSTER_HEADERS, clusterFields, clusterJson, clusterRow, clusterTask, instanceStatus } from '../views.js';
 import { followCluster } from '../watch.js';
+import { groupId } from './configuration.js';
 
 interface MemberOptions {
   count?: string;
@@ -32,6 +33,7 @@ interface MemberOptions {
 interface CreateOptions extends MemberOptions {
   datastore?: string;
   datastoreVersion?: string;
+  configuration?: string;
   wait: boolean;
 }
 
@@ -81,7 +83,7 @@ async function settle(ctx: CommandContext, c: Cluster, taskId: string, title: st
 async function create(ctx: CommandContext, name: string, o: CreateOptions): Promise<void> {
   const { conn } = ctx;
   if (!o.datastore) throw usage('--datastore is required: mariadb (Galera) or redis (Redis Cluster)');
-  const req = { name, datastore: o.datastore, datastoreVersion: o.datastoreVersion ?? '', instances: members(o, 3) };
+  const req = { name, datastore: o.datastore, datastoreVersion: o.datastoreVersion ?? '', instances: members(o, 3), configurationId: o.configuration ? await groupId(conn, o.configuration) : '' };
   const r = await conn.unary<CreateClusterResponse>((md, opts, cb) => conn.clusters.createCluster(req, md, opts, cb));
   const c = r.cluster!;
   if (!o.wait) {
@@ -137,7 +139,8 @@ export function clusterCommand(): Command {
       .description('create a cluster and follow every member\'s progress until all are ACTIVE')
       .argument('<name>', 'a name for the cluster; its members are named NAME-member-1, -2, ...')
       .option('--datastore <name>', 'mariadb (Galera) or redis (Redis Cluster)')
-      .option('--datastore-version <version>', 'default: the datastore\'s default version'),
+      .option('--datastore-version <version>', 'default: the datastore\'s default version')
+      .option('--configuration <group>', 'every member carries this configuration group (id or name; docs/configuration-groups.md)'),
     'default 3',
   ).action(act<CreateOptions>((ctx, args, o) => create(ctx, args[0] as string, o)));
 

@@ -22,7 +22,7 @@ export function addClusterService(server: grpc.Server, c: ControlContext): void 
 
   const impl: ClusterServiceServer = {
     createCluster: unary(deps, 'CreateCluster', async (req, scope) => {
-      const r = svc.createCluster(c, scope, { name: req.name, datastore: req.datastore, datastoreVersion: req.datastoreVersion || undefined, instances: req.instances.map(memberInput) }, svc.GRPC_CLUSTER_FIELDS);
+      const r = svc.createCluster(c, scope, { name: req.name, datastore: req.datastore, datastoreVersion: req.datastoreVersion || undefined, instances: req.instances.map(memberInput), configurationId: req.configurationId || undefined }, svc.GRPC_CLUSTER_FIELDS);
       return { cluster: view(r.cluster), taskId: r.taskId };
     }),
 

@@ -140,5 +140,6 @@ export function toCluster(r: ClusterRow, members: readonly InstanceRow[], store:
     instances: members.map((m) => toInstance(m, store, heartbeatExpiryMs, now)),
     createdAtMs: r.created_at,
     updatedAtMs: r.updated_at,
+    configurationId: members.find((m) => m.configuration_id)?.configuration_id ?? '',
   };
 }

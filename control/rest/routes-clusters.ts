@@ -60,7 +60,6 @@ function memberInput(m: MemberIn, field: string): svc.ClusterMemberInput {
 }
 
 function createInput(c: ControlContext, b: CreateBody['cluster']): svc.CreateClusterInput {
-  if (b.configuration) throw badRequest('cluster.configuration: configuration groups are not available in Coffer yet');
   const props = Object.keys(b.extended_properties ?? {});
   if (props.length) throw badRequest(`cluster.extended_properties: ${props.join(', ')} ${props.length === 1 ? 'is' : 'are'} not a property of Coffer's clusters (none is taken)`);
   const datastore = b.datastore.type;
@@ -69,6 +68,7 @@ function createInput(c: ControlContext, b: CreateBody['cluster']): svc.CreateClu
     datastore,
     datastoreVersion: b.datastore.version ? versionName(c, datastore, b.datastore.version) : '',
     instances: b.instances.map((m, i) => memberInput(m, `cluster.instances[${i}]`)),
+    ...(b.configuration ? { configurationId: b.configuration } : {}),
   };
 }
 

@@ -241,6 +241,9 @@ export function clusterView(c: ControlContext, v: ClusterView, l: Links, servers
     instances,
   };
   if (ips.length) out.ip = ips.sort();
+  // Trove's: the group the cluster's members carry.
+  const group = members.find((m) => m.configuration_id)?.configuration_id;
+  if (group) out.configuration = group;
   if (r.fault_message) out.fault = { message: r.fault_message, details: `step ${r.fault_step ?? ''}` };
   return out;
 }

@@ -16,6 +16,7 @@ import { pageOf, type Caller, type Page, type PageRequest } from './caller.js';
 import { agentLiveness } from './agent-liveness.js';
 import { ClusterNodeStatus } from '../../proto/gen/coffer/agent/v1/cluster.js';
 import { MAX_VOLUME_GB } from './instances.js';
+import { configurationForCreate } from './configurations.js';
 
 /** One member to create. */
 export interface ClusterMemberInput {
@@ -35,6 +36,8 @@ export interface CreateClusterInput {
   /** Empty: the datastore's default version. */
   datastoreVersion?: string;
   instances: ClusterMemberInput[];
+  /** A configuration group of the datastore version: every member carries it. */
+  configurationId?: string;
 }
 
 /**
@@ -156,7 +159,8 @@ export function createCluster(c: ControlContext, caller: Caller, input: CreateCl
   if (members.length < strategy.minMembers) {
     throw invalid(`${fields.instances} has ${members.length} member${members.length === 1 ? '' : 's'}: a ${strategy.name} cluster needs at least ${strategy.minMembers}`);
   }
-  const { cluster, taskId } = submitClusterCreate(c, { project: caller.project, name, version: v, strategy, members });
+  const group = input.configurationId ? configurationForCreate(c, caller, input.configurationId, v.datastore, v.name) : undefined;
+  const { cluster, taskId } = submitClusterCreate(c, { project: caller.project, name, version: v, strategy, members, configurationId: group?.id ?? null });
   return { ...viewOf(c, cluster.id), taskId };
 }
 

@@ -119,6 +119,8 @@ export function deleteConfiguration(c: ControlContext, caller: Caller, id: strin
   const g = findConfiguration(c, caller, id);
   const attached = c.instances.withConfiguration(g.id);
   if (attached.length) {
+    const clusters = [...new Set(attached.flatMap((i) => (i.cluster_id ? [i.cluster_id] : [])))];
+    if (clusters.length) throw conflict(`configuration ${g.name} (${g.id}) is the group of cluster${clusters.length > 1 ? 's' : ''} ${clusters.join(', ')}: delete the cluster${clusters.length > 1 ? 's' : ''} first`);
     throw conflict(`configuration ${g.name} (${g.id}) is attached to ${attached.length} instance${attached.length > 1 ? 's' : ''} (${attached.map((i) => i.name).join(', ')}): detach it first`);
   }
   c.configurations.delete(g.id);
@@ -133,8 +135,18 @@ export function configurationForCreate(c: ControlContext, caller: Caller, id: st
   return g;
 }
 
+/**
+ * A cluster's members carry the cluster's group, given at cluster create
+ * (troveclient 8.0.0 sends no cluster attach or detach): a member alone is
+ * refused (400 naming the cluster), as its delete and resize are.
+ */
+function notMember(r: InstanceRow, what: string): InstanceRow {
+  if (r.cluster_id) throw invalid(`instance ${r.name} (${r.id}) is a member of cluster ${r.cluster_id}: a configuration is not ${what} one member; a cluster's group is given at cluster create`);
+  return r;
+}
+
 export function attachConfiguration(c: ControlContext, caller: Caller, instanceId: string, configurationId: string): string {
-  const r = findInstance(c, caller, instanceId);
+  const r = notMember(findInstance(c, caller, instanceId), 'attached to');
   const g = findConfiguration(c, caller, configurationId);
   if (g.project !== r.project) throw notFound('configuration', configurationId);
   if (r.datastore !== g.datastore || r.datastore_version !== g.datastore_version) {
@@ -154,7 +166,7 @@ export function attachConfiguration(c: ControlContext, caller: Caller, instanceI
 
 /** Takes the group's values off the instance; '' when none was attached. */
 export function detachConfiguration(c: ControlContext, caller: Caller, instanceId: string): string {
-  const r = findInstance(c, caller, instanceId);
+  const r = notMember(findInstance(c, caller, instanceId), 'detached from');
   if (!r.configuration_id) return '';
   const groupId = r.configuration_id;
   let taskId = '';

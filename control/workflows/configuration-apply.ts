@@ -25,10 +25,15 @@ export interface ApplyData {
   outcomes: Record<string, string>;
 }
 
-/** The values the instance should run with: its group's now, or none. */
-function wanted(c: ControlContext, row: InstanceRow): Record<string, string> {
+/**
+ * The values the instance should run with: its group's now, or none. A
+ * cluster member's start from the control's cluster member overrides
+ * (--cluster-member-override), which the group's values take precedence
+ * over: replacing a member's overrides must not drop them.
+ */
+export function wantedOverrides(c: ControlContext, row: InstanceRow): Record<string, string> {
   const g = row.configuration_id ? c.configurations.get(row.configuration_id) : undefined;
-  return g ? { ...valuesOf(g) } : {};
+  return { ...(row.cluster_id ? c.config.clusterMemberOverrides : {}), ...(g ? valuesOf(g) : {}) };
 }
 
 /** Applies the values; true when one that changed waits for a restart. */
@@ -54,12 +59,15 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
  * The instance once no task of its own runs on it (a restart, a backup, a
  * resize): its agent may refuse a change meanwhile, and a restart finishing
  * must not race the values it would bring into force. Bounded by the
- * task's deadline (the signal). Undefined once the instance is gone.
+ * task's deadline (the signal). Undefined once the instance is gone. A
+ * standalone instance being built is returned at once (its Prepare reads
+ * the values); a cluster member stays BUILD long after its Prepare (until
+ * the whole cluster is installed), so it is waited for like any task.
  */
 async function quiet(c: ControlContext, id: string, signal: AbortSignal): Promise<InstanceRow | undefined> {
   for (;;) {
     const row = c.instances.get(id);
-    if (!row || !row.task_id || row.status === 'BUILD') return row;
+    if (!row || !row.task_id || (row.status === 'BUILD' && !row.cluster_id)) return row;
     await sleep(1000, signal);
   }
 }
@@ -90,7 +98,7 @@ export function configurationApplyWorkflow(c: ControlContext): Workflow<ApplyDat
               continue;
             }
             try {
-              const restart = await applyTo(c, row, wanted(c, row));
+              const restart = await applyTo(c, row, wantedOverrides(c, row));
               const state = restart ? 'restart_required' : 'applied';
               c.instances.update(id, { config_state: state, config_message: '', ...(restart ? { restart_required: 1 } : {}) });
               data.outcomes[id] = state;

@@ -16,7 +16,7 @@ import { allocationOf, withAgent, type ControlContext } from '../context.js';
 import { PermanentStepError, type Step, type StepProgress, type Workflow } from '../tasks/workflow.js';
 import type { SourceInfo } from '../../proto/gen/coffer/agent/v1/replication_state.js';
 import { failInstance } from './common.js';
-import { valuesOf } from '../store/configurations.js';
+import { wantedOverrides } from './configuration-apply.js';
 import { waitForAgentBoot } from './agent-boot.js';
 
 export interface CreateData {
@@ -146,7 +146,7 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
             rootPassword: p.rootPassword,
             databases: p.databases,
             users: p.users,
-            overrides: group ? { ...valuesOf(group) } : p.overrides,
+            overrides: group ? wantedOverrides(c, row(data)) : p.overrides,
             restore: data.restore ? restoreSource(data.restore, chainRewraps(c, keys(), row(data).project, data.restore.backupId)) : undefined,
             replicaOf: b.replicaOf?.(),
           };

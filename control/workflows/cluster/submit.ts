@@ -41,12 +41,18 @@ function memberBuild(c: ControlContext, id: string, v: VersionRow, strategy: Clu
   };
 }
 
-function insertMembers(c: ControlContext, cluster: ClusterRow, first: number, members: readonly NewMember[], taskId: string): string[] {
+/** The configuration group a cluster's members carry (every member the same one), null for none. */
+export function clusterConfiguration(c: ControlContext, clusterId: string): string | null {
+  return c.instances.clusterMembers(clusterId).find((m) => m.configuration_id)?.configuration_id ?? null;
+}
+
+function insertMembers(c: ControlContext, cluster: ClusterRow, first: number, members: readonly NewMember[], taskId: string, configurationId: string | null): string[] {
   return members.map((m, i) => {
     const id = randomUUID();
     c.instances.insert({
       id, project: cluster.project, name: `${cluster.name}-member-${first + i}`, datastore: cluster.datastore, datastore_version: cluster.datastore_version,
       flavor_id: m.flavor.id, volume_size_gb: m.volumeGb, restored_from_backup_id: null, cluster_id: cluster.id, cluster_role: m.role,
+      configuration_id: configurationId,
     });
     c.instances.update(id, { task_id: taskId });
     return id;
@@ -76,6 +82,8 @@ export interface ClusterCreateInput {
   version: VersionRow;
   strategy: ClusterStrategy;
   members: readonly NewMember[];
+  /** The group every member is created with (its values from Prepare on). */
+  configurationId: string | null;
 }
 
 /**
@@ -94,7 +102,7 @@ export function submitClusterCreate(c: ControlContext, input: ClusterCreateInput
     c.clusters.insert({ id, project: input.project, name: input.name, datastore: v.datastore, datastore_version: v.name, strategy: strategy.name });
     c.clusters.update(id, { task: 'BUILDING', task_id: tid });
     const cluster = c.clusters.get(id)!;
-    const ids = insertMembers(c, cluster, 1, input.members, tid);
+    const ids = insertMembers(c, cluster, 1, input.members, tid, input.configurationId);
     data.builds = ids.map((mid, i) => memberBuild(c, mid, v, strategy, input.members[i]!));
     c.tasks.saveData(tid, JSON.stringify(data));
   });
@@ -108,7 +116,8 @@ export function submitClusterGrow(c: ControlContext, cluster: ClusterRow, v: Ver
   const taskId = c.engine.submit('cluster-grow', cluster.project, cluster.id, data, (tid) => {
     claim(c, cluster, 'GROWING_CLUSTER', tid);
     claimMembers(c, tid, existing);
-    const ids = insertMembers(c, cluster, c.clusters.nextMemberNumber(cluster.id, cluster.name), members, tid);
+    // New members carry the cluster's group: Prepare gives them its values.
+    const ids = insertMembers(c, cluster, c.clusters.nextMemberNumber(cluster.id, cluster.name), members, tid, clusterConfiguration(c, cluster.id));
     data.builds = ids.map((mid, i) => memberBuild(c, mid, v, strategy, members[i]!));
     c.tasks.saveData(tid, JSON.stringify(data));
   });

@@ -47,7 +47,7 @@ t.test('openstack database cluster create, list, show, list instances, grow, shr
   await refused('a malformed body', request('POST', base, { token, body: '{"cluster": ', raw: true }), 400, /not valid JSON/);
   await refused('a volume size that is no number', create({ instances: [{ flavorRef: 'small', volume: { size: 'one' } }] }), 400, /cluster\.instances\[0\]\.volume\.size/);
   await refused('two types for one member', create({ instances: [{ ...member, type: ['member', 'master'] }] }), 400, /cluster\.instances\[0\]\.type must NOT have more than 1 items/);
-  await refused('a configuration group', create({ instances: [member, member, member], configuration: 'cfg-1' }), 400, /cluster\.configuration/);
+  await refused('an unknown configuration group', create({ instances: [member, member, member], configuration: 'cfg-1' }), 404, /configuration cfg-1 does not exist/);
   await refused('an unknown locality', create({ instances: [member, member, member], locality: 'nearby' }), 400, /cluster\.locality/);
   await refused('no action', post(`${base}/x`, {}), 400, /names no action: send one of grow, shrink, reset-status/);
   await refused('an unknown action', post(`${base}/x`, { upgrade: { datastore_version: '11' } }), 400, /unknown action "upgrade"/);

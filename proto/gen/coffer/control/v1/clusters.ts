@@ -111,6 +111,8 @@ export interface Cluster {
   instances: Instance[];
   createdAtMs: number;
   updatedAtMs: number;
+  /** The configuration group every member carries (empty: none). */
+  configurationId: string;
 }
 
 /** One member to create. */
@@ -132,6 +134,12 @@ export interface CreateClusterRequest {
   datastoreVersion: string;
   /** Galera: at least 3, one flavor and one volume size for all. */
   instances: ClusterMemberSpec[];
+  /**
+   * A configuration group of the cluster's datastore version: every member
+   * is created with its values (and a grow's new members too); a change of
+   * the group is re-applied to every member.
+   */
+  configurationId: string;
 }
 
 export interface CreateClusterResponse {
@@ -217,6 +225,7 @@ function createBaseCluster(): Cluster {
     instances: [],
     createdAtMs: 0,
     updatedAtMs: 0,
+    configurationId: "",
   };
 }
 
@@ -257,6 +266,9 @@ export const Cluster: MessageFns<Cluster> = {
     }
     if (message.updatedAtMs !== 0) {
       writer.uint32(96).int64(message.updatedAtMs);
+    }
+    if (message.configurationId !== "") {
+      writer.uint32(106).string(message.configurationId);
     }
     return writer;
   },
@@ -370,6 +382,14 @@ export const Cluster: MessageFns<Cluster> = {
             message.updatedAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.configurationId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -414,6 +434,11 @@ export const Cluster: MessageFns<Cluster> = {
         : isSet(object.updated_at_ms)
         ? globalThis.Number(object.updated_at_ms)
         : 0,
+      configurationId: isSet(object.configurationId)
+        ? globalThis.String(object.configurationId)
+        : isSet(object.configuration_id)
+        ? globalThis.String(object.configuration_id)
+        : "",
     };
   },
 
@@ -455,6 +480,9 @@ export const Cluster: MessageFns<Cluster> = {
     if (message.updatedAtMs !== 0) {
       obj.updatedAtMs = Math.round(message.updatedAtMs);
     }
+    if (message.configurationId !== "") {
+      obj.configurationId = message.configurationId;
+    }
     return obj;
   },
 
@@ -475,6 +503,7 @@ export const Cluster: MessageFns<Cluster> = {
     message.instances = object.instances?.map((e) => Instance.fromPartial(e)) || [];
     message.createdAtMs = object.createdAtMs ?? 0;
     message.updatedAtMs = object.updatedAtMs ?? 0;
+    message.configurationId = object.configurationId ?? "";
     return message;
   },
 };
@@ -609,7 +638,7 @@ export const ClusterMemberSpec: MessageFns<ClusterMemberSpec> = {
 };
 
 function createBaseCreateClusterRequest(): CreateClusterRequest {
-  return { name: "", datastore: "", datastoreVersion: "", instances: [] };
+  return { name: "", datastore: "", datastoreVersion: "", instances: [], configurationId: "" };
 }
 
 export const CreateClusterRequest: MessageFns<CreateClusterRequest> = {
@@ -625,6 +654,9 @@ export const CreateClusterRequest: MessageFns<CreateClusterRequest> = {
     }
     for (const v of message.instances) {
       ClusterMemberSpec.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.configurationId !== "") {
+      writer.uint32(42).string(message.configurationId);
     }
     return writer;
   },
@@ -674,6 +706,14 @@ export const CreateClusterRequest: MessageFns<CreateClusterRequest> = {
             message.instances.push(ClusterMemberSpec.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.configurationId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -698,6 +738,11 @@ export const CreateClusterRequest: MessageFns<CreateClusterRequest> = {
       instances: globalThis.Array.isArray(object?.instances)
         ? object.instances.map((e: any) => ClusterMemberSpec.fromJSON(e))
         : [],
+      configurationId: isSet(object.configurationId)
+        ? globalThis.String(object.configurationId)
+        : isSet(object.configuration_id)
+        ? globalThis.String(object.configuration_id)
+        : "",
     };
   },
 
@@ -715,6 +760,9 @@ export const CreateClusterRequest: MessageFns<CreateClusterRequest> = {
     if (message.instances?.length) {
       obj.instances = message.instances.map((e) => ClusterMemberSpec.toJSON(e));
     }
+    if (message.configurationId !== "") {
+      obj.configurationId = message.configurationId;
+    }
     return obj;
   },
 
@@ -727,6 +775,7 @@ export const CreateClusterRequest: MessageFns<CreateClusterRequest> = {
     message.datastore = object.datastore ?? "";
     message.datastoreVersion = object.datastoreVersion ?? "";
     message.instances = object.instances?.map((e) => ClusterMemberSpec.fromPartial(e)) || [];
+    message.configurationId = object.configurationId ?? "";
     return message;
   },
 };
