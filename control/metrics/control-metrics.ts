@@ -33,7 +33,11 @@ export function createControlMetrics(db: Db): ControlMetrics {
   const register = [registry];
   collectDefaultMetrics({ register: registry });
 
-  const byStatus = db.prepare('SELECT status, datastore, COUNT(*) AS n FROM instances GROUP BY status, datastore');
+  const byStatus = db.prepare(
+    // As the API shows it: an ACTIVE instance waiting for a restart is RESTART_REQUIRED.
+    `SELECT CASE WHEN status = 'ACTIVE' AND restart_required = 1 THEN 'RESTART_REQUIRED' ELSE status END AS status, datastore, COUNT(*) AS n
+     FROM instances GROUP BY 1, datastore`,
+  );
   new Gauge({
     name: 'coffer_control_instances',
     help: 'Instances by status (BUILD, ACTIVE, ERROR, ...) and datastore, as the control records them; a pair with none is absent',

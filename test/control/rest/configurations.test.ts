@@ -12,6 +12,7 @@ import { ConfigurationServiceClient, type GetConfigurationResponse } from '../..
 import { ccall, startControl } from '../../support/control.js';
 import { mariadb } from '../../support/mariadb-client.js';
 import { psql } from '../../support/psql.js';
+import { scrape } from '../../support/metrics.js';
 import { openstack } from '../../support/openstack/cli.js';
 import { restClient, troveSteps, waitInstance } from '../../support/openstack/rest.js';
 
@@ -128,6 +129,8 @@ t.test('configuration groups on real MariaDB and PostgreSQL, through the OpenSta
     await os.ok('database', 'configuration', 'set', webId, '{"max_connections": 175, "innodb_open_files": 500}', '--description', 'front ends, more files');
     await until('m1 RESTART_REQUIRED', () => status(String(m1.id)), (s) => s === 'RESTART_REQUIRED');
     t.not(await variable(m1Port, 'innodb_open_files'), '500', 'the static value is not in force yet');
+    const scraped = await scrape(control.current!.metricsPort!);
+    t.ok((scraped.value('coffer_control_instances', { status: 'RESTART_REQUIRED', datastore: 'mariadb' }) ?? 0) >= 1, 'the control\'s metrics count it RESTART_REQUIRED, as the API shows it');
     await os.ok('database', 'instance', 'restart', 'm1');
     const restarted = await waitInstance(request, 'shop', token, String(m1.id), (i) => i?.status === 'ACTIVE' || i?.status === 'ERROR');
     t.equal(restarted!.status, 'ACTIVE', 'a restart clears RESTART_REQUIRED');
