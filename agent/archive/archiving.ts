@@ -2,31 +2,20 @@
 // the local socket the datastore reaches it on, and the replay a restore
 // to a point runs. Built by main.ts when the datastore can archive.
 import type { Server } from 'node:http';
-import type { Logger } from '../../lib/logger.js';
-import type { ProcessRunner } from '../../lib/process-runner.js';
 import type { RestoreTarget } from '../../proto/gen/coffer/agent/v1/archive.js';
 import type { BackupArtifact } from '../../proto/gen/coffer/agent/v1/backup.js';
 import type { StorageLocation } from '../../proto/gen/coffer/agent/v1/common.js';
-import type { ObjectStorage } from '../../strategies/storage/storage.js';
 import type { Layout } from '../layout.js';
-import type { ArchiveCapability } from './archive-datastore.js';
-import { Archiver } from './archiver.js';
+import { Archiver, type ArchiverDeps } from './archiver.js';
 import { startLocalSocket } from './local-socket.js';
 import { archiveSocketPath } from './local-socket-path.js';
 import { planPointReplay, readRestoredPoint, type PointReplay } from './point-restore.js';
 import type { ReplaySession } from './replay-session.js';
 
-export interface ArchivingDeps {
-  readonly capability: ArchiveCapability;
+/** The archiver's dependencies (its agent dir comes from the layout), and what the socket and the driver need. */
+export interface ArchivingDeps extends Omit<ArchiverDeps, 'agentDir'> {
   readonly datastore: string;
-  readonly instanceId: string;
   readonly layout: Layout;
-  readonly store: (name: string) => ObjectStorage;
-  readonly defaultStorage: string;
-  readonly wrappingKey: () => Buffer;
-  readonly runner: ProcessRunner;
-  readonly log: Logger;
-  readonly restartDatastore: () => Promise<unknown>;
   /** The datastore's crash reason while it is down unexpectedly. */
   readonly crashed: () => string | undefined;
 }
