@@ -18,7 +18,7 @@ const PREPARE = {
   restore: undefined, replicaOf: undefined,
 };
 
-t.test('kill -9 of mariadbd: the agent restarts it and the state shows it', async (t) => {
+t.test('kill -9 of mariadbd: the agent restarts it and the state shows it; with its own secret altered (a fault injected) it is not ACTIVE until it gets in', async (t) => {
   const agent = await startAgent(t);
   await collect(agent.clients.lifecycle.prepare(PREPARE));
   const status = () => call<object, GetStatusResponse>(agent.clients.lifecycle, 'getStatus', {});
