@@ -1,7 +1,7 @@
 // Clusters through the real control's gRPC ClusterService: a client, and
 // what a user waits for (every member ACTIVE, the task over).
-import { credentials } from '@grpc/grpc-js';
-import { ClusterServiceClient, ClusterTask, type Cluster, type GetClusterResponse } from '../../proto/gen/coffer/control/v1/clusters.js';
+import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
+import { ClusterServiceClient, ClusterTask, type Cluster, type GetClusterResponse, type GrowClusterRequest, type GrowClusterResponse } from '../../proto/gen/coffer/control/v1/clusters.js';
 import { InstanceStatus } from '../../proto/gen/coffer/control/v1/instances.js';
 import { waitFor } from './agent.js';
 import { ccall, type ControlHarness } from './control.js';
@@ -28,4 +28,28 @@ export async function waitClusterActive(client: ClusterServiceClient, token: str
   }, timeoutMs);
   if ('failed' in seen) throw new Error(seen.failed);
   return seen.cluster;
+}
+
+/**
+ * GrowCluster as a user runs it: the control refuses a grow (409) while a
+ * member's agent is unheard for longer than the heartbeat lease, which a
+ * loaded machine can cause for a moment with the tests' 1 s heartbeat and
+ * 3 s lease; the user tries again. Any other refusal, or one that lasts
+ * `timeoutMs`, is thrown, naming the first refusal.
+ */
+export async function growCluster(client: ClusterServiceClient, token: string, req: GrowClusterRequest, timeoutMs = 60_000): Promise<GrowClusterResponse> {
+  const deadline = Date.now() + timeoutMs;
+  let first = '';
+  for (;;) {
+    try {
+      return await ccall<GrowClusterResponse>(client, 'growCluster', req, token);
+    } catch (err) {
+      const e = err as ServiceError;
+      const away = e.code === Status.FAILED_PRECONDITION && / is away \(its agent was /.test(e.details ?? '');
+      if (!away) throw err;
+      first ||= e.details;
+      if (Date.now() > deadline) throw new Error(`cluster ${req.id} refused the grow for ${timeoutMs} ms; first refused: ${first}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }

@@ -121,7 +121,10 @@ t.test('removeAbandoned removes the partial files of uploads nobody finishes, an
   const root = t.testdir();
   const store = new LocalStorage({ root });
   const kept = await upload(store.save('inst/kept.backup', { metadata: {} }), bytes(MiB));
-  const before = Date.now() - 1;
+  // A file's mtime comes from the kernel's coarse clock, which can be some
+  // milliseconds behind Date.now(): a cutoff a second back is before both
+  // uploads below on any clock.
+  const before = Date.now() - 1000;
   // A sink that is neither ended nor destroyed: what a killed process leaves.
   const hung = store.save('inst/hung.backup', { metadata: {} });
   await write(hung.stream, bytes(2 * MiB));

@@ -10,8 +10,8 @@
 import t from 'tap';
 import { GrowClusterRequest, type Cluster } from '../../../../proto/gen/coffer/control/v1/clusters.js';
 import type { Instance } from '../../../../proto/gen/coffer/control/v1/instances.js';
-import { ccall, startControl } from '../../../support/control.js';
-import { clusterClient, waitClusterActive } from '../../../support/cluster.js';
+import { startControl } from '../../../support/control.js';
+import { clusterClient, growCluster, waitClusterActive } from '../../../support/cluster.js';
 import { waitFor } from '../../../support/agent.js';
 import { restClient } from '../../../support/openstack/rest.js';
 import { openstack } from '../../../support/openstack/cli.js';
@@ -84,7 +84,7 @@ t.test('a cluster created with a configuration group: every member runs it, a ch
   mark('re-applied');
 
   // A member added by grow gets the group.
-  await ccall(client, 'growCluster', GrowClusterRequest.fromPartial({ id, instances: [MASTER] }), token);
+  await growCluster(client, token, GrowClusterRequest.fromPartial({ id, instances: [MASTER] }));
   cluster = await waitClusterActive(client, token, id, 4, 'the grown cluster ACTIVE');
   mark('grown');
   const grown = cluster.instances[3]!;

@@ -18,13 +18,13 @@
 //   row lost;
 // - delete: a grow while it runs is refused (409), then everything is gone.
 import t from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
-import { ClusterTask, CreateClusterRequest, GrowClusterRequest, type Cluster, type CreateClusterResponse, type GrowClusterResponse, type WatchClusterResponse } from '../../../../proto/gen/coffer/control/v1/clusters.js';
+import { ClusterTask, CreateClusterRequest, GrowClusterRequest, type Cluster, type CreateClusterResponse, type WatchClusterResponse } from '../../../../proto/gen/coffer/control/v1/clusters.js';
 import type { Instance } from '../../../../proto/gen/coffer/control/v1/instances.js';
 import { ccall, cstream, startControl } from '../../../support/control.js';
-import { clusterClient, getCluster, waitClusterActive } from '../../../support/cluster.js';
+import { clusterClient, getCluster, growCluster, waitClusterActive } from '../../../support/cluster.js';
 import { waitFor } from '../../../support/agent.js';
 import { mariadb } from '../../../support/mariadb-client.js';
 import { killInstance, restartAgent } from '../../../support/replication.js';
@@ -102,7 +102,7 @@ t.test('a Galera cluster through the control: create (the control killed mid-cre
   t.match(below?.details, /would keep 2 members: a galera cluster needs at least 3/, 'shrink below 3 is refused');
 
   // Grow to 4, shrink back to 3.
-  const grown = await ccall<GrowClusterResponse>(client, 'growCluster', GrowClusterRequest.fromPartial({ id, instances: [MEMBER] }), token);
+  const grown = await growCluster(client, token, GrowClusterRequest.fromPartial({ id, instances: [MEMBER] }));
   t.equal(grown.cluster?.task, ClusterTask.CLUSTER_TASK_GROWING_CLUSTER, 'GROWING_CLUSTER');
   const busy = await refusal(ccall(client, 'growCluster', GrowClusterRequest.fromPartial({ id, instances: [MEMBER] }), token));
   t.equal(busy?.code, Status.FAILED_PRECONDITION, 'a second grow while one runs: 409');

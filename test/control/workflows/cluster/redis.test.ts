@@ -27,10 +27,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { Cluster as RedisCluster } from 'ioredis';
-import { ClusterTask, CreateClusterRequest, GrowClusterRequest, type Cluster, type CreateClusterResponse, type GrowClusterResponse, type ListClustersResponse } from '../../../../proto/gen/coffer/control/v1/clusters.js';
+import { ClusterTask, CreateClusterRequest, GrowClusterRequest, type Cluster, type CreateClusterResponse, type ListClustersResponse } from '../../../../proto/gen/coffer/control/v1/clusters.js';
 import type { Instance } from '../../../../proto/gen/coffer/control/v1/instances.js';
 import { ccall, startControl, type ControlHarness } from '../../../support/control.js';
-import { clusterClient, getCluster, waitClusterActive } from '../../../support/cluster.js';
+import { clusterClient, getCluster, growCluster, waitClusterActive } from '../../../support/cluster.js';
 import { waitFor } from '../../../support/agent.js';
 import { redisCli } from '../../../support/redis-cli.js';
 import { hashSlot } from '../../../support/redis-slot.js';
@@ -139,7 +139,7 @@ t.test('a Redis Cluster through the control: create, accounts, every slot, grow,
 
   // Grow to 4 masters, the control killed -9 as the new member joins and
   // takes its share of the slots.
-  const grow = await ccall<GrowClusterResponse>(client, 'growCluster', GrowClusterRequest.fromPartial({ id, instances: [MASTER] }), token);
+  const grow = await growCluster(client, token, GrowClusterRequest.fromPartial({ id, instances: [MASTER] }));
   await crashAt(grow.taskId, 'install-members');
   mark('grow: killed and restarted');
   t.equal(await taskEnded(h, grow.taskId), 'SUCCEEDED', 'the grow resumed and succeeded');
