@@ -50,7 +50,7 @@ export async function buildRestApp(c: ControlContext, observe?: RestObserver, tl
     return503OnClosing: true,
     // Types as sent: "1" is not an integer and 1 is not a string (Trove's
     // client sends JSON types); query strings are checked as strings.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
     frameworkErrors: (err, _req, reply) => {
       const f = toFault(err, log, 'framework');
       void (reply as unknown as FastifyReply).code(f.status).send(f.body);
