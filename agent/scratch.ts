@@ -4,7 +4,7 @@
 // removes its own; an agent that was killed mid-operation cannot, so the
 // next agent clears them at boot, before it serves any call that could
 // create new ones.
-import { readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../lib/logger.js';
 import type { Layout } from './layout.js';
@@ -12,6 +12,18 @@ import type { Layout } from './layout.js';
 const CLIENT_OPTION_FILE = /^client-[0-9a-f-]+\.cnf$/;
 
 export const workRoot = (layout: Layout): string => path.join(layout.baseDir, 'work');
+
+/**
+ * The work root, made if missing, for a datastore's own user to pass
+ * through to a staging dir of its own below it (0711: it can reach what it
+ * is given, and list nothing). Returns its path.
+ */
+export function passableWorkRoot(layout: Layout): string {
+  const dir = workRoot(layout);
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  chmodSync(dir, 0o711);
+  return dir;
+}
 
 /** Removes leftover scratch; returns the paths it removed. Never throws: a leftover is logged, not fatal. */
 export function clearScratch(layout: Layout, log: Logger): string[] {

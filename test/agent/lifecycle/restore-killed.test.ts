@@ -16,6 +16,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startAgent, call, collect, tempBase, waitFor } from '../../support/agent.js';
 import { seed, addRows, checksums } from '../../support/dataset.js';
+import { psqlAdmin, SHOP_PREPARE } from '../../support/psql.js';
 import { BackupType, type CreateBackupResponse, type RestoreResponse } from '../../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState, type GetStatusResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 
@@ -72,4 +73,54 @@ t.test('the agent is killed mid-restore after the data directory was set aside: 
   t.match(status.reason, /restore/i, 'the reason says the interrupted restore was rolled back');
   t.equal(await checksums(baseDir, ['shop']), expected, 'the instance\'s own rows are there');
   t.notOk(existsSync(aside), 'no <data>.pre-restore is left');
+});
+
+t.test('PostgreSQL: the agent is killed while a restore is half extracted into its staging dir: the next agent puts the data back and removes the staging dir (restore held through an injected FIFO)', async (t) => {
+  const root = tempBase('coffer-pg-restore-killed-');
+  const keyFile = path.join(root, 'backup.key');
+  writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const backupDir = path.join(root, 'backups');
+  const args = ['--backup-dir', backupDir, '--backup-key-file', keyFile];
+  const baseDir = path.join(root, 'base');
+  const staging = path.join(baseDir, 'work', 'pg-restore');
+  const aside = path.join(baseDir, 'data.pre-restore');
+
+  const first = await startAgent(t, { baseDir, datastore: 'postgresql', extraArgs: args });
+  const admin = async (a: { baseDir: string; datastorePort: number }, sql: string): Promise<string> => {
+    const r = await psqlAdmin(a.baseDir, a.datastorePort, sql, 'shop');
+    if (r.code !== 0) throw new Error(`psql: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  await collect(first.clients.lifecycle.prepare(SHOP_PREPARE));
+  await admin(first, 'CREATE TABLE t (v int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 1000)');
+  const events = await collect<CreateBackupResponse>(
+    first.clients.backup.createBackup({ backupId: 'pg-full-1', type: BackupType.BACKUP_TYPE_FULL, strategy: '', parent: undefined, storage: undefined, compression: 'none' }),
+  );
+  const artifact = events.at(-1)!.artifact!;
+  // The instance's data now differs from the backup's.
+  await admin(first, 'INSERT INTO t SELECT generate_series(1001, 1500)');
+
+  // The restore reads the object once, through a FIFO the test fills halfway.
+  const object = path.join(backupDir, artifact.location!.location);
+  const bytes = readFileSync(object);
+  rmSync(object);
+  execFileSync('mkfifo', ['-m', '0600', object]);
+  const restoring = collect<RestoreResponse>(first.clients.backup.restore({ chain: [artifact], rewrapped: undefined })).catch((e: Error) => e);
+  const writer = await open(object, 'w');
+  await writer.write(bytes.subarray(0, Math.floor(bytes.length / 2)));
+  await waitFor('files extracted into the staging dir', async () => existsSync(path.join(staging, 'PG_VERSION')) || existsSync(path.join(staging, 'base')));
+  await first.stop('SIGKILL');
+  await writer.close().catch(() => undefined);
+  t.ok((await restoring) instanceof Error, 'the caller sees the restore fail');
+  t.ok(existsSync(staging), 'the killed agent left its staging dir behind');
+
+  const next = await startAgent(t, { baseDir, datastore: 'postgresql', datastorePort: first.datastorePort, extraArgs: args });
+  const status = await waitFor('a settled state after boot', async () => {
+    const s = await call<object, GetStatusResponse>(next.clients.lifecycle, 'getStatus', {});
+    return s.state === DatastoreState.DATASTORE_STATE_ACTIVE || s.state === DatastoreState.DATASTORE_STATE_FAILED ? s : undefined;
+  });
+  t.equal(DatastoreState[status.state], DatastoreState[DatastoreState.DATASTORE_STATE_ACTIVE], `ACTIVE after boot (reason: ${status.reason})`);
+  t.equal(await admin(next, 'SELECT count(*) FROM t'), '1500', 'the instance\'s own rows are there, the later ones too');
+  t.notOk(existsSync(staging), 'the staging dir is gone');
+  t.notOk(existsSync(aside), 'no data.pre-restore is left');
 });

@@ -1,18 +1,21 @@
 // A restore builds the new data directory beside the current one and swaps
 // it in only once it is complete and verified: a backup that turns out to
 // be corrupt, or a restore that fails or is cancelled, leaves the instance's
-// data as it was. The staging dir is under the base dir, which is the
-// instance's volume (agent.ts measures it), so the swap is two renames on
-// one filesystem.
+// data as it was. The staging dir is under the work root, on the base dir,
+// which is the instance's volume (agent.ts measures it), so the swap is two
+// renames on one filesystem; and what a killed agent left there is removed
+// at the next boot (scratch.ts), while the data it set aside is put back
+// (lifecycle/interrupted-restore.ts).
 import { chmodSync, chownSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { OsUser } from '../../../../lib/os-user.js';
 import type { Layout } from '../../../layout.js';
 import { AgentError } from '../../../errors.js';
+import { passableWorkRoot, workRoot } from '../../../scratch.js';
 import { makeOwnedDir } from '../datadir.js';
 
-export const stagingDir = (layout: Layout): string => path.join(layout.baseDir, 'restore.staging');
-const previousDir = (layout: Layout): string => path.join(layout.baseDir, 'restore.previous');
+export const stagingDir = (layout: Layout): string => path.join(workRoot(layout), 'pg-restore');
+const previousDir = (layout: Layout): string => path.join(workRoot(layout), 'pg-restore.previous');
 
 /** Refuses to touch a data directory a postmaster still runs on. */
 export function requireStopped(dataDir: string): void {
@@ -32,6 +35,7 @@ export function requireStopped(dataDir: string): void {
 
 /** A fresh, empty staging dir owned by the datastore's user. */
 export function freshStaging(layout: Layout, pgUser: OsUser): string {
+  passableWorkRoot(layout);
   const dir = stagingDir(layout);
   rmSync(dir, { recursive: true, force: true });
   makeOwnedDir(dir, 0o700, pgUser);

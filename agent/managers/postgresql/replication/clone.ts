@@ -18,14 +18,14 @@
 //    it). A failure removes the staging directory; an agent killed meanwhile
 //    leaves a pg_basebackup whose command line names the work root, which
 //    boot stops before it clears the work root (lifecycle/crash-recovery.ts).
-import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../../../lib/logger.js';
 import type { OsUser } from '../../../../lib/os-user.js';
 import type { ProcessRunner } from '../../../../lib/process-runner.js';
 import { AgentError } from '../../../errors.js';
 import type { Layout } from '../../../layout.js';
-import { workRoot } from '../../../scratch.js';
+import { passableWorkRoot, workRoot } from '../../../scratch.js';
 import type { CloneProgress } from '../../manager.js';
 import { emptyDir, makeOwnedDir } from '../datadir.js';
 import { pgTool } from '../pg-bin.js';
@@ -97,8 +97,7 @@ export async function cloneFromSource(ctx: CloneContext, s: CheckedSource, onPro
   settings.reset();
   settings.writeSecrets(s);
   // The work root is the agent's; postgres may pass through it to its own staging dir.
-  mkdirSync(workRoot(layout), { recursive: true, mode: 0o711 });
-  chmodSync(workRoot(layout), 0o711);
+  passableWorkRoot(layout);
   const staging = cloneStagingDir(layout);
   rmSync(staging, { recursive: true, force: true });
   makeOwnedDir(staging, 0o700, pgUser);
