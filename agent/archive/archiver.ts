@@ -77,7 +77,7 @@ export class Archiver {
     const settings = this.#compile(enabled, s);
     writeArchiveSettings(this.deps.agentDir, settings);
     const before = this.#active;
-    this.#active = enabled ? this.#activate(settings) : undefined;
+    this.#active = enabled ? this.#activate(settings, before) : undefined;
     before?.uploader.close();
     if (await this.deps.capability.applyArchiving(enabled ? settings.archiveTimeoutSeconds : 0)) {
       this.deps.log.info({ enabled }, 'restarting the datastore to turn archiving on or off');
@@ -110,13 +110,19 @@ export class Archiver {
     return { version: 1, enabled, storage, archiveTimeoutSeconds: timeout, parallelism, compression, retentionDays };
   }
 
-  #activate(settings: ArchiveSettingsFile): Active {
+  #activate(settings: ArchiveSettingsFile, previous?: Active): Active {
     const store = this.deps.store(settings.storage.storage);
     const prefix = settings.storage.location;
     const table = this.deps.capability.table;
-    const catalogue = readCatalogue(store, prefix, table.kind).then(
-      (c) => new ArchiveCatalogueWriter(store, prefix, table.kind, this.deps.instanceId, c.objects, (a, b) => table.compareNames(a, b)),
-    );
+    // The same archive reconfigured (a new timeout or retention): its one
+    // writer carries on. A second writer would read the catalogue while
+    // the first may still be writing it, and could drop an entry.
+    const same = previous && previous.settings.storage.storage === settings.storage.storage && previous.prefix === prefix;
+    const catalogue = same
+      ? previous.catalogue
+      : readCatalogue(store, prefix, table.kind).then(
+          (c) => new ArchiveCatalogueWriter(store, prefix, table.kind, this.deps.instanceId, c.objects, (a, b) => table.compareNames(a, b)),
+        );
     // A store away at start: the next hand-over reads the catalogue again.
     catalogue.catch(() => undefined);
     const active: Active = {
