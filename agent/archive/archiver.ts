@@ -134,12 +134,7 @@ export class Archiver {
         parallelism: settings.parallelism,
         store: (item, signal) => this.#storeItem(active, item, signal),
         record: async (o) => (await this.#catalogueOf(active)).record(o),
-        onFailure: (item, err) => {
-          this.#failedCount++;
-          this.#lastError = `archiving ${item.name} failed: ${reason(err)}`;
-          this.#lastErrorAtMs = Date.now();
-          this.deps.log.warn({ file: item.name, err: reason(err) }, 'archiving a file failed; the datastore keeps it and asks again');
-        },
+        onFailure: (item, err) => this.#failed(item.name, err),
         onArchived: (o) => {
           this.#last = o;
           this.#lastError = '';
@@ -147,6 +142,13 @@ export class Archiver {
       }),
     };
     return active;
+  }
+
+  #failed(name: string, err: unknown): void {
+    this.#failedCount++;
+    this.#lastError = `archiving ${name} failed: ${reason(err)}`;
+    this.#lastErrorAtMs = Date.now();
+    this.deps.log.warn({ file: name, err: reason(err) }, 'archiving a file failed; the datastore keeps it and asks again');
   }
 
   async #catalogueOf(active: Active): Promise<ArchiveCatalogueWriter> {
@@ -173,9 +175,19 @@ export class Archiver {
     const active = this.#active;
     if (!active) return 'discarded';
     const catalogue = await this.#catalogueOf(active);
-    // Archived already (an agent killed between the upload and its answer):
-    // a WAL segment's name fixes its content, so the stored copy stands.
-    if (catalogue.objects.some((o) => o.name === name)) return 'already-archived';
+    // Archived already (an agent killed between the upload and its answer,
+    // or the look-ahead's upload): a WAL segment's name fixes its content,
+    // so the stored copy stands, once a committed catalogue lists it (its
+    // write may have failed, or still be under way).
+    if (catalogue.objects.some((o) => o.name === name)) {
+      try {
+        await catalogue.committed(name);
+      } catch (err) {
+        this.#failed(name, err);
+        throw err;
+      }
+      return 'already-archived';
+    }
     const file = cap.pathOf(name);
     const closedAtMs = (await stat(file)).mtimeMs;
     const done = active.uploader.archive({ name, path: file, closedAtMs });
