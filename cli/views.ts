@@ -96,6 +96,24 @@ function replicationFields(i: Instance): Array<[string, string]> {
   return [['role', i.role || 'standalone']];
 }
 
+/**
+ * Point-in-time recovery (docs/pitr.md), in `instance show` only (GetInstance
+ * asks the agent; lists do not): whether the instance archives, and the
+ * span it can be restored to (UTC, the form --restore-time takes).
+ */
+function archiveFields(i: Instance): Array<[string, string]> {
+  const a = i.archiving;
+  if (!a) return [];
+  if (!a.enabled) return [['archiving', 'off']];
+  const lag = a.pendingCount > 0 ? `${a.pendingCount} waiting (${bytes(a.pendingBytes)}), ${Number(a.lagSeconds.toFixed(1))} s behind` : 'up to date';
+  const w = i.restorableWindow;
+  const unit = i.datastore === 'postgresql' ? 'LSN' : 'GTID';
+  return [
+    ['archiving', `on, ${i.archiveRetentionDays} days kept, ${lag}${a.lastError ? `; last error: ${a.lastError}` : ''}`],
+    ['restorable', w && w.latestTimeMs > 0 ? `${time(w.earliestTimeMs)} to ${time(w.latestTimeMs)} (${unit} ${w.earliestPosition} to ${w.latestPosition})` : 'nothing yet (no backup the archive continues from)'],
+  ];
+}
+
 export function instanceFields(i: Instance): Array<[string, string]> {
   return [
     ['id', i.id],
@@ -112,6 +130,7 @@ export function instanceFields(i: Instance): Array<[string, string]> {
     ...replicationFields(i),
     ['task', i.taskId],
     ['restored from', i.restoredFromBackupId],
+    ...archiveFields(i),
     ['created', time(i.createdAtMs)],
     ['updated', time(i.updatedAtMs)],
   ];

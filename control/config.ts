@@ -38,6 +38,12 @@ export interface ControlOptions {
   taskDeadlineSeconds?: number;
   /** Test seam: pause before every step, so a test can kill the control at a chosen step. */
   stepDelayMs?: number;
+  /**
+   * Test seam: how long a day is to the archive retention pass (retention
+   * is set in days), which runs every 24th of it (hourly, by default), so a
+   * test sees days pass in seconds.
+   */
+  archiveRetentionDayMs?: number;
   agentBin?: string;
   /** A 0600 JSON file naming Swift or S3 for backups (see backup-storage.ts). Default: local, under the data dir. */
   backupStorage?: string;
@@ -98,6 +104,8 @@ export interface CompiledControlConfig {
   readonly heartbeatExpiryMs: number;
   readonly taskDeadlineMs: number;
   readonly stepDelayMs: number;
+  /** A day to the archive retention pass (86 400 000 but in tests); it runs every 24th of it. */
+  readonly archiveRetentionDayMs: number;
   readonly agentBin: string;
   readonly backupStorage: DeploymentStorage;
   readonly autoFailoverDefault: boolean;
@@ -122,6 +130,12 @@ export const DEFAULT_METRICS = '127.0.0.1:9180';
 
 export function parseHostPort(value: string, what: string): HostPort {
   return parseHostPortAs(value, what, (message) => new ConfigError(message));
+}
+
+function retentionDay(v: number | undefined): number {
+  if (v === undefined) return 86_400_000;
+  if (!Number.isInteger(v) || v < 1000) throw new ConfigError(`--archive-retention-day-ms must be a whole number of milliseconds, at least 1000, got "${v}"`);
+  return v;
 }
 
 function seconds(v: number | undefined, def: number, what: string): number {
@@ -160,6 +174,7 @@ export function compileControlConfig(o: ControlOptions, defaultAgentBin: string)
     heartbeatExpiryMs,
     taskDeadlineMs: seconds(o.taskDeadlineSeconds, 900, '--task-deadline-seconds'),
     stepDelayMs: o.stepDelayMs ?? 0,
+    archiveRetentionDayMs: retentionDay(o.archiveRetentionDayMs),
     agentBin: o.agentBin ?? defaultAgentBin,
     backupStorage: storageOf(o.backupStorage),
     autoFailoverDefault: o.autoFailover === true,

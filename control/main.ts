@@ -92,6 +92,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--image <file>', 'with --compute qemu: the qcow2 image instances boot from (make image DATASTORE=mariadb)')
     .option('--boot-timeout-seconds <n>', 'with --compute qemu: how long a new VM\'s agent may take to answer (default 600)', num('--boot-timeout-seconds'))
     .addOption(new Option('--step-delay-ms <n>', 'test seam: pause before each task step').argParser(num('--step-delay-ms')).hideHelp())
+    .addOption(new Option('--archive-retention-day-ms <n>', 'test seam: the length of a day to the archive retention pass, which runs every 24th of it').argParser(num('--archive-retention-day-ms')).hideHelp())
     .action((o: ControlOptions) => serve(o).catch(fail));
   const token = program.command('token').description('API tokens');
   token

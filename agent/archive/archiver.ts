@@ -77,7 +77,7 @@ export class Archiver {
     const settings = this.#compile(enabled, s);
     writeArchiveSettings(this.deps.agentDir, settings);
     const before = this.#active;
-    this.#active = enabled ? this.#activate(settings) : undefined;
+    this.#active = enabled ? this.#activate(settings, before) : undefined;
     before?.uploader.close();
     if (await this.deps.capability.applyArchiving(enabled ? settings.archiveTimeoutSeconds : 0)) {
       this.deps.log.info({ enabled }, 'restarting the datastore to turn archiving on or off');
@@ -110,13 +110,19 @@ export class Archiver {
     return { version: 1, enabled, storage, archiveTimeoutSeconds: timeout, parallelism, compression, retentionDays };
   }
 
-  #activate(settings: ArchiveSettingsFile): Active {
+  #activate(settings: ArchiveSettingsFile, previous?: Active): Active {
     const store = this.deps.store(settings.storage.storage);
     const prefix = settings.storage.location;
     const table = this.deps.capability.table;
-    const catalogue = readCatalogue(store, prefix, table.kind).then(
-      (c) => new ArchiveCatalogueWriter(store, prefix, table.kind, this.deps.instanceId, c.objects, (a, b) => table.compareNames(a, b)),
-    );
+    // The same archive reconfigured (a new timeout or retention): its one
+    // writer carries on. A second writer would read the catalogue while
+    // the first may still be writing it, and could drop an entry.
+    const same = previous && previous.settings.storage.storage === settings.storage.storage && previous.prefix === prefix;
+    const catalogue = same
+      ? previous.catalogue
+      : readCatalogue(store, prefix, table.kind).then(
+          (c) => new ArchiveCatalogueWriter(store, prefix, table.kind, this.deps.instanceId, c.objects, (a, b) => table.compareNames(a, b)),
+        );
     // A store away at start: the next hand-over reads the catalogue again.
     catalogue.catch(() => undefined);
     const active: Active = {
@@ -128,12 +134,7 @@ export class Archiver {
         parallelism: settings.parallelism,
         store: (item, signal) => this.#storeItem(active, item, signal),
         record: async (o) => (await this.#catalogueOf(active)).record(o),
-        onFailure: (item, err) => {
-          this.#failedCount++;
-          this.#lastError = `archiving ${item.name} failed: ${reason(err)}`;
-          this.#lastErrorAtMs = Date.now();
-          this.deps.log.warn({ file: item.name, err: reason(err) }, 'archiving a file failed; the datastore keeps it and asks again');
-        },
+        onFailure: (item, err) => this.#failed(item.name, err),
         onArchived: (o) => {
           this.#last = o;
           this.#lastError = '';
@@ -141,6 +142,13 @@ export class Archiver {
       }),
     };
     return active;
+  }
+
+  #failed(name: string, err: unknown): void {
+    this.#failedCount++;
+    this.#lastError = `archiving ${name} failed: ${reason(err)}`;
+    this.#lastErrorAtMs = Date.now();
+    this.deps.log.warn({ file: name, err: reason(err) }, 'archiving a file failed; the datastore keeps it and asks again');
   }
 
   async #catalogueOf(active: Active): Promise<ArchiveCatalogueWriter> {
@@ -167,9 +175,19 @@ export class Archiver {
     const active = this.#active;
     if (!active) return 'discarded';
     const catalogue = await this.#catalogueOf(active);
-    // Archived already (an agent killed between the upload and its answer):
-    // a WAL segment's name fixes its content, so the stored copy stands.
-    if (catalogue.objects.some((o) => o.name === name)) return 'already-archived';
+    // Archived already (an agent killed between the upload and its answer,
+    // or the look-ahead's upload): a WAL segment's name fixes its content,
+    // so the stored copy stands, once a committed catalogue lists it (its
+    // write may have failed, or still be under way).
+    if (catalogue.objects.some((o) => o.name === name)) {
+      try {
+        await catalogue.committed(name);
+      } catch (err) {
+        this.#failed(name, err);
+        throw err;
+      }
+      return 'already-archived';
+    }
     const file = cap.pathOf(name);
     const closedAtMs = (await stat(file)).mtimeMs;
     const done = active.uploader.archive({ name, path: file, closedAtMs });

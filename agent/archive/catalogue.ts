@@ -26,6 +26,8 @@ export async function readCatalogue(store: ObjectStorage, prefix: string, kind: 
 
 export class ArchiveCatalogueWriter {
   #objects: ArchivedObject[];
+  /** Names the last committed catalogue lists: what may be acknowledged. */
+  #committed: Set<string>;
   #written: Promise<void> = Promise.resolve();
   #dirty: Promise<void> | undefined;
 
@@ -38,6 +40,7 @@ export class ArchiveCatalogueWriter {
     private readonly compareNames: (a: string, b: string) => number,
   ) {
     this.#objects = [...initial];
+    this.#committed = new Set(initial.map((o) => o.name));
   }
 
   get objects(): readonly ArchivedObject[] {
@@ -48,6 +51,17 @@ export class ArchiveCatalogueWriter {
   record(object: ArchivedObject): Promise<void> {
     this.#objects = [...this.#objects.filter((o) => o.name !== object.name), object].sort((a, b) => this.compareNames(a.name, b.name));
     return this.#schedule();
+  }
+
+  /**
+   * Resolves once a committed catalogue lists `name`, writing one when the
+   * last write did not (it failed, or is still under way). An object held
+   * in memory only is not archived yet: a kill now would lose its entry.
+   */
+  async committed(name: string): Promise<void> {
+    if (this.#committed.has(name)) return;
+    await this.#schedule();
+    if (!this.#committed.has(name)) throw new Error(`the archive catalogue does not list ${name}`);
   }
 
   /** Drops objects (after PruneArchive deleted them) and writes the catalogue. */
@@ -68,9 +82,11 @@ export class ArchiveCatalogueWriter {
   }
 
   async #write(): Promise<void> {
-    const catalogue: ArchiveCatalogue = { version: CATALOGUE_VERSION, kind: this.kind, instanceId: this.instanceId, updatedAtMs: Date.now(), objects: this.#objects };
+    const objects = this.#objects;
+    const catalogue: ArchiveCatalogue = { version: CATALOGUE_VERSION, kind: this.kind, instanceId: this.instanceId, updatedAtMs: Date.now(), objects };
     const sink = this.store.save(catalogueKey(this.prefix), { metadata: { 'coffer-archive-catalogue': String(CATALOGUE_VERSION) } });
     await pipeline(Readable.from([Buffer.from(JSON.stringify(catalogue))]), sink.stream);
     await sink.done;
+    this.#committed = new Set(objects.map((o) => o.name));
   }
 }

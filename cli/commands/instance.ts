@@ -16,7 +16,7 @@ import {
 import { TaskState } from '../../proto/gen/coffer/control/v1/tasks.js';
 import { act, collect, type CommandContext } from '../context.js';
 import { failed, usage } from '../errors.js';
-import { allInstances, findInstance } from '../resolve.js';
+import { allInstances, findInstance, instanceId } from '../resolve.js';
 import { groupId } from './configuration.js';
 import { readPassword, readSecretFile } from '../secret-files.js';
 import { followInstance, followTask } from '../watch.js';
@@ -239,7 +239,8 @@ export function instanceCommand(): Command {
     .argument('<instance>', 'id or name')
     .action(
       act(async (ctx, args) => {
-        const i = await findInstance(ctx.conn, args[0] as string);
+        // By id: GetInstance adds what lists leave out (the restorable window).
+        const i = await findInstance(ctx.conn, await instanceId(ctx.conn, args[0] as string));
         ctx.out.fields(instanceFields(i), instanceJson(i));
       }),
     );

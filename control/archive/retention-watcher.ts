@@ -13,7 +13,6 @@ import type { InstanceRow } from '../store/instances.js';
 import { managerOf } from '../workflows/replication/datastores.js';
 
 const ARCHIVING_MANAGERS = new Set(['postgresql', 'mariadb', 'mysql']);
-const DAY_MS = 86_400_000;
 
 /** Where the oldest kept backup of the instance began: objects wholly before it are needed by none. */
 export function oldestKeptStart(c: ControlContext, r: InstanceRow, manager: string): { position: string; timeMs: number } | undefined {
@@ -32,16 +31,25 @@ export function oldestKeptStart(c: ControlContext, r: InstanceRow, manager: stri
 export class RetentionWatcher {
   private timer: NodeJS.Timeout | undefined;
   private tick: Promise<void> = Promise.resolve();
+  /** A day (a test makes it seconds: --archive-retention-day-ms); the pass runs hourly of it. */
+  private readonly dayMs: number;
 
-  constructor(
-    private readonly c: ControlContext,
-    private readonly intervalMs = 3_600_000,
-  ) {}
+  constructor(private readonly c: ControlContext) {
+    this.dayMs = c.config.archiveRetentionDayMs;
+  }
 
   start(): void {
+    let running = false;
     this.timer = setInterval(() => {
-      this.tick = this.tick.then(() => this.pass()).catch((err: unknown) => this.c.log.error({ err }, 'archive retention pass failed'));
-    }, this.intervalMs);
+      // A pass still under way (a slow agent) is not queued behind.
+      if (running) return;
+      running = true;
+      this.tick = this.pass()
+        .catch((err: unknown) => this.c.log.error({ err }, 'archive retention pass failed'))
+        .finally(() => {
+          running = false;
+        });
+    }, Math.round(this.dayMs / 24));
     this.timer.unref();
   }
 
@@ -53,6 +61,8 @@ export class RetentionWatcher {
   /** One pass over every ACTIVE archiving instance; a failing agent is skipped until the next. */
   async pass(now = Date.now()): Promise<void> {
     const rows = this.c.db.prepare("SELECT * FROM instances WHERE status = 'ACTIVE' AND deleted_at IS NULL AND task_id IS NULL").all() as InstanceRow[];
+    let archiving = 0;
+    let deleted = 0;
     for (const r of rows) {
       const manager = managerOf(this.c, r);
       if (!ARCHIVING_MANAGERS.has(manager)) continue;
@@ -60,17 +70,22 @@ export class RetentionWatcher {
         await withAgent(this.c, r, async (a) => {
           const { status } = await agentCall<GetArchiveStatusResponse>(a.archive, 'getArchiveStatus', {}, 5000);
           if (!status?.enabled || !status.retentionDays) return;
+          archiving++;
           const kept = oldestKeptStart(this.c, r, manager);
           const res = await agentCall<PruneArchiveResponse>(a.archive, 'pruneArchive', {
             archive: undefined,
-            beforeTimeMs: now - status.retentionDays * DAY_MS,
+            beforeTimeMs: now - status.retentionDays * this.dayMs,
             beforePosition: kept?.position ?? '',
           }, 60_000);
+          deleted += res.deleted;
           if (res.deleted > 0) this.c.log.info({ instance: r.id, deleted: res.deleted, retentionDays: status.retentionDays }, 'archive pruned to its retention window');
         });
       } catch (err) {
         this.c.log.warn({ instance: r.id, err: (err as Error).message }, 'archive retention pass skipped an instance');
       }
     }
+    // One line a pass (hourly) that had an archive to look at: when it
+    // looked, for an operator (and a test) to see that it ran.
+    if (archiving > 0) this.c.log.info({ passAtMs: now, archivingInstances: archiving, deleted }, 'archive retention pass done');
   }
 }

@@ -1,6 +1,7 @@
 // /v1.0/{project_id}/instances: list, detail, create, show, rename, delete,
 // actions (restart, resize volume, reset_status) and the instance's backups.
-import { checkRestoreWindow } from '../service/archiving.js';
+import { archiveView, checkRestoreWindow } from '../service/archiving.js';
+import { managerOf } from '../workflows/replication/datastores.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Database, User } from '../../proto/gen/coffer/agent/v1/common.js';
 import type { ControlContext } from '../context.js';
@@ -11,7 +12,7 @@ import * as cfg from '../service/configurations.js';
 import { badRequest } from './faults.js';
 import { callerOf, linksOf, listBody, pageOf } from './request.js';
 import { S } from './schemas.js';
-import { backupView, instanceView, versionId } from './views.js';
+import { archiveFields, backupView, instanceView, versionId } from './views.js';
 
 interface DatabaseIn {
   name: string;
@@ -132,9 +133,13 @@ export function instanceRoutes(app: FastifyInstance, c: ControlContext): void {
     return { instance: instanceView(c, instance, linksOf(req)) };
   });
 
-  app.get(`${base}/:id`, { schema: { summary: 'Show an instance', params: S.instanceParams } }, async (req: IdReq) => ({
-    instance: instanceView(c, svc.findInstance(c, callerOf(req), req.params.id), linksOf(req)),
-  }));
+  // One instance's view adds its archive (restorable window, archiving
+  // state) from its agent, with a short deadline; lists do not (docs/rest.md).
+  app.get(`${base}/:id`, { schema: { summary: 'Show an instance', params: S.instanceParams } }, async (req: IdReq) => {
+    const r = svc.findInstance(c, callerOf(req), req.params.id);
+    const archive = archiveFields(await archiveView(c, r, managerOf(c, r)));
+    return { instance: { ...instanceView(c, r, linksOf(req)), ...archive } };
+  });
 
   app.delete(`${base}/:id`, { schema: { summary: 'Delete an instance (202)', params: S.instanceParams } }, async (req: IdReq, reply) => {
     svc.deleteInstance(c, callerOf(req), req.params.id);

@@ -15,6 +15,7 @@ import type { ClusterView } from '../service/clusters.js';
 import { agentLiveness } from '../service/agent-liveness.js';
 import { replicationOf, type Lag } from '../service/replication-view.js';
 import { memberRole } from '../service/cluster-role.js';
+import type { ArchiveStatus, RestorableWindow } from '../../proto/gen/coffer/agent/v1/archive.js';
 
 /** Trove shows a deleting instance as SHUTDOWN; the rest are the same names. */
 const INSTANCE_STATUS: Readonly<Record<InstanceStatus, string>> = {
@@ -102,6 +103,41 @@ export function instanceView(c: ControlContext, r: InstanceRow, l: Links, detail
     if (f) v.fault = { message: f.message, created: time(f.created_at), details: `step ${f.step}` };
   }
   return v;
+}
+
+/** A restorable point: UTC, ISO 8601 to the second, with its zone (what restorePoint.restoreTime takes). */
+const point = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z') : null);
+
+/**
+ * Coffer's own point-in-time recovery fields (issue 18, docs/pitr.md), in
+ * the single instance's view only: `archiving` as its agent reports it and
+ * `restorable_window` (null while nothing is restorable: no backup the
+ * archive continues from yet). Both are absent when the instance cannot
+ * archive or its agent did not answer in time; python-troveclient shows
+ * them as extra rows of `instance show`.
+ */
+export function archiveFields(a: { archiving?: ArchiveStatus; window?: RestorableWindow }): Record<string, unknown> {
+  const s = a.archiving;
+  if (!s) return {};
+  if (!s.enabled) return { archiving: { enabled: false } };
+  const w = a.window;
+  return {
+    archiving: {
+      enabled: true,
+      retention_days: s.retentionDays,
+      archive_timeout_seconds: s.archiveTimeoutSeconds,
+      last_archived: s.lastArchived || null,
+      last_archived_at: point(s.lastArchivedAtMs),
+      pending_count: s.pendingCount,
+      pending_bytes: s.pendingBytes,
+      lag_seconds: Math.round(s.lagSeconds * 10) / 10,
+      last_error: s.lastError || null,
+    },
+    restorable_window:
+      w && w.latestTimeMs > 0
+        ? { earliest: point(w.earliestTimeMs), latest: point(w.latestTimeMs), earliest_position: w.earliestPosition, latest_position: w.latestPosition }
+        : null,
+  };
 }
 
 /** -1 (unknown) is null in JSON. */

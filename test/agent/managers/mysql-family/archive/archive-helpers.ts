@@ -40,18 +40,20 @@ export function archiveFor(t: { teardown(fn: () => unknown): void }, baseDir: st
 }
 
 /**
- * A store whose saves fail while `down` (an injected fault: a real store
- * cannot be made to fail on cue here), counting the saves of each key.
+ * A store whose saves fail while `down`, or those of the keys `refuse`
+ * matches (an injected fault: a real store cannot be made to fail on cue
+ * here), counting the saves of each key.
  */
-export function faultyStore(inner: ObjectStorage): ObjectStorage & { down: boolean; saves: Map<string, number> } {
+export function faultyStore(inner: ObjectStorage): ObjectStorage & { down: boolean; refuse: RegExp | undefined; saves: Map<string, number> } {
   const s = {
     down: false,
+    refuse: undefined as RegExp | undefined,
     saves: new Map<string, number>(),
     get name() {
       return inner.name;
     },
     save: (key: string, opts: Parameters<ObjectStorage['save']>[1]) => {
-      if (s.down) throw new CofferError('STORAGE', `the store is away (injected fault) while saving ${key}`);
+      if (s.down || s.refuse?.test(key)) throw new CofferError('STORAGE', `the store is away (injected fault) while saving ${key}`);
       s.saves.set(key, (s.saves.get(key) ?? 0) + 1);
       return inner.save(key, opts);
     },

@@ -3,9 +3,11 @@
 // archive core's archiver and verified fetch (archive-helpers.ts): rows with
 // known timestamps, a delete, then restores of the backup replayed to a
 // second before the delete and to the delete's GTID; the timer's forced
-// rotation; a store away (an injected fault) and the catch-up; the purge
-// that waits for the archive; targets outside the archive refused naming
-// the window; a tampered object refused before anything is applied.
+// rotation; a store away (an injected fault) and the catch-up; a binlog
+// stored whose catalogue write failed, neither acknowledged nor purged
+// until a catalogue lists it; the purge that waits for the archive;
+// targets outside the archive refused naming the window; a tampered object
+// refused before anything is applied.
 import t from 'tap';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -113,6 +115,23 @@ t.test('binlogs archived with their ranges, replayed to a second and to a GTID',
   await waitFor('nothing pending', async () => driver.last && driver.last.pending.length === 0 && !driver.last.error);
   t.same(listed.filter((o) => store.saves.get(o.key) !== savesBefore.get(o.key)).map((o) => o.name), [], 'what the catalogue listed was not uploaded again');
   t.equal((await archiver.status()).pendingCount, 0, 'the status shows nothing pending');
+
+  // The binlog stored but not the catalogue (saves of catalogue.json
+  // refused): not archived until a committed catalogue lists it, so a
+  // second hand-over is refused too, and nothing is purged.
+  store.refuse = /catalogue\.json$/;
+  await rootSql(a.baseDir, "INSERT INTO shop.t VALUES (6, 'six')");
+  const sixGtid = await rootSql(a.baseDir, 'SELECT @@GLOBAL.gtid_binlog_pos');
+  const stuck = await waitFor('a hand-over whose catalogue write failed', async () => (driver.last?.error && /catalogue/.test(driver.last.error.message) ? driver.last : undefined), 60_000);
+  const held = stuck.pending[0]!.name;
+  t.ok(binlogSaves().some(([k]) => k.endsWith(`/${held}`)), `${held} is in the store`);
+  const again = await driver.passNow();
+  t.match(again?.error?.message, /catalogue/, 'a second hand-over of it is refused too: no committed catalogue lists it');
+  t.ok((await binlogsOn(a.baseDir)).includes(held), 'and the binlog stays on the instance');
+  store.refuse = undefined;
+  await waitFor('archiving to catch up', covering(sixGtid), 60_000);
+  await waitFor('the binlog purged once a catalogue lists it', async () => !(await binlogsOn(a.baseDir)).includes(held));
+  t.equal(binlogSaves().find(([k]) => k.endsWith(`/${held}`))?.[1], 1, 'uploaded once');
   await driver.stop();
   archiver.close();
 
