@@ -88,7 +88,7 @@ export class S3MultipartUpload implements Upload {
     for (const part of this.parts.push(chunk)) await this.schedule(part, signal);
   }
 
-  /** Part buffers allocated by this upload so far (tests: never more than concurrency). */
+  /** Part buffers allocated by this upload so far: never more than concurrency. */
   get buffersAllocated(): number {
     return this.pool.allocated;
   }

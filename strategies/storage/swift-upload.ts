@@ -94,7 +94,7 @@ export class SwiftSloUpload implements Upload {
     for (const segment of this.parts.push(chunk)) await this.schedule(segment, signal);
   }
 
-  /** Segment buffers allocated by this upload so far (tests: never more than concurrency). */
+  /** Segment buffers allocated by this upload so far: never more than concurrency. */
   get buffersAllocated(): number {
     return this.pool.allocated;
   }
