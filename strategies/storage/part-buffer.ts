@@ -1,12 +1,16 @@
 // Cuts a byte stream into fixed-size parts (Swift segments, S3 parts).
 // Memory: at most one part being filled (partSize bytes); full parts are
-// handed to the caller, who owns them from then on.
+// handed to the caller, who owns them from then on. Part buffers come from
+// `take` (part-pool.ts: reused, shared memory) or are allocated here.
 
 export class PartBuffer {
   private current: Buffer | null = null;
   private used = 0;
 
-  constructor(readonly partSize: number) {
+  constructor(
+    readonly partSize: number,
+    private readonly take: () => Buffer = () => Buffer.allocUnsafe(partSize),
+  ) {
     if (!Number.isSafeInteger(partSize) || partSize <= 0) throw new TypeError(`part size must be a positive integer, got ${partSize}`);
   }
 
@@ -15,9 +19,9 @@ export class PartBuffer {
     const full: Buffer[] = [];
     let offset = 0;
     while (offset < chunk.length) {
-      // Allocated lazily so a stream that ends exactly on a part boundary
+      // Taken lazily so a stream that ends exactly on a part boundary
       // does not hold an empty part.
-      this.current ??= Buffer.allocUnsafe(this.partSize);
+      this.current ??= this.take();
       const n = chunk.copy(this.current, this.used, offset);
       this.used += n;
       offset += n;

@@ -8,13 +8,20 @@
 // backpressure holds the producer back (concurrency 1 means strictly one
 // part at a time). Each part is retried on its own (s3-client.ts: the
 // client's retry strategy, lib/retryable.ts deciding which failures).
-import { createHash } from 'node:crypto';
+//
+// The event-loop thread only copies and sends: a part's MD5 (Content-MD5)
+// and sha256 (the payload hash the request's signature covers, which the
+// SDK would otherwise compute on this thread) come from a worker thread
+// (part-hasher.ts), and a part's buffer is reused once its upload is done
+// (part-pool.ts).
 import type { CompletedPart, S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk } from './s3-sdk.js';
 import type { SavedObject } from './storage.js';
 import type { Metadata } from './metadata.js';
 import type { Upload, Written } from './object-sink.js';
 import { PartBuffer } from './part-buffer.js';
+import { PartHasher } from './part-hasher.js';
+import { PartPool } from './part-pool.js';
 import { PartWindow } from './part-window.js';
 import { integrityFailed, isCofferError, reason, storageFailed } from './errors.js';
 
@@ -31,11 +38,35 @@ export interface S3Target {
 /** S3 allows at most 10,000 parts per upload. */
 const MAX_PARTS = 10_000;
 
-const md5 = (data: Uint8Array): Buffer => createHash('md5').update(data).digest();
+/** The SigV4 header naming the body's sha256; the signer uses a value already there instead of hashing the body itself. */
+const PAYLOAD_HASH_HEADER = 'x-amz-content-sha256';
+
 const unquote = (etag: string | undefined): string => (etag ?? '').replace(/^"|"$/g, '');
+
+/** What withPayloadHash needs of a command: its own middleware stack. */
+interface HasMiddleware {
+  readonly middlewareStack: {
+    add(middleware: (next: (args: { request: unknown }) => unknown) => (args: { request: unknown }) => unknown, options: { step: 'build'; name: string }): void;
+  };
+}
+
+/** Adds the payload hash to one command's request, before it is signed. */
+function withPayloadHash<C>(command: C, sha256: Buffer): C {
+  (command as unknown as HasMiddleware).middlewareStack.add(
+    (next) => (args) => {
+      const req = args.request as { headers?: Record<string, string> };
+      if (req.headers) req.headers[PAYLOAD_HASH_HEADER] = sha256.toString('hex');
+      return next(args);
+    },
+    { step: 'build', name: 'cofferPayloadHash' },
+  );
+  return command;
+}
 
 export class S3MultipartUpload implements Upload {
   private readonly parts: PartBuffer;
+  private readonly pool: PartPool;
+  private readonly hasher = new PartHasher();
   private readonly label: string;
   private created: Promise<string> | null = null;
   private partCount = 0;
@@ -47,7 +78,8 @@ export class S3MultipartUpload implements Upload {
     private readonly client: S3Client,
     private readonly target: S3Target,
   ) {
-    this.parts = new PartBuffer(target.partSize);
+    this.pool = new PartPool(target.partSize);
+    this.parts = new PartBuffer(target.partSize, () => this.pool.take());
     this.window = new PartWindow(target.concurrency);
     this.label = `${target.bucket}/${target.key}`;
   }
@@ -56,19 +88,29 @@ export class S3MultipartUpload implements Upload {
     for (const part of this.parts.push(chunk)) await this.schedule(part, signal);
   }
 
+  /** Part buffers allocated by this upload so far: never more than concurrency. */
+  get buffersAllocated(): number {
+    return this.pool.allocated;
+  }
+
   async commit(written: Written, signal: AbortSignal): Promise<SavedObject> {
     const rest = this.parts.takeRest();
-    if (this.created === null) await this.putWhole(rest, signal);
-    else {
-      if (rest.length > 0) await this.schedule(rest, signal);
-      await this.window.drain();
-      await this.complete(signal);
+    try {
+      if (this.created === null) await this.putWhole(rest, signal);
+      else {
+        if (rest.length > 0) await this.schedule(rest, signal);
+        await this.window.drain();
+        await this.complete(signal);
+      }
+    } finally {
+      await this.release();
     }
     return { storage: 's3', location: this.label, size: written.size, sha256: written.sha256 };
   }
 
   async abort(): Promise<void> {
     await this.window.stop();
+    await this.release();
     const { bucket: Bucket, key: Key } = this.target;
     if (this.putStarted) {
       await this.call(`DeleteObject ${this.label}`, () => this.client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket, Key })));
@@ -83,11 +125,20 @@ export class S3MultipartUpload implements Upload {
     }
   }
 
+  private async release(): Promise<void> {
+    this.pool.clear();
+    await this.hasher.close();
+  }
+
   /** Starts uploading a part, then waits until another one may be filled. */
   private async schedule(part: Buffer, signal: AbortSignal): Promise<void> {
     const n = ++this.partCount;
     if (n > MAX_PARTS) throw storageFailed(`s3: ${this.label} needs more than ${MAX_PARTS} parts of ${this.target.partSize} bytes; raise the part size`);
-    await this.window.start((partSignal) => this.uploadPart(n, part, partSignal), signal);
+    await this.window.start(async (partSignal) => {
+      await this.uploadPart(n, part, partSignal);
+      // Done with every attempt: the next part may be filled into its buffer.
+      this.pool.give(part);
+    }, signal);
   }
 
   private uploadId(signal: AbortSignal): Promise<string> {
@@ -108,25 +159,24 @@ export class S3MultipartUpload implements Upload {
   }
 
   private async uploadPart(n: number, body: Buffer, signal: AbortSignal): Promise<void> {
-    const uploadId = await this.uploadId(signal);
+    const [uploadId, [digest, sha256]] = await Promise.all([this.uploadId(signal), this.hasher.digest(body, ['md5', 'sha256'])]);
     const what = `UploadPart ${n} of ${this.label}`;
-    const digest = md5(body);
     const r = await this.call(what, () =>
       this.client.send(
-        new (s3Sdk().UploadPartCommand)({
+        withPayloadHash(new (s3Sdk().UploadPartCommand)({
           Bucket: this.target.bucket,
           Key: this.target.key,
           UploadId: uploadId,
           PartNumber: n,
           Body: body,
           ContentLength: body.length,
-          ContentMD5: digest.toString('base64'),
-        }),
+          ContentMD5: digest!.toString('base64'),
+        }), sha256!),
         { abortSignal: signal },
       ),
     );
-    if (this.target.checkEtags && unquote(r.ETag) !== digest.toString('hex')) {
-      throw integrityFailed(`s3: ${what} failed: server ETag "${unquote(r.ETag)}" does not match the part's MD5 ${digest.toString('hex')}`);
+    if (this.target.checkEtags && unquote(r.ETag) !== digest!.toString('hex')) {
+      throw integrityFailed(`s3: ${what} failed: server ETag "${unquote(r.ETag)}" does not match the part's MD5 ${digest!.toString('hex')}`);
     }
     this.done.push({ PartNumber: n, ETag: r.ETag });
   }
@@ -149,24 +199,24 @@ export class S3MultipartUpload implements Upload {
 
   private async putWhole(body: Buffer, signal: AbortSignal): Promise<void> {
     const what = `PutObject ${this.label}`;
-    const digest = md5(body);
+    const [digest, sha256] = await this.hasher.digest(body, ['md5', 'sha256']);
     this.putStarted = true;
     const r = await this.call(what, () =>
       this.client.send(
-        new (s3Sdk().PutObjectCommand)({
+        withPayloadHash(new (s3Sdk().PutObjectCommand)({
           Bucket: this.target.bucket,
           Key: this.target.key,
           Body: body,
           ContentLength: body.length,
-          ContentMD5: digest.toString('base64'),
+          ContentMD5: digest!.toString('base64'),
           ContentType: 'application/octet-stream',
           Metadata: { ...this.target.metadata },
-        }),
+        }), sha256!),
         { abortSignal: signal },
       ),
     );
-    if (this.target.checkEtags && unquote(r.ETag) !== digest.toString('hex')) {
-      throw integrityFailed(`s3: ${what} failed: server ETag "${unquote(r.ETag)}" does not match the object's MD5 ${digest.toString('hex')}`);
+    if (this.target.checkEtags && unquote(r.ETag) !== digest!.toString('hex')) {
+      throw integrityFailed(`s3: ${what} failed: server ETag "${unquote(r.ETag)}" does not match the object's MD5 ${digest!.toString('hex')}`);
     }
   }
 

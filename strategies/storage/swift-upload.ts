@@ -8,12 +8,16 @@
 // one being filled together, part-window.ts), plus the chunk the stream is
 // handing over: write() resolves only when another segment may be filled,
 // so the stream's backpressure holds the producer back. Concurrency 1 is
-// strictly one segment at a time.
+// strictly one segment at a time. A segment's buffer is reused for a later
+// one once its PUT is done (part-pool.ts), and its MD5 is computed on a
+// worker thread (part-hasher.ts): the event loop only copies and sends.
 import { createHash, randomBytes } from 'node:crypto';
 import type { SavedObject } from './storage.js';
 import type { Metadata } from './metadata.js';
 import type { Upload, Written } from './object-sink.js';
 import { PartBuffer } from './part-buffer.js';
+import { PartHasher } from './part-hasher.js';
+import { PartPool } from './part-pool.js';
 import { PartWindow } from './part-window.js';
 import { discard, encodePath, type SwiftHttp } from './swift-http.js';
 import { integrityFailed, reason, storageFailed } from './errors.js';
@@ -57,6 +61,8 @@ const metaHeaders = (metadata: Metadata): Record<string, string> =>
 
 export class SwiftSloUpload implements Upload {
   private readonly parts: PartBuffer;
+  private readonly pool: PartPool;
+  private readonly hasher: PartHasher;
   private readonly window: PartWindow;
   /** Segments cut so far; the next one is number segmentCount + 1. */
   private segmentCount = 0;
@@ -74,8 +80,11 @@ export class SwiftSloUpload implements Upload {
     private readonly http: SwiftHttp,
     private readonly target: SwiftTarget,
     private readonly ready: (signal: AbortSignal) => Promise<void>,
+    onHasherFallback?: (reason: string) => void,
   ) {
-    this.parts = new PartBuffer(target.segmentSize);
+    this.pool = new PartPool(target.segmentSize);
+    this.parts = new PartBuffer(target.segmentSize, () => this.pool.take());
+    this.hasher = new PartHasher({ onFallback: onHasherFallback });
     this.window = new PartWindow(target.concurrency);
     this.segmentPrefix = segmentFolder(target.name, Date.now());
     this.label = `${target.container}/${target.name}`;
@@ -85,13 +94,22 @@ export class SwiftSloUpload implements Upload {
     for (const segment of this.parts.push(chunk)) await this.schedule(segment, signal);
   }
 
+  /** Segment buffers allocated by this upload so far: never more than concurrency. */
+  get buffersAllocated(): number {
+    return this.pool.allocated;
+  }
+
   async commit(written: Written, signal: AbortSignal): Promise<SavedObject> {
     const rest = this.parts.takeRest();
-    if (this.segmentCount === 0) await this.putWhole(rest, signal);
-    else {
-      if (rest.length > 0) await this.schedule(rest, signal);
-      await this.window.drain();
-      await this.putManifest(signal);
+    try {
+      if (this.segmentCount === 0) await this.putWhole(rest, signal);
+      else {
+        if (rest.length > 0) await this.schedule(rest, signal);
+        await this.window.drain();
+        await this.putManifest(signal);
+      }
+    } finally {
+      await this.release();
     }
     return { storage: 'swift', location: this.label, size: written.size, sha256: written.sha256 };
   }
@@ -99,6 +117,7 @@ export class SwiftSloUpload implements Upload {
   async abort(): Promise<void> {
     // A segment PUT still running could land after its delete.
     await this.window.stop();
+    await this.release();
     const left: string[] = [];
     let firstError: unknown = null;
     const remove = async (container: string, name: string): Promise<void> => {
@@ -123,6 +142,11 @@ export class SwiftSloUpload implements Upload {
     throw storageFailed(`swift: could not remove what was uploaded of ${this.label}: ${what} (${reason(firstError)})`);
   }
 
+  private async release(): Promise<void> {
+    this.pool.clear();
+    await this.hasher.close();
+  }
+
   /** Starts the PUT of the next segment, then waits until another one may be filled. */
   private async schedule(data: Uint8Array, signal: AbortSignal): Promise<void> {
     const n = ++this.segmentCount;
@@ -130,6 +154,12 @@ export class SwiftSloUpload implements Upload {
   }
 
   private async putSegment(n: number, data: Uint8Array, signal: AbortSignal): Promise<void> {
+    await this.sendSegment(n, data, signal);
+    // Done with every attempt: the next segment may be filled into its buffer.
+    this.pool.give(data);
+  }
+
+  private async sendSegment(n: number, data: Uint8Array, signal: AbortSignal): Promise<void> {
     const what = `PUT segment ${n} of ${this.label}`;
     if (n > this.target.maxSegments) {
       throw storageFailed(
@@ -137,9 +167,10 @@ export class SwiftSloUpload implements Upload {
           `${this.target.segmentSize} bytes; raise the segment size`,
       );
     }
+    const [digest] = await this.hasher.digest(data, ['md5']);
     await this.ready(signal);
     const name = this.segmentPrefix + String(n).padStart(8, '0');
-    const sent = md5(data);
+    const sent = digest!.toString('hex');
     this.started.push(name);
     // The ETag header makes Swift refuse a corrupted body (422); checking the
     // ETag it answers catches a segment altered on the way back or stored
@@ -159,9 +190,10 @@ export class SwiftSloUpload implements Upload {
   }
 
   private async putWhole(data: Uint8Array, signal: AbortSignal): Promise<void> {
+    const [digest] = await this.hasher.digest(data, ['md5']);
     await this.ready(signal);
     const what = `PUT ${this.label}`;
-    const sent = md5(data);
+    const sent = digest!.toString('hex');
     this.objectStarted = true;
     const res = await this.http.send({
       method: 'PUT',

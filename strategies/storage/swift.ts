@@ -75,12 +75,14 @@ export class SwiftStorage implements ObjectStorage {
   readonly name = 'swift';
   private readonly opts: CompiledSwiftOptions;
   private readonly http: SwiftHttp;
+  private readonly log: SwiftStorageOptions['logger'];
   private containersReady: Promise<void> | null = null;
 
   constructor(options: SwiftStorageOptions) {
     this.opts = compile(options);
     const fetchFn = options.fetch ?? globalThis.fetch;
     this.http = new SwiftHttp(new SwiftAuth(options.auth, fetchFn, this.opts.retry), fetchFn, this.opts.retry, options.logger);
+    this.log = options.logger;
   }
 
   save(key: string, opts: SaveOptions): ObjectSink {
@@ -90,6 +92,7 @@ export class SwiftStorage implements ObjectStorage {
       this.http,
       { ...this.opts, name: key, metadata },
       (signal) => this.ensureContainers(signal),
+      (reason) => this.log?.warn({ object: `${this.opts.container}/${key}` }, `swift: segment MD5s computed on the main thread from now on: ${reason}`),
     );
     return createObjectSink(upload, { describe: `swift object ${this.opts.container}/${key}`, signal: opts.signal });
   }

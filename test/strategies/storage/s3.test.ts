@@ -12,6 +12,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { S3Storage, type S3StorageOptions } from '../../../strategies/storage/s3.js';
 import { createS3Client } from '../../../strategies/storage/s3-client.js';
+import { S3MultipartUpload } from '../../../strategies/storage/s3-upload.js';
+import { createObjectSink } from '../../../strategies/storage/object-sink.js';
 import { startExtraProxy, startSwift, SwiftProbe } from '../../support/swift.js';
 import { Readable } from 'node:stream';
 import { bytes, MiB, readAll, rejection, sha256, thrown, upload, write } from './fixtures/bytes.js';
@@ -65,6 +67,17 @@ t.test('a 4-part object uploaded 3 parts at a time round-trips with its metadata
   t.same(opened.metadata, metadata);
   t.equal(sha256(await readAll(opened.stream)), sha256(data), 'downloaded bytes have the same sha256');
   t.same(await s.stat(saved.location), { size: data.length, metadata });
+});
+
+t.test('a 7-part upload 2 parts at a time holds at most 2 part buffers, each reused, and stores the right bytes', async (t) => {
+  const { s, bucket } = await store();
+  const up = new S3MultipartUpload(client, { bucket, key: 'inst/reuse', partSize: PART, concurrency: 2, metadata: {}, checkEtags: true });
+  const data = bytes(6 * PART + 4321);
+  const saved = await upload(createObjectSink(up, { describe: 'reuse test' }), data, 1024 * 1024);
+  t.equal(up.buffersAllocated, 2, 'memory: concurrency x part size, the buffers reused for the later parts');
+  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'inst/reuse' }));
+  t.match(head.ETag, /-7"$/, 'a 7-part multipart upload: the Content-MD5 and payload sha256 of every part accepted');
+  t.equal(sha256(await readAll((await s.open(saved.location)).stream)), sha256(data), 'no part was overwritten by the next one');
 });
 
 t.test('an object smaller than a part is a single PutObject with its metadata', async (t) => {
