@@ -111,8 +111,15 @@ async function port(): Promise<number> {
   return p;
 }
 
+/** A node's identity and ports, before its agent starts. */
+interface NodePlan {
+  readonly id: string;
+  readonly datastorePort: number;
+  readonly member: ClusterMember;
+}
+
 /** A new node's identity and ports (picked one after another: see taken). */
-async function newMember(): Promise<{ id: string; datastorePort: number; member: ClusterMember }> {
+async function newMember(): Promise<NodePlan> {
   const id = randomUUID();
   const datastorePort = await port();
   const member: ClusterMember = {
@@ -123,7 +130,7 @@ async function newMember(): Promise<{ id: string; datastorePort: number; member:
 }
 
 /** A new node: its agent started and its standalone server prepared, not yet a member. */
-async function preparedNode(name: string, m: { id: string; datastorePort: number; member: ClusterMember }): Promise<Node> {
+async function preparedNode(name: string, m: NodePlan): Promise<Node> {
   const { id, datastorePort, member } = m;
   const baseDir = path.join(root, name);
   const { agent, cluster } = await startNodeAgent({ id, baseDir, datastorePort });
@@ -139,7 +146,7 @@ let spare: Node;
 
 t.before(async () => {
   const names = ['n0', 'n1', 'n2', 'n3'];
-  const planned = [];
+  const planned: NodePlan[] = [];
   for (let i = 0; i < names.length; i++) planned.push(await newMember());
   const [n0, n1, n2, n3] = await Promise.all(names.map((name, i) => preparedNode(name, planned[i]!)));
   nodes.push(n0!, n1!, n2!);
