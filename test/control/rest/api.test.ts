@@ -3,13 +3,19 @@
 // 400s that name the field, rename and reset_status, a failed instance's
 // fault, limits.
 import t from 'tap';
-import { startControl } from '../../support/control.js';
+import { startControl, type ControlHarness } from '../../support/control.js';
 import { restClient, waitInstance } from '../../support/openstack/rest.js';
 
 t.setTimeout(300_000);
 
+// One control serves the first three subtests (the suite's time is watched:
+// a control's start and stop is a few seconds of CPU on a loaded 2-core
+// box); the last needs options of its own.
+let shared: Promise<ControlHarness> | undefined;
+const sharedControl = (): Promise<ControlHarness> => (shared ??= startControl(t));
+
 t.test('versions and /openapi.json need no token; the document covers the routes', async (t) => {
-  const control = await startControl(t);
+  const control = await sharedControl();
   const request = restClient(control.restPort);
   const v = await request('GET', '/');
   t.equal(v.status, 200);
@@ -40,7 +46,7 @@ t.test('versions and /openapi.json need no token; the document covers the routes
 });
 
 t.test('tokens, projects and Trove shapes', async (t) => {
-  const control = await startControl(t);
+  const control = await sharedControl();
   const request = restClient(control.restPort);
   const alpha = control.token('alpha');
   const beta = control.token('beta');
@@ -112,7 +118,7 @@ t.test('tokens, projects and Trove shapes', async (t) => {
 });
 
 t.test('bad input answers 400 naming the field', async (t) => {
-  const control = await startControl(t);
+  const control = await sharedControl();
   const request = restClient(control.restPort);
   const token = control.token('alpha');
   const post = (path: string, body: unknown, raw = false) => request('POST', `/v1.0/alpha${path}`, { token, body, raw });

@@ -5,7 +5,7 @@
 // started by the agents the control starts.
 import t from 'tap';
 import path from 'node:path';
-import { startControl } from '../../support/control.js';
+import { startControl, type ControlHarness } from '../../support/control.js';
 import { mariadb } from '../../support/mariadb-client.js';
 import { psql } from '../../support/psql.js';
 import { redisCli } from '../../support/redis-cli.js';
@@ -15,9 +15,17 @@ type Row = Record<string, unknown>;
 
 t.setTimeout(600_000);
 
+// One control serves every subtest, each on instances of its own (the
+// suite's time is watched: a control's start and stop is a few seconds of
+// CPU on a loaded 2-core box).
+let control: ControlHarness;
+let token: string;
+t.before(async () => {
+  control = await startControl(t);
+  token = control.token('shop');
+});
+
 t.test('the catalog lists PostgreSQL 15 and Redis 7.0 as available', async (t) => {
-  const control = await startControl(t);
-  const token = control.token('shop');
   const request = restClient(control.restPort);
   for (const [ds, version] of [['postgresql', '15'], ['redis', '7.0']]) {
     const r = await request('GET', `/v1.0/shop/datastores/${ds}/versions`, { token });
@@ -31,8 +39,6 @@ t.test('the catalog lists PostgreSQL 15 and Redis 7.0 as available', async (t) =
 });
 
 t.test('PostgreSQL 15: create with a database and a user, back up, restore', async (t) => {
-  const control = await startControl(t);
-  const token = control.token('shop');
   const { create, backup } = troveSteps(t, restClient(control.restPort), 'shop', token);
   const source = await create('pg', {
     datastore: { type: 'postgresql', version: '15' },
@@ -78,8 +84,6 @@ t.test('PostgreSQL 15: create with a database and a user, back up, restore', asy
 });
 
 t.test('Redis 7.0: create, enable root, TLS only, back up, restore', async (t) => {
-  const control = await startControl(t);
-  const token = control.token('shop');
   const request = restClient(control.restPort);
   const { create, backup } = troveSteps(t, request, 'shop', token);
   const withDb = await request('POST', '/v1.0/shop/instances', {
@@ -112,8 +116,6 @@ t.test('Redis 7.0: create, enable root, TLS only, back up, restore', async (t) =
 });
 
 t.test('MariaDB offers TLS with the instance\'s certificate; plain connections still work', async (t) => {
-  const control = await startControl(t);
-  const token = control.token('shop');
   const { create } = troveSteps(t, restClient(control.restPort), 'shop', token);
   const inst = await create('orders', {
     datastore: { type: 'mariadb', version: '10.11' },

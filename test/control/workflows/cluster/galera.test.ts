@@ -38,6 +38,12 @@ const MEMBER = { flavorId: 'small', volumeSizeGb: 1 };
 // Several members share this host: small buffers.
 const SMALL = ['--cluster-member-override', 'innodb_buffer_pool_size=33554432'];
 const CRASH_STEPS = ['build-members', 'install-joiners', 'complete'];
+// The pause before each step of every task in this file (create, grow,
+// shrink, recovery, delete: some 25 steps, resumed ones again) holds a task
+// at a step long enough for killAtStep's poll to see it: 500 ms, as the
+// replication crash tests run with (the short step, complete, is held by
+// the pause before activate too). It was 1000 ms.
+const STEP_DELAY_MS = 500;
 
 const sql = async (port: number, statement: string): Promise<string> => {
   const r = await mariadb(port, USER, PASSWORD, statement, 'shop');
@@ -50,7 +56,7 @@ const checksums = async (c: Cluster): Promise<Set<string>> => new Set(await Prom
 const refusal = async (p: Promise<unknown>): Promise<ServiceError | undefined> => p.then(() => undefined, (e: ServiceError) => e);
 
 t.test('a Galera cluster through the control: create (the control killed mid-create), accounts, grow, shrink, full outage, delete', async (t) => {
-  const h = await startControl(t, { heartbeatSeconds: 1, heartbeatExpirySeconds: 3, stepDelayMs: 1000, extraArgs: SMALL });
+  const h = await startControl(t, { heartbeatSeconds: 1, heartbeatExpirySeconds: 3, stepDelayMs: STEP_DELAY_MS, extraArgs: SMALL });
   const token = h.token('p1');
   let client = clusterClient(h);
   t.teardown(() => client.close());

@@ -102,24 +102,60 @@ const serving = async (n: Node, size: number): Promise<boolean> => {
   return !!s && s.primary && s.ready && s.state === 'Synced' && s.clusterSize === size;
 };
 
+// Every port the file picks, so that no two are the same (each pick is
+// random: sixteen of them would now and then draw one twice).
+const taken = new Set<number>();
+async function port(): Promise<number> {
+  const p = await freePort(taken);
+  taken.add(p);
+  return p;
+}
+
+/** A node's identity and ports, before its agent starts. */
+interface NodePlan {
+  readonly id: string;
+  readonly datastorePort: number;
+  readonly member: ClusterMember;
+}
+
+/** A new node's identity and ports (picked one after another: see taken). */
+async function newMember(): Promise<NodePlan> {
+  const id = randomUUID();
+  const datastorePort = await port();
+  const member: ClusterMember = {
+    instanceId: id, host: '127.0.0.1', port: datastorePort, role: '',
+    clusterPorts: { gmcast: await port(), ist: await port(), sst: await port() },
+  };
+  return { id, datastorePort, member };
+}
+
+/** A new node: its agent started and its standalone server prepared, not yet a member. */
+async function preparedNode(name: string, m: NodePlan): Promise<Node> {
+  const { id, datastorePort, member } = m;
+  const baseDir = path.join(root, name);
+  const { agent, cluster } = await startNodeAgent({ id, baseDir, datastorePort });
+  // Small buffers: four servers share a loaded 2-core box.
+  await collect(agent.clients.lifecycle.prepare({ ...PREPARE, overrides: { innodb_buffer_pool_size: '33554432' } }));
+  return { id, baseDir, datastorePort, member, agent, cluster };
+}
+
+// The node the last subtest grows the cluster by, prepared with the first
+// three (at the same time: the file's time is watched); a member only when
+// that subtest joins it.
+let spare: Node;
+
 t.before(async () => {
-  for (let i = 0; i < 3; i++) {
-    const id = randomUUID();
-    const baseDir = path.join(root, `n${i}`);
-    const datastorePort = await freePort();
-    const member: ClusterMember = {
-      instanceId: id, host: '127.0.0.1', port: datastorePort, role: '',
-      clusterPorts: { gmcast: await freePort(), ist: await freePort(), sst: await freePort() },
-    };
-    const { agent, cluster } = await startNodeAgent({ id, baseDir, datastorePort });
-    nodes.push({ id, baseDir, datastorePort, member, agent, cluster });
-  }
-  // Small buffers: three servers share a loaded 2-core box.
-  await Promise.all(nodes.map((n) => collect(n.agent.clients.lifecycle.prepare({ ...PREPARE, overrides: { innodb_buffer_pool_size: '33554432' } }))));
+  const names = ['n0', 'n1', 'n2', 'n3'];
+  const planned: NodePlan[] = [];
+  for (let i = 0; i < names.length; i++) planned.push(await newMember());
+  const [n0, n1, n2, n3] = await Promise.all(names.map((name, i) => preparedNode(name, planned[i]!)));
+  nodes.push(n0!, n1!, n2!);
+  spare = n3!;
 });
 
 t.teardown(async () => {
-  for (const n of nodes) {
+  for (const n of new Set([...nodes, spare])) {
+    if (!n) continue;
     await n.agent.stop('SIGKILL');
     killLeftoverDatastore(n.baseDir);
   }
@@ -234,7 +270,7 @@ t.test('full outage: positions read, a node behind refused, bootstrap from the m
   await sql(b, "INSERT INTO shop.t VALUES ('c1')");
   await killNode(b);
   await a.agent.stop('SIGKILL');
-  for (const n of nodes) await restartAgent(n);
+  await Promise.all(nodes.map(restartAgent));
   // No peer answers: a crashed member keeps its datastore down for the control.
   for (const n of [b, c]) {
     const s = await call<object, { state: number; reason: string; cluster?: ClusterContext }>(n.agent.clients.lifecycle, 'getStatus', {});
@@ -264,16 +300,10 @@ t.test('full outage: positions read, a node behind refused, bootstrap from the m
 });
 
 t.test('grow to 4 (the list rewritten on every member, the new one joins) and shrink back to 3: every row on every member', async (t) => {
-  const id = randomUUID();
-  const baseDir = path.join(root, 'n3');
-  const datastorePort = await freePort();
-  const member: ClusterMember = {
-    instanceId: id, host: '127.0.0.1', port: datastorePort, role: '',
-    clusterPorts: { gmcast: await freePort(), ist: await freePort(), sst: await freePort() },
-  };
-  const { agent, cluster } = await startNodeAgent({ id, baseDir, datastorePort });
-  const d: Node = { id, baseDir, datastorePort, member, agent, cluster };
-  await collect(d.agent.clients.lifecycle.prepare({ ...PREPARE, overrides: { innodb_buffer_pool_size: '33554432' } }));
+  // A prepared standalone instance (since the start of the file) joins.
+  const d = spare;
+  const member = d.member;
+  t.notOk(await context(d), 'the new instance is no member yet');
   const old = [...nodes];
   nodes.push(d);
   for (const n of old) {
