@@ -24,7 +24,7 @@
 // amounts), and the log's rows the source had at the target. What Coffer
 // adds: Prepare without a target (the base restore alone), and the replay's
 // own split from the agent's log (fetch and checks, then the pipe).
-import { readFileSync, readdirSync, existsSync, writeFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
@@ -75,9 +75,10 @@ export async function benchPitrRestoreMariadb(o: BenchOptions, td: Teardown): Pr
 
   const full = await createBackup(a, 'pitr-restore-base');
   const baseFile = path.join(root, 'base.xb.zst');
+  for (const dir of ['xb-target', 'xb-tmp']) mkdirSync(path.join(root, dir));
   await runPipeline(
     [
-      { argv: ['mariadb-backup', '--no-defaults', '--backup', '--stream=xbstream', `--target-dir=${path.join(root, 'xb-target')}`, `--socket=${socketOf(a.baseDir)}`, '--user=root'] },
+      { argv: ['mariadb-backup', '--no-defaults', '--backup', '--stream=xbstream', `--target-dir=${path.join(root, 'xb-target')}`, `--tmpdir=${path.join(root, 'xb-tmp')}`, `--socket=${socketOf(a.baseDir)}`, '--user=root'] },
       { argv: ['zstd', '-1', '-T2', '-c', '-q'] },
     ],
     baseFile,
