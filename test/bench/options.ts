@@ -23,7 +23,8 @@
 //   BENCH_PITR_SCALE, BENCH_PITR_SECONDS  the pitr suite: pgbench scale and seconds of write load under archiving (default 10, 60)
 //   BENCH_REPLICA_LOG  a file to keep the Coffer replica agent's log in (info level), to time the steps inside Prepare
 //   BENCH_PITR_SECONDS, BENCH_PITR_TIMEOUT  the pitr-mariadb suite: seconds of its write loop (the same variable), and the archive timeout (default 10)
-export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create', 'object-store', 'heartbeats-net', 'agent-memory', 'pitr', 'pitr-mariadb'] as const;
+//   BENCH_PITR_MINUTES, BENCH_PITR_RATE, BENCH_PITR_MARIADB_RATE  the pitr-restore and pitr-restore-mariadb suites (restore to a time of a BENCH_SIZE_GB instance): minutes of changes (default 30), pgbench -R transactions/s (default 50), the MariaDB write loop's ticks/s (default 10)
+export const SUITES = ['mariadb', 'control', 'postgres', 'redis', 'replication', 'cluster', 'redis-cluster', 'cluster-create', 'object-store', 'heartbeats-net', 'agent-memory', 'pitr', 'pitr-mariadb', 'pitr-restore', 'pitr-restore-mariadb'] as const;
 export const REPLICATION_PARTS = ['mariadb', 'postgres', 'redis', 'failover'] as const;
 export type ReplicationPart = (typeof REPLICATION_PARTS)[number];
 export type Suite = (typeof SUITES)[number];
@@ -56,6 +57,10 @@ export interface BenchOptions {
   readonly pitrSeconds: number;
   /** The pitr-mariadb suite's archive timeout. */
   readonly pitrTimeoutSeconds: number;
+  /** The pitr-restore suites: minutes of changes, pgbench's rate (transactions/s), the MariaDB loop's rate (ticks/s). */
+  readonly pitrRestoreMinutes: number;
+  readonly pitrRate: number;
+  readonly pitrMariadbRate: number;
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
@@ -105,5 +110,8 @@ export function compileOptions(env: NodeJS.ProcessEnv): BenchOptions {
     memoryMb: Math.floor(num(env, 'BENCH_MEMORY_MB', 300, 10)),
     agentFlagSets: (env.BENCH_AGENT_FLAGS ?? '').split(';').map((set) => set.split(' ').filter(Boolean)),
     pitrTimeoutSeconds: Math.floor(num(env, 'BENCH_PITR_TIMEOUT', 10, 1)),
+    pitrRestoreMinutes: num(env, 'BENCH_PITR_MINUTES', 30, 0.1),
+    pitrRate: num(env, 'BENCH_PITR_RATE', 50, 1),
+    pitrMariadbRate: num(env, 'BENCH_PITR_MARIADB_RATE', 10, 0.1),
   });
 }

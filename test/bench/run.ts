@@ -34,6 +34,8 @@ const suites: Record<Suite, () => Promise<Row[]>> = {
   'agent-memory': async () => (await import('./agent-memory.js')).benchAgentMemory(o, td),
   pitr: async () => (await import('./pitr.js')).benchPitr(o, td),
   'pitr-mariadb': async () => (await import('./pitr-mariadb.js')).benchPitrMariadb(o, td),
+  'pitr-restore': async () => (await import('./pitr-restore.js')).benchPitrRestore(o, td),
+  'pitr-restore-mariadb': async () => (await import('./pitr-restore-mariadb.js')).benchPitrRestoreMariadb(o, td),
 };
 
 console.log(`bench: ${new Date().toISOString()} ${os.cpus().length} cores (${cpuFlags()}), load ${loadavg()}, options ${JSON.stringify(o)}`);
