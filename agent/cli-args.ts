@@ -83,8 +83,12 @@ export function parseAgentArgs(args: readonly string[], datastores: readonly str
   try {
     values = parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
-    // parseArgs's own words name the flag ("Unknown option '--lisen'", "Option '--listen <value>' argument missing").
-    throw new ConfigError(`${(err as Error).message.replace(/\. To specify .*$/s, '')}; see coffer-agent --help`);
+    // parseArgs's own words name the flag ("Unknown option '--lisen'",
+    // "Option '--listen' argument is ambiguous. Did you forget to specify
+    // the option argument for '--listen'?"), on one line, without its
+    // advice on dashes in values.
+    const words = (err as Error).message.split('\n').filter((l) => !l.startsWith('To specify')).join(' ');
+    throw new ConfigError(`${words.replace(/\.? To specify .*$/s, '')}; see coffer-agent --help`);
   }
   if (values.help) return { kind: 'help', text: agentHelp(datastores) };
   if (values.version) return { kind: 'version' };

@@ -104,7 +104,7 @@ t.test('bad start-up configuration: clear errors, exit code 2, nothing started',
     [['--insecure', '--datastore-port', '70000'], /1-65535/],
     [['--insecure', '--datastore-port', 'abc'], /--datastore-port must be an integer/],
     [['--insecure', '--lisen', '127.0.0.1:0'], /Unknown option '--lisen'/],
-    [['--insecure', '--listen'], /'--listen <value>' argument missing/],
+    [['--insecure', '--listen'], /Option '--listen' argument is ambiguous\. Did you forget to specify the option argument for '--listen'\?; see/],
     [['--insecure', '--datastore', 'oracle'], /"oracle" is not known; choose one of: mariadb, mysql, postgresql, redis/],
   ];
   for (const [args, message] of cases) {
