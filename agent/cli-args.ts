@@ -2,8 +2,9 @@
 // become AgentOptions (config.ts compiles them with the JSON file), or the
 // answer is help or the version. The agent parses its arguments once at
 // start, so a parser library is weight it carries for its whole life:
-// commander was ~0.4 MB of heap in every idle agent (docs/performance.md,
-// "A lean agent"); the coffer CLI keeps it. A bad flag is a refused
+// commander was 0.13 MB of code and source in an idle agent's heap and
+// about 1 MB of its RSS in A/B runs (docs/performance.md, "A lean
+// agent"); the coffer CLI keeps it. A bad flag is a refused
 // configuration (ConfigError: exit status 2, which systemd does not
 // restart on), named with what would be accepted.
 import { parseArgs } from 'node:util';
