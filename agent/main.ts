@@ -3,14 +3,14 @@
 // cancels operations, stops the datastore cleanly and exits 0 (the shutdown
 // sequence is lib/shutdown.ts: a second signal exits at once).
 import type { ArchiveStatus } from '../proto/gen/coffer/agent/v1/archive.js';
-import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { createLogger } from '../lib/logger.js';
 import { ProcessRunner } from '../lib/process-runner.js';
 import { installShutdown } from '../lib/shutdown.js';
 import { survivePipeReadersGone } from '../lib/broken-pipes.js';
 import type { MetricsServer } from '../lib/metrics-server.js';
-import { compileAgentConfig, ConfigError, DEFAULT_CONFIG_PATH, readConfigFile, type AgentOptions } from './config.js';
+import { compileAgentConfig, ConfigError, DEFAULT_CONFIG_PATH, readConfigFile } from './config.js';
+import { parseAgentArgs } from './cli-args.js';
 import { mkdirSync } from 'node:fs';
 import { layoutFor } from './layout.js';
 import { rotateIfLarger } from './logs/rotate.js';
@@ -24,66 +24,20 @@ import { removeAbandonedUploads } from './backup/abandoned-uploads.js';
 import { ConductorClient } from './conductor-client.js';
 import { STATE_TO_PROTO } from './state.js';
 
-function parsePort(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new ConfigError(`--datastore-port must be an integer, got "${v}"`);
-  return n;
-}
-
 export async function main(argv: string[]): Promise<void> {
-  const program = new Command('coffer-agent')
-    .description('Coffer guest agent: prepares and supervises one datastore and serves coffer.agent.v1 over gRPC')
-    .version(AGENT_VERSION)
-    .option('--config <file>', `JSON configuration file (default ${DEFAULT_CONFIG_PATH}; flags win over it)`)
-    .option('--listen <host:port>', 'gRPC listen address (default 127.0.0.1:8790)')
-    .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (default: off)')
-    .addOption(new Option('--datastore <name>', 'datastore to manage').choices([...DATASTORES.keys()]))
-    .option('--datastore-version <version>', 'datastore version (default: the datastore\'s newest)')
-    .option('--base-dir <dir>', 'directory for data, config, run files and agent state (default /var/lib/coffer)')
-    .option('--datastore-port <port>', 'TCP port of the datastore', parsePort)
-    .option('--datastore-bind <address>', 'address the datastore listens on (default 127.0.0.1)')
-    .option('--instance-id <id>', 'this instance\'s id (default "standalone")')
-    .option('--insecure', 'plaintext gRPC, allowed only on a loopback listen address')
-    .option('--tls-cert <file>', 'server certificate (PEM) for mutual TLS')
-    .option('--tls-key <file>', 'server private key (PEM)')
-    .option('--tls-ca <file>', 'CA (PEM) whose certificates clients must present')
-    .option('--datastore-tls-cert <file>', 'the datastore\'s own serving certificate (PEM) for its clients\' TLS; without it the datastore offers no TLS')
-    .option('--datastore-tls-key <file>', 'its private key (PEM): not the --tls-key, since the datastore\'s OS user reads it')
-    .option('--datastore-tls-ca <file>', 'the CA (PEM) that signed other instances\' datastore certificates, which a replica verifies its source with (default: --tls-ca)')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
-    .option('--backup-dir <dir>', 'local backup storage directory (default <base-dir>/backups)')
-    .option('--backup-key-file <file>', 'wrapping key for backups, 32 bytes or 64 hex (default <base-dir>/agent/backup.key, created 0600)')
-    .addHelpText('after', `
-Examples:
-  coffer-agent --insecure --listen 127.0.0.1:8790 --datastore mariadb --base-dir /tmp/coffer --datastore-port 3307
-  buf curl --protocol grpc --http2-prior-knowledge --list-methods http://127.0.0.1:8790`);
-  program.parse(argv);
-  const o = program.opts();
-
   let config;
   try {
-    const fileOpts = readConfigFile(o.config ?? DEFAULT_CONFIG_PATH, o.config !== undefined);
-    const flags: AgentOptions = {
-      listen: o.listen,
-      metricsListen: o.metricsListen,
-      datastore: o.datastore,
-      datastoreVersion: o.datastoreVersion,
-      baseDir: o.baseDir,
-      datastorePort: o.datastorePort,
-      datastoreBind: o.datastoreBind,
-      instanceId: o.instanceId,
-      insecure: o.insecure,
-      tlsCert: o.tlsCert,
-      tlsKey: o.tlsKey,
-      tlsCa: o.tlsCa,
-      datastoreTlsCert: o.datastoreTlsCert,
-      datastoreTlsKey: o.datastoreTlsKey,
-      datastoreTlsCa: o.datastoreTlsCa,
-      logLevel: o.logLevel,
-      backupDir: o.backupDir,
-      backupKeyFile: o.backupKeyFile,
-    };
-    config = compileAgentConfig(fileOpts, flags, DATASTORES);
+    const command = parseAgentArgs(argv.slice(2), [...DATASTORES.keys()]);
+    if (command.kind === 'help') {
+      process.stdout.write(command.text);
+      return;
+    }
+    if (command.kind === 'version') {
+      process.stdout.write(`${AGENT_VERSION}\n`);
+      return;
+    }
+    const fileOpts = readConfigFile(command.configFile ?? DEFAULT_CONFIG_PATH, command.configFile !== undefined);
+    config = compileAgentConfig(fileOpts, command.flags, DATASTORES);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`coffer-agent: ${err.message}\n`);

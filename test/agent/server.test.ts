@@ -102,6 +102,10 @@ t.test('bad start-up configuration: clear errors, exit code 2, nothing started',
     [['--insecure', '--tls-cert', '/nope.pem'], /all three/],
     [['--config', '/nonexistent/agent.json', '--insecure'], /does not exist/],
     [['--insecure', '--datastore-port', '70000'], /1-65535/],
+    [['--insecure', '--datastore-port', 'abc'], /--datastore-port must be an integer/],
+    [['--insecure', '--lisen', '127.0.0.1:0'], /Unknown option '--lisen'/],
+    [['--insecure', '--listen'], /Option '--listen' argument is ambiguous\. Did you forget to specify the option argument for '--listen'\?; see/],
+    [['--insecure', '--datastore', 'oracle'], /"oracle" is not known; choose one of: mariadb, mysql, postgresql, redis/],
   ];
   for (const [args, message] of cases) {
     const r = await runAgent([...args, '--base-dir', base]);
@@ -113,4 +117,5 @@ t.test('bad start-up configuration: clear errors, exit code 2, nothing started',
   );
   t.match(help, /--base-dir/);
   t.match(help, /--tls-ca/);
+  t.match(help, /--datastore <name> .*choices: "mariadb", "mysql", "postgresql", "redis"/);
 });

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { repoRoot } from '../../lib/repo-root.js';
 import { GUEST_AGENT_DIR, GUEST_NODE_DIR, GUEST_UNITS } from '../../images/build.js';
 import { AGENT_LAYERS } from '../../images/agent-bundle.js';
+import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
 
 const UNIT_DIR = path.join(repoRoot(), 'systemd');
 const UNITS = readdirSync(UNIT_DIR).filter((f) => f.endsWith('.service')).sort();
@@ -117,4 +118,12 @@ t.test('the guest units start programs the image installs', async (t) => {
       }
     }
   }
+});
+
+t.test("the agent's unit starts node with the agent's flags", async (t) => {
+  // ExecStart names node, so bin/coffer-agent's shebang is not read: without
+  // the flags here a VM's agent ran without --expose-gc (no idle
+  // collection) and the heap bounds (docs/performance.md, "A lean agent").
+  const exec = settings('coffer-agent.service').get('Service.ExecStart')?.[0]?.split(/\s+/) ?? [];
+  t.same(exec.slice(0, AGENT_NODE_FLAGS.length + 2), [`${GUEST_NODE_DIR}/bin/node`, ...AGENT_NODE_FLAGS, `${GUEST_AGENT_DIR}/bin/coffer-agent`]);
 });
