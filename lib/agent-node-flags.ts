@@ -18,11 +18,22 @@
 // 67.7 MB and the backup's peak 113.0 to 105.6 MB in the same bench.
 // --expose-gc: lets the agent collect once when it falls idle after an
 // operation (lib/idle-gc.ts); without it the dead Buffers of a backup kept
-// the idle agent at ~105 MB instead of ~68 MB until V8's next full GC.
+// the idle agent at ~105 MB instead of ~68 MB until V8's next full GC. It
+// also lets the backup and restore data paths run a young-generation
+// collection every few MiB (lib/young-gc.ts).
+// --heap-growing-percent=100: after a mark-compact V8 sets the next one's
+// trigger at the live heap times a growing factor, which the two flags above
+// hold at 1.3 (~5 MB over a ~17 MB heap); V8 counts the Buffers' memory
+// outside the heap against that margin, so a backup or restore ran a full
+// mark-compact every 10 to 15 MB it moved (12 to 17 per 110 MB). With 2.0
+// and lib/young-gc.ts: 1 to 3 per backup or restore, the agent's CPU for
+// them 1.7 to 1.8 s down to 0.9 to 1.1 s, their peaks 108 to 120 MB down
+// to 83 to 94 MB, idle unchanged (70.1 MB; docs/performance.md, issue 16).
 export const AGENT_NODE_FLAGS: readonly string[] = Object.freeze([
   '--max-semi-space-size=1',
   '--max-old-space-size=128',
   '--optimize-for-size',
   '--v8-pool-size=1',
   '--expose-gc',
+  '--heap-growing-percent=100',
 ]);

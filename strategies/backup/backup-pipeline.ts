@@ -15,6 +15,8 @@ import { DEFAULT_FRAME_SIZE, ENCRYPTION_ALGORITHM, FrameEncryptor, assertFrameSi
 import { HashMeter, progressMeter, type Progress } from './hash-meter.js';
 import { assertWrappingKey, createDataKey } from './key-wrap.js';
 import { cancelledOr } from './pipeline-outcome.js';
+import { YoungCollector } from '../../lib/young-gc.js';
+import { bothCounters } from './hash-meter.js';
 
 export interface BackupPipelineOptions {
   readonly source: Readable;
@@ -61,7 +63,9 @@ export async function runBackup(opts: BackupPipelineOptions, deps: CompressionDe
   assertFrameSize(frameSize);
   const dataKey = createDataKey(opts.wrappingKey);
   const meter = progressMeter(opts.onProgress, opts.progressIntervalMs);
-  const stored = new HashMeter({ hash: opts.sinkSha256 === undefined, onBytes: meter?.addStored });
+  // The dead Buffers of each few MiB freed by a scavenge, not a full GC (lib/young-gc.ts).
+  const young = new YoungCollector();
+  const stored = new HashMeter({ hash: opts.sinkSha256 === undefined, onBytes: bothCounters(meter?.addStored, young.active ? young.add : undefined) });
   const compression = compressStage(opts.compression, opts.source, deps, meter);
   try {
     await pipeline([...compression.head, new FrameEncryptor({ dataKey, frameSize }), stored, opts.sink], opts.signal ? { signal: opts.signal } : {});

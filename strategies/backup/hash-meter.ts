@@ -179,3 +179,13 @@ export class ProgressMeter {
 export function progressMeter(onProgress: ((p: Progress) => void) | undefined, intervalMs: number | undefined): ProgressMeter | undefined {
   return onProgress ? new ProgressMeter({ onProgress, intervalMs }) : undefined;
 }
+
+/** One onBytes callback for two optional ones (undefined if neither is set: no per-chunk call at all). */
+export function bothCounters(a: ((n: number) => void) | undefined, b: ((n: number) => void) | undefined): ((n: number) => void) | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return (n) => {
+    a(n);
+    b(n);
+  };
+}

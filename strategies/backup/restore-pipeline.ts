@@ -12,7 +12,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { decompressStage, type CompressionDeps, type CompressionName } from './compression.js';
 import { FrameDecryptor } from './crypto-frames.js';
-import { HashMeter, progressMeter } from './hash-meter.js';
+import { HashMeter, bothCounters, progressMeter } from './hash-meter.js';
+import { YoungCollector } from '../../lib/young-gc.js';
 import { assertWrappingKey } from './key-wrap.js';
 import { assertSha256, cancelledOr } from './pipeline-outcome.js';
 import type { VerifyOptions } from './verify.js';
@@ -54,7 +55,9 @@ export function openRestore(readable: Readable, opts: OpenRestoreOptions, deps: 
   assertSha256(opts.expectedSha256);
   const meter = progressMeter(opts.onProgress, opts.progressIntervalMs);
   const rehash = opts.expectHeader === undefined;
-  const stored = new HashMeter({ expectedSha256: rehash ? opts.expectedSha256 : undefined, hash: rehash, onBytes: meter?.addStored });
+  // The dead Buffers of each few MiB freed by a scavenge, not a full GC (lib/young-gc.ts).
+  const young = new YoungCollector();
+  const stored = new HashMeter({ expectedSha256: rehash ? opts.expectedSha256 : undefined, hash: rehash, onBytes: bothCounters(meter?.addStored, young.active ? young.add : undefined) });
   const decryptor = new FrameDecryptor({ wrappingKey: opts.wrappingKey, expectHeader: opts.expectHeader, dataKey: opts.dataKey });
   const signalOpt = opts.signal ? { signal: opts.signal } : {};
   const decompression = decompressStage(opts.compression, deps, meter);
