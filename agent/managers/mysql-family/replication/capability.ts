@@ -236,12 +236,15 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
   const capability = {
     caFile,
     fullSnapshotsOnly: deps.fullSnapshotsOnly,
+    // A replica copied straight from the running source (its agent's clone
+    // endpoint) where the flavor has its physical tool.
+    ...(deps.fullSnapshotsOnly ? {} : { cloneByEndpoint: { strategy: 'mariabackup', tool: 'mariadb-backup' } }),
 
     async dialect(): Promise<string> {
       return (await dialect()).name;
     },
 
-    async addReplicaAccess(replicas: readonly ReplicaAccess[]): Promise<SourceInfo[]> {
+    async addReplicaAccess(replicas: readonly Pick<ReplicaAccess, 'replicaId' | 'password'>[]): Promise<SourceInfo[]> {
       const seen = new Set<string>();
       const planned = replicas.map((r, i) => {
         const user = replicationUser(r.replicaId ?? '');
@@ -262,7 +265,7 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
         );
         log.info({ user: p.user }, 'replication account ready');
       }
-      return planned.map((p) => ({ host: '', port: 0, replicationUser: p.user, replicationPassword: '', position: '', instanceId: config.instanceId, slotName: '' }));
+      return planned.map((p) => ({ host: '', port: 0, replicationUser: p.user, replicationPassword: '', position: '', instanceId: config.instanceId, slotName: '', clonePort: 0, cloneTicket: '', cloneCompression: '' }));
     },
 
     async removeReplicaAccess(replicaId: string): Promise<void> {
