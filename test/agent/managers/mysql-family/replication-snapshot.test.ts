@@ -62,10 +62,13 @@ t.test('a MariaDB source whose newest backup is a mysqldump still builds a repli
   // The right ticket, and the source's mariadb-backup killed mid-stream.
   const killed = refusal(clone(e, e.ticket));
   const tool = await until('mariadb-backup to run under the source agent', async () => descendants(s.agent.proc.pid!).find((p) => p.name === 'mariadb-backup'), 60_000);
+  // Mid-stream: once the copy's first files are being extracted on the replica (polled closely: the copy is small).
+  await untilClose('the copy to reach the replica', () => extracting(c), 60_000);
   process.kill(tool.pid, 'SIGKILL');
   const failed = await killed;
   t.match(failed.details, /mariadb-backup/, `the replica's Prepare fails naming the source's tool: ${failed.details.slice(0, 300)}`);
-  t.match(failed.details, /SIGKILL|signal/, 'and how it ended');
+  t.match(failed.details, /SIGKILL/, 'and how it ended');
+  t.match(failed.details, /after [1-9]\d* bytes/, 'after part of the copy had arrived');
   const status = await call<object, GetStatusResponse>(c.clients.lifecycle, 'getStatus', {});
   t.equal(status.state, DatastoreState.DATASTORE_STATE_FAILED, 'the replica is FAILED');
   t.same(stagingLeft(c), [], 'its staging directory is removed');
@@ -130,6 +133,23 @@ function descendants(pid: number): Array<{ pid: number; name: string }> {
   };
   walk(pid);
   return out;
+}
+
+/** True once the replica's restore has extracted a file of the copy. */
+function extracting(i: Instance): boolean {
+  return stagingLeft(i).some((d) => {
+    const full = path.join(i.agent.baseDir, 'work', d, 'full');
+    return existsSync(full) && readdirSync(full).length > 0;
+  });
+}
+
+/** Polls every 10 ms (what it waits for may last a moment only). */
+async function untilClose(what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** What a clone's restore left under the instance's work root. */
