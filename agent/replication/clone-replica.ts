@@ -38,7 +38,7 @@ export async function cloneThroughEndpoint(d: EndpointCloneDeps, source: SourceI
   await d.emptyDataDir();
   const compression = (source.cloneCompression || DEFAULT_CLONE_COMPRESSION) as CloneCompression;
   const started = Date.now();
-  const conn = await connectClone({ host: source.host, port: source.clonePort, ticket: source.cloneTicket, ca: d.ca, compression, signal });
+  const conn = await connectClone({ host: source.host, port: source.clonePort ?? 0, ticket: source.cloneTicket ?? '', ca: d.ca, compression, signal });
   d.log.info({ source: `${source.host}:${source.clonePort}`, tool: conn.tool, compression }, 'cloning the source through its endpoint');
   const timer = setInterval(() => onProgress({ bytesDone: conn.payload.bytes, bytesTotal: 0 }), PROGRESS_EVERY_MS);
   try {

@@ -206,8 +206,8 @@ export class Replication {
       const out: SourceInfo[] = [];
       for (const [i, s] of sources.entries()) {
         const r = replicas[i]!;
-        const clonePort = r.cloneTicket && endpoints ? await endpoints.openFor(r.replicaId, r.cloneTicket, r.cloneTtlSeconds) : 0;
-        out.push({ ...s, host: '', port: 0, position: '', clonePort, cloneTicket: '', cloneCompression: '' });
+        const clonePort = r.cloneTicket && endpoints ? await endpoints.openFor(r.replicaId, r.cloneTicket, r.cloneTtlSeconds ?? 0) : 0;
+        out.push({ ...s, host: '', port: 0, position: '', ...(clonePort ? { clonePort } : {}) });
       }
       return out;
     });

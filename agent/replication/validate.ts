@@ -57,8 +57,9 @@ export function checkSource(source: SourceInfo | undefined, what: string): Sourc
   if (/[\s"'\\]/.test(source.position) || source.position.length > 4096) throw invalid(`${what}.position ${show(source.position)} is not a position`);
   if (source.slotName && !/^[a-z0-9_]{1,63}$/.test(source.slotName)) throw invalid(`${what}.slot_name ${show(source.slotName)} may hold only a-z, 0-9 and "_"`);
   if (source.clonePort || source.cloneTicket) {
-    if (!Number.isInteger(source.clonePort) || source.clonePort < 1 || source.clonePort > 65535) throw invalid(`${what}.clone_port must be 1-65535 with a clone_ticket, got ${source.clonePort}`);
-    if (!TICKET_PATTERN.test(source.cloneTicket)) throw invalid(`${what}.clone_ticket is not 64 lowercase hex digits (the ticket given to the source's AddReplicaAccess)`);
+    const port = source.clonePort ?? 0;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`${what}.clone_port must be 1-65535 with a clone_ticket, got ${port}`);
+    if (!TICKET_PATTERN.test(source.cloneTicket ?? '')) throw invalid(`${what}.clone_ticket is not 64 lowercase hex digits (the ticket given to the source's AddReplicaAccess)`);
   }
   if (source.cloneCompression && !(CLONE_COMPRESSIONS as readonly string[]).includes(source.cloneCompression)) {
     throw invalid(`${what}.clone_compression ${show(source.cloneCompression)} is not one of ${CLONE_COMPRESSIONS.join(', ')} (or empty: the default)`);

@@ -43,8 +43,8 @@ t.test('a MariaDB source whose newest backup is a mysqldump still builds a repli
     tickets.push(ticket);
     const res = await call<object, AddReplicaAccessResponse>(s.clients.replication, 'addReplicaAccess', { replicas: [{ replicaId: c.id, password, cloneTicket: ticket, cloneTtlSeconds: ttlSeconds }] });
     const src = res.sources[0]!;
-    t.ok(src.clonePort > 0, `AddReplicaAccess answers the endpoint's port (${src.clonePort})`);
-    return { port: src.clonePort, ticket, user: src.replicationUser };
+    t.ok((src.clonePort ?? 0) > 0, `AddReplicaAccess answers the endpoint's port (${src.clonePort})`);
+    return { port: src.clonePort ?? 0, ticket, user: src.replicationUser };
   };
   const clone = (e: { port: number; user: string }, ticket: string) =>
     collect<PrepareResponse>(c.clients.lifecycle.prepare({ ...PREPARE, databases: [], users: [], replicaOf: { ...sourceOf(s, e.user, password), clonePort: e.port, cloneTicket: ticket, cloneCompression: '' } }));

@@ -42,12 +42,14 @@ export interface ReplicaAccess {
    * to the first connection presenting this ticket and then closes. The
    * control generates it at random for each request; it is never logged.
    */
-  cloneTicket: string;
+  cloneTicket?:
+    | string
+    | undefined;
   /**
    * How long the endpoint waits for its connection before it closes; 0
    * means the agent's default (600 s). At most 3600.
    */
-  cloneTtlSeconds: number;
+  cloneTtlSeconds?: number | undefined;
 }
 
 export interface GetReplicaSnapshotRequest {
@@ -176,7 +178,7 @@ export interface GetReplicationStatusResponse {
 }
 
 function createBaseReplicaAccess(): ReplicaAccess {
-  return { replicaId: "", password: "", cloneTicket: "", cloneTtlSeconds: 0 };
+  return { replicaId: "", password: "", cloneTicket: undefined, cloneTtlSeconds: undefined };
 }
 
 export const ReplicaAccess: MessageFns<ReplicaAccess> = {
@@ -187,10 +189,10 @@ export const ReplicaAccess: MessageFns<ReplicaAccess> = {
     if (message.password !== "") {
       writer.uint32(18).string(message.password);
     }
-    if (message.cloneTicket !== "") {
+    if (message.cloneTicket !== undefined) {
       writer.uint32(26).string(message.cloneTicket);
     }
-    if (message.cloneTtlSeconds !== 0) {
+    if (message.cloneTtlSeconds !== undefined) {
       writer.uint32(32).int32(message.cloneTtlSeconds);
     }
     return writer;
@@ -265,12 +267,12 @@ export const ReplicaAccess: MessageFns<ReplicaAccess> = {
         ? globalThis.String(object.cloneTicket)
         : isSet(object.clone_ticket)
         ? globalThis.String(object.clone_ticket)
-        : "",
+        : undefined,
       cloneTtlSeconds: isSet(object.cloneTtlSeconds)
         ? globalThis.Number(object.cloneTtlSeconds)
         : isSet(object.clone_ttl_seconds)
         ? globalThis.Number(object.clone_ttl_seconds)
-        : 0,
+        : undefined,
     };
   },
 
@@ -282,10 +284,10 @@ export const ReplicaAccess: MessageFns<ReplicaAccess> = {
     if (message.password !== "") {
       obj.password = message.password;
     }
-    if (message.cloneTicket !== "") {
+    if (message.cloneTicket !== undefined) {
       obj.cloneTicket = message.cloneTicket;
     }
-    if (message.cloneTtlSeconds !== 0) {
+    if (message.cloneTtlSeconds !== undefined) {
       obj.cloneTtlSeconds = Math.round(message.cloneTtlSeconds);
     }
     return obj;
@@ -298,8 +300,8 @@ export const ReplicaAccess: MessageFns<ReplicaAccess> = {
     const message = createBaseReplicaAccess();
     message.replicaId = object.replicaId ?? "";
     message.password = object.password ?? "";
-    message.cloneTicket = object.cloneTicket ?? "";
-    message.cloneTtlSeconds = object.cloneTtlSeconds ?? 0;
+    message.cloneTicket = object.cloneTicket ?? undefined;
+    message.cloneTtlSeconds = object.cloneTtlSeconds ?? undefined;
     return message;
   },
 };

@@ -41,13 +41,15 @@ export interface SourceInfo {
    * (mariadb-backup, over TLS verified against the deployment CA) instead
    * of restoring a snapshot backup.
    */
-  clonePort: number;
-  cloneTicket: string;
+  clonePort?: number | undefined;
+  cloneTicket?:
+    | string
+    | undefined;
   /**
    * How the copy travels: "zstd" (zstd -1) or "none"; empty means the
    * agent's default (docs/performance.md measured both).
    */
-  cloneCompression: string;
+  cloneCompression?: string | undefined;
 }
 
 /** A physical replication slot on a PostgreSQL source. */
@@ -114,9 +116,9 @@ function createBaseSourceInfo(): SourceInfo {
     position: "",
     instanceId: "",
     slotName: "",
-    clonePort: 0,
-    cloneTicket: "",
-    cloneCompression: "",
+    clonePort: undefined,
+    cloneTicket: undefined,
+    cloneCompression: undefined,
   };
 }
 
@@ -143,13 +145,13 @@ export const SourceInfo: MessageFns<SourceInfo> = {
     if (message.slotName !== "") {
       writer.uint32(58).string(message.slotName);
     }
-    if (message.clonePort !== 0) {
+    if (message.clonePort !== undefined) {
       writer.uint32(64).int32(message.clonePort);
     }
-    if (message.cloneTicket !== "") {
+    if (message.cloneTicket !== undefined) {
       writer.uint32(74).string(message.cloneTicket);
     }
-    if (message.cloneCompression !== "") {
+    if (message.cloneCompression !== undefined) {
       writer.uint32(82).string(message.cloneCompression);
     }
     return writer;
@@ -289,17 +291,17 @@ export const SourceInfo: MessageFns<SourceInfo> = {
         ? globalThis.Number(object.clonePort)
         : isSet(object.clone_port)
         ? globalThis.Number(object.clone_port)
-        : 0,
+        : undefined,
       cloneTicket: isSet(object.cloneTicket)
         ? globalThis.String(object.cloneTicket)
         : isSet(object.clone_ticket)
         ? globalThis.String(object.clone_ticket)
-        : "",
+        : undefined,
       cloneCompression: isSet(object.cloneCompression)
         ? globalThis.String(object.cloneCompression)
         : isSet(object.clone_compression)
         ? globalThis.String(object.clone_compression)
-        : "",
+        : undefined,
     };
   },
 
@@ -326,13 +328,13 @@ export const SourceInfo: MessageFns<SourceInfo> = {
     if (message.slotName !== "") {
       obj.slotName = message.slotName;
     }
-    if (message.clonePort !== 0) {
+    if (message.clonePort !== undefined) {
       obj.clonePort = Math.round(message.clonePort);
     }
-    if (message.cloneTicket !== "") {
+    if (message.cloneTicket !== undefined) {
       obj.cloneTicket = message.cloneTicket;
     }
-    if (message.cloneCompression !== "") {
+    if (message.cloneCompression !== undefined) {
       obj.cloneCompression = message.cloneCompression;
     }
     return obj;
@@ -350,9 +352,9 @@ export const SourceInfo: MessageFns<SourceInfo> = {
     message.position = object.position ?? "";
     message.instanceId = object.instanceId ?? "";
     message.slotName = object.slotName ?? "";
-    message.clonePort = object.clonePort ?? 0;
-    message.cloneTicket = object.cloneTicket ?? "";
-    message.cloneCompression = object.cloneCompression ?? "";
+    message.clonePort = object.clonePort ?? undefined;
+    message.cloneTicket = object.cloneTicket ?? undefined;
+    message.cloneCompression = object.cloneCompression ?? undefined;
     return message;
   },
 };
