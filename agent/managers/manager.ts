@@ -229,7 +229,7 @@ export interface ReplicationCapability {
    * created or given the new secret. Returns user and slot per replica,
    * same order; host, port and position empty.
    */
-  addReplicaAccess(replicas: readonly Pick<ReplicaAccess, 'replicaId' | 'password'>[]): Promise<SourceInfo[]>;
+  addReplicaAccess(replicas: readonly ReplicaAccess[]): Promise<SourceInfo[]>;
   /** On a running source: drops the replica's account and slot (absent is fine). */
   removeReplicaAccess(replicaId: string): Promise<void>;
   /** The position a replica restored from this snapshot backup starts at. */

@@ -79,7 +79,7 @@ export function createReplicasWorkflow(c: ControlContext): Workflow<CreateReplic
       try {
         await agentStream<GetReplicaSnapshotResponse>(
           a.replication.getReplicaSnapshot({
-            replicas: ids.map((id) => ({ replicaId: id, password: replicaSecret(c, source, id), cloneTicket: '', cloneTtlSeconds: 0 })),
+            replicas: ids.map((id) => ({ replicaId: id, password: replicaSecret(c, source, id) })),
             backupId: snap.id,
             parent: parent ? BackupArtifact.fromJSON(JSON.parse(parent.artifact!)) : undefined,
             storage: undefined,

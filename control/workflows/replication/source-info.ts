@@ -28,8 +28,5 @@ export function sourceInfo(c: ControlContext, source: InstanceRow, access: Acces
     position: access.position,
     instanceId: source.id,
     slotName: access.slot,
-    clonePort: 0,
-    cloneTicket: '',
-    cloneCompression: '',
   };
 }

@@ -74,7 +74,7 @@ export async function replicaByCoffer(td: Teardown, input: CofferReplicaInput): 
   const ph = new Phases();
   const backupId = `replica-snapshot-${input.replicaId}`;
   const snapTimed = await collectTimed<GetReplicaSnapshotResponse>(
-    input.source.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: input.replicaId, password: input.password, cloneTicket: '', cloneTtlSeconds: 0 }], backupId, parent: undefined, storage: undefined }),
+    input.source.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: input.replicaId, password: input.password }], backupId, parent: undefined, storage: undefined }),
   );
   const events = snapTimed.events;
   const snap = events.at(-1)?.snapshot;

@@ -86,7 +86,7 @@ export async function followSnapshotInto(input: FollowInput, dir: string): Promi
   const taken: Promise<BackupArtifact | undefined> =
     input.compression === 'zstd'
       ? collect<GetReplicaSnapshotResponse>(
-          input.source.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: input.replicaId, password: input.password, cloneTicket: '', cloneTtlSeconds: 0 }], backupId, parent: undefined, storage: undefined }),
+          input.source.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: input.replicaId, password: input.password }], backupId, parent: undefined, storage: undefined }),
         ).then((events) => events.at(-1)?.snapshot?.artifact)
       : collect<CreateBackupResponse>(
           input.source.clients.backup.createBackup({ backupId, type: BackupType.BACKUP_TYPE_FULL, strategy: 'mariabackup', parent: undefined, storage: undefined, compression: 'none' }),

@@ -244,7 +244,7 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
       return (await dialect()).name;
     },
 
-    async addReplicaAccess(replicas: readonly Pick<ReplicaAccess, 'replicaId' | 'password'>[]): Promise<SourceInfo[]> {
+    async addReplicaAccess(replicas: readonly ReplicaAccess[]): Promise<SourceInfo[]> {
       const seen = new Set<string>();
       const planned = replicas.map((r, i) => {
         const user = replicationUser(r.replicaId ?? '');
@@ -265,7 +265,7 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
         );
         log.info({ user: p.user }, 'replication account ready');
       }
-      return planned.map((p) => ({ host: '', port: 0, replicationUser: p.user, replicationPassword: '', position: '', instanceId: config.instanceId, slotName: '', clonePort: 0, cloneTicket: '', cloneCompression: '' }));
+      return planned.map((p) => ({ host: '', port: 0, replicationUser: p.user, replicationPassword: '', position: '', instanceId: config.instanceId, slotName: '' }));
     },
 
     async removeReplicaAccess(replicaId: string): Promise<void> {

@@ -92,7 +92,7 @@ export class PgReplication implements ReplicationCapability {
     if (this.running()) await reloadAndWait(this.ctx.sql, settingsId);
   }
 
-  async addReplicaAccess(replicas: readonly Pick<ReplicaAccess, 'replicaId' | 'password'>[]): Promise<SourceInfo[]> {
+  async addReplicaAccess(replicas: readonly ReplicaAccess[]): Promise<SourceInfo[]> {
     if (replicas.length === 0) throw invalid('replicas is empty: name at least one replica');
     const slots = replicas.map((r) => slotName(r.replicaId));
     for (const r of replicas) checkPassword(r.password, `password of replica ${r.replicaId}`);
@@ -105,7 +105,7 @@ export class PgReplication implements ReplicationCapability {
     await ensureReplicationRole(this.ctx.sql, password);
     for (const slot of new Set(slots)) await ensureSlot(this.ctx.sql, slot);
     this.ctx.log.info({ slots }, 'replica access ready');
-    return slots.map((slot) => ({ host: '', port: 0, replicationUser: REPLICATION_ROLE, replicationPassword: '', position: '', instanceId: '', slotName: slot, clonePort: 0, cloneTicket: '', cloneCompression: '' }));
+    return slots.map((slot) => ({ host: '', port: 0, replicationUser: REPLICATION_ROLE, replicationPassword: '', position: '', instanceId: '', slotName: slot }));
   }
 
   async removeReplicaAccess(replicaId: string): Promise<void> {

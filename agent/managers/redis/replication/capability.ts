@@ -55,10 +55,10 @@ export class RedisReplication implements ReplicationCapability {
     return DIALECT;
   }
 
-  async addReplicaAccess(replicas: readonly Pick<ReplicaAccess, 'replicaId' | 'password'>[]): Promise<SourceInfo[]> {
+  async addReplicaAccess(replicas: readonly ReplicaAccess[]): Promise<SourceInfo[]> {
     for (const r of replicas) checkSecret(r.password, `the password of replica ${r.replicaId}`);
     await ensureReplicationUser(this.deps.client, replicas.map((r) => r.password));
-    return replicas.map((r) => ({ host: '', port: 0, replicationUser: REPLICATION_USER, replicationPassword: r.password, position: '', instanceId: '', slotName: '', clonePort: 0, cloneTicket: '', cloneCompression: '' }));
+    return replicas.map((r) => ({ host: '', port: 0, replicationUser: REPLICATION_USER, replicationPassword: r.password, position: '', instanceId: '', slotName: '' }));
   }
 
   /** The user is shared by the deployment's replicas: nothing belongs to one replica alone. */

@@ -53,7 +53,7 @@ t.test('a replica built from a snapshot follows its source; switchover under wri
   await rootSql(s, 'INSERT INTO shop.orders VALUES (801, "after snapshot")');
 
   await prepare(r, { databases: [], users: [], restore: { location: snap.location, backupId: 'snap-1', rewrapped: undefined, target: undefined, archive: undefined } });
-  const source = { host: '127.0.0.1', port: s.agent.datastorePort, replicationUser: info!.replicationUser, replicationPassword: password, position: src.snapshotPosition(snap.metadata!), instanceId: s.id, slotName: '', clonePort: 0, cloneTicket: '', cloneCompression: '' };
+  const source = { host: '127.0.0.1', port: s.agent.datastorePort, replicationUser: info!.replicationUser, replicationPassword: password, position: src.snapshotPosition(snap.metadata!), instanceId: s.id, slotName: '' };
   await rep.attach(source, never);
   t.equal(Number(await rootSql(r, 'SELECT @@server_id')), serverIdFor(r.id), "the replica's own server_id");
 
@@ -128,7 +128,7 @@ t.test('a replica built from a snapshot follows its source; switchover under wri
   const [back] = await rep.addReplicaAccess([{ replicaId: s.id, password: 'Back-' + password }]);
   target = r;
   const { diverged } = await src.demote(
-    { host: '127.0.0.1', port: r.agent.datastorePort, replicationUser: back!.replicationUser, replicationPassword: 'Back-' + password, position: await rep.latestTransactionId(), instanceId: r.id, slotName: '', clonePort: 0, cloneTicket: '', cloneCompression: '' },
+    { host: '127.0.0.1', port: r.agent.datastorePort, replicationUser: back!.replicationUser, replicationPassword: 'Back-' + password, position: await rep.latestTransactionId(), instanceId: r.id, slotName: '' },
     { start: async () => undefined, stop: async () => undefined },
     never,
   );
@@ -184,7 +184,7 @@ t.test('hostile and wrong inputs: each refused with a message naming what is wro
   const s = await startInstance(t, d);
   await prepare(s);
   const rep = replicationFor(t, s);
-  const good = { host: '127.0.0.1', port: 3306, replicationUser: 'coffer_repl_0123456789abcdef', replicationPassword: 'Pass-word-1', position: '', instanceId: randomId(), slotName: '', clonePort: 0, cloneTicket: '', cloneCompression: '' };
+  const good = { host: '127.0.0.1', port: 3306, replicationUser: 'coffer_repl_0123456789abcdef', replicationPassword: 'Pass-word-1', position: '', instanceId: randomId(), slotName: '' };
   const cases: Array<[string, object, RegExp]> = [
     ['a user that is not ours', { replicationUser: "root'; DROP TABLE x; --" }, /replication user/],
     ['root as the user', { replicationUser: 'root' }, /replication user/],

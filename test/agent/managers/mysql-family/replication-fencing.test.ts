@@ -90,7 +90,7 @@ t.test('switchover on two replicas built from one snapshot: a lagging replica re
   await rootSql(s, 'CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(64)); INSERT INTO shop.orders SELECT seq, "base" FROM shop.seq_1_to_100');
   const pw = { r1: 'P1-' + randomId(), r2: 'P2-' + randomId() };
   const events = await collect<GetReplicaSnapshotResponse>(
-    s.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: r1.id, password: pw.r1, cloneTicket: '', cloneTtlSeconds: 0 }, { replicaId: r2.id, password: pw.r2, cloneTicket: '', cloneTtlSeconds: 0 }], backupId: 'shared', parent: undefined, storage: undefined }),
+    s.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: r1.id, password: pw.r1 }, { replicaId: r2.id, password: pw.r2 }], backupId: 'shared', parent: undefined, storage: undefined }),
   );
   const snap = events.at(-1)!.snapshot!;
   t.equal(snap.sources.length, 2, 'one snapshot, an account for each replica');

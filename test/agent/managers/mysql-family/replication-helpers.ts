@@ -143,7 +143,7 @@ export const randomId = (): string => randomUUID();
 
 /** How a replica reaches a source instance (what the control fills in). */
 export function sourceOf(i: Instance, user: string, password: string, position = ''): SourceInfo {
-  return { host: '127.0.0.1', port: i.agent.datastorePort, replicationUser: user, replicationPassword: password, position, instanceId: i.id, slotName: '', clonePort: 0, cloneTicket: '', cloneCompression: '' };
+  return { host: '127.0.0.1', port: i.agent.datastorePort, replicationUser: user, replicationPassword: password, position, instanceId: i.id, slotName: '' };
 }
 
 /** A prepared source with shop.orders, and a replica built from its snapshot through the RPCs. */
@@ -155,7 +155,7 @@ export async function sourceAndReplica(t: TestLike, d: Deployment, opts: { paren
   const password = 'Repl-' + randomUUID();
   // The control names the source's newest backup as the parent when it has one.
   const parent = opts.parent ? await backup(s, { backupId: `newest-${s.id}`, strategy: opts.parentStrategy }) : undefined;
-  const events = await collect<GetReplicaSnapshotResponse>(s.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: r.id, password, cloneTicket: '', cloneTtlSeconds: 0 }], backupId: `snap-${r.id}`, parent, storage: undefined }));
+  const events = await collect<GetReplicaSnapshotResponse>(s.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: r.id, password }], backupId: `snap-${r.id}`, parent, storage: undefined }));
   const snap = events.at(-1)!.snapshot!;
   const info = snap.sources[0]!;
   await prepare(r, { databases: [], users: [], restore: { location: snap.artifact!.location, backupId: `snap-${r.id}`, rewrapped: undefined, target: undefined, archive: undefined }, replicaOf: sourceOf(s, info.replicationUser, password, info.position) });

@@ -18,7 +18,7 @@ import { backup, connectAs, deployment, prepare, randomId, rootSql, startInstanc
 const replStatus = async (i: Instance) => (await call<object, GetReplicationStatusResponse>(i.clients.replication, 'getReplicationStatus', {})).status!;
 const latest = async (i: Instance) => (await call<object, { transactionId: string }>(i.clients.replication, 'getLatestTransactionId', {})).transactionId;
 const sourceOf = (i: Instance, user: string, password: string, position = ''): SourceInfo => ({
-  host: '127.0.0.1', port: i.agent.datastorePort, replicationUser: user, replicationPassword: password, position, instanceId: i.id, slotName: '', clonePort: 0, cloneTicket: '', cloneCompression: '',
+  host: '127.0.0.1', port: i.agent.datastorePort, replicationUser: user, replicationPassword: password, position, instanceId: i.id, slotName: '',
 });
 
 t.test('replica through the RPCs: snapshot, Prepare with replica_of, switchover under writes, restart, detach', async (t) => {
@@ -32,7 +32,7 @@ t.test('replica through the RPCs: snapshot, Prepare with replica_of, switchover 
 
   // The snapshot: the replica's account, then an increment on the newest backup.
   const password = 'Repl-' + randomId();
-  const events = await collect<GetReplicaSnapshotResponse>(s.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: r.id, password, cloneTicket: '', cloneTtlSeconds: 0 }], backupId: 'snap-1', parent: newest, storage: undefined }));
+  const events = await collect<GetReplicaSnapshotResponse>(s.clients.replication.getReplicaSnapshot({ replicas: [{ replicaId: r.id, password }], backupId: 'snap-1', parent: newest, storage: undefined }));
   const snap = events.at(-1)!.snapshot!;
   t.ok(snap, 'the stream ends with the snapshot');
   t.equal(snap.artifact!.metadata!.parentId, 'nightly-1', 'incremental on the newest backup');

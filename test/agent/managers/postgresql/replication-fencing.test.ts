@@ -57,7 +57,7 @@ t.test('an old source killed with commits its replica never received rejoins fen
   const s = await withItems(storage, t);
   const ids = [randomUUID(), randomUUID()];
   const events = await collect<GetReplicaSnapshotResponse>(
-    s.c.replication.getReplicaSnapshot({ replicas: ids.map((replicaId) => ({ replicaId, password: REPL_PASSWORD, cloneTicket: '', cloneTtlSeconds: 0 })), backupId: `snap-${ids[0]}`, parent: undefined, storage: undefined }),
+    s.c.replication.getReplicaSnapshot({ replicas: ids.map((replicaId) => ({ replicaId, password: REPL_PASSWORD })), backupId: `snap-${ids[0]}`, parent: undefined, storage: undefined }),
   );
   const snap = events.at(-1)?.snapshot as ReplicaSnapshot;
   // c will be promoted; d keeps following the old source to its end.

@@ -244,7 +244,7 @@ t.test('a replica cloned from its source, switchover under a write loop, pg_rewi
   });
 
   await t.test('hostile and wrong inputs: each refused naming what is wrong', async (t) => {
-    const good = sourceFor(s, { host: '', port: 0, replicationUser: 'coffer_replication', replicationPassword: '', position: '', instanceId: '', slotName: hex(replica.id), clonePort: 0, cloneTicket: '', cloneCompression: '' });
+    const good = sourceFor(s, { host: '', port: 0, replicationUser: 'coffer_replication', replicationPassword: '', position: '', instanceId: '', slotName: hex(replica.id) });
     const bad: Array<[string, Partial<SourceInfo>, RegExp]> = [
       ['a host with a conninfo injection', { host: "h' sslmode=disable" }, /host/],
       ['a port out of range', { port: 70000 }, /port/],
@@ -292,7 +292,7 @@ t.test('one snapshot for two replicas; after a switchover the other replica is r
   t.equal((await alice(s, 'CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 2000) g')).code, 0);
   const ids = [randomUUID(), randomUUID()];
   const events = await collect<GetReplicaSnapshotResponse>(
-    s.c.replication.getReplicaSnapshot({ replicas: ids.map((replicaId) => ({ replicaId, password: REPL_PASSWORD, cloneTicket: '', cloneTtlSeconds: 0 })), backupId: `snap-${ids[0]}`, parent: undefined, storage: undefined }),
+    s.c.replication.getReplicaSnapshot({ replicas: ids.map((replicaId) => ({ replicaId, password: REPL_PASSWORD })), backupId: `snap-${ids[0]}`, parent: undefined, storage: undefined }),
   );
   const snap = events.at(-1)?.snapshot as ReplicaSnapshot;
   t.same(snap.sources.map((x) => x.slotName), ids.map(hex), 'a slot for each replica, from one snapshot');

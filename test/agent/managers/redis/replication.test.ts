@@ -233,7 +233,7 @@ t.test('hostile and wrong inputs get the right codes', async (t) => {
   const d = plaintext;
   // A standalone instance: the one detached above.
   const source = await detachedReplica;
-  const good = { host: '127.0.0.1', port: source.datastorePort, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: 'src', slotName: '', clonePort: 0, cloneTicket: '', cloneCompression: '' };
+  const good = { host: '127.0.0.1', port: source.datastorePort, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: '', instanceId: 'src', slotName: '' };
   const bad: Array<[string, string, object, RegExp]> = [
     ['addReplicaAccess', 'no replicas', { replicas: [] }, /replicas is empty/],
     ['addReplicaAccess', 'replica id not a UUID', { replicas: [{ replicaId: 'r1; DROP', password: 'x' }] }, /not a UUID/],
@@ -302,7 +302,7 @@ t.test('eject by hand: source agent and redis killed -9, replica promoted; the o
   t.match(await refusal(old.set('split-brain', '1')), /NOREPLICAS/, 'and refuses writes: no second writable source');
 
   const demoted = await repl<DemoteSourceResponse>(back, 'demoteSource', {
-    source: { host: '127.0.0.1', port: replica.datastorePort, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: promoted.transactionId, instanceId: 'new-source', slotName: '', clonePort: 0, cloneTicket: '', cloneCompression: '' },
+    source: { host: '127.0.0.1', port: replica.datastorePort, replicationUser: 'coffer-replication', replicationPassword: REPL_PASSWORD, position: promoted.transactionId, instanceId: 'new-source', slotName: '' },
   });
   t.equal(demoted.status!.role, 'replica');
   t.equal(demoted.status!.fenced, false, 'a replica is not fenced: it follows');

@@ -39,7 +39,7 @@ t.test('slot names come from the replica id; sources are checked field by field'
   t.equal(slotName('3B9AB8F3-32A4-4445-A7EE-9BF6054197EC'), 'coffer_3b9ab8f332a44445a7ee9bf6054197ec');
   t.equal(code(() => slotName('../x')), 'AGENT_ERR_INVALID_ARGUMENT');
   t.equal(code(() => slotName('')), 'AGENT_ERR_INVALID_ARGUMENT');
-  const good = { host: 'db-1.example', port: 5432, replicationUser: 'coffer_replication', replicationPassword: 'Pw-1:\\x', position: '', instanceId: 'i-1', slotName: `coffer_${'a'.repeat(32)}`, clonePort: 0, cloneTicket: '', cloneCompression: '' };
+  const good = { host: 'db-1.example', port: 5432, replicationUser: 'coffer_replication', replicationPassword: 'Pw-1:\\x', position: '', instanceId: 'i-1', slotName: `coffer_${'a'.repeat(32)}` };
   t.same(checkSource(good), { host: 'db-1.example', port: 5432, user: 'coffer_replication', password: 'Pw-1:\\x', slot: good.slotName, instanceId: 'i-1' });
   t.equal(checkSource({ ...good, host: 'fd00::1' }).host, 'fd00::1', 'IPv6');
   for (const [field, patch] of [
@@ -64,7 +64,7 @@ t.test('the standby\'s connection string quotes every value and names the passfi
   const caFile = path.join(dir, 'ca.pem');
   writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\n');
   const settings = new ReplicationSettings(layoutFor(path.join(dir, 'base')), () => lookupOsUser('postgres'), caFile);
-  const source = checkSource({ host: '127.0.0.1', port: 5433, replicationUser: '', replicationPassword: 'Se:cr\\et', position: '', instanceId: 'src', slotName: `coffer_${'b'.repeat(32)}`, clonePort: 0, cloneTicket: '', cloneCompression: '' });
+  const source = checkSource({ host: '127.0.0.1', port: 5433, replicationUser: '', replicationPassword: 'Se:cr\\et', position: '', instanceId: 'src', slotName: `coffer_${'b'.repeat(32)}` });
   settings.writeSecrets(source);
   settings.save({ source: { host: source.host, port: source.port, user: source.user, slot: source.slot, instanceId: source.instanceId } });
   const conf = readFileSync(settings.confFile, 'utf8');
