@@ -24,7 +24,7 @@ export type CloneCompression = (typeof CLONE_COMPRESSIONS)[number];
 export const DEFAULT_CLONE_TTL_SECONDS = 600;
 export const MAX_CLONE_TTL_SECONDS = 3600;
 /** The wire's compression when the request names none (docs/performance.md measured both). */
-export const DEFAULT_CLONE_COMPRESSION: CloneCompression = 'zstd';
+export const DEFAULT_CLONE_COMPRESSION: CloneCompression = 'none';
 /** A ticket is 32 random bytes in hex. */
 export const TICKET_PATTERN = /^[0-9a-f]{64}$/;
 /** The longest line either side sends before the frames. */
