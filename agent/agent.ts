@@ -74,6 +74,14 @@ export class Agent {
         start: async () => startDatastore(this.ctx),
       },
       log: deps.log.child({ component: 'replication' }),
+      clone: {
+        runner: deps.runner,
+        bind: deps.config.datastoreBind,
+        tls: deps.config.datastoreTls,
+        ca: deps.config.datastoreCa,
+        backup: deps.manager.backup,
+        emptyDataDir: deps.manager.emptyDataDir?.bind(deps.manager),
+      },
     });
     this.cluster = new Cluster({
       capability: deps.manager.cluster,
@@ -226,6 +234,7 @@ export class Agent {
   /** SIGTERM: cancel operations, stop the datastore cleanly. It restarts at the next boot. */
   async shutdown(): Promise<void> {
     this.replication.fence.stop();
+    this.replication.closeEndpoints();
     this.operations.cancelAll('the agent is shutting down');
     await this.deps.manager.disconnect().catch(() => undefined);
     await this.supervisor.stop();

@@ -252,6 +252,17 @@ export interface ReplicationCapability {
    * backup only.
    */
   cloneFromSource?(source: SourceInfo, onProgress: (p: CloneProgress) => void, signal: AbortSignal): Promise<void>;
+  /**
+   * Cloning through the source's one-shot endpoint (agent/replication/
+   * clone-endpoint.ts): the physical backup strategy the source streams
+   * (its backup capability's source) and the replica restores (its
+   * restore, into an empty data directory) in one pass, and the tool's
+   * name for messages (MariaDB: mariabackup, mariadb-backup). The position
+   * a copy ends at is snapshotPosition of what the tool recorded. Absent:
+   * no endpoint (PostgreSQL clones with cloneFromSource; the mysql manager
+   * has no physical tool here).
+   */
+  readonly cloneByEndpoint?: { readonly strategy: string; readonly tool: string };
   /** Running: follow the source, over TLS verified against the deployment's CA, and refuse writes. Re-points a replica. */
   attach(source: SourceInfo, signal: AbortSignal): Promise<void>;
   /** Running replica: stop following for good; standalone and writable. */

@@ -11,7 +11,11 @@ import type { ReplicationStatus, SourceInfo } from '../../proto/gen/coffer/agent
 import type { SourceVerdict } from '../../proto/gen/coffer/control/v1/conductor.js';
 import type { BackupProgress, CreateBackupInput } from '../backup/backups.js';
 import { AgentError, unimplemented } from '../errors.js';
-import type { CloneProgress, DatastoreControl, ReplicationCapability } from '../managers/manager.js';
+import type { BackupCapability, CloneProgress, DatastoreControl, ReplicationCapability } from '../managers/manager.js';
+import type { ProcessRunner } from '../../lib/process-runner.js';
+import { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
+import { CloneEndpoints } from './clone-endpoint.js';
+import { cloneThroughEndpoint } from './clone-replica.js';
 import { SourceFence } from './fencing.js';
 import { replicationStatus } from './replication-status.js';
 import { roleFile, RoleStore, type Role } from './role-store.js';
@@ -35,6 +39,21 @@ export interface ReplicationDeps {
   /** Stop and start, with the states a caller sees meanwhile (for DemoteSource). */
   readonly datastoreControl: DatastoreControl;
   readonly log: Logger;
+  /** What a clone through an endpoint needs (a capability with cloneByEndpoint): both sides. */
+  readonly clone?: CloneDeps;
+}
+
+export interface CloneDeps {
+  readonly runner: ProcessRunner;
+  /** The datastore's address: a source's endpoints listen there. */
+  readonly bind: string;
+  /** The datastore's serving pair; null: this agent serves no endpoint. */
+  readonly tls: Readonly<{ cert: string; key: string }> | null;
+  /** The deployment CA a replica checks its source's endpoint against. */
+  readonly ca: string | null;
+  readonly backup: BackupCapability | undefined;
+  /** Empties the stopped data directory before a replica's copy goes in. */
+  readonly emptyDataDir: (() => Promise<void>) | undefined;
 }
 
 /** What Prepare with replica_of runs around its restore or clone (lifecycle/prepare.ts). */
@@ -57,10 +76,37 @@ const notRole = (what: string, role: Role, hint: string): AgentError =>
 export class Replication {
   readonly roles: RoleStore;
   readonly fence: SourceFence;
+  /** A source's one-shot clone endpoints, where the datastore clones that way and has its serving pair. */
+  private readonly endpoints: CloneEndpoints | undefined;
 
   constructor(private readonly deps: ReplicationDeps) {
     this.roles = new RoleStore(roleFile(deps.agentDir));
     this.fence = new SourceFence({ roles: this.roles, capability: deps.capability, log: deps.log });
+    const how = deps.capability?.cloneByEndpoint;
+    const clone = deps.clone;
+    const backup = clone?.backup;
+    if (how && clone?.tls && backup) {
+      const cap = deps.capability!;
+      this.endpoints = new CloneEndpoints({
+        bind: clone.bind,
+        tls: clone.tls,
+        runner: clone.runner,
+        log: deps.log.child({ component: 'clone-endpoint' }),
+        startCopy: async (signal) => {
+          const src = await backup.source({ strategy: how.strategy, type: 'full', signal });
+          return {
+            tool: how.tool,
+            stream: src.stream,
+            done: src.done.then((m) => ({ position: cap.snapshotPosition(BackupMetadata.fromPartial({ ...m, backupId: m.backupId || 'clone' })) })),
+          };
+        },
+      });
+    }
+  }
+
+  /** Closes every clone endpoint (the agent stops). */
+  closeEndpoints(): void {
+    this.endpoints?.closeAll();
   }
 
   /** The capability, or UNIMPLEMENTED naming it. */
@@ -88,7 +134,7 @@ export class Replication {
     checkSource(source, 'replica_of');
     // Without a restore the replica is cloned from the running source,
     // which only some datastores can do (PostgreSQL: pg_basebackup).
-    if (!fromBackup && !cap.cloneFromSource) {
+    if (!fromBackup && !cap.cloneFromSource && !(cap.cloneByEndpoint && source.clonePort)) {
       throw new AgentError('AGENT_ERR_INVALID_ARGUMENT', `replica_of needs restore: a ${this.deps.datastore} replica is built from its source's snapshot backup (it cannot be cloned straight from the source)`);
     }
     if (accounts.databases || accounts.users || accounts.rootPassword) {
@@ -97,11 +143,26 @@ export class Replication {
   }
 
   /** Prepare's hooks for a replica; Prepare holds the lock. */
-  replicaPrepare(source: SourceInfo): ReplicaPrepare {
+  replicaPrepare(given: SourceInfo): ReplicaPrepare {
     const cap = this.capability();
-    const clone = cap.cloneFromSource?.bind(cap);
+    // A copy through the source's endpoint says where it ends: the replica starts there.
+    let source = given;
+    const byEndpoint = cap.cloneByEndpoint && given.clonePort ? cap.cloneByEndpoint : undefined;
+    const cloneDeps = this.deps.clone;
+    let clone: ReplicaPrepare['clone'];
+    if (byEndpoint) {
+      if (!cloneDeps?.backup || !cloneDeps.emptyDataDir) throw new AgentError('AGENT_ERR_INTERNAL', `the ${this.deps.datastore} manager offers cloning without a backup capability`);
+      const d = { backup: cloneDeps.backup, emptyDataDir: cloneDeps.emptyDataDir, strategy: byEndpoint.strategy, ca: cloneDeps.ca, runner: cloneDeps.runner, log: this.deps.log };
+      clone = async (onProgress, signal) => {
+        const position = await cloneThroughEndpoint(d, given, onProgress, signal);
+        source = { ...given, position };
+      };
+    } else if (cap.cloneFromSource) {
+      const fn = cap.cloneFromSource.bind(cap);
+      clone = (onProgress: (p: CloneProgress) => void, signal: AbortSignal) => fn(given, onProgress, signal);
+    }
     return {
-      ...(clone ? { clone: (onProgress: (p: CloneProgress) => void, signal: AbortSignal) => clone(source, onProgress, signal) } : {}),
+      ...(clone ? { clone } : {}),
       beforeStart: () => cap.configureBeforeStart(source),
       attach: async (signal) => {
         await cap.attach(source, signal);
@@ -129,11 +190,26 @@ export class Replication {
   addReplicaAccess(replicas: readonly ReplicaAccess[]): Promise<SourceInfo[]> {
     const cap = this.capability();
     checkReplicaAccess(replicas);
+    const endpoints = this.endpoints;
+    if (replicas.some((r) => r.cloneTicket) && !endpoints) {
+      throw new AgentError(
+        'AGENT_ERR_INVALID_ARGUMENT',
+        cap.cloneByEndpoint
+          ? 'clone_ticket: this source has no datastore serving certificate to serve a clone endpoint with (the agent runs without --datastore-tls-cert)'
+          : `clone_ticket: a ${this.deps.datastore} source opens no clone endpoint; build its replicas from a snapshot (GetReplicaSnapshot)`,
+      );
+    }
     return this.deps.locked('AddReplicaAccess', async () => {
       this.sourceable('give replicas access');
       const sources = await cap.addReplicaAccess(replicas);
       this.becomeSource();
-      return sources.map((s) => ({ ...s, host: '', port: 0, position: '' }));
+      const out: SourceInfo[] = [];
+      for (const [i, s] of sources.entries()) {
+        const r = replicas[i]!;
+        const clonePort = r.cloneTicket && endpoints ? await endpoints.openFor(r.replicaId, r.cloneTicket, r.cloneTtlSeconds ?? 0) : 0;
+        out.push({ ...s, host: '', port: 0, position: '', ...(clonePort ? { clonePort } : {}) });
+      }
+      return out;
     });
   }
 
@@ -143,6 +219,7 @@ export class Replication {
     return this.deps.locked('RemoveReplicaAccess', async () => {
       this.deps.requireRunning('remove a replica\'s access');
       if (this.role === 'replica') throw notRole('remove a replica\'s access', 'replica', 'replicas have no replicas of their own');
+      this.endpoints?.close(replicaId, 'access removed');
       await cap.removeReplicaAccess(replicaId);
     });
   }

@@ -3,6 +3,7 @@
 import { invalid } from '../errors.js';
 import type { ReplicaAccess } from '../../proto/gen/coffer/agent/v1/replication.js';
 import type { SourceInfo } from '../../proto/gen/coffer/agent/v1/replication_state.js';
+import { CLONE_COMPRESSIONS, MAX_CLONE_TTL_SECONDS, TICKET_PATTERN } from './clone-wire.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Instance ids as the agent's own config accepts them. */
@@ -32,6 +33,11 @@ export function checkReplicaAccess(replicas: readonly ReplicaAccess[]): void {
   replicas.forEach((r, i) => {
     checkReplicaId(r.replicaId, `replicas[${i}].replica_id`);
     checkSecret(r.password, `replicas[${i}].password`);
+    if (r.cloneTicket && !TICKET_PATTERN.test(r.cloneTicket)) throw invalid(`replicas[${i}].clone_ticket is not 64 lowercase hex digits (32 random bytes)`);
+    const ttl = r.cloneTtlSeconds ?? 0;
+    if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_CLONE_TTL_SECONDS) {
+      throw invalid(`replicas[${i}].clone_ttl_seconds must be 0 (the default) to ${MAX_CLONE_TTL_SECONDS}, got ${ttl}`);
+    }
     const key = r.replicaId.toLowerCase();
     if (seen.has(key)) throw invalid(`replicas[${i}].replica_id ${r.replicaId} is named twice`);
     seen.add(key);
@@ -50,5 +56,13 @@ export function checkSource(source: SourceInfo | undefined, what: string): Sourc
   checkSecret(source.replicationPassword, `${what}.replication_password`);
   if (/[\s"'\\]/.test(source.position) || source.position.length > 4096) throw invalid(`${what}.position ${show(source.position)} is not a position`);
   if (source.slotName && !/^[a-z0-9_]{1,63}$/.test(source.slotName)) throw invalid(`${what}.slot_name ${show(source.slotName)} may hold only a-z, 0-9 and "_"`);
+  if (source.clonePort || source.cloneTicket) {
+    const port = source.clonePort ?? 0;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`${what}.clone_port must be 1-65535 with a clone_ticket, got ${port}`);
+    if (!TICKET_PATTERN.test(source.cloneTicket ?? '')) throw invalid(`${what}.clone_ticket is not 64 lowercase hex digits (the ticket given to the source's AddReplicaAccess)`);
+  }
+  if (source.cloneCompression && !(CLONE_COMPRESSIONS as readonly string[]).includes(source.cloneCompression)) {
+    throw invalid(`${what}.clone_compression ${show(source.cloneCompression)} is not one of ${CLONE_COMPRESSIONS.join(', ')} (or empty: the default)`);
+  }
   return source;
 }

@@ -40,7 +40,7 @@ export interface BuildContext {
    * For a replica: how it reaches its source, built when Prepare is called
    * (its secret is derived then, never kept in task data).
    */
-  readonly replicaOf?: () => SourceInfo;
+  readonly replicaOf?: () => SourceInfo | Promise<SourceInfo>;
 }
 
 /** One step of building an instance, run by the create workflow and, per replica, by create-replicas. */
@@ -148,7 +148,7 @@ export function buildSteps(c: ControlContext): readonly BuildStep[] {
             users: p.users,
             overrides: group ? wantedOverrides(c, row(data)) : p.overrides,
             restore: data.restore ? restoreSource(data.restore, chainRewraps(c, keys(), row(data).project, data.restore.backupId)) : undefined,
-            replicaOf: b.replicaOf?.(),
+            replicaOf: await b.replicaOf?.(),
           };
           try {
             await agentStream<PrepareResponse>(

@@ -9,6 +9,7 @@ import type {
   WaitForTransactionResponse,
 } from '../../../proto/gen/coffer/agent/v1/replication.js';
 import type { SourceInfo } from '../../../proto/gen/coffer/agent/v1/replication_state.js';
+import { randomBytes } from 'node:crypto';
 import { agentCall } from '../../agent-client.js';
 import { withAgent, type ControlContext } from '../../context.js';
 import type { InstanceRow } from '../../store/instances.js';
@@ -19,6 +20,8 @@ import { replicaSecret, traitsOf } from './datastores.js';
 /** Long enough for a datastore restart (PostgreSQL's demote runs pg_rewind and starts again). */
 const SLOW_MS = 600_000;
 const QUICK_MS = 30_000;
+/** A clone endpoint is opened right before its Prepare: it waits this long for it. */
+const CLONE_TTL_SECONDS = 600;
 
 export function liveRow(c: ControlContext, id: string): InstanceRow {
   const r = c.instances.get(id);
@@ -36,6 +39,22 @@ export async function addAccess(c: ControlContext, source: InstanceRow, replicaI
     replicas: replicaIds.map((id) => ({ replicaId: id, password: replicaSecret(c, source, id) })),
   }, QUICK_MS);
   return replicaIds.map((id, i) => accessOf(id, res.sources[i]));
+}
+
+/**
+ * On a source whose replicas clone through its endpoint: one replica's
+ * access again, and its endpoint opened with a ticket made now for one
+ * Prepare (random, kept nowhere but in the Prepare request). Its port.
+ */
+export async function openCloneEndpoint(c: ControlContext, source: InstanceRow, replicaId: string): Promise<{ port: number; ticket: string }> {
+  const ticket = randomBytes(32).toString('hex');
+  const res = await call<AddReplicaAccessResponse>(c, source, 'addReplicaAccess', {
+    replicas: [{ replicaId, password: replicaSecret(c, source, replicaId), cloneTicket: ticket, cloneTtlSeconds: CLONE_TTL_SECONDS }],
+  }, QUICK_MS);
+  const port = res.sources[0]?.clonePort ?? 0;
+  // An older agent ignores the ticket: it opened nothing to clone from.
+  if (!port) throw new PermanentStepError(`the source ${source.id}'s agent opened no clone endpoint (an agent older than this control?)`);
+  return { port, ticket };
 }
 
 export async function removeAccess(c: ControlContext, source: InstanceRow, replicaId: string): Promise<void> {

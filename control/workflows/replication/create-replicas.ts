@@ -8,9 +8,11 @@
 // recorded as a backup of the source (its chain resolves like any other)
 // and removed at the end; the user's backup it was incremental on is kept.
 // Where the datastore's replicas clone their source (traits' `snapshot`:
-// PostgreSQL), the source only gives the access (AddReplicaAccess), no
+// PostgreSQL, MariaDB), the source only gives the access (AddReplicaAccess), no
 // backup is taken or recorded, and each Prepare gets `replica_of` and no
-// restore: the replica's agent copies the source itself, in one pass.
+// restore: the replica's agent copies the source itself, in one pass
+// (MariaDB: through the source agent's one-shot endpoint, opened with a
+// fresh ticket right before each replica's Prepare).
 //
 // Resuming after a kill -9: the snapshot is not taken again once recorded
 // (its backup row COMPLETED and the replicas' access saved in one
@@ -25,7 +27,7 @@ import { PermanentStepError, type StepContext, type Workflow } from '../../tasks
 import { failInstance } from '../common.js';
 import { BackupKeys } from '../../backup-keys.js';
 import { buildSteps, scrubCreateData, type CreateData } from '../create.js';
-import { addAccess, liveRow } from './agent-steps.js';
+import { addAccess, liveRow, openCloneEndpoint } from './agent-steps.js';
 import { replicaSecret, traitsOf } from './datastores.js';
 import { accessOf, sourceInfo, type AccessInfo } from './source-info.js';
 
@@ -132,7 +134,14 @@ export function createReplicasWorkflow(c: ControlContext): Workflow<CreateReplic
       await s.run(b, {
         signal: ctx.signal,
         progress: (p) => ctx.progress({ ...p, message: `${name}: ${p.message}` }),
-        replicaOf: () => sourceInfo(c, liveRow(c, d.sourceId), access),
+        replicaOf: async () => {
+          const source = liveRow(c, d.sourceId);
+          const info = sourceInfo(c, source, access);
+          if (d.snapshotBackupId || !traitsOf(c, source).cloneEndpoint) return info;
+          // A clone through the source's endpoint: opened for this Prepare alone.
+          const { port, ticket } = await openCloneEndpoint(c, source, b.instanceId);
+          return { ...info, clonePort: port, cloneTicket: ticket };
+        },
       });
       // Allocation and certificates are kept as each step ends.
       ctx.save();

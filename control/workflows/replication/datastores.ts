@@ -31,6 +31,15 @@ export interface ReplicationTraits {
    */
   readonly snapshot: 'backup' | 'clone';
   /**
+   * A clone through the source agent's one-shot endpoint (MariaDB: the
+   * source's mariadb-backup streamed over TLS into the replica's mbstream):
+   * right before each replica's Prepare, AddReplicaAccess opens it with a
+   * ticket generated then, at random, for that Prepare alone (never kept
+   * in task data), and Prepare gets the port and ticket. Without it a
+   * clone reaches the datastore itself (PostgreSQL's pg_basebackup).
+   */
+  readonly cloneEndpoint: boolean;
+  /**
    * Whether the datastore replicates account changes itself (grant tables,
    * roles). Redis does not (its ACL users are each server's own): the
    * control relays a user change to every member of the set
@@ -40,10 +49,12 @@ export interface ReplicationTraits {
 }
 
 export const REPLICATION_TRAITS: Readonly<Record<string, ReplicationTraits>> = {
-  mariadb: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach', snapshot: 'backup', replicatesAccounts: true },
-  mysql: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach', snapshot: 'backup', replicatesAccounts: true },
-  postgresql: { secret: 'deployment', incrementalSnapshot: false, repoint: 'demote', snapshot: 'clone', replicatesAccounts: true },
-  redis: { secret: 'deployment', incrementalSnapshot: false, repoint: 'attach', snapshot: 'backup', replicatesAccounts: false },
+  mariadb: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach', snapshot: 'clone', cloneEndpoint: true, replicatesAccounts: true },
+  // The mysql manager's physical tool (xtrabackup) is not packaged here:
+  // its agent has no clone endpoint, and its snapshots are logical dumps.
+  mysql: { secret: 'replica', incrementalSnapshot: true, repoint: 'attach', snapshot: 'backup', cloneEndpoint: false, replicatesAccounts: true },
+  postgresql: { secret: 'deployment', incrementalSnapshot: false, repoint: 'demote', snapshot: 'clone', cloneEndpoint: false, replicatesAccounts: true },
+  redis: { secret: 'deployment', incrementalSnapshot: false, repoint: 'attach', snapshot: 'backup', cloneEndpoint: false, replicatesAccounts: false },
 };
 
 /** The agent manager that runs an instance (its catalog version's). */

@@ -1,8 +1,11 @@
 // Replica creation for MariaDB: by hand (mariadb-by-hand.ts) against Coffer
-// (coffer-replica.ts), round after round on one source holding the
-// dataset of mariadb.ts's generator. Target: Coffer at most 1.3x the
-// by-hand time.
+// (coffer-clone-replica.ts: the replica's agent clones the source through
+// the source agent's one-shot endpoint, as the control's create-replicas
+// does, with the copy uncompressed and zstd -1 on the wire), round after
+// round on one source holding the dataset of mariadb.ts's generator.
+// Target: Coffer at most 1.3x the by-hand time.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { loadavg as osLoadavg } from 'node:os';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { socketOf } from '../../support/dataset.js';
@@ -11,7 +14,7 @@ import { deployment } from '../agents.js';
 import { generate, quiesce, tableCounts, tableCountsAt } from '../mariadb.js';
 import type { BenchOptions } from '../options.js';
 import { mbps, row, Teardown, type Row } from '../harness.js';
-import { replicaByCoffer } from './coffer-replica.js';
+import { clonedReplicaByCoffer } from './coffer-clone-replica.js';
 import { mariadbReplicaByHand } from './mariadb-by-hand.js';
 import { mariadbCaughtUp, mariadbSql } from './mariadb-sql.js';
 import { timeRatioSummary } from './ratio.js';
@@ -52,7 +55,7 @@ export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown,
   await quiesce(source.baseDir);
   const want = await tableCounts(source.baseDir);
 
-  const pairs: Array<{ hand: number; coffer: number }> = [];
+  const pairs: Record<'none' | 'zstd', Array<{ hand: number; coffer: number }>> = { none: [], zstd: [] };
   const onePass: Record<OnePass, Array<{ hand: number; coffer: number }>> = { follow: [], 'follow-none': [], 'relay-zstd': [], 'relay-none': [] };
   const wrappingKey = loadWrappingKey(path.join(root, 'backup.key'));
   for (let r = 1; r <= o.rounds; r++) {
@@ -60,41 +63,52 @@ export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown,
     try {
       const dir = path.join(root, `hand-${r}`);
       const h = await mariadbReplicaByHand(round, dir, { baseDir: source.baseDir, port: source.datastorePort, ca: pki.ca, ...hand }, 100 + r);
-      rows.push(row({ suite: S, name: `MariaDB replica by hand (mariadb-backup | mbstream -x, prepare, mariadbd, CHANGE MASTER ... MASTER_USE_GTID=slave_pos), round ${r}`, seconds: h.seconds, mbps: mbps(gen.bytes, h.seconds), note: `${h.phases}; MB/s of dataset bytes` }));
+      rows.push(row({ suite: S, name: `MariaDB replica by hand (mariadb-backup | mbstream -x, prepare, mariadbd, CHANGE MASTER ... MASTER_USE_GTID=slave_pos), round ${r}`, seconds: h.seconds, mbps: mbps(gen.bytes, h.seconds), note: `${h.phases}; MB/s of dataset bytes; load ${loadavg()}` }));
       await round.run();
       rmSync(dir, { recursive: true, force: true });
 
       const replicaId = randomUUID();
-      const c = await replicaByCoffer(round, {
-        source,
-        sourceId: source.instanceId,
-        datastore: 'mariadb',
-        baseDir: path.join(root, `coffer-${r}`),
-        pki,
-        agentArgs,
-        replicaId,
-        password: randomBytes(18).toString('base64url'),
-        caughtUp: (replica: AgentProcess) => mariadbCaughtUp(socketOf(source.baseDir), socketOf(replica.baseDir)),
-      });
-      const got = await tableCounts(c.agent.baseDir);
-      if (got !== want) throw new Error(`the Coffer replica's row counts differ: source ${want}, replica ${got}`);
-      pairs.push({ hand: h.seconds, coffer: c.seconds });
-      rows.push(
-        row({
-          suite: S,
-          name: `MariaDB replica by Coffer (GetReplicaSnapshot on the source agent, fresh agent Prepare with restore + replica_of), round ${r}`,
-          bytes: c.snapshotBytes,
-          seconds: c.seconds,
-          mbps: mbps(gen.bytes, c.seconds),
-          note: `${c.phases}; ${(c.seconds / h.seconds).toFixed(2)}x the by-hand time; bytes = the stored snapshot; replica row counts equal the source's (${got})`,
-        }),
-      );
-      if (r === o.rounds && o.lagSeconds > 0) {
-        const lag = await measureLag(await mariadbLagProbe(socketOf(source.baseDir), socketOf(c.agent.baseDir)), c.agent, { seconds: o.lagSeconds, everyMs: o.lagEveryMs });
-        rows.push(row({ suite: S, name: `MariaDB replication lag, reported vs measured: a row holding its write time every ${o.lagEveryMs} ms for ${o.lagSeconds} s on the source, polled on the Coffer replica`, note: lagNote(lag, 'transactions received, not applied') }));
+      // Both compressions on the wire, in turns (which goes first alternates by round).
+      const order: Array<'none' | 'zstd'> = r % 2 === 1 ? ['none', 'zstd'] : ['zstd', 'none'];
+      for (const compression of order) {
+        const cdir = path.join(root, `coffer-${r}-${compression}`);
+        const c = await clonedReplicaByCoffer(
+          round,
+          {
+            source,
+            sourceId: source.instanceId,
+            datastore: 'mariadb',
+            baseDir: cdir,
+            pki,
+            agentArgs,
+            replicaId,
+            password: randomBytes(18).toString('base64url'),
+            caughtUp: (replica: AgentProcess) => mariadbCaughtUp(socketOf(source.baseDir), socketOf(replica.baseDir)),
+          },
+          { compression },
+        );
+        const got = await tableCounts(c.agent.baseDir);
+        if (got !== want) throw new Error(`the Coffer replica's row counts differ: source ${want}, replica ${got}`);
+        pairs[compression].push({ hand: h.seconds, coffer: c.seconds });
+        rows.push(
+          row({
+            suite: S,
+            name: `MariaDB replica by Coffer (AddReplicaAccess with a clone ticket on the source agent, fresh agent Prepare with replica_of cloning through the endpoint, wire ${compression}), round ${r}`,
+            bytes: c.clonedBytes,
+            seconds: c.seconds,
+            mbps: mbps(gen.bytes, c.seconds),
+            note: `${c.phases}; ${(c.seconds / h.seconds).toFixed(2)}x the by-hand time; bytes = sent over the wire; replica row counts equal the source's (${got}); load ${loadavg()}`,
+          }),
+        );
+        if (r === o.rounds && compression === order[1] && o.lagSeconds > 0) {
+          const lag = await measureLag(await mariadbLagProbe(socketOf(source.baseDir), socketOf(c.agent.baseDir)), c.agent, { seconds: o.lagSeconds, everyMs: o.lagEveryMs });
+          rows.push(row({ suite: S, name: `MariaDB replication lag, reported vs measured: a row holding its write time every ${o.lagEveryMs} ms for ${o.lagSeconds} s on the source, polled on the Coffer replica`, note: lagNote(lag, 'transactions received, not applied') }));
+        }
+        await c.agent.stop();
+        await round.run();
+        await call(source.clients.replication, 'removeReplicaAccess', { replicaId });
+        rmSync(cdir, { recursive: true, force: true });
       }
-      await c.agent.stop();
-      await round.run();
 
       // The one-pass prototypes (BENCH_ONEPASS): the replica's restore
       // follows the stored snapshot while the source writes it
@@ -143,16 +157,17 @@ export async function benchMariadbReplicaCreation(o: BenchOptions, td: Teardown,
         await round.run();
         rmSync(rdir, { recursive: true, force: true });
       }
-      await call(source.clients.replication, 'removeReplicaAccess', { replicaId });
-      rmSync(path.join(root, `coffer-${r}`), { recursive: true, force: true });
-      rmSync(path.join(backupDir, c.snapshotLocation), { force: true });
     } finally {
       await round.run();
     }
   }
-  rows.push(row({ suite: S, name: 'MariaDB replica creation: Coffer vs by hand', note: timeRatioSummary(pairs, TARGET).text }));
+  for (const k of ['none', 'zstd'] as const) {
+    rows.push(row({ suite: S, name: `MariaDB replica creation: Coffer (clone, wire ${k}) vs by hand`, note: timeRatioSummary(pairs[k], TARGET).text }));
+  }
   for (const k of ONE_PASS) {
     rows.push(row({ suite: S, name: `MariaDB replica creation: one-pass prototype ${k} vs by hand (no replica agent)`, note: timeRatioSummary(onePass[k], TARGET).text }));
   }
   return rows;
 }
+
+const loadavg = (): string => osLoadavg()[0]!.toFixed(2);

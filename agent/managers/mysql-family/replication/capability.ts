@@ -236,6 +236,9 @@ export function createMysqlReplication(deps: MysqlReplicationDeps): ReplicationC
   const capability = {
     caFile,
     fullSnapshotsOnly: deps.fullSnapshotsOnly,
+    // A replica copied straight from the running source (its agent's clone
+    // endpoint) where the flavor has its physical tool.
+    ...(deps.fullSnapshotsOnly ? {} : { cloneByEndpoint: { strategy: 'mariabackup', tool: 'mariadb-backup' } }),
 
     async dialect(): Promise<string> {
       return (await dialect()).name;

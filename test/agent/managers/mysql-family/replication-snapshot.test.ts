@@ -1,18 +1,160 @@
-// The replica snapshot is incremental on the source's newest backup only
-// when that backup is of the snapshot's own (physical) strategy: a newest
-// backup that is a logical dump cannot be incremented on, and the snapshot
-// is then full instead of refused.
+// A MariaDB replica built two ways from one source holding data:
+//  - from a snapshot: incremental on the source's newest backup only when
+//    that backup is of the snapshot's own (physical) strategy: a newest
+//    backup that is a logical dump cannot be incremented on, and the
+//    snapshot is then full instead of refused;
+//  - cloned through the source agent's one-shot endpoint (AddReplicaAccess
+//    with a clone ticket, then Prepare with replica_of carrying its port and
+//    ticket and no restore): an endpoint unused past its expiry is closed; a
+//    wrong ticket is refused and the endpoint stays open for the right one;
+//    the source's mariadb-backup killed mid-stream (a real fault: the test
+//    kills the process it finds under the source agent) fails the Prepare
+//    naming it, with the staging directory removed and nothing started;
+//    the used ticket is refused again; a clone with the right ticket holds
+//    the source's rows and follows new writes.
 import t from 'tap';
-import { call } from '../../../support/agent.js';
-import type { GetReplicationStatusResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
-import { deployment, rootSql, sourceAndReplica, until } from './replication-helpers.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { call, collect } from '../../../support/agent.js';
+import type { AddReplicaAccessResponse, GetReplicationStatusResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
+import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
+import { deployment, PREPARE, rootSql, sourceAndReplica, sourceOf, startInstance, until, type Instance } from './replication-helpers.js';
 
-t.test('a MariaDB source whose newest backup is a mysqldump still builds a replica (a full snapshot)', async (t) => {
-  const { s, r } = await sourceAndReplica(t, deployment('mariadb'), { parent: true, parentStrategy: 'mysqldump' });
+t.test('a MariaDB source whose newest backup is a mysqldump still builds a replica (a full snapshot); then a replica cloned through its endpoint', async (t) => {
+  const d = deployment('mariadb');
+  const { s, r } = await sourceAndReplica(t, d, { parent: true, parentStrategy: 'mysqldump' });
   const st = (await call<object, GetReplicationStatusResponse>(r.clients.replication, 'getReplicationStatus', {})).status!;
   t.equal(st.role, 'replica', 'the replica follows its source');
   await until('the replica to hold the rows', async () => (await rootSql(r, 'SELECT COUNT(*) FROM shop.orders')) === '100');
   await rootSql(s, 'INSERT INTO shop.orders VALUES (900, "live")');
   await until('a write on the source to show on the replica', async () => (await rootSql(r, 'SELECT COUNT(*) FROM shop.orders WHERE id = 900')) === '1', 60_000);
   t.pass('a write on the source reaches the replica');
+  // The snapshot replica is done with: its server's memory goes back to the machine.
+  await r.agent.stop();
+
+  // --- cloned through the source's endpoint ---
+  const c = await startInstance(t, d);
+  const password = 'Repl-' + randomUUID();
+  const tickets: string[] = [];
+  const open = async (ttlSeconds = 0): Promise<{ port: number; ticket: string; user: string }> => {
+    const ticket = randomBytes(32).toString('hex');
+    tickets.push(ticket);
+    const res = await call<object, AddReplicaAccessResponse>(s.clients.replication, 'addReplicaAccess', { replicas: [{ replicaId: c.id, password, cloneTicket: ticket, cloneTtlSeconds: ttlSeconds }] });
+    const src = res.sources[0]!;
+    t.ok((src.clonePort ?? 0) > 0, `AddReplicaAccess answers the endpoint's port (${src.clonePort})`);
+    return { port: src.clonePort ?? 0, ticket, user: src.replicationUser };
+  };
+  // cloneCompression '' is the agent's default (none); the killed copy goes through zstd -1.
+  const clone = (e: { port: number; user: string }, ticket: string, cloneCompression = '') =>
+    collect<PrepareResponse>(c.clients.lifecycle.prepare({ ...PREPARE, databases: [], users: [], replicaOf: { ...sourceOf(s, e.user, password), clonePort: e.port, cloneTicket: ticket, cloneCompression } }));
+  const refusal = (p: Promise<unknown>) => p.then(() => ({ code: 0, details: 'it succeeded' }), (e: { code: number; details: string }) => e);
+
+  // Unused past its expiry: closed.
+  const expiring = await open(1);
+  await until('the unused endpoint to close at its expiry', async () => !(await accepts(expiring.port)), 30_000);
+  t.match((await refusal(clone(expiring, expiring.ticket))).details, /clone endpoint .* refuses connections/, 'an expired endpoint refuses the replica');
+
+  // A wrong ticket is refused; the endpoint stays open for the right one.
+  const e = await open();
+  t.match((await refusal(clone(e, randomBytes(32).toString('hex')))).details, /refused the clone: the clone ticket is not valid/, 'a wrong ticket is refused');
+
+  // The right ticket, and the source's mariadb-backup killed mid-stream.
+  const killed = refusal(clone(e, e.ticket, 'zstd'));
+  const tool = await until('mariadb-backup to run under the source agent', async () => descendants(s.agent.proc.pid!).find((p) => p.name === 'mariadb-backup'), 60_000);
+  // Mid-stream: once the copy's first files are being extracted on the replica (polled closely: the copy is small).
+  await untilClose('the copy to reach the replica', () => extracting(c), 60_000);
+  process.kill(tool.pid, 'SIGKILL');
+  const failed = await killed;
+  t.match(failed.details, /mariadb-backup/, `the replica's Prepare fails naming the source's tool: ${failed.details.slice(0, 300)}`);
+  t.match(failed.details, /SIGKILL/, 'and how it ended');
+  t.match(failed.details, /after [1-9]\d* bytes/, 'after part of the copy had arrived');
+  const status = await call<object, GetStatusResponse>(c.clients.lifecycle, 'getStatus', {});
+  t.equal(status.state, DatastoreState.DATASTORE_STATE_FAILED, 'the replica is FAILED');
+  t.same(stagingLeft(c), [], 'its staging directory is removed');
+  t.notOk(existsSync(c.socket), 'and no server was started');
+  t.same(descendants(c.agent.proc.pid!).filter((p) => ['mariadbd', 'mbstream', 'mariadb-backup', 'zstd'].includes(p.name)), [], 'no server or tool runs under the replica agent');
+
+  // The ticket is used: refused again.
+  t.match((await refusal(clone(e, e.ticket))).details, /refuses connections/, 'a used ticket is refused');
+
+  // The right ticket on a new endpoint: the replica is the source's copy and follows it.
+  await rootSql(s, 'INSERT INTO shop.orders SELECT seq, "before the clone" FROM shop.seq_1000_to_1999');
+  const good = await open();
+  const events = await clone(good, good.ticket);
+  t.equal(events.at(-1)?.result?.state, DatastoreState.DATASTORE_STATE_ACTIVE, 'the cloned replica is ACTIVE');
+  t.ok(events.some((ev) => ev.progress?.phase === 'clone'), 'Prepare reports its clone phase');
+  const rows = 'SELECT COUNT(*), SUM(id) FROM shop.orders';
+  t.equal(await rootSql(c, rows), await rootSql(s, rows), 'the clone holds the source\'s rows');
+  t.equal((await call<object, GetReplicationStatusResponse>(c.clients.replication, 'getReplicationStatus', {})).status!.role, 'replica', 'and is a replica');
+  await rootSql(s, 'INSERT INTO shop.orders VALUES (5000, "after the clone")');
+  await until('a write on the source to show on the clone', async () => (await rootSql(c, 'SELECT COUNT(*) FROM shop.orders WHERE id = 5000')) === '1', 60_000);
+  t.pass('a write on the source reaches the clone');
+  t.equal(await rootSql(c, 'SELECT @@read_only'), '1', 'the clone is read-only');
+
+  for (const i of [s, c]) {
+    const text = i.agent.logs.join('\n');
+    t.notOk(tickets.some((x) => text.includes(x)) || text.includes(password), 'no ticket or replication secret in an agent log');
+  }
 });
+
+/** True while something accepts TCP connections on the port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Every live process under `pid`, with its command name. */
+function descendants(pid: number): Array<{ pid: number; name: string }> {
+  const parent = new Map<number, { ppid: number; name: string }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const m = /^\d+ \((.*)\) (\S) (\d+)/.exec(stat);
+      if (m && m[2] !== 'Z') parent.set(Number(entry), { ppid: Number(m[3]), name: m[1]! });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: Array<{ pid: number; name: string }> = [];
+  const walk = (p: number): void => {
+    for (const [child, info] of parent) {
+      if (info.ppid !== p) continue;
+      out.push({ pid: child, name: info.name });
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** True once the replica's restore has extracted a file of the copy. */
+function extracting(i: Instance): boolean {
+  return stagingLeft(i).some((d) => {
+    const full = path.join(i.agent.baseDir, 'work', d, 'full');
+    return existsSync(full) && readdirSync(full).length > 0;
+  });
+}
+
+/** Polls every 10 ms (what it waits for may last a moment only). */
+async function untilClose(what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** What a clone's restore left under the instance's work root. */
+function stagingLeft(i: Instance): string[] {
+  const work = path.join(i.agent.baseDir, 'work');
+  return existsSync(work) ? readdirSync(work).filter((f) => f.startsWith('restore-')) : [];
+}

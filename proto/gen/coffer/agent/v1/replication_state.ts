@@ -34,6 +34,22 @@ export interface SourceInfo {
   instanceId: string;
   /** PostgreSQL: the physical replication slot this replica streams from. */
   slotName: string;
+  /**
+   * MariaDB: the source's one-shot clone endpoint (AddReplicaAccess with a
+   * clone_ticket opened it) on `host`, and the ticket it takes. Given with
+   * replica_of and no restore, Prepare copies the source from there
+   * (mariadb-backup, over TLS verified against the deployment CA) instead
+   * of restoring a snapshot backup.
+   */
+  clonePort?: number | undefined;
+  cloneTicket?:
+    | string
+    | undefined;
+  /**
+   * How the copy travels: "zstd" (zstd -1) or "none"; empty means the
+   * agent's default (docs/performance.md measured both).
+   */
+  cloneCompression?: string | undefined;
 }
 
 /** A physical replication slot on a PostgreSQL source. */
@@ -100,6 +116,9 @@ function createBaseSourceInfo(): SourceInfo {
     position: "",
     instanceId: "",
     slotName: "",
+    clonePort: undefined,
+    cloneTicket: undefined,
+    cloneCompression: undefined,
   };
 }
 
@@ -125,6 +144,15 @@ export const SourceInfo: MessageFns<SourceInfo> = {
     }
     if (message.slotName !== "") {
       writer.uint32(58).string(message.slotName);
+    }
+    if (message.clonePort !== undefined) {
+      writer.uint32(64).int32(message.clonePort);
+    }
+    if (message.cloneTicket !== undefined) {
+      writer.uint32(74).string(message.cloneTicket);
+    }
+    if (message.cloneCompression !== undefined) {
+      writer.uint32(82).string(message.cloneCompression);
     }
     return writer;
   },
@@ -198,6 +226,30 @@ export const SourceInfo: MessageFns<SourceInfo> = {
             message.slotName = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.clonePort = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.cloneTicket = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.cloneCompression = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -235,6 +287,21 @@ export const SourceInfo: MessageFns<SourceInfo> = {
         : isSet(object.slot_name)
         ? globalThis.String(object.slot_name)
         : "",
+      clonePort: isSet(object.clonePort)
+        ? globalThis.Number(object.clonePort)
+        : isSet(object.clone_port)
+        ? globalThis.Number(object.clone_port)
+        : undefined,
+      cloneTicket: isSet(object.cloneTicket)
+        ? globalThis.String(object.cloneTicket)
+        : isSet(object.clone_ticket)
+        ? globalThis.String(object.clone_ticket)
+        : undefined,
+      cloneCompression: isSet(object.cloneCompression)
+        ? globalThis.String(object.cloneCompression)
+        : isSet(object.clone_compression)
+        ? globalThis.String(object.clone_compression)
+        : undefined,
     };
   },
 
@@ -261,6 +328,15 @@ export const SourceInfo: MessageFns<SourceInfo> = {
     if (message.slotName !== "") {
       obj.slotName = message.slotName;
     }
+    if (message.clonePort !== undefined) {
+      obj.clonePort = Math.round(message.clonePort);
+    }
+    if (message.cloneTicket !== undefined) {
+      obj.cloneTicket = message.cloneTicket;
+    }
+    if (message.cloneCompression !== undefined) {
+      obj.cloneCompression = message.cloneCompression;
+    }
     return obj;
   },
 
@@ -276,6 +352,9 @@ export const SourceInfo: MessageFns<SourceInfo> = {
     message.position = object.position ?? "";
     message.instanceId = object.instanceId ?? "";
     message.slotName = object.slotName ?? "";
+    message.clonePort = object.clonePort ?? undefined;
+    message.cloneTicket = object.cloneTicket ?? undefined;
+    message.cloneCompression = object.cloneCompression ?? undefined;
     return message;
   },
 };
