@@ -94,11 +94,12 @@ export class Replication {
         log: deps.log.child({ component: 'clone-endpoint' }),
         startCopy: async (signal) => {
           const src = await backup.source({ strategy: how.strategy, type: 'full', signal });
-          return {
-            tool: how.tool,
-            stream: src.stream,
-            done: src.done.then((m) => ({ position: cap.snapshotPosition(BackupMetadata.fromPartial({ ...m, backupId: m.backupId || 'clone' })) })),
-          };
+          const done = src.done.then((m) => ({ position: cap.snapshotPosition(BackupMetadata.fromPartial({ ...m, backupId: m.backupId || 'clone' })) }));
+          // The tool may fail while the endpoint still sends what it read
+          // (its caller awaits `done` after): never an unhandled rejection,
+          // which would end the agent.
+          done.catch(() => undefined);
+          return { tool: how.tool, stream: src.stream, done };
         },
       });
     }
