@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { YoungCollector } from '../../lib/young-gc.js';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../lib/logger.js';
@@ -169,11 +170,14 @@ export class CloneEndpoints {
       const out = head.length === 1 ? head[0] : new PassThrough();
       const joined = head.length === 1 ? Promise.resolve() : pipeline([...head, out as PassThrough]);
       joined.catch((err: unknown) => out.destroy(err as Error));
+      // The dead Buffers of each few MiB freed by a scavenge, not a full GC (lib/young-gc.ts).
+      const young = new YoungCollector();
       try {
         for await (const chunk of out as AsyncIterable<Buffer>) {
           if (socket.destroyed) throw new Error('the replica closed the connection');
           if (chunk.length === 0) continue;
           sent += chunk.length;
+          young.add(chunk.length);
           socket.cork();
           socket.write(frameHeader(chunk.length));
           const more = socket.write(chunk);

@@ -14,6 +14,7 @@
 // whatever reads it (mbstream, through feedTool) never finishes on a prefix.
 import { Transform, type TransformCallback } from 'node:stream';
 import { CofferError } from '../../lib/coded-error.js';
+import { YoungCollector } from '../../lib/young-gc.js';
 
 export const CLONE_MAGIC = 'COFFER-CLONE';
 export const CLONE_VERSION = '1';
@@ -90,12 +91,15 @@ export class FrameDecoder extends Transform {
   /** Bytes still to pass of the current frame; -1 while reading a length. */
   private left = -1;
   private inTrailer = false;
+  /** The dead Buffers of each few MiB freed by a scavenge, not a full GC (lib/young-gc.ts). */
+  private readonly young = new YoungCollector();
 
   constructor(private readonly where: string) {
     super({ writableHighWaterMark: 1024 * 1024, readableHighWaterMark: 1024 * 1024 });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.young.add(chunk.length);
     try {
       let buf = chunk;
       while (buf.length > 0) {
