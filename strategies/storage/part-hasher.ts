@@ -58,6 +58,8 @@ export class PartHasher {
     const id = this.nextId++;
     return new Promise<Buffer[]>((resolve, reject) => {
       this.jobs.set(id, { part, algorithms, resolve, reject });
+      // A part waiting on the worker keeps the process alive (an idle worker does not).
+      if (this.jobs.size === 1) worker.ref();
       worker.postMessage({ id, buffer: part.buffer, offset: part.byteOffset, length: part.byteLength, algorithms });
     });
   }
@@ -74,12 +76,15 @@ export class PartHasher {
   private start(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(this.opts.workerSource ?? WORKER_SOURCE, { eval: true });
-    // An idle hasher must not keep the process alive; close() ends it.
+    // An idle hasher must not keep the process alive (close() ends it);
+    // digest() refs it while a part waits on it, or a process with nothing
+    // else to do would exit under a pending digest.
     w.unref();
     w.on('message', (m: { id: number; digests: Uint8Array[] }) => {
       const job = this.jobs.get(m.id);
       if (!job) return;
       this.jobs.delete(m.id);
+      if (this.jobs.size === 0) w.unref();
       job.resolve(m.digests.map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength)));
     });
     const died = (why: string): void => {
