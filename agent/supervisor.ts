@@ -121,10 +121,7 @@ export class Supervisor {
     const spec = this.opts.spec();
     const program = spec.argv[0] ?? 'datastore';
     const output = spec.outputFile ? new OutputFile(spec.outputFile) : null;
-    // A session of its own: the datastore is a long-lived server, not one of
-    // the agent's jobs, and outlives an agent that is killed (boot adopts or
-    // stops it); docs/architecture.md.
-    const child = this.opts.runner.spawn(spec.argv, { session: 'own', uid: spec.uid, gid: spec.gid, env: spec.env, cwd: spec.cwd, onLine: output ? (line) => output.write(line) : undefined });
+    const child = this.opts.runner.spawn(spec.argv, { uid: spec.uid, gid: spec.gid, env: spec.env, cwd: spec.cwd, onLine: output ? (line) => output.write(line) : undefined });
     if (output) void child.exited.then(() => output.close());
     this.child = child;
     this.childSpec = spec;

@@ -2,12 +2,11 @@
 // (never a shell string); secrets go through stdin or the environment, never
 // argv. Output lines of long-running children go to the structured log.
 import { execa, type ResultPromise } from 'execa';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { stdinForSpawn, type StdinSource } from './fd-handoff.js';
 import type { Logger } from './logger.js';
-import { defaultGroupWrapper, inProcessGroup, missingWrapper, startFailure, STATUS_FD } from './process-group.js';
 import { spawnOnPty, type PtyChild, type PtySpawnOptions } from './pty-process.js';
 
 export type { OpenFile } from './fd-handoff.js';
@@ -74,27 +73,8 @@ export function exitFailure(argv: readonly string[], exit: Exit, outputTail: str
 /** After a stop, how long a child gets to exit on SIGTERM before its group is killed. */
 export const DEFAULT_KILL_AFTER_MS = 3000;
 
-export interface ProcessRunnerOptions {
-  /**
-   * The program that starts a child in a process group of its own inside
-   * this session (lib/process-group.ts). Default: perl on PATH, else
-   * /usr/bin/perl.
-   */
-  readonly groupWrapper?: string;
-}
-
 export class ProcessRunner {
-  private wrapper: string | undefined;
-
-  constructor(
-    private readonly log: Logger,
-    private readonly options: ProcessRunnerOptions = {},
-  ) {}
-
-  private groupWrapper(): string {
-    this.wrapper ??= this.options.groupWrapper ?? defaultGroupWrapper();
-    return this.wrapper;
-  }
+  constructor(private readonly log: Logger) {}
 
   /** Runs a command to completion; rejects with CommandError naming the tool's stderr. */
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -130,36 +110,30 @@ export class ProcessRunner {
   }
 
   /**
-   * Starts a long-running child in a process group of its own, so that
-   * stopping it reaches everything it started: inside this process's
-   * session (lib/process-group.ts), or with session 'own' in a session of
-   * its own. Its output lines go to the log; the last lines are kept for
-   * error messages.
+   * Starts a long-running child in its own process group, so that stopping
+   * it reaches everything it started. Its output lines go to the log; the
+   * last lines are kept for error messages.
    */
   spawn(argv: readonly string[], opts: SpawnOptions = {}): ChildHandle {
-    if (!argv[0]) throw new TypeError('spawn: empty argv');
-    const ownSession = opts.session === 'own';
-    const wrapper = ownSession ? undefined : this.groupWrapper();
-    const { file, args, env } = wrapper ? inProcessGroup(wrapper, argv, opts.env) : { file: argv[0], args: argv.slice(1), env: opts.env };
+    const [file, ...args] = argv;
+    if (!file) throw new TypeError('spawn: empty argv');
     const stdin = stdinForSpawn(opts.stdin);
     const child = execa(file, args, {
       cwd: opts.cwd,
-      env,
+      env: opts.env,
       extendEnv: true,
       uid: opts.uid,
       gid: opts.gid,
-      detached: ownSession,
-      // As a detached child always was: not killed by execa when this process exits.
-      cleanup: false,
-      // The wrapped child's descriptor 3 is its status pipe (lib/process-group.ts).
-      stdio: wrapper ? [stdin.stdio, opts.stdout ?? 'pipe', 'pipe', 'pipe'] : [stdin.stdio, opts.stdout ?? 'pipe', 'pipe'],
+      detached: true,
+      stdin: stdin.stdio,
+      stdout: opts.stdout ?? 'pipe',
+      stderr: 'pipe',
       reject: false,
       buffer: false,
       encoding: 'buffer',
     });
     stdin.afterSpawn();
-    const start = wrapper ? { wrapper, status: (child.stdio[STATUS_FD] as Readable | undefined) ?? null } : undefined;
-    return new ChildHandle(argv, child, opts.logger ?? this.log, opts.logOutput !== false, opts, start);
+    return new ChildHandle(argv, child, opts.logger ?? this.log, opts.logOutput !== false, opts);
   }
 
   /**
@@ -175,15 +149,6 @@ export class ProcessRunner {
 }
 
 export interface SpawnOptions {
-  /**
-   * 'shared' (the default): a process group of its own inside this
-   * process's session, and so in its scheduling group (a backup's,
-   * restore's, clone's or archive's tools work for this process). 'own': a
-   * session of its own (setsid), for a long-lived server that is not part
-   * of this process's work and may outlive it (the datastore, the local
-   * compute driver's agents). docs/architecture.md, "lib/".
-   */
-  session?: 'shared' | 'own';
   cwd?: string;
   env?: Record<string, string>;
   uid?: number;
@@ -221,38 +186,6 @@ export interface Exit {
 
 const TAIL_LINES = 30;
 
-/** How a child was started through the group wrapper (lib/process-group.ts). */
-interface GroupStart {
-  readonly wrapper: string;
-  /** The child's status pipe; null when the spawn itself failed. */
-  readonly status: Readable | null;
-}
-
-/** Resolves when the status pipe ends: undefined if the tool was exec'd, else why it could not start. */
-function readStartStatus(status: Readable, argv: readonly string[]): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    let text = '';
-    status.on('data', (c: Buffer) => (text += c.toString('utf8')));
-    status.once('error', () => undefined);
-    status.once('close', () => resolve(startFailure(text, argv)));
-  });
-}
-
-/**
- * A spawn of the wrapper that failed: a wrapper that cannot be run is said
- * so; anything else (a missing cwd, a uid it cannot take) is worded as
- * before, about the tool.
- */
-function wrapperSpawnFailure(wrapper: string, argv: readonly string[], r: { originalMessage?: string; shortMessage?: string; code?: string }): string {
-  const message = String(r.originalMessage ?? r.shortMessage);
-  try {
-    accessSync(wrapper, constants.X_OK);
-  } catch (err) {
-    return missingWrapper(wrapper, (err as NodeJS.ErrnoException).code ?? message);
-  }
-  return message.split(wrapper).join(String(argv[0]));
-}
-
 /** A running child started by ProcessRunner.spawn. */
 export class ChildHandle {
   readonly pid: number;
@@ -264,8 +197,6 @@ export class ChildHandle {
   private readonly killAfterMs: number;
   private readonly stopSignal: NodeJS.Signals;
   private readonly stopScope: 'group' | 'process';
-  /** Until a wrapped child's group exists (its status pipe has ended), signals for it wait here. */
-  private startPending: Promise<void> | null = null;
 
   constructor(
     readonly argv: readonly string[],
@@ -273,7 +204,6 @@ export class ChildHandle {
     log: Logger,
     logOutput: boolean,
     opts: Pick<SpawnOptions, 'signal' | 'killAfterMs' | 'stopSignal' | 'stopScope' | 'onLine'> = {},
-    start?: GroupStart,
   ) {
     this.killAfterMs = opts.killAfterMs ?? DEFAULT_KILL_AFTER_MS;
     this.stopSignal = opts.stopSignal ?? 'SIGTERM';
@@ -302,11 +232,11 @@ export class ChildHandle {
     };
     child.stderr?.on('data', onLine('stderr'));
     if (logOutput && child.stdout) child.stdout.on('data', onLine('stdout'));
-    const ended = child.then(
+    this.exited = child.then(
       (r) => {
         this.done = true;
         if (r.exitCode === undefined && r.signal === undefined && r.failed) {
-          this.lines.push(start ? wrapperSpawnFailure(start.wrapper, argv, r) : String(r.originalMessage ?? r.shortMessage));
+          this.lines.push(String(r.originalMessage ?? r.shortMessage));
         }
         return { code: r.exitCode ?? null, signal: r.signal ?? null };
       },
@@ -316,14 +246,6 @@ export class ChildHandle {
         return { code: null, signal: null };
       },
     );
-    const notStarted = start?.status ? readStartStatus(start.status, argv) : Promise.resolve(undefined);
-    if (start?.status) this.startPending = notStarted.then(() => void (this.startPending = null));
-    this.exited = Promise.all([ended, notStarted]).then(([exit, why]): Exit => {
-      if (why === undefined) return exit;
-      // The wrapper ran but the tool did not: as when Node's spawn fails.
-      this.lines.push(why);
-      return { code: null, signal: null };
-    });
     const { signal } = opts;
     if (signal) {
       const onAbort = (): void => {
@@ -414,13 +336,9 @@ export class ChildHandle {
     return this.lines.join('\n');
   }
 
-  /** Signals the child's whole process group (once it has one: see startPending). */
+  /** Signals the child's whole process group. */
   signalGroup(signal: NodeJS.Signals): void {
     if (this.done || this.pid <= 0) return;
-    if (this.startPending) {
-      void this.startPending.then(() => this.signalGroup(signal));
-      return;
-    }
     try {
       process.kill(-this.pid, signal);
     } catch {
@@ -428,13 +346,9 @@ export class ChildHandle {
     }
   }
 
-  /** Signals the child process alone (not the rest of its group); once it is the tool, not yet the wrapper. */
+  /** Signals the child process alone (not the rest of its group). */
   signalProcess(signal: NodeJS.Signals): void {
     if (this.done || this.pid <= 0) return;
-    if (this.startPending) {
-      void this.startPending.then(() => this.signalProcess(signal));
-      return;
-    }
     try {
       process.kill(this.pid, signal);
     } catch {

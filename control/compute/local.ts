@@ -148,8 +148,6 @@ export class LocalDriver implements ComputeDriver {
     // The agent logs to its own file (logFile in its config): it outlives
     // this process, so it must not depend on our pipes.
     const child = this.deps.runner.spawn([process.execPath, ...AGENT_NODE_FLAGS, this.deps.agentBin, '--config', this.configPath(id)], {
-      // Its own session, as a VM's agent is nobody's child: it outlives this process.
-      session: 'own',
       stdout: 'ignore',
       cwd: dir,
       env: { NODE_OPTIONS: '' },

@@ -205,13 +205,10 @@ export class ProgramStream extends Duplex {
     child.stdout?.destroy();
     settle.then(
       (exit) => {
-        // A program that exited non-zero on its own, or could not start
-        // (its exec failed after the spawn: lib/process-group.ts), is the
-        // real reason, whatever another stage noticed first (a broken pipe,
-        // a premature close): its exit status and stderr are what a person
-        // needs. Not a kill by signal, which is ours.
-        const own = exit.code !== null ? exit.code !== 0 : exit.signal === null;
-        if ((isPipeError(err) || !(err instanceof CofferError)) && own) cb(this.exitError(exit));
+        // A program that exited non-zero on its own is the real reason,
+        // whatever another stage noticed first (a broken pipe, a premature
+        // close): its exit status and stderr are what a person needs.
+        if ((isPipeError(err) || !(err instanceof CofferError)) && exit.code !== 0 && exit.code !== null) cb(this.exitError(exit));
         else cb(err);
       },
       () => cb(err),

@@ -193,15 +193,6 @@ export function sampleRss(pid: number, everyMs = 100): RssSampler {
   };
 }
 
-/** Whether the kernel groups each session for scheduling (sched_autogroup_enabled). */
-export function autogroup(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1' ? 'on' : 'off';
-  } catch {
-    return 'unknown';
-  }
-}
-
 // ---------------------------------------------------------------------------
 // Pipelines of programs.
 
@@ -212,10 +203,9 @@ export interface Stage {
   readonly uid?: number;
   readonly gid?: number;
   /**
-   * In a session of its own (setsid), as the agent's ProcessRunner started
-   * every tool before issue 16 (now: a process group in the agent's
-   * session, lib/process-group.ts). With the kernel's autogroup scheduling
-   * on, a session is a scheduling group of its own.
+   * In a session of its own (setsid), as the agent's ProcessRunner starts
+   * every tool (for its process group). With the kernel's autogroup
+   * scheduling on, a session is a scheduling group of its own.
    */
   readonly detached?: boolean;
 }

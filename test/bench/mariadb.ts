@@ -7,7 +7,7 @@
 // plus Restore into a second instance against a bare restore, StreamBackup
 // over loopback against reading the stored object, and the agent's memory.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentProcess } from '../support/agent.js';
 import { mariadbSocket } from '../support/mariadb-client.js';
@@ -17,7 +17,7 @@ import { DatastoreState } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { deployment, measuredBackup, preparedAgent, profileFlags } from './agents.js';
 import type { BenchOptions } from './options.js';
 import { benchRoot } from './workdir.js';
-import { autogroup, fileSize, withMachineCpu, mbps, pairSummary, row, run, runPipeline, sampleRss, timed, type Pair, type Row, type Stage, type Teardown } from './harness.js';
+import { fileSize, withMachineCpu, mbps, pairSummary, row, run, runPipeline, sampleRss, timed, type Pair, type Row, type Stage, type Teardown } from './harness.js';
 
 const DB = 'bench';
 const TABLES = 4;
@@ -123,6 +123,15 @@ function streamBackup(agent: AgentProcess, backupId: string): Promise<{ bytes: n
   });
 }
 
+/** Whether the kernel groups each session for scheduling (sched_autogroup_enabled). */
+function autogroup(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1' ? 'on' : 'off';
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function readAll(file: string): Promise<number> {
   let n = 0;
   for await (const c of createReadStream(file, { highWaterMark: 1024 * 1024 })) n += (c as Buffer).length;
@@ -189,12 +198,11 @@ export async function benchMariadb(o: BenchOptions, td: Teardown): Promise<Row[]
     rows.push(row({ suite: S, name: `(a') bare protected mariadb-backup | zstd -1 -T2 | openssl enc -aes-256-ctr | tee file | openssl dgst -sha256, round ${r}`, bytes: protBytes, seconds: prot.seconds, mbps: mbps(gen.bytes, prot.seconds), note: `MB/s of dataset bytes; ${protCpu}` }));
 
     // (a'') the same, each program in a session of its own, as the agent
-    // started its tools before they got process groups in its session
-    // (lib/process-group.ts): on a shared machine with autogroup scheduling
-    // that alone changes the pipeline's share of the CPU.
+    // starts its tools: on a shared machine with autogroup scheduling that
+    // alone changes the pipeline's share of the CPU.
     rmSync(protectedFile, { force: true });
     const { value: sess, cpuNote: sessCpu } = await withMachineCpu(() => runPipeline(protectedPipeline().map((st) => ({ ...st, detached: true })), path.join(root, 'protected.sha256')));
-    rows.push(row({ suite: S, name: `(a'') bare protected, each program in its own session (setsid) as the agent's tools ran before issue 16's process groups, round ${r}`, bytes: fileSize(protectedFile), seconds: sess.seconds, mbps: mbps(gen.bytes, sess.seconds), note: `MB/s of dataset bytes; autogroup scheduling ${autogroup()}; ${sessCpu}` }));
+    rows.push(row({ suite: S, name: `(a'') bare protected, each program in its own session (setsid) as the agent's tools run, round ${r}`, bytes: fileSize(protectedFile), seconds: sess.seconds, mbps: mbps(gen.bytes, sess.seconds), note: `MB/s of dataset bytes; autogroup scheduling ${autogroup()}; ${sessCpu}` }));
     sessionPairs.push({ bare: sess.seconds, coffer: 0 });
 
     if (artifact) rmSync(path.join(backupDir, artifact.location!.location), { force: true });

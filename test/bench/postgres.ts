@@ -11,7 +11,7 @@ import { PG_BIN } from './pg-bin.js';
 import type { BenchOptions } from './options.js';
 import { cofferRound, deployment, preparedAgent, profileFlags } from './agents.js';
 import { benchRoot } from './workdir.js';
-import { autogroup, fileSize, withMachineCpu, mbps, pairSummary, row, run, runPipeline, timed, type Pair, type Row, type Stage, type Teardown } from './harness.js';
+import { fileSize, withMachineCpu, mbps, pairSummary, row, run, runPipeline, timed, type Pair, type Row, type Stage, type Teardown } from './harness.js';
 
 const GIB = 1024 ** 3;
 // pgbench: one scale unit is 100,000 pgbench_accounts rows, about 15.6 MB with its index.
@@ -63,24 +63,20 @@ export async function benchPostgres(o: BenchOptions, td: Teardown): Promise<Row[
   const protectedFile = path.join(root, 'protected.tar.zst.enc');
   const protectKey = path.join(root, 'protect.key');
   writeFileSync(protectKey, randomBytes(32).toString('hex'), { mode: 0o600 });
-  const protectedPipeline = (): Stage[] => [basebackup(), { argv: ['zstd', '-1', '-T2', '-c', '-q'] }, { argv: ['openssl', 'enc', '-aes-256-ctr', '-pbkdf2', '-pass', `file:${protectKey}`] }, { argv: ['tee', protectedFile] }, { argv: ['openssl', 'dgst', '-sha256', '-r'] }];
   const pairs: Pair[] = [];
   const protectedPairs: Pair[] = [];
-  const sessionPairs: Pair[] = [];
   for (let r = 1; r <= o.rounds; r++) {
     const { value: bare, cpuNote: bareCpu } = await withMachineCpu(() => runPipeline([basebackup(), { argv: ['zstd', '-1', '-T2', '-c', '-q'] }], bareFile));
     rows.push(row({ suite: S, name: `(a) bare pg_basebackup -Ft -D - --wal-method=fetch --checkpoint=fast | zstd -1 -T2 > file, round ${r}`, bytes: bare.bytes, seconds: bare.seconds, mbps: mbps(dataset, bare.seconds), note: `MB/s of dataset bytes; ${bareCpu}` }));
     rmSync(bareFile, { force: true });
 
-    const { value: prot, cpuNote: protCpu } = await withMachineCpu(() => runPipeline(protectedPipeline(), path.join(root, 'protected.sha256')));
+    const { value: prot, cpuNote: protCpu } = await withMachineCpu(() =>
+      runPipeline(
+        [basebackup(), { argv: ['zstd', '-1', '-T2', '-c', '-q'] }, { argv: ['openssl', 'enc', '-aes-256-ctr', '-pbkdf2', '-pass', `file:${protectKey}`] }, { argv: ['tee', protectedFile] }, { argv: ['openssl', 'dgst', '-sha256', '-r'] }],
+        path.join(root, 'protected.sha256'),
+      ),
+    );
     rows.push(row({ suite: S, name: `(a') bare protected pg_basebackup ... | zstd -1 -T2 | openssl enc -aes-256-ctr | tee file | openssl dgst -sha256, round ${r}`, bytes: fileSize(protectedFile), seconds: prot.seconds, mbps: mbps(dataset, prot.seconds), note: `MB/s of dataset bytes; ${protCpu}` }));
-    rmSync(protectedFile, { force: true });
-
-    // (a'') the same, each program in a session of its own (setsid), as
-    // the agent started its tools before they got process groups in its own
-    // session (lib/process-group.ts): see mariadb.ts.
-    const { value: sess, cpuNote: sessCpu } = await withMachineCpu(() => runPipeline(protectedPipeline().map((st) => ({ ...st, detached: true })), path.join(root, 'protected.sha256')));
-    rows.push(row({ suite: S, name: `(a'') bare protected, each program in its own session (setsid), round ${r}`, bytes: fileSize(protectedFile), seconds: sess.seconds, mbps: mbps(dataset, sess.seconds), note: `MB/s of dataset bytes; autogroup scheduling ${autogroup()}; ${sessCpu}` }));
     rmSync(protectedFile, { force: true });
 
     const c = await cofferRound(
@@ -92,17 +88,15 @@ export async function benchPostgres(o: BenchOptions, td: Teardown): Promise<Row[
         name: `(c) Coffer CreateBackup (pg_basebackup, zstd, AES-256-GCM, sha256, local), round ${r}`,
         bareSeconds: bare.seconds,
         mbpsOf: () => dataset,
-        note: (raw, ratio, seconds) => `raw tar ${raw} B; speed vs (a') ${(prot.seconds / seconds).toFixed(2)}x (target >= 0.95x), vs (a'') ${(sess.seconds / seconds).toFixed(2)}x, vs (a) ${ratio}x`,
+        note: (raw, ratio, seconds) => `raw tar ${raw} B; speed vs (a') ${(prot.seconds / seconds).toFixed(2)}x (target >= 0.95x), vs (a) ${ratio}x`,
       },
       pairs,
     );
     protectedPairs.push({ bare: prot.seconds, coffer: pairs.at(-1)!.coffer });
-    sessionPairs.push({ bare: sess.seconds, coffer: pairs.at(-1)!.coffer });
     rows.push(c.row);
     rmSync(path.join(backupDir, c.artifact.location!.location), { force: true });
   }
   rows.push(row({ suite: S, name: "(c) vs (a'): Coffer CreateBackup speed as a fraction of bare protected", note: `${pairSummary(protectedPairs).text} (target >= 0.95x)` }));
   rows.push(row({ suite: S, name: '(c) vs (a): Coffer CreateBackup speed as a fraction of bare', note: pairSummary(pairs).text }));
-  rows.push(row({ suite: S, name: "(c) vs (a''): Coffer CreateBackup speed as a fraction of bare protected with every program in its own session", note: pairSummary(sessionPairs).text }));
   return rows;
 }
