@@ -20,15 +20,19 @@ import { psqlAdmin, SHOP_PREPARE } from '../../support/psql.js';
 import { BackupType, type CreateBackupResponse, type RestoreResponse } from '../../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState, type GetStatusResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
 
-const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined };
-
-t.test('the agent is killed mid-restore after the data directory was set aside: the next agent puts the instance\'s data back (restore held through an injected FIFO)', async (t) => {
-  const root = tempBase('coffer-restore-killed-');
+/** A base dir, a local backup dir and a backup key for an agent (its flags in `args`). */
+function agentFiles(prefix: string): { root: string; backupDir: string; args: string[]; baseDir: string } {
+  const root = tempBase(prefix);
   const keyFile = path.join(root, 'backup.key');
   writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
   const backupDir = path.join(root, 'backups');
-  const args = ['--backup-dir', backupDir, '--backup-key-file', keyFile];
-  const baseDir = path.join(root, 'base');
+  return { root, backupDir, args: ['--backup-dir', backupDir, '--backup-key-file', keyFile], baseDir: path.join(root, 'base') };
+}
+
+const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined };
+
+t.test('the agent is killed mid-restore after the data directory was set aside: the next agent puts the instance\'s data back (restore held through an injected FIFO)', async (t) => {
+  const { root, backupDir, args, baseDir } = agentFiles('coffer-restore-killed-');
   const dataDir = path.join(baseDir, 'data');
   const aside = `${dataDir}.pre-restore`;
 
@@ -76,12 +80,7 @@ t.test('the agent is killed mid-restore after the data directory was set aside: 
 });
 
 t.test('PostgreSQL: the agent is killed while a restore is half extracted into its staging dir: the next agent puts the data back and removes the staging dir (restore held through an injected FIFO)', async (t) => {
-  const root = tempBase('coffer-pg-restore-killed-');
-  const keyFile = path.join(root, 'backup.key');
-  writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-  const backupDir = path.join(root, 'backups');
-  const args = ['--backup-dir', backupDir, '--backup-key-file', keyFile];
-  const baseDir = path.join(root, 'base');
+  const { backupDir, args, baseDir } = agentFiles('coffer-pg-restore-killed-');
   const staging = path.join(baseDir, 'work', 'pg-restore');
   const aside = path.join(baseDir, 'data.pre-restore');
 
