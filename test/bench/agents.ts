@@ -34,6 +34,18 @@ export async function preparedAgent(td: Teardown, baseDir: string, datastore: st
 }
 
 /** CreateBackup (full, default compression, default storage) to its artifact. */
+/** Prepare from a backup, to a time when `targetUnixSeconds` is given; throws unless it ends ACTIVE. Returns its events. */
+export async function prepareFromBackup(agent: AgentProcess, full: BackupArtifact, targetUnixSeconds?: number): Promise<PrepareResponse[]> {
+  const events = await collect<PrepareResponse>(
+    agent.clients.lifecycle.prepare({
+      datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, replicaOf: undefined,
+      restore: { location: full.location, backupId: full.metadata!.backupId, rewrapped: undefined, target: targetUnixSeconds === undefined ? undefined : { timeUnixSeconds: targetUnixSeconds }, archive: undefined },
+    }),
+  );
+  if (events.at(-1)?.result?.state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error('Prepare did not end ACTIVE');
+  return events;
+}
+
 export async function createBackup(agent: AgentProcess, backupId: string, strategy = ''): Promise<BackupArtifact> {
   const events = await collect<CreateBackupResponse>(
     agent.clients.backup.createBackup({ backupId, type: BackupType.BACKUP_TYPE_FULL, strategy, parent: undefined, storage: undefined, compression: '' }),

@@ -17,15 +17,14 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { credentials } from '@grpc/grpc-js';
-import { call, collect, startAgent, type AgentProcess } from '../support/agent.js';
+import { call, startAgent, type AgentProcess } from '../support/agent.js';
 import { mariadbSocket } from '../support/mariadb-client.js';
 import { socketOf } from '../support/dataset.js';
 import { ArchiveServiceClient, type GetArchiveStatusResponse } from '../../proto/gen/coffer/agent/v1/archive.js';
-import { DatastoreState, type PrepareResponse } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { archivePrefixBesideBackup, parseCatalogue } from '../../strategies/archive/layout.js';
 import { ADMIN_USER } from '../../agent/managers/mysql-family/flavor.js';
 import { utcDatetime } from '../../agent/managers/mysql-family/archive/binlog-replay.js';
-import { createBackup, deployment, preparedAgent } from './agents.js';
+import { createBackup, deployment, prepareFromBackup, preparedAgent } from './agents.js';
 import type { BenchOptions } from './options.js';
 import { benchRoot } from './workdir.js';
 import { mbps, row, runPipeline, timed, type Row, type Teardown } from './harness.js';
@@ -101,13 +100,7 @@ export async function benchPitrMariadb(o: BenchOptions, td: Teardown): Promise<R
   const target = lastSecond - 1;
   const prepare = (agent: AgentProcess, withTarget: boolean) =>
     timed(async () => {
-      const events = await collect<PrepareResponse>(
-        agent.clients.lifecycle.prepare({
-          datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, replicaOf: undefined,
-          restore: { location: full.location, backupId: full.metadata!.backupId, rewrapped: undefined, target: withTarget ? { timeUnixSeconds: target } : undefined, archive: undefined },
-        }),
-      );
-      if (events.at(-1)?.result?.state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error('Prepare did not end ACTIVE');
+      await prepareFromBackup(agent, full, withTarget ? target : undefined);
     });
   // At info level: the replay's own log line says how its time splits (fetch and checks, then mariadb-binlog | mariadb).
   const b = await startAgent(td, { baseDir: path.join(root, 'b'), datastore: 'mariadb', extraArgs: [...d.agentArgs, '--log-level', 'info'] });

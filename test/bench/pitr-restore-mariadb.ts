@@ -29,15 +29,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { credentials } from '@grpc/grpc-js';
-import { call, collect, startAgent, type AgentProcess } from '../support/agent.js';
+import { call, startAgent, type AgentProcess } from '../support/agent.js';
 import { mariadbSocket } from '../support/mariadb-client.js';
 import { socketOf } from '../support/dataset.js';
 import { ArchiveServiceClient } from '../../proto/gen/coffer/agent/v1/archive.js';
-import { DatastoreState, type PrepareResponse } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { archivePrefixBesideBackup, parseCatalogue } from '../../strategies/archive/layout.js';
 import { ADMIN_USER } from '../../agent/managers/mysql-family/flavor.js';
 import { utcDatetime } from '../../agent/managers/mysql-family/archive/binlog-replay.js';
-import { createBackup, deployment, preparedAgent } from './agents.js';
+import { createBackup, deployment, prepareFromBackup, preparedAgent } from './agents.js';
 import { generate } from './mariadb.js';
 import type { BenchOptions } from './options.js';
 import { startDaemon, until } from './replication/daemon.js';
@@ -130,13 +129,7 @@ export async function benchPitrRestoreMariadb(o: BenchOptions, td: Teardown): Pr
 
   const prepare = (agent: AgentProcess, withTarget: boolean) =>
     timed(async () => {
-      const events = await collect<PrepareResponse>(
-        agent.clients.lifecycle.prepare({
-          datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, replicaOf: undefined,
-          restore: { location: full.location, backupId: full.metadata!.backupId, rewrapped: undefined, target: withTarget ? { timeUnixSeconds: target } : undefined, archive: undefined },
-        }),
-      );
-      if (events.at(-1)?.result?.state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error('Prepare did not end ACTIVE');
+      await prepareFromBackup(agent, full, withTarget ? target : undefined);
       await sql(agent.baseDir, 'SELECT 1');
     });
   // At info level: the replay's own log line says how its time splits.

@@ -25,7 +25,7 @@
 import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { call, collect, startAgent, type AgentProcess } from '../support/agent.js';
+import { call, startAgent, type AgentProcess } from '../support/agent.js';
 import { psqlAdmin } from '../support/psql.js';
 import { freePort } from '../support/ports.js';
 import { lookupOsUser } from '../../lib/os-user.js';
@@ -36,11 +36,10 @@ import { loadWrappingKey } from '../../strategies/backup/key-file.js';
 import { parseCatalogue, type ArchivedObject } from '../../strategies/archive/layout.js';
 import { fetchArchived } from '../../agent/archive/fetch-object.js';
 import { ArchiveServiceClient, type ArchiveStatus, type GetArchiveStatusResponse } from '../../proto/gen/coffer/agent/v1/archive.js';
-import { DatastoreState, type PrepareResponse } from '../../proto/gen/coffer/agent/v1/lifecycle.js';
 import type { BackupArtifact } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { PG_BIN } from './pg-bin.js';
 import type { BenchOptions } from './options.js';
-import { createBackup, deployment, preparedAgent } from './agents.js';
+import { createBackup, deployment, prepareFromBackup, preparedAgent } from './agents.js';
 import { pgbenchDataset } from './postgres.js';
 import { startDaemon, until } from './replication/daemon.js';
 import { pgSql, type PgServer } from './replication/pg-sql.js';
@@ -127,13 +126,7 @@ export async function benchPitrRestore(o: BenchOptions, td: Teardown): Promise<R
   // Coffer: Prepare with the target, to the first query.
   const prepare = (agent: AgentProcess, withTarget: boolean) =>
     timed(async () => {
-      const events = await collect<PrepareResponse>(
-        agent.clients.lifecycle.prepare({
-          datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, replicaOf: undefined,
-          restore: { location: full.location, backupId: full.metadata!.backupId, rewrapped: undefined, target: withTarget ? { timeUnixSeconds: target } : undefined, archive: undefined },
-        }),
-      );
-      if (events.at(-1)?.result?.state !== DatastoreState.DATASTORE_STATE_ACTIVE) throw new Error('Prepare did not end ACTIVE');
+      const events = await prepareFromBackup(agent, full, withTarget ? target : undefined);
       const q = await psqlAdmin(agent.baseDir, agent.datastorePort, 'SELECT 1');
       if (q.code !== 0) throw new Error(`first query: ${q.stderr}`);
       const fetched = events.map((e) => /\((\d+) fetched\)/.exec(e.progress?.message ?? '')?.[1]).filter(Boolean).map(Number);
