@@ -13,7 +13,6 @@ import { addReplicationService } from './services/replication-service.js';
 import { addClusterService } from './services/cluster-service.js';
 import { addLogService } from './services/log-service.js';
 import { addConsoleService } from './services/console-service.js';
-import { unimplementedService } from './services/handlers.js';
 import { addArchiveService } from './services/archive-service.js';
 import type { Archiving } from './archive/archiving.js';
 

@@ -41,7 +41,7 @@ export class BackupKeys {
   readonly masterFile: string;
   readonly legacyFile: string;
 
-  constructor(private readonly dataDir: string) {
+  constructor(dataDir: string) {
     this.masterFile = path.join(dataDir, 'backup-master.key');
     this.legacyFile = path.join(dataDir, 'backup.key');
   }

@@ -106,7 +106,7 @@ export class DataVolume {
   async prepare(signal: AbortSignal): Promise<void> {
     const dev = this.device();
     if (this.mountedHere(dev)) return;
-    const { devicePath, mountPoint } = this.spec;
+    const { devicePath } = this.spec;
     if (await this.fsType(signal)) return this.mount(signal);
     this.log.info({ device: devicePath }, 'making an ext4 filesystem on the data volume');
     await this.runner.run(['mkfs.ext4', '-q', '-L', 'coffer-data', devicePath], { signal, timeoutMs: MKFS_TIMEOUT_MS });

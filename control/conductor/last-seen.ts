@@ -13,7 +13,7 @@ export class LastSeen {
   private readonly select: Statement;
   private readonly upsert: Statement;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.select = db.prepare('SELECT sent_at FROM conductor_last_seen WHERE instance_id = ? AND kind = ?');
     this.upsert = db.prepare(
       `INSERT INTO conductor_last_seen (instance_id, kind, sent_at, received_at) VALUES (?, ?, ?, ?)

@@ -10,7 +10,7 @@ import { ruleOf } from '../../strategies/configuration/rules.js';
 import { valuesOf, type ConfigurationRow } from '../store/configurations.js';
 import * as svc from '../service/configurations.js';
 import { listDatastores } from '../service/catalog.js';
-import { callerOf, linksOf, listBody, pageOf } from './request.js';
+import { callerOf, listBody, pageOf } from './request.js';
 import { S } from './schemas.js';
 import { nameId, time, versionId } from './views.js';
 import { versionName } from './routes-instances.js';

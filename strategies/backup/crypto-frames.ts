@@ -238,7 +238,6 @@ export class FrameDecryptor extends Transform {
   private smallBytes = 0;
   private state: 'header' | 'word' | 'body' | 'tag' | 'done' = 'header';
   private word = 0;
-  private length = 0;
   private left = 0;
   private decipher: DecipherGCM | undefined;
   private held: Buffer[] = [];
@@ -333,7 +332,6 @@ export class FrameDecryptor extends Transform {
     if (!lengthOk) throw integrity(`frame ${this.frames} has an invalid length ${length}`);
     if (this.frames >= MAX_FRAMES) throw integrity('too many frames');
     this.word = word;
-    this.length = length;
     this.left = length;
     this.decipher = createDecipheriv('aes-256-gcm', this.key as Buffer, nonceFor(noncePrefix, this.frames));
     this.decipher.setAAD(aadFor(bytes, this.frames, word));

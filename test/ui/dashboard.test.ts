@@ -7,7 +7,6 @@
 // appears in a URL the page asks for.
 import path from 'node:path';
 import t from 'tap';
-import type { Page } from 'playwright-core';
 import { launchChromium } from '../support/browser/chromium.js';
 import { startControl } from '../support/control.js';
 import { restClient } from '../support/openstack/rest.js';

@@ -13,7 +13,7 @@
 // well be running, and it needs the rejoin before it is usable again).
 import type { ControlContext } from '../../context.js';
 import type { InstanceRow } from '../../store/instances.js';
-import { PermanentStepError, type Workflow } from '../../tasks/workflow.js';
+import type { Workflow } from '../../tasks/workflow.js';
 import { addAccess, repoint, enableAsSource, latestTransactionId, liveRow, waitFor } from './agent-steps.js';
 import { sourceInfo, type AccessInfo } from './source-info.js';
 

@@ -11,7 +11,6 @@ import { seed, addRows, checksums, count } from '../../support/dataset.js';
 import { startSwift } from '../../support/swift.js';
 import { BackupType, type BackupArtifact, type CreateBackupResponse, type StreamBackupResponse, type RestoreResponse, type RestoreUploadRequest } from '../../../proto/gen/coffer/agent/v1/backup.js';
 import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '../../../proto/gen/coffer/agent/v1/lifecycle.js';
-import type { Metadata } from '@grpc/grpc-js';
 
 const EMPTY_PREPARE = { datastoreVersion: '', rootPassword: '', databases: [], users: [], overrides: {}, restore: undefined, replicaOf: undefined };
 

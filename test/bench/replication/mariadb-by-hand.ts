@@ -41,7 +41,7 @@ export interface CopyStep {
 }
 
 export async function mariadbReplicaByHand(td: Teardown, dir: string, src: MariadbSourceForHand, serverId: number, copyStep?: CopyStep): Promise<HandTiming> {
-  const { data, work, socket, port, lines } = await handServer(dir, 'r', serverId);
+  const { data, work, socket, lines } = await handServer(dir, 'r', serverId);
   const cnf = path.join(dir, 'my.cnf');
   writeFileSync(
     cnf,

@@ -81,7 +81,7 @@ t.test('a 7-part upload 2 parts at a time holds at most 2 part buffers, each reu
 });
 
 t.test('an object smaller than a part is a single PutObject with its metadata', async (t) => {
-  const { s, bucket } = await store();
+  const { s } = await store();
   const data = bytes(100_000);
   const saved = await upload(s.save('i/small', { metadata: { kind: 'small' } }), data);
   t.same(await s.stat(saved.location), { size: data.length, metadata: { kind: 'small' } });

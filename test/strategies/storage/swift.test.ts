@@ -75,7 +75,7 @@ t.test('a 3.5 MiB object in 1 MiB SLO segments round-trips with its metadata', a
 });
 
 t.test('an object smaller than a segment is one plain object; an empty one works too', async (t) => {
-  const { s, container, segments } = store();
+  const { s, segments } = store();
   const small = bytes(1000);
   const saved = await upload(s.save('i/small', { metadata: { kind: 'small' } }), small);
   t.equal((await probe.head(saved.location))?.get('x-static-large-object'), null, 'not an SLO');
@@ -89,7 +89,7 @@ t.test('an object smaller than a segment is one plain object; an empty one works
 });
 
 t.test('delete removes the manifest and all its segments; deleting again is fine', async (t) => {
-  const { s, container, segments } = store();
+  const { s, segments } = store();
   const saved = await upload(s.save('inst/del.bin', { metadata: { a: 'b' } }), bytes(2.5 * MiB));
   t.equal((await probe.list(segments, 'inst/del.bin/')).length, 3);
   await s.delete(saved.location);
@@ -104,7 +104,7 @@ t.test('delete removes the manifest and all its segments; deleting again is fine
 });
 
 t.test('token auth (storage URL + token) works', async (t) => {
-  const { s, container, segments } = store({ auth: { kind: 'token', storageUrl: saio.storageUrl, token: await probe.token } });
+  const { s } = store({ auth: { kind: 'token', storageUrl: saio.storageUrl, token: await probe.token } });
   const data = bytes(1.5 * MiB);
   const saved = await upload(s.save('tok/x', { metadata: {} }), data);
   t.equal(sha256(await readAll((await s.open(saved.location)).stream)), sha256(data));
@@ -112,7 +112,7 @@ t.test('token auth (storage URL + token) works', async (t) => {
 
 t.test('a wrong key fails with a clear error that does not contain the key', async (t) => {
   const secret = 'wrong-key-7f3a9c';
-  const { s, container, segments } = store({ auth: { ...tempauth, key: secret } });
+  const { s } = store({ auth: { ...tempauth, key: secret } });
   const sink = s.save('i/x', { metadata: {} });
   sink.stream.end(bytes(10));
   const err = await rejection(sink.done);
@@ -268,7 +268,7 @@ t.test('a flipped or truncated segment ETag is an integrity error (fault-injecti
 });
 
 t.test('hostile keys, locations and metadata are refused before anything is sent', async (t) => {
-  const { s, container, segments } = store();
+  const { s, container } = store();
   for (const key of ['../x', '/abs/olute', 'a/../../b', 'new\nline', 'a//b']) {
     t.equal(thrown(() => s.save(key, { metadata: {} })).kind, 'INVALID_ARGUMENT', `key ${JSON.stringify(key)}`);
   }

@@ -4,7 +4,6 @@
 // so no client can see a half-restored cluster. Stopped with a fast
 // shutdown (SIGINT), which checkpoints, before the directory is swapped in.
 import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeExit, type ChildHandle } from '../../../../lib/process-runner.js';
 import { AgentError } from '../../../errors.js';

@@ -28,7 +28,7 @@ export interface LeaveOptions {
 }
 
 export async function leaveCluster(opts: LeaveOptions): Promise<void> {
-  const { self, log, signal } = opts;
+  const { self, log } = opts;
   const others = opts.members.filter((m) => m.instanceId !== self.instanceId);
   const { peers } = await openPeers(others, opts.auth);
   try {
