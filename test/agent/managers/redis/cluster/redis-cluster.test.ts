@@ -66,11 +66,24 @@ async function startNodeAgent(id: string, baseDir: string, port: number): Promis
   return { agent, cluster };
 }
 
+// Every port this file picks, so that no two nodes (or a node's client and
+// bus ports) are ever given the same one: picks from 7,000 ports repeat.
+const taken = new Set<number>();
+async function pickPort(): Promise<number> {
+  for (;;) {
+    const p = await freePort(taken);
+    // Nodes start at once: another pick may have taken it during the await.
+    if (taken.has(p)) continue;
+    taken.add(p);
+    return p;
+  }
+}
+
 async function newNode(name: string, role: string): Promise<Node> {
   const id = `${name}-${randomUUID().slice(0, 8)}`;
   const baseDir = path.join(root, name);
-  const port = await freePort();
-  const member: ClusterMember = { instanceId: id, host: '127.0.0.1', port, role, clusterPorts: { bus: await freePort() } };
+  const port = await pickPort();
+  const member: ClusterMember = { instanceId: id, host: '127.0.0.1', port, role, clusterPorts: { bus: await pickPort() } };
   const { agent, cluster } = await startNodeAgent(id, baseDir, port);
   // Small: five servers share a loaded 2-core box. A short node timeout
   // makes the failover below take seconds, not the default 15.
