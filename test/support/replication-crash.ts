@@ -57,13 +57,14 @@ export function readDb<T>(h: ControlHarness, fn: (db: Database.Database) => T): 
 }
 
 /** kill -9 of the control once the task's current step is `step`, then a start on the same data dir. */
-export async function killAtStep(h: ControlHarness, taskId: string, step: string): Promise<string> {
+export async function killAtStep(h: ControlHarness, taskId: string, step: string, o: { afterKill?: () => void } = {}): Promise<string> {
   await waitFor(`task ${taskId} at step ${step}`, async () => readDb(h, (db) => {
     const r = db.prepare('SELECT state, current_step FROM tasks WHERE id = ?').get(taskId) as { state: string; current_step: string } | undefined;
     return r && (r.current_step === step || r.state !== 'RUNNING');
   }), 300_000);
   await h.kill('SIGKILL');
   const at = readDb(h, (db) => db.prepare('SELECT t.state, s.state AS step_state FROM tasks t JOIN task_steps s ON s.task_id = t.id AND s.name = ? WHERE t.id = ?').get(step, taskId) as { state: string; step_state: string });
+  o.afterKill?.();
   await h.start();
   return `task ${at.state}, step ${at.step_state}`;
 }
@@ -76,6 +77,20 @@ export function taskState(h: ControlHarness, taskId: string): string {
 export async function taskEnded(h: ControlHarness, taskId: string): Promise<string> {
   await waitFor(`task ${taskId} ended`, async () => taskState(h, taskId) !== 'RUNNING', 300_000);
   return taskState(h, taskId);
+}
+
+/** The pid of the one agent running for an instance (by the config file on its command line). */
+export function agentPidOf(h: ControlHarness, instanceId: string): number {
+  const dir = path.join(h.dataDir, 'instances', instanceId) + path.sep;
+  const pids = agentPids(h.dataDir).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith(dir) && a.endsWith('agent.json'));
+    } catch {
+      return false; // exited since it was listed
+    }
+  });
+  if (pids.length !== 1) throw new Error(`instance ${instanceId} has ${pids.length} agents running, not one`);
+  return pids[0]!;
 }
 
 /** How many agents run for each instance (by the config file on their command line). */

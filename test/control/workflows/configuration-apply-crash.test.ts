@@ -4,7 +4,9 @@
 // data dir, ends with the task SUCCEEDED, each instance running the group's
 // new values and showing them applied, one agent per instance and no task
 // left running. Killed once at the attach of the first instance and once at
-// a change of the group that re-applies to both.
+// a change of the group that re-applies to both, each time with the apply
+// step waiting on an agent (stopped with SIGSTOP, a fault injected so the
+// kill lands inside the step, and continued before the restart).
 import t from 'tap';
 import { credentials } from '@grpc/grpc-js';
 import {
@@ -23,16 +25,15 @@ import {
 import { CreateInstanceRequest, type CreateInstanceResponse } from '../../../proto/gen/coffer/control/v1/instances.js';
 import { ccall, startControl } from '../../support/control.js';
 import { getInstance, isActive, waitInstance } from '../../support/replication.js';
-import { agentsPerInstance, killAtStep, taskEnded } from '../../support/replication-crash.js';
+import { agentPidOf, agentsPerInstance, killAtStep, taskEnded } from '../../support/replication-crash.js';
 import { configurationApplyWorkflow } from '../../../control/workflows/configuration-apply.js';
 import type { ControlContext } from '../../../control/context.js';
 
 const stub = { config: { taskDeadlineMs: 60_000 } } as unknown as ControlContext;
 const STEPS = configurationApplyWorkflow(stub).steps.map((s) => s.name);
 
-t.test(`kill -9 of the control during configuration-apply (${STEPS.join(', ')}): the values reach every instance`, async (t) => {
-  // A pause before each step, so that the kill lands while the step is the task's current one.
-  const h = await startControl(t, { stepDelayMs: 1000 });
+t.test(`kill -9 of the control inside configuration-apply (${STEPS.join(', ')}; an agent held by SIGSTOP): the values reach every instance`, async (t) => {
+  const h = await startControl(t);
   const token = h.token('p1');
   const groups = new ConfigurationServiceClient(h.address, credentials.createInsecure());
   t.teardown(() => groups.close());
@@ -45,8 +46,26 @@ t.test(`kill -9 of the control during configuration-apply (${STEPS.join(', ')}):
 
   const valuesOf = async (id: string) => (await ccall<GetInstanceConfigurationResponse>(groups, 'getInstanceConfiguration', GetInstanceConfigurationRequest.fromPartial({ instanceId: id }), token)).values;
   const outcomes = async () => Object.fromEntries(((await ccall<GetConfigurationResponse>(groups, 'getConfiguration', GetConfigurationRequest.fromPartial({ id: group.id }), token)).configuration!.instances).map((i) => [i.id, i.state]));
-  const settled = async (taskId: string, step: string, values: Record<string, string>, attached: string[]) => {
-    t.comment(`killed at ${step} (${await killAtStep(h, taskId, step)})`);
+  // The apply step takes milliseconds, too few for a kill to land in it by
+  // chance: the agent of `held` is stopped (SIGSTOP) before the task
+  // starts, so the step waits on it when the control is killed, and goes on
+  // (SIGCONT) before the control starts again.
+  const hold = (id: string) => {
+    const pid = agentPidOf(h, id);
+    process.kill(pid, 'SIGSTOP');
+    const release = () => {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    };
+    t.teardown(release);
+    return release;
+  };
+  const settled = async (taskId: string, step: string, values: Record<string, string>, attached: string[], release: () => void) => {
+    const at = await killAtStep(h, taskId, step, { afterKill: release });
+    t.equal(at, 'task RUNNING, step running', `the control was killed inside ${step}, the task running`);
     t.equal(await taskEnded(h, taskId), 'SUCCEEDED', `the task resumed after the restart and SUCCEEDED (killed at ${step})`);
     const shown = await outcomes();
     for (const id of attached) {
@@ -60,13 +79,16 @@ t.test(`kill -9 of the control during configuration-apply (${STEPS.join(', ')}):
   };
 
   for (const id of ids) {
+    const release = id === ids[0] ? hold(id) : undefined;
     const attach = await ccall<AttachConfigurationResponse>(groups, 'attachConfiguration', AttachConfigurationRequest.fromPartial({ instanceId: id, configurationId: group.id }), token);
-    if (id === ids[0]) await settled(attach.taskId, STEPS[0]!, { 'maxmemory-policy': 'allkeys-lru' }, [id]);
+    if (release) await settled(attach.taskId, STEPS[0]!, { 'maxmemory-policy': 'allkeys-lru' }, [id], release);
     else t.equal(await taskEnded(h, attach.taskId), 'SUCCEEDED', 'the second attach');
   }
   for (const step of STEPS) {
+    // The second instance held: the first is applied before the kill, the second after the restart.
+    const release = hold(ids[1]!);
     const changed = await ccall<UpdateConfigurationResponse>(groups, 'updateConfiguration', UpdateConfigurationRequest.fromPartial({ id: group.id, values: { 'maxmemory-policy': 'volatile-ttl', hz: '25' } }), token);
     t.ok(changed.taskId, 'a change of the group starts a re-apply task');
-    await settled(changed.taskId, step, { 'maxmemory-policy': 'volatile-ttl', hz: '25' }, ids);
+    await settled(changed.taskId, step, { 'maxmemory-policy': 'volatile-ttl', hz: '25' }, ids, release);
   }
 });
