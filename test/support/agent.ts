@@ -13,6 +13,7 @@ import { ConfigurationServiceClient } from '../../proto/gen/coffer/agent/v1/conf
 import { BackupServiceClient } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { ReplicationServiceClient } from '../../proto/gen/coffer/agent/v1/replication.js';
 import { freePort } from './ports.js';
+import { stopAtExit } from './exit-net.js';
 import { AGENT_NODE_FLAGS } from '../../lib/agent-node-flags.js';
 
 export const REPO = path.resolve(import.meta.dirname, '..', '..');
@@ -178,9 +179,14 @@ export async function startAgent(
       return exited;
     },
   };
+  const forget = stopAtExit(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    killLeftoverDatastore(baseDir);
+  });
   t.teardown(async () => {
     await agent.stop();
     killLeftoverDatastore(baseDir);
+    forget();
     if (root) rmSync(root, { recursive: true, force: true });
   });
   return agent;

@@ -14,6 +14,7 @@ import { CatalogServiceClient } from '../../proto/gen/coffer/control/v1/catalog.
 import { TaskServiceClient } from '../../proto/gen/coffer/control/v1/tasks.js';
 import { agentEnv, alive, REPO, tempBase, withoutTapLoaders } from './agent.js';
 import { freePort } from './ports.js';
+import { stopAtExit } from './exit-net.js';
 import { trustDatastoreCa } from './datastore-trust.js';
 
 export const CONTROL_BIN = path.join(REPO, 'bin', 'coffer-control');
@@ -189,11 +190,18 @@ async function startControlOnce(t: { teardown(fn: () => unknown): void }, opts: 
       return r.stdout.trim();
     },
   };
+  const forget = stopAtExit(() => {
+    const cur = h.current?.proc;
+    if (cur && cur.exitCode === null && cur.signalCode === null) cur.kill('SIGKILL');
+    stopAgentsUnder(dataDir);
+    stopVmsUnder(dataDir);
+  });
   t.teardown(async () => {
     h.clients.close();
     await h.kill('SIGKILL');
     stopAgentsUnder(dataDir);
     stopVmsUnder(dataDir);
+    forget();
     rmSync(root, { recursive: true, force: true });
   });
   await h.start();
