@@ -97,11 +97,21 @@ t.test('a MariaDB source whose newest backup is a mysqldump still builds a repli
   const cancelled = refusal(clone(cancelEp, cancelEp.ticket));
   const held = await until('mariadb-backup to run under the source agent', async () => descendants(s.agent.proc.pid!).find((p) => p.name === 'mariadb-backup'), 60_000);
   process.kill(held.pid, 'SIGSTOP');
+  // Should the test fail while the tool is held, the tool is not left stopped behind it.
+  let holding = true;
+  t.teardown(() => {
+    try {
+      if (holding) process.kill(held.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  });
   const served = await until('the source to list the copy it streams', async () => (await clonesServed()).find((o) => o.phase === 'stream'), 30_000);
   t.pass(`the source's GetStatus lists the copy it streams (kind ${served.kind}, phase ${served.phase})`);
   await call(s.clients.lifecycle, 'cancelOperation', { operationId: served.id });
   // The runner's SIGTERM waits, pending, for the held tool to run again.
   process.kill(held.pid, 'SIGCONT');
+  holding = false;
   const stopped = await cancelled;
   t.match(stopped.details, /the source's mariadb-backup .*cancelled by CancelOperation/, `the replica's Prepare fails naming the cancel on the source: ${stopped.details.slice(0, 300)}`);
   t.equal((await call<object, GetStatusResponse>(c.clients.lifecycle, 'getStatus', {})).state, DatastoreState.DATASTORE_STATE_FAILED, 'the replica is FAILED');
