@@ -24,7 +24,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { call, collect } from '../../../support/agent.js';
+import { call, collect, type TestLike } from '../../../support/agent.js';
 import type { AddReplicaAccessResponse, GetReplicationStatusResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
 import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { deployment, PREPARE, rootSql, sourceAndReplica, sourceOf, startInstance, until, type Instance } from './replication-helpers.js';
@@ -96,22 +96,12 @@ t.test('a MariaDB source whose newest backup is a mysqldump still builds a repli
   const cancelEp = await open();
   const cancelled = refusal(clone(cancelEp, cancelEp.ticket));
   const held = await until('mariadb-backup to run under the source agent', async () => descendants(s.agent.proc.pid!).find((p) => p.name === 'mariadb-backup'), 60_000);
-  process.kill(held.pid, 'SIGSTOP');
-  // Should the test fail while the tool is held, the tool is not left stopped behind it.
-  let holding = true;
-  t.teardown(() => {
-    try {
-      if (holding) process.kill(held.pid, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  });
+  const release = hold(t, held.pid);
   const served = await until('the source to list the copy it streams', async () => (await clonesServed()).find((o) => o.phase === 'stream'), 30_000);
   t.pass(`the source's GetStatus lists the copy it streams (kind ${served.kind}, phase ${served.phase})`);
   await call(s.clients.lifecycle, 'cancelOperation', { operationId: served.id });
   // The runner's SIGTERM waits, pending, for the held tool to run again.
-  process.kill(held.pid, 'SIGCONT');
-  holding = false;
+  release();
   const stopped = await cancelled;
   t.match(stopped.details, /the source's mariadb-backup .*cancelled by CancelOperation/, `the replica's Prepare fails naming the cancel on the source: ${stopped.details.slice(0, 300)}`);
   t.equal((await call<object, GetStatusResponse>(c.clients.lifecycle, 'getStatus', {})).state, DatastoreState.DATASTORE_STATE_FAILED, 'the replica is FAILED');
@@ -121,6 +111,23 @@ t.test('a MariaDB source whose newest backup is a mysqldump still builds a repli
   t.same(descendants(s.agent.proc.pid!).filter((p) => p.name === 'mariadb-backup'), [], 'its tool no longer runs under the source agent');
   t.equal((await call<object, GetStatusResponse>(s.clients.lifecycle, 'getStatus', {})).state, DatastoreState.DATASTORE_STATE_ACTIVE, 'the source stays ACTIVE');
   t.equal(await rootSql(s, 'SELECT COUNT(*) FROM shop.orders WHERE id = 900'), '1', 'and serves');
+
+  // A replica that stopped reading (its mbstream held by SIGSTOP: the
+  // source fills the connection's buffers, a fraction of the copy, and
+  // waits): CancelOperation ends the copy all the same, without waiting
+  // for the replica, which reads why once it runs again.
+  const stallEp = await open();
+  const stalled = refusal(clone(stallEp, stallEp.ticket));
+  const reader = await untilClose('mbstream to run under the replica agent', () => descendants(c.agent.proc.pid!).find((p) => p.name === 'mbstream'), 60_000);
+  const resume = hold(t, reader.pid);
+  const stuck = await until('the source to list the copy to the stalled replica', async () => (await clonesServed()).find((o) => o.phase === 'stream'), 30_000);
+  await call(s.clients.lifecycle, 'cancelOperation', { operationId: stuck.id });
+  await until('the cancelled copy to leave the source\'s operations while the replica does not read', async () => (await clonesServed()).length === 0, 30_000);
+  t.pass('a copy to a replica that stopped reading is cancelled without waiting for it');
+  t.same(descendants(s.agent.proc.pid!).filter((p) => p.name === 'mariadb-backup'), [], 'its tool no longer runs under the source agent');
+  resume();
+  t.match((await stalled).details, /the source's mariadb-backup .*cancelled by CancelOperation/, 'the replica, reading again, fails naming the cancel');
+  t.same(stagingLeft(c), [], 'its staging directory is removed');
 
   // The right ticket on a new endpoint: the replica is the source's copy and follows it.
   await rootSql(s, 'INSERT INTO shop.orders SELECT seq, "before the clone" FROM shop.seq_1000_to_1999');
@@ -154,6 +161,23 @@ function accepts(port: number): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/** Stops a process (SIGSTOP) until the returned function continues it; a test failing meanwhile kills it. */
+function hold(t: TestLike, pid: number): () => void {
+  process.kill(pid, 'SIGSTOP');
+  let held = true;
+  t.teardown(() => {
+    try {
+      if (held) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  });
+  return () => {
+    held = false;
+    process.kill(pid, 'SIGCONT');
+  };
 }
 
 /** Every live process under `pid`, with its command name. */
@@ -190,9 +214,11 @@ function extracting(i: Instance): boolean {
 }
 
 /** Polls every 10 ms (what it waits for may last a moment only). */
-async function untilClose(what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
+async function untilClose<T>(what: string, fn: () => T | undefined | false, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
+  for (;;) {
+    const v = fn();
+    if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
