@@ -81,6 +81,7 @@ export class Agent {
         ca: deps.config.datastoreCa,
         backup: deps.manager.backup,
         emptyDataDir: deps.manager.emptyDataDir?.bind(deps.manager),
+        operations: this.operations,
       },
     });
     this.cluster = new Cluster({

@@ -17,6 +17,12 @@
 //    zstd -1, framed (clone-wire.ts) and ended by a trailer with the byte
 //    count, the tool's exit and the position where the copy ends. The
 //    replica going away stops the tool.
+//  - A copy being served is one of the agent's operations (operations.ts),
+//    of kind `replica-clone` (the source's work for a replica, as
+//    `replica-snapshot` is): GetStatus lists it, phase `starting` then
+//    `stream`, until it ends however it ends; CancelOperation stops its
+//    tool, and the trailer tells the replica why. It takes no lock, as
+//    before: the source's other work goes on while it serves.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -27,6 +33,7 @@ import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../lib/logger.js';
 import type { ProcessRunner } from '../../lib/process-runner.js';
+import type { Operations, RunningOperation } from '../operations.js';
 import { compressStage } from '../../strategies/backup/compression.js';
 import { closingFrame, DEFAULT_CLONE_TTL_SECONDS, frameHeader, type CloneCompression, MAX_LINE, parseHello, type CloneTrailer } from './clone-wire.js';
 
@@ -45,6 +52,8 @@ export interface CloneEndpointDeps {
   readonly tls: Readonly<{ cert: string; key: string }>;
   readonly runner: ProcessRunner;
   readonly log: Logger;
+  /** The agent's running operations, where a copy being served is listed and cancelled. */
+  readonly operations: Pick<Operations, 'begin' | 'end'>;
   /** Starts the tool; the signal stops it. */
   startCopy(signal: AbortSignal): Promise<CloneCopy>;
 }
@@ -142,12 +151,20 @@ export class CloneEndpoints {
     // One use: no other connection is taken from now on.
     ep.used = true;
     this.close(replicaId, 'taken');
-    await this.serve(replicaId, socket, hello.compression, peer);
+    const op = this.deps.operations.begin('replica-clone');
+    try {
+      await this.serve(replicaId, socket, hello.compression, peer, op);
+    } finally {
+      this.deps.operations.end(op);
+    }
   }
 
-  private async serve(replicaId: string, socket: tls.TLSSocket, compression: CloneCompression, peer: string): Promise<void> {
-    const { log, runner } = this.deps;
-    const stop = new AbortController();
+  private async serve(replicaId: string, socket: tls.TLSSocket, compression: CloneCompression, peer: string, op: RunningOperation): Promise<void> {
+    const { runner } = this.deps;
+    const log = this.deps.log.child({ operationId: op.id });
+    // The operation's: aborted by CancelOperation or the agent stopping, or
+    // here when the replica goes away or the copy fails; it stops the tool.
+    const stop = op.controller;
     // The replica went away: its copy is of no use, the tool is stopped.
     const onClose = (): void => stop.abort(new Error('the replica closed the connection'));
     socket.once('close', onClose);
@@ -161,6 +178,7 @@ export class CloneEndpoints {
       return;
     }
     socket.write(`OK ${copy.tool}\n`);
+    op.phase = 'stream';
     log.info({ replicaId, peer, tool: copy.tool, compression }, 'clone: streaming the copy');
     let sent = 0;
     let trailer: CloneTrailer;
@@ -182,7 +200,8 @@ export class CloneEndpoints {
           socket.write(frameHeader(chunk.length));
           const more = socket.write(chunk);
           socket.uncork();
-          if (!more) await drained(socket);
+          // A cancel does not wait for a replica that stopped reading.
+          if (!more) await drained(socket, stop.signal);
         }
         await joined;
       } catch (err) {
@@ -212,18 +231,22 @@ function refuse(socket: tls.TLSSocket, reason: string): void {
   socket.end(`ERR ${reason.replace(/\n/g, ' ')}\n`);
 }
 
-function drained(socket: tls.TLSSocket): Promise<void> {
+function drained(socket: tls.TLSSocket, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (err?: Error): void => {
       socket.off('drain', ok);
       socket.off('close', closed);
+      signal.removeEventListener('abort', aborted);
       if (err) reject(err);
       else resolve();
     };
     const ok = (): void => done();
     const closed = (): void => done(new Error('the replica closed the connection'));
+    const aborted = (): void => done(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+    if (signal.aborted) return aborted();
     socket.on('drain', ok);
     socket.on('close', closed);
+    signal.addEventListener('abort', aborted, { once: true });
   });
 }
 

@@ -13,6 +13,7 @@ import type { BackupProgress, CreateBackupInput } from '../backup/backups.js';
 import { AgentError, unimplemented } from '../errors.js';
 import type { BackupCapability, CloneProgress, DatastoreControl, ReplicationCapability } from '../managers/manager.js';
 import type { ProcessRunner } from '../../lib/process-runner.js';
+import type { Operations } from '../operations.js';
 import { BackupMetadata } from '../../proto/gen/coffer/agent/v1/backup.js';
 import { CloneEndpoints } from './clone-endpoint.js';
 import { cloneThroughEndpoint } from './clone-replica.js';
@@ -54,6 +55,8 @@ export interface CloneDeps {
   readonly backup: BackupCapability | undefined;
   /** Empties the stopped data directory before a replica's copy goes in. */
   readonly emptyDataDir: (() => Promise<void>) | undefined;
+  /** The agent's running operations: a copy a source serves is one (listed, cancellable). */
+  readonly operations: Pick<Operations, 'begin' | 'end'>;
 }
 
 /** What Prepare with replica_of runs around its restore or clone (lifecycle/prepare.ts). */
@@ -91,6 +94,7 @@ export class Replication {
         bind: clone.bind,
         tls: clone.tls,
         runner: clone.runner,
+        operations: clone.operations,
         log: deps.log.child({ component: 'clone-endpoint' }),
         startCopy: async (signal) => {
           const src = await backup.source({ strategy: how.strategy, type: 'full', signal });

@@ -10,14 +10,21 @@
 //    the source's mariadb-backup killed mid-stream (a real fault: the test
 //    kills the process it finds under the source agent) fails the Prepare
 //    naming it, with the staging directory removed and nothing started;
-//    the used ticket is refused again; a clone with the right ticket holds
-//    the source's rows and follows new writes.
+//    the used ticket is refused again; a copy being served is one of the
+//    source agent's operations (kind replica-clone): GetStatus lists it
+//    while it streams (held there: the source's mariadb-backup stopped by
+//    SIGSTOP, so the copy cannot end meanwhile), CancelOperation of it
+//    fails the replica's Prepare naming the cancel, with its staging
+//    removed, and leaves the source ACTIVE and serving; whether the copy
+//    failed, was cancelled or succeeded, the source lists it no more; a
+//    clone with the right ticket holds the source's rows and follows new
+//    writes.
 import t from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { call, collect } from '../../../support/agent.js';
+import { call, collect, type TestLike } from '../../../support/agent.js';
 import type { AddReplicaAccessResponse, GetReplicationStatusResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
 import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { deployment, PREPARE, rootSql, sourceAndReplica, sourceOf, startInstance, until, type Instance } from './replication-helpers.js';
@@ -50,6 +57,8 @@ t.test('a MariaDB source whose newest backup is a mysqldump still builds a repli
   const clone = (e: { port: number; user: string }, ticket: string, cloneCompression = '') =>
     collect<PrepareResponse>(c.clients.lifecycle.prepare({ ...PREPARE, databases: [], users: [], replicaOf: { ...sourceOf(s, e.user, password), clonePort: e.port, cloneTicket: ticket, cloneCompression } }));
   const refusal = (p: Promise<unknown>) => p.then(() => ({ code: 0, details: 'it succeeded' }), (e: { code: number; details: string }) => e);
+  /** The copies the source lists among its running operations. */
+  const clonesServed = async () => (await call<object, GetStatusResponse>(s.clients.lifecycle, 'getStatus', {})).operations.filter((o) => o.kind === 'replica-clone');
 
   // Unused past its expiry: closed.
   const expiring = await open(1);
@@ -75,9 +84,50 @@ t.test('a MariaDB source whose newest backup is a mysqldump still builds a repli
   t.same(stagingLeft(c), [], 'its staging directory is removed');
   t.notOk(existsSync(c.socket), 'and no server was started');
   t.same(descendants(c.agent.proc.pid!).filter((p) => ['mariadbd', 'mbstream', 'mariadb-backup', 'zstd'].includes(p.name)), [], 'no server or tool runs under the replica agent');
+  await until('the failed copy to leave the source\'s operations', async () => (await clonesServed()).length === 0, 30_000);
+  t.pass('the failed copy is no longer listed on the source');
 
   // The ticket is used: refused again.
   t.match((await refusal(clone(e, e.ticket))).details, /refuses connections/, 'a used ticket is refused');
+
+  // A copy being served is listed on the source and cancellable there. Its
+  // tool is held by SIGSTOP as soon as it runs: the copy cannot end while
+  // the test looks at it.
+  const cancelEp = await open();
+  const cancelled = refusal(clone(cancelEp, cancelEp.ticket));
+  const held = await until('mariadb-backup to run under the source agent', async () => descendants(s.agent.proc.pid!).find((p) => p.name === 'mariadb-backup'), 60_000);
+  const release = hold(t, held.pid);
+  const served = await until('the source to list the copy it streams', async () => (await clonesServed()).find((o) => o.phase === 'stream'), 30_000);
+  t.pass(`the source's GetStatus lists the copy it streams (kind ${served.kind}, phase ${served.phase})`);
+  await call(s.clients.lifecycle, 'cancelOperation', { operationId: served.id });
+  // The runner's SIGTERM waits, pending, for the held tool to run again.
+  release();
+  const stopped = await cancelled;
+  t.match(stopped.details, /the source's mariadb-backup .*cancelled by CancelOperation/, `the replica's Prepare fails naming the cancel on the source: ${stopped.details.slice(0, 300)}`);
+  t.equal((await call<object, GetStatusResponse>(c.clients.lifecycle, 'getStatus', {})).state, DatastoreState.DATASTORE_STATE_FAILED, 'the replica is FAILED');
+  t.same(stagingLeft(c), [], 'its staging directory is removed');
+  await until('the cancelled copy to leave the source\'s operations', async () => (await clonesServed()).length === 0, 30_000);
+  t.pass('the cancelled copy is no longer listed on the source');
+  t.same(descendants(s.agent.proc.pid!).filter((p) => p.name === 'mariadb-backup'), [], 'its tool no longer runs under the source agent');
+  t.equal((await call<object, GetStatusResponse>(s.clients.lifecycle, 'getStatus', {})).state, DatastoreState.DATASTORE_STATE_ACTIVE, 'the source stays ACTIVE');
+  t.equal(await rootSql(s, 'SELECT COUNT(*) FROM shop.orders WHERE id = 900'), '1', 'and serves');
+
+  // A replica that stopped reading (its mbstream held by SIGSTOP: the
+  // source fills the connection's buffers, a fraction of the copy, and
+  // waits): CancelOperation ends the copy all the same, without waiting
+  // for the replica, which reads why once it runs again.
+  const stallEp = await open();
+  const stalled = refusal(clone(stallEp, stallEp.ticket));
+  const reader = await untilClose('mbstream to run under the replica agent', () => descendants(c.agent.proc.pid!).find((p) => p.name === 'mbstream'), 60_000);
+  const resume = hold(t, reader.pid);
+  const stuck = await until('the source to list the copy to the stalled replica', async () => (await clonesServed()).find((o) => o.phase === 'stream'), 30_000);
+  await call(s.clients.lifecycle, 'cancelOperation', { operationId: stuck.id });
+  await until('the cancelled copy to leave the source\'s operations while the replica does not read', async () => (await clonesServed()).length === 0, 30_000);
+  t.pass('a copy to a replica that stopped reading is cancelled without waiting for it');
+  t.same(descendants(s.agent.proc.pid!).filter((p) => p.name === 'mariadb-backup'), [], 'its tool no longer runs under the source agent');
+  resume();
+  t.match((await stalled).details, /the source's mariadb-backup .*cancelled by CancelOperation/, 'the replica, reading again, fails naming the cancel');
+  t.same(stagingLeft(c), [], 'its staging directory is removed');
 
   // The right ticket on a new endpoint: the replica is the source's copy and follows it.
   await rootSql(s, 'INSERT INTO shop.orders SELECT seq, "before the clone" FROM shop.seq_1000_to_1999');
@@ -85,6 +135,8 @@ t.test('a MariaDB source whose newest backup is a mysqldump still builds a repli
   const events = await clone(good, good.ticket);
   t.equal(events.at(-1)?.result?.state, DatastoreState.DATASTORE_STATE_ACTIVE, 'the cloned replica is ACTIVE');
   t.ok(events.some((ev) => ev.progress?.phase === 'clone'), 'Prepare reports its clone phase');
+  await until('the finished copy to leave the source\'s operations', async () => (await clonesServed()).length === 0, 30_000);
+  t.pass('the finished copy is no longer listed on the source');
   const rows = 'SELECT COUNT(*), SUM(id) FROM shop.orders';
   t.equal(await rootSql(c, rows), await rootSql(s, rows), 'the clone holds the source\'s rows');
   t.equal((await call<object, GetReplicationStatusResponse>(c.clients.replication, 'getReplicationStatus', {})).status!.role, 'replica', 'and is a replica');
@@ -109,6 +161,23 @@ function accepts(port: number): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/** Stops a process (SIGSTOP) until the returned function continues it; a test failing meanwhile kills it. */
+function hold(t: TestLike, pid: number): () => void {
+  process.kill(pid, 'SIGSTOP');
+  let held = true;
+  t.teardown(() => {
+    try {
+      if (held) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  });
+  return () => {
+    held = false;
+    process.kill(pid, 'SIGCONT');
+  };
 }
 
 /** Every live process under `pid`, with its command name. */
@@ -145,9 +214,11 @@ function extracting(i: Instance): boolean {
 }
 
 /** Polls every 10 ms (what it waits for may last a moment only). */
-async function untilClose(what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
+async function untilClose<T>(what: string, fn: () => T | undefined | false, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
+  for (;;) {
+    const v = fn();
+    if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
