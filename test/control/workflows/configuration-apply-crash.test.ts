@@ -24,6 +24,7 @@ import {
 } from '../../../proto/gen/coffer/control/v1/configurations.js';
 import { CreateInstanceRequest, type CreateInstanceResponse } from '../../../proto/gen/coffer/control/v1/instances.js';
 import { ccall, startControl } from '../../support/control.js';
+import { holdProcess } from '../../support/hold.js';
 import { getInstance, isActive, waitInstance } from '../../support/replication.js';
 import { agentPidOf, agentsPerInstance, killAtStep, taskEnded } from '../../support/replication-crash.js';
 import { configurationApplyWorkflow } from '../../../control/workflows/configuration-apply.js';
@@ -46,23 +47,11 @@ t.test(`kill -9 of the control inside configuration-apply (${STEPS.join(', ')}; 
 
   const valuesOf = async (id: string) => (await ccall<GetInstanceConfigurationResponse>(groups, 'getInstanceConfiguration', GetInstanceConfigurationRequest.fromPartial({ instanceId: id }), token)).values;
   const outcomes = async () => Object.fromEntries(((await ccall<GetConfigurationResponse>(groups, 'getConfiguration', GetConfigurationRequest.fromPartial({ id: group.id }), token)).configuration!.instances).map((i) => [i.id, i.state]));
-  // The apply step takes milliseconds, too few for a kill to land in it by
-  // chance: the agent of `held` is stopped (SIGSTOP) before the task
-  // starts, so the step waits on it when the control is killed, and goes on
+  // The apply step may end before a kill timed by polling lands in it: the
+  // agent of the held instance is stopped (SIGSTOP) before the task starts,
+  // so the step waits on it when the control is killed, and goes on
   // (SIGCONT) before the control starts again.
-  const hold = (id: string) => {
-    const pid = agentPidOf(h, id);
-    process.kill(pid, 'SIGSTOP');
-    const release = () => {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // gone
-      }
-    };
-    t.teardown(release);
-    return release;
-  };
+  const hold = (id: string) => holdProcess(t, agentPidOf(h, id));
   const settled = async (taskId: string, step: string, values: Record<string, string>, attached: string[], release: () => void) => {
     const at = await killAtStep(h, taskId, step, { afterKill: release });
     t.equal(at, 'task RUNNING, step running', `the control was killed inside ${step}, the task running`);

@@ -24,10 +24,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { call, collect, type TestLike } from '../../../support/agent.js';
+import { call, collect } from '../../../support/agent.js';
 import type { AddReplicaAccessResponse, GetReplicationStatusResponse } from '../../../../proto/gen/coffer/agent/v1/replication.js';
 import { DatastoreState, type GetStatusResponse, type PrepareResponse } from '../../../../proto/gen/coffer/agent/v1/lifecycle.js';
 import { deployment, PREPARE, rootSql, sourceAndReplica, sourceOf, startInstance, until, type Instance } from './replication-helpers.js';
+import { holdProcess } from '../../../support/hold.js';
 
 t.test('a MariaDB source whose newest backup is a mysqldump still builds a replica (a full snapshot); then a replica cloned through its endpoint', async (t) => {
   const d = deployment('mariadb');
@@ -96,7 +97,7 @@ t.test('a MariaDB source whose newest backup is a mysqldump still builds a repli
   const cancelEp = await open();
   const cancelled = refusal(clone(cancelEp, cancelEp.ticket));
   const held = await until('mariadb-backup to run under the source agent', async () => descendants(s.agent.proc.pid!).find((p) => p.name === 'mariadb-backup'), 60_000);
-  const release = hold(t, held.pid);
+  const release = holdProcess(t, held.pid);
   const served = await until('the source to list the copy it streams', async () => (await clonesServed()).find((o) => o.phase === 'stream'), 30_000);
   t.pass(`the source's GetStatus lists the copy it streams (kind ${served.kind}, phase ${served.phase})`);
   await call(s.clients.lifecycle, 'cancelOperation', { operationId: served.id });
@@ -119,7 +120,7 @@ t.test('a MariaDB source whose newest backup is a mysqldump still builds a repli
   const stallEp = await open();
   const stalled = refusal(clone(stallEp, stallEp.ticket));
   const reader = await untilClose('mbstream to run under the replica agent', () => descendants(c.agent.proc.pid!).find((p) => p.name === 'mbstream'), 60_000);
-  const resume = hold(t, reader.pid);
+  const resume = holdProcess(t, reader.pid);
   const stuck = await until('the source to list the copy to the stalled replica', async () => (await clonesServed()).find((o) => o.phase === 'stream'), 30_000);
   await call(s.clients.lifecycle, 'cancelOperation', { operationId: stuck.id });
   await until('the cancelled copy to leave the source\'s operations while the replica does not read', async () => (await clonesServed()).length === 0, 30_000);
@@ -161,23 +162,6 @@ function accepts(port: number): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
-}
-
-/** Stops a process (SIGSTOP) until the returned function continues it; a test failing meanwhile kills it. */
-function hold(t: TestLike, pid: number): () => void {
-  process.kill(pid, 'SIGSTOP');
-  let held = true;
-  t.teardown(() => {
-    try {
-      if (held) process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  });
-  return () => {
-    held = false;
-    process.kill(pid, 'SIGCONT');
-  };
 }
 
 /** Every live process under `pid`, with its command name. */
